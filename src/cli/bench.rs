@@ -1,0 +1,317 @@
+//! `assay bench`: throughput benchmarks, each next to a baseline run in the same invocation.
+//!
+//! - `ingest`: a full scan (read, hash, decode, metadata, classical signals, hashes, store) into
+//!   a fresh temporary database, on given folders (default: `../shared/fixtures` when present,
+//!   and a generated corpus of 1024² JPEGs), next to `scripts/bench_ingest_baseline.py` (PIL +
+//!   numpy + OpenCV + ImageHash) on the same folder when `--python` is given.
+//! - `signals`: the classical signals on same-size images through the plain-Rust path and the
+//!   burn tensor path (flex, and wgpu when an adapter exists), as ms per image.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::models::backend::{self, BackendChoice};
+use crate::pipeline::{self, Progress, ScanOptions};
+use crate::signals::{classical, tensor};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: Which,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Which {
+    /// Scan throughput (files/s) on folders, plus the generated corpus.
+    Ingest {
+        /// Folders to scan (default: $ASSAY_FIXTURES or ../shared/fixtures when present).
+        dirs: Vec<PathBuf>,
+        /// Also generate (once, cached) and scan N synthetic JPEGs of SIZE×SIZE.
+        #[arg(long, default_value_t = 2000)]
+        generate: usize,
+        #[arg(long, default_value_t = 1024)]
+        size: u32,
+        /// Where the generated corpus is cached.
+        #[arg(long, default_value = "target/bench-corpus")]
+        corpus: PathBuf,
+        /// Run the Python baseline script with this interpreter (e.g. python3) on each folder.
+        #[arg(long)]
+        python: Option<String>,
+        /// Worker threads for both Assay and the baseline (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+        backend: BackendChoice,
+    },
+    /// Classical signals per image: plain Rust vs burn tensors (flex, wgpu).
+    Signals {
+        /// Images per batch.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// Repetitions (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Also time wgpu (lavapipe on machines without a GPU: slow cold start).
+        #[arg(long)]
+        wgpu: bool,
+    },
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
+    match &args.which {
+        Which::Ingest {
+            dirs,
+            generate,
+            size,
+            corpus,
+            python,
+            jobs,
+            backend,
+        } => ingest(
+            dirs,
+            *generate,
+            *size,
+            corpus,
+            python.as_deref(),
+            *jobs,
+            *backend,
+        ),
+        Which::Signals {
+            batch,
+            size,
+            reps,
+            wgpu,
+        } => signals(*batch, *size, *reps, *wgpu),
+    }
+}
+
+/// Deterministic synthetic "photo": smooth gradients, discs and noise, so JPEG sizes and decode
+/// costs are realistic.
+pub fn synthetic_rgb(size: u32, seed: u64) -> image::RgbImage {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rnd = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let cx = (rnd() % u64::from(size)) as f32;
+    let cy = (rnd() % u64::from(size)) as f32;
+    let r = (size / 4) as f32 + (rnd() % u64::from(size / 4).max(1)) as f32;
+    let tint = [
+        (rnd() % 200) as f32,
+        (rnd() % 200) as f32,
+        (rnd() % 200) as f32,
+    ];
+    let s = size as f32;
+    image::RgbImage::from_fn(size, size, |x, y| {
+        let (fx, fy) = (x as f32, y as f32);
+        let inside = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt() < r;
+        let n = ((x.wrapping_mul(7919) ^ y.wrapping_mul(104_729)).wrapping_add(seed as u32) % 17)
+            as f32;
+        let base = [
+            fx / s * 255.0,
+            fy / s * 255.0,
+            (fx + fy) / (2.0 * s) * 255.0,
+        ];
+        let px = |c: usize| {
+            let v = if inside {
+                tint[c] + 40.0
+            } else {
+                base[c] * 0.8
+            } + n;
+            v.clamp(0.0, 255.0) as u8
+        };
+        image::Rgb([px(0), px(1), px(2)])
+    })
+}
+
+fn generate_corpus(dir: &Path, n: usize, size: u32) -> anyhow::Result<()> {
+    let marker = dir.join(format!(".complete-{n}-{size}"));
+    if marker.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    eprintln!(
+        "generating {n} JPEGs of {size}×{size} in {} (cached)…",
+        dir.display()
+    );
+    (0..n)
+        .into_par_iter()
+        .try_for_each(|i| -> anyhow::Result<()> {
+            let img = synthetic_rgb(size, i as u64);
+            let mut buf = Cursor::new(Vec::new());
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90).encode_image(&img)?;
+            std::fs::write(dir.join(format!("img_{i:05}.jpg")), buf.into_inner())?;
+            Ok(())
+        })?;
+    std::fs::write(&marker, b"")?;
+    Ok(())
+}
+
+fn default_fixtures() -> Option<PathBuf> {
+    let p = std::env::var_os("ASSAY_FIXTURES")
+        .map_or_else(|| PathBuf::from("../shared/fixtures"), PathBuf::from);
+    p.is_dir().then_some(p)
+}
+
+fn assay_scan(
+    dir: &Path,
+    jobs: Option<usize>,
+    backend: BackendChoice,
+) -> anyhow::Result<serde_json::Value> {
+    let tmp = tempfile_dir()?;
+    let mut opts = ScanOptions::new(dir);
+    opts.db = Some(tmp.join("bench.db"));
+    opts.jobs = jobs;
+    opts.backend = backend;
+    let progress = Progress::default();
+    let t = Instant::now();
+    let s = pipeline::scan(&opts, &progress, &AtomicBool::new(false))?;
+    let secs = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(json!({
+        "files": s.found, "failed": s.failed, "seconds": secs,
+        "files_per_s": s.found as f64 / secs, "backend": s.backend,
+    }))
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let p = std::env::temp_dir().join(format!(
+        "assay-bench-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
+    std::fs::create_dir_all(&p)?;
+    Ok(p)
+}
+
+fn python_baseline(
+    python: &str,
+    dir: &Path,
+    jobs: Option<usize>,
+) -> anyhow::Result<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_ingest_baseline.py");
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(dir)
+        .args(["--jobs", &jobs.to_string(), "--format", "json"])
+        .output()
+        .with_context(|| format!("cannot run {python} {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "baseline failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn ingest(
+    dirs: &[PathBuf],
+    generate: usize,
+    size: u32,
+    corpus: &Path,
+    python: Option<&str>,
+    jobs: Option<usize>,
+    backend: BackendChoice,
+) -> anyhow::Result<u8> {
+    let mut targets: Vec<PathBuf> = dirs.to_vec();
+    if targets.is_empty()
+        && let Some(f) = default_fixtures()
+    {
+        targets.push(f);
+    }
+    if generate > 0 {
+        let dir = corpus.join(format!("{generate}x{size}"));
+        generate_corpus(&dir, generate, size)?;
+        targets.push(dir);
+    }
+    let mut results = Vec::new();
+    for dir in &targets {
+        eprintln!("scanning {} …", dir.display());
+        let ours = assay_scan(dir, jobs, backend)?;
+        let baseline = match python {
+            Some(py) => {
+                eprintln!("baseline on {} …", dir.display());
+                Some(python_baseline(py, dir, jobs)?)
+            }
+            None => None,
+        };
+        let ratio = baseline.as_ref().and_then(|b| {
+            Some(ours.get("files_per_s")?.as_f64()? / b.get("files_per_s")?.as_f64()?)
+        });
+        results.push(json!({
+            "dir": dir.display().to_string(), "assay": ours, "python_baseline": baseline,
+            "speedup_vs_baseline": ratio,
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "bench": "ingest", "results": results }))?
+    );
+    Ok(0)
+}
+
+fn signals(batch: usize, size: usize, reps: usize, wgpu: bool) -> anyhow::Result<u8> {
+    let imgs: Vec<image::RgbImage> = (0..batch)
+        .map(|i| synthetic_rgb(size as u32, i as u64))
+        .collect();
+    let raw: Vec<&[u8]> = imgs.iter().map(|i| i.as_raw().as_slice()).collect();
+    let time = |f: &dyn Fn()| {
+        f(); // warm-up (shader compile, autotune)
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1000.0 / (reps * batch) as f64
+    };
+    let plain_1 = time(&|| {
+        for r in &raw {
+            std::hint::black_box(classical::compute(r, size, size));
+        }
+    });
+    let plain_par = time(&|| {
+        raw.par_iter().for_each(|r| {
+            std::hint::black_box(classical::compute(r, size, size));
+        });
+    });
+    let flex = backend::select(BackendChoice::Flex)?;
+    let flex_ms = time(&|| {
+        std::hint::black_box(tensor::compute_batch(&flex.device, &raw, size, size));
+    });
+    let mut rows = vec![
+        json!({"path": "plain Rust, 1 thread", "ms_per_image": plain_1, "ratio_vs_plain_1_thread": 1.0}),
+        json!({"path": "plain Rust, all cores", "ms_per_image": plain_par, "ratio_vs_plain_1_thread": plain_1 / plain_par}),
+        json!({"path": "burn flex (CPU)", "ms_per_image": flex_ms, "ratio_vs_plain_1_thread": plain_1 / flex_ms}),
+    ];
+    if wgpu {
+        match backend::select(BackendChoice::Wgpu) {
+            Ok(sel) => {
+                let ms = time(&|| {
+                    std::hint::black_box(tensor::compute_batch(&sel.device, &raw, size, size));
+                });
+                rows.push(json!({"path": sel.describe(), "ms_per_image": ms, "ratio_vs_plain_1_thread": plain_1 / ms}));
+            }
+            Err(e) => eprintln!("wgpu skipped: {e}"),
+        }
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "bench": "signals", "batch": batch, "size": size, "reps": reps, "results": rows
+        }))?
+    );
+    Ok(0)
+}

@@ -1,0 +1,139 @@
+//! Command-line front end (clap). Each subcommand lives in its own file and calls the library;
+//! results go to stdout, progress and messages to stderr. Exit codes: 0 success, 1 usage error,
+//! 2 some inputs failed, 130 cancelled with Ctrl-C.
+
+mod bench;
+mod scan;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::models::backend::BackendChoice;
+
+/// Exit code when some inputs failed.
+pub const EXIT_PARTIAL: u8 = 2;
+/// Exit code for usage errors.
+pub const EXIT_USAGE: u8 = 1;
+/// Exit code after Ctrl-C.
+pub const EXIT_CANCELLED: u8 = 130;
+
+/// Assay: cull, score and evaluate text-to-image candidates, locally.
+#[derive(Debug, Parser)]
+#[command(name = "assay", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Collection folder to open in the GUI (same as `assay open DIR`).
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the GUI (default: the last collection or a welcome screen).
+    Open {
+        dir: Option<PathBuf>,
+        /// Database path (default DIR/.assay/assay.db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Catalogue a folder: metadata, classical signals, near duplicates (incremental).
+    Scan(scan::ScanArgs),
+    /// Print catalogued images with metadata and signals.
+    Table(table::TableArgs),
+    /// List the signal registry (key, label, unit, direction, group, producer).
+    Signals {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+/// Shared backend flag.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackendArgs {
+    /// Compute backend: auto (GPU via wgpu when there is a hardware adapter, else CPU), wgpu, cpu
+    /// (plain Rust), flex (burn's CPU backend for the tensor path).
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+/// Parses arguments and runs; returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Scan(args)) => scan::run(&args),
+        Some(Command::Table(args)) => table::run(&args),
+        Some(Command::Signals { format }) => list_signals(format),
+        Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Open { dir, db }) => open_gui(dir, db),
+        None => open_gui(cli.dir, None),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(
+                e.downcast_ref::<UsageError>()
+                    .map_or(EXIT_PARTIAL, |_| EXIT_USAGE),
+            )
+        }
+    }
+}
+
+/// A usage error (bad flag value, unknown column…): exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn list_signals(format: ListFormat) -> anyhow::Result<u8> {
+    let reg = crate::signals::registry();
+    match format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(reg)?),
+        ListFormat::Text => {
+            for d in reg {
+                println!(
+                    "{:<20} {:<32} {:<12} {:<16} {:<11} {}",
+                    d.key,
+                    d.label,
+                    d.unit,
+                    format!("{:?}", d.direction),
+                    format!("{:?}", d.group),
+                    d.producer
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(feature = "gui")]
+fn open_gui(dir: Option<PathBuf>, db: Option<PathBuf>) -> anyhow::Result<u8> {
+    crate::gui::run(dir, db)?;
+    Ok(0)
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_gui(_dir: Option<PathBuf>, _db: Option<PathBuf>) -> anyhow::Result<u8> {
+    Err(UsageError(
+        "this build has no GUI (built without the `gui` feature); use `assay scan` and `assay table`"
+            .to_string(),
+    )
+    .into())
+}

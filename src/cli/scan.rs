@@ -1,0 +1,176 @@
+//! `assay scan DIR`: incremental catalogue + classical signals with a progress bar and Ctrl-C.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{BackendArgs, EXIT_CANCELLED, EXIT_PARTIAL, UsageError};
+use crate::pipeline::{self, Progress, ScanOptions, ScanSummary};
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Collection folder.
+    pub dir: PathBuf,
+    /// Database path (default DIR/.assay/assay.db; use it for read-only folders).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Refuse images with more pixels than this (decompression bombs).
+    #[arg(long, default_value_t = 100_000_000)]
+    pub max_pixels: u64,
+    /// Hard filter: minimum shorter side in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub min_side: u32,
+    /// Hard filter: maximum aspect ratio (long/short).
+    #[arg(long, default_value_t = 3.0)]
+    pub max_aspect: f64,
+    /// pHash Hamming distance for near duplicates.
+    #[arg(long, default_value_t = 5)]
+    pub dup_threshold: u32,
+    /// Files per batch (one database transaction each).
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+/// Installs the Ctrl-C handler once: the first press asks the job to stop after the current
+/// batch, the second exits at once (committed batches are safe in the WAL).
+pub fn cancel_flag() -> Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let _ = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted again: exiting now");
+                std::process::exit(i32::from(EXIT_CANCELLED));
+            }
+            eprintln!("\nstopping after the current batch (Ctrl-C again to quit now)…");
+        });
+        flag
+    })
+    .clone()
+}
+
+/// Draws the progress bar on stderr until the job finishes.
+pub fn spawn_progress_bar(progress: Arc<Progress>) -> Option<std::thread::JoinHandle<()>> {
+    let tty = std::io::stderr().is_terminal();
+    std::thread::Builder::new()
+        .name("assay-progress".into())
+        .spawn(move || {
+            let mut last_line = std::time::Instant::now();
+            loop {
+                let s = progress.snapshot();
+                if s.finished {
+                    if tty {
+                        eprint!("\r\x1b[2K");
+                    }
+                    break;
+                }
+                if tty {
+                    eprint!("\r\x1b[2K{}", s.line(30));
+                } else if last_line.elapsed() >= Duration::from_secs(5) && s.total > 0 {
+                    eprintln!("{}", s.line(30));
+                    last_line = std::time::Instant::now();
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        })
+        .ok()
+}
+
+pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
+    if !args.dir.is_dir() {
+        return Err(UsageError(format!("{} is not a folder", args.dir.display())).into());
+    }
+    let mut opts = ScanOptions::new(&args.dir);
+    opts.db.clone_from(&args.db);
+    opts.backend = args.backend.backend;
+    opts.jobs = args.jobs;
+    opts.decode.max_pixels = args.max_pixels;
+    opts.filters.min_side = args.min_side;
+    opts.filters.max_aspect = args.max_aspect;
+    opts.dup_threshold = args.dup_threshold;
+    opts.batch_size = args.batch;
+    let progress = Arc::new(Progress::default());
+    let cancel = cancel_flag();
+    let bar = (!args.quiet)
+        .then(|| spawn_progress_bar(progress.clone()))
+        .flatten();
+    let result = pipeline::scan(&opts, &progress, &cancel);
+    progress.finish();
+    if let Some(bar) = bar {
+        let _ = bar.join();
+    }
+    let summary = result.with_context(|| format!("scan of {} failed", args.dir.display()))?;
+    match args.format {
+        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        SummaryFormat::Text => print_summary(&summary),
+    }
+    Ok(if summary.cancelled {
+        EXIT_CANCELLED
+    } else if summary.has_failures() {
+        EXIT_PARTIAL
+    } else {
+        0
+    })
+}
+
+fn print_summary(s: &ScanSummary) {
+    println!(
+        "scanned {} in {:.1}s ({:.1} files/s, {})",
+        s.root, s.seconds, s.files_per_second, s.backend
+    );
+    println!(
+        "  {} found: {} new, {} changed, {} refreshed, {} unchanged; {} missing",
+        s.found, s.new, s.changed, s.refreshed, s.unchanged, s.missing
+    );
+    println!("  near-duplicate groups: {}", s.near_duplicate_groups);
+    if s.failed > 0 || s.failed_earlier > 0 {
+        let mut reasons: Vec<_> = s.failures_by_reason.iter().collect();
+        reasons.sort();
+        let reasons: Vec<String> = reasons.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        println!(
+            "  {} failed ({}){}",
+            s.failed,
+            reasons.join(", "),
+            if s.failed_earlier > 0 {
+                format!(
+                    "; {} unchanged files failed in an earlier scan",
+                    s.failed_earlier
+                )
+            } else {
+                String::new()
+            }
+        );
+        for e in &s.errors {
+            println!("    {}: {}", e.reason, e.path);
+        }
+    }
+    for e in &s.folder_errors {
+        println!("  folder skipped: {}: {}", e.reason, e.path);
+    }
+    if s.cancelled {
+        println!("  cancelled: finished batches were kept; run the scan again to continue");
+    }
+    println!("  database: {}", s.database);
+}

@@ -1,0 +1,19 @@
+//! Assay: a local, GPU-native workbench for culling and evaluating text-to-image candidates.
+//!
+//! Flow (see ARCHITECTURE.md): [`catalog`] finds and decodes files, [`metadata`] parses
+//! generation metadata, [`signals`] computes per-image quality signals (plain Rust on the CPU,
+//! burn tensors on the GPU), [`pipeline`] runs scans as batched, cancellable jobs into the
+//! [`store`] (SQLite, the only module with SQL), and the [`cli`] and `gui` front ends read it.
+//! [`selection`] holds pure filter/sort logic; [`table`] the column model.
+
+pub mod catalog;
+pub mod cli;
+#[cfg(feature = "gui")]
+pub mod gui;
+pub mod metadata;
+pub mod models;
+pub mod pipeline;
+pub mod selection;
+pub mod signals;
+pub mod store;
+pub mod table;

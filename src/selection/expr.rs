@@ -1,0 +1,417 @@
+//! A small, safe filter language over named columns (never SQL):
+//!
+//! ```text
+//! expr    := or
+//! or      := and ("or" and)*
+//! and     := unary ("and" unary)*
+//! unary   := "not" unary | "(" expr ")" | compare
+//! compare := NAME op literal | NAME "is" ["not"] "null" | NAME "~" STRING
+//! op      := "<" | "<=" | ">" | ">=" | "=" | "==" | "!="
+//! literal := NUMBER | 'text' | "text" | true | false | null
+//! ```
+//! `~` is a case-insensitive substring match. A comparison with a null value is false
+//! (as in SQL), except `is null`. Text that looks like a number compares as a number.
+
+use std::fmt;
+
+/// A cell value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Num(f64),
+    Text(String),
+}
+
+impl Value {
+    fn as_num(&self) -> Option<f64> {
+        match self {
+            Value::Num(x) => Some(*x),
+            Value::Text(t) => t.trim().parse().ok(),
+            Value::Null => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    Contains,
+}
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Cmp(String, Op, Value),
+    IsNull(String, bool),
+}
+
+/// Why an expression could not be parsed; `at` is a character offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+    pub at: usize,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at character {})", self.message, self.at)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Name(String),
+    Num(f64),
+    Str(String),
+    Op(Op),
+    LParen,
+    RParen,
+}
+
+fn lex(s: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let err = |m: &str, at| ParseError {
+        message: m.to_string(),
+        at,
+    };
+    while let Some(&c) = chars.get(i) {
+        let start = i;
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => {
+                out.push((Tok::LParen, start));
+                i += 1;
+            }
+            ')' => {
+                out.push((Tok::RParen, start));
+                i += 1;
+            }
+            '<' | '>' | '=' | '!' => {
+                let next = chars.get(i + 1).copied();
+                let (op, len) = match (c, next) {
+                    ('<', Some('=')) => (Op::Le, 2),
+                    ('>', Some('=')) => (Op::Ge, 2),
+                    ('=', Some('=')) => (Op::Eq, 2),
+                    ('!', Some('=')) => (Op::Ne, 2),
+                    ('<', _) => (Op::Lt, 1),
+                    ('>', _) => (Op::Gt, 1),
+                    ('=', _) => (Op::Eq, 1),
+                    _ => return Err(err("expected != ", start)),
+                };
+                out.push((Tok::Op(op), start));
+                i += len;
+            }
+            '~' => {
+                out.push((Tok::Op(Op::Contains), start));
+                i += 1;
+            }
+            '\'' | '"' => {
+                let mut text = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err(err("unterminated string", start)),
+                        Some(&q) if q == c => {
+                            i += 1;
+                            break;
+                        }
+                        Some('\\') => {
+                            if let Some(&n) = chars.get(i + 1) {
+                                text.push(n);
+                            }
+                            i += 2;
+                        }
+                        Some(&ch) => {
+                            text.push(ch);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push((Tok::Str(text), start));
+            }
+            c if c.is_ascii_digit() || c == '.' || c == '-' || c == '+' => {
+                let mut j = i + 1;
+                while let Some(&d) = chars.get(j) {
+                    let prev = chars.get(j - 1).copied();
+                    if d.is_ascii_digit()
+                        || d == '.'
+                        || d == 'e'
+                        || d == 'E'
+                        || ((d == '-' || d == '+') && matches!(prev, Some('e' | 'E')))
+                    {
+                        j += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let text: String = chars
+                    .get(i..j)
+                    .map(|s| s.iter().collect())
+                    .unwrap_or_default();
+                let v: f64 = text
+                    .parse()
+                    .map_err(|_| err(&format!("'{text}' is not a number"), start))?;
+                out.push((Tok::Num(v), start));
+                i = j;
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let mut j = i;
+                while chars
+                    .get(j)
+                    .is_some_and(|d| d.is_alphanumeric() || *d == '_' || *d == '.')
+                {
+                    j += 1;
+                }
+                let text: String = chars
+                    .get(i..j)
+                    .map(|s| s.iter().collect())
+                    .unwrap_or_default();
+                out.push((Tok::Name(text), start));
+                i = j;
+            }
+            other => return Err(err(&format!("unexpected character '{other}'"), start)),
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    toks: Vec<(Tok, usize)>,
+    pos: usize,
+    len: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|t| &t.0)
+    }
+    fn at(&self) -> usize {
+        self.toks.get(self.pos).map_or(self.len, |t| t.1)
+    }
+    fn err<T>(&self, m: impl Into<String>) -> Result<T, ParseError> {
+        Err(ParseError {
+            message: m.into(),
+            at: self.at(),
+        })
+    }
+    fn keyword(&self, kw: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Name(n)) if n.eq_ignore_ascii_case(kw))
+    }
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.and()?;
+        while self.keyword("or") {
+            self.pos += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+    fn and(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.unary()?;
+        while self.keyword("and") {
+            self.pos += 1;
+            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        if self.keyword("not") {
+            self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.peek() == Some(&Tok::LParen) {
+            self.pos += 1;
+            let e = self.or()?;
+            if self.peek() != Some(&Tok::RParen) {
+                return self.err("expected ')'");
+            }
+            self.pos += 1;
+            return Ok(e);
+        }
+        self.compare()
+    }
+    fn compare(&mut self) -> Result<Expr, ParseError> {
+        let Some(Tok::Name(name)) = self.peek().cloned() else {
+            return self.err("expected a column name");
+        };
+        self.pos += 1;
+        if self.keyword("is") {
+            self.pos += 1;
+            let negated = self.keyword("not");
+            if negated {
+                self.pos += 1;
+            }
+            if !self.keyword("null") {
+                return self.err("expected 'null' after 'is'");
+            }
+            self.pos += 1;
+            return Ok(Expr::IsNull(name, !negated));
+        }
+        let Some(Tok::Op(op)) = self.peek().cloned() else {
+            return self.err(format!("expected a comparison after '{name}'"));
+        };
+        self.pos += 1;
+        let value = match self.peek().cloned() {
+            Some(Tok::Num(v)) => Value::Num(v),
+            Some(Tok::Str(s)) => Value::Text(s),
+            Some(Tok::Name(n)) if n.eq_ignore_ascii_case("true") => Value::Num(1.0),
+            Some(Tok::Name(n)) if n.eq_ignore_ascii_case("false") => Value::Num(0.0),
+            Some(Tok::Name(n)) if n.eq_ignore_ascii_case("null") => Value::Null,
+            Some(Tok::Name(n)) => Value::Text(n),
+            _ => return self.err("expected a value"),
+        };
+        self.pos += 1;
+        if op == Op::Contains && !matches!(value, Value::Text(_)) {
+            return self.err("'~' needs a quoted text");
+        }
+        Ok(Expr::Cmp(name, op, value))
+    }
+}
+
+impl Expr {
+    /// Parses an expression.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let mut p = Parser {
+            toks: lex(s)?,
+            pos: 0,
+            len: s.chars().count(),
+        };
+        let e = p.or()?;
+        if p.pos < p.toks.len() {
+            return p.err("unexpected text after the expression");
+        }
+        Ok(e)
+    }
+
+    /// Column names the expression refers to (to validate them up front).
+    pub fn columns(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.collect(out);
+                b.collect(out);
+            }
+            Expr::Not(a) => a.collect(out),
+            Expr::Cmp(n, _, _) | Expr::IsNull(n, _) => out.push(n),
+        }
+    }
+
+    /// Evaluates the expression; `get` returns the value of a column.
+    pub fn eval(&self, get: &dyn Fn(&str) -> Value) -> bool {
+        match self {
+            Expr::And(a, b) => a.eval(get) && b.eval(get),
+            Expr::Or(a, b) => a.eval(get) || b.eval(get),
+            Expr::Not(a) => !a.eval(get),
+            Expr::IsNull(n, want_null) => (get(n) == Value::Null) == *want_null,
+            Expr::Cmp(n, op, lit) => compare(&get(n), *op, lit),
+        }
+    }
+}
+
+fn compare(v: &Value, op: Op, lit: &Value) -> bool {
+    if *v == Value::Null || *lit == Value::Null {
+        return match op {
+            Op::Eq => *v == Value::Null && *lit == Value::Null,
+            Op::Ne => (*v == Value::Null) != (*lit == Value::Null),
+            _ => false,
+        };
+    }
+    if op == Op::Contains {
+        let (Value::Text(hay), Value::Text(needle)) = (v, lit) else {
+            return false;
+        };
+        return hay.to_lowercase().contains(&needle.to_lowercase());
+    }
+    let ord = match (v.as_num(), lit.as_num()) {
+        (Some(a), Some(b)) => a.partial_cmp(&b),
+        _ => match (v, lit) {
+            (Value::Text(a), Value::Text(b)) => Some(a.cmp(b)),
+            (Value::Num(a), Value::Text(b)) => Some(a.to_string().cmp(b)),
+            (Value::Text(a), Value::Num(b)) => Some(a.cmp(&b.to_string())),
+            _ => None,
+        },
+    };
+    let Some(ord) = ord else { return false };
+    match op {
+        Op::Lt => ord.is_lt(),
+        Op::Le => ord.is_le(),
+        Op::Gt => ord.is_gt(),
+        Op::Ge => ord.is_ge(),
+        Op::Eq => ord.is_eq(),
+        Op::Ne => ord.is_ne(),
+        Op::Contains => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str) -> Value {
+        match name {
+            "blur" => Value::Num(12.5),
+            "tool" => Value::Text("comfyui".into()),
+            "prompt" => Value::Text("A photo of a Fox".into()),
+            "seed" => Value::Text("42".into()),
+            _ => Value::Null,
+        }
+    }
+
+    #[test]
+    fn table_of_expressions() {
+        let cases = [
+            ("blur < 20", true),
+            ("blur >= 12.5 and blur <= 12.5", true),
+            ("blur > 20 or tool = 'comfyui'", true),
+            ("not (tool == \"comfyui\")", false),
+            ("prompt ~ 'fox'", true),
+            ("prompt ~ 'wolf'", false),
+            ("missing is null", true),
+            ("blur is not null", true),
+            ("missing < 5", false),
+            ("missing != 5", true),
+            ("seed = 42", true),
+            ("seed > 1e1", true),
+            ("tool != comfyui", false),
+            ("blur < -1", false),
+        ];
+        for (src, want) in cases {
+            let e = Expr::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+            assert_eq!(e.eval(&row), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        for (src, at) in [
+            ("blur <", 6),
+            ("(blur < 3", 9),
+            ("blur < 3 3", 9),
+            ("blur ? 3", 5),
+            ("'x", 0),
+        ] {
+            let e = Expr::parse(src).unwrap_err();
+            assert_eq!(e.at, at, "{src}: {e}");
+        }
+        assert_eq!(
+            Expr::parse("a < 1 and b is null").unwrap().columns(),
+            vec!["a", "b"]
+        );
+    }
+}

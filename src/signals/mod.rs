@@ -1,0 +1,325 @@
+//! The signal registry: every per-image number Assay knows, with its label, unit, direction,
+//! range, group and producer version. Tables, sorting, filtering, policies and exports read
+//! signals through [`registry`] and never hard-code keys.
+//!
+//! Producers: [`classical`] (pure Rust, f64; the CPU path), [`tensor`] (the same signals as burn
+//! tensor ops, batched, for wgpu and the `flex` CPU backend), [`phash`] (ImageHash-exact
+//! perceptual hashes), [`dedup`] (near-duplicate groups) and [`filters`] (hard filters).
+
+pub mod classical;
+pub mod dedup;
+pub mod filters;
+pub mod phash;
+pub mod tensor;
+
+use serde::Serialize;
+
+/// Whether larger values are better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    HigherIsBetter,
+    LowerIsBetter,
+    /// Neither: mid-range values are best, or the signal is descriptive.
+    Neutral,
+}
+
+/// What a signal is for; policies treat groups differently (hard filters must pass, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    HardFilter,
+    Defect,
+    Aesthetic,
+    Alignment,
+    Learned,
+    /// Identity signals (hashes, duplicate groups): not a quality.
+    Identity,
+}
+
+/// How the value is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Number,
+    /// 0 or 1.
+    Flag,
+    /// Hex text (perceptual hashes).
+    Hash,
+}
+
+/// One registered signal.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SignalDef {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub direction: Direction,
+    /// Natural range, when bounded.
+    pub range: (Option<f64>, Option<f64>),
+    pub group: Group,
+    pub kind: Kind,
+    /// Producer key and version, stored with every value.
+    pub producer: &'static str,
+    pub description: &'static str,
+}
+
+/// Producer of the classical no-reference signals. Bump when a definition changes: values
+/// stored under an older producer are recomputed on the next scan.
+pub const CLASSICAL: &str = "classical@1";
+/// Producer of the ImageHash-compatible perceptual hashes.
+pub const HASHES: &str = "imagehash@1";
+/// Producer of hard filters (thresholds are recorded in the producer string when stored).
+pub const FILTERS: &str = "filters@1";
+/// Producer of near-duplicate groups.
+pub const DEDUP: &str = "dedup@1";
+
+/// Version of the whole per-image signal set the scanner computes. An image whose stored
+/// `signals_version` differs is recomputed even when its file is unchanged.
+pub const SIGNAL_SET_VERSION: i64 = 1;
+
+#[allow(clippy::too_many_arguments)] // one positional row per signal in the table below
+const fn def(
+    key: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    direction: Direction,
+    range: (Option<f64>, Option<f64>),
+    group: Group,
+    kind: Kind,
+    producer: &'static str,
+    description: &'static str,
+) -> SignalDef {
+    SignalDef {
+        key,
+        label,
+        unit,
+        direction,
+        range,
+        group,
+        kind,
+        producer,
+        description,
+    }
+}
+
+const REGISTRY: &[SignalDef] = &[
+    def(
+        "blur_laplacian_var",
+        "Sharpness (Laplacian variance)",
+        "grey levels²",
+        Direction::HigherIsBetter,
+        (Some(0.0), None),
+        Group::Defect,
+        Kind::Number,
+        CLASSICAL,
+        "Variance of the 3×3 Laplacian of BT.601 grey (OpenCV Laplacian, CV_64F, BORDER_REFLECT_101), full resolution. Blurred images score low (< 20); depends on resolution.",
+    ),
+    def(
+        "tenengrad",
+        "Sharpness (Tenengrad)",
+        "grey levels²",
+        Direction::HigherIsBetter,
+        (Some(0.0), None),
+        Group::Defect,
+        Kind::Number,
+        CLASSICAL,
+        "Mean of Gx² + Gy² with 3×3 Sobel kernels (OpenCV Sobel ksize=3), full resolution.",
+    ),
+    def(
+        "clip_shadows",
+        "Clipped shadows",
+        "fraction",
+        Direction::LowerIsBetter,
+        (Some(0.0), Some(1.0)),
+        Group::Defect,
+        Kind::Number,
+        CLASSICAL,
+        "Fraction of grey pixels ≤ 5.",
+    ),
+    def(
+        "clip_highlights",
+        "Clipped highlights",
+        "fraction",
+        Direction::LowerIsBetter,
+        (Some(0.0), Some(1.0)),
+        Group::Defect,
+        Kind::Number,
+        CLASSICAL,
+        "Fraction of grey pixels ≥ 250.",
+    ),
+    def(
+        "luminance_mean",
+        "Mean luminance",
+        "grey level",
+        Direction::Neutral,
+        (Some(0.0), Some(255.0)),
+        Group::Defect,
+        Kind::Number,
+        CLASSICAL,
+        "Mean BT.601 grey level (0–255).",
+    ),
+    def(
+        "contrast_rms",
+        "RMS contrast",
+        "fraction",
+        Direction::HigherIsBetter,
+        (Some(0.0), Some(0.5)),
+        Group::Defect,
+        Kind::Number,
+        CLASSICAL,
+        "Population standard deviation of grey/255 (Peli 1990).",
+    ),
+    def(
+        "colorfulness",
+        "Colourfulness",
+        "M",
+        Direction::Neutral,
+        (Some(0.0), None),
+        Group::Aesthetic,
+        Kind::Number,
+        CLASSICAL,
+        "Hasler–Süsstrunk M: < 15 nearly grey, > 80 very colourful.",
+    ),
+    def(
+        "noise_sigma",
+        "Noise σ (Immerkær)",
+        "grey levels",
+        Direction::LowerIsBetter,
+        (Some(0.0), None),
+        Group::Defect,
+        Kind::Number,
+        CLASSICAL,
+        "Immerkær (1996) fast noise estimate over the valid interior; edges inflate it, use it as a relative signal.",
+    ),
+    def(
+        "blockiness",
+        "JPEG blockiness",
+        "ratio",
+        Direction::LowerIsBetter,
+        (Some(0.0), None),
+        Group::Defect,
+        Kind::Number,
+        CLASSICAL,
+        "Mean |Δ| across 8-px grid boundaries / mean |Δ| elsewhere: ≈1.0 natural, 1.7–2.1 for q≈20 JPEG. Null for constant images.",
+    ),
+    def(
+        "blank",
+        "Blank / near-constant",
+        "flag",
+        Direction::LowerIsBetter,
+        (Some(0.0), Some(1.0)),
+        Group::HardFilter,
+        Kind::Flag,
+        CLASSICAL,
+        "1 when grey std < 2, > 98 % of pixels lie within ±2 of the median, or the alpha channel is fully transparent.",
+    ),
+    def(
+        "size_ok",
+        "Minimum size",
+        "flag",
+        Direction::HigherIsBetter,
+        (Some(0.0), Some(1.0)),
+        Group::HardFilter,
+        Kind::Flag,
+        FILTERS,
+        "1 when the shorter side is at least the configured minimum (default 256 px).",
+    ),
+    def(
+        "aspect_ok",
+        "Aspect ratio",
+        "flag",
+        Direction::HigherIsBetter,
+        (Some(0.0), Some(1.0)),
+        Group::HardFilter,
+        Kind::Flag,
+        FILTERS,
+        "1 when long side / short side is at most the configured maximum (default 3.0).",
+    ),
+    def(
+        "ahash",
+        "Average hash",
+        "hex",
+        Direction::Neutral,
+        (None, None),
+        Group::Identity,
+        Kind::Hash,
+        HASHES,
+        "ImageHash average_hash (8×8, 64 bits).",
+    ),
+    def(
+        "dhash",
+        "Difference hash",
+        "hex",
+        Direction::Neutral,
+        (None, None),
+        Group::Identity,
+        Kind::Hash,
+        HASHES,
+        "ImageHash dhash (9×8, 64 bits).",
+    ),
+    def(
+        "phash",
+        "Perceptual hash",
+        "hex",
+        Direction::Neutral,
+        (None, None),
+        Group::Identity,
+        Kind::Hash,
+        HASHES,
+        "ImageHash phash (32×32 DCT, top-left 8×8, 64 bits).",
+    ),
+    def(
+        "dup_group",
+        "Near-duplicate group",
+        "id",
+        Direction::Neutral,
+        (Some(0.0), None),
+        Group::Identity,
+        Kind::Number,
+        DEDUP,
+        "Images whose pHash differ by ≤ the threshold (default 5 bits) share a group, named by its lowest image id; 0 = no near duplicate. Blank images are excluded.",
+    ),
+];
+
+/// Every registered signal, in display order.
+pub fn registry() -> &'static [SignalDef] {
+    REGISTRY
+}
+
+/// Looks up a signal definition by key.
+pub fn get(key: &str) -> Option<&'static SignalDef> {
+    REGISTRY.iter().find(|d| d.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_stable() {
+        let mut keys: Vec<_> = registry().iter().map(|d| d.key).collect();
+        let n = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "duplicate signal keys");
+        for k in [
+            "blur_laplacian_var",
+            "tenengrad",
+            "clip_shadows",
+            "clip_highlights",
+            "luminance_mean",
+            "contrast_rms",
+            "colorfulness",
+            "noise_sigma",
+            "blockiness",
+            "blank",
+            "ahash",
+            "dhash",
+            "phash",
+            "dup_group",
+        ] {
+            assert!(get(k).is_some(), "missing {k}");
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The classical signals as burn tensor ops, batched over same-size images, so the same code
+//! runs on wgpu (GPU) and on burn's `flex` CPU backend.
+//!
+//! Definitions are those of [`super::classical`] (the f64 plain-Rust path, checked against
+//! OpenCV/scikit-image reference vectors). Here everything is f32 on the device: grey levels are
+//! exact (integer arithmetic below 2²⁴), reductions are not, so values agree with the f64 path to
+//! about 1e-4 relative (tests allow 1e-3). On the CPU the plain-Rust path is faster (see
+//! `assay bench signals`), so the scanner uses this path only on a GPU or with `--backend flex`.
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::{ConvOptions, PadMode};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::classical::{self, Classical};
+
+/// Number of per-image scalars read back from the device.
+const K: usize = 12;
+
+fn kernel(device: &Device, rows: &[[f32; 9]]) -> Tensor<4> {
+    let data: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    Tensor::from_data(TensorData::new(data, [rows.len(), 1, 3, 3]), device)
+}
+
+/// Per-image sum over channels and space: [N, C, H, W] -> [N, 1, 1, 1].
+///
+/// Reduces one axis at a time: a single reduction over a flattened `H·W` axis returned wrong
+/// sums for rows after the first on burn-wgpu 0.22.1 (lavapipe) once rows exceed ~10⁵ elements;
+/// per-axis reductions are correct there and more accurate in f32 everywhere.
+fn sum4(x: Tensor<4>) -> Tensor<4> {
+    x.sum_dim(3).sum_dim(2).sum_dim(1)
+}
+
+/// Per-image mean: [N, C, H, W] -> [N, 1, 1, 1].
+fn mean4(x: Tensor<4>) -> Tensor<4> {
+    let [_, c, h, w] = x.dims();
+    sum4(x).div_scalar((c * h * w) as f64)
+}
+
+/// Per-image population variance: [N, C, H, W] -> [N, 1, 1, 1].
+fn var4(x: Tensor<4>) -> Tensor<4> {
+    let m = mean4(x.clone());
+    mean4((x - m).powi_scalar(2))
+}
+
+/// Computes the classical signals for a batch of RGB8 images that all have `width`×`height`.
+/// Images smaller than 3 px on a side go through the plain path (the kernels need a border).
+pub fn compute_batch(
+    device: &Device,
+    images: &[&[u8]],
+    width: usize,
+    height: usize,
+) -> Vec<Classical> {
+    if images.is_empty() {
+        return Vec::new();
+    }
+    if width < 3 || height < 3 {
+        return images
+            .iter()
+            .map(|rgb| classical::compute(rgb, width, height))
+            .collect();
+    }
+    let n = images.len();
+    let (h, w) = (height, width);
+    let plane = h * w;
+    // One contiguous [N, 1, H, W] f32 tensor per channel. (Slicing a planar [N, 3, H, W]
+    // tensor with `narrow` and reshaping the result mixed images up on burn-wgpu 0.22.1 for
+    // N > 1; separate uploads avoid strided views.)
+    let mut planes = [
+        vec![0f32; n * plane],
+        vec![0f32; n * plane],
+        vec![0f32; n * plane],
+    ];
+    for (i, rgb) in images.iter().enumerate() {
+        for (p, px) in rgb.chunks_exact(3).take(plane).enumerate() {
+            for (c, v) in px.iter().enumerate() {
+                if let Some(slot) = planes.get_mut(c).and_then(|pl| pl.get_mut(i * plane + p)) {
+                    *slot = f32::from(*v);
+                }
+            }
+        }
+    }
+    let [pr, pg, pb] = planes;
+    let upload = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [n, 1, h, w]), device);
+    let (r, g, b) = (upload(pr), upload(pg), upload(pb));
+
+    // OpenCV BT.601 grey, exact: (9798R + 19235G + 3735B + 16384) >> 15.
+    let gray = (r.clone() * 9798.0 + g.clone() * 19235.0 + b.clone() * 3735.0 + 16384.0)
+        // × 2⁻¹⁵ is exact everywhere; a GPU division may round k·32768/32768 below k.
+        .mul_scalar(1.0 / 32768.0)
+        .floor(); // [N,1,H,W]
+
+    // Laplacian and Sobel with BORDER_REFLECT_101 (= burn's Reflect padding).
+    let padded = gray.clone().pad([(1, 1), (1, 1)], PadMode::Reflect);
+    let opts = || ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    let lap = conv2d(
+        padded.clone(),
+        kernel(device, &[[0., 1., 0., 1., -4., 1., 0., 1., 0.]]),
+        None,
+        opts(),
+    );
+    let lap_var = var4(lap);
+    let sobel = conv2d(
+        padded,
+        kernel(
+            device,
+            &[
+                [-1., 0., 1., -2., 0., 2., -1., 0., 1.],
+                [-1., -2., -1., 0., 0., 0., 1., 2., 1.],
+            ],
+        ),
+        None,
+        opts(),
+    ); // [N,2,H,W]
+    let tenengrad = mean4(sobel.powi_scalar(2).sum_dim(1));
+
+    // Exposure and contrast.
+    let shadows = mean4(gray.clone().lower_equal_elem(5.0).float());
+    let highlights = mean4(gray.clone().greater_equal_elem(250.0).float());
+    let lum = mean4(gray.clone());
+    let gray_var = var4(gray.clone());
+    let contrast = gray_var.clone().sqrt().div_scalar(255.0);
+
+    // Hasler–Süsstrunk colourfulness.
+    let rg = r.clone() - g.clone();
+    let yb = (r + g).div_scalar(2.0) - b;
+    let colorful = (var4(rg.clone()) + var4(yb.clone())).sqrt()
+        + (mean4(rg).powi_scalar(2) + mean4(yb).powi_scalar(2))
+            .sqrt()
+            .mul_scalar(0.3);
+
+    // Immerkær noise over the valid interior.
+    let noise_k = kernel(device, &[[1., -2., 1., -2., 4., -2., 1., -2., 1.]]);
+    let noise_sum = sum4(conv2d(gray.clone(), noise_k, None, opts()).abs());
+    let noise = noise_sum
+        .mul_scalar((std::f64::consts::PI / 2.0).sqrt() / (6.0 * (w - 2) as f64 * (h - 2) as f64));
+
+    // Blockiness: |Δ| across 8-px grid boundaries vs elsewhere, both directions pooled.
+    let dh = (gray.clone().narrow(3, 1, w - 1) - gray.clone().narrow(3, 0, w - 1)).abs(); // [N,1,H,W-1]
+    let dv = (gray.clone().narrow(2, 1, h - 1) - gray.clone().narrow(2, 0, h - 1)).abs(); // [N,1,H-1,W]
+    let col_mask: Vec<f32> = (1..w).map(|c| f32::from(u8::from(c % 8 == 0))).collect();
+    let row_mask: Vec<f32> = (1..h).map(|r| f32::from(u8::from(r % 8 == 0))).collect();
+    let n_bcols = col_mask.iter().filter(|m| **m > 0.0).count();
+    let n_brows = row_mask.iter().filter(|m| **m > 0.0).count();
+    let col_mask = Tensor::<4>::from_data(TensorData::new(col_mask, [1, 1, 1, w - 1]), device);
+    let row_mask = Tensor::<4>::from_data(TensorData::new(row_mask, [1, 1, h - 1, 1]), device);
+    let dh_total = sum4(dh.clone());
+    let dh_bound = sum4(dh * col_mask);
+    let dv_total = sum4(dv.clone());
+    let dv_bound = sum4(dv * row_mask);
+    let bound_sum = dh_bound.clone() + dv_bound.clone();
+    let other_sum = dh_total + dv_total - dh_bound - dv_bound;
+
+    // Blank: std < 2 or > 98 % within ±2 of the (numpy) median.
+    let sorted = gray.clone().reshape([n, plane]).sort(1);
+    let median = if plane % 2 == 1 {
+        sorted.narrow(1, plane / 2, 1)
+    } else {
+        (sorted.clone().narrow(1, plane / 2 - 1, 1) + sorted.narrow(1, plane / 2, 1))
+            .div_scalar(2.0)
+    }
+    .reshape([n, 1, 1, 1]);
+    let near_median = mean4((gray - median).abs().lower_equal_elem(2.0).float());
+
+    let stats: Vec<Tensor<2>> = [
+        lap_var,
+        tenengrad,
+        shadows,
+        highlights,
+        lum,
+        contrast,
+        colorful,
+        noise,
+        bound_sum,
+        other_sum,
+        gray_var,
+        near_median,
+    ]
+    .into_iter()
+    .map(|t| t.reshape([n, 1]))
+    .collect();
+    let stats = Tensor::cat(stats, 1); // [N, K]
+    let values: Vec<f32> = stats
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap_or_default();
+
+    let bound_count = (h * n_bcols + w * n_brows) as f64;
+    let other_count = (h * (w - 1) + (h - 1) * w) as f64 - bound_count;
+    (0..n)
+        .map(|i| {
+            let v = |k: usize| f64::from(values.get(i * K + k).copied().unwrap_or(f32::NAN));
+            let other_mean = v(9) / other_count;
+            let blockiness = if bound_count > 0.0 && other_mean > 0.0 {
+                Some((v(8) / bound_count) / other_mean)
+            } else {
+                None
+            };
+            Classical {
+                blur_laplacian_var: Some(v(0)),
+                tenengrad: Some(v(1)),
+                clip_shadows: v(2),
+                clip_highlights: v(3),
+                luminance_mean: v(4),
+                contrast_rms: v(5),
+                colorfulness: v(6),
+                noise_sigma: Some(v(7)),
+                blockiness,
+                blank: v(10).sqrt() < 2.0 || v(11) > 0.98,
+            }
+        })
+        .collect()
+}

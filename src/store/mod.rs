@@ -1,0 +1,739 @@
+//! The SQLite store: the single source of truth for one collection, and the only module with SQL.
+//!
+//! One database per collection, by default at `<root>/.assay/assay.db`, in WAL mode so that a
+//! reader (the GUI, `assay table`) never blocks the scanner and a killed process loses at most the
+//! transaction in flight. Writes come in batches, one transaction per batch.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Errors of the store. Paths are carried as fields and printed last.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot create the database folder {path}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database {path} has schema version {found}, newer than this build knows ({known}); upgrade Assay"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The live (current) row of one path, as the scanner needs it to decide what to redo.
+#[derive(Debug, Clone)]
+pub struct KnownImage {
+    pub id: i64,
+    pub path_raw: Vec<u8>,
+    pub version: i64,
+    pub size: Option<i64>,
+    pub mtime_ns: Option<i64>,
+    pub hash: Option<String>,
+    pub signals_version: Option<i64>,
+    pub missing: bool,
+    /// Whether the row records a read/decode error.
+    pub failed: bool,
+}
+
+/// File facts from the catalog.
+#[derive(Debug, Clone, Default)]
+pub struct ImageFacts {
+    pub path: String,
+    pub path_raw: Vec<u8>,
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub hash: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub format: Option<String>,
+    pub frames: Option<u32>,
+    pub orientation: Option<u8>,
+    pub error: Option<String>,
+}
+
+/// Parsed generation metadata as stored.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataRow {
+    pub tool: Option<String>,
+    pub positive: Option<String>,
+    pub negative: Option<String>,
+    pub seed: Option<u64>,
+    pub steps: Option<u32>,
+    pub sampler: Option<String>,
+    pub cfg: Option<f64>,
+    pub model: Option<String>,
+    pub gen_width: Option<u32>,
+    pub gen_height: Option<u32>,
+    pub raw_json: String,
+    pub warnings_json: String,
+}
+
+/// One signal value; numeric signals use `value`, hashes use `text`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRow {
+    pub key: String,
+    pub value: Option<f64>,
+    pub text: Option<String>,
+    pub producer: String,
+}
+
+/// How a scanned file relates to what the store already knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// A path never seen before.
+    New,
+    /// Same path and same content (or content unknown before): update the row in place.
+    Same { id: i64 },
+    /// Same path, different content: the old row stops being current (its signals stay with
+    /// it, invalidated) and a new version is inserted.
+    NewVersion { old_id: i64, old_version: i64 },
+}
+
+/// Everything the pipeline learned about one file.
+#[derive(Debug, Clone)]
+pub struct IngestRecord {
+    pub upsert: Upsert,
+    pub facts: ImageFacts,
+    pub metadata: Option<MetadataRow>,
+    pub signals: Vec<SignalRow>,
+    pub signals_version: Option<i64>,
+}
+
+/// A current image with everything `assay table` shows.
+#[derive(Debug, Clone, Default)]
+pub struct ImageRow {
+    pub id: i64,
+    pub path: String,
+    pub size: Option<i64>,
+    pub hash: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub format: Option<String>,
+    pub frames: Option<i64>,
+    pub error: Option<String>,
+    pub missing: bool,
+    pub version: i64,
+    pub tool: Option<String>,
+    pub positive: Option<String>,
+    pub negative: Option<String>,
+    /// Seeds above `i64::MAX` are kept as text by SQLite; both come back as a string here.
+    pub seed: Option<String>,
+    pub steps: Option<i64>,
+    pub sampler: Option<String>,
+    pub cfg: Option<f64>,
+    pub model: Option<String>,
+    pub raw_json: Option<String>,
+    pub warnings_json: Option<String>,
+    pub status: Option<String>,
+    pub signals: HashMap<String, SignalValue>,
+}
+
+/// A stored signal value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalValue {
+    Number(f64),
+    Text(String),
+}
+
+/// Decision status values of the append-only `decisions` log.
+pub const DECISION_STATUSES: &[&str] = &["accepted", "rejected", "review", "none"];
+
+/// An open collection database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Current UTC time as RFC 3339 with milliseconds.
+fn now_utc() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_unix_ms(d.as_millis())
+}
+
+/// Formats milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian).
+pub fn format_unix_ms(ms: u128) -> String {
+    let secs = ms / 1000;
+    let millis = ms % 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
+}
+
+impl Store {
+    /// The default database location for a collection folder.
+    pub fn default_path(root: &Path) -> PathBuf {
+        root.join(".assay").join("assay.db")
+    }
+
+    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| Error::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| Error::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut store = Self {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// An in-memory store (tests, benchmarks).
+    pub fn open_in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        let mut store = Self {
+            conn,
+            path: PathBuf::from(":memory:"),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<()> {
+        self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // WAL: readers never block the writer; synchronous=NORMAL is durable against process
+        // kills (only a power loss can lose the last commits).
+        self.conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        self.conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+        )?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let known = i64::try_from(schema::MIGRATIONS.len()).unwrap_or(i64::MAX);
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > known {
+            return Err(Error::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        for (i, sql) in schema::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(found).unwrap_or(0))
+        {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// `PRAGMA integrity_check` result (`"ok"` when healthy).
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    /// Current rows of every path (missing ones included), for incremental rescans.
+    pub fn known_images(&self) -> Result<Vec<KnownImage>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, path_raw, version, size, mtime_ns, hash, signals_version, missing,
+                    error IS NOT NULL
+             FROM images WHERE current = 1",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(KnownImage {
+                id: r.get(0)?,
+                path_raw: r.get(1)?,
+                version: r.get(2)?,
+                size: r.get(3)?,
+                mtime_ns: r.get(4)?,
+                hash: r.get(5)?,
+                signals_version: r.get(6)?,
+                missing: r.get::<_, i64>(7)? != 0,
+                failed: r.get::<_, i64>(8)? != 0,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Records the start of a scan and returns its id.
+    pub fn begin_scan(&self) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO scans (started, status) VALUES (?1, 'running')",
+            params![now_utc()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records how a scan ended.
+    pub fn finish_scan(&self, id: i64, status: &str, summary_json: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE scans SET finished = ?1, status = ?2, summary = ?3 WHERE id = ?4",
+            params![now_utc(), status, summary_json, id],
+        )?;
+        Ok(())
+    }
+
+    /// Writes one batch of scan results in a single transaction.
+    pub fn write_ingest(&mut self, records: &[IngestRecord]) -> Result<Vec<i64>> {
+        let now = now_utc();
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(records.len());
+        for rec in records {
+            let f = &rec.facts;
+            let id = match rec.upsert {
+                Upsert::Same { id } => {
+                    tx.execute(
+                        "UPDATE images SET path = ?2, size = ?3, mtime_ns = ?4, hash = ?5,
+                             width = ?6, height = ?7, format = ?8, frames = ?9, orientation = ?10,
+                             error = ?11, missing = 0, signals_version = ?12, last_seen = ?13
+                         WHERE id = ?1",
+                        params![
+                            id,
+                            f.path,
+                            f.size,
+                            f.mtime_ns,
+                            f.hash,
+                            f.width,
+                            f.height,
+                            f.format,
+                            f.frames,
+                            f.orientation,
+                            f.error,
+                            rec.signals_version,
+                            now
+                        ],
+                    )?;
+                    id
+                }
+                Upsert::New | Upsert::NewVersion { .. } => {
+                    let version = match rec.upsert {
+                        Upsert::NewVersion {
+                            old_id,
+                            old_version,
+                        } => {
+                            tx.execute(
+                                "UPDATE images SET current = 0 WHERE id = ?1",
+                                params![old_id],
+                            )?;
+                            old_version + 1
+                        }
+                        _ => 1,
+                    };
+                    tx.execute(
+                        "INSERT INTO images (path, path_raw, version, current, size, mtime_ns, hash,
+                             width, height, format, frames, orientation, error, missing,
+                             signals_version, first_seen, last_seen)
+                         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?14, ?14)",
+                        params![
+                            f.path,
+                            f.path_raw,
+                            version,
+                            f.size,
+                            f.mtime_ns,
+                            f.hash,
+                            f.width,
+                            f.height,
+                            f.format,
+                            f.frames,
+                            f.orientation,
+                            f.error,
+                            rec.signals_version,
+                            now
+                        ],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+            };
+            tx.execute("DELETE FROM metadata WHERE image_id = ?1", params![id])?;
+            if let Some(m) = &rec.metadata {
+                tx.execute(
+                    "INSERT INTO metadata (image_id, tool, positive, negative, seed, steps, sampler,
+                         cfg, model, gen_width, gen_height, raw_json, warnings_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    params![
+                        id,
+                        m.tool,
+                        m.positive,
+                        m.negative,
+                        m.seed.map(seed_to_sql),
+                        m.steps,
+                        m.sampler,
+                        m.cfg,
+                        m.model,
+                        m.gen_width,
+                        m.gen_height,
+                        m.raw_json,
+                        m.warnings_json
+                    ],
+                )?;
+            }
+            tx.execute("DELETE FROM signals WHERE image_id = ?1", params![id])?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO signals (image_id, key, value, text, producer) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for s in &rec.signals {
+                    stmt.execute(params![id, s.key, s.value, s.text, s.producer])?;
+                }
+            }
+            ids.push(id);
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Marks current rows as missing (file deleted); rows are never erased.
+    pub fn mark_missing(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE images SET missing = 1 WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute(params![id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets (replaces) signal values for existing images in one transaction.
+    pub fn set_signals(&mut self, rows: &[(i64, SignalRow)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO signals (image_id, key, value, text, producer)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (id, s) in rows {
+                stmt.execute(params![id, s.key, s.value, s.text, s.producer])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Text values of one signal for every current, present image (e.g. perceptual hashes).
+    pub fn signal_texts(&self, key: &str) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.image_id, s.text FROM signals s JOIN images i ON i.id = s.image_id
+             WHERE s.key = ?1 AND s.text IS NOT NULL AND i.current = 1 AND i.missing = 0
+             ORDER BY s.image_id",
+        )?;
+        let rows = stmt.query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Numeric values of one signal for every current, present image.
+    pub fn signal_numbers(&self, key: &str) -> Result<Vec<(i64, f64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.image_id, s.value FROM signals s JOIN images i ON i.id = s.image_id
+             WHERE s.key = ?1 AND s.value IS NOT NULL AND i.current = 1 AND i.missing = 0
+             ORDER BY s.image_id",
+        )?;
+        let rows = stmt.query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Every current image with metadata, latest decision and signals.
+    pub fn image_rows(&self, include_missing: bool) -> Result<Vec<ImageRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT i.id, i.path, i.size, i.hash, i.width, i.height, i.format, i.frames, i.error,
+                    i.missing, i.version, m.tool, m.positive, m.negative, CAST(m.seed AS TEXT),
+                    m.steps, m.sampler, m.cfg, m.model, m.raw_json, m.warnings_json,
+                    (SELECT d.status FROM decisions d WHERE d.image_id = i.id ORDER BY d.id DESC LIMIT 1)
+             FROM images i LEFT JOIN metadata m ON m.image_id = i.id
+             WHERE i.current = 1 AND (?1 OR i.missing = 0)
+             ORDER BY i.path",
+        )?;
+        let mut rows: Vec<ImageRow> = stmt
+            .query_map(params![include_missing], |r| {
+                Ok(ImageRow {
+                    id: r.get(0)?,
+                    path: r.get(1)?,
+                    size: r.get(2)?,
+                    hash: r.get(3)?,
+                    width: r.get(4)?,
+                    height: r.get(5)?,
+                    format: r.get(6)?,
+                    frames: r.get(7)?,
+                    error: r.get(8)?,
+                    missing: r.get::<_, i64>(9)? != 0,
+                    version: r.get(10)?,
+                    tool: r.get(11)?,
+                    positive: r.get(12)?,
+                    negative: r.get(13)?,
+                    seed: r.get(14)?,
+                    steps: r.get(15)?,
+                    sampler: r.get(16)?,
+                    cfg: r.get(17)?,
+                    model: r.get(18)?,
+                    raw_json: r.get(19)?,
+                    warnings_json: r.get(20)?,
+                    status: r.get(21)?,
+                    signals: HashMap::new(),
+                })
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        let index: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        let mut stmt = self.conn.prepare(
+            "SELECT s.image_id, s.key, s.value, s.text FROM signals s
+             JOIN images i ON i.id = s.image_id WHERE i.current = 1",
+        )?;
+        let mut q = stmt.query([])?;
+        while let Some(r) = q.next()? {
+            let id: i64 = r.get(0)?;
+            let Some(&pos) = index.get(&id) else { continue };
+            let key: String = r.get(1)?;
+            let value = match (r.get::<_, Option<f64>>(2)?, r.get::<_, Option<String>>(3)?) {
+                (Some(v), _) => SignalValue::Number(v),
+                (None, Some(t)) => SignalValue::Text(t),
+                (None, None) => continue,
+            };
+            if let Some(row) = rows.get_mut(pos) {
+                row.signals.insert(key, value);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Number of rows in a table (tests and summaries). `table` must be a known table name.
+    pub fn count(&self, table: &str) -> Result<i64> {
+        const TABLES: &[&str] = &[
+            "images",
+            "metadata",
+            "signals",
+            "embeddings",
+            "label_events",
+            "decisions",
+            "scorers",
+            "raters",
+            "scans",
+        ];
+        let Some(t) = TABLES.iter().find(|t| **t == table) else {
+            return Ok(0);
+        };
+        Ok(self
+            .conn
+            .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))?)
+    }
+
+    /// Appends a decision row (the log is append-only; the latest row is the current status).
+    pub fn append_decision(
+        &self,
+        image_id: i64,
+        status: &str,
+        rating: Option<i64>,
+        source: &str,
+        reason: Option<&str>,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO decisions (image_id, status, rating, source, reason, time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![image_id, status, rating, source, reason, now_utc()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Tries to edit a decision in place; the schema refuses (used to prove append-only).
+    pub fn try_rewrite_decision(&self, id: i64, status: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE decisions SET status = ?2 WHERE id = ?1",
+            params![id, status],
+        )?;
+        Ok(())
+    }
+
+    /// The id of the current row of a relative path.
+    pub fn image_id(&self, path: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM images WHERE path = ?1 AND current = 1",
+                params![path],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Signals of a given image id, including non-current versions (to check invalidation).
+    pub fn signals_of(&self, image_id: i64) -> Result<Vec<SignalRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT key, value, text, producer FROM signals WHERE image_id = ?1 ORDER BY key",
+        )?;
+        let rows = stmt.query_map(params![image_id], |r| {
+            Ok(SignalRow {
+                key: r.get(0)?,
+                value: r.get(1)?,
+                text: r.get(2)?,
+                producer: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// How many rows (all versions) exist for a path.
+    pub fn versions_of(&self, path: &str) -> Result<Vec<(i64, i64, bool)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, version, current FROM images WHERE path = ?1 ORDER BY version")?;
+        let rows = stmt.query_map(params![path], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+/// Seeds are u64 in every generator; SQLite integers are i64. Seeds that fit are stored as
+/// integers (sortable); larger ones as their decimal text.
+fn seed_to_sql(seed: u64) -> rusqlite::types::Value {
+    match i64::try_from(seed) {
+        Ok(v) => rusqlite::types::Value::Integer(v),
+        Err(_) => rusqlite::types::Value::Text(seed.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".assay/assay.db");
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
+        drop(s);
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.integrity_check().unwrap(), "ok");
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn decisions_and_label_events_are_append_only() {
+        let mut s = Store::open_in_memory().unwrap();
+        let ids = s
+            .write_ingest(&[IngestRecord {
+                upsert: Upsert::New,
+                facts: ImageFacts {
+                    path: "a.png".into(),
+                    path_raw: b"a.png".to_vec(),
+                    ..Default::default()
+                },
+                metadata: None,
+                signals: vec![],
+                signals_version: None,
+            }])
+            .unwrap();
+        let d = s
+            .append_decision(ids[0], "accepted", Some(4), "human", None)
+            .unwrap();
+        let err = s.try_rewrite_decision(d, "rejected").unwrap_err();
+        assert!(
+            err.to_string().contains("append-only") || format!("{err:?}").contains("append-only")
+        );
+        assert!(s.conn.execute("DELETE FROM label_events", []).is_ok()); // empty: trigger not hit
+        s.conn
+            .execute(
+                "INSERT INTO label_events (time, rater, session, protocol, payload) VALUES ('t','r','s','pairwise','{}')",
+                [],
+            )
+            .unwrap();
+        assert!(s.conn.execute("DELETE FROM label_events", []).is_err());
+        assert!(
+            s.append_decision(ids[0], "bogus", None, "human", None)
+                .is_err()
+        );
+        assert_eq!(s.count("decisions").unwrap(), 1);
+    }
+
+    #[test]
+    fn big_seeds_round_trip_as_text() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.write_ingest(&[IngestRecord {
+            upsert: Upsert::New,
+            facts: ImageFacts {
+                path: "a.png".into(),
+                path_raw: b"a.png".to_vec(),
+                ..Default::default()
+            },
+            metadata: Some(MetadataRow {
+                seed: Some(u64::MAX),
+                raw_json: "[]".into(),
+                warnings_json: "[]".into(),
+                ..Default::default()
+            }),
+            signals: vec![],
+            signals_version: None,
+        }])
+        .unwrap();
+        let rows = s.image_rows(false).unwrap();
+        assert_eq!(rows[0].seed.as_deref(), Some("18446744073709551615"));
+    }
+
+    #[test]
+    fn timestamps_format() {
+        assert_eq!(format_unix_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_unix_ms(1_795_782_896_123),
+            "2026-11-27T12:34:56.123Z"
+        );
+    }
+}

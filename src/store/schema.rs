@@ -1,0 +1,119 @@
+//! Versioned schema migrations. Migration `n` moves the database from `user_version = n` to
+//! `n + 1`; they run in one transaction each, in order, when a store is opened.
+
+/// Every migration, oldest first. Never edit a released migration: append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the data model of ARCHITECTURE.md §3.
+    r"
+CREATE TABLE images (
+    id          INTEGER PRIMARY KEY,
+    path        TEXT    NOT NULL,           -- relative to the collection root, '/' separated (lossy for non-UTF-8 names)
+    path_raw    BLOB    NOT NULL,           -- exact OS bytes of the relative path
+    version     INTEGER NOT NULL DEFAULT 1, -- bumped when the content hash of the same path changes
+    current     INTEGER NOT NULL DEFAULT 1, -- 1 for the live version of a path
+    size        INTEGER,
+    mtime_ns    INTEGER,
+    hash        TEXT,                       -- xxh3-128 of the file bytes, hex
+    width       INTEGER,
+    height      INTEGER,
+    format      TEXT,
+    frames      INTEGER,
+    orientation INTEGER,
+    error       TEXT,                       -- why the file could not be read or decoded (NULL = fine)
+    missing     INTEGER NOT NULL DEFAULT 0, -- 1 when the file disappeared; the row is kept
+    signals_version INTEGER,                -- pipeline signal-set version fully computed for this row
+    first_seen  TEXT    NOT NULL,
+    last_seen   TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX images_path_version ON images(path_raw, version);
+CREATE INDEX images_current ON images(current, path);
+
+CREATE TABLE metadata (
+    image_id        INTEGER PRIMARY KEY REFERENCES images(id),
+    tool            TEXT,
+    positive        TEXT,
+    negative        TEXT,
+    seed,                                   -- no affinity: i64 as INTEGER, larger seeds as TEXT
+    steps           INTEGER,
+    sampler         TEXT,
+    cfg             REAL,
+    model           TEXT,
+    gen_width       INTEGER,
+    gen_height      INTEGER,
+    raw_json        TEXT NOT NULL,          -- every raw carrier, always kept (capped)
+    warnings_json   TEXT NOT NULL
+);
+CREATE INDEX metadata_positive ON metadata(positive);
+
+CREATE TABLE signals (
+    image_id  INTEGER NOT NULL REFERENCES images(id),
+    key       TEXT    NOT NULL,
+    value     REAL,                          -- numeric signals
+    text      TEXT,                          -- hashes and other text-valued signals
+    producer  TEXT    NOT NULL,              -- producer key + version, e.g. classical@1
+    PRIMARY KEY (image_id, key)
+) WITHOUT ROWID;
+CREATE INDEX signals_key_value ON signals(key, value);
+
+CREATE TABLE embeddings (
+    image_id  INTEGER NOT NULL REFERENCES images(id),
+    model_key TEXT    NOT NULL,
+    dim       INTEGER NOT NULL,
+    vector    BLOB    NOT NULL,              -- little-endian f32
+    PRIMARY KEY (image_id, model_key)
+) WITHOUT ROWID;
+
+CREATE TABLE label_events (
+    id        INTEGER PRIMARY KEY,
+    time      TEXT NOT NULL,
+    rater     TEXT NOT NULL,
+    session   TEXT NOT NULL,
+    protocol  TEXT NOT NULL,
+    payload   TEXT NOT NULL                  -- JSON: items shown, order, answer, response time, attention flag
+);
+CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+CREATE TRIGGER label_events_no_delete BEFORE DELETE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+
+CREATE TABLE decisions (
+    id        INTEGER PRIMARY KEY,
+    image_id  INTEGER NOT NULL REFERENCES images(id),
+    status    TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'review', 'none')),
+    rating    INTEGER,
+    source    TEXT NOT NULL,                 -- 'human' or a policy version
+    reason    TEXT,
+    time      TEXT NOT NULL
+);
+CREATE INDEX decisions_image ON decisions(image_id, id);
+CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+    BEGIN SELECT RAISE(ABORT, 'decisions is append-only'); END;
+CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+    BEGIN SELECT RAISE(ABORT, 'decisions is append-only'); END;
+
+CREATE TABLE scorers (
+    id        INTEGER PRIMARY KEY,
+    kind      TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    params    BLOB,
+    training  TEXT,
+    metrics   TEXT,
+    active    INTEGER NOT NULL DEFAULT 0,
+    created   TEXT NOT NULL
+);
+
+CREATE TABLE raters (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL UNIQUE,
+    attention TEXT
+);
+
+CREATE TABLE scans (
+    id        INTEGER PRIMARY KEY,
+    started   TEXT NOT NULL,
+    finished  TEXT,
+    status    TEXT NOT NULL,                 -- running / done / cancelled / failed
+    summary   TEXT                           -- JSON counts
+);
+",
+];

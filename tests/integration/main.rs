@@ -1,0 +1,12 @@
+//! Integration tests: one binary (every test target links burn + wgpu again). They drive the
+//! real `assay` binary on the shared fixtures, the shipped demo and generated corpora.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
+
+mod bad_input;
+mod common;
+mod demo;
+mod fixtures_scan;
+mod incremental;
+mod kill;
+mod tensor_parity;
