@@ -87,6 +87,7 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS, // `assay table … | head`
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(
@@ -95,6 +96,19 @@ pub fn run() -> ExitCode {
             )
         }
     }
+}
+
+/// Whether an error comes from writing to a closed pipe (ripgrep exits 0 then too).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<csv::Error>().is_some_and(|ce| {
+                matches!(ce.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|je| je.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
 }
 
 /// A usage error (bad flag value, unknown column…): exit code 1.

@@ -122,10 +122,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         let _ = bar.join();
     }
     let summary = result.with_context(|| format!("scan of {} failed", args.dir.display()))?;
-    match args.format {
-        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        SummaryFormat::Text => print_summary(&summary),
-    }
+    let text = match args.format {
+        SummaryFormat::Json => serde_json::to_string_pretty(&summary)? + "\n",
+        SummaryFormat::Text => summary_text(&summary),
+    };
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
     Ok(if summary.cancelled {
         EXIT_CANCELLED
     } else if summary.has_failures() {
@@ -135,21 +136,26 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn print_summary(s: &ScanSummary) {
-    println!(
+fn summary_text(s: &ScanSummary) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "scanned {} in {:.1}s ({:.1} files/s, {})",
         s.root, s.seconds, s.files_per_second, s.backend
     );
-    println!(
+    let _ = writeln!(
+        out,
         "  {} found: {} new, {} changed, {} refreshed, {} unchanged; {} missing",
         s.found, s.new, s.changed, s.refreshed, s.unchanged, s.missing
     );
-    println!("  near-duplicate groups: {}", s.near_duplicate_groups);
+    let _ = writeln!(out, "  near-duplicate groups: {}", s.near_duplicate_groups);
     if s.failed > 0 || s.failed_earlier > 0 {
         let mut reasons: Vec<_> = s.failures_by_reason.iter().collect();
         reasons.sort();
         let reasons: Vec<String> = reasons.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        println!(
+        let _ = writeln!(
+            out,
             "  {} failed ({}){}",
             s.failed,
             reasons.join(", "),
@@ -163,14 +169,26 @@ fn print_summary(s: &ScanSummary) {
             }
         );
         for e in &s.errors {
-            println!("    {}: {}", e.reason, e.path);
+            let _ = writeln!(out, "    {}: {}", e.reason, e.path);
         }
     }
     for e in &s.folder_errors {
-        println!("  folder skipped: {}: {}", e.reason, e.path);
+        let _ = writeln!(out, "  folder skipped: {}: {}", e.reason, e.path);
     }
     if s.cancelled {
-        println!("  cancelled: finished batches were kept; run the scan again to continue");
+        let _ = writeln!(
+            out,
+            "  cancelled: finished batches were kept; run the scan again to continue"
+        );
     }
-    println!("  database: {}", s.database);
+    if s.database_fallback {
+        let _ = writeln!(
+            out,
+            "  database: {} (the collection folder is read-only; `assay table` finds it there)",
+            s.database
+        );
+    } else {
+        let _ = writeln!(out, "  database: {}", s.database);
+    }
+    out
 }

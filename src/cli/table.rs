@@ -87,10 +87,7 @@ pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
         }
         None => Vec::new(),
     };
-    let db = args
-        .db
-        .clone()
-        .unwrap_or_else(|| Store::default_path(&args.dir));
+    let (db, _) = Store::locate(&args.dir, args.db.as_deref(), false);
     if !db.exists() {
         return Err(UsageError(format!(
             "no catalogue at {}; run `assay scan {}` first",

@@ -59,7 +59,7 @@ pub fn run(dir: Option<PathBuf>, db: Option<PathBuf>) -> anyhow::Result<()> {
         error: None,
     };
     if let Some(dir) = &dir {
-        let db = db.unwrap_or_else(|| Store::default_path(dir));
+        let (db, _) = Store::locate(dir, db.as_deref(), false);
         if db.exists() {
             match Store::open(&db) {
                 Ok(s) => {

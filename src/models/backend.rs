@@ -79,6 +79,51 @@ fn try_wgpu() -> Result<(Device, String, bool), String> {
         .clone()
 }
 
+/// Polls a future that is ready at once (wgpu's native adapter enumeration) without an
+/// async runtime.
+fn ready_now<F: std::future::Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..1000 {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return Some(v);
+        }
+        std::thread::yield_now();
+    }
+    None
+}
+
+/// The first hardware (non-CPU) adapter's description, without creating a device: `auto`
+/// must not pay for (or log from) a software adapter it will not use.
+pub fn hardware_adapter() -> Option<String> {
+    use burn::tensor::wgpu::wgpu;
+    // On Linux a GPU shows up as a DRM render node or an NVIDIA device node; without one, skip
+    // the probe (it only finds lavapipe, and Mesa logs to stderr while probing).
+    #[cfg(target_os = "linux")]
+    {
+        let has_node = |dir: &str, prefix: &str| {
+            std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            })
+        };
+        if !has_node("/dev/dri", "renderD") && !has_node("/dev", "nvidia") {
+            return None;
+        }
+    }
+    let instance = wgpu::Instance::default();
+    // Vulkan, Metal, DX12: probing GL would open an EGL display just to list llvmpipe.
+    let adapters = ready_now(instance.enumerate_adapters(wgpu::Backends::PRIMARY))?;
+    adapters
+        .iter()
+        .map(wgpu::Adapter::get_info)
+        .find_map(|info| {
+            (info.device_type != wgpu::DeviceType::Cpu)
+                .then(|| format!("{} ({:?})", info.name, info.backend))
+        })
+}
+
 /// Selects a device for `choice`. `Auto` uses wgpu only for a hardware adapter: software
 /// adapters are 10–100× slower than the CPU paths (see ARCHITECTURE.md).
 pub fn select(choice: BackendChoice) -> Result<Selected, BackendError> {
@@ -101,6 +146,7 @@ pub fn select(choice: BackendChoice) -> Result<Selected, BackendError> {
                 tensor_signals: true,
             })
         }
+        BackendChoice::Auto if hardware_adapter().is_none() => Ok(flex()),
         BackendChoice::Auto => match try_wgpu() {
             Ok((device, adapter, false)) => Ok(Selected {
                 device,

@@ -60,10 +60,10 @@ impl ScanOptions {
         }
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.db
-            .clone()
-            .unwrap_or_else(|| Store::default_path(&self.root))
+    /// The database to use (see [`Store::locate`]) and whether it is the per-user fallback
+    /// for a read-only collection.
+    pub fn db_path(&self) -> (PathBuf, bool) {
+        Store::locate(&self.root, self.db.as_deref(), true)
     }
 }
 
@@ -79,6 +79,9 @@ pub struct FileError {
 pub struct ScanSummary {
     pub root: String,
     pub database: String,
+    /// True when the collection folder was read-only and the database went to the user data
+    /// folder instead of `<root>/.assay/`.
+    pub database_fallback: bool,
     pub backend: String,
     /// Image files found on disk.
     pub found: u64,
@@ -409,13 +412,14 @@ pub fn scan(
             path: opts.root.clone(),
         });
     }
-    let db_path = opts.db_path();
+    let (db_path, fallback) = opts.db_path();
     let mut store = Store::open(&db_path)?;
     let selected = backend::select(opts.backend)?;
     let scan_id = store.begin_scan()?;
     let mut summary = ScanSummary {
         root: opts.root.display().to_string(),
         database: db_path.display().to_string(),
+        database_fallback: fallback,
         backend: if selected.tensor_signals {
             selected.describe()
         } else {

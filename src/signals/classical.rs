@@ -456,7 +456,7 @@ fn neighbourhood(gray: &[u8], width: usize, height: usize, out: &mut Classical) 
 
 /// Reference-vector loading shared by the tests of this module and of `phash`.
 #[cfg(test)]
-pub(super) mod test_refs {
+pub(crate) mod test_refs {
     use image::{DynamicImage, ImageDecoder, ImageReader};
     use serde::Deserialize;
     use std::path::{Path, PathBuf};

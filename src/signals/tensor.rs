@@ -210,3 +210,67 @@ pub fn compute_batch(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::classical::test_refs;
+
+    /// The tensor path against the same OpenCV/scikit-image reference vectors as the plain
+    /// path, on burn's flex CPU backend, batched by size as the scanner does.
+    #[test]
+    fn tensor_path_matches_reference_vectors_on_flex() {
+        let device = Device::flex();
+        let loaded = test_refs::load_all();
+        let mut groups: std::collections::BTreeMap<(usize, usize), Vec<&test_refs::Loaded>> =
+            std::collections::BTreeMap::new();
+        for l in &loaded {
+            groups.entry((l.r.width, l.r.height)).or_default().push(l);
+        }
+        let mut checked = 0;
+        for ((w, h), group) in groups {
+            let raw: Vec<&[u8]> = group.iter().map(|l| l.rgb.as_slice()).collect();
+            let got = compute_batch(&device, &raw, w, h);
+            for (l, c) in group.iter().zip(got) {
+                // f32 reductions: 1e-3 relative; JPEGs decode a few levels apart from PIL.
+                let tol = if l.same_pixels { 1e-3 } else { 2e-2 };
+                let near = |a: Option<f64>, b: Option<f64>, what: &str| match (a, b) {
+                    (Some(x), Some(y)) => assert!(
+                        (x - y).abs() <= tol * x.abs().max(y.abs()).max(1e-2),
+                        "{} {what}: ref {x} vs tensor {y}",
+                        l.r.file
+                    ),
+                    (None, None) => {}
+                    _ => panic!("{} {what}: ref {a:?} vs tensor {b:?}", l.r.file),
+                };
+                near(
+                    l.r.blur_laplacian_var,
+                    c.blur_laplacian_var,
+                    "blur_laplacian_var",
+                );
+                near(l.r.tenengrad, c.tenengrad, "tenengrad");
+                near(Some(l.r.clip_shadows), Some(c.clip_shadows), "clip_shadows");
+                near(
+                    Some(l.r.clip_highlights),
+                    Some(c.clip_highlights),
+                    "clip_highlights",
+                );
+                near(
+                    Some(l.r.luminance_mean),
+                    Some(c.luminance_mean),
+                    "luminance_mean",
+                );
+                near(Some(l.r.contrast_rms), Some(c.contrast_rms), "contrast_rms");
+                near(Some(l.r.colorfulness), Some(c.colorfulness), "colorfulness");
+                near(l.r.noise_sigma, c.noise_sigma, "noise_sigma");
+                near(l.r.blockiness, c.blockiness, "blockiness");
+                if l.same_pixels {
+                    assert_eq!(l.r.blank == 1, c.blank, "{} blank", l.r.file);
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, loaded.len());
+        assert!(checked >= 15, "at least the synthetic images");
+    }
+}

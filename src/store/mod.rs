@@ -199,6 +199,45 @@ impl Store {
         root.join(".assay").join("assay.db")
     }
 
+    /// Per-collection database in the user data folder, used when the collection folder itself
+    /// is read-only: `$XDG_DATA_HOME/assay/collections/<xxh3 of the canonical path>/assay.db`
+    /// (`~/.local/share/…` when `XDG_DATA_HOME` is unset).
+    pub fn fallback_path(root: &Path) -> Option<PathBuf> {
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let key = xxhash_rust::xxh3::xxh3_64(canonical.to_string_lossy().as_bytes());
+        Some(data.join(format!("assay/collections/{key:016x}/assay.db")))
+    }
+
+    /// Where the database of `root` is. An explicit `--db` wins. Otherwise
+    /// `<root>/.assay/assay.db`; when `create` is set and that folder cannot be created (a
+    /// read-only collection), the [`Self::fallback_path`]; when `create` is not set, whichever
+    /// of the two exists. Returns the path and whether it is the fallback.
+    pub fn locate(root: &Path, explicit: Option<&Path>, create: bool) -> (PathBuf, bool) {
+        if let Some(p) = explicit {
+            return (p.to_path_buf(), false);
+        }
+        let default = Self::default_path(root);
+        let fallback = Self::fallback_path(root);
+        if create {
+            let ok = default
+                .parent()
+                .is_some_and(|d| std::fs::create_dir_all(d).is_ok());
+            match fallback {
+                Some(f) if !ok => (f, true),
+                _ => (default, false),
+            }
+        } else {
+            match fallback {
+                Some(f) if !default.exists() && f.exists() => (f, true),
+                _ => (default, false),
+            }
+        }
+    }
+
     /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

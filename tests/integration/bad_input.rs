@@ -267,6 +267,63 @@ fn read_only_collection_works_with_db_elsewhere() {
 }
 
 #[test]
+fn unwritable_collection_falls_back_to_the_user_data_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("col");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("a.png"),
+        png_with_text(300, 300, 9, &[("parameters", "fallback prompt\nSteps: 3")]),
+    )
+    .unwrap();
+    // A file named `.assay` makes `<dir>/.assay/` impossible to create, as a read-only folder
+    // would (tests run as root, for whom permission bits do not stop writes).
+    std::fs::write(dir.join(".assay"), b"not a folder").unwrap();
+    let data = tmp.path().join("xdg-data");
+    let o = crate::common::assay()
+        .args([
+            "scan",
+            dir.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--format",
+            "json",
+            "-q",
+        ])
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", crate::common::stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["database_fallback"], true);
+    assert!(
+        s["database"]
+            .as_str()
+            .unwrap()
+            .starts_with(data.to_str().unwrap()),
+        "{s}"
+    );
+    let o = crate::common::assay()
+        .args([
+            "table",
+            dir.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--columns",
+            "path,prompt",
+        ])
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", crate::common::stderr(&o));
+    assert_eq!(
+        crate::common::stdout(&o),
+        "{\"path\":\"a.png\",\"prompt\":\"fallback prompt\"}\n"
+    );
+    assert_eq!(std::fs::read(dir.join(".assay")).unwrap(), b"not a folder");
+}
+
+#[test]
 fn usage_errors_exit_1() {
     let tmp = tempfile::tempdir().unwrap();
     let o = crate::common::run(&["scan", tmp.path().join("nope").to_str().unwrap()]);
