@@ -24,6 +24,8 @@ pub const BASE_COLUMNS: &[&str] = &[
     "sampler",
     "cfg",
     "model",
+    "gen_width",
+    "gen_height",
     "status",
     "error",
     "warnings",
@@ -98,6 +100,8 @@ pub fn value(row: &ImageRow, column: &str) -> Value {
         "sampler" => text(row.sampler.as_ref()),
         "cfg" => row.cfg.map_or(Value::Null, Value::Num),
         "model" => text(row.model.as_ref()),
+        "gen_width" => num(row.gen_width),
+        "gen_height" => num(row.gen_height),
         "status" => Value::Text(row.status.clone().unwrap_or_else(|| "none".to_string())),
         "error" => text(row.error.as_ref()),
         "warnings" => match row.warnings_json.as_deref() {

@@ -142,6 +142,9 @@ pub struct ImageRow {
     pub sampler: Option<String>,
     pub cfg: Option<f64>,
     pub model: Option<String>,
+    /// Generation size stated in the metadata (may differ from the pixels, e.g. after upscaling).
+    pub gen_width: Option<i64>,
+    pub gen_height: Option<i64>,
     pub raw_json: Option<String>,
     pub warnings_json: Option<String>,
     pub status: Option<String>,
@@ -533,6 +536,7 @@ impl Store {
             "SELECT i.id, i.path, i.size, i.hash, i.width, i.height, i.format, i.frames, i.error,
                     i.missing, i.version, m.tool, m.positive, m.negative, CAST(m.seed AS TEXT),
                     m.steps, m.sampler, m.cfg, m.model, m.raw_json, m.warnings_json,
+                    m.gen_width, m.gen_height,
                     (SELECT d.status FROM decisions d WHERE d.image_id = i.id ORDER BY d.id DESC LIMIT 1)
              FROM images i LEFT JOIN metadata m ON m.image_id = i.id
              WHERE i.current = 1 AND (?1 OR i.missing = 0)
@@ -562,7 +566,9 @@ impl Store {
                     model: r.get(18)?,
                     raw_json: r.get(19)?,
                     warnings_json: r.get(20)?,
-                    status: r.get(21)?,
+                    gen_width: r.get(21)?,
+                    gen_height: r.get(22)?,
+                    status: r.get(23)?,
                     signals: HashMap::new(),
                 })
             })?

@@ -10,9 +10,9 @@ fn store_survives_kill_mid_scan() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("many");
     std::fs::create_dir_all(&dir).unwrap();
-    let n = 240;
+    let n = 600;
     for i in 0..n {
-        let img = assay_synthetic(384, i);
+        let img = assay_synthetic(256, i);
         img.save(dir.join(format!("img_{i:04}.png"))).unwrap();
     }
     let db = tmp.path().join("kill.db");
@@ -38,7 +38,7 @@ fn store_survives_kill_mid_scan() {
     let start = Instant::now();
     let mut committed = 0;
     while start.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
         if let Some(status) = child.try_wait().unwrap() {
             panic!("scan finished before it could be killed ({status}); make the corpus larger");
         }
