@@ -13,6 +13,7 @@ pub mod gui;
 pub mod metadata;
 pub mod models;
 pub mod pipeline;
+pub mod ranking;
 pub mod selection;
 pub mod signals;
 pub mod store;
