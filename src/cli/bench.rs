@@ -50,6 +50,24 @@ pub enum Which {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         backend: BackendChoice,
     },
+    /// Bradley–Terry fit + bootstrap on generated comparisons, next to `choix`
+    /// (`scripts/bench_bt_choix.py`, same data) when `--python` is given.
+    Bt {
+        #[arg(long, default_value_t = 10_000)]
+        items: usize,
+        #[arg(long, default_value_t = 100_000)]
+        comparisons: usize,
+        #[arg(long, default_value_t = 1000)]
+        bootstrap: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Interpreter for the choix baseline (e.g. python3); it stops after --max-seconds and
+        /// projects the rest.
+        #[arg(long)]
+        python: Option<String>,
+        #[arg(long, default_value_t = 300)]
+        max_seconds: u64,
+    },
     /// Classical signals per image: plain Rust vs burn tensors (flex, wgpu).
     Signals {
         /// Images per batch.
@@ -91,6 +109,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             reps,
             wgpu,
         } => signals(*batch, *size, *reps, *wgpu),
+        Which::Bt {
+            items,
+            comparisons,
+            bootstrap,
+            seed,
+            python,
+            max_seconds,
+        } => bt_bench(
+            *items,
+            *comparisons,
+            *bootstrap,
+            *seed,
+            python.as_deref(),
+            *max_seconds,
+        ),
     }
 }
 
@@ -311,6 +344,81 @@ fn signals(batch: usize, size: usize, reps: usize, wgpu: bool) -> anyhow::Result
         "{}",
         serde_json::to_string_pretty(&json!({
             "bench": "signals", "batch": batch, "size": size, "reps": reps, "results": rows
+        }))?
+    );
+    Ok(0)
+}
+
+fn bt_bench(
+    items: usize,
+    comparisons: usize,
+    rounds: usize,
+    seed: u64,
+    python: Option<&str>,
+    max_seconds: u64,
+) -> anyhow::Result<u8> {
+    use crate::ranking::bt::{self, BtOptions, Outcome};
+    let data = bt::bench_inputs(items, comparisons, seed);
+    // Same checksum as scripts/bench_bt_choix.py prints, proving both sides fit the same data.
+    let checksum = data.iter().fold(0u64, |acc, c| {
+        acc.wrapping_mul(1_000_003)
+            .wrapping_add(c.a as u64 * 31 + c.b as u64 * 7 + u64::from(c.outcome == Outcome::AWins))
+    });
+    let opts = BtOptions {
+        alpha: 0.01,
+        ..BtOptions::default()
+    };
+    let t = Instant::now();
+    let fit = bt::fit(items, &data, &opts)?;
+    let fit_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let ci = bt::bootstrap(items, &data, &opts, rounds, seed)?;
+    let boot_s = t.elapsed().as_secs_f64();
+    let ours = json!({
+        "fit_s": fit_s, "iterations": fit.iterations, "bootstrap_s": boot_s, "rounds": rounds,
+        "failed_rounds": ci.failed_rounds, "checksum": checksum,
+    });
+    let baseline = match python {
+        Some(py) => {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_bt_choix.py");
+            eprintln!("choix baseline (stops after {max_seconds}s and projects)…");
+            let out = Command::new(py)
+                .arg(&script)
+                .args([
+                    "--items",
+                    &items.to_string(),
+                    "--comparisons",
+                    &comparisons.to_string(),
+                    "--bootstrap",
+                    &rounds.to_string(),
+                    "--seed",
+                    &seed.to_string(),
+                    "--max-seconds",
+                    &max_seconds.to_string(),
+                ])
+                .output()
+                .with_context(|| format!("cannot run {py} {}", script.display()))?;
+            if !out.status.success() {
+                bail!(
+                    "choix baseline failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Some(serde_json::from_slice::<serde_json::Value>(&out.stdout)?)
+        }
+        None => None,
+    };
+    let speedup = baseline.as_ref().and_then(|b| {
+        Some(json!({
+            "fit": b.get("fit_s")?.as_f64()? / fit_s,
+            "bootstrap": b.get("bootstrap_s_projected").or_else(|| b.get("bootstrap_s"))?.as_f64()? / boot_s,
+        }))
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "bench": "bt", "items": items, "comparisons": comparisons, "alpha": 0.01,
+            "assay": ours, "choix": baseline, "speedup_vs_choix": speedup,
         }))?
     );
     Ok(0)
