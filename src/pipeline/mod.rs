@@ -527,6 +527,10 @@ pub fn scan(
     store.mark_missing(&missing_ids)?;
     summary.missing = missing_ids.len() as u64;
 
+    // Signals derived from stored values follow the current options for every image, also the
+    // unchanged ones that were not re-read: hard filters from dimensions, groups from hashes.
+    progress.set_phase("filters");
+    update_hard_filters(&mut store, &opts.filters)?;
     progress.set_phase("duplicates");
     summary.near_duplicate_groups = update_duplicate_groups(&mut store, opts.dup_threshold)?;
 
@@ -550,6 +554,28 @@ pub fn scan(
     )?;
     progress.finish();
     Ok(summary)
+}
+
+/// Recomputes `size_ok` and `aspect_ok` for every current image from its stored dimensions.
+pub fn update_hard_filters(store: &mut Store, filters: &FilterConfig) -> Result<(), store::Error> {
+    let producer = filters.producer();
+    let flag = |key: &str, ok: bool| SignalRow {
+        key: key.to_string(),
+        value: Some(if ok { 1.0 } else { 0.0 }),
+        text: None,
+        producer: producer.clone(),
+    };
+    let rows: Vec<(i64, SignalRow)> = store
+        .dimensions()?
+        .into_iter()
+        .flat_map(|(id, w, h)| {
+            [
+                (id, flag("size_ok", filters.size_ok(w, h))),
+                (id, flag("aspect_ok", filters.aspect_ok(w, h))),
+            ]
+        })
+        .collect();
+    store.set_signals(&rows)
 }
 
 /// Recomputes `dup_group` for every current image from its pHash (blank images excluded).

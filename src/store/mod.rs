@@ -530,6 +530,18 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// `(id, width, height)` of every current, present, decoded image.
+    pub fn dimensions(&self) -> Result<Vec<(i64, u32, u32)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, width, height FROM images
+             WHERE current = 1 AND missing = 0 AND error IS NULL
+               AND width IS NOT NULL AND height IS NOT NULL
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Every current image with metadata, latest decision and signals.
     pub fn image_rows(&self, include_missing: bool) -> Result<Vec<ImageRow>> {
         let mut stmt = self.conn.prepare(

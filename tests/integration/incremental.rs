@@ -117,6 +117,23 @@ fn rescan_skips_versions_and_marks_missing() {
         1
     );
 
+    // New hard-filter thresholds apply to unchanged files too, without re-reading them.
+    let (_, s) = scan_json(&dir, &db, &["--min-side", "310"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(3), "{s}");
+    let rows = table_json(&dir, &db, &["--columns", "path,size_ok"]);
+    let size_ok: Vec<_> = rows
+        .iter()
+        .map(|r| r["size_ok"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        size_ok,
+        vec![0, 0, 0],
+        "300×300 and 320×300 fail a 310 px minimum"
+    );
+    let (_, _) = scan_json(&dir, &db, &[]);
+    let rows = table_json(&dir, &db, &["--columns", "path,size_ok"]);
+    assert!(rows.iter().all(|r| r["size_ok"] == 1));
+
     // The file comes back: no longer missing.
     std::fs::write(dir.join("sub/img2.png"), png_with_text(300, 300, 80, &[])).unwrap();
     let (_, s) = scan_json(&dir, &db, &[]);
