@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod human;
 pub mod metadata;
 pub mod models;
 pub mod pipeline;

@@ -3,6 +3,8 @@
 //! 2 some inputs failed, 130 cancelled with Ctrl-C.
 
 mod bench;
+mod label;
+mod rank;
 mod scan;
 mod table;
 
@@ -48,6 +50,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
+    /// Import or export raters' label events as JSON lines.
+    Label(label::LabelArgs),
+    /// Bradley–Terry ranking of labelled items with bootstrap intervals (and Elo).
+    Rank(rank::RankArgs),
+    /// Inter-rater agreement (Krippendorff's α, Fleiss' κ) per protocol and criterion.
+    Agreement(rank::AgreementArgs),
     /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
     Bench(bench::BenchArgs),
 }
@@ -82,6 +90,9 @@ pub fn run() -> ExitCode {
         Some(Command::Table(args)) => table::run(&args),
         Some(Command::Signals { format }) => list_signals(format),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Label(args)) => label::run(&args),
+        Some(Command::Rank(args)) => rank::rank(&args),
+        Some(Command::Agreement(args)) => rank::agreement(&args),
         Some(Command::Open { dir, db }) => open_gui(dir, db),
         None => open_gui(cli.dir, None),
     };

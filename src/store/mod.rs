@@ -4,7 +4,10 @@
 //! reader (the GUI, `assay table`) never blocks the scanner and a killed process loses at most the
 //! transaction in flight. Writes come in batches, one transaction per batch.
 
+mod labels;
 mod schema;
+
+pub use labels::{LabelEventRow, NewLabelEvent};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -168,7 +171,7 @@ pub struct Store {
 }
 
 /// Current UTC time as RFC 3339 with milliseconds.
-fn now_utc() -> String {
+pub(crate) fn now_utc() -> String {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

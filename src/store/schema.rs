@@ -116,4 +116,10 @@ CREATE TABLE scans (
     summary   TEXT                           -- JSON counts
 );
 ",
+    // 2: label events carry a content id so that importing the same event twice adds nothing.
+    r"
+ALTER TABLE label_events ADD COLUMN uid TEXT;
+CREATE UNIQUE INDEX label_events_uid ON label_events(uid);
+CREATE INDEX label_events_protocol ON label_events(protocol);
+",
 ];

@@ -9,4 +9,5 @@ mod demo;
 mod fixtures_scan;
 mod incremental;
 mod kill;
+mod labels;
 mod tensor_parity;

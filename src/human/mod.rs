@@ -1,0 +1,460 @@
+//! Human labels: the label-event model, its JSON-lines exchange format, and the assembly of
+//! events into the inputs of [`crate::ranking`] statistics (pairwise comparisons, rating
+//! matrices). No SQL here: the CLI and GUI read and write events through the store.
+//!
+//! One JSON object per line; items are named by path relative to the collection or by content
+//! hash:
+//! `{"protocol":"pairwise","rater":"r1","criterion":"overall","items":["a.png","b.png"],"choice":"a.png"}`
+//! (`"tie"` for a tie, `"both_bad"` when neither is acceptable), or
+//! `{"protocol":"likert","rater":"r1","criterion":"overall","items":["a.png"],"rating":4}`,
+//! `{"protocol":"best_of_n","items":[...],"choice":"c.png"}`,
+//! `{"protocol":"multi","items":["a.png"],"ratings":{"fidelity":4,"alignment":3}}`.
+//! Exports also carry `time`, `session`, `order` (as shown on screen), `response_ms` and
+//! `attention_check`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ranking::bt::{Comparison, Outcome};
+
+/// The protocols Assay records.
+pub const PROTOCOLS: &[&str] = &["pairwise", "likert", "best_of_n", "multi"];
+
+/// One label event as exchanged in JSON lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelLine {
+    pub protocol: String,
+    pub rater: String,
+    #[serde(default = "default_criterion")]
+    pub criterion: String,
+    pub items: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratings: Option<BTreeMap<String, f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Items in on-screen order (left to right); defaults to `items`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_ms: Option<u64>,
+    #[serde(default)]
+    pub attention_check: bool,
+    /// Content hashes of `items` (written by the exporter, checked by the importer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<Vec<String>>,
+}
+
+fn default_criterion() -> String {
+    "overall".to_string()
+}
+
+/// The payload stored in `label_events.payload`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub criterion: String,
+    pub items: Vec<String>,
+    pub hashes: Vec<String>,
+    pub order: Vec<String>,
+    pub choice: Option<String>,
+    pub rating: Option<f64>,
+    pub ratings: Option<BTreeMap<String, f64>>,
+    pub response_ms: Option<u64>,
+    pub attention_check: bool,
+}
+
+/// A validated event ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated {
+    pub uid: String,
+    pub time: Option<String>,
+    pub rater: String,
+    pub session: String,
+    pub protocol: String,
+    pub payload: Payload,
+}
+
+/// Parses and validates one JSON line against the collection (`path → hash`). Items may be
+/// paths or content hashes; the error names the problem.
+pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validated, String> {
+    let l: LabelLine = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
+    if !PROTOCOLS.contains(&l.protocol.as_str()) {
+        return Err(format!(
+            "unknown protocol '{}' (expected one of {})",
+            l.protocol,
+            PROTOCOLS.join(", ")
+        ));
+    }
+    if l.rater.trim().is_empty() {
+        return Err("empty rater name".to_string());
+    }
+    let by_hash: HashMap<&str, &str> = paths
+        .iter()
+        .map(|(p, h)| (h.as_str(), p.as_str()))
+        .collect();
+    let resolve = |item: &str| -> Result<(String, String), String> {
+        if let Some(h) = paths.get(item) {
+            return Ok((item.to_string(), h.clone()));
+        }
+        if let Some(p) = by_hash.get(item) {
+            return Ok(((*p).to_string(), item.to_string()));
+        }
+        Err(format!(
+            "unknown item '{item}': neither a path nor a content hash of this collection"
+        ))
+    };
+    let mut items = Vec::new();
+    let mut hashes = Vec::new();
+    for it in &l.items {
+        let (p, h) = resolve(it)?;
+        items.push(p);
+        hashes.push(h);
+    }
+    if let Some(given) = &l.hashes
+        && given != &hashes
+    {
+        return Err("item hashes differ from this collection's files (another collection, or the files changed)".to_string());
+    }
+    let n = items.len();
+    let choice = match (&l.choice, l.protocol.as_str()) {
+        (Some(c), "pairwise") if c == "tie" || c == "both_bad" => Some(c.clone()),
+        (Some(c), "pairwise" | "best_of_n") => {
+            let (p, _) = resolve(c)?;
+            if !items.contains(&p) {
+                return Err(format!("choice '{c}' is not one of the items shown"));
+            }
+            Some(p)
+        }
+        (None, "pairwise" | "best_of_n") => return Err("missing 'choice'".to_string()),
+        (Some(_), _) => {
+            return Err(format!(
+                "'choice' does not belong to a {} event",
+                l.protocol
+            ));
+        }
+        (None, _) => None,
+    };
+    match l.protocol.as_str() {
+        "pairwise" if n != 2 => return Err(format!("pairwise needs 2 items, got {n}")),
+        "pairwise" if items.first() == items.get(1) => {
+            return Err("pairwise items must differ".to_string());
+        }
+        "best_of_n" if !(2..=9).contains(&n) => {
+            return Err(format!("best_of_n needs 2–9 items, got {n}"));
+        }
+        "likert" | "multi" if n != 1 => {
+            return Err(format!("{} needs 1 item, got {n}", l.protocol));
+        }
+        _ => {}
+    }
+    match (l.protocol.as_str(), l.rating) {
+        ("likert", Some(r)) if !(1.0..=5.0).contains(&r) || r.fract() != 0.0 => {
+            return Err(format!("likert rating must be 1–5, got {r}"));
+        }
+        ("likert", None) => return Err("missing 'rating'".to_string()),
+        _ => {}
+    }
+    if l.protocol == "multi" && l.ratings.as_ref().is_none_or(BTreeMap::is_empty) {
+        return Err("missing 'ratings'".to_string());
+    }
+    let order = match &l.order {
+        Some(o) => o
+            .iter()
+            .map(|i| resolve(i).map(|r| r.0))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => items.clone(),
+    };
+    let payload = Payload {
+        criterion: l.criterion.clone(),
+        items,
+        hashes,
+        order,
+        choice,
+        rating: l.rating,
+        ratings: l.ratings.clone(),
+        response_ms: l.response_ms,
+        attention_check: l.attention_check,
+    };
+    let session = l.session.clone().unwrap_or_else(|| "import".to_string());
+    let canonical = serde_json::to_string(&(&l.protocol, &l.rater, &session, &l.time, &payload))
+        .map_err(|e| e.to_string())?;
+    Ok(Validated {
+        uid: format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes())),
+        time: l.time,
+        rater: l.rater,
+        session,
+        protocol: l.protocol,
+        payload,
+    })
+}
+
+/// The export line of a stored event.
+pub fn export_line(
+    time: &str,
+    rater: &str,
+    session: &str,
+    protocol: &str,
+    p: &Payload,
+) -> LabelLine {
+    LabelLine {
+        protocol: protocol.to_string(),
+        rater: rater.to_string(),
+        criterion: p.criterion.clone(),
+        items: p.items.clone(),
+        choice: p.choice.clone(),
+        rating: p.rating,
+        ratings: p.ratings.clone(),
+        time: Some(time.to_string()),
+        session: Some(session.to_string()),
+        order: Some(p.order.clone()),
+        response_ms: p.response_ms,
+        attention_check: p.attention_check,
+        hashes: Some(p.hashes.clone()),
+    }
+}
+
+/// A decoded stored event, as statistics use it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub rater: String,
+    pub protocol: String,
+    pub payload: Payload,
+}
+
+/// Pairwise comparisons (from pairwise and best-of-N events) for one criterion.
+/// `both_bad` counts as a tie. Returns the item names (sorted) and the comparisons.
+pub fn comparisons(events: &[Event], criterion: &str) -> (Vec<String>, Vec<Comparison>) {
+    let mut names: Vec<String> = events
+        .iter()
+        .filter(|e| {
+            e.payload.criterion == criterion
+                && matches!(e.protocol.as_str(), "pairwise" | "best_of_n")
+        })
+        .flat_map(|e| e.payload.items.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let mut comps = Vec::new();
+    for e in events.iter().filter(|e| e.payload.criterion == criterion) {
+        let idx = |s: &str| index.get(s).copied();
+        match e.protocol.as_str() {
+            "pairwise" => {
+                let (Some(a), Some(b)) = (
+                    e.payload.items.first().and_then(|s| idx(s)),
+                    e.payload.items.get(1).and_then(|s| idx(s)),
+                ) else {
+                    continue;
+                };
+                let outcome = match e.payload.choice.as_deref() {
+                    Some(c) if Some(c) == e.payload.items.first().map(String::as_str) => {
+                        Outcome::AWins
+                    }
+                    Some(c) if Some(c) == e.payload.items.get(1).map(String::as_str) => {
+                        Outcome::BWins
+                    }
+                    _ => Outcome::Tie,
+                };
+                comps.push(Comparison { a, b, outcome });
+            }
+            "best_of_n" => {
+                let Some(w) = e.payload.choice.as_deref().and_then(idx) else {
+                    continue;
+                };
+                for other in e
+                    .payload
+                    .items
+                    .iter()
+                    .filter_map(|s| idx(s))
+                    .filter(|&o| o != w)
+                {
+                    comps.push(Comparison {
+                        a: w,
+                        b: other,
+                        outcome: Outcome::AWins,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    (names, comps)
+}
+
+/// Units × raters matrix for agreement statistics: `(unit labels, rater names, data)` where
+/// `data[rater][unit]` is the rater's value (None = not rated). Pairwise units are unordered
+/// pairs valued 0 (first path wins), 1 (second wins), 2 (tie); Likert units are items valued
+/// by the rating. When a rater judged a unit several times the last judgement counts.
+pub fn rating_matrix(
+    events: &[Event],
+    protocol: &str,
+    criterion: &str,
+) -> (Vec<String>, Vec<String>, Vec<Vec<Option<f64>>>) {
+    let mut cells: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| e.protocol == protocol && e.payload.criterion == criterion)
+    {
+        let value = match protocol {
+            "pairwise" => {
+                let (Some(a), Some(b)) = (e.payload.items.first(), e.payload.items.get(1)) else {
+                    continue;
+                };
+                let (first, second) = if a <= b { (a, b) } else { (b, a) };
+                let unit = format!("{first} | {second}");
+                let v = match e.payload.choice.as_deref() {
+                    Some(c) if c == first => 0.0,
+                    Some(c) if c == second => 1.0,
+                    _ => 2.0,
+                };
+                (unit, v)
+            }
+            "likert" => {
+                let (Some(item), Some(r)) = (e.payload.items.first(), e.payload.rating) else {
+                    continue;
+                };
+                (item.clone(), r)
+            }
+            _ => continue,
+        };
+        cells.insert((value.0, e.rater.clone()), value.1);
+    }
+    let mut units: Vec<String> = cells.keys().map(|(u, _)| u.clone()).collect();
+    units.dedup();
+    let mut raters: Vec<String> = cells.keys().map(|(_, r)| r.clone()).collect();
+    raters.sort();
+    raters.dedup();
+    let data = raters
+        .iter()
+        .map(|r| {
+            units
+                .iter()
+                .map(|u| cells.get(&(u.clone(), r.clone())).copied())
+                .collect()
+        })
+        .collect();
+    (units, raters, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col() -> HashMap<String, String> {
+        [("a.png", "h_a"), ("b.png", "h_b"), ("c.png", "h_c")]
+            .iter()
+            .map(|(p, h)| ((*p).to_string(), (*h).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn lines_validate_with_clear_reasons() {
+        let c = col();
+        let ok = parse_line(
+            r#"{"protocol":"pairwise","rater":"r1","items":["a.png","h_b"],"choice":"b.png"}"#,
+            &c,
+        )
+        .unwrap();
+        assert_eq!(ok.payload.items, vec!["a.png", "b.png"]);
+        assert_eq!(ok.payload.choice.as_deref(), Some("b.png"));
+        assert_eq!(ok.payload.criterion, "overall");
+        let again = parse_line(
+            r#"{"protocol":"pairwise","rater":"r1","items":["a.png","b.png"],"choice":"b.png"}"#,
+            &c,
+        )
+        .unwrap();
+        assert_eq!(
+            ok.uid, again.uid,
+            "same content, same id (idempotent import)"
+        );
+        for (line, why) in [
+            ("{not json", "malformed JSON"),
+            (
+                r#"{"protocol":"pairwise","rater":"r1","items":["a.png","zzz.png"],"choice":"a.png"}"#,
+                "unknown item 'zzz.png'",
+            ),
+            (
+                r#"{"protocol":"pairwise","rater":"r1","items":["a.png","b.png"],"choice":"c.png"}"#,
+                "not one of the items",
+            ),
+            (
+                r#"{"protocol":"pairwise","rater":"r1","items":["a.png","b.png"]}"#,
+                "missing 'choice'",
+            ),
+            (
+                r#"{"protocol":"likert","rater":"r1","items":["a.png"],"rating":7}"#,
+                "1–5",
+            ),
+            (
+                r#"{"protocol":"vote","rater":"r1","items":["a.png"]}"#,
+                "unknown protocol",
+            ),
+            (
+                r#"{"protocol":"pairwise","rater":"r1","items":["a.png","b.png"],"choice":"a.png","hashes":["x","y"]}"#,
+                "another collection",
+            ),
+            (
+                r#"{"protocol":"likert","rater":"r1","items":["a.png"],"rating":3,"extra":1}"#,
+                "unknown field",
+            ),
+        ] {
+            let e = parse_line(line, &c).unwrap_err();
+            assert!(e.contains(why), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn events_become_comparisons_and_matrices() {
+        let c = col();
+        let ev = |line: &str| {
+            let v = parse_line(line, &c).unwrap();
+            Event {
+                rater: v.rater,
+                protocol: v.protocol,
+                payload: v.payload,
+            }
+        };
+        let events = vec![
+            ev(
+                r#"{"protocol":"pairwise","rater":"r1","items":["a.png","b.png"],"choice":"a.png"}"#,
+            ),
+            ev(r#"{"protocol":"pairwise","rater":"r2","items":["b.png","a.png"],"choice":"tie"}"#),
+            ev(
+                r#"{"protocol":"best_of_n","rater":"r1","items":["a.png","b.png","c.png"],"choice":"c.png"}"#,
+            ),
+            ev(r#"{"protocol":"likert","rater":"r1","items":["a.png"],"rating":4}"#),
+        ];
+        let (names, comps) = comparisons(&events, "overall");
+        assert_eq!(names, vec!["a.png", "b.png", "c.png"]);
+        assert_eq!(comps.len(), 4);
+        assert_eq!(
+            comps[0],
+            Comparison {
+                a: 0,
+                b: 1,
+                outcome: Outcome::AWins
+            }
+        );
+        assert_eq!(comps[1].outcome, Outcome::Tie);
+        assert!(
+            comps[2..]
+                .iter()
+                .all(|c| c.a == 2 && c.outcome == Outcome::AWins)
+        );
+        let (units, raters, data) = rating_matrix(&events, "pairwise", "overall");
+        assert_eq!(units, vec!["a.png | b.png"]);
+        assert_eq!(raters, vec!["r1", "r2"]);
+        assert_eq!(data, vec![vec![Some(0.0)], vec![Some(2.0)]]);
+    }
+}
