@@ -3,6 +3,10 @@
 //! 2 some inputs failed, 130 cancelled with Ctrl-C.
 
 mod bench;
+mod compare;
+mod compare_eval;
+mod fidelity;
+mod npy;
 mod scan;
 mod table;
 
@@ -50,6 +54,11 @@ pub enum Command {
     },
     /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
     Bench(bench::BenchArgs),
+    /// Compare two scanned batches: FD, KID, precision/recall, density/coverage with bootstrap
+    /// intervals (`--features-file A B` for feature matrices, `--by FIELD` for groups).
+    Compare(compare::CompareArgs),
+    /// Full-reference fidelity (PSNR, SSIM, MS-SSIM) of TEST_DIR against REF_DIR, paired by path.
+    Fidelity(fidelity::FidelityArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -82,6 +91,8 @@ pub fn run() -> ExitCode {
         Some(Command::Table(args)) => table::run(&args),
         Some(Command::Signals { format }) => list_signals(format),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Compare(args)) => compare::run(&args),
+        Some(Command::Fidelity(args)) => fidelity::run(&args),
         Some(Command::Open { dir, db }) => open_gui(dir, db),
         None => open_gui(cli.dir, None),
     };
