@@ -122,6 +122,11 @@ pub fn evaluate(a: &[Vec<f64>], b: &[Vec<f64>], opt: &EvalOptions) -> anyhow::Re
             opt.bootstrap
         ));
     }
+    if m == n_a && m == n_b {
+        notes.push(
+            "every KID subset is the whole of A and B, so all subsets agree (std 0)".to_string(),
+        );
+    }
     let interval = |i: usize| -> Value {
         let mut v = draws.get(i).cloned().unwrap_or_default();
         v.retain(|x| x.is_finite());
@@ -131,11 +136,22 @@ pub fn evaluate(a: &[Vec<f64>], b: &[Vec<f64>], opt: &EvalOptions) -> anyhow::Re
             _ => Value::Null,
         }
     };
+    let fd_interval = interval(0);
+    if let (Some(lo), Some(hi)) = (fd_interval[0].as_f64(), fd_interval[1].as_f64())
+        && !(lo..=hi).contains(&fd.value)
+    {
+        notes.push(
+            "the FD point estimate lies outside its bootstrap interval: resampling with \
+             replacement duplicates rows and FD is biased by sample size, so read the interval \
+             as spread, not as a confidence interval"
+                .to_string(),
+        );
+    }
     Ok(json!({
         "n_a": n_a,
         "n_b": n_b,
         "d": d,
-        "fd": { "value": fd.value, "interval": interval(0), "warnings": fd_warnings },
+        "fd": { "value": fd.value, "interval": fd_interval, "warnings": fd_warnings },
         "kid": {
             "mean": k.mean, "std": k.std, "subsets": subsets.len(), "subset_size": m,
             "spread": "std over KID subsets (not bootstrapped)",
