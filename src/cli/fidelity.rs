@@ -211,3 +211,58 @@ fn print_text(r: &Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn save(path: &Path, w: u32, h: u32, shift: u8) {
+        image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 7) as u8 ^ shift, (y * 5) as u8, ((x + y) * 3) as u8])
+        })
+        .save(path)
+        .unwrap();
+    }
+
+    #[test]
+    fn pairs_by_path_then_stem_and_reports_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, t) = (tmp.path().join("r"), tmp.path().join("t"));
+        std::fs::create_dir_all(r.join("sub")).unwrap();
+        std::fs::create_dir_all(t.join("sub")).unwrap();
+        save(&r.join("same.png"), 32, 32, 0);
+        save(&t.join("same.png"), 32, 32, 0);
+        save(&r.join("sub/x.png"), 32, 24, 0);
+        save(&t.join("sub/x.bmp"), 32, 24, 1);
+        save(&r.join("small.png"), 32, 32, 0);
+        save(&t.join("small.png"), 30, 32, 0);
+        save(&r.join("only_ref.png"), 8, 8, 0);
+        save(&t.join("only_test.png"), 8, 8, 0);
+        let (pairs, ur, ut) = pair(&r, &t).unwrap();
+        let names: Vec<_> = pairs.iter().map(|p| (p.0.as_str(), p.2.as_str())).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("same.png", "same.png"),
+                ("small.png", "small.png"),
+                ("sub/x.png", "sub/x.bmp")
+            ]
+        );
+        assert_eq!(
+            (ur, ut),
+            (
+                vec!["only_ref.png".to_string()],
+                vec!["only_test.png".to_string()]
+            )
+        );
+
+        let same = measure(&pairs[0].1, &pairs[0].3).unwrap();
+        assert!(same["psnr"].is_null() && same["identical"] == true);
+        assert!(same["ms_ssim"].is_null());
+        assert!(same["ms_ssim_reason"].as_str().unwrap().contains("176"));
+        let e = measure(&pairs[1].1, &pairs[1].3).unwrap_err();
+        assert!(e.contains("size mismatch"), "{e}");
+        let x = measure(&pairs[2].1, &pairs[2].3).unwrap();
+        assert!(x["psnr"].as_f64().unwrap().is_finite() && x["ssim"].as_f64().unwrap() < 1.0);
+    }
+}
