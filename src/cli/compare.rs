@@ -85,7 +85,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
         let a = super::npy::read_matrix(fa)?;
         let b = super::npy::read_matrix(fb)?;
         let mut r = evaluate(&a, &b, &opt)?;
-        r["features"] = json!(format!("feature files (used as given, not standardised)"));
+        r["features"] = json!("feature files (used as given, not standardised)");
         r["a"] = json!(fa.display().to_string());
         r["b"] = json!(fb.display().to_string());
         (r, 0)
@@ -100,10 +100,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
                 "compare needs two folders (or one folder with --by, or --features-file A B)",
             ));
         };
-        let (mut a, skipped_a) = load_classical(da, args.db_a.as_deref())?;
-        let (mut b, skipped_b) = load_classical(db, args.db_b.as_deref())?;
-        let rows_a: Vec<Vec<f64>> = a.drain(..).map(|(_, v)| v).collect();
-        let rows_b: Vec<Vec<f64>> = b.drain(..).map(|(_, v)| v).collect();
+        let (a, skipped_a) = load_classical(da, args.db_a.as_deref())?;
+        let (b, skipped_b) = load_classical(db, args.db_b.as_deref())?;
+        let rows_a: Vec<Vec<f64>> = a.into_iter().map(|(_, v)| v).collect();
+        let rows_b: Vec<Vec<f64>> = b.into_iter().map(|(_, v)| v).collect();
         let mut r = classical_pair(rows_a, rows_b, &opt)?;
         r["a"] = json!(da.display().to_string());
         r["b"] = json!(db.display().to_string());

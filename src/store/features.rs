@@ -8,15 +8,14 @@ use rusqlite::params;
 use super::Result;
 
 impl super::Store {
-    /// For every current, present, error-free image: its relative path and the numeric value of
-    /// each of `keys` (in order; `None` when not computed). Sorted by path.
+    /// For every current, present image: its relative path and the numeric value of each of
+    /// `keys` (in order; `None` when not computed, e.g. for an undecodable file). Sorted by path.
     pub fn signal_vectors(&self, keys: &[&str]) -> Result<Vec<(String, Vec<Option<f64>>)>> {
         let index: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
         let mut out: Vec<(String, Vec<Option<f64>>)> = Vec::new();
         let mut pos: HashMap<i64, usize> = HashMap::new();
         let mut stmt = self.conn.prepare(
-            "SELECT id, path FROM images
-             WHERE current = 1 AND missing = 0 AND error IS NULL ORDER BY path",
+            "SELECT id, path FROM images WHERE current = 1 AND missing = 0 ORDER BY path",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         for row in rows {
