@@ -3,7 +3,11 @@
 //! 2 some inputs failed, 130 cancelled with Ctrl-C.
 
 mod bench;
+mod compare;
+mod compare_eval;
+mod fidelity;
 mod label;
+mod npy;
 mod rank;
 mod scan;
 mod table;
@@ -58,6 +62,11 @@ pub enum Command {
     Agreement(rank::AgreementArgs),
     /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
     Bench(bench::BenchArgs),
+    /// Compare two scanned batches: FD, KID, precision/recall, density/coverage with bootstrap
+    /// intervals (`--features-file A B` for feature matrices, `--by FIELD` for groups).
+    Compare(compare::CompareArgs),
+    /// Full-reference fidelity (PSNR, SSIM, MS-SSIM) of TEST_DIR against REF_DIR, paired by path.
+    Fidelity(fidelity::FidelityArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -93,6 +102,8 @@ pub fn run() -> ExitCode {
         Some(Command::Label(args)) => label::run(&args),
         Some(Command::Rank(args)) => rank::rank(&args),
         Some(Command::Agreement(args)) => rank::agreement(&args),
+        Some(Command::Compare(args)) => compare::run(&args),
+        Some(Command::Fidelity(args)) => fidelity::run(&args),
         Some(Command::Open { dir, db }) => open_gui(dir, db),
         None => open_gui(cli.dir, None),
     };

@@ -4,6 +4,7 @@
 //! reader (the GUI, `assay table`) never blocks the scanner and a killed process loses at most the
 //! transaction in flight. Writes come in batches, one transaction per batch.
 
+mod features;
 mod labels;
 mod schema;
 

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod common;
+mod compare;
 mod demo;
 mod fixtures_scan;
 mod incremental;

@@ -1,0 +1,335 @@
+//! `assay compare`: distribution metrics (FD, KID, precision/recall/density/coverage) between two
+//! catalogued folders, two feature files, or the groups of one folder (`--by FIELD`). The
+//! statistics live in `compare_eval.rs`, the feature-file readers in `npy.rs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use super::UsageError;
+use super::compare_eval::{EvalOptions, evaluate, zscore_pooled};
+use crate::store::Store;
+
+/// The classical signals used as the fallback feature vector, in this order.
+pub const CLASSICAL_KEYS: [&str; 9] = [
+    "blur_laplacian_var",
+    "tenengrad",
+    "clip_shadows",
+    "clip_highlights",
+    "luminance_mean",
+    "contrast_rms",
+    "colorfulness",
+    "noise_sigma",
+    "blockiness",
+];
+/// Keys whose values span orders of magnitude: `log1p` before standardising.
+const LOG_KEYS: [&str; 2] = ["blur_laplacian_var", "tenengrad"];
+const CLASSICAL_LABEL: &str =
+    "classical signals (fallback; CLIP embeddings come with the model-runtime issue)";
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Two scanned folders A (reference) and B, or one folder with --by.
+    pub dirs: Vec<PathBuf>,
+    /// Database of A (default A/.assay/assay.db).
+    #[arg(long)]
+    pub db_a: Option<PathBuf>,
+    /// Database of B (default B/.assay/assay.db).
+    #[arg(long)]
+    pub db_b: Option<PathBuf>,
+    /// Feature extractor (only `classical` for now).
+    #[arg(long, value_enum, default_value_t = FeatureKind::Classical)]
+    pub features: FeatureKind,
+    /// Compare two feature matrices instead (rows = images): .npy (<f4/<f8, 2-D) or .csv.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub features_file: Option<Vec<PathBuf>>,
+    /// Group one folder by a table column (e.g. model, tool) or `folder` (first path component)
+    /// and compare every group with the largest one.
+    #[arg(long)]
+    pub by: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub kid_subsets: usize,
+    /// KID subset size, clamped to min(n_a, n_b).
+    #[arg(long, default_value_t = 1000)]
+    pub kid_subset_size: usize,
+    /// Bootstrap rounds for the 95 % intervals.
+    #[arg(long, default_value_t = 200)]
+    pub bootstrap: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = super::ListFormat::Text)]
+    pub format: super::ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FeatureKind {
+    Classical,
+}
+
+pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
+    let opt = EvalOptions {
+        kid_subsets: args.kid_subsets,
+        kid_subset_size: args.kid_subset_size,
+        bootstrap: args.bootstrap,
+        seed: args.seed,
+    };
+    let (result, code) = if let Some(files) = &args.features_file {
+        if !args.dirs.is_empty() || args.by.is_some() {
+            return Err(usage("--features-file takes no folders and no --by"));
+        }
+        let [fa, fb] = files.as_slice() else {
+            return Err(usage("--features-file needs two files"));
+        };
+        let a = super::npy::read_matrix(fa)?;
+        let b = super::npy::read_matrix(fb)?;
+        let mut r = evaluate(&a, &b, &opt)?;
+        r["features"] = json!("feature files (used as given, not standardised)");
+        r["a"] = json!(fa.display().to_string());
+        r["b"] = json!(fb.display().to_string());
+        (r, 0)
+    } else if let Some(field) = &args.by {
+        let [dir] = args.dirs.as_slice() else {
+            return Err(usage("--by takes exactly one folder"));
+        };
+        by_group(dir, args.db_a.as_deref(), field, &opt)?
+    } else {
+        let [da, db] = args.dirs.as_slice() else {
+            return Err(usage(
+                "compare needs two folders (or one folder with --by, or --features-file A B)",
+            ));
+        };
+        let (a, skipped_a) = load_classical(da, args.db_a.as_deref())?;
+        let (b, skipped_b) = load_classical(db, args.db_b.as_deref())?;
+        let rows_a: Vec<Vec<f64>> = a.into_iter().map(|(_, v)| v).collect();
+        let rows_b: Vec<Vec<f64>> = b.into_iter().map(|(_, v)| v).collect();
+        let mut r = classical_pair(rows_a, rows_b, &opt)?;
+        r["a"] = json!(da.display().to_string());
+        r["b"] = json!(db.display().to_string());
+        r["skipped_a"] = json!(skipped_a);
+        r["skipped_b"] = json!(skipped_b);
+        (r, 0)
+    };
+    match args.format {
+        super::ListFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        super::ListFormat::Text => print_text(&result),
+    }
+    Ok(code)
+}
+
+fn usage(msg: &str) -> anyhow::Error {
+    UsageError(msg.to_string()).into()
+}
+
+/// Z-scores with the pooled moments and evaluates; labels the result.
+fn classical_pair(
+    mut a: Vec<Vec<f64>>,
+    mut b: Vec<Vec<f64>>,
+    opt: &EvalOptions,
+) -> anyhow::Result<Value> {
+    let constant = zscore_pooled(&mut a, &mut b);
+    let mut r = evaluate(&a, &b, opt)?;
+    r["features"] = json!(CLASSICAL_LABEL);
+    r["feature_keys"] = json!(CLASSICAL_KEYS);
+    r["standardisation"] = json!(
+        "log1p on blur_laplacian_var and tenengrad, then z-scores with the mean and std of the \
+         pooled A∪B set (one common space for both batches)"
+    );
+    if !constant.is_empty() {
+        let names: Vec<&str> = constant
+            .iter()
+            .filter_map(|&j| CLASSICAL_KEYS.get(j).copied())
+            .collect();
+        if let Some(notes) = r["notes"].as_array_mut() {
+            notes.push(json!(format!(
+                "constant over A∪B (set to 0): {}",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(r)
+}
+
+/// Relative path and feature vector of each image.
+type Vectors = Vec<(String, Vec<f64>)>;
+
+/// The complete classical vectors (log1p applied) of a scanned folder, keyed by relative path,
+/// and the number of images skipped because a signal was missing.
+fn load_classical(dir: &Path, db: Option<&Path>) -> anyhow::Result<(Vectors, usize)> {
+    let (path, _) = Store::locate(dir, db, false);
+    if !path.exists() {
+        return Err(UsageError(format!(
+            "no catalogue for {}; run `assay scan {}` first (looked at {})",
+            dir.display(),
+            dir.display(),
+            path.display()
+        ))
+        .into());
+    }
+    let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let rows = store.signal_vectors(&CLASSICAL_KEYS)?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut skipped = 0;
+    for (p, values) in rows {
+        let Some(mut v) = values.into_iter().collect::<Option<Vec<f64>>>() else {
+            skipped += 1;
+            continue;
+        };
+        for (x, key) in v.iter_mut().zip(CLASSICAL_KEYS) {
+            if LOG_KEYS.contains(&key) {
+                *x = x.max(0.0).ln_1p();
+            }
+        }
+        out.push((p, v));
+    }
+    Ok((out, skipped))
+}
+
+/// `--by FIELD`: every group against the largest group (the baseline).
+fn by_group(
+    dir: &Path,
+    db: Option<&Path>,
+    field: &str,
+    opt: &EvalOptions,
+) -> anyhow::Result<(Value, u8)> {
+    if field != "folder" && !crate::table::is_column(field) {
+        return Err(usage(&format!(
+            "unknown --by field '{field}'; use `folder` or a column of `assay table --list-columns`"
+        )));
+    }
+    let (vectors, skipped) = load_classical(dir, db)?;
+    let (path, _) = Store::locate(dir, db, false);
+    let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut key_of: BTreeMap<String, String> = BTreeMap::new();
+    for r in store.image_rows(false)? {
+        let k = if field == "folder" {
+            r.path
+                .split_once('/')
+                .map_or(".", |(first, _)| first)
+                .to_string()
+        } else {
+            match crate::table::value(&r, field) {
+                crate::selection::Value::Null => "(none)".to_string(),
+                v => crate::table::to_csv(&v),
+            }
+        };
+        key_of.insert(r.path.clone(), k);
+    }
+    let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+    for (p, v) in vectors {
+        let g = key_of
+            .get(&p)
+            .cloned()
+            .unwrap_or_else(|| "(none)".to_string());
+        groups.entry(g).or_default().push(v);
+    }
+    let Some(baseline) = groups
+        .iter()
+        .max_by(|x, y| x.1.len().cmp(&y.1.len()).then(y.0.cmp(x.0)))
+        .map(|(k, _)| k.clone())
+    else {
+        return Err(usage(&format!(
+            "no images with complete signals in {}",
+            dir.display()
+        )));
+    };
+    let base_rows = groups.get(&baseline).cloned().unwrap_or_default();
+    let mut results = Vec::new();
+    let mut code = 0;
+    for (g, rows) in &groups {
+        if *g == baseline {
+            continue;
+        }
+        let r = match classical_pair(base_rows.clone(), rows.clone(), opt) {
+            Ok(mut r) => {
+                r["group"] = json!(g);
+                r
+            }
+            Err(e) => {
+                code = super::EXIT_PARTIAL;
+                json!({ "group": g, "n_b": rows.len(), "error": format!("{e:#}") })
+            }
+        };
+        results.push(r);
+    }
+    let sizes: BTreeMap<&String, usize> = groups.iter().map(|(k, v)| (k, v.len())).collect();
+    Ok((
+        json!({
+            "features": CLASSICAL_LABEL,
+            "by": field,
+            "baseline": baseline,
+            "group_sizes": sizes,
+            "skipped": skipped,
+            "groups": results,
+        }),
+        code,
+    ))
+}
+
+fn print_text(r: &Value) {
+    if let Some(groups) = r["groups"].as_array() {
+        println!("features: {}", r["features"].as_str().unwrap_or(""));
+        println!(
+            "by {}; baseline {} (n = {})",
+            r["by"],
+            r["baseline"],
+            r["group_sizes"][r["baseline"].as_str().unwrap_or("")]
+        );
+        for g in groups {
+            println!("\n== group {} ==", g["group"]);
+            if let Some(e) = g["error"].as_str() {
+                println!("error: {e}");
+            } else {
+                print_one(g);
+            }
+        }
+        return;
+    }
+    println!("features: {}", r["features"].as_str().unwrap_or(""));
+    print_one(r);
+}
+
+fn print_one(r: &Value) {
+    let f = |v: &Value| {
+        v.as_f64()
+            .map_or_else(|| "n/a".to_string(), |x| format!("{x:.4}"))
+    };
+    let iv = |v: &Value| format!("[{}, {}]", f(&v[0]), f(&v[1]));
+    println!("n_a = {}, n_b = {}, d = {}", r["n_a"], r["n_b"], r["d"]);
+    println!(
+        "FD        {}  95% {}",
+        f(&r["fd"]["value"]),
+        iv(&r["fd"]["interval"])
+    );
+    for w in r["fd"]["warnings"].as_array().into_iter().flatten() {
+        println!("  warning: {}", w.as_str().unwrap_or(""));
+    }
+    println!(
+        "KID       {} ± {}  ({} subsets of {}; ± is the subset std, not a bootstrap)",
+        f(&r["kid"]["mean"]),
+        f(&r["kid"]["std"]),
+        r["kid"]["subsets"],
+        r["kid"]["subset_size"]
+    );
+    for (key, label) in [
+        ("precision", "precision"),
+        ("recall", "recall"),
+        ("density", "density"),
+        ("coverage", "coverage"),
+    ] {
+        println!(
+            "{label:<9} {}  95% {}  (k = {})",
+            f(&r[key]["value"]),
+            iv(&r[key]["interval"]),
+            r[key]["k"]
+        );
+    }
+    println!(
+        "bootstrap: {} rounds, percentile intervals",
+        r["bootstrap"]["rounds"]
+    );
+    for n in r["notes"].as_array().into_iter().flatten() {
+        println!("note: {}", n.as_str().unwrap_or(""));
+    }
+}
