@@ -6,7 +6,9 @@
 //! 1. **Gates.** A gate whose columns are all present and whose condition is false rejects the
 //!    item with the gate's `reason` (the first such gate in file order). Otherwise, a gate that
 //!    refers to a missing signal sends the item to review with `missing signal <key>` (never
-//!    accepted silently, never rejected on a guess).
+//!    accepted silently, never rejected on a guess). A gate with `review_when` sends an item that
+//!    fails `when` but satisfies `review_when` to review (`<reason> (review band of the gate)`),
+//!    unless another gate rejects it or a signal is missing.
 //! 2. **Rank signals.** An item lacking a signal the rule needs goes to review with
 //!    `missing signal <key>`. For `constrained`, an item failing a constraint is rejected with
 //!    `constraint <expr>`.
@@ -46,12 +48,17 @@ pub enum Scope {
     SeedBatch,
 }
 
-/// A gate: the item must satisfy `when`, else it is rejected with `reason`.
+/// A gate: the item must satisfy `when`, else it is rejected with `reason`. With
+/// `review_when` (a weaker condition, e.g. `when = "blur >= 100"`, `review_when = "blur >= 50"`)
+/// the gate has two thresholds: failing `when` but satisfying `review_when` sends the item to
+/// review instead.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gate {
     pub when: String,
     pub reason: String,
+    #[serde(default)]
+    pub review_when: Option<String>,
 }
 
 /// Better direction of a key; `desc`/`asc` are accepted as synonyms of `max`/`min`.
@@ -263,9 +270,15 @@ fn check_possible(place: &str, e: &Expr) -> Result<(), PolicyError> {
     Ok(())
 }
 
+struct CompiledGate {
+    when: Expr,
+    reason: String,
+    review_when: Option<Expr>,
+}
+
 /// The policy with expressions parsed and directions resolved.
 struct Compiled {
-    gates: Vec<(Expr, String)>,
+    gates: Vec<CompiledGate>,
     rule: Rule,
 }
 
@@ -311,8 +324,11 @@ impl Policy {
                 None => Ok(()),
             }
         };
-        for (i, (e, _)) in c.gates.iter().enumerate() {
-            unknown(format!("gates[{i}]"), e.columns())?;
+        for (i, g) in c.gates.iter().enumerate() {
+            unknown(format!("gates[{i}]"), g.when.columns())?;
+            if let Some(r) = &g.review_when {
+                unknown(format!("gates[{i}].review_when"), r.columns())?;
+            }
         }
         unknown("rank".to_string(), c.rule.keys())?;
         Ok(())
@@ -323,9 +339,22 @@ impl Policy {
         let mut gates = Vec::new();
         for (i, g) in self.gates.iter().enumerate() {
             let place = format!("gates[{i}] ({})", g.reason);
-            let e = parse_expr(&place, &g.when)?;
-            check_possible(&place, &e)?;
-            gates.push((e, g.reason.clone()));
+            let when = parse_expr(&place, &g.when)?;
+            check_possible(&place, &when)?;
+            let review_when = match &g.review_when {
+                Some(text) => {
+                    let place = format!("gates[{i}].review_when ({})", g.reason);
+                    let e = parse_expr(&place, text)?;
+                    check_possible(&place, &e)?;
+                    Some(e)
+                }
+                None => None,
+            };
+            gates.push(CompiledGate {
+                when,
+                reason: g.reason.clone(),
+                review_when,
+            });
         }
         let rule = match &self.rank {
             Rank::WeightedSum { weights } => {
@@ -420,6 +449,11 @@ fn num(v: Option<&Value>) -> Option<f64> {
 
 fn is_missing(item: &Item, key: &str) -> bool {
     matches!(item.values.get(key), None | Some(Value::Null))
+}
+
+/// The first column of `e` the item lacks.
+fn first_missing<'a>(e: &'a Expr, item: &Item) -> Option<&'a str> {
+    e.columns().into_iter().find(|k| is_missing(item, k))
 }
 
 /// Applies a policy to items; outcomes come back in the items' order. Fails only when the
@@ -557,12 +591,18 @@ fn order_by(raw: &[f64]) -> Vec<usize> {
 fn screen(c: &Compiled, it: &Item) -> Option<(Band, String)> {
     let get = |k: &str| it.values.get(k).cloned().unwrap_or(Value::Null);
     let mut missing: Option<&str> = None;
-    for (e, reason) in &c.gates {
-        match e.columns().into_iter().find(|k| is_missing(it, k)) {
-            Some(k) => {
-                missing = missing.or(Some(k));
-            }
-            None if !e.eval(&get) => return Some((Band::Reject, reason.clone())),
+    let mut soft: Option<&str> = None;
+    for g in &c.gates {
+        match first_missing(&g.when, it) {
+            Some(k) => missing = missing.or(Some(k)),
+            None if !g.when.eval(&get) => match &g.review_when {
+                Some(r) => match first_missing(r, it) {
+                    Some(k) => missing = missing.or(Some(k)),
+                    None if r.eval(&get) => soft = soft.or(Some(&g.reason)),
+                    None => return Some((Band::Reject, g.reason.clone())),
+                },
+                None => return Some((Band::Reject, g.reason.clone())),
+            },
             None => {}
         }
     }
@@ -579,6 +619,9 @@ fn screen(c: &Compiled, it: &Item) -> Option<(Band, String)> {
     }
     if let Some(k) = missing {
         return Some((Band::Review, format!("missing signal {k}")));
+    }
+    if let Some(reason) = soft {
+        return Some((Band::Review, format!("{reason} (review band of the gate)")));
     }
     let rank_keys = match &c.rule {
         Rule::Constrained(_, m) => vec![m.as_str()],
@@ -781,6 +824,54 @@ mod tests {
         let out = apply(&p, &[a, b]).unwrap();
         assert_eq!(out[0].reason, "missing signal q");
         assert_eq!(out[1].band, Band::Accept);
+    }
+
+    #[test]
+    fn gate_with_two_thresholds() {
+        let p = policy(
+            "rule = \"weighted_sum\"\nweights = { q = 1.0 }",
+            "accept = 0.0\nreject = 0.0",
+            "[[gates]]\nwhen = \"blur >= 100\"\nreview_when = \"blur >= 50\"\nreason = \"blurry\"\n[[gates]]\nwhen = \"blank = 0\"\nreason = \"blank\"",
+        );
+        p.validate(&|k| ["q", "blur", "blank"].contains(&k))
+            .unwrap();
+        // (blur, blank, band, reason)
+        let cases = [
+            (Some(120.0), Some(0.0), Band::Accept, "score"),
+            (
+                Some(70.0),
+                Some(0.0),
+                Band::Review,
+                "blurry (review band of the gate)",
+            ),
+            (Some(20.0), Some(0.0), Band::Reject, "blurry"),
+            // A later hard failure wins over the soft one.
+            (Some(70.0), Some(1.0), Band::Reject, "blank"),
+            (None, Some(0.0), Band::Review, "missing signal blur"),
+            (Some(70.0), None, Band::Review, "missing signal blank"),
+        ];
+        for (blur, blank, band, reason) in cases {
+            let mut it = item(1, "", &[("q", 1.0)]);
+            for (k, v) in [("blur", blur), ("blank", blank)] {
+                if let Some(v) = v {
+                    it.values.insert(k.into(), Value::Num(v));
+                }
+            }
+            let out = apply(&p, &[it]).unwrap();
+            assert_eq!(out[0].band, band, "{blur:?} {blank:?}: {:?}", out[0]);
+            assert!(out[0].reason.starts_with(reason), "{:?}", out[0]);
+        }
+        let bad = policy(
+            "rule = \"weighted_sum\"\nweights = { q = 1.0 }",
+            "accept = 0.5\nreject = 0.2",
+            "[[gates]]\nwhen = \"blur >= 100\"\nreview_when = \"sharp >= 50\"\nreason = \"blurry\"",
+        );
+        let err = bad.validate(&|k| k == "q" || k == "blur").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("gates[0].review_when: unknown signal 'sharp'"),
+            "{err}"
+        );
     }
 
     #[test]
