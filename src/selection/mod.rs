@@ -1,7 +1,11 @@
-//! Selection: pure functions over per-image values. For now the filter-expression language
-//! ([`expr`]) that `assay table --where` uses and that policy gates will reuse, and sorting.
+//! Selection: pure functions over per-image values: the filter-expression language ([`expr`])
+//! that `assay table --where` and policy gates use, sorting, selection policies ([`policy`]),
+//! ranking rules ([`rules`]) and threshold calibration / best-of-N ([`calibrate`]).
 
+pub mod calibrate;
 pub mod expr;
+pub mod policy;
+pub mod rules;
 
 use std::cmp::Ordering;
 
