@@ -27,6 +27,8 @@ pub const BASE_COLUMNS: &[&str] = &[
     "gen_width",
     "gen_height",
     "status",
+    "decision_source",
+    "decision_reason",
     "error",
     "warnings",
     "raw",
@@ -103,6 +105,8 @@ pub fn value(row: &ImageRow, column: &str) -> Value {
         "gen_width" => num(row.gen_width),
         "gen_height" => num(row.gen_height),
         "status" => Value::Text(row.status.clone().unwrap_or_else(|| "none".to_string())),
+        "decision_source" => text(row.decision_source.as_ref()),
+        "decision_reason" => text(row.decision_reason.as_ref()),
         "error" => text(row.error.as_ref()),
         "warnings" => match row.warnings_json.as_deref() {
             None | Some("[]") => Value::Null,

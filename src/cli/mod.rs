@@ -10,6 +10,7 @@ mod label;
 mod npy;
 mod rank;
 mod scan;
+mod select;
 mod table;
 
 use std::path::PathBuf;
@@ -60,6 +61,8 @@ pub enum Command {
     Rank(rank::RankArgs),
     /// Inter-rater agreement (Krippendorff's α, Fleiss' κ) per protocol and criterion.
     Agreement(rank::AgreementArgs),
+    /// Apply a selection policy (TOML): accept / review / reject decisions, appended.
+    Select(select::SelectArgs),
     /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
     Bench(bench::BenchArgs),
     /// Compare two scanned batches: FD, KID, precision/recall, density/coverage with bootstrap
@@ -104,6 +107,7 @@ pub fn run() -> ExitCode {
         Some(Command::Agreement(args)) => rank::agreement(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Fidelity(args)) => fidelity::run(&args),
+        Some(Command::Select(args)) => select::run(&args),
         Some(Command::Open { dir, db }) => open_gui(dir, db),
         None => open_gui(cli.dir, None),
     };

@@ -663,7 +663,7 @@ mod tests {
         let p = Policy::from_toml(text).unwrap();
         assert_eq!(p.name, "portrait-v1");
         assert_eq!(p.scope, Scope::Prompt);
-        assert_eq!(p.gates.len(), 3);
+        assert_eq!(p.gates.len(), 4);
         assert_eq!(p.bands.top_k, Some(2));
         assert!(matches!(&p.rank, Rank::WeightedSum { weights } if weights["noise_sigma"] == -0.5));
         p.validate(&|k| crate::signals::get(k).is_some()).unwrap();

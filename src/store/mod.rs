@@ -4,10 +4,12 @@
 //! reader (the GUI, `assay table`) never blocks the scanner and a killed process loses at most the
 //! transaction in flight. Writes come in batches, one transaction per batch.
 
+mod decisions;
 mod features;
 mod labels;
 mod schema;
 
+pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
 
 use std::collections::HashMap;
@@ -152,6 +154,9 @@ pub struct ImageRow {
     pub raw_json: Option<String>,
     pub warnings_json: Option<String>,
     pub status: Option<String>,
+    /// Source and reason of the latest decision (`human` or `policy:<name>@<hash>`).
+    pub decision_source: Option<String>,
+    pub decision_reason: Option<String>,
     pub signals: HashMap<String, SignalValue>,
 }
 
@@ -553,8 +558,10 @@ impl Store {
                     i.missing, i.version, m.tool, m.positive, m.negative, CAST(m.seed AS TEXT),
                     m.steps, m.sampler, m.cfg, m.model, m.raw_json, m.warnings_json,
                     m.gen_width, m.gen_height,
-                    (SELECT d.status FROM decisions d WHERE d.image_id = i.id ORDER BY d.id DESC LIMIT 1)
+                    d.status, d.source, d.reason
              FROM images i LEFT JOIN metadata m ON m.image_id = i.id
+             LEFT JOIN decisions d
+                    ON d.id = (SELECT MAX(id) FROM decisions WHERE image_id = i.id)
              WHERE i.current = 1 AND (?1 OR i.missing = 0)
              ORDER BY i.path",
         )?;
@@ -585,6 +592,8 @@ impl Store {
                     gen_width: r.get(21)?,
                     gen_height: r.get(22)?,
                     status: r.get(23)?,
+                    decision_source: r.get(24)?,
+                    decision_reason: r.get(25)?,
                     signals: HashMap::new(),
                 })
             })?

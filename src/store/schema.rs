@@ -122,4 +122,15 @@ ALTER TABLE label_events ADD COLUMN uid TEXT;
 CREATE UNIQUE INDEX label_events_uid ON label_events(uid);
 CREATE INDEX label_events_protocol ON label_events(protocol);
 ",
+    // 3: applied selection policies are versioned; decisions keep their evidence.
+    r"
+CREATE TABLE policies (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL,
+    hash      TEXT NOT NULL UNIQUE,          -- xxh3-128 of the TOML text
+    toml      TEXT NOT NULL,
+    first_applied TEXT NOT NULL
+);
+ALTER TABLE decisions ADD COLUMN detail TEXT;  -- JSON: score, rank, the signal vector used
+",
 ];

@@ -11,4 +11,5 @@ mod fixtures_scan;
 mod incremental;
 mod kill;
 mod labels;
+mod select;
 mod tensor_parity;
