@@ -126,3 +126,95 @@ fn select_applies_the_example_policy() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("nosie_sigma"), "{}", stderr(&o));
 }
+
+fn counts_and_reasons(
+    dir: &std::path::Path,
+    db: &std::path::Path,
+) -> (serde_json::Value, Vec<(String, String, u64)>) {
+    let policy =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/policies/example.toml");
+    let o = run(&[
+        "select",
+        dir.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reasons = s["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap().to_string(),
+                r["reason"].as_str().unwrap().to_string(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    (s["counts"].clone(), reasons)
+}
+
+/// The counts documented in assets/policies/README.md.
+#[test]
+fn documented_counts_of_the_example_policy() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    copy_tree(&root.join("assets/demo"), &dir);
+    let db = tmp.path().join("demo.db");
+    scan_json(&dir, &db, &[]);
+    let (counts, reasons) = counts_and_reasons(&dir, &db);
+    assert_eq!(
+        counts,
+        serde_json::json!({"accepted": 7, "review": 1, "rejected": 23})
+    );
+    let rejected: u64 = reasons
+        .iter()
+        .filter(|r| r.0 == "rejected")
+        .map(|r| r.2)
+        .sum();
+    assert_eq!(rejected, 23);
+    for (reason, n) in [
+        ("hard filter", 7),
+        ("noisy", 4),
+        ("blurry", 3),
+        ("clipped", 3),
+        ("unreadable file", 2),
+    ] {
+        assert!(
+            reasons.contains(&("rejected".to_string(), reason.to_string(), n)),
+            "{reason}: {reasons:?}"
+        );
+    }
+
+    let Some(fixtures) =
+        crate::common::fixtures_dir("documented_counts_of_the_example_policy (fixtures part)")
+    else {
+        return;
+    };
+    let db = tmp.path().join("fixtures.db");
+    scan_json(&fixtures, &db, &[]);
+    let (counts, reasons) = counts_and_reasons(&fixtures, &db);
+    assert_eq!(
+        counts,
+        serde_json::json!({"accepted": 22, "review": 8, "rejected": 14})
+    );
+    for (reason, n) in [
+        ("noisy", 7),
+        ("hard filter", 2),
+        ("blurry", 1),
+        ("clipped", 1),
+    ] {
+        assert!(
+            reasons.contains(&("rejected".to_string(), reason.to_string(), n)),
+            "{reason}: {reasons:?}"
+        );
+    }
+}
