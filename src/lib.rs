@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod export;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod human;

@@ -29,6 +29,7 @@ pub const BASE_COLUMNS: &[&str] = &[
     "status",
     "decision_source",
     "decision_reason",
+    "rating",
     "error",
     "warnings",
     "raw",
@@ -107,6 +108,7 @@ pub fn value(row: &ImageRow, column: &str) -> Value {
         "status" => Value::Text(row.status.clone().unwrap_or_else(|| "none".to_string())),
         "decision_source" => text(row.decision_source.as_ref()),
         "decision_reason" => text(row.decision_reason.as_ref()),
+        "rating" => num(row.decision_rating),
         "error" => text(row.error.as_ref()),
         "warnings" => match row.warnings_json.as_deref() {
             None | Some("[]") => Value::Null,

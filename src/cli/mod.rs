@@ -5,6 +5,7 @@
 mod bench;
 mod compare;
 mod compare_eval;
+mod export;
 mod fidelity;
 mod label;
 mod npy;
@@ -63,6 +64,10 @@ pub enum Command {
     Agreement(rank::AgreementArgs),
     /// Apply a selection policy (TOML): accept / review / reject decisions, appended.
     Select(select::SelectArgs),
+    /// Record human decisions (pick / reject / review / unflag, rating) for files.
+    Decide(export::DecideArgs),
+    /// Copy or link files by status into a folder, with a manifest and XMP sidecars.
+    Export(export::ExportArgs),
     /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
     Bench(bench::BenchArgs),
     /// Compare two scanned batches: FD, KID, precision/recall, density/coverage with bootstrap
@@ -108,6 +113,8 @@ pub fn run() -> ExitCode {
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Fidelity(args)) => fidelity::run(&args),
         Some(Command::Select(args)) => select::run(&args),
+        Some(Command::Decide(args)) => export::decide(&args),
+        Some(Command::Export(args)) => export::export(&args),
         Some(Command::Open { dir, db }) => open_gui(dir, db),
         None => open_gui(cli.dir, None),
     };

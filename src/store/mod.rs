@@ -157,6 +157,10 @@ pub struct ImageRow {
     /// Source and reason of the latest decision (`human` or `policy:<name>@<hash>`).
     pub decision_source: Option<String>,
     pub decision_reason: Option<String>,
+    /// 0–5 rating of the latest decision, when it had one.
+    pub decision_rating: Option<i64>,
+    /// Exact relative path bytes (for non-UTF-8 names).
+    pub path_raw: Vec<u8>,
     pub signals: HashMap<String, SignalValue>,
 }
 
@@ -558,7 +562,7 @@ impl Store {
                     i.missing, i.version, m.tool, m.positive, m.negative, CAST(m.seed AS TEXT),
                     m.steps, m.sampler, m.cfg, m.model, m.raw_json, m.warnings_json,
                     m.gen_width, m.gen_height,
-                    d.status, d.source, d.reason
+                    d.status, d.source, d.reason, d.rating, i.path_raw
              FROM images i LEFT JOIN metadata m ON m.image_id = i.id
              LEFT JOIN decisions d
                     ON d.id = (SELECT MAX(id) FROM decisions WHERE image_id = i.id)
@@ -594,6 +598,8 @@ impl Store {
                     status: r.get(23)?,
                     decision_source: r.get(24)?,
                     decision_reason: r.get(25)?,
+                    decision_rating: r.get(26)?,
+                    path_raw: r.get(27)?,
                     signals: HashMap::new(),
                 })
             })?

@@ -7,6 +7,7 @@ mod bad_input;
 mod common;
 mod compare;
 mod demo;
+mod export;
 mod fixtures_scan;
 mod incremental;
 mod kill;

@@ -1,0 +1,269 @@
+//! `assay export DIR --to OUT` and `assay decide DIR --status S PATH...`.
+//!
+//! `decide` records human decisions headlessly through the same append-only log the GUI uses;
+//! `export` copies or links the files whose latest status matches, writes a manifest with every
+//! column, and optional XMP sidecars. Originals are never modified.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::label::open_catalogue;
+use super::{EXIT_CANCELLED, EXIT_PARTIAL, UsageError};
+use crate::export::{self, Fate, Mode, Source};
+use crate::store::{ImageRow, NewDecision};
+use crate::table;
+
+/// Status filter for export; `unflagged` = no decision or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFilter {
+    Accepted,
+    Rejected,
+    Review,
+    Unflagged,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ManifestFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    pub dir: PathBuf,
+    /// Target folder (created if needed).
+    #[arg(long)]
+    pub to: PathBuf,
+    #[arg(long, value_enum, default_value_t = StatusFilter::Accepted)]
+    pub status: StatusFilter,
+    #[arg(long, value_enum, default_value_t = Mode::Copy)]
+    pub mode: Mode,
+    /// Write an XMP sidecar (rating, pick label, prompt) next to each exported file.
+    #[arg(long)]
+    pub xmp: bool,
+    /// Write `manifest.csv` or `manifest.json` with every column of every exported file.
+    #[arg(long, value_enum)]
+    pub manifest: Option<ManifestFormat>,
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+/// Decision status for `decide`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DecideStatus {
+    Accepted,
+    Rejected,
+    Review,
+    Unflagged,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    pub dir: PathBuf,
+    #[arg(long, value_enum)]
+    pub status: DecideStatus,
+    /// 0–5 stars.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=5))]
+    pub rating: Option<i64>,
+    /// Files, relative to DIR (or paths inside DIR).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+fn matches(filter: StatusFilter, status: Option<&str>) -> bool {
+    match filter {
+        StatusFilter::All => true,
+        StatusFilter::Unflagged => matches!(status, None | Some("none")),
+        StatusFilter::Accepted => status == Some("accepted"),
+        StatusFilter::Rejected => status == Some("rejected"),
+        StatusFilter::Review => status == Some("review"),
+    }
+}
+
+fn abs_path(root: &Path, row: &ImageRow) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        root.join(std::ffi::OsStr::from_bytes(&row.path_raw))
+    }
+    #[cfg(not(unix))]
+    {
+        root.join(&row.path)
+    }
+}
+
+/// `path` with its longest existing ancestor canonicalised (the rest need not exist yet).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            return Some(
+                rest.iter()
+                    .rev()
+                    .fold(c, |acc: PathBuf, part| acc.join(part)),
+            );
+        }
+        rest.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    }
+}
+
+pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
+    let store = open_catalogue(&a.dir, a.db.as_deref())?;
+    let rows: Vec<ImageRow> = store
+        .image_rows(false)?
+        .into_iter()
+        .filter(|r| r.error.is_none() && matches(a.status, r.status.as_deref()))
+        .collect();
+    if let (Some(out), Ok(root)) = (resolved(&a.to), a.dir.canonicalize())
+        && out.starts_with(&root)
+    {
+        return Err(UsageError(format!(
+            "the export folder {} is inside the collection; choose a folder outside it",
+            a.to.display()
+        ))
+        .into());
+    }
+    let sources: Vec<Source> = rows
+        .iter()
+        .map(|r| Source {
+            path: abs_path(&a.dir, r),
+            rel: r.path.clone(),
+            status: r.status.clone().unwrap_or_else(|| "none".to_string()),
+            rating: r.decision_rating,
+            prompt: r.positive.clone(),
+        })
+        .collect();
+    let cancel = super::scan::cancel_flag();
+    let total = sources.len();
+    let results = export::export(&sources, &a.to, a.mode, a.xmp, |done| {
+        eprint!("\rexporting {done}/{total}");
+        !cancel.load(std::sync::atomic::Ordering::Relaxed)
+    })
+    .with_context(|| format!("cannot export into {}", a.to.display()))?;
+    if total > 0 {
+        eprintln!();
+    }
+    if let Some(fmt) = a.manifest {
+        let cols = table::all_columns();
+        let path = a.to.join(match fmt {
+            ManifestFormat::Csv => "manifest.csv",
+            ManifestFormat::Json => "manifest.json",
+        });
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        );
+        let exported = results
+            .iter()
+            .filter(|e| !matches!(e.fate, Fate::Failed(_)));
+        match fmt {
+            ManifestFormat::Csv => {
+                let mut w = csv::Writer::from_writer(&mut f);
+                let mut header = vec!["exported_as".to_string()];
+                header.extend(cols.iter().cloned());
+                w.write_record(&header)?;
+                for e in exported {
+                    let Some(r) = rows.iter().find(|r| r.path == e.rel) else {
+                        continue;
+                    };
+                    let mut rec = vec![e.name.clone()];
+                    rec.extend(cols.iter().map(|c| table::to_csv(&table::value(r, c))));
+                    w.write_record(&rec)?;
+                }
+                w.flush()?;
+            }
+            ManifestFormat::Json => {
+                let objs: Vec<_> = exported
+                    .filter_map(|e| {
+                        let r = rows.iter().find(|r| r.path == e.rel)?;
+                        let mut m = serde_json::Map::new();
+                        m.insert("exported_as".into(), json!(e.name));
+                        for c in &cols {
+                            m.insert(c.clone(), table::to_json(c, &table::value(r, c)));
+                        }
+                        Some(serde_json::Value::Object(m))
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut f, &objs)?;
+                writeln!(f)?;
+            }
+        }
+        f.flush()?;
+    }
+    let failed: Vec<_> = results
+        .iter()
+        .filter_map(|e| match &e.fate {
+            Fate::Failed(why) => Some((e.rel.clone(), why.clone())),
+            _ => None,
+        })
+        .collect();
+    let new = results.iter().filter(|e| e.fate == Fate::Exported).count();
+    let already = results
+        .iter()
+        .filter(|e| e.fate == Fate::AlreadyExported)
+        .count();
+    println!(
+        "exported {new} files ({already} already there, {} failed) to {}",
+        failed.len(),
+        a.to.display()
+    );
+    for (rel, why) in &failed {
+        println!("  failed: {rel}: {why}");
+    }
+    Ok(if results.len() < total {
+        EXIT_CANCELLED
+    } else if failed.is_empty() {
+        0
+    } else {
+        EXIT_PARTIAL
+    })
+}
+
+pub fn decide(a: &DecideArgs) -> anyhow::Result<u8> {
+    let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
+    let status = match a.status {
+        DecideStatus::Accepted => "accepted",
+        DecideStatus::Rejected => "rejected",
+        DecideStatus::Review => "review",
+        DecideStatus::Unflagged => "none",
+    };
+    let root = a.dir.canonicalize().unwrap_or_else(|_| a.dir.clone());
+    let mut rows = Vec::new();
+    let mut unknown = 0;
+    for p in &a.paths {
+        let rel = match p.canonicalize() {
+            Ok(abs) if abs.starts_with(&root) => abs
+                .strip_prefix(&root)
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            _ => p.clone(),
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        match store.image_id(&rel)? {
+            Some(id) => rows.push(NewDecision {
+                image_id: id,
+                status: status.to_string(),
+                rating: a.rating,
+                source: "human".to_string(),
+                reason: None,
+                detail: None,
+            }),
+            None => {
+                unknown += 1;
+                eprintln!("not in the catalogue: {rel}");
+            }
+        }
+    }
+    store.append_decisions(&rows)?;
+    println!("recorded {} decisions ({status})", rows.len());
+    Ok(if unknown > 0 { EXIT_PARTIAL } else { 0 })
+}

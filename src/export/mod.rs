@@ -1,0 +1,281 @@
+//! Export: copies or links selected images into a folder, never overwriting anything and never
+//! touching the originals, with a manifest and optional XMP sidecars (rating and pick label for
+//! Lightroom / digiKam).
+//!
+//! Names: each file keeps its base name; when two selected files share one (from different
+//! sub-folders), or the target folder already holds a different file of that name, the later
+//! one (in path order) becomes `stem-2.ext`, `stem-3.ext`, … A target file with identical bytes
+//! is "already exported" and left as it is, so running an export twice adds nothing.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// How files reach the target folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Copy,
+    Hardlink,
+    Symlink,
+}
+
+/// One file to export.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Absolute path of the original.
+    pub path: PathBuf,
+    /// Relative path in the collection (for messages and the manifest).
+    pub rel: String,
+    /// Latest decision status (`accepted`, `rejected`, `review`, `none`).
+    pub status: String,
+    /// 0–5, when rated.
+    pub rating: Option<i64>,
+    pub prompt: Option<String>,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    Exported,
+    AlreadyExported,
+    Failed(String),
+}
+
+/// Result for one file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Exported {
+    pub rel: String,
+    /// File name in the target folder.
+    pub name: String,
+    pub fate: Fate,
+    pub sidecar: bool,
+}
+
+fn split_name(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    }
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(ma), Ok(mb)) if ma.len() == mb.len() => {
+            matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
+        }
+        _ => false,
+    }
+}
+
+/// Chooses the target name of `src`: its base name, or the next free `stem-N.ext`. Returns the
+/// name and whether an identical file is already there.
+fn target_name(src: &Source, out: &Path, taken: &mut HashSet<String>) -> (String, bool) {
+    let base = src
+        .path
+        .file_name()
+        .map_or_else(|| "image".to_string(), |n| n.to_string_lossy().into_owned());
+    let (stem, ext) = split_name(&base);
+    for n in 1.. {
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            format!("{stem}-{n}{ext}")
+        };
+        if taken.contains(&name) {
+            continue;
+        }
+        let target = out.join(&name);
+        match std::fs::symlink_metadata(&target) {
+            Err(_) => {
+                taken.insert(name.clone());
+                return (name, false);
+            }
+            Ok(_) if same_bytes(&src.path, &target) => {
+                taken.insert(name.clone());
+                return (name, true);
+            }
+            Ok(_) => {}
+        }
+    }
+    (base, false)
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An XMP sidecar: `xmp:Rating` (Lightroom: −1 = rejected), `xmp:Label`, digiKam's
+/// `digiKam:PickLabel` (1 rejected, 2 pending, 3 accepted) and the prompt as `dc:description`.
+pub fn xmp_sidecar(status: &str, rating: Option<i64>, prompt: Option<&str>) -> String {
+    let (pick, label) = match status {
+        "accepted" => (3, "Accepted"),
+        "rejected" => (1, "Rejected"),
+        "review" => (2, "Review"),
+        _ => (0, ""),
+    };
+    let xmp_rating = if status == "rejected" {
+        -1
+    } else {
+        rating.unwrap_or(0).clamp(0, 5)
+    };
+    let description = prompt.map_or_else(String::new, |p| {
+        format!(
+            "\n   <dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">{}</rdf:li></rdf:Alt></dc:description>",
+            xml_escape(p)
+        )
+    });
+    format!(
+        r#"<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Assay">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:digiKam="http://www.digikam.org/ns/1.0/"
+    xmp:Rating="{xmp_rating}"
+    xmp:Label="{label}"
+    digiKam:PickLabel="{pick}">{description}
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"#
+    )
+}
+
+fn link_or_copy(src: &Path, dst: &Path, mode: Mode) -> std::io::Result<()> {
+    match mode {
+        Mode::Copy => std::fs::copy(src, dst).map(|_| ()),
+        Mode::Hardlink => std::fs::hard_link(src, dst),
+        Mode::Symlink => {
+            #[cfg(unix)]
+            {
+                let abs = src.canonicalize()?;
+                std::os::unix::fs::symlink(abs, dst)
+            }
+            #[cfg(not(unix))]
+            {
+                std::fs::copy(src, dst).map(|_| ())
+            }
+        }
+    }
+}
+
+/// Exports `sources` (already sorted by path) into `out`. `progress(done)` is called after each
+/// file; returning false cancels the rest.
+pub fn export(
+    sources: &[Source],
+    out: &Path,
+    mode: Mode,
+    xmp: bool,
+    mut progress: impl FnMut(usize) -> bool,
+) -> std::io::Result<Vec<Exported>> {
+    std::fs::create_dir_all(out)?;
+    let mut taken = HashSet::new();
+    let mut results = Vec::with_capacity(sources.len());
+    for (i, src) in sources.iter().enumerate() {
+        let (name, already) = target_name(src, out, &mut taken);
+        let target = out.join(&name);
+        let fate = if already {
+            Fate::AlreadyExported
+        } else {
+            match link_or_copy(&src.path, &target, mode) {
+                Ok(()) => Fate::Exported,
+                Err(e) => Fate::Failed(format!("{e} ({})", src.path.display())),
+            }
+        };
+        let mut sidecar = false;
+        if xmp && !matches!(fate, Fate::Failed(_)) {
+            let side = out.join(format!("{name}.xmp"));
+            let text = xmp_sidecar(&src.status, src.rating, src.prompt.as_deref());
+            // A sidecar is ours to (re)write only if it is absent or was written by Assay.
+            let ours =
+                std::fs::read_to_string(&side).map_or(true, |t| t.contains("x:xmptk=\"Assay\""));
+            if ours {
+                sidecar = std::fs::write(&side, text).is_ok();
+            }
+        }
+        results.push(Exported {
+            rel: src.rel.clone(),
+            name,
+            fate,
+            sidecar,
+        });
+        if !progress(i + 1) {
+            break;
+        }
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(dir: &Path, rel: &str, bytes: &[u8]) -> Source {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        Source {
+            path: p,
+            rel: rel.into(),
+            status: "accepted".into(),
+            rating: Some(4),
+            prompt: Some("a <cat> & dog".into()),
+        }
+    }
+
+    #[test]
+    fn collisions_are_deterministic_and_nothing_is_overwritten() {
+        let t = tempfile::tempdir().unwrap();
+        let col = t.path().join("col");
+        let out = t.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("x.png"), b"someone else's file").unwrap();
+        let s = vec![
+            src(&col, "a/x.png", b"one"),
+            src(&col, "b/x.png", b"two"),
+            src(&col, "y", b"three"),
+        ];
+        let r = export(&s, &out, Mode::Copy, true, |_| true).unwrap();
+        let names: Vec<_> = r.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, vec!["x-2.png", "x-3.png", "y"]);
+        assert_eq!(
+            std::fs::read(out.join("x.png")).unwrap(),
+            b"someone else's file"
+        );
+        assert_eq!(std::fs::read(out.join("x-3.png")).unwrap(), b"two");
+        let side = std::fs::read_to_string(out.join("x-2.png.xmp")).unwrap();
+        assert!(side.contains("xmp:Rating=\"4\"") && side.contains("digiKam:PickLabel=\"3\""));
+        assert!(side.contains("a &lt;cat&gt; &amp; dog"));
+        // Twice: nothing new.
+        let r = export(&s, &out, Mode::Copy, true, |_| true).unwrap();
+        assert!(r.iter().all(|e| e.fate == Fate::AlreadyExported), "{r:?}");
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1 + 3 + 3);
+    }
+
+    #[test]
+    fn rejected_rating_is_minus_one_and_links_work() {
+        assert!(xmp_sidecar("rejected", Some(3), None).contains("xmp:Rating=\"-1\""));
+        assert!(xmp_sidecar("review", None, None).contains("digiKam:PickLabel=\"2\""));
+        let t = tempfile::tempdir().unwrap();
+        let s = vec![src(&t.path().join("c"), "z.png", b"zz")];
+        for (mode, dir) in [(Mode::Hardlink, "h"), (Mode::Symlink, "s")] {
+            let out = t.path().join(dir);
+            let r = export(&s, &out, mode, false, |_| true).unwrap();
+            assert_eq!(r[0].fate, Fate::Exported);
+            assert_eq!(std::fs::read(out.join("z.png")).unwrap(), b"zz");
+        }
+        #[cfg(unix)]
+        assert!(
+            std::fs::symlink_metadata(t.path().join("s/z.png"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+}

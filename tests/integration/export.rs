@@ -1,0 +1,160 @@
+//! `assay decide` + `assay export`: decisions recorded headlessly through the append-only log,
+//! files copied or linked by status with a manifest and XMP sidecars, originals untouched.
+
+use crate::common::{copy_tree, run, scan_json, stderr, stdout};
+
+#[test]
+fn decide_then_export_with_xmp_and_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    copy_tree(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
+        &dir,
+    );
+    let db = tmp.path().join("demo.db");
+    scan_json(&dir, &db, &[]);
+    let (d, db_s) = (dir.to_str().unwrap(), db.to_str().unwrap());
+    let original = std::fs::read(dir.join("coffee_cup/seed_2001.jpg")).unwrap();
+    let mtime = std::fs::metadata(dir.join("coffee_cup/seed_2001.jpg"))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let abs = dir.join("cat_chelsea/seed_3001.png");
+    let o = run(&[
+        "decide",
+        d,
+        "--db",
+        db_s,
+        "--status",
+        "accepted",
+        "--rating",
+        "5",
+        "coffee_cup/seed_2001.jpg",
+        "portrait_astronaut/seed_1006.png",
+        abs.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&[
+        "decide",
+        d,
+        "--db",
+        db_s,
+        "--status",
+        "rejected",
+        "portrait_astronaut/seed_1003.png",
+        "no/such.png",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "an unknown path is reported");
+    assert!(stderr(&o).contains("not in the catalogue: no/such.png"));
+    assert_eq!(
+        run(&[
+            "decide", d, "--db", db_s, "--status", "accepted", "--rating", "9", "x.png"
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+
+    let out = tmp.path().join("picked");
+    let o = run(&[
+        "export",
+        d,
+        "--db",
+        db_s,
+        "--to",
+        out.to_str().unwrap(),
+        "--xmp",
+        "--manifest",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("exported 3 files (0 already there, 0 failed)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read(out.join("seed_2001.jpg")).unwrap(), original);
+    let side = std::fs::read_to_string(out.join("seed_2001.jpg.xmp")).unwrap();
+    assert!(
+        side.contains("xmp:Rating=\"5\"") && side.contains("digiKam:PickLabel=\"3\""),
+        "{side}"
+    );
+    assert!(side.contains("cappuccino"), "prompt as dc:description");
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    let mut lines = manifest.lines();
+    let header = lines.next().unwrap();
+    for col in [
+        "exported_as",
+        "path",
+        "prompt",
+        "seed",
+        "blur_laplacian_var",
+        "phash",
+        "status",
+        "rating",
+    ] {
+        assert!(
+            header.split(',').any(|h| h == col),
+            "manifest lacks {col}: {header}"
+        );
+    }
+    assert_eq!(lines.count(), 3);
+
+    // Twice: nothing new; rejected files go elsewhere; hard links work.
+    let o = run(&[
+        "export",
+        d,
+        "--db",
+        db_s,
+        "--to",
+        out.to_str().unwrap(),
+        "--xmp",
+    ]);
+    assert!(
+        stdout(&o).starts_with("exported 0 files (3 already there"),
+        "{}",
+        stdout(&o)
+    );
+    let rej = tmp.path().join("rejected");
+    let o = run(&[
+        "export",
+        d,
+        "--db",
+        db_s,
+        "--to",
+        rej.to_str().unwrap(),
+        "--status",
+        "rejected",
+        "--mode",
+        "hardlink",
+        "--xmp",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read_to_string(rej.join("seed_1003.png.xmp"))
+            .unwrap()
+            .contains("xmp:Rating=\"-1\"")
+    );
+
+    // Never into the collection itself.
+    let inside = dir.join("export");
+    assert_eq!(
+        run(&["export", d, "--db", db_s, "--to", inside.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    // Originals untouched.
+    assert_eq!(
+        std::fs::read(dir.join("coffee_cup/seed_2001.jpg")).unwrap(),
+        original
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("coffee_cup/seed_2001.jpg"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
+}
