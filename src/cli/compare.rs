@@ -10,20 +10,9 @@ use serde_json::{Value, json};
 
 use super::UsageError;
 use super::compare_eval::{EvalOptions, evaluate, zscore_pooled};
+use crate::signals;
 use crate::store::Store;
 
-/// The classical signals used as the fallback feature vector, in this order.
-pub const CLASSICAL_KEYS: [&str; 9] = [
-    "blur_laplacian_var",
-    "tenengrad",
-    "clip_shadows",
-    "clip_highlights",
-    "luminance_mean",
-    "contrast_rms",
-    "colorfulness",
-    "noise_sigma",
-    "blockiness",
-];
 /// Keys whose values span orders of magnitude: `log1p` before standardising.
 const LOG_KEYS: [&str; 2] = ["blur_laplacian_var", "tenengrad"];
 const CLASSICAL_LABEL: &str =
@@ -131,7 +120,7 @@ fn classical_pair(
     let constant = zscore_pooled(&mut a, &mut b);
     let mut r = evaluate(&a, &b, opt)?;
     r["features"] = json!(CLASSICAL_LABEL);
-    r["feature_keys"] = json!(CLASSICAL_KEYS);
+    r["feature_keys"] = json!(signals::classical_feature_keys());
     r["standardisation"] = json!(
         "log1p on blur_laplacian_var and tenengrad, then z-scores with the mean and std of the \
          pooled A∪B set (one common space for both batches)"
@@ -139,7 +128,7 @@ fn classical_pair(
     if !constant.is_empty() {
         let names: Vec<&str> = constant
             .iter()
-            .filter_map(|&j| CLASSICAL_KEYS.get(j).copied())
+            .filter_map(|&j| signals::classical_feature_keys().get(j).copied())
             .collect();
         if let Some(notes) = r["notes"].as_array_mut() {
             notes.push(json!(format!(
@@ -168,7 +157,8 @@ fn load_classical(dir: &Path, db: Option<&Path>) -> anyhow::Result<(Vectors, usi
         .into());
     }
     let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let rows = store.signal_vectors(&CLASSICAL_KEYS)?;
+    let keys = signals::classical_feature_keys();
+    let rows = store.signal_vectors(&keys)?;
     let mut out = Vec::with_capacity(rows.len());
     let mut skipped = 0;
     for (p, values) in rows {
@@ -176,7 +166,7 @@ fn load_classical(dir: &Path, db: Option<&Path>) -> anyhow::Result<(Vectors, usi
             skipped += 1;
             continue;
         };
-        for (x, key) in v.iter_mut().zip(CLASSICAL_KEYS) {
+        for (x, key) in v.iter_mut().zip(keys.iter().copied()) {
             if LOG_KEYS.contains(&key) {
                 *x = x.max(0.0).ln_1p();
             }

@@ -287,6 +287,16 @@ pub fn registry() -> &'static [SignalDef] {
     REGISTRY
 }
 
+/// The numeric classical signals, in registry order: the fallback feature vector of batch
+/// comparisons when no embeddings exist.
+pub fn classical_feature_keys() -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|d| d.producer == CLASSICAL && d.kind == Kind::Number)
+        .map(|d| d.key)
+        .collect()
+}
+
 /// Looks up a signal definition by key.
 pub fn get(key: &str) -> Option<&'static SignalDef> {
     REGISTRY.iter().find(|d| d.key == key)
@@ -295,6 +305,24 @@ pub fn get(key: &str) -> Option<&'static SignalDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classical_features_are_the_nine_numeric_classical_signals() {
+        assert_eq!(
+            classical_feature_keys(),
+            vec![
+                "blur_laplacian_var",
+                "tenengrad",
+                "clip_shadows",
+                "clip_highlights",
+                "luminance_mean",
+                "contrast_rms",
+                "colorfulness",
+                "noise_sigma",
+                "blockiness",
+            ]
+        );
+    }
 
     #[test]
     fn keys_are_unique_and_stable() {
