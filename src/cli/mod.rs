@@ -3,6 +3,7 @@
 //! 2 some inputs failed, 130 cancelled with Ctrl-C.
 
 mod bench;
+mod calibrate;
 mod compare;
 mod compare_eval;
 mod export;
@@ -64,6 +65,8 @@ pub enum Command {
     Agreement(rank::AgreementArgs),
     /// Apply a selection policy (TOML): accept / review / reject decisions, appended.
     Select(select::SelectArgs),
+    /// Choose a threshold on one signal from human accept/reject decisions (cost or precision).
+    Calibrate(calibrate::CalibrateArgs),
     /// Record human decisions (pick / reject / review / unflag, rating) for files.
     Decide(export::DecideArgs),
     /// Copy or link files by status into a folder, with a manifest and XMP sidecars.
@@ -114,6 +117,7 @@ pub fn run() -> ExitCode {
         Some(Command::Fidelity(args)) => fidelity::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),
+        Some(Command::Calibrate(args)) => calibrate::run(&args),
         Some(Command::Export(args)) => export::export(&args),
         Some(Command::Open { dir, db }) => open_gui(dir, db),
         None => open_gui(cli.dir, None),

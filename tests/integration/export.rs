@@ -158,3 +158,97 @@ fn decide_then_export_with_xmp_and_manifest() {
         mtime
     );
 }
+
+/// `assay calibrate`: a blur threshold learned from the humans' own decisions separates them.
+#[test]
+fn calibrate_learns_a_threshold_from_human_decisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    copy_tree(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
+        &dir,
+    );
+    let db = tmp.path().join("demo.db");
+    scan_json(&dir, &db, &[]);
+    let (d, db_s) = (dir.to_str().unwrap(), db.to_str().unwrap());
+    let rows = crate::common::table_json(
+        &dir,
+        &db,
+        &[
+            "--columns",
+            "path,blur_laplacian_var",
+            "--where",
+            "blur_laplacian_var is not null",
+        ],
+    );
+    // A rater who accepts sharp images (variance ≥ 200) and rejects the rest.
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for r in &rows {
+        let v = r["blur_laplacian_var"].as_f64().unwrap();
+        (if v >= 200.0 { &mut good } else { &mut bad })
+            .push((r["path"].as_str().unwrap().to_string(), v));
+    }
+    assert!(good.len() >= 2 && bad.len() >= 2);
+    for (status, set) in [("accepted", &good), ("rejected", &bad)] {
+        let mut args = vec!["decide", d, "--db", db_s, "--status", status];
+        args.extend(set.iter().map(|(p, _)| p.as_str()));
+        assert!(run(&args).status.success());
+    }
+    let o = run(&[
+        "calibrate",
+        d,
+        "--db",
+        db_s,
+        "--signal",
+        "blur_laplacian_var",
+        "--holdout",
+        "0",
+        "--target-precision",
+        "0.9",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = c["threshold"].as_f64().unwrap();
+    let max_bad = bad.iter().map(|x| x.1).fold(f64::MIN, f64::max);
+    let min_good = good.iter().map(|x| x.1).fold(f64::MAX, f64::min);
+    assert!(
+        max_bad < t && t <= min_good,
+        "threshold {t} between {max_bad} and {min_good}"
+    );
+    assert_eq!(c["accept"]["precision"], 1.0, "{c}");
+    assert_eq!(c["reject"]["good"], 0, "{c}");
+    assert!(
+        c["accept"]["interval"][0].as_f64().unwrap() < 1.0,
+        "Wilson interval below 1: {c}"
+    );
+    // A lower-is-better signal flips the comparison; too few labels are said, not computed.
+    let o = run(&[
+        "calibrate",
+        d,
+        "--db",
+        db_s,
+        "--signal",
+        "noise_sigma",
+        "--holdout",
+        "0",
+    ]);
+    assert!(stdout(&o).contains("noise_sigma ≤"), "{}", stdout(&o));
+    let db2 = tmp.path().join("empty.db");
+    scan_json(&dir, &db2, &[]);
+    let o = run(&[
+        "calibrate",
+        d,
+        "--db",
+        db2.to_str().unwrap(),
+        "--signal",
+        "blur_laplacian_var",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("at least two accepted and two rejected"),
+        "{}",
+        stderr(&o)
+    );
+}
