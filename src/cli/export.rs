@@ -165,6 +165,8 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
         let exported = results
             .iter()
             .filter(|e| !matches!(e.fate, Fate::Failed(_)));
+        let by_path: std::collections::HashMap<&str, &ImageRow> =
+            rows.iter().map(|r| (r.path.as_str(), r)).collect();
         match fmt {
             ManifestFormat::Csv => {
                 let mut w = csv::Writer::from_writer(&mut f);
@@ -172,7 +174,7 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
                 header.extend(cols.iter().cloned());
                 w.write_record(&header)?;
                 for e in exported {
-                    let Some(r) = rows.iter().find(|r| r.path == e.rel) else {
+                    let Some(r) = by_path.get(e.rel.as_str()) else {
                         continue;
                     };
                     let mut rec = vec![e.name.clone()];
@@ -184,7 +186,7 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
             ManifestFormat::Json => {
                 let objs: Vec<_> = exported
                     .filter_map(|e| {
-                        let r = rows.iter().find(|r| r.path == e.rel)?;
+                        let r = by_path.get(e.rel.as_str())?;
                         let mut m = serde_json::Map::new();
                         m.insert("exported_as".into(), json!(e.name));
                         for c in &cols {

@@ -51,20 +51,26 @@ pub fn run(a: &SelectArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot read {}", a.policy.display()))?;
     let pol = Policy::from_toml(&text)
         .map_err(|e| UsageError(format!("{e} ({})", a.policy.display())))?;
-    pol.validate(&|k| table::is_column(k))
-        .map_err(|e| UsageError(format!("{e} ({})", a.policy.display())))?;
+    // Validation visits every key the policy uses: collect them, so each image carries only
+    // the columns the policy reads (not its raw metadata).
+    let used = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    pol.validate(&|k| {
+        used.borrow_mut().insert(k.to_string());
+        table::is_column(k)
+    })
+    .map_err(|e| UsageError(format!("{e} ({})", a.policy.display())))?;
+    let columns: Vec<String> = used.into_inner().into_iter().collect();
     let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()));
     let source = format!("policy:{}@{}", pol.name, hash.get(..12).unwrap_or(&hash));
 
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
     let rows = store.image_rows(false)?;
-    let human: Vec<i64> = store
+    let human: std::collections::HashSet<i64> = store
         .latest_decision_sources()?
         .into_iter()
         .filter(|(_, s)| s == "human")
         .map(|(id, _)| id)
         .collect();
-    let columns = table::all_columns();
     let mut items = Vec::new();
     let mut decisions = Vec::new();
     let mut details: HashMap<i64, BTreeMap<String, serde_json::Value>> = HashMap::new();

@@ -135,3 +135,18 @@ pub fn png_with_text(w: u32, h: u32, seed: u8, texts: &[(&str, &str)]) -> Vec<u8
     }
     out
 }
+
+/// Copies the shipped demo into `tmp/demo` and scans it into `tmp/<db_name>` (the copy keeps
+/// tests from writing into the repository). Returns (folder, database).
+pub fn scanned_demo(tmp: &Path, db_name: &str) -> (PathBuf, PathBuf) {
+    let dir = tmp.join("demo");
+    if !dir.exists() {
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
+            &dir,
+        );
+    }
+    let db = tmp.join(db_name);
+    scan_json(&dir, &db, &[]);
+    (dir, db)
+}

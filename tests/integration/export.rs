@@ -1,18 +1,12 @@
 //! `assay decide` + `assay export`: decisions recorded headlessly through the append-only log,
 //! files copied or linked by status with a manifest and XMP sidecars, originals untouched.
 
-use crate::common::{copy_tree, run, scan_json, stderr, stdout};
+use crate::common::{run, scan_json, scanned_demo, stderr, stdout};
 
 #[test]
 fn decide_then_export_with_xmp_and_manifest() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
-    copy_tree(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
-        &dir,
-    );
-    let db = tmp.path().join("demo.db");
-    scan_json(&dir, &db, &[]);
+    let (dir, db) = scanned_demo(tmp.path(), "demo.db");
     let (d, db_s) = (dir.to_str().unwrap(), db.to_str().unwrap());
     let original = std::fs::read(dir.join("coffee_cup/seed_2001.jpg")).unwrap();
     let mtime = std::fs::metadata(dir.join("coffee_cup/seed_2001.jpg"))
@@ -163,13 +157,7 @@ fn decide_then_export_with_xmp_and_manifest() {
 #[test]
 fn calibrate_learns_a_threshold_from_human_decisions() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
-    copy_tree(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
-        &dir,
-    );
-    let db = tmp.path().join("demo.db");
-    scan_json(&dir, &db, &[]);
+    let (dir, db) = scanned_demo(tmp.path(), "demo.db");
     let (d, db_s) = (dir.to_str().unwrap(), db.to_str().unwrap());
     let rows = crate::common::table_json(
         &dir,

@@ -1,7 +1,7 @@
 //! Label events through the CLI: import with line-by-line errors, idempotence, export round
 //! trip into another database, Bradley–Terry ranking with intervals, and agreement statistics.
 
-use crate::common::{copy_tree, run, scan_json, stderr, stdout};
+use crate::common::{run, scan_json, scanned_demo, stderr, stdout};
 
 const A: &str = "portrait_astronaut/seed_1001.png"; // sharp
 const B: &str = "portrait_astronaut/seed_1002.png"; // slightly blurred
@@ -22,12 +22,8 @@ fn likert(rater: &str, item: &str, rating: u8) -> String {
 
 #[test]
 fn label_import_export_rank_agreement() {
-    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
-    copy_tree(&demo, &dir);
-    let db = tmp.path().join("demo.db");
-    scan_json(&dir, &db, &[]);
+    let (dir, db) = scanned_demo(tmp.path(), "demo.db");
     let (d, db_s) = (dir.to_str().unwrap(), db.to_str().unwrap());
 
     // Two raters prefer sharp over blurred; noise sits between; r2 calls one pair a tie.

@@ -1,16 +1,13 @@
 //! `assay select` with the shipped example policy on the demo: counts per band, reasons,
 //! human decisions never overwritten, decisions keep their evidence, bad policies exit 1.
 
-use crate::common::{copy_tree, run, scan_json, stderr, table_json};
+use crate::common::{run, scan_json, scanned_demo, stderr, table_json};
 
 #[test]
 fn select_applies_the_example_policy() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
-    copy_tree(&root.join("assets/demo"), &dir);
-    let db = tmp.path().join("demo.db");
-    scan_json(&dir, &db, &[]);
+    let (dir, db) = scanned_demo(tmp.path(), "demo.db");
     let (d, db_s) = (dir.to_str().unwrap(), db.to_str().unwrap());
     let policy = root.join("assets/policies/example.toml");
     let p = policy.to_str().unwrap();
@@ -164,12 +161,8 @@ fn counts_and_reasons(
 /// The counts documented in assets/policies/README.md.
 #[test]
 fn documented_counts_of_the_example_policy() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
-    copy_tree(&root.join("assets/demo"), &dir);
-    let db = tmp.path().join("demo.db");
-    scan_json(&dir, &db, &[]);
+    let (dir, db) = scanned_demo(tmp.path(), "demo.db");
     let (counts, reasons) = counts_and_reasons(&dir, &db);
     assert_eq!(
         counts,
