@@ -316,6 +316,11 @@ impl Collection {
         None
     }
 
+    /// Whether the full-resolution texture of `id` is loaded.
+    pub fn has_full(&self, id: i64) -> bool {
+        self.full_tex.contains_key(&id)
+    }
+
     pub fn full_error(&self, id: i64) -> Option<&str> {
         self.full_failed.get(&id).map(String::as_str)
     }

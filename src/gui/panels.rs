@@ -103,7 +103,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
     egui::Panel::top("toolbar").show(ui, |ui| {
         ui.horizontal(|ui| {
             let mut changed = false;
-            ui.label("Sort by");
+            ui.label("Sort");
             let current = app.settings.sort.column.clone();
             egui::ComboBox::from_id_salt("sort")
                 .selected_text(column_label(&current))
@@ -119,9 +119,9 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                 .response
                 .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Sort by"));
             let dir = if app.settings.sort.descending {
-                "⬇ desc"
+                "descending"
             } else {
-                "⬆ asc"
+                "ascending"
             };
             if ui.button(dir).on_hover_text("sort direction").clicked() {
                 app.settings.sort.descending = !app.settings.sort.descending;
@@ -294,7 +294,7 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
             if let Some(g) = f.dup_group {
                 ui.horizontal(|ui| {
                     ui.label(format!("duplicate group ≈{g}"));
-                    if ui.small_button("✖").clicked() {
+                    if ui.small_button("x").clicked() {
                         f.dup_group = None;
                         changed = true;
                     }
@@ -308,7 +308,7 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                 let hist = c.histogram(&r.key);
                 ui.horizontal(|ui| {
                     ui.label(column_label(&r.key));
-                    if ui.small_button("✖").on_hover_text("remove this filter").clicked() {
+                    if ui.small_button("x").on_hover_text("remove this filter").clicked() {
                         remove = Some(k);
                     }
                 });
@@ -436,7 +436,7 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                             },
                         );
                         if let Some(r) = row.decision_rating {
-                            ui.label("★".repeat(r as usize));
+                            ui.label(format!("rating {r}/5"));
                         }
                         if let Some(src) = &row.decision_source {
                             ui.weak(format!("by {src}"));
@@ -447,7 +447,7 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                         ui.weak(reason);
                     }
                     if let Some(e) = &row.error {
-                        ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {e}"));
+                        ui.colored_label(ui.visuals().error_fg_color, format!("unreadable: {e}"));
                     }
                     ui.label(format!(
                         "{}×{} · {} · {}",
@@ -537,7 +537,12 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                                         } else {
                                             ui.monospace(text);
                                         }
-                                        ui.weak(format!("{} {arrow}", d.unit)).on_hover_text(
+                                        ui.label(
+                                            RichText::new(format!("{} {arrow}", d.unit))
+                                                .weak()
+                                                .monospace(),
+                                        )
+                                        .on_hover_text(
                                             match d.direction {
                                                 Direction::HigherIsBetter => "higher is better",
                                                 Direction::LowerIsBetter => "lower is better",
@@ -596,7 +601,7 @@ pub fn welcome(app: &mut App, ui: &mut egui::Ui) {
         ui.label("Cull, score and evaluate text-to-image candidates — locally.");
         ui.add_space(16.0);
         if ui
-            .button(RichText::new("📂 Open folder…").size(18.0))
+            .button(RichText::new("Open folder…").size(18.0))
             .clicked()
             && let Some(dir) = rfd::FileDialog::new().pick_folder()
         {
@@ -623,7 +628,7 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("U", "unflag"),
     ("Shift+R", "send to review"),
     ("0–5", "rating (0 clears)"),
-    ("← → ↑ ↓", "move (Shift extends the selection)"),
+    ("arrows", "move (Shift extends the selection)"),
     ("Home / End", "first / last"),
     ("Ctrl+A", "select all shown"),
     ("Space / Enter / E", "detail view (Space again: back)"),
@@ -739,7 +744,10 @@ pub fn export_dialog(app: &mut App, ctx: &egui::Context) {
             });
             ui.separator();
             let ok = !d.to.trim().is_empty();
-            if ui.add_enabled(ok, egui::Button::new("Export")).clicked() {
+            if ui
+                .add_enabled(ok, egui::Button::new("Start export"))
+                .clicked()
+            {
                 start = Some((
                     ExportRequest {
                         to: PathBuf::from(d.to.trim()),

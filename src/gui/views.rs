@@ -16,12 +16,12 @@ pub fn status_color(status: &str) -> Color32 {
     }
 }
 
-/// One-word badge of a status (also the accessible description).
+/// One-letter badge of a status (the key that sets it; Shift+R for review).
 pub fn status_badge(status: &str) -> &'static str {
     match status {
-        "accepted" => "✔ pick",
-        "rejected" => "✖ reject",
-        "review" => "? review",
+        "accepted" => "P",
+        "rejected" => "X",
+        "review" => "R",
         _ => "",
     }
 }
@@ -155,7 +155,7 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
                     };
                     match (&error, tex, c.textures.failed.get(&id)) {
                         (Some(e), _, _) => {
-                            placeholder(painter, img_rect, "⚠", e, Color32::from_rgb(220, 120, 60))
+                            placeholder(painter, img_rect, "!", e, Color32::from_rgb(220, 120, 60))
                         }
                         (None, Some(t), _) => {
                             let tsize = c
@@ -172,7 +172,7 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
                             );
                         }
                         (None, None, Some(e)) => {
-                            placeholder(painter, img_rect, "⚠", e, Color32::from_rgb(220, 120, 60))
+                            placeholder(painter, img_rect, "!", e, Color32::from_rgb(220, 120, 60))
                         }
                         (None, None, None) => {
                             painter.rect_filled(img_rect, 4.0, Color32::from_gray(30));
@@ -188,7 +188,7 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
                         painter.text(
                             b.center(),
                             Align2::CENTER_CENTER,
-                            &status_badge(&status)[..3],
+                            status_badge(&status),
                             FontId::proportional(11.0),
                             Color32::WHITE,
                         );
@@ -197,8 +197,8 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
                         painter.text(
                             img_rect.left_bottom() + Vec2::new(4.0, -4.0),
                             Align2::LEFT_BOTTOM,
-                            "★".repeat(stars as usize),
-                            FontId::proportional(12.0),
+                            "*".repeat(stars as usize),
+                            FontId::monospace(14.0),
                             Color32::from_rgb(250, 210, 80),
                         );
                     }
@@ -328,7 +328,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
         placeholder(
             &painter,
             rect.shrink(rect.width() * 0.3),
-            "⚠",
+            "!",
             e,
             Color32::from_rgb(220, 120, 60),
         );
@@ -378,7 +378,7 @@ pub fn detail(app: &mut App, ui: &mut egui::Ui) {
     let name = c.row(id).map(|r| r.path.clone()).unwrap_or_default();
     let mut cmds = Vec::new();
     ui.horizontal(|ui| {
-        if ui.button("◀ Grid").on_hover_text("G / Esc").clicked() {
+        if ui.button("Back to grid").on_hover_text("G / Esc").clicked() {
             cmds.push(Cmd::ShowGrid);
         }
         ui.label(format!("{pos}/{total}  {name}"));
@@ -405,10 +405,10 @@ pub fn detail(app: &mut App, ui: &mut egui::Ui) {
 
 /// Pick / reject / unflag buttons (the same commands as P / X / U).
 fn culling_buttons(ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
-    if ui.button("✔ Pick").on_hover_text("P").clicked() {
+    if ui.button("Pick").on_hover_text("P").clicked() {
         cmds.push(Cmd::SetStatus("accepted"));
     }
-    if ui.button("✖ Reject").on_hover_text("X").clicked() {
+    if ui.button("Reject").on_hover_text("X").clicked() {
         cmds.push(Cmd::SetStatus("rejected"));
     }
     if ui.button("Unflag").on_hover_text("U").clicked() {
@@ -427,10 +427,10 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
     }
     let mut cmds = Vec::new();
     ui.horizontal(|ui| {
-        if ui.button("◀ Grid").on_hover_text("G / Esc").clicked() {
+        if ui.button("Back to grid").on_hover_text("G / Esc").clicked() {
             cmds.push(Cmd::ShowGrid);
         }
-        ui.label(format!("Comparing {} images — ←/→ choose the active one, P/X/U flag it; zoom and pan are synchronised", ids.len()));
+        ui.label(format!("Comparing {} images — Left/Right choose the active one, P/X/U flag it; zoom and pan are synchronised", ids.len()));
     });
     let area = ui.available_rect_before_wrap();
     let n = ids.len();
@@ -467,7 +467,7 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
             cmds.push(Cmd::FocusCompare(k));
         }
         if head_ui
-            .small_button("✔")
+            .small_button("Pick")
             .on_hover_text(format!("pick {name}"))
             .clicked()
         {
@@ -475,7 +475,7 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
             cmds.push(Cmd::SetStatus("accepted"));
         }
         if head_ui
-            .small_button("✖")
+            .small_button("Reject")
             .on_hover_text(format!("reject {name}"))
             .clicked()
         {
