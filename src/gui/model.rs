@@ -134,7 +134,8 @@ pub fn compute_view(
             {
                 return false;
             }
-            let group = num(r, "dup_group");
+            // Group 0 means "no near duplicate" (see `pipeline::update_duplicate_groups`).
+            let group = num(r, "dup_group").filter(|g| *g != 0.0);
             if filters.duplicates_only && group.is_none() {
                 return false;
             }
@@ -498,6 +499,29 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_group_zero_is_no_group() {
+        let mut r = rows();
+        r[0].signals
+            .insert("dup_group".into(), SignalValue::Number(0.0));
+        r[1].signals
+            .insert("dup_group".into(), SignalValue::Number(3.0));
+        r[2].signals
+            .insert("dup_group".into(), SignalValue::Number(3.0));
+        let f = Filters {
+            duplicates_only: true,
+            ..Default::default()
+        };
+        let (v, _) = compute_view(&r, &f, &Sort::default());
+        let ids: Vec<i64> = v.iter().map(|&i| r[i].id).collect();
+        assert_eq!(ids, vec![2, 3]);
+        let f = Filters {
+            dup_group: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(compute_view(&r, &f, &Sort::default()).0.len(), 2);
+    }
+
+    #[test]
     fn selection_click_modes_and_steps() {
         let view = [10, 20, 30, 40, 50];
         let mut s = Selection::default();
@@ -521,7 +545,10 @@ mod tests {
         assert_eq!(s.targets(), vec![30, 40, 50]);
         s.retain(&[10, 30]);
         assert_eq!(s.targets(), vec![30]);
-        assert_eq!(s.cursor, Some(10));
+        assert_eq!(s.cursor, Some(30));
+        s.retain(&[10]);
+        assert!(s.selected.is_empty());
+        assert_eq!(s.cursor, Some(10), "a hidden cursor moves to the first shown image");
     }
 
     #[test]

@@ -525,7 +525,9 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                                             SignalValue::Number(x) => format_num(*x),
                                             SignalValue::Text(t) => t.clone(),
                                         };
-                                        if d.key == "dup_group" {
+                                        if d.key == "dup_group"
+                                            && matches!(v, SignalValue::Number(g) if *g != 0.0)
+                                        {
                                             if let SignalValue::Number(g) = v
                                                 && ui
                                                     .link(format!("≈{text}"))

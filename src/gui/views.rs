@@ -32,7 +32,8 @@ fn file_name(path: &str) -> &str {
 
 fn dup_group(row: &ImageRow) -> Option<i64> {
     match row.signals.get("dup_group") {
-        Some(crate::store::SignalValue::Number(g)) => Some(*g as i64),
+        // 0 = not a near duplicate of anything.
+        Some(crate::store::SignalValue::Number(g)) if *g != 0.0 => Some(*g as i64),
         _ => None,
     }
 }
