@@ -7,6 +7,7 @@
 //! report through a channel drained at the start of each frame, so the UI thread never decodes,
 //! queries in bulk or scores.
 
+pub mod bench;
 mod jobs;
 pub mod model;
 mod panels;
@@ -213,6 +214,16 @@ impl Collection {
         self.unconfirmed.len()
     }
 
+    /// Vertical scroll offset of the grid (points) in the last frame.
+    pub fn grid_offset(&self) -> f32 {
+        self.grid_scroll.0
+    }
+
+    /// Whether every thumbnail has been generated (the background pass has run and is done).
+    pub fn thumbs_settled(&self) -> bool {
+        self.pregenerated && self.thumbs.backlog() == 0 && !self.thumbs.busy()
+    }
+
     pub fn scanning(&self) -> bool {
         self.scan.is_some()
     }
@@ -365,11 +376,19 @@ pub struct App {
 
 impl App {
     pub fn new(cc: &eframe::CreationContext<'_>, opts: AppOptions) -> Self {
-        let settings: Settings = cc
-            .storage
+        Self::with_context(&cc.egui_ctx, cc.storage, opts)
+    }
+
+    /// The app on a bare egui context (benchmarks drive it without a window).
+    pub fn with_context(
+        ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+        opts: AppOptions,
+    ) -> Self {
+        let settings: Settings = storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
-        let (out, rx) = Outbox::new(cc.egui_ctx.clone());
+        let (out, rx) = Outbox::new(ctx.clone());
         let mut app = Self {
             settings,
             coll: None,
@@ -391,7 +410,7 @@ impl App {
                 .filter(|p| p.is_dir())
         });
         if let Some(dir) = start {
-            app.open(dir, &cc.egui_ctx);
+            app.open(dir, ctx);
         }
         app
     }
@@ -873,6 +892,17 @@ fn apply_change(c: &mut Collection, mut ch: model::Change) {
 
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+}
+
+impl App {
+    /// One frame of the whole window.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.drain_events(&ctx);
         // Drag and drop of a folder opens it.
@@ -941,10 +971,6 @@ impl eframe::App for App {
             }
         }
         self.take_screenshot_when_ready(&ctx);
-    }
-
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }
 

@@ -548,7 +548,11 @@ mod tests {
         assert_eq!(s.cursor, Some(30));
         s.retain(&[10]);
         assert!(s.selected.is_empty());
-        assert_eq!(s.cursor, Some(10), "a hidden cursor moves to the first shown image");
+        assert_eq!(
+            s.cursor,
+            Some(10),
+            "a hidden cursor moves to the first shown image"
+        );
     }
 
     #[test]
