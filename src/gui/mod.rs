@@ -315,14 +315,14 @@ impl Collection {
         if let Some((t, scaled)) = self.full_tex.get(&id) {
             return Some((t.id(), *scaled));
         }
-        if !self.full_failed.contains_key(&id) && self.full_requested != Some(id) {
-            if let Some(row) = self.row(id)
-                && row.error.is_none()
-            {
-                let p = self.abs_path(row);
-                self.full.request(id, p, max_side);
-                self.full_requested = Some(id);
-            }
+        if !self.full_failed.contains_key(&id)
+            && self.full_requested != Some(id)
+            && let Some(row) = self.row(id)
+            && row.error.is_none()
+        {
+            let p = self.abs_path(row);
+            self.full.request(id, p, max_side);
+            self.full_requested = Some(id);
         }
         None
     }
@@ -965,10 +965,10 @@ impl App {
                 c.view_dirty = true;
             }
         }
-        if let Some(c) = &self.coll {
-            if !c.idle() || c.scanning() {
-                ctx.request_repaint_after(Duration::from_millis(200));
-            }
+        if let Some(c) = &self.coll
+            && (!c.idle() || c.scanning())
+        {
+            ctx.request_repaint_after(Duration::from_millis(200));
         }
         self.take_screenshot_when_ready(&ctx);
     }

@@ -297,3 +297,28 @@ fn workbench_culls_the_demo_through_the_ui() {
             .contains("blur_laplacian_var")
     );
 }
+
+#[test]
+fn welcome_screen_without_a_collection_and_bad_folder_message() {
+    let opts = AppOptions {
+        no_restore: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_eframe(|cc| App::new(cc, opts));
+    h.run_steps(2);
+    assert!(h.state().coll.is_none());
+    h.get_by_label("Open folder…");
+    h.get_by_label_contains("drop a folder");
+    // Opening something that is not a folder explains itself instead of failing.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("not-a-folder.png");
+    std::fs::write(&file, b"x").unwrap();
+    h.state_mut().push(assay::gui::Cmd::Open(file));
+    h.run_steps(2);
+    assert!(h.state().coll.is_none());
+    let (msg, is_error) = h.state().message.clone().unwrap();
+    assert!(is_error && msg.contains("is not a folder"), "{msg}");
+    h.get_by_label_contains("is not a folder");
+}
