@@ -539,3 +539,6 @@ mod tests {
         assert!(d.faces.is_empty());
     }
 }
+
+#[cfg(test)]
+mod parity_tests;
