@@ -45,7 +45,7 @@ struct ImageOut {
     faces: Vec<FaceOut>,
 }
 
-fn face_out(f: &Face) -> FaceOut {
+fn face_out(f: &Face, image: (&[u8], usize, usize)) -> FaceOut {
     let keypoints = LANDMARKS
         .iter()
         .zip(f.landmarks)
@@ -61,7 +61,7 @@ fn face_out(f: &Face) -> FaceOut {
         box_xyxy: [f.x1, f.y1, f.x2, f.y2],
         confidence: f.confidence,
         keypoints,
-        defect: faces::defect(f),
+        defect: faces::defect(f, Some(image)),
     }
 }
 
@@ -91,13 +91,14 @@ pub fn run(args: &FacesArgs) -> anyhow::Result<u8> {
         match load_rgb(path).and_then(|(rgb, w, h)| {
             out.width = w;
             out.height = h;
-            Ok(detector.detect(RgbImage {
+            let d = detector.detect(RgbImage {
                 data: &rgb,
                 width: w,
                 height: h,
-            })?)
+            })?;
+            Ok(d.faces.iter().map(|f| face_out(f, (&rgb, w, h))).collect())
         }) {
-            Ok(d) => out.faces = d.faces.iter().map(face_out).collect(),
+            Ok(faces) => out.faces = faces,
             Err(e) => {
                 failed = true;
                 eprintln!("error: {e:#}");

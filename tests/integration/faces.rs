@@ -161,3 +161,100 @@ fn faces_cli_prints_the_package_json_boxes() {
     assert!(v[1]["error"].as_str().unwrap().contains("cannot read"));
     assert!(v[1]["faces"].as_array().unwrap().is_empty());
 }
+
+/// Moves the region around `center` by `shift` with a smooth falloff (radius `r`): each output
+/// pixel near the moved centre samples the source at `p − shift·w`, w = (1 − (d/r)²)².
+fn warp_region(rgb: &[u8], w: usize, h: usize, center: [f64; 2], shift: [f64; 2], r: f64) -> Vec<u8> {
+    let mut out = rgb.to_vec();
+    let target = [center[0] + shift[0], center[1] + shift[1]];
+    let reach = r + shift[0].hypot(shift[1]);
+    let (x0, x1) = ((target[0] - reach).floor().max(0.0) as usize, ((target[0] + reach).ceil() as usize).min(w - 1));
+    let (y0, y1) = ((target[1] - reach).floor().max(0.0) as usize, ((target[1] + reach).ceil() as usize).min(h - 1));
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let d = (x as f64 - target[0]).hypot(y as f64 - target[1]) / r;
+            if d >= 1.0 {
+                continue;
+            }
+            let wt = (1.0 - d * d).powi(2);
+            let sx = (x as f64 - shift[0] * wt).clamp(0.0, (w - 1) as f64);
+            let sy = (y as f64 - shift[1] * wt).clamp(0.0, (h - 1) as f64);
+            let (ix, iy) = (sx.floor() as usize, sy.floor() as usize);
+            let (fx, fy) = (sx - ix as f64, sy - iy as f64);
+            let (jx, jy) = ((ix + 1).min(w - 1), (iy + 1).min(h - 1));
+            for c in 0..3 {
+                let p = |xx: usize, yy: usize| f64::from(rgb[(yy * w + xx) * 3 + c]);
+                let v = p(ix, iy) * (1.0 - fx) * (1.0 - fy)
+                    + p(jx, iy) * fx * (1.0 - fy)
+                    + p(ix, jy) * (1.0 - fx) * fy
+                    + p(jx, jy) * fx * fy;
+                out[(y * w + x) * 3 + c] = v.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// Area under the ROC curve of `pos` above `neg` (ties count half).
+fn auc(pos: &[f64], neg: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for p in pos {
+        for n in neg {
+            s += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+        }
+    }
+    s / (pos.len() * neg.len()) as f64
+}
+
+#[test]
+fn face_signals_separate_portraits_from_warped_eyes() {
+    let Some(fx) = fixtures_dir("face_signals_separate_portraits_from_warped_eyes") else {
+        return;
+    };
+    let m = Mtcnn::new(&Device::flex()).unwrap();
+    let score = |rgb: &[u8], w: usize, h: usize| -> (f64, String) {
+        let d = m.detect(RgbImage { data: rgb, width: w, height: h }).unwrap();
+        let s = faces::compute(&d.faces, rgb, w, h);
+        // A portrait whose face is no longer found is as defective as it gets.
+        let v = s.face_defect.unwrap_or(1.0);
+        let detail = d
+            .faces
+            .iter()
+            .map(|f| {
+                faces::geometry(f)
+                    .iter()
+                    .map(|(n, v)| format!("{}={v:.2}", &n[..n.len().min(10)]))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    + &format!(" eye_sim={:.2}", faces::eye_similarity(f, rgb, w, h).unwrap_or(f64::NAN))
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        (v, detail)
+    };
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    for r in refs()["images"].as_array().unwrap() {
+        let file = r["file"].as_str().unwrap();
+        let Some(face) = r["faces"].as_array().unwrap().first() else { continue };
+        let (rgb, w, h) = load(&fx.join(file));
+        let (v, why) = score(&rgb, w, h);
+        println!("original {file}: face_defect {v:.3} {why}");
+        neg.push(v);
+        let lm: Vec<Vec<f64>> = face["landmarks"].as_array().unwrap().iter().map(floats).collect();
+        let (le, re) = ([lm[0][0], lm[0][1]], [lm[1][0], lm[1][1]]);
+        let d = (re[0] - le[0]).hypot(re[1] - le[1]);
+        for (name, eye, shift) in [
+            ("left eye up", le, [0.0, -0.45 * d]),
+            ("right eye down", re, [0.0, 0.45 * d]),
+            ("left eye inwards", le, [0.4 * d, 0.15 * d]),
+        ] {
+            let warped = warp_region(&rgb, w, h, eye, shift, 0.5 * d);
+            let (v, why) = score(&warped, w, h);
+            println!("  {name}: face_defect {v:.3} {why}");
+            pos.push(v);
+        }
+    }
+    let a = auc(&pos, &neg);
+    println!("face_defect AUC (warped eye vs original): {a:.3} ({} warped, {} originals)", pos.len(), neg.len());
+    assert!(a >= 0.75, "AUC {a}");
+}
