@@ -52,7 +52,10 @@ fn face_out(f: &Face, image: (&[u8], usize, usize)) -> FaceOut {
         .map(|(name, p)| {
             (
                 (*name).to_string(),
-                serde_json::json!([(p[0] * 100.0).round() / 100.0, (p[1] * 100.0).round() / 100.0]),
+                serde_json::json!([
+                    (p[0] * 100.0).round() / 100.0,
+                    (p[1] * 100.0).round() / 100.0
+                ]),
             )
         })
         .collect();

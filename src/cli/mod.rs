@@ -76,7 +76,7 @@ pub enum Command {
     Decide(export::DecideArgs),
     /// Copy or link files by status into a folder, with a manifest and XMP sidecars.
     Export(export::ExportArgs),
-    /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
+    /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths; `faces`: MTCNN).
     Bench(bench::BenchArgs),
     /// Compare two scanned batches: FD, KID, precision/recall, density/coverage with bootstrap
     /// intervals (`--features-file A B` for feature matrices, `--by FIELD` for groups).

@@ -155,7 +155,11 @@ fn summary_text(s: &ScanSummary) -> String {
     );
     let _ = writeln!(out, "  near-duplicate groups: {}", s.near_duplicate_groups);
     if s.faces {
-        let _ = writeln!(out, "  images with faces (this scan): {}", s.images_with_faces);
+        let _ = writeln!(
+            out,
+            "  images with faces (this scan): {}",
+            s.images_with_faces
+        );
     }
     if s.failed > 0 || s.failed_earlier > 0 {
         let mut reasons: Vec<_> = s.failures_by_reason.iter().collect();

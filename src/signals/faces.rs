@@ -92,7 +92,11 @@ pub fn geometry(f: &Face) -> [(&'static str, f64); 9] {
     };
     let m = local(mouth_mid);
     let n = local(nose);
-    let nose_frac = if m[1].abs() > 1e-9 { n[1] / m[1] } else { f64::NAN };
+    let nose_frac = if m[1].abs() > 1e-9 {
+        n[1] / m[1]
+    } else {
+        f64::NAN
+    };
     let outside = f
         .landmarks
         .iter()
@@ -150,7 +154,7 @@ pub fn eye_similarity(f: &Face, rgb: &[u8], width: usize, height: usize) -> Opti
     let [le, re, ..] = f.landmarks;
     let (dx, dy) = (re[0] - le[0], re[1] - le[1]);
     let d = dx.hypot(dy);
-    if !(d >= 16.0) || rgb.len() < width * height * 3 || width < 2 || height < 2 {
+    if d.is_nan() || d < 16.0 || rgb.len() < width * height * 3 || width < 2 || height < 2 {
         return None;
     }
     let (ex, ey) = (dx / d, dy / d);
@@ -164,7 +168,9 @@ pub fn eye_similarity(f: &Face, rgb: &[u8], width: usize, height: usize) -> Opti
         let (fx, fy) = (x - ix as f64, y - iy as f64);
         let g = |xx: usize, yy: usize| {
             let o = (yy * width + xx) * 3;
-            0.299 * f64::from(rgb[o]) + 0.587 * f64::from(rgb[o + 1]) + 0.114 * f64::from(rgb[o + 2])
+            0.299 * f64::from(rgb[o])
+                + 0.587 * f64::from(rgb[o + 1])
+                + 0.114 * f64::from(rgb[o + 2])
         };
         Some(
             g(ix, iy) * (1.0 - fx) * (1.0 - fy)
@@ -276,7 +282,12 @@ mod tests {
 
     #[test]
     fn a_natural_face_scores_zero_and_distortions_score_high() {
-        assert_eq!(defect(&face(NATURAL), None), 0.0, "{:?}", penalties(&face(NATURAL)));
+        assert_eq!(
+            defect(&face(NATURAL), None),
+            0.0,
+            "{:?}",
+            penalties(&face(NATURAL))
+        );
         // One eye displaced upwards: tilt and asymmetry.
         let mut lm = NATURAL;
         lm[1] = [172.0, 125.0];

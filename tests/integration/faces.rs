@@ -122,16 +122,8 @@ fn faces_match_the_mtcnn_package_on_wgpu() {
         return;
     };
     // Software adapters (lavapipe) are slow: two images there, all of them on a real GPU.
-    let software = matches!(
-        sel.kind,
-        backend::DeviceKind::Wgpu { software: true, .. }
-    );
-    let (i, c, l) = end_to_end(
-        &sel.device,
-        &sel.describe(),
-        &fx,
-        software.then_some(2),
-    );
+    let software = matches!(sel.kind, backend::DeviceKind::Wgpu { software: true, .. });
+    let (i, c, l) = end_to_end(&sel.device, &sel.describe(), &fx, software.then_some(2));
     println!("wgpu: min IoU {i:.6}, max |Δconf| {c:.2e}, max landmark error {l:.3} px");
 }
 
@@ -164,12 +156,25 @@ fn faces_cli_prints_the_package_json_boxes() {
 
 /// Moves the region around `center` by `shift` with a smooth falloff (radius `r`): each output
 /// pixel near the moved centre samples the source at `p − shift·w`, w = (1 − (d/r)²)².
-fn warp_region(rgb: &[u8], w: usize, h: usize, center: [f64; 2], shift: [f64; 2], r: f64) -> Vec<u8> {
+fn warp_region(
+    rgb: &[u8],
+    w: usize,
+    h: usize,
+    center: [f64; 2],
+    shift: [f64; 2],
+    r: f64,
+) -> Vec<u8> {
     let mut out = rgb.to_vec();
     let target = [center[0] + shift[0], center[1] + shift[1]];
     let reach = r + shift[0].hypot(shift[1]);
-    let (x0, x1) = ((target[0] - reach).floor().max(0.0) as usize, ((target[0] + reach).ceil() as usize).min(w - 1));
-    let (y0, y1) = ((target[1] - reach).floor().max(0.0) as usize, ((target[1] + reach).ceil() as usize).min(h - 1));
+    let (x0, x1) = (
+        (target[0] - reach).floor().max(0.0) as usize,
+        ((target[0] + reach).ceil() as usize).min(w - 1),
+    );
+    let (y0, y1) = (
+        (target[1] - reach).floor().max(0.0) as usize,
+        ((target[1] + reach).ceil() as usize).min(h - 1),
+    );
     for y in y0..=y1 {
         for x in x0..=x1 {
             let d = (x as f64 - target[0]).hypot(y as f64 - target[1]) / r;
@@ -200,7 +205,13 @@ fn auc(pos: &[f64], neg: &[f64]) -> f64 {
     let mut s = 0.0;
     for p in pos {
         for n in neg {
-            s += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            s += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     s / (pos.len() * neg.len()) as f64
@@ -213,7 +224,13 @@ fn face_signals_separate_portraits_from_warped_eyes() {
     };
     let m = Mtcnn::new(&Device::flex()).unwrap();
     let score = |rgb: &[u8], w: usize, h: usize| -> (f64, String) {
-        let d = m.detect(RgbImage { data: rgb, width: w, height: h }).unwrap();
+        let d = m
+            .detect(RgbImage {
+                data: rgb,
+                width: w,
+                height: h,
+            })
+            .unwrap();
         let s = faces::compute(&d.faces, rgb, w, h);
         // A portrait whose face is no longer found is as defective as it gets.
         let v = s.face_defect.unwrap_or(1.0);
@@ -226,7 +243,10 @@ fn face_signals_separate_portraits_from_warped_eyes() {
                     .map(|(n, v)| format!("{}={v:.2}", &n[..n.len().min(10)]))
                     .collect::<Vec<_>>()
                     .join(" ")
-                    + &format!(" eye_sim={:.2}", faces::eye_similarity(f, rgb, w, h).unwrap_or(f64::NAN))
+                    + &format!(
+                        " eye_sim={:.2}",
+                        faces::eye_similarity(f, rgb, w, h).unwrap_or(f64::NAN)
+                    )
             })
             .collect::<Vec<_>>()
             .join(" ");
@@ -235,12 +255,19 @@ fn face_signals_separate_portraits_from_warped_eyes() {
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     for r in refs()["images"].as_array().unwrap() {
         let file = r["file"].as_str().unwrap();
-        let Some(face) = r["faces"].as_array().unwrap().first() else { continue };
+        let Some(face) = r["faces"].as_array().unwrap().first() else {
+            continue;
+        };
         let (rgb, w, h) = load(&fx.join(file));
         let (v, why) = score(&rgb, w, h);
         println!("original {file}: face_defect {v:.3} {why}");
         neg.push(v);
-        let lm: Vec<Vec<f64>> = face["landmarks"].as_array().unwrap().iter().map(floats).collect();
+        let lm: Vec<Vec<f64>> = face["landmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
         let (le, re) = ([lm[0][0], lm[0][1]], [lm[1][0], lm[1][1]]);
         let d = (re[0] - le[0]).hypot(re[1] - le[1]);
         for (name, eye, shift) in [
@@ -255,6 +282,10 @@ fn face_signals_separate_portraits_from_warped_eyes() {
         }
     }
     let a = auc(&pos, &neg);
-    println!("face_defect AUC (warped eye vs original): {a:.3} ({} warped, {} originals)", pos.len(), neg.len());
+    println!(
+        "face_defect AUC (warped eye vs original): {a:.3} ({} warped, {} originals)",
+        pos.len(),
+        neg.len()
+    );
     assert!(a >= 0.75, "AUC {a}");
 }

@@ -55,7 +55,11 @@ fn span(i: usize, scale: f32) -> Span {
     let weight = |v: i64| -> f32 {
         let vf = v as f32;
         if vf < in_0 {
-            if vf + 1.0 > in_1 { scale } else { vf + 1.0 - in_0 }
+            if vf + 1.0 > in_1 {
+                scale
+            } else {
+                vf + 1.0 - in_0
+            }
         } else if vf + 1.0 > in_1 {
             in_1 - vf
         } else {
@@ -99,7 +103,11 @@ pub fn resize_area(img: &Hwc, out_w: usize, out_h: usize) -> Hwc {
         for i in (in_y.floor() as i64)..(in_y1.ceil() as i64) {
             let fi = i as f32;
             let sy = if fi < in_y {
-                if fi + 1.0 > in_y1 { hs } else { fi + 1.0 - in_y }
+                if fi + 1.0 > in_y1 {
+                    hs
+                } else {
+                    fi + 1.0 - in_y
+                }
             } else if fi + 1.0 > in_y1 {
                 in_y1 - fi
             } else {

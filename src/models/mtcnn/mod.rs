@@ -179,7 +179,7 @@ pub fn scales(width: usize, height: usize, opts: &Options) -> Vec<f64> {
 
 /// Indices of `c` sorted by score descending as numpy's `argsort(scores)[::-1]` (ties: later
 /// first).
-fn sort_desc(c: &mut Vec<Cand>) {
+fn sort_desc(c: &mut [Cand]) {
     c.sort_by(|a, b| a.score.total_cmp(&b.score));
     c.reverse();
 }
@@ -292,7 +292,10 @@ impl Mtcnn {
         order.sort_by_key(|&i| (normalized[i].width, normalized[i].height));
         let mut start = 0;
         while start < order.len() {
-            let key = (normalized[order[start]].width, normalized[order[start]].height);
+            let key = (
+                normalized[order[start]].width,
+                normalized[order[start]].height,
+            );
             let mut end = start;
             while end < order.len()
                 && (normalized[order[end]].width, normalized[order[end]].height) == key

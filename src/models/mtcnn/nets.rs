@@ -18,7 +18,11 @@ pub type Trace = Vec<(String, Vec<usize>, Vec<f32>)>;
 fn record<const D: usize>(trace: &mut Option<&mut Trace>, name: &str, t: &Tensor<D>) {
     if let Some(tr) = trace.as_deref_mut() {
         let dims = t.dims().to_vec();
-        let values = t.clone().into_data().try_to_vec::<f32>().unwrap_or_default();
+        let values = t
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
         tr.push((name.to_string(), dims, values));
     }
 }

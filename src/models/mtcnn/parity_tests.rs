@@ -6,9 +6,9 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 
+use super::Mtcnn;
 use super::image::{Hwc, crop_and_resize_chw, resize_area};
 use super::nets::Trace;
-use super::Mtcnn;
 
 fn refs() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mtcnn_refs.json");

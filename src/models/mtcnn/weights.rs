@@ -75,8 +75,8 @@ impl Tensors {
             if name == "__metadata__" {
                 continue;
             }
-            let entry: Entry = serde_json::from_value(value)
-                .map_err(|e| fmt(&format!("entry {name}: {e}")))?;
+            let entry: Entry =
+                serde_json::from_value(value).map_err(|e| fmt(&format!("entry {name}: {e}")))?;
             if entry.dtype != "F32" {
                 return Err(WeightError::Dtype {
                     file: file.to_string(),
@@ -89,7 +89,11 @@ impl Tensors {
             let raw = data
                 .get(start..end)
                 .filter(|r| r.len() == n * 4)
-                .ok_or_else(|| fmt(&format!("entry {name}: data offsets do not match its shape")))?;
+                .ok_or_else(|| {
+                    fmt(&format!(
+                        "entry {name}: data offsets do not match its shape"
+                    ))
+                })?;
             let values = raw
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
