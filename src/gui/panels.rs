@@ -511,6 +511,10 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                                 .striped(true)
                                 .show(ui, |ui| {
                                     for d in signals::registry() {
+                                        // JSON signals (face boxes) are overlay data, not values.
+                                        if d.kind == signals::Kind::Json {
+                                            continue;
+                                        }
                                         let Some(v) = row.signals.get(d.key) else {
                                             continue;
                                         };
