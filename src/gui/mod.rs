@@ -43,6 +43,8 @@ pub struct Settings {
     pub filters: Filters,
     pub show_filters: bool,
     pub show_inspector: bool,
+    /// Face boxes and landmarks over detail and compare images.
+    pub show_faces: bool,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
 }
@@ -55,6 +57,7 @@ impl Default for Settings {
             filters: Filters::default(),
             show_filters: true,
             show_inspector: true,
+            show_faces: false,
             recent: Vec::new(),
         }
     }
@@ -771,6 +774,9 @@ impl App {
                 if let Some(c) = self.coll.as_mut() {
                     c.zoom.toggle_actual(ppp);
                 }
+            }
+            if pressed(i, Key::F) {
+                self.settings.show_faces = !self.settings.show_faces;
             }
             if pressed(i, Key::I) {
                 self.settings.show_inspector = !self.settings.show_inspector;

@@ -643,6 +643,7 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("Z", "toggle fit / 100 % (detail, compare)"),
     ("wheel, drag", "zoom, pan (detail, compare)"),
     ("I", "show / hide the inspector"),
+    ("F", "face boxes and landmarks (detail, compare)"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
     ("Ctrl+Shift+E", "export…"),
     ("? / F1", "this help"),
