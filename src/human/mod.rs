@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ranking::bt::{Comparison, Outcome};
 
+pub mod attention;
+pub mod report;
+pub mod schedule;
+
 /// The protocols Assay records.
 pub const PROTOCOLS: &[&str] = &["pairwise", "likert", "best_of_n", "multi"];
 
@@ -81,6 +85,38 @@ pub struct Validated {
     pub payload: Payload,
 }
 
+/// An item named by path or content hash: `(path, hash)`.
+fn resolve_plain(
+    item: &str,
+    paths: &HashMap<String, String>,
+    by_hash: &HashMap<&str, &str>,
+) -> Result<(String, String), String> {
+    if let Some(h) = paths.get(item) {
+        return Ok((item.to_string(), h.clone()));
+    }
+    if let Some(p) = by_hash.get(item) {
+        return Ok(((*p).to_string(), item.to_string()));
+    }
+    Err(format!(
+        "unknown item '{item}': neither a path nor a content hash of this collection"
+    ))
+}
+
+/// The content id of an event (`label_events.uid`): the same content gives the same id, so
+/// importing an exported event into the collection that made it adds nothing.
+pub fn event_uid(
+    protocol: &str,
+    rater: &str,
+    session: &str,
+    time: Option<&str>,
+    payload: &Payload,
+) -> String {
+    let time = time.map(str::to_string);
+    let canonical =
+        serde_json::to_string(&(protocol, rater, session, &time, payload)).unwrap_or_default();
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
+}
+
 /// Parses and validates one JSON line against the collection (`path → hash`). Items may be
 /// paths or content hashes; the error names the problem.
 pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validated, String> {
@@ -100,15 +136,14 @@ pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validat
         .map(|(p, h)| (h.as_str(), p.as_str()))
         .collect();
     let resolve = |item: &str| -> Result<(String, String), String> {
-        if let Some(h) = paths.get(item) {
-            return Ok((item.to_string(), h.clone()));
+        // A gold item of an attention check: a degraded copy made in memory of a real item.
+        if l.attention_check
+            && let Some(base) = attention::degraded_base(item)
+        {
+            let (p, h) = resolve_plain(base, paths, &by_hash)?;
+            return Ok((attention::degraded_name(&p), attention::degraded_name(&h)));
         }
-        if let Some(p) = by_hash.get(item) {
-            return Ok(((*p).to_string(), item.to_string()));
-        }
-        Err(format!(
-            "unknown item '{item}': neither a path nor a content hash of this collection"
-        ))
+        resolve_plain(item, paths, &by_hash)
     };
     let mut items = Vec::new();
     let mut hashes = Vec::new();
@@ -183,10 +218,8 @@ pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validat
         attention_check: l.attention_check,
     };
     let session = l.session.clone().unwrap_or_else(|| "import".to_string());
-    let canonical = serde_json::to_string(&(&l.protocol, &l.rater, &session, &l.time, &payload))
-        .map_err(|e| e.to_string())?;
     Ok(Validated {
-        uid: format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes())),
+        uid: event_uid(&l.protocol, &l.rater, &session, l.time.as_deref(), &payload),
         time: l.time,
         rater: l.rater,
         session,
@@ -295,17 +328,19 @@ pub fn comparisons(events: &[Event], criterion: &str) -> (Vec<String>, Vec<Compa
 /// Units × raters matrix for agreement statistics: `(unit labels, rater names, data)` where
 /// `data[rater][unit]` is the rater's value (None = not rated). Pairwise units are unordered
 /// pairs valued 0 (first path wins), 1 (second wins), 2 (tie); Likert units are items valued
-/// by the rating. When a rater judged a unit several times the last judgement counts.
+/// by the rating; multi-dimensional units are items valued by the rating of the dimension
+/// named by `criterion`. When a rater judged a unit several times the last judgement counts.
 pub fn rating_matrix(
     events: &[Event],
     protocol: &str,
     criterion: &str,
 ) -> (Vec<String>, Vec<String>, Vec<Vec<Option<f64>>>) {
     let mut cells: BTreeMap<(String, String), f64> = BTreeMap::new();
-    for e in events
-        .iter()
-        .filter(|e| e.protocol == protocol && e.payload.criterion == criterion)
-    {
+    // Multi-dimensional events carry one rating per dimension: `criterion` names it.
+    let matches = |e: &&Event| {
+        e.protocol == protocol && (protocol == "multi" || e.payload.criterion == criterion)
+    };
+    for e in events.iter().filter(matches) {
         let value = match protocol {
             "pairwise" => {
                 let (Some(a), Some(b)) = (e.payload.items.first(), e.payload.items.get(1)) else {
@@ -325,6 +360,15 @@ pub fn rating_matrix(
                     continue;
                 };
                 (item.clone(), r)
+            }
+            "multi" => {
+                let (Some(item), Some(r)) = (
+                    e.payload.items.first(),
+                    e.payload.ratings.as_ref().and_then(|r| r.get(criterion)),
+                ) else {
+                    continue;
+                };
+                (item.clone(), *r)
             }
             _ => continue,
         };

@@ -7,10 +7,12 @@
 mod decisions;
 mod features;
 mod labels;
+mod raters;
 mod schema;
 
 pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
+pub use raters::SessionSummary;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,403 @@
+//! The statistics of a labeling study, in one pure function ([`build`]) that the GUI runs on
+//! a background thread: Bradley–Terry rankings with bootstrap intervals per criterion,
+//! agreement per protocol and criterion (Krippendorff's α with its reading guide, Fleiss' κ),
+//! and a per-rater summary (judgements, median response time, attention pass rate, agreement
+//! with the majority of the other raters).
+//!
+//! Attention checks never enter statistics; raters below the attention threshold are left out
+//! unless `include_unreliable` is set (their events stay in the store).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::attention::{self, RaterChecks};
+use super::{Event, comparisons, rating_matrix};
+use crate::ranking::agreement::{self, FleissMethod, Level};
+use crate::ranking::bt::{self, BtOptions};
+
+/// Options of [`build`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportOptions {
+    /// Attention pass rate below which a rater is left out.
+    pub threshold: f64,
+    /// Keep the raters below the threshold.
+    pub include_unreliable: bool,
+    pub bootstrap_rounds: usize,
+    pub seed: u64,
+    /// Bradley–Terry prior (as `assay rank --alpha`).
+    pub alpha: f64,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            threshold: attention::DEFAULT_THRESHOLD,
+            include_unreliable: false,
+            bootstrap_rounds: 200,
+            seed: 1,
+            alpha: 0.01,
+        }
+    }
+}
+
+/// One ranked item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankRow {
+    pub item: String,
+    pub theta: f64,
+    /// 95 % bootstrap interval.
+    pub low: f64,
+    pub high: f64,
+    pub comparisons: usize,
+}
+
+/// The Bradley–Terry ranking of one criterion (best first), or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    pub criterion: String,
+    pub comparisons: usize,
+    pub rows: Result<Vec<RankRow>, String>,
+}
+
+/// Agreement of one protocol and criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgreementRow {
+    pub protocol: String,
+    pub criterion: String,
+    pub raters: usize,
+    pub units: usize,
+    /// (level, α or why not).
+    pub alphas: Vec<(&'static str, Result<f64, String>)>,
+    /// (κ, units judged by every rater) or why not.
+    pub fleiss: Result<(f64, usize), String>,
+}
+
+/// One rater's summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaterRow {
+    pub rater: String,
+    /// Judgements that are not attention checks.
+    pub judgements: usize,
+    pub sessions: usize,
+    pub median_response_ms: Option<u64>,
+    pub checks: RaterChecks,
+    /// (units agreeing with the majority of the other raters, units compared).
+    pub majority: Option<(usize, usize)>,
+    /// Below the attention threshold.
+    pub unreliable: bool,
+}
+
+/// Everything the statistics views show.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Report {
+    pub rankings: Vec<Ranking>,
+    pub agreement: Vec<AgreementRow>,
+    pub raters: Vec<RaterRow>,
+    /// Raters whose events were left out.
+    pub excluded: Vec<String>,
+    pub events_used: usize,
+}
+
+/// Reading guide for Krippendorff's α (Krippendorff 2004).
+pub fn reading(alpha: f64) -> &'static str {
+    if alpha >= 0.8 {
+        "reliable (α ≥ 0.8)"
+    } else if alpha >= 0.667 {
+        "tentative (0.667 ≤ α < 0.8)"
+    } else {
+        "unreliable (α < 0.667)"
+    }
+}
+
+/// Multi-dimensional rating dimensions, in screen order.
+pub const DIMENSIONS: &[&str] = &["fidelity", "alignment", "aesthetics"];
+
+/// Builds the report from all stored events; `sessions[i]` is event i's session id.
+pub fn build(events: &[Event], sessions: &[String], opts: &ReportOptions) -> Report {
+    let (reliable, unreliable) = attention::reliable_events(events, opts.threshold);
+    let used: Vec<Event> = if opts.include_unreliable {
+        events
+            .iter()
+            .filter(|e| !e.payload.attention_check)
+            .cloned()
+            .collect()
+    } else {
+        reliable
+    };
+    Report {
+        rankings: rankings(&used, opts),
+        agreement: agreement_rows(&used),
+        raters: rater_rows(events, sessions, &used, &unreliable),
+        excluded: if opts.include_unreliable {
+            Vec::new()
+        } else {
+            unreliable
+        },
+        events_used: used.len(),
+    }
+}
+
+fn rankings(used: &[Event], opts: &ReportOptions) -> Vec<Ranking> {
+    let criteria: BTreeSet<&str> = used
+        .iter()
+        .filter(|e| matches!(e.protocol.as_str(), "pairwise" | "best_of_n"))
+        .map(|e| e.payload.criterion.as_str())
+        .collect();
+    criteria
+        .into_iter()
+        .map(|criterion| {
+            let (names, comps) = comparisons(used, criterion);
+            let bt_opts = BtOptions {
+                alpha: opts.alpha,
+                ..BtOptions::default()
+            };
+            let rows = bt::fit(names.len(), &comps, &bt_opts)
+                .and_then(|fit| {
+                    let ci = bt::bootstrap(
+                        names.len(),
+                        &comps,
+                        &bt_opts,
+                        opts.bootstrap_rounds.max(1),
+                        opts.seed,
+                    )?;
+                    let mut counts = vec![0usize; names.len()];
+                    for c in &comps {
+                        counts[c.a] += 1;
+                        counts[c.b] += 1;
+                    }
+                    let mut rows: Vec<RankRow> = (0..names.len())
+                        .map(|i| RankRow {
+                            item: names[i].clone(),
+                            theta: fit.theta[i],
+                            low: ci.lower[i],
+                            high: ci.upper[i],
+                            comparisons: counts[i],
+                        })
+                        .collect();
+                    rows.sort_by(|a, b| b.theta.total_cmp(&a.theta));
+                    Ok(rows)
+                })
+                .map_err(|e| e.to_string());
+            Ranking {
+                criterion: criterion.to_string(),
+                comparisons: comps.len(),
+                rows,
+            }
+        })
+        .collect()
+}
+
+fn agreement_rows(used: &[Event]) -> Vec<AgreementRow> {
+    let mut keys: BTreeSet<(String, String)> = BTreeSet::new();
+    for e in used {
+        match e.protocol.as_str() {
+            "pairwise" | "likert" => {
+                keys.insert((e.protocol.clone(), e.payload.criterion.clone()));
+            }
+            "multi" => {
+                for d in e.payload.ratings.iter().flat_map(|r| r.keys()) {
+                    keys.insert(("multi".into(), d.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    keys.into_iter()
+        .map(|(protocol, criterion)| {
+            let (units, raters, data) = rating_matrix(used, &protocol, &criterion);
+            let levels: &[(Level, &'static str)] = if protocol == "pairwise" {
+                &[(Level::Nominal, "nominal")]
+            } else {
+                &[(Level::Ordinal, "ordinal"), (Level::Interval, "interval")]
+            };
+            let alphas = levels
+                .iter()
+                .map(|(level, name)| {
+                    let a = if raters.len() < 2 {
+                        Err("α needs at least two raters on an item".to_string())
+                    } else {
+                        agreement::krippendorff_alpha(&data, *level).map_err(|e| e.to_string())
+                    };
+                    (*name, a)
+                })
+                .collect();
+            let complete: Vec<Vec<i64>> = (0..units.len())
+                .filter_map(|u| {
+                    data.iter()
+                        .map(|r| r.get(u).copied().flatten().map(|v| v as i64))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .collect();
+            let fleiss = if complete.is_empty() || raters.len() < 2 {
+                Err("Fleiss' κ needs units judged by every rater, and at least two raters".into())
+            } else {
+                let (_, counts) = agreement::aggregate_raters(&complete);
+                agreement::fleiss_kappa(&counts, FleissMethod::Fleiss)
+                    .map(|k| (k, complete.len()))
+                    .map_err(|e| e.to_string())
+            };
+            AgreementRow {
+                protocol,
+                criterion,
+                raters: raters.len(),
+                units: units.len(),
+                alphas,
+                fleiss,
+            }
+        })
+        .collect()
+}
+
+/// Per rater: how often their value on a unit equals the strict majority of the other
+/// raters' values (pairwise and Likert units).
+fn majority(used: &[Event]) -> BTreeMap<String, (usize, usize)> {
+    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let keys: BTreeSet<(String, String)> = used
+        .iter()
+        .filter(|e| matches!(e.protocol.as_str(), "pairwise" | "likert"))
+        .map(|e| (e.protocol.clone(), e.payload.criterion.clone()))
+        .collect();
+    for (protocol, criterion) in keys {
+        let (units, raters, data) = rating_matrix(used, &protocol, &criterion);
+        for (r, name) in raters.iter().enumerate() {
+            for u in 0..units.len() {
+                let Some(mine) = data[r][u] else { continue };
+                let mut votes: BTreeMap<i64, usize> = BTreeMap::new();
+                let mut others = 0;
+                for (o, row) in data.iter().enumerate() {
+                    if o != r
+                        && let Some(v) = row[u]
+                    {
+                        *votes.entry((v * 1000.0).round() as i64).or_default() += 1;
+                        others += 1;
+                    }
+                }
+                let Some((&top, &n)) = votes.iter().max_by_key(|(_, n)| **n) else {
+                    continue;
+                };
+                if 2 * n <= others {
+                    continue; // no strict majority among the others
+                }
+                let e = out.entry(name.clone()).or_default();
+                e.1 += 1;
+                e.0 += usize::from((mine * 1000.0).round() as i64 == top);
+            }
+        }
+    }
+    out
+}
+
+fn rater_rows(
+    all: &[Event],
+    sessions: &[String],
+    used: &[Event],
+    unreliable: &[String],
+) -> Vec<RaterRow> {
+    let checks = attention::by_rater(all);
+    let maj = majority(used);
+    let mut by: BTreeMap<&str, (usize, BTreeSet<&str>, Vec<u64>)> = BTreeMap::new();
+    for (i, e) in all.iter().enumerate() {
+        let entry = by.entry(e.rater.as_str()).or_default();
+        if let Some(s) = sessions.get(i) {
+            entry.1.insert(s.as_str());
+        }
+        if !e.payload.attention_check {
+            entry.0 += 1;
+        }
+        if let Some(ms) = e.payload.response_ms {
+            entry.2.push(ms);
+        }
+    }
+    by.into_iter()
+        .map(|(rater, (judgements, sess, mut times))| {
+            times.sort_unstable();
+            let median = match times.len() {
+                0 => None,
+                n if n % 2 == 1 => Some(times[n / 2]),
+                n => Some((times[n / 2 - 1] + times[n / 2]) / 2),
+            };
+            RaterRow {
+                rater: rater.to_string(),
+                judgements,
+                sessions: sess.len(),
+                median_response_ms: median,
+                checks: checks.get(rater).copied().unwrap_or_default(),
+                majority: maj.get(rater).copied(),
+                unreliable: unreliable.iter().any(|u| u == rater),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::human::Payload;
+    use crate::human::attention::degraded_name;
+
+    fn pw(rater: &str, a: &str, b: &str, choice: &str, check: bool, ms: u64) -> Event {
+        Event {
+            rater: rater.into(),
+            protocol: "pairwise".into(),
+            payload: Payload {
+                criterion: "overall".into(),
+                items: vec![a.into(), b.into()],
+                hashes: vec![],
+                order: vec![b.into(), a.into()],
+                choice: Some(choice.into()),
+                rating: None,
+                ratings: None,
+                response_ms: Some(ms),
+                attention_check: check,
+            },
+        }
+    }
+
+    #[test]
+    fn report_ranks_agrees_and_summarises_raters() {
+        let items = ["a", "b", "c", "d"];
+        let mut events = Vec::new();
+        for r in ["r1", "r2", "r3"] {
+            for i in 0..4 {
+                for j in i + 1..4 {
+                    events.push(pw(r, items[i], items[j], items[i], false, 1000));
+                }
+            }
+        }
+        // r2 once disagrees; r3 fails its attention checks and always picks the worse one.
+        events[6] = pw("r2", "a", "b", "b", false, 3000);
+        for e in events.iter_mut().filter(|e| e.rater == "r3") {
+            let second = e.payload.items[1].clone();
+            e.payload.choice = Some(second);
+        }
+        let d = degraded_name("a");
+        events.push(pw("r1", "a", &d, "a", true, 500));
+        events.push(pw("r3", "a", &d, &d, true, 500));
+        let sessions: Vec<String> = events.iter().map(|e| format!("{}-s", e.rater)).collect();
+        let opts = ReportOptions {
+            bootstrap_rounds: 50,
+            ..ReportOptions::default()
+        };
+        let rep = build(&events, &sessions, &opts);
+        assert_eq!(rep.excluded, vec!["r3"]);
+        assert_eq!(rep.events_used, 12);
+        let rows = rep.rankings[0].rows.as_ref().unwrap();
+        let order: Vec<&str> = rows.iter().map(|r| r.item.as_str()).collect();
+        assert_eq!(order, vec!["a", "b", "c", "d"]);
+        assert!(rows.iter().all(|r| r.low <= r.theta && r.theta <= r.high));
+        let ag = &rep.agreement[0];
+        assert_eq!((ag.raters, ag.units), (2, 6));
+        assert!(ag.alphas[0].1.is_ok());
+        let r1 = rep.raters.iter().find(|r| r.rater == "r1").unwrap();
+        assert_eq!(r1.checks, RaterChecks { passed: 1, checks: 1 });
+        assert_eq!(r1.median_response_ms, Some(1000));
+        assert_eq!(r1.sessions, 1);
+        // r1 vs r2 only (r3 excluded): one unit has no strict majority? With one other rater
+        // the other's value is the majority: 5 of 6 agree.
+        assert_eq!(r1.majority, Some((5, 6)));
+        assert!(rep.raters.iter().find(|r| r.rater == "r3").unwrap().unreliable);
+
+        let one = build(&events[..6], &sessions[..6], &opts);
+        assert!(one.agreement[0].alphas[0].1.as_ref().unwrap_err().contains("two raters"));
+        assert_eq!(reading(0.9), "reliable (α ≥ 0.8)");
+    }
+}
