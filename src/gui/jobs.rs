@@ -27,6 +27,8 @@ pub enum Event {
     Full(i64, Result<(egui::ColorImage, bool), String>),
     ExportDone(Result<ExportReport, String>),
     Error(String),
+    /// Labeling: stored events, appends, gold images, scores, reports.
+    Label(super::labeling_jobs::LabelMsg),
 }
 
 /// What an export did.
@@ -69,6 +71,8 @@ pub enum DbCmd {
     Reload,
     /// A batch of decisions with its sequence number.
     Decide(u64, Vec<NewDecision>),
+    /// Labeling: load events and raters, add a rater, append label events.
+    Label(super::labeling_jobs::LabelDb),
 }
 
 /// The one thread that talks to SQLite for the UI. Commands run in order, so a reload after a
@@ -96,6 +100,9 @@ impl DbWorker {
                                 // Keep the UI's pending count honest: nothing was written.
                                 out.send(Event::Written(seq, 0));
                             }
+                            if let DbCmd::Label(c) = &cmd {
+                                super::labeling_jobs::db_unavailable(c, &out);
+                            }
                             continue;
                         }
                     }
@@ -119,6 +126,7 @@ impl DbWorker {
                             }
                         }
                     }
+                    DbCmd::Label(c) => super::labeling_jobs::run_db(s, c, &out),
                 }
             }
         });

@@ -9,6 +9,9 @@
 
 pub mod bench;
 mod jobs;
+pub mod labeling;
+mod labeling_jobs;
+mod labeling_stats;
 pub mod model;
 mod panels;
 mod thumbs;
@@ -69,6 +72,8 @@ pub enum ViewMode {
     Grid,
     Detail,
     Compare,
+    /// Human evaluation: study setup, trials, results (`labeling.rs`).
+    Label,
 }
 
 /// Everything a panel can ask for.
@@ -93,6 +98,7 @@ pub enum Cmd {
     FilterDupGroup(i64),
     StartExport(ExportRequest, ExportScope),
     CancelExport,
+    ShowLabel,
 }
 
 /// Which images an export takes.
@@ -146,6 +152,8 @@ pub struct Collection {
     pregenerated: bool,
     /// Columns of the grid in the last frame (arrow up/down move by a row).
     grid_cols: usize,
+    /// Human-evaluation state: study, session, trial, statistics.
+    pub label: labeling::Labeling,
 }
 
 impl Collection {
@@ -201,6 +209,7 @@ impl Collection {
             scroll_to_cursor: false,
             pregenerated: false,
             grid_cols: 1,
+            label: labeling::Labeling::new(out),
         }
     }
 
@@ -510,6 +519,11 @@ impl App {
                     c.last_export = Some(r);
                 }
                 Event::Error(e) => self.message = Some((e, true)),
+                Event::Label(m) => {
+                    if let Some(e) = labeling::on_msg(c, m, ctx) {
+                        self.message = Some((e, true));
+                    }
+                }
             }
         }
         if let Some(c) = self.coll.as_mut() {
@@ -695,6 +709,10 @@ impl App {
                     j.cancel.store(true, Ordering::Relaxed);
                 }
             }
+            Cmd::ShowLabel => {
+                labeling::enter(c);
+                self.mode = ViewMode::Label;
+            }
         }
     }
 
@@ -704,6 +722,13 @@ impl App {
             return;
         }
         use egui::{Key, Modifiers};
+        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::L)) {
+            self.push(Cmd::ShowLabel);
+        }
+        if self.mode == ViewMode::Label {
+            labeling::keyboard(self, ctx);
+            return;
+        }
         let mut cmds = Vec::new();
         ctx.input_mut(|i| {
             let shift = i.modifiers.shift;
@@ -869,7 +894,7 @@ fn targets(c: &Collection, mode: ViewMode) -> (Vec<i64>, String) {
             .into_iter()
             .collect(),
         ViewMode::Detail => c.sel.cursor.into_iter().collect(),
-        ViewMode::Grid => c.sel.targets(),
+        ViewMode::Grid | ViewMode::Label => c.sel.targets(),
     };
     let label = if ids.len() == 1 {
         c.row(ids[0]).map_or_else(String::new, |r| r.path.clone())
@@ -933,7 +958,8 @@ impl App {
             if self.settings.show_filters && self.mode == ViewMode::Grid {
                 panels::filters_panel(self, ui);
             }
-            if self.settings.show_inspector {
+            // Labeling is blind: no names or signals on screen.
+            if self.settings.show_inspector && self.mode != ViewMode::Label {
                 panels::inspector(self, ui);
             }
         }
@@ -943,6 +969,7 @@ impl App {
                 ViewMode::Grid => views::grid(self, ui),
                 ViewMode::Detail => views::detail(self, ui),
                 ViewMode::Compare => views::compare(self, ui),
+                ViewMode::Label => labeling::view(self, ui),
             },
         });
         if self.show_help {

@@ -72,6 +72,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                     (ViewMode::Grid, "Grid", "G"),
                     (ViewMode::Detail, "Detail", "Space"),
                     (ViewMode::Compare, "Compare", "C"),
+                    (ViewMode::Label, "Labeling", "Ctrl+L"),
                 ] {
                     if ui
                         .add(egui::Button::selectable(app.mode == m, label).shortcut_text(key))
@@ -81,6 +82,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                             ViewMode::Grid => Cmd::ShowGrid,
                             ViewMode::Detail => Cmd::ShowDetail(None),
                             ViewMode::Compare => Cmd::ShowCompare,
+                            ViewMode::Label => Cmd::ShowLabel,
                         });
                         ui.close();
                     }
@@ -647,6 +649,16 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
     ("Ctrl+Shift+E", "export…"),
     ("? / F1", "this help"),
+    ("Ctrl+L", "labeling: study setup, trials, results"),
+    (
+        "Left / A, Right / L",
+        "labeling: prefer the left / right image",
+    ),
+    ("Down, B", "labeling: tie or can't tell, both bad"),
+    (
+        "1–9",
+        "labeling: Likert rating, best-of-N choice, dimension ratings",
+    ),
 ];
 
 pub fn help_overlay(app: &mut App, ctx: &egui::Context) {

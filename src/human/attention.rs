@@ -165,8 +165,20 @@ mod tests {
             ev("r3", "pairwise", &["a.png", "b.png"], Some("b.png"), false),
         ];
         let by = by_rater(&events);
-        assert_eq!(by["r1"], RaterChecks { passed: 2, checks: 2 });
-        assert_eq!(by["r2"], RaterChecks { passed: 0, checks: 2 });
+        assert_eq!(
+            by["r1"],
+            RaterChecks {
+                passed: 2,
+                checks: 2
+            }
+        );
+        assert_eq!(
+            by["r2"],
+            RaterChecks {
+                passed: 0,
+                checks: 2
+            }
+        );
         assert!(!by.contains_key("r3"));
         let (kept, excluded) = reliable_events(&events, DEFAULT_THRESHOLD);
         assert_eq!(excluded, vec!["r2"]);
@@ -186,7 +198,10 @@ mod tests {
         // The checkerboard's 4-px edges are gone: neighbours across an edge are close.
         let edge = |im: &image::RgbaImage| {
             (0..60)
-                .map(|x| (i32::from(im.get_pixel(x, 10)[0]) - i32::from(im.get_pixel(x + 1, 10)[0])).abs())
+                .map(|x| {
+                    (i32::from(im.get_pixel(x, 10)[0]) - i32::from(im.get_pixel(x + 1, 10)[0]))
+                        .abs()
+                })
                 .filter(|&v| v > 200)
                 .count()
         };

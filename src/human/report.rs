@@ -388,16 +388,34 @@ mod tests {
         assert_eq!((ag.raters, ag.units), (2, 6));
         assert!(ag.alphas[0].1.is_ok());
         let r1 = rep.raters.iter().find(|r| r.rater == "r1").unwrap();
-        assert_eq!(r1.checks, RaterChecks { passed: 1, checks: 1 });
+        assert_eq!(
+            r1.checks,
+            RaterChecks {
+                passed: 1,
+                checks: 1
+            }
+        );
         assert_eq!(r1.median_response_ms, Some(1000));
         assert_eq!(r1.sessions, 1);
         // r1 vs r2 only (r3 excluded): one unit has no strict majority? With one other rater
         // the other's value is the majority: 5 of 6 agree.
         assert_eq!(r1.majority, Some((5, 6)));
-        assert!(rep.raters.iter().find(|r| r.rater == "r3").unwrap().unreliable);
+        assert!(
+            rep.raters
+                .iter()
+                .find(|r| r.rater == "r3")
+                .unwrap()
+                .unreliable
+        );
 
         let one = build(&events[..6], &sessions[..6], &opts);
-        assert!(one.agreement[0].alphas[0].1.as_ref().unwrap_err().contains("two raters"));
+        assert!(
+            one.agreement[0].alphas[0]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .contains("two raters")
+        );
         assert_eq!(reading(0.9), "reliable (α ≥ 0.8)");
     }
 }

@@ -152,9 +152,10 @@ impl PairScheduler {
     fn open_for(&self, a: usize, b: usize, rater: &str) -> bool {
         a != b
             && self.groups.get(a) == self.groups.get(b)
-            && self.raters.get(&key(a, b)).is_none_or(|r| {
-                r.len() < self.cfg.raters_per_pair.max(1) && !r.contains(rater)
-            })
+            && self
+                .raters
+                .get(&key(a, b))
+                .is_none_or(|r| r.len() < self.cfg.raters_per_pair.max(1) && !r.contains(rater))
     }
 
     fn p_close(theta: Option<&[f64]>, a: usize, b: usize) -> f64 {

@@ -75,8 +75,12 @@ mod tests {
             protocol: "pairwise".into(),
             payload: "{}".into(),
         };
-        s.append_label_events(&[ev("1", "al", "s1"), ev("2", "al", "s1"), ev("3", "bea", "s2")])
-            .unwrap();
+        s.append_label_events(&[
+            ev("1", "al", "s1"),
+            ev("2", "al", "s1"),
+            ev("3", "bea", "s2"),
+        ])
+        .unwrap();
         assert_eq!(s.raters().unwrap(), vec!["al", "bea"]);
         let sessions = s.label_sessions().unwrap();
         assert_eq!(sessions.len(), 2);

@@ -14,6 +14,8 @@ mod fixtures_scan;
 mod gui;
 mod incremental;
 mod kill;
+#[cfg(feature = "gui")]
+mod labeling_gui;
 mod labels;
 mod select;
 mod tensor_parity;
