@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::label::open_catalogue;
 use super::{ListFormat, UsageError};
-use crate::human::{self, Event, Payload};
+use crate::human::report::reading;
+use crate::human::{self, Event, Payload, attention};
 use crate::ranking::agreement::{self, FleissMethod, Level};
 use crate::ranking::bt::{self, BtOptions};
 use crate::ranking::elo::{self, EloOptions};
@@ -31,6 +32,9 @@ pub struct RankArgs {
     pub alpha: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Keep raters whose attention-check pass rate is below 80 %.
+    #[arg(long)]
+    pub include_unreliable: bool,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
 }
@@ -40,29 +44,43 @@ pub struct AgreementArgs {
     pub dir: PathBuf,
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Keep raters whose attention-check pass rate is below 80 %.
+    #[arg(long)]
+    pub include_unreliable: bool,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
 }
 
-fn load_events(store: &Store) -> anyhow::Result<Vec<Event>> {
-    let mut out = Vec::new();
+/// The events statistics use: attention checks dropped, and (unless `include_unreliable`)
+/// every event of a rater whose attention pass rate is below the default threshold.
+fn load_events(store: &Store, include_unreliable: bool) -> anyhow::Result<Vec<Event>> {
+    let mut all = Vec::new();
     for e in store.label_events()? {
         let payload: Payload = serde_json::from_str(&e.payload)?;
-        if payload.attention_check {
-            continue;
-        }
-        out.push(Event {
+        all.push(Event {
             rater: e.rater,
             protocol: e.protocol,
             payload,
         });
     }
-    Ok(out)
+    if include_unreliable {
+        all.retain(|e| !e.payload.attention_check);
+        return Ok(all);
+    }
+    let (kept, excluded) = attention::reliable_events(&all, attention::DEFAULT_THRESHOLD);
+    if !excluded.is_empty() {
+        eprintln!(
+            "left out (attention pass rate below {:.0} %; --include-unreliable keeps them): {}",
+            attention::DEFAULT_THRESHOLD * 100.0,
+            excluded.join(", ")
+        );
+    }
+    Ok(kept)
 }
 
 pub fn rank(a: &RankArgs) -> anyhow::Result<u8> {
     let store = open_catalogue(&a.dir, a.db.as_deref())?;
-    let events = load_events(&store)?;
+    let events = load_events(&store, a.include_unreliable)?;
     let (names, comps) = human::comparisons(&events, &a.criterion);
     if comps.is_empty() {
         return Err(UsageError(format!(
@@ -134,20 +152,9 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Reading guide for α (Krippendorff 2004; as Argilla shows it).
-fn reading(alpha: f64) -> &'static str {
-    if alpha >= 0.8 {
-        "reliable (α ≥ 0.8)"
-    } else if alpha >= 0.667 {
-        "tentative (0.667 ≤ α < 0.8)"
-    } else {
-        "unreliable (α < 0.667)"
-    }
-}
-
 pub fn agreement(a: &AgreementArgs) -> anyhow::Result<u8> {
     let store = open_catalogue(&a.dir, a.db.as_deref())?;
-    let events = load_events(&store)?;
+    let events = load_events(&store, a.include_unreliable)?;
     let keys: BTreeSet<(String, String)> = events
         .iter()
         .filter(|e| matches!(e.protocol.as_str(), "pairwise" | "likert"))

@@ -162,6 +162,7 @@ pub struct Session {
     rng: Rng,
     theta: Option<Vec<f64>>,
     fit_generation: u64,
+    theta_generation: u64,
     pub trial: Option<Trial>,
     /// Answers given in this session (checks included) and checks among them.
     pub answered: usize,
@@ -185,6 +186,8 @@ pub struct Labeling {
     pub tab: Tab,
     pub report: Option<human::report::Report>,
     report_generation: u64,
+    /// Events covered by the report requested last, and by the report shown.
+    report_requested_for: usize,
     report_for: usize,
     pub threshold: f64,
     pub include_unreliable: bool,
@@ -212,6 +215,7 @@ impl Labeling {
             tab: Tab::Setup,
             report: None,
             report_generation: 0,
+            report_requested_for: usize::MAX,
             report_for: usize::MAX,
             threshold: attention::DEFAULT_THRESHOLD,
             include_unreliable: false,
@@ -237,11 +241,11 @@ impl Labeling {
 
     /// Asks the statistics thread for a fresh report when the events changed.
     pub fn request_report(&mut self) {
-        if self.report_for == self.stored.len() {
+        if self.report_requested_for == self.stored.len() {
             return;
         }
         self.report_generation += 1;
-        self.report_for = self.stored.len();
+        self.report_requested_for = self.stored.len();
         let opts = human::report::ReportOptions {
             threshold: self.threshold,
             include_unreliable: self.include_unreliable,
@@ -257,6 +261,7 @@ impl Labeling {
 
     /// Forces a new report (options changed).
     pub fn invalidate_report(&mut self) {
+        self.report_requested_for = usize::MAX;
         self.report_for = usize::MAX;
     }
 }
@@ -314,15 +319,19 @@ pub fn on_msg(c: &mut Collection, m: LabelMsg, ctx: &egui::Context) -> Option<St
             }
         }
         LabelMsg::Theta(generation, theta) => {
+            // Fits are skipped while answers arrive faster: any newer one replaces the old.
             if let Some(s) = l.session.as_mut()
-                && s.fit_generation == generation
+                && generation > s.theta_generation
+                && generation <= s.fit_generation
             {
                 s.theta = Some(theta);
+                s.theta_generation = generation;
             }
         }
         LabelMsg::Report(generation, r) => {
             if generation == l.report_generation {
                 l.report = Some(*r);
+                l.report_for = l.report_requested_for;
             }
         }
     }
@@ -404,6 +413,7 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
         rng: Rng::new(seed),
         theta: None,
         fit_generation: 0,
+        theta_generation: 0,
         trial: None,
         answered: 0,
         checks: 0,

@@ -298,3 +298,160 @@ fn pairwise_study_with_two_raters_and_attention_checks() {
     h.get_by_label_contains("Krippendorff's α: ≥ 0.8 reliable");
     h.get_by_label_contains("reliable (α ≥ 0.8)");
 }
+
+/// Answers the open session's trials of a single-image or best-of-N protocol by keys.
+fn run_keys(
+    h: &mut Harness<'_, App>,
+    keys_for: impl Fn(&App, &[Shown], &[i64]) -> Vec<Key>,
+) -> usize {
+    let mut n = 0;
+    loop {
+        wait(h, "the trial's images", trial_ready_or_done);
+        let (shown, ids) = {
+            let s = h
+                .state()
+                .coll
+                .as_ref()
+                .unwrap()
+                .label
+                .session
+                .as_ref()
+                .unwrap();
+            if s.complete {
+                return n;
+            }
+            (s.trial.as_ref().unwrap().shown.clone(), s.ids.clone())
+        };
+        let before = h.state().coll.as_ref().unwrap().label.stored.len();
+        for k in keys_for(h.state(), &shown, &ids) {
+            h.key_press(k);
+            h.run_steps(1);
+        }
+        assert_eq!(
+            h.state().coll.as_ref().unwrap().label.stored.len(),
+            before + 1
+        );
+        n += 1;
+        assert!(n < 100, "the session does not end");
+    }
+}
+
+#[test]
+fn likert_multi_and_best_of_n_screens_store_the_same_event_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("coll");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    crate::common::copy_tree(&demo.join("coffee_cup"), &dir.join("coffee_cup"));
+    let opts = AppOptions {
+        dir: Some(dir.clone()),
+        no_restore: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, opts));
+    wait(&mut h, "the scan", |a| {
+        a.coll.as_ref().is_some_and(|c| c.idle())
+    });
+    h.get_by_label("View").click();
+    h.run_steps(1);
+    h.get_by_label("Labeling").click();
+    h.run_steps(2);
+    assert_eq!(h.state().mode, ViewMode::Label);
+    wait(&mut h, "the stored labels", |a| {
+        a.coll.as_ref().unwrap().label.loaded
+    });
+    {
+        let study = &mut h.state_mut().coll.as_mut().unwrap().label.study;
+        study.raters_per_pair = 1;
+        study.attention_rate = 0.4;
+        study.seed = 7;
+    }
+    let digit = |r: usize| [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5][r - 1];
+    // Likert: a degraded gold image gets 1, real ones 4.
+    h.get_by_label("Likert (1–5)").click();
+    h.run_steps(1);
+    start_as(&mut h, "cleo");
+    let likert = run_keys(&mut h, |_, shown, _| match shown[0] {
+        Shown::Degraded(_) => vec![digit(1)],
+        Shown::Image(_) => vec![digit(4)],
+    });
+    assert!(likert >= 6, "six images, each once");
+    h.key_press(Key::Escape);
+    h.run_steps(1);
+    // Multi-dimensional: three digits per image.
+    h.get_by_label("Multi-dimensional").click();
+    h.run_steps(1);
+    start_as(&mut h, "cleo");
+    let multi = run_keys(&mut h, |_, shown, _| match shown[0] {
+        Shown::Degraded(_) => vec![digit(1), digit(2), digit(2)],
+        Shown::Image(_) => vec![digit(5), digit(3), digit(4)],
+    });
+    assert!(multi >= 6);
+    h.key_press(Key::Escape);
+    h.run_steps(1);
+    // Best of 3 within the prompt group: pick the sharpest.
+    h.get_by_label("Best of N").click();
+    h.run_steps(1);
+    h.state_mut().coll.as_mut().unwrap().label.study.best_of = 3;
+    start_as(&mut h, "cleo");
+    let best = run_keys(&mut h, |app, shown, ids| {
+        assert_eq!(shown.len(), 3);
+        let k = (0..3)
+            .max_by(|&a, &b| {
+                blur(app, ids[shown[a].item()]).total_cmp(&blur(app, ids[shown[b].item()]))
+            })
+            .unwrap();
+        vec![[Key::Num1, Key::Num2, Key::Num3][k]]
+    });
+    assert!(best >= 2);
+    wait(&mut h, "every answer stored", |a| {
+        a.coll.as_ref().unwrap().label.settled()
+    });
+
+    let store = Store::open(&dir.join(".assay/assay.db")).unwrap();
+    let rows = store.label_events().unwrap();
+    assert_eq!(rows.len(), likert + multi + best);
+    let sessions: BTreeSet<&str> = rows.iter().map(|r| r.session.as_str()).collect();
+    assert_eq!(sessions.len(), 3, "one session per study run");
+    let mut checks = 0;
+    for r in &rows {
+        let p: Payload = serde_json::from_str(&r.payload).unwrap();
+        assert_eq!(r.rater, "cleo");
+        assert!(p.response_ms.is_some());
+        match r.protocol.as_str() {
+            "likert" => {
+                assert_eq!(p.items.len(), 1);
+                let want = if p.attention_check { 1.0 } else { 4.0 };
+                assert_eq!(p.rating, Some(want));
+            }
+            "multi" => {
+                let m = p.ratings.clone().unwrap();
+                let want = if p.attention_check {
+                    [1.0, 2.0, 2.0]
+                } else {
+                    [5.0, 3.0, 4.0]
+                };
+                assert_eq!(
+                    [m["fidelity"], m["alignment"], m["aesthetics"]],
+                    want,
+                    "digits fill fidelity, alignment, aesthetics in order"
+                );
+            }
+            "best_of_n" => {
+                assert_eq!(p.items.len(), 3);
+                assert!(p.items.contains(p.choice.as_ref().unwrap()));
+                assert!(!p.attention_check);
+            }
+            other => panic!("unexpected protocol {other}"),
+        }
+        if p.attention_check {
+            checks += 1;
+            assert!(p.items[0].ends_with("#degraded"));
+        }
+    }
+    assert!(
+        checks >= 1,
+        "attention checks in the single-image protocols"
+    );
+}
