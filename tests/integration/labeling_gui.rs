@@ -354,8 +354,8 @@ fn likert_multi_and_best_of_n_screens_store_the_same_event_model() {
         a.coll.as_ref().is_some_and(|c| c.idle())
     });
     h.get_by_label("View").click();
-    h.run_steps(1);
-    h.get_by_label("Labeling").click();
+    h.run_steps(3);
+    h.get_by_label_contains("Labeling").click();
     h.run_steps(2);
     assert_eq!(h.state().mode, ViewMode::Label);
     wait(&mut h, "the stored labels", |a| {
