@@ -638,6 +638,7 @@ impl Store {
             "scorers",
             "raters",
             "scans",
+            "policies",
         ];
         let Some(t) = TABLES.iter().find(|t| **t == table) else {
             return Ok(0);
