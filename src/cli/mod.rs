@@ -14,6 +14,7 @@ mod rank;
 mod scan;
 mod select;
 mod table;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +79,11 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Full-reference fidelity (PSNR, SSIM, MS-SSIM) of TEST_DIR against REF_DIR, paired by path.
     Fidelity(fidelity::FidelityArgs),
+    /// Fit the preference scorer on the labels (Bradley–Terry loss), evaluate it on held-out
+    /// labels, version it and make it the active `learned_preference` signal.
+    Train(train::TrainArgs),
+    /// List the trained scorers with their metrics; `--activate ID` or `--rollback` switches.
+    Scorers(train::ScorersArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -119,6 +125,8 @@ pub fn run() -> ExitCode {
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),
         Some(Command::Export(args)) => export::export(&args),
+        Some(Command::Train(args)) => train::train(&args),
+        Some(Command::Scorers(args)) => train::scorers(&args),
         Some(Command::Open { dir, db }) => open_gui(dir, db),
         None => open_gui(cli.dir, None),
     };

@@ -12,5 +12,6 @@ mod fixtures_scan;
 mod incremental;
 mod kill;
 mod labels;
+mod learn;
 mod select;
 mod tensor_parity;
