@@ -236,16 +236,19 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {
         "device": selected.describe(),
     });
     let metrics = serde_json::to_value(&trained.report)?;
+    // Score from the stored bytes, so that activating this version later gives identical values.
+    let params = serde_json::to_vec(&trained.model)?;
+    let model: ScorerModel = serde_json::from_slice(&params)?;
     let (id, version) = store.insert_scorer(&NewScorer {
         kind: learn::KIND.to_string(),
-        params: serde_json::to_vec(&trained.model)?,
+        params,
         training: training.to_string(),
         metrics: metrics.to_string(),
     })?;
     let scored = if a.no_activate {
         None
     } else {
-        Some(activate(&mut store, id, version, &trained.model, "train")?)
+        Some(activate(&mut store, id, version, &model, "train")?)
     };
     let out = json!({
         "scorer": {"id": id, "version": version, "active": scored.is_some(), "images_scored": scored},
