@@ -440,15 +440,7 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
                 );
             }
             println!(
-                "{:>4}  {:>7}  {:<6}  {:>6}  {:>9}  {:>8}  {:<24}  {}",
-                "id",
-                "version",
-                "head",
-                "active",
-                "held-out",
-                "training",
-                "created",
-                "events/raters"
+                "  id  version  head    active   held-out  training  created                   events/raters"
             );
             for s in &list {
                 println!(

@@ -385,14 +385,9 @@ mod tests {
 
     #[test]
     fn gradient_matches_the_analytic_bt_gradient() {
-        // One Adam step from zero weights moves each weight by −lr·sign(g) (Adam's first step
-        // is g/|g| up to ε), so the step's signs must match the analytic gradient
-        // g = mean[(σ(d) − y)(x_a − x_b)] + 2λw with d = 0 at w = 0.
-        let x = vec![
-            vec![1.0, 0.0, -1.0],
-            vec![0.0, 2.0, 0.5],
-            vec![-1.0, 1.0, 3.0],
-        ];
+        // At w = 0 every difference d is 0, so the loss is ln 2 and the analytic gradient of
+        // the BT loss is g = mean[(σ(0) − y)(x_a − x_b)] = mean[(½ − y)(x_a − x_b)].
+        let x = [[1.0, 0.0, -1.0], [0.0, 2.0, 0.5], [-1.0, 1.0, 3.0]];
         let pairs = vec![
             LabeledPair {
                 a: 0,

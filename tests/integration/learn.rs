@@ -347,6 +347,13 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
         acc >= 0.85,
         "ground-truth pairwise accuracy {acc:.3} < 0.85"
     );
+    let reported = m["learning_curve"].as_array().unwrap();
+    assert!(reported.len() >= 4, "{reported:?}");
+    assert_eq!(
+        reported.last().unwrap()["training_pairs"],
+        split["training_pairs"],
+        "the curve ends at the full training set"
+    );
     assert!(
         curve.last().unwrap().1 > curve.first().unwrap().1,
         "more labels should help: {curve:?}"
