@@ -82,6 +82,9 @@ pub enum Which {
         head: crate::learn::Head,
         #[arg(long, default_value_t = 200)]
         max_epochs: usize,
+        /// Share of the training events used for early stopping (0 = run every epoch).
+        #[arg(long, default_value_t = 0.2)]
+        validation: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
@@ -134,9 +137,18 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             items,
             head,
             max_epochs,
+            validation,
             seed,
             backend,
-        } => train_bench(*pairs, *dim, *items, *head, *max_epochs, *seed, *backend),
+        } => train_bench(
+            *pairs,
+            *dim,
+            *items,
+            *head,
+            (*max_epochs, *validation),
+            *seed,
+            *backend,
+        ),
         Which::Bt {
             items,
             comparisons,
@@ -454,13 +466,14 @@ fn bt_bench(
 
 /// Synthetic training data for the scorer benchmark: standard-normal features, a random unit
 /// true direction scaled so that score differences have a spread of about 2 logits, outcomes
-/// drawn from the Bradley–Terry probability.
+/// drawn from the Bradley–Terry probability. Returns the features, the labels and the true
+/// scores.
 pub fn train_bench_inputs(
     pairs: usize,
     dim: usize,
     items: usize,
     seed: u64,
-) -> (crate::learn::FeatureTable, crate::learn::Labels) {
+) -> (crate::learn::FeatureTable, crate::learn::Labels, Vec<f64>) {
     use crate::learn::{FeatureTable, LabeledPair, Labels};
     use crate::ranking::rng::Rng;
     let mut rng = Rng::new(seed);
@@ -504,7 +517,7 @@ pub fn train_bench_inputs(
         pairs: out,
         likert: Vec::new(),
     };
-    (table, labels)
+    (table, labels, truth)
 }
 
 fn train_bench(
@@ -512,22 +525,30 @@ fn train_bench(
     dim: usize,
     items: usize,
     head: crate::learn::Head,
-    max_epochs: usize,
+    (max_epochs, validation): (usize, f64),
     seed: u64,
     choice: BackendChoice,
 ) -> anyhow::Result<u8> {
     use crate::learn::{self, TrainOptions};
     let t = Instant::now();
-    let (table, labels) = train_bench_inputs(pairs, dim, items, seed);
+    let (table, labels, truth) = train_bench_inputs(pairs, dim, items, seed);
     let gen_s = t.elapsed().as_secs_f64();
     let selected = backend::select(choice)?;
     let opts = TrainOptions {
         head,
         seed,
         max_epochs,
+        validation,
         curve: false,
         ..TrainOptions::default()
     };
+    // How often the labels agree with the true scores: what a perfect scorer would get.
+    let agree = labels
+        .pairs
+        .iter()
+        .filter(|p| (p.target > 0.5) == (truth[p.a] > truth[p.b]))
+        .count() as f64
+        / labels.pairs.len().max(1) as f64;
     let t = Instant::now();
     let trained = learn::train(&table, &labels, &opts, &selected.device)?;
     let train_s = t.elapsed().as_secs_f64();
@@ -541,6 +562,7 @@ fn train_bench(
             "ms_per_epoch": 1000.0 * train_s / r.epochs.max(1) as f64,
             "training_pairs": r.split.training_pairs, "validation_pairs": r.split.validation_pairs,
             "heldout_accuracy": r.heldout.as_ref().map(|a| a.accuracy),
+            "labels_agreeing_with_the_true_scores": agree,
         }))?
     );
     Ok(0)
