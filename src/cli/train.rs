@@ -445,8 +445,8 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
             for s in &list {
                 println!(
                     "{:>4}  {:>7}  {:<6}  {:>6}  {:>9}  {:>8}  {:<24}  {}/{}",
-                    s["id"],
-                    s["version"],
+                    s["id"].to_string(),
+                    s["version"].to_string(),
                     s["head"].as_str().unwrap_or("?"),
                     if s["active"].as_bool() == Some(true) {
                         "*"
@@ -456,7 +456,7 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
                     s["heldout_accuracy"]
                         .as_f64()
                         .map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}")),
-                    s["training_pairs"],
+                    s["training_pairs"].to_string(),
                     s["created"].as_str().unwrap_or(""),
                     s["events"],
                     s["raters"]
@@ -468,7 +468,9 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
                     l["id"],
                     l["action"].as_str().unwrap_or(""),
                     l["scorer"],
-                    l["previous"],
+                    l["previous"]
+                        .as_i64()
+                        .map_or_else(|| "none".to_string(), |v| v.to_string()),
                     l["time"].as_str().unwrap_or("")
                 );
             }

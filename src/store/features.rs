@@ -111,6 +111,40 @@ impl super::Store {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn embeddings_round_trip_for_current_images() {
+        use crate::store::{ImageFacts, IngestRecord, Upsert};
+        let mut s = super::super::Store::open_in_memory().unwrap();
+        let rec = |p: &str| IngestRecord {
+            upsert: Upsert::New,
+            facts: ImageFacts {
+                path: p.into(),
+                path_raw: p.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            metadata: None,
+            signals: vec![],
+            signals_version: None,
+        };
+        let ids = s.write_ingest(&[rec("a.png"), rec("b.png")]).unwrap();
+        s.set_embeddings(&[
+            (ids[0], "m".into(), vec![1.5, -2.0, 0.25]),
+            (ids[1], "m".into(), vec![0.0, 1.0, 2.0]),
+        ])
+        .unwrap();
+        assert_eq!(s.embedding_models().unwrap(), vec![("m".to_string(), 3, 2)]);
+        let v = s.embedding_vectors("m").unwrap();
+        assert_eq!(v["a.png"], vec![1.5, -2.0, 0.25]);
+        assert_eq!(v.len(), 2);
+        s.mark_missing(&[ids[1]]).unwrap();
+        assert_eq!(
+            s.embedding_vectors("m").unwrap().len(),
+            1,
+            "missing files drop out"
+        );
+        assert!(s.embedding_vectors("other").unwrap().is_empty());
+    }
+
+    #[test]
     fn empty_store_has_no_vectors() {
         let s = super::super::Store::open_in_memory().unwrap();
         assert!(s.signal_vectors(&["tenengrad"]).unwrap().is_empty());

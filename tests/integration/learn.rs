@@ -566,4 +566,38 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     // A rescan keeps the values of unchanged files.
     scan_json(&dir, &db, &[]);
     assert_eq!(preference_values(&dir, &db), v1);
+
+    // Stored embeddings join the classical features, one feature per dimension.
+    let mut store = assay::store::Store::open(&db).unwrap();
+    let rows: Vec<(i64, String, Vec<f32>)> = store
+        .path_ids()
+        .unwrap()
+        .values()
+        .map(|&id| {
+            (
+                id,
+                "test-emb".to_string(),
+                vec![id as f32, 1.0, -(id as f32), 0.5],
+            )
+        })
+        .collect();
+    store.set_embeddings(&rows).unwrap();
+    drop(store);
+    let o = run(&[
+        "train",
+        d,
+        "--db",
+        db_s,
+        "--no-activate",
+        "--no-curve",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t4: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(t4["metrics"]["features"], 13);
+    assert_eq!(
+        t4["training"]["features"]["embeddings"],
+        serde_json::json!(["test-emb"])
+    );
 }
