@@ -438,3 +438,143 @@ pub fn train(
         report,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ranking::rng::Rng;
+
+    /// 40 items with 3 features; the truth prefers feature 0 and dislikes feature 1. One
+    /// labelled item ("ghost") has no feature row.
+    fn data() -> (FeatureTable, Labels) {
+        let mut rng = Rng::new(9);
+        let mut table = FeatureTable::new(vec!["f0".into(), "f1".into(), "f2".into()]);
+        let mut truth = Vec::new();
+        for i in 0..40 {
+            let row: Vec<f64> = (0..3).map(|_| rng.next_f64() * 10.0).collect();
+            truth.push(row[0] - row[1]);
+            table.items.push(format!("i{i:02}"));
+            table.rows.push(row.into_iter().map(Some).collect());
+        }
+        table.rows[3][2] = None; // a missing value: imputed
+        let mut items = table.items.clone();
+        items.push("ghost".into());
+        let mut pairs = Vec::new();
+        for k in 0..300 {
+            let (a, b) = (rng.below(41), rng.below(41));
+            if a == b {
+                continue;
+            }
+            let ta = truth.get(a).copied().unwrap_or(0.0);
+            let tb = truth.get(b).copied().unwrap_or(0.0);
+            let target = if ta > tb { 1.0 } else { 0.0 };
+            pairs.push(LabeledPair {
+                a,
+                b,
+                target,
+                event: k,
+            });
+        }
+        let likert = (0..40)
+            .map(|i| LikertRating {
+                item: i,
+                rating: (truth[i] / 4.0).round().clamp(-2.0, 2.0) + 3.0,
+                rater: "r".into(),
+                event: 1000 + i,
+            })
+            .collect();
+        (
+            table,
+            Labels {
+                items,
+                pairs,
+                likert,
+            },
+        )
+    }
+
+    #[test]
+    fn trains_evaluates_and_reports_the_split() {
+        let (table, labels) = data();
+        let opts = TrainOptions {
+            holdout: 0.25,
+            ..TrainOptions::default()
+        };
+        let t = train(&table, &labels, &opts, &Device::flex()).unwrap();
+        let r = &t.report;
+        assert_eq!(r.split.items_without_features, 1);
+        assert!(
+            r.split.dropped_pairs > 0,
+            "pairs with the ghost item are dropped"
+        );
+        assert_eq!(
+            r.split.training_events + r.split.validation_events + r.split.heldout_events,
+            r.split.events
+        );
+        assert_eq!(
+            r.split.heldout_events,
+            (r.split.events as f64 * 0.25).round() as usize
+        );
+        let held = r.heldout.as_ref().unwrap();
+        assert!(held.accuracy > 0.9, "{held:?}");
+        let (lo, hi) = held.interval.unwrap();
+        assert!(lo <= held.accuracy && held.accuracy <= hi);
+        let rho = r.likert_spearman.as_ref().unwrap().rho.unwrap();
+        assert!(rho > 0.7, "Spearman vs held-out Likert {rho}");
+        assert!(r.learning_curve.len() >= 3);
+        assert!(r.validation_loss.is_some() && r.best_epoch <= r.epochs);
+        // The stored form scores like the trained one and survives JSON.
+        t.model.validate().unwrap();
+        let json = serde_json::to_vec(&t.model).unwrap();
+        let back: ScorerModel = serde_json::from_slice(&json).unwrap();
+        assert!((back.score(&table.rows[0]) - t.model.score(&table.rows[0])).abs() < 1e-9);
+        let best = (0..40)
+            .max_by(|&i, &j| {
+                t.model
+                    .score(&table.rows[i])
+                    .total_cmp(&t.model.score(&table.rows[j]))
+            })
+            .unwrap();
+        let v = &table.rows[best];
+        assert!(
+            v[0].unwrap() - v[1].unwrap() > 3.0,
+            "top item is a good one: {v:?}"
+        );
+    }
+
+    #[test]
+    fn bad_inputs_and_broken_models_are_errors() {
+        let (table, labels) = data();
+        let opts = TrainOptions::default();
+        assert!(matches!(
+            train(&table, &Labels::default(), &opts, &Device::flex()),
+            Err(LearnError::NoLabels(_))
+        ));
+        let bad = TrainOptions {
+            holdout: 1.0,
+            ..TrainOptions::default()
+        };
+        assert!(matches!(
+            train(&table, &labels, &bad, &Device::flex()),
+            Err(LearnError::Invalid(_))
+        ));
+        assert!(train(&FeatureTable::default(), &labels, &opts, &Device::flex()).is_err());
+
+        let t = train(
+            &table,
+            &labels,
+            &TrainOptions {
+                curve: false,
+                ..opts
+            },
+            &Device::flex(),
+        )
+        .unwrap();
+        let mut broken = t.model.clone();
+        broken.layers[0].weight.pop();
+        assert!(broken.validate().is_err());
+        let mut other = t.model.clone();
+        other.format = "something/9".into();
+        assert!(other.validate().is_err());
+    }
+}
