@@ -101,14 +101,12 @@ fn load_features(store: &Store) -> anyhow::Result<(FeatureTable, Vec<String>)> {
     Ok((table, used))
 }
 
-/// Scores every image that has any feature value and activates scorer `id` with those values.
-fn activate(
-    store: &mut Store,
-    id: i64,
+/// `learned_preference` values of every image that has any feature value.
+fn score_all(
+    store: &Store,
     version: i64,
     model: &ScorerModel,
-    action: &str,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Vec<(i64, SignalRow)>> {
     let (table, _) = load_features(store)?;
     let rows = table.rows_for(&model.standardizer.names);
     let ids = store.path_ids()?;
@@ -131,8 +129,33 @@ fn activate(
             ))
         })
         .collect();
+    Ok(values)
+}
+
+/// Scores every image with scorer `id` and makes it the active one (logged as `action`).
+fn activate(
+    store: &mut Store,
+    id: i64,
+    version: i64,
+    model: &ScorerModel,
+    action: &str,
+) -> anyhow::Result<usize> {
+    let values = score_all(store, version, model)?;
     store.activate_scorer(id, action, learn::SIGNAL_KEY, &values)?;
     Ok(values.len())
+}
+
+/// Rescores every image with the active scorer, if there is one (after a scan: new and changed
+/// files get their `learned_preference`). Returns the version and the number of images scored.
+pub fn refresh_active(store: &mut Store) -> anyhow::Result<Option<(i64, usize)>> {
+    let Some(row) = store.active_scorer()? else {
+        return Ok(None);
+    };
+    let model: ScorerModel = serde_json::from_slice(&row.params)?;
+    model.validate()?;
+    let values = score_all(store, row.version, &model)?;
+    store.replace_signal_values(learn::SIGNAL_KEY, &values)?;
+    Ok(Some((row.version, values.len())))
 }
 
 pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {

@@ -47,6 +47,21 @@ pub struct ScorerLogRow {
     pub time: String,
 }
 
+fn replace_values(
+    tx: &rusqlite::Transaction<'_>,
+    signal_key: &str,
+    values: &[(i64, SignalRow)],
+) -> Result<()> {
+    tx.execute("DELETE FROM signals WHERE key = ?1", params![signal_key])?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO signals (image_id, key, value, text, producer) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (image, s) in values {
+        stmt.execute(params![image, s.key, s.value, s.text, s.producer])?;
+    }
+    Ok(())
+}
+
 fn scorer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScorerRow> {
     Ok(ScorerRow {
         id: r.get(0)?,
@@ -139,15 +154,20 @@ impl Store {
             "INSERT INTO scorer_log (scorer_id, previous, action, time) VALUES (?1, ?2, ?3, ?4)",
             params![id, previous, action, now_utc()],
         )?;
-        tx.execute("DELETE FROM signals WHERE key = ?1", params![signal_key])?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO signals (image_id, key, value, text, producer) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (image, s) in values {
-                stmt.execute(params![image, s.key, s.value, s.text, s.producer])?;
-            }
-        }
+        replace_values(&tx, signal_key, values)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces every stored value of `signal_key` with `values` in one transaction, without
+    /// switching scorers or logging (refreshing the active scorer's values after a scan).
+    pub fn replace_signal_values(
+        &mut self,
+        signal_key: &str,
+        values: &[(i64, SignalRow)],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        replace_values(&tx, signal_key, values)?;
         tx.commit()?;
         Ok(())
     }

@@ -563,9 +563,26 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     assert_eq!(t3["scorer"]["version"], 3);
     assert_eq!(t3["scorer"]["active"], false);
     assert_eq!(preference_values(&dir, &db), v1);
-    // A rescan keeps the values of unchanged files.
+    // A rescan keeps the values of unchanged files and scores new ones with the active scorer
+    // (same pixels, same score), without a log entry.
     scan_json(&dir, &db, &[]);
     assert_eq!(preference_values(&dir, &db), v1);
+    std::fs::copy(dir.join(a), dir.join("new_copy.png")).unwrap();
+    scan_json(&dir, &db, &[]);
+    let after = preference_values(&dir, &db);
+    assert!((after["new_copy.png"] - v1[a]).abs() < 1e-12, "{after:?}");
+    assert_eq!(after.len(), v1.len() + 1);
+    let store = assay::store::Store::open(&db).unwrap();
+    assert_eq!(store.scorer_log().unwrap().len(), 5);
+    let id_new = store.image_id("new_copy.png").unwrap().unwrap();
+    assert!(
+        store
+            .signals_of(id_new)
+            .unwrap()
+            .iter()
+            .any(|r| r.key == "learned_preference" && r.producer == "preference@1")
+    );
+    drop(store);
 
     // Stored embeddings join the classical features, one feature per dimension.
     let mut store = assay::store::Store::open(&db).unwrap();
