@@ -4,6 +4,8 @@
 //!   a fresh temporary database, on given folders (default: `../shared/fixtures` when present,
 //!   and a generated corpus of 1024² JPEGs), next to `scripts/bench_ingest_baseline.py` (PIL +
 //!   numpy + OpenCV + ImageHash) on the same folder when `--python` is given.
+//! - `gui`: workbench frame time while scrolling a generated 10,000-image collection (see
+//!   `gui::bench`).
 //! - `signals`: the classical signals on same-size images through the plain-Rust path and the
 //!   burn tensor path (flex, and wgpu when an adapter exists), as ms per image.
 
@@ -90,6 +92,18 @@ pub enum Which {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         backend: BackendChoice,
     },
+    /// Frame time of the workbench (UI thread) while scrolling a generated collection, and
+    /// peak RSS.
+    #[cfg(feature = "gui")]
+    Gui {
+        #[arg(long, default_value_t = 10_000)]
+        images: usize,
+        /// Frames per scroll pass (60 per second).
+        #[arg(long, default_value_t = 600)]
+        frames: usize,
+        #[arg(long, default_value = "target/bench-corpus")]
+        corpus: PathBuf,
+    },
     /// Classical signals per image: plain Rust vs burn tensors (flex, wgpu).
     Signals {
         /// Images per batch.
@@ -108,6 +122,16 @@ pub enum Which {
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     match &args.which {
+        #[cfg(feature = "gui")]
+        Which::Gui {
+            images,
+            frames,
+            corpus,
+        } => {
+            let r = crate::gui::bench::run(*images, corpus, *frames)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(0)
+        }
         Which::Ingest {
             dirs,
             generate,

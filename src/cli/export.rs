@@ -4,17 +4,14 @@
 //! `export` copies or links the files whose latest status matches, writes a manifest with every
 //! column, and optional XMP sidecars. Originals are never modified.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use serde_json::json;
 
 use super::label::open_catalogue;
 use super::{EXIT_CANCELLED, EXIT_PARTIAL, UsageError};
-use crate::export::{self, Fate, Mode, Source};
+use crate::export::{self, Fate, ManifestFormat, Mode, Source};
 use crate::store::{ImageRow, NewDecision};
-use crate::table;
 
 /// Status filter for export; `unflagged` = no decision or `none`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,12 +21,6 @@ pub enum StatusFilter {
     Review,
     Unflagged,
     All,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ManifestFormat {
-    Csv,
-    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,36 +77,6 @@ fn matches(filter: StatusFilter, status: Option<&str>) -> bool {
     }
 }
 
-fn abs_path(root: &Path, row: &ImageRow) -> PathBuf {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt as _;
-        root.join(std::ffi::OsStr::from_bytes(&row.path_raw))
-    }
-    #[cfg(not(unix))]
-    {
-        root.join(&row.path)
-    }
-}
-
-/// `path` with its longest existing ancestor canonicalised (the rest need not exist yet).
-fn resolved(path: &Path) -> Option<PathBuf> {
-    let abs = std::path::absolute(path).ok()?;
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(c) = existing.canonicalize() {
-            return Some(
-                rest.iter()
-                    .rev()
-                    .fold(c, |acc: PathBuf, part| acc.join(part)),
-            );
-        }
-        rest.push(existing.file_name()?.to_os_string());
-        existing = existing.parent()?;
-    }
-}
-
 pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
     let store = open_catalogue(&a.dir, a.db.as_deref())?;
     let rows: Vec<ImageRow> = store
@@ -123,9 +84,7 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
         .into_iter()
         .filter(|r| r.error.is_none() && matches(a.status, r.status.as_deref()))
         .collect();
-    if let (Some(out), Ok(root)) = (resolved(&a.to), a.dir.canonicalize())
-        && out.starts_with(&root)
-    {
+    if export::is_inside(&a.to, &a.dir) {
         return Err(UsageError(format!(
             "the export folder {} is inside the collection; choose a folder outside it",
             a.to.display()
@@ -135,7 +94,7 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
     let sources: Vec<Source> = rows
         .iter()
         .map(|r| Source {
-            path: abs_path(&a.dir, r),
+            path: export::absolute_path(&a.dir, r),
             rel: r.path.clone(),
             status: r.status.clone().unwrap_or_else(|| "none".to_string()),
             rating: r.decision_rating,
@@ -153,53 +112,7 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
         eprintln!();
     }
     if let Some(fmt) = a.manifest {
-        let cols = table::all_columns();
-        let path = a.to.join(match fmt {
-            ManifestFormat::Csv => "manifest.csv",
-            ManifestFormat::Json => "manifest.json",
-        });
-        let mut f = std::io::BufWriter::new(
-            std::fs::File::create(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?,
-        );
-        let exported = results
-            .iter()
-            .filter(|e| !matches!(e.fate, Fate::Failed(_)));
-        let by_path: std::collections::HashMap<&str, &ImageRow> =
-            rows.iter().map(|r| (r.path.as_str(), r)).collect();
-        match fmt {
-            ManifestFormat::Csv => {
-                let mut w = csv::Writer::from_writer(&mut f);
-                let mut header = vec!["exported_as".to_string()];
-                header.extend(cols.iter().cloned());
-                w.write_record(&header)?;
-                for e in exported {
-                    let Some(r) = by_path.get(e.rel.as_str()) else {
-                        continue;
-                    };
-                    let mut rec = vec![e.name.clone()];
-                    rec.extend(cols.iter().map(|c| table::to_csv(&table::value(r, c))));
-                    w.write_record(&rec)?;
-                }
-                w.flush()?;
-            }
-            ManifestFormat::Json => {
-                let objs: Vec<_> = exported
-                    .filter_map(|e| {
-                        let r = by_path.get(e.rel.as_str())?;
-                        let mut m = serde_json::Map::new();
-                        m.insert("exported_as".into(), json!(e.name));
-                        for c in &cols {
-                            m.insert(c.clone(), table::to_json(c, &table::value(r, c)));
-                        }
-                        Some(serde_json::Value::Object(m))
-                    })
-                    .collect();
-                serde_json::to_writer_pretty(&mut f, &objs)?;
-                writeln!(f)?;
-            }
-        }
-        f.flush()?;
+        export::write_manifest(&a.to, fmt, &results, &rows)?;
     }
     let failed: Vec<_> = results
         .iter()

@@ -48,6 +48,10 @@ pub enum Command {
         /// Database path (default DIR/.assay/assay.db).
         #[arg(long)]
         db: Option<PathBuf>,
+        /// Save a PNG of the window once the collection and its visible thumbnails have
+        /// loaded, then quit (documentation, CI).
+        #[arg(long)]
+        screenshot: Option<PathBuf>,
     },
     /// Catalogue a folder: metadata, classical signals, near duplicates (incremental).
     Scan(scan::ScanArgs),
@@ -127,8 +131,12 @@ pub fn run() -> ExitCode {
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),
         Some(Command::Export(args)) => export::export(&args),
-        Some(Command::Open { dir, db }) => open_gui(dir, db),
-        None => open_gui(cli.dir, None),
+        Some(Command::Open {
+            dir,
+            db,
+            screenshot,
+        }) => open_gui(dir, db, screenshot),
+        None => open_gui(cli.dir, None, None),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -183,13 +191,21 @@ fn list_signals(format: ListFormat) -> anyhow::Result<u8> {
 }
 
 #[cfg(feature = "gui")]
-fn open_gui(dir: Option<PathBuf>, db: Option<PathBuf>) -> anyhow::Result<u8> {
-    crate::gui::run(dir, db)?;
+fn open_gui(
+    dir: Option<PathBuf>,
+    db: Option<PathBuf>,
+    screenshot: Option<PathBuf>,
+) -> anyhow::Result<u8> {
+    crate::gui::run(dir, db, screenshot)?;
     Ok(0)
 }
 
 #[cfg(not(feature = "gui"))]
-fn open_gui(_dir: Option<PathBuf>, _db: Option<PathBuf>) -> anyhow::Result<u8> {
+fn open_gui(
+    _dir: Option<PathBuf>,
+    _db: Option<PathBuf>,
+    _screenshot: Option<PathBuf>,
+) -> anyhow::Result<u8> {
     Err(UsageError(
         "this build has no GUI (built without the `gui` feature); use `assay scan` and `assay table`"
             .to_string(),

@@ -7,8 +7,12 @@
 //! one (in path order) becomes `stem-2.ext`, `stem-3.ext`, … A target file with identical bytes
 //! is "already exported" and left as it is, so running an export twice adds nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+use crate::store::ImageRow;
+use crate::table;
 
 /// How files reach the target folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -278,4 +282,105 @@ mod tests {
                 .is_symlink()
         );
     }
+}
+
+/// Manifest file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ManifestFormat {
+    Csv,
+    Json,
+}
+
+/// Absolute path of a catalogued row's file (exact bytes for non-UTF-8 names).
+pub fn absolute_path(root: &Path, row: &ImageRow) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        root.join(std::ffi::OsStr::from_bytes(&row.path_raw))
+    }
+    #[cfg(not(unix))]
+    {
+        root.join(&row.path)
+    }
+}
+
+/// Writes `manifest.csv` / `manifest.json` into `out`: one record per exported (or already
+/// exported) file with its exported name and every column of its row.
+pub fn write_manifest(
+    out: &Path,
+    fmt: ManifestFormat,
+    results: &[Exported],
+    rows: &[ImageRow],
+) -> anyhow::Result<PathBuf> {
+    use anyhow::Context as _;
+    let cols = table::all_columns();
+    let path = out.join(match fmt {
+        ManifestFormat::Csv => "manifest.csv",
+        ManifestFormat::Json => "manifest.json",
+    });
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?,
+    );
+    let exported = results
+        .iter()
+        .filter(|e| !matches!(e.fate, Fate::Failed(_)));
+    let by_path: HashMap<&str, &ImageRow> = rows.iter().map(|r| (r.path.as_str(), r)).collect();
+    match fmt {
+        ManifestFormat::Csv => {
+            let mut w = csv::Writer::from_writer(&mut f);
+            let mut header = vec!["exported_as".to_string()];
+            header.extend(cols.iter().cloned());
+            w.write_record(&header)?;
+            for e in exported {
+                let Some(r) = by_path.get(e.rel.as_str()) else {
+                    continue;
+                };
+                let mut rec = vec![e.name.clone()];
+                rec.extend(cols.iter().map(|c| table::to_csv(&table::value(r, c))));
+                w.write_record(&rec)?;
+            }
+            w.flush()?;
+        }
+        ManifestFormat::Json => {
+            let objs: Vec<_> = exported
+                .filter_map(|e| {
+                    let r = by_path.get(e.rel.as_str())?;
+                    let mut m = serde_json::Map::new();
+                    m.insert("exported_as".into(), serde_json::json!(e.name));
+                    for c in &cols {
+                        m.insert(c.clone(), table::to_json(c, &table::value(r, c)));
+                    }
+                    Some(serde_json::Value::Object(m))
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut f, &objs)?;
+            writeln!(f)?;
+        }
+    }
+    f.flush()?;
+    Ok(path)
+}
+
+/// `path` with its longest existing ancestor canonicalised (the rest need not exist yet).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            return Some(
+                rest.iter()
+                    .rev()
+                    .fold(c, |acc: PathBuf, part| acc.join(part)),
+            );
+        }
+        rest.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    }
+}
+
+/// Whether `out` is (or would be) inside the collection `root`: exporting there would feed the
+/// copies back into the collection.
+pub fn is_inside(out: &Path, root: &Path) -> bool {
+    matches!((resolved(out), root.canonicalize()), (Some(o), Ok(r)) if o.starts_with(&r))
 }

@@ -9,6 +9,8 @@ mod compare;
 mod demo;
 mod export;
 mod fixtures_scan;
+#[cfg(feature = "gui")]
+mod gui;
 mod incremental;
 mod kill;
 mod labels;

@@ -1,0 +1,265 @@
+//! Background work of the workbench: the database worker (reads rows, appends decisions), the
+//! scan job, full-resolution decoding and export. Every worker reports through one channel of
+//! [`Event`]s that the UI drains once per frame; the UI thread never decodes or queries.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use eframe::egui;
+
+use crate::catalog::decode::{DecodeConfig, decode};
+use crate::export::{self, Fate, ManifestFormat, Mode, Source};
+use crate::pipeline::{self, Progress, ScanOptions, ScanSummary};
+use crate::store::{ImageRow, NewDecision, Store};
+
+/// Something a worker finished.
+pub enum Event {
+    /// The collection's current rows (all of them, replacing what the UI had), and the
+    /// sequence number of the last decision batch committed before they were read.
+    Rows(Vec<ImageRow>, u64),
+    /// Decision batch `seq` was committed with this many rows (0: it failed).
+    Written(u64, usize),
+    ScanDone(Result<ScanSummary, String>),
+    /// A full-resolution (or texture-limited) image: id, pixels or the reason it failed,
+    /// and whether it was downscaled to fit the texture limit.
+    Full(i64, Result<(egui::ColorImage, bool), String>),
+    ExportDone(Result<ExportReport, String>),
+    Error(String),
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Default)]
+pub struct ExportReport {
+    pub exported: usize,
+    pub already: usize,
+    pub failed: Vec<(String, String)>,
+    pub cancelled: bool,
+    pub to: PathBuf,
+}
+
+/// Sends events and wakes the UI.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: Sender<Event>,
+    ctx: egui::Context,
+}
+
+impl Outbox {
+    pub fn new(ctx: egui::Context) -> (Self, Receiver<Event>) {
+        let (tx, rx) = channel();
+        (Self { tx, ctx }, rx)
+    }
+    pub fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+        self.ctx.request_repaint();
+    }
+}
+
+/// Spawns a named thread (threads are named so that crash reports and profilers say which).
+pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.to_string()).spawn(f) {
+        eprintln!("assay: cannot start the {name} thread: {e}");
+    }
+}
+
+/// Commands of the database worker.
+pub enum DbCmd {
+    Reload,
+    /// A batch of decisions with its sequence number.
+    Decide(u64, Vec<NewDecision>),
+}
+
+/// The one thread that talks to SQLite for the UI. Commands run in order, so a reload after a
+/// decision sees it.
+pub struct DbWorker {
+    tx: Sender<DbCmd>,
+}
+
+impl DbWorker {
+    pub fn start(db: PathBuf, out: Outbox) -> Self {
+        let (tx, rx) = channel::<DbCmd>();
+        spawn("assay-db", move || {
+            let mut store: Option<Store> = None;
+            let mut done: u64 = 0;
+            for cmd in rx {
+                if store.is_none() {
+                    match Store::open(&db) {
+                        Ok(s) => store = Some(s),
+                        Err(e) => {
+                            out.send(Event::Error(format!(
+                                "cannot open the database {}: {e}",
+                                db.display()
+                            )));
+                            if let DbCmd::Decide(seq, _) = cmd {
+                                // Keep the UI's pending count honest: nothing was written.
+                                out.send(Event::Written(seq, 0));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                let Some(s) = store.as_mut() else { continue };
+                match cmd {
+                    DbCmd::Reload => match s.image_rows(false) {
+                        Ok(rows) => out.send(Event::Rows(rows, done)),
+                        Err(e) => out.send(Event::Error(format!("cannot read the catalogue: {e}"))),
+                    },
+                    DbCmd::Decide(seq, rows) => {
+                        let n = rows.len();
+                        match s.append_decisions(&rows) {
+                            Ok(()) => {
+                                done = seq;
+                                out.send(Event::Written(seq, n));
+                            }
+                            Err(e) => {
+                                out.send(Event::Error(format!("decisions NOT saved ({n}): {e}")));
+                                out.send(Event::Written(seq, 0));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    pub fn send(&self, cmd: DbCmd) {
+        let _ = self.tx.send(cmd);
+    }
+}
+
+/// A running scan: its progress and cancel flag.
+pub struct ScanJob {
+    pub progress: Arc<Progress>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl ScanJob {
+    pub fn start(opts: ScanOptions, out: Outbox) -> Self {
+        let progress = Arc::new(Progress::default());
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (p, c) = (progress.clone(), cancel.clone());
+        spawn("assay-scan", move || {
+            let r = pipeline::scan(&opts, &p, &c).map_err(|e| e.to_string());
+            p.finish();
+            out.send(Event::ScanDone(r));
+        });
+        Self { progress, cancel }
+    }
+}
+
+/// Decodes full images off the UI thread, one at a time, newest request first.
+pub struct FullLoader {
+    tx: Sender<(i64, PathBuf, usize)>,
+}
+
+impl FullLoader {
+    pub fn start(out: Outbox) -> Self {
+        let (tx, rx) = channel::<(i64, PathBuf, usize)>();
+        spawn("assay-full", move || {
+            while let Ok(mut req) = rx.recv() {
+                // Skip to the newest request: arrowing through images must not queue decodes.
+                while let Ok(newer) = rx.try_recv() {
+                    req = newer;
+                }
+                let (id, path, max_side) = req;
+                out.send(Event::Full(id, load_full(&path, max_side)));
+            }
+        });
+        Self { tx }
+    }
+    pub fn request(&self, id: i64, path: PathBuf, max_side: usize) {
+        let _ = self.tx.send((id, path, max_side));
+    }
+}
+
+/// Decodes `path` (pixel limit, orientation) and downscales it to `max_side` when larger.
+pub fn load_full(path: &Path, max_side: usize) -> Result<(egui::ColorImage, bool), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let d = decode(&bytes, &DecodeConfig::default()).map_err(|e| e.to_string())?;
+    let mut img = d.image;
+    let max_side = max_side.max(64) as u32;
+    let scaled = img.width() > max_side || img.height() > max_side;
+    if scaled {
+        img = img.resize(max_side, max_side, image::imageops::FilterType::Triangle);
+    }
+    Ok((to_color_image(&img), scaled))
+}
+
+/// RGBA pixels for egui.
+pub fn to_color_image(img: &image::DynamicImage) -> egui::ColorImage {
+    let rgba = img.to_rgba8();
+    let size = [rgba.width() as usize, rgba.height() as usize];
+    egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw())
+}
+
+/// Settings of one export.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    pub to: PathBuf,
+    pub mode: Mode,
+    pub xmp: bool,
+    pub manifest: Option<ManifestFormat>,
+}
+
+/// A running export.
+pub struct ExportJob {
+    pub progress: Arc<Progress>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl ExportJob {
+    /// Exports `rows` (their files under `root`) as `req` says.
+    pub fn start(root: PathBuf, rows: Vec<ImageRow>, req: ExportRequest, out: Outbox) -> Self {
+        let progress = Arc::new(Progress::default());
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (p, c) = (progress.clone(), cancel.clone());
+        spawn("assay-export", move || {
+            p.set_phase("export");
+            p.set_total(rows.len() as u64);
+            let sources: Vec<Source> = rows
+                .iter()
+                .map(|r| Source {
+                    path: export::absolute_path(&root, r),
+                    rel: r.path.clone(),
+                    status: r.status.clone().unwrap_or_else(|| "none".to_string()),
+                    rating: r.decision_rating,
+                    prompt: r.positive.clone(),
+                })
+                .collect();
+            let mut last = 0;
+            let res = export::export(&sources, &req.to, req.mode, req.xmp, |done| {
+                p.advance((done - last) as u64, 0);
+                last = done;
+                !c.load(Ordering::Relaxed)
+            });
+            let report = res.map_err(|e| e.to_string()).and_then(|results| {
+                if let Some(fmt) = req.manifest {
+                    export::write_manifest(&req.to, fmt, &results, &rows)
+                        .map_err(|e| format!("manifest: {e:#}"))?;
+                }
+                Ok(ExportReport {
+                    exported: results.iter().filter(|e| e.fate == Fate::Exported).count(),
+                    already: results
+                        .iter()
+                        .filter(|e| e.fate == Fate::AlreadyExported)
+                        .count(),
+                    failed: results
+                        .iter()
+                        .filter_map(|e| match &e.fate {
+                            Fate::Failed(w) => Some((e.rel.clone(), w.clone())),
+                            _ => None,
+                        })
+                        .collect(),
+                    cancelled: results.len() < sources.len(),
+                    to: req.to.clone(),
+                })
+            });
+            p.finish();
+            out.send(Event::ExportDone(report));
+        });
+        Self { progress, cancel }
+    }
+}

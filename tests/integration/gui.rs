@@ -1,0 +1,324 @@
+//! The real workbench driven through AccessKit with `egui_kittest`: open the demo collection
+//! (the app scans it itself), sort by a signal, filter, cull with the keyboard, undo/redo, open
+//! detail and compare, export with XMP sidecars. Assertions are on the store and the exported
+//! files, not only on the UI.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use assay::gui::{App, AppOptions, ViewMode};
+use assay::store::Store;
+use eframe::egui::{self, Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+
+fn wait(h: &mut Harness<'_, App>, what: &str, cond: impl Fn(&App) -> bool) {
+    let start = Instant::now();
+    while !cond(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+}
+
+fn idle(app: &App) -> bool {
+    app.coll.as_ref().is_some_and(|c| c.idle())
+}
+
+/// (status, rating, source, reason) of the latest decision of `path`.
+fn latest(db: &Path, path: &str) -> Option<(String, Option<i64>, String, Option<String>)> {
+    let store = Store::open(db).unwrap();
+    let rows = store.image_rows(false).unwrap();
+    let r = rows.iter().find(|r| r.path == path)?;
+    Some((
+        r.status.clone()?,
+        r.decision_rating,
+        r.decision_source.clone()?,
+        r.decision_reason.clone(),
+    ))
+}
+
+fn cursor_path(app: &App) -> String {
+    let c = app.coll.as_ref().unwrap();
+    c.row(c.sel.cursor.unwrap()).unwrap().path.clone()
+}
+
+#[test]
+fn workbench_culls_the_demo_through_the_ui() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    crate::common::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
+        &dir,
+    );
+    let out = tmp.path().join("export");
+    let opts = AppOptions {
+        dir: Some(dir.clone()),
+        no_restore: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, opts));
+    // Opening scans in the background; the grid fills in.
+    wait(&mut h, "the scan and the thumbnails", idle);
+    let db = dir.join(".assay/assay.db");
+    assert!(db.exists(), "the app's scan created the catalogue");
+    {
+        let c = h.state().coll.as_ref().unwrap();
+        assert_eq!(c.rows.len(), 31);
+        assert_eq!(c.view.len(), 31);
+        assert!(c.textures.len() >= 9, "visible thumbnails were loaded");
+        // Unreadable files are listed, with their reason, and get no thumbnail.
+        assert!(c.rows.iter().filter(|r| r.error.is_some()).count() >= 2);
+    }
+    assert!(
+        dir.join(".assay/thumbs").read_dir().unwrap().count() > 0,
+        "thumbnails are cached on disk"
+    );
+    // Thumbnails are AccessKit list items named after the file.
+    h.get_by_label("seed_5001.png");
+
+    // Sort by a signal (descending) from the toolbar (the inspector, which also names every
+    // signal, is hidden with I first so that the label is unique).
+    h.key_press(Key::I);
+    h.run_steps(2);
+    assert!(!h.state().settings.show_inspector);
+    h.get_by_label("Sort by").click();
+    h.run_steps(2);
+    h.get_by_label("Sharpness (Laplacian variance)").click();
+    h.run_steps(2);
+    h.get_by_label("ascending").click();
+    h.run_steps(2);
+    h.key_press(Key::I);
+    h.run_steps(2);
+    {
+        let app = h.state();
+        assert_eq!(app.settings.sort.column, "blur_laplacian_var");
+        assert!(app.settings.sort.descending);
+        let c = app.coll.as_ref().unwrap();
+        let vals: Vec<f64> = c
+            .view_ids
+            .iter()
+            .filter_map(
+                |id| match c.row(*id).unwrap().signals.get("blur_laplacian_var") {
+                    Some(assay::store::SignalValue::Number(x)) => Some(*x),
+                    _ => None,
+                },
+            )
+            .collect();
+        assert!(vals.len() >= 25);
+        assert!(
+            vals.windows(2).all(|w| w[0] >= w[1]),
+            "sorted descending: {vals:?}"
+        );
+    }
+
+    // Filter by prompt text.
+    let search = h.get_by_label("Search");
+    search.focus();
+    search.type_text("cat");
+    h.run_steps(3);
+    {
+        let c = h.state().coll.as_ref().unwrap();
+        assert!(
+            !c.view.is_empty() && c.view.len() < 31,
+            "{} shown",
+            c.view.len()
+        );
+        for id in &c.view_ids {
+            let r = c.row(*id).unwrap();
+            let hay = format!(
+                "{} {} {}",
+                r.path,
+                r.positive.clone().unwrap_or_default(),
+                r.model.clone().unwrap_or_default()
+            );
+            assert!(hay.to_lowercase().contains("cat"), "{hay}");
+        }
+    }
+    // Clear the search (select all, delete) and leave the text field.
+    h.get_by_label("Search").focus();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.key_press(Key::Backspace);
+    h.run_steps(2);
+    h.get_by_label("seed_2001.jpg").click();
+    h.run_steps(2);
+    assert_eq!(h.state().coll.as_ref().unwrap().view.len(), 31);
+    assert_eq!(cursor_path(h.state()), "coffee_cup/seed_2001.jpg");
+
+    // Cull with the keyboard: P picks, → moves, X rejects, 4 rates.
+    h.key_press(Key::P);
+    h.run_steps(2);
+    h.key_press(Key::ArrowRight);
+    h.run_steps(2);
+    let second = cursor_path(h.state());
+    assert_ne!(second, "coffee_cup/seed_2001.jpg");
+    h.key_press(Key::X);
+    h.run_steps(2);
+    h.key_press(Key::Num4);
+    h.run_steps(2);
+    wait(&mut h, "decisions committed", idle);
+    assert_eq!(
+        latest(&db, "coffee_cup/seed_2001.jpg"),
+        Some(("accepted".into(), None, "human".into(), None))
+    );
+    assert_eq!(
+        latest(&db, &second),
+        Some(("rejected".into(), Some(4), "human".into(), None))
+    );
+
+    // Undo the rating, then the reject; redo the reject. Each is a new row in the log.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    wait(&mut h, "undo committed", idle);
+    assert_eq!(
+        latest(&db, &second),
+        Some(("none".into(), None, "human".into(), Some("undo".into())))
+    );
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_steps(2);
+    wait(&mut h, "redo committed", idle);
+    assert_eq!(
+        latest(&db, &second),
+        Some(("rejected".into(), None, "human".into(), Some("redo".into())))
+    );
+    let store = Store::open(&db).unwrap();
+    assert_eq!(
+        store.count("decisions").unwrap(),
+        6,
+        "pick, reject, rate, undo, undo, redo: six appended rows"
+    );
+    drop(store);
+
+    // Detail view: Space opens it, the full image decodes off-thread, Escape returns.
+    h.key_press(Key::Space);
+    h.run_steps(2);
+    assert_eq!(h.state().mode, ViewMode::Detail);
+    let cur = h.state().coll.as_ref().unwrap().sel.cursor.unwrap();
+    wait(&mut h, "the full-resolution image", |a| {
+        a.coll.as_ref().unwrap().has_full(cur)
+    });
+    h.get_by_label("Copy prompt");
+    h.get_by_label("100%").click();
+    h.run_steps(2);
+    assert!(h.state().coll.as_ref().unwrap().zoom.zoom.is_some());
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert_eq!(h.state().mode, ViewMode::Grid);
+
+    // Compare two images chosen with ctrl-click; pick the second from the compare view.
+    // (Filter to their folder first: the grid only lays out what is on screen.)
+    let search = h.get_by_label("Search");
+    search.focus();
+    search.type_text("coffee_cup");
+    h.run_steps(3);
+    assert_eq!(h.state().coll.as_ref().unwrap().view.len(), 6);
+    h.get_by_label("seed_2003.jpg").click();
+    h.run_steps(1);
+    h.get_by_label("seed_2004.jpg")
+        .click_modifiers(Modifiers::COMMAND);
+    h.run_steps(1);
+    h.key_press(Key::C);
+    h.run_steps(3);
+    assert_eq!(h.state().mode, ViewMode::Compare);
+    assert_eq!(h.state().coll.as_ref().unwrap().compare_ids.len(), 2);
+    h.get_all_by_label("Pick").nth(1).unwrap().click();
+    h.run_steps(3);
+    wait(&mut h, "the compare pick", idle);
+    assert_eq!(
+        latest(&db, "coffee_cup/seed_2004.jpg").unwrap().0,
+        "accepted"
+    );
+    assert_eq!(
+        latest(&db, "coffee_cup/seed_2003.jpg"),
+        None,
+        "only the clicked one is flagged"
+    );
+    h.key_press(Key::G);
+    h.run_steps(2);
+
+    // A rendered frame of the grid (wgpu; lavapipe on CI) is not blank.
+    let img = h.render().expect("render the window");
+    let first = img.get_pixel(0, 0).0;
+    assert!(
+        img.pixels().any(|p| p.0 != first),
+        "the rendered window is not uniform"
+    );
+
+    // Export the picks with XMP sidecars and a manifest from the dialog (Ctrl+Shift+E).
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::E);
+    h.run_steps(2);
+    let field = h.get_by_label("Export folder");
+    field.focus();
+    field.type_text(&out.display().to_string());
+    h.run_steps(2);
+    h.get_by_label("Start export").click();
+    h.run_steps(2);
+    wait(&mut h, "the export", idle);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            "manifest.csv",
+            "seed_2001.jpg",
+            "seed_2001.jpg.xmp",
+            "seed_2004.jpg",
+            "seed_2004.jpg.xmp"
+        ]
+    );
+    let xmp = std::fs::read_to_string(out.join("seed_2001.jpg.xmp")).unwrap();
+    assert!(
+        xmp.contains("digiKam:PickLabel") || xmp.contains("xmp:Label"),
+        "{xmp}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("seed_2004.jpg")).unwrap(),
+        std::fs::read(dir.join("coffee_cup/seed_2004.jpg")).unwrap(),
+        "exported copies are byte-identical"
+    );
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    assert_eq!(manifest.lines().count(), 3);
+    assert!(
+        manifest
+            .lines()
+            .next()
+            .unwrap()
+            .contains("blur_laplacian_var")
+    );
+}
+
+#[test]
+fn welcome_screen_without_a_collection_and_bad_folder_message() {
+    let opts = AppOptions {
+        no_restore: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_eframe(|cc| App::new(cc, opts));
+    h.run_steps(2);
+    assert!(h.state().coll.is_none());
+    h.get_by_label("Open folder…");
+    h.get_by_label_contains("drop a folder");
+    // Opening something that is not a folder explains itself instead of failing.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("not-a-folder.png");
+    std::fs::write(&file, b"x").unwrap();
+    h.state_mut().push(assay::gui::Cmd::Open(file));
+    h.run_steps(2);
+    assert!(h.state().coll.is_none());
+    let (msg, is_error) = h.state().message.clone().unwrap();
+    assert!(is_error && msg.contains("is not a folder"), "{msg}");
+    h.get_by_label_contains("is not a folder");
+}
