@@ -7,6 +7,7 @@ mod calibrate;
 mod compare;
 mod compare_eval;
 mod export;
+mod faces;
 mod fidelity;
 mod label;
 mod npy;
@@ -76,7 +77,7 @@ pub enum Command {
     Decide(export::DecideArgs),
     /// Copy or link files by status into a folder, with a manifest and XMP sidecars.
     Export(export::ExportArgs),
-    /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
+    /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths; `faces`: MTCNN).
     Bench(bench::BenchArgs),
     /// Compare two scanned batches: FD, KID, precision/recall, density/coverage with bootstrap
     /// intervals (`--features-file A B` for feature matrices, `--by FIELD` for groups).
@@ -88,6 +89,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// List the trained scorers with their metrics; `--activate ID` or `--rollback` switches.
     Scorers(train::ScorersArgs),
+    /// Detect faces (MTCNN): box, confidence and five landmarks per face.
+    Faces(faces::FacesArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -127,6 +130,7 @@ pub fn run() -> ExitCode {
         Some(Command::Fidelity(args)) => fidelity::run(&args),
         Some(Command::Train(args)) => train::train(&args),
         Some(Command::Scorers(args)) => train::scorers(&args),
+        Some(Command::Faces(args)) => faces::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),

@@ -1,7 +1,8 @@
 //! `assay train DIR` (fit, evaluate, version and activate a preference scorer) and
 //! `assay scorers DIR` (list versions with their metrics; `--activate ID` or `--rollback`).
 //!
-//! Features: the numeric classical signals, plus each embedding model stored in the catalogue.
+//! Features: the numeric quality signals (classical, faces), plus each embedding model stored in
+//! the catalogue.
 //! Labels: pairwise, best-of-N and Likert events of one criterion; attention checks are left
 //! out. Activating a scorer rewrites every `learned_preference` value with the producer
 //! `preference@<version>`, in the same transaction as the switch and its log entry.
@@ -74,10 +75,10 @@ pub struct ScorersArgs {
     pub format: ListFormat,
 }
 
-/// The catalogue's feature table: classical signals, then every embedding model with a single
-/// dimension (`model[i]` features).
+/// The catalogue's feature table: the numeric quality signals (classical, faces), then every
+/// embedding model with a single dimension (`model[i]` features).
 fn load_features(store: &Store) -> anyhow::Result<(FeatureTable, Vec<String>)> {
-    let keys = signals::classical_feature_keys();
+    let keys = learn::features::signal_keys();
     let mut table = FeatureTable::new(keys.iter().map(|k| (*k).to_string()).collect());
     for (path, values) in store.signal_vectors(&keys)? {
         table.items.push(path);
@@ -248,7 +249,7 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {
         "items_labelled": labels.items.len(),
         "features": {
             "count": table.names.len(),
-            "classical": signals::classical_feature_keys(),
+            "signals": learn::features::signal_keys(),
             "embeddings": embeddings,
             "standardisation": "log1p on blur_laplacian_var and tenengrad, then z-scores over the collection; missing values imputed with the mean",
         },

@@ -13,6 +13,25 @@ use serde::{Deserialize, Serialize};
 /// Keys whose values span orders of magnitude: `log1p` before standardising.
 pub const LOG1P_KEYS: [&str; 2] = ["blur_laplacian_var", "tenengrad"];
 
+/// The registry's numeric quality signals a scorer learns from, in registry order: every
+/// `Number` signal except identity signals (hashes, duplicate groups), hard filters and learned
+/// scores (a scorer never learns from its own output). Today: the nine classical signals and the
+/// four face signals.
+pub fn signal_keys() -> Vec<&'static str> {
+    use crate::signals::{Group, Kind, registry};
+    registry()
+        .iter()
+        .filter(|d| {
+            d.kind == Kind::Number
+                && !matches!(
+                    d.group,
+                    Group::Identity | Group::HardFilter | Group::Learned
+                )
+        })
+        .map(|d| d.key)
+        .collect()
+}
+
 /// The raw features of a collection: one row per image.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureTable {
@@ -177,6 +196,25 @@ mod tests {
             "missing and NaN are imputed with the mean"
         );
         assert_eq!(s.apply(&[Some(0.0)]).len(), 2, "short rows are padded");
+    }
+
+    #[test]
+    fn features_are_the_numeric_quality_signals() {
+        let keys = signal_keys();
+        for k in crate::signals::classical_feature_keys() {
+            assert!(keys.contains(&k), "{k}");
+        }
+        assert!(keys.contains(&"face_defect"));
+        for k in [
+            "learned_preference",
+            "dup_group",
+            "blank",
+            "size_ok",
+            "phash",
+            "face_boxes",
+        ] {
+            assert!(!keys.contains(&k), "{k} is not a feature");
+        }
     }
 
     #[test]

@@ -184,7 +184,9 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
             &mut rng,
         ));
     }
-    let (code, summary) = scan_json(&dir, &db, &[]);
+    // Classical features only, as the issue asks: no face detection, so the four face features
+    // are absent (imputed, i.e. constant 0) and only the nine classical signals inform the score.
+    let (code, summary) = scan_json(&dir, &db, &["--no-faces"]);
     assert_eq!(code, 0, "{summary}");
     let (d, db_s) = (dir.to_str().unwrap(), db.to_str().unwrap());
 
@@ -303,7 +305,7 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
 
     // The learning curve against the ground truth, in-process on the same features.
     let store = assay::store::Store::open(&db).unwrap();
-    let keys = assay::signals::classical_feature_keys();
+    let keys = assay::learn::features::signal_keys();
     let mut table =
         assay::learn::FeatureTable::new(keys.iter().map(|k| (*k).to_string()).collect());
     for (p, v) in store.signal_vectors(&keys).unwrap() {
@@ -564,13 +566,15 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     assert_eq!(t3["scorer"]["active"], false);
     assert_eq!(preference_values(&dir, &db), v1);
     // A rescan keeps the values of unchanged files and scores new ones with the active scorer
-    // (same pixels, same score), without a log entry.
+    // (same pixels, about the same score), without a log entry.
     scan_json(&dir, &db, &[]);
     assert_eq!(preference_values(&dir, &db), v1);
     std::fs::copy(dir.join(a), dir.join("new_copy.png")).unwrap();
     scan_json(&dir, &db, &[]);
     let after = preference_values(&dir, &db);
-    assert!((after["new_copy.png"] - v1[a]).abs() < 1e-12, "{after:?}");
+    // Face signals come from batched f32 tensors, so a copy scanned alone can differ from its
+    // original in the last digits; the classical signals are exact.
+    assert!((after["new_copy.png"] - v1[a]).abs() < 1e-4, "{after:?}");
     assert_eq!(after.len(), v1.len() + 1);
     let store = assay::store::Store::open(&db).unwrap();
     assert_eq!(store.scorer_log().unwrap().len(), 5);
@@ -612,7 +616,8 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let t4: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(t4["metrics"]["features"], 13);
+    // Nine classical and four face signals, and four embedding dimensions.
+    assert_eq!(t4["metrics"]["features"], 17);
     assert_eq!(
         t4["training"]["features"]["embeddings"],
         serde_json::json!(["test-emb"])
