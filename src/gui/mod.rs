@@ -109,7 +109,7 @@ pub enum Cmd {
     Message(String, bool),
     /// Append a planned policy run (decisions + the policy version).
     ApplyPolicy(
-        crate::selection::plan::Prepared,
+        Box<crate::selection::plan::Prepared>,
         std::sync::Arc<crate::selection::plan::Plan>,
     ),
     /// Show the review band in the grid, to step through with the culling keys.

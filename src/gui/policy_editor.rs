@@ -316,7 +316,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                     .on_hover_text("append one decision per image (human decisions are kept)")
                     .clicked()
                 {
-                    cmds.push(Cmd::ApplyPolicy(prep.clone(), plan.clone()));
+                    cmds.push(Cmd::ApplyPolicy(Box::new(prep.clone()), plan.clone()));
                 }
                 if ui
                     .button("Open review queue")
