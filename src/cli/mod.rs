@@ -15,6 +15,7 @@ mod rank;
 mod scan;
 mod select;
 mod table;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,6 +84,11 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Full-reference fidelity (PSNR, SSIM, MS-SSIM) of TEST_DIR against REF_DIR, paired by path.
     Fidelity(fidelity::FidelityArgs),
+    /// Fit the preference scorer on the labels (Bradley–Terry loss), evaluate it on held-out
+    /// labels, version it and make it the active `learned_preference` signal.
+    Train(train::TrainArgs),
+    /// List the trained scorers with their metrics; `--activate ID` or `--rollback` switches.
+    Scorers(train::ScorersArgs),
     /// Detect faces (MTCNN): box, confidence and five landmarks per face.
     Faces(faces::FacesArgs),
 }
@@ -122,6 +128,8 @@ pub fn run() -> ExitCode {
         Some(Command::Agreement(args)) => rank::agreement(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Fidelity(args)) => fidelity::run(&args),
+        Some(Command::Train(args)) => train::train(&args),
+        Some(Command::Scorers(args)) => train::scorers(&args),
         Some(Command::Faces(args)) => faces::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),

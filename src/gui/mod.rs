@@ -14,6 +14,8 @@ mod labeling_jobs;
 mod labeling_stats;
 pub mod model;
 mod panels;
+pub mod pareto;
+pub mod policy_editor;
 mod thumbs;
 mod views;
 mod zoom;
@@ -48,6 +50,7 @@ pub struct Settings {
     pub show_inspector: bool,
     /// Face boxes and landmarks over detail and compare images.
     pub show_faces: bool,
+    pub pareto: pareto::ParetoState,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
 }
@@ -61,6 +64,7 @@ impl Default for Settings {
             show_filters: true,
             show_inspector: true,
             show_faces: false,
+            pareto: pareto::ParetoState::default(),
             recent: Vec::new(),
         }
     }
@@ -74,6 +78,10 @@ pub enum ViewMode {
     Compare,
     /// Human evaluation: study setup, trials, results (`labeling.rs`).
     Label,
+    /// Scatter of two signals with the Pareto front; parallel coordinates.
+    Pareto,
+    /// The selection-policy editor.
+    Policy,
 }
 
 /// Everything a panel can ask for.
@@ -99,6 +107,19 @@ pub enum Cmd {
     StartExport(ExportRequest, ExportScope),
     CancelExport,
     ShowLabel,
+    ShowPareto,
+    ShowPolicy,
+    /// Show only these images in the grid (a selection made elsewhere, e.g. the Pareto view).
+    ShowOnly(Vec<i64>),
+    /// A status-bar message (text, is error).
+    Message(String, bool),
+    /// Append a planned policy run (decisions + the policy version).
+    ApplyPolicy(
+        Box<crate::selection::plan::Prepared>,
+        std::sync::Arc<crate::selection::plan::Plan>,
+    ),
+    /// Show the review band in the grid, to step through with the culling keys.
+    ReviewQueue,
 }
 
 /// Which images an export takes.
@@ -123,6 +144,8 @@ pub struct Collection {
     view_dirty: bool,
     /// Rows received at least once.
     pub loaded: bool,
+    /// Bumped whenever rows or their decisions change (live views recompute).
+    pub rows_generation: u64,
     pub sel: Selection,
     pub history: History,
     db_worker: DbWorker,
@@ -183,6 +206,7 @@ impl Collection {
             view_error: None,
             view_dirty: true,
             loaded: false,
+            rows_generation: 0,
             sel: Selection::default(),
             history: History::default(),
             db_worker,
@@ -262,6 +286,7 @@ impl Collection {
         self.rows = rows;
         self.index = index;
         self.loaded = true;
+        self.rows_generation += 1;
         self.view_dirty = true;
         self.hist_cache.clear();
     }
@@ -297,6 +322,7 @@ impl Collection {
             return;
         }
         model::apply_flags(&mut self.rows, &self.index, &flags);
+        self.rows_generation += 1;
         let rows = flags
             .iter()
             .map(|(id, f)| NewDecision {
@@ -378,6 +404,7 @@ pub struct App {
     pub mode: ViewMode,
     pub show_help: bool,
     pub export_dialog: Option<panels::ExportDialog>,
+    pub policy: policy_editor::PolicyState,
     /// Last message for the status bar (text, is error).
     pub message: Option<(String, bool)>,
     cmds: Vec<Cmd>,
@@ -409,6 +436,7 @@ impl App {
             mode: ViewMode::Grid,
             show_help: false,
             export_dialog: None,
+            policy: policy_editor::PolicyState::default(),
             message: None,
             cmds: Vec::new(),
             screenshot: opts.screenshot,
@@ -523,6 +551,14 @@ impl App {
                     if let Some(e) = labeling::on_msg(c, m, ctx) {
                         self.message = Some((e, true));
                     }
+                }
+                Event::PolicyPlan(g, r) => self.policy.editor.receive(g, r),
+                Event::PolicyApplied(r) => {
+                    self.message = Some(match r {
+                        Ok((name, n)) => (format!("applied {name}: {n} decisions appended"), false),
+                        Err(e) => (format!("the policy was NOT applied: {e}"), true),
+                    });
+                    c.reload();
                 }
             }
         }
@@ -704,6 +740,33 @@ impl App {
                 ));
                 self.export_dialog = None;
             }
+            Cmd::ShowPareto => self.mode = ViewMode::Pareto,
+            Cmd::ShowPolicy => self.mode = ViewMode::Policy,
+            Cmd::ShowOnly(ids) => {
+                self.settings.filters.only_ids = Some(ids.into_iter().collect());
+                c.view_dirty = true;
+                self.mode = ViewMode::Grid;
+            }
+            Cmd::Message(m, err) => self.message = Some((m, err)),
+            Cmd::ApplyPolicy(p, plan) => {
+                c.db_worker.send(DbCmd::ApplyPolicy {
+                    name: p.policy.name.clone(),
+                    hash: p.hash.clone(),
+                    text: p.text.clone(),
+                    decisions: plan.decisions.clone(),
+                });
+            }
+            Cmd::ReviewQueue => {
+                // The whole review band: other filters would hide part of it.
+                self.settings.filters = Filters {
+                    statuses: [false, false, true, false],
+                    ..Filters::default()
+                };
+                c.view_dirty = true;
+                self.mode = ViewMode::Grid;
+                c.sel = Selection::default();
+                c.scroll_to_cursor = true;
+            }
             Cmd::CancelExport => {
                 if let Some(j) = &c.export_job {
                     j.cancel.store(true, Ordering::Relaxed);
@@ -793,6 +856,9 @@ impl App {
             }
             if pressed(i, Key::C) {
                 cmds.push(Cmd::ShowCompare);
+            }
+            if pressed(i, Key::V) {
+                cmds.push(Cmd::ShowPareto);
             }
             if pressed(i, Key::Z) && !shift && self.mode != ViewMode::Grid {
                 let ppp = i.pixels_per_point;
@@ -894,7 +960,7 @@ fn targets(c: &Collection, mode: ViewMode) -> (Vec<i64>, String) {
             .into_iter()
             .collect(),
         ViewMode::Detail => c.sel.cursor.into_iter().collect(),
-        ViewMode::Grid | ViewMode::Label => c.sel.targets(),
+        ViewMode::Grid | ViewMode::Pareto | ViewMode::Policy | ViewMode::Label => c.sel.targets(),
     };
     let label = if ids.len() == 1 {
         c.row(ids[0]).map_or_else(String::new, |r| r.path.clone())
@@ -955,7 +1021,8 @@ impl App {
         panels::top_bar(self, ui);
         panels::status_bar(self, ui);
         if self.coll.is_some() {
-            if self.settings.show_filters && self.mode == ViewMode::Grid {
+            if self.settings.show_filters && matches!(self.mode, ViewMode::Grid | ViewMode::Pareto)
+            {
                 panels::filters_panel(self, ui);
             }
             // Labeling is blind: no names or signals on screen.
@@ -970,6 +1037,8 @@ impl App {
                 ViewMode::Detail => views::detail(self, ui),
                 ViewMode::Compare => views::compare(self, ui),
                 ViewMode::Label => labeling::view(self, ui),
+                ViewMode::Pareto => pareto::show(self, ui),
+                ViewMode::Policy => policy_editor::show(self, ui),
             },
         });
         if self.show_help {

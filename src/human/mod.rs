@@ -459,6 +459,33 @@ mod tests {
     }
 
     #[test]
+    fn gui_events_export_and_import_to_the_same_uid_with_gold_items() {
+        let c = col();
+        let payload = Payload {
+            criterion: "overall".into(),
+            items: vec!["a.png".into(), attention::degraded_name("a.png")],
+            hashes: vec!["h_a".into(), attention::degraded_name("h_a")],
+            order: vec![attention::degraded_name("a.png"), "a.png".into()],
+            choice: Some("a.png".into()),
+            rating: None,
+            ratings: None,
+            response_ms: Some(812),
+            attention_check: true,
+        };
+        let time = "2026-01-02T03:04:05.678Z";
+        let uid = event_uid("pairwise", "ana", "ana@t#0001", Some(time), &payload);
+        let line = export_line(time, "ana", "ana@t#0001", "pairwise", &payload);
+        let back = parse_line(&serde_json::to_string(&line).unwrap(), &c).unwrap();
+        assert_eq!(back.payload, payload);
+        assert_eq!(back.uid, uid, "re-importing a GUI event adds nothing");
+        // Gold items are only valid in attention checks.
+        let mut plain = line.clone();
+        plain.attention_check = false;
+        let e = parse_line(&serde_json::to_string(&plain).unwrap(), &c).unwrap_err();
+        assert!(e.contains("unknown item"), "{e}");
+    }
+
+    #[test]
     fn events_become_comparisons_and_matrices() {
         let c = col();
         let ev = |line: &str| {

@@ -77,6 +77,8 @@ pub const HASHES: &str = "imagehash@1";
 pub const FILTERS: &str = "filters@1";
 /// Producer of near-duplicate groups.
 pub const DEDUP: &str = "dedup@1";
+/// Producer of learned scores; stored values carry the scorer version (`preference@<version>`).
+pub const PREFERENCE: &str = "preference";
 
 /// Version of the whole per-image signal set the scanner computes. An image whose stored
 /// `signals_version` differs is recomputed even when its file is unchanged.
@@ -357,6 +359,17 @@ const REGISTRY: &[SignalDef] = &[
         Kind::Json,
         faces::FACES,
         "JSON {landmarks: [names], faces: [{box_xywh, confidence, landmarks, defect}]} for overlays; not a quality.",
+    ),
+    def(
+        "learned_preference",
+        "Learned preference",
+        "score",
+        Direction::HigherIsBetter,
+        (None, None),
+        Group::Learned,
+        Kind::Number,
+        PREFERENCE,
+        "Score of the active preference scorer (`assay train`), trained on this collection's pairwise, best-of-N and Likert labels; the producer names the scorer version. Differences matter, not the scale: σ(a − b) estimates P(a preferred to b).",
     ),
 ];
 

@@ -9,10 +9,12 @@ mod features;
 mod labels;
 mod raters;
 mod schema;
+mod scorers;
 
 pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
 pub use raters::SessionSummary;
+pub use scorers::{NewScorer, ScorerLogRow, ScorerRow};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -638,8 +640,10 @@ impl Store {
             "label_events",
             "decisions",
             "scorers",
+            "scorer_log",
             "raters",
             "scans",
+            "policies",
         ];
         let Some(t) = TABLES.iter().find(|t| **t == table) else {
             return Ok(0);

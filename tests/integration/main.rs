@@ -17,5 +17,6 @@ mod kill;
 #[cfg(feature = "gui")]
 mod labeling_gui;
 mod labels;
+mod learn;
 mod select;
 mod tensor_parity;
