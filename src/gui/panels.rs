@@ -74,6 +74,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                     (ViewMode::Compare, "Compare", "C"),
                     (ViewMode::Pareto, "Pareto", "V"),
                     (ViewMode::Policy, "Selection policy", ""),
+                    (ViewMode::Scorers, "Preference scorer", ""),
                 ] {
                     if ui
                         .add(egui::Button::selectable(app.mode == m, label).shortcut_text(key))
@@ -85,6 +86,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                             ViewMode::Compare => Cmd::ShowCompare,
                             ViewMode::Pareto => Cmd::ShowPareto,
                             ViewMode::Policy => Cmd::ShowPolicy,
+                            ViewMode::Scorers => Cmd::ShowScorers,
                         });
                         ui.close();
                     }
