@@ -234,7 +234,7 @@ pub fn train_in(store: &mut Store, a: &TrainArgs) -> anyhow::Result<Value> {
         ))
         .into());
     }
-    let (table, embeddings) = load_features(&store)?;
+    let (table, embeddings) = load_features(store)?;
     if table.items.is_empty() {
         return Err(UsageError(format!(
             "the catalogue of {} has no images; run `assay scan` first",

@@ -115,11 +115,10 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
     let Some(c) = app.coll.as_ref() else { return };
     let st = &mut app.scorers;
-    if st.rows.is_none() || st.requested_for != c.rows_generation {
-        if st.requested_for != c.rows_generation {
-            st.requested_for = c.rows_generation;
-            load(c.db.clone(), app.out.clone());
-        }
+    // (Re)load the versions when the view opens on new rows (a job also changes the rows).
+    if st.requested_for != c.rows_generation {
+        st.requested_for = c.rows_generation;
+        load(c.db.clone(), app.out.clone());
     }
     ui.horizontal(|ui| {
         if ui.button("Back to grid").clicked() {
