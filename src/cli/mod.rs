@@ -15,7 +15,7 @@ mod rank;
 mod scan;
 mod select;
 mod table;
-mod train;
+pub mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -175,6 +175,40 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {
         .into());
     }
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
+    let out = train_in(&mut store, a)?;
+    match a.format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
+        ListFormat::Text => print_train(&out),
+    }
+    Ok(0)
+}
+
+impl TrainArgs {
+    /// The defaults of `assay train DIR` (the GUI's "Train now" uses them).
+    pub fn defaults(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            db: None,
+            head: Head::Linear,
+            holdout: 0.2,
+            validation: 0.2,
+            seed: 1,
+            criterion: "overall".into(),
+            hidden: 32,
+            weight_decay: 1e-3,
+            lr: 0.02,
+            max_epochs: 1000,
+            no_curve: false,
+            no_activate: false,
+            backend: BackendChoice::Cpu,
+            format: ListFormat::Text,
+        }
+    }
+}
+
+/// Trains, stores and (unless `no_activate`) activates a scorer on an open catalogue; returns
+/// the report printed by `assay train --format json`.
+pub fn train_in(store: &mut Store, a: &TrainArgs) -> anyhow::Result<Value> {
     let mut events = Vec::new();
     let mut meta = Vec::new();
     let mut attention = 0usize;
@@ -200,7 +234,7 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
-    let (table, embeddings) = load_features(&store)?;
+    let (table, embeddings) = load_features(store)?;
     if table.items.is_empty() {
         return Err(UsageError(format!(
             "the catalogue of {} has no images; run `assay scan` first",
@@ -272,18 +306,13 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {
     let scored = if a.no_activate {
         None
     } else {
-        Some(activate(&mut store, id, version, &model, "train")?)
+        Some(activate(store, id, version, &model, "train")?)
     };
-    let out = json!({
+    Ok(json!({
         "scorer": {"id": id, "version": version, "active": scored.is_some(), "images_scored": scored},
         "training": training,
         "metrics": metrics,
-    });
-    match a.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-        ListFormat::Text => print_train(&out),
-    }
-    Ok(0)
+    }))
 }
 
 fn fmt_acc(v: &Value) -> String {
@@ -411,12 +440,7 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
             ))
             .into());
         };
-        let model: ScorerModel = serde_json::from_slice(&row.params)
-            .map_err(|e| UsageError(format!("scorer {id} has unreadable parameters: {e}")))?;
-        model
-            .validate()
-            .map_err(|e| UsageError(format!("scorer {id}: {e}")))?;
-        let n = activate(&mut store, id, row.version, &model, action)?;
+        let n = switch_to(&mut store, &row, action)?;
         switched =
             Some(json!({"id": id, "version": row.version, "action": action, "images_scored": n}));
     }
@@ -501,4 +525,19 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Makes a stored scorer the active one (`action`: activate / rollback), rescoring every image.
+pub fn switch_to(
+    store: &mut Store,
+    row: &crate::store::ScorerRow,
+    action: &str,
+) -> anyhow::Result<usize> {
+    let id = row.id;
+    let model: ScorerModel = serde_json::from_slice(&row.params)
+        .map_err(|e| UsageError(format!("scorer {id} has unreadable parameters: {e}")))?;
+    model
+        .validate()
+        .map_err(|e| UsageError(format!("scorer {id}: {e}")))?;
+    activate(store, id, row.version, &model, action)
 }

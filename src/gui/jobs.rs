@@ -36,6 +36,10 @@ pub enum Event {
     ),
     /// A policy was applied: its name and the decisions appended.
     PolicyApplied(Result<(String, usize), String>),
+    /// The preference-scorer versions.
+    Scorers(Result<Vec<crate::store::ScorerRow>, String>),
+    /// A training or activation job finished (what it did, or why it failed).
+    ScorerJob(Result<String, String>),
 }
 
 /// What an export did.

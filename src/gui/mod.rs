@@ -16,6 +16,7 @@ pub mod model;
 mod panels;
 pub mod pareto;
 pub mod policy_editor;
+pub mod scorers;
 mod thumbs;
 mod views;
 mod zoom;
@@ -82,6 +83,8 @@ pub enum ViewMode {
     Pareto,
     /// The selection-policy editor.
     Policy,
+    /// Preference-scorer versions, training and the learning curve.
+    Scorers,
 }
 
 /// Everything a panel can ask for.
@@ -109,6 +112,7 @@ pub enum Cmd {
     ShowLabel,
     ShowPareto,
     ShowPolicy,
+    ShowScorers,
     /// Show only these images in the grid (a selection made elsewhere, e.g. the Pareto view).
     ShowOnly(Vec<i64>),
     /// A status-bar message (text, is error).
@@ -405,6 +409,7 @@ pub struct App {
     pub show_help: bool,
     pub export_dialog: Option<panels::ExportDialog>,
     pub policy: policy_editor::PolicyState,
+    pub scorers: scorers::ScorersState,
     /// Last message for the status bar (text, is error).
     pub message: Option<(String, bool)>,
     cmds: Vec<Cmd>,
@@ -437,6 +442,7 @@ impl App {
             show_help: false,
             export_dialog: None,
             policy: policy_editor::PolicyState::default(),
+            scorers: scorers::ScorersState::default(),
             message: None,
             cmds: Vec::new(),
             screenshot: opts.screenshot,
@@ -553,6 +559,17 @@ impl App {
                     }
                 }
                 Event::PolicyPlan(g, r) => self.policy.editor.receive(g, r),
+                Event::Scorers(r) => match r {
+                    Ok(rows) => self.scorers.rows = Some(rows),
+                    Err(e) => self.message = Some((format!("cannot read the scorers: {e}"), true)),
+                },
+                Event::ScorerJob(r) => {
+                    self.scorers.busy = None;
+                    self.scorers.last = Some(r);
+                    // learned_preference values changed: reload the rows (the view reloads
+                    // the versions when the rows change).
+                    c.reload();
+                }
                 Event::PolicyApplied(r) => {
                     self.message = Some(match r {
                         Ok((name, n)) => (format!("applied {name}: {n} decisions appended"), false),
@@ -742,6 +759,7 @@ impl App {
             }
             Cmd::ShowPareto => self.mode = ViewMode::Pareto,
             Cmd::ShowPolicy => self.mode = ViewMode::Policy,
+            Cmd::ShowScorers => self.mode = ViewMode::Scorers,
             Cmd::ShowOnly(ids) => {
                 self.settings.filters.only_ids = Some(ids.into_iter().collect());
                 c.view_dirty = true;
@@ -960,7 +978,11 @@ fn targets(c: &Collection, mode: ViewMode) -> (Vec<i64>, String) {
             .into_iter()
             .collect(),
         ViewMode::Detail => c.sel.cursor.into_iter().collect(),
-        ViewMode::Grid | ViewMode::Pareto | ViewMode::Policy | ViewMode::Label => c.sel.targets(),
+        ViewMode::Grid
+        | ViewMode::Pareto
+        | ViewMode::Policy
+        | ViewMode::Scorers
+        | ViewMode::Label => c.sel.targets(),
     };
     let label = if ids.len() == 1 {
         c.row(ids[0]).map_or_else(String::new, |r| r.path.clone())
@@ -1039,6 +1061,7 @@ impl App {
                 ViewMode::Label => labeling::view(self, ui),
                 ViewMode::Pareto => pareto::show(self, ui),
                 ViewMode::Policy => policy_editor::show(self, ui),
+                ViewMode::Scorers => scorers::show(self, ui),
             },
         });
         if self.show_help {

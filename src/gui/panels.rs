@@ -75,6 +75,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                     (ViewMode::Label, "Labeling", "Ctrl+L"),
                     (ViewMode::Pareto, "Pareto", "V"),
                     (ViewMode::Policy, "Selection policy", ""),
+                    (ViewMode::Scorers, "Preference scorer", ""),
                 ] {
                     if ui
                         .add(egui::Button::selectable(app.mode == m, label).shortcut_text(key))
@@ -87,6 +88,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                             ViewMode::Label => Cmd::ShowLabel,
                             ViewMode::Pareto => Cmd::ShowPareto,
                             ViewMode::Policy => Cmd::ShowPolicy,
+                            ViewMode::Scorers => Cmd::ShowScorers,
                         });
                         ui.close();
                     }

@@ -466,3 +466,108 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
             .all(|id| c.row(*id).unwrap().status.as_deref() == Some("review"))
     );
 }
+
+#[test]
+fn scorer_view_trains_activates_and_rolls_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    crate::common::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
+        &dir,
+    );
+    let opts = AppOptions {
+        dir: Some(dir.clone()),
+        no_restore: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, opts));
+    wait(&mut h, "the scan", idle);
+    let db = dir.join(".assay/assay.db");
+    // A rater who always prefers the sharper image: 60 pairwise events over the readable images.
+    {
+        let mut store = Store::open(&db).unwrap();
+        let rows: Vec<_> = store
+            .image_rows(false)
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| match r.signals.get("blur_laplacian_var") {
+                Some(assay::store::SignalValue::Number(x)) => {
+                    Some((r.path.clone(), r.hash.clone().unwrap(), *x))
+                }
+                _ => None,
+            })
+            .collect();
+        let n = rows.len();
+        let events: Vec<assay::store::NewLabelEvent> = (0..60)
+            .map(|k| {
+                let (a, b) = (&rows[k % n], &rows[(k * 7 + 3) % n]);
+                let a = if a.0 == b.0 { &rows[(k + 1) % n] } else { a };
+                let choice = if a.2 >= b.2 { &a.0 } else { &b.0 };
+                let payload = serde_json::json!({
+                    "criterion": "overall", "items": [a.0, b.0], "hashes": [a.1, b.1],
+                    "order": [a.0, b.0], "choice": choice, "rating": null, "ratings": null,
+                    "response_ms": 900, "attention_check": false,
+                });
+                assay::store::NewLabelEvent {
+                    uid: format!("test-{k}"),
+                    time: None,
+                    rater: "r1".into(),
+                    session: "s1".into(),
+                    protocol: "pairwise".into(),
+                    payload: payload.to_string(),
+                }
+            })
+            .collect();
+        store.append_label_events(&events).unwrap();
+    }
+    h.state_mut().push(assay::gui::Cmd::ShowScorers);
+    h.run_steps(3);
+    assert_eq!(h.state().mode, ViewMode::Scorers);
+    wait(&mut h, "the versions", |a| a.scorers.rows.is_some());
+    h.get_by_label_contains("No scorer yet");
+    for _ in 0..2 {
+        h.get_by_label("Train now").click();
+        h.run_steps(2);
+        wait(&mut h, "training", |a| a.scorers.busy.is_none() && idle(a));
+    }
+    assert!(
+        matches!(&h.state().scorers.last, Some(Ok(m)) if m.contains("trained version 2")),
+        "{:?}",
+        h.state().scorers.last
+    );
+    wait(&mut h, "the versions again", |a| {
+        a.scorers.rows.as_ref().is_some_and(|r| r.len() == 2)
+    });
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.active_scorer().unwrap().unwrap().version, 2);
+    drop(store);
+    // The grid's rows carry the learned signal of the active version.
+    assert!(
+        h.state()
+            .coll
+            .as_ref()
+            .unwrap()
+            .rows
+            .iter()
+            .any(|r| r.signals.contains_key("learned_preference"))
+    );
+    h.get_by_label("Roll back").click();
+    h.run_steps(2);
+    wait(&mut h, "the rollback", |a| {
+        a.scorers.busy.is_none() && idle(a)
+    });
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.active_scorer().unwrap().unwrap().version, 1);
+    let log: Vec<String> = store
+        .scorer_log()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.action)
+        .collect();
+    assert_eq!(log, vec!["train", "train", "rollback"]);
+    // The learning curve of the active version is plotted.
+    h.run_steps(3);
+    h.get_by_label_contains("Learning curve of v1");
+}

@@ -1,0 +1,309 @@
+//! The preference-scorer view (the selection flywheel): every trained version with its
+//! metrics, which one is active, "Train now" (a background job that trains on the collection's
+//! labels, stores and activates the new version), instant activation or rollback, and the
+//! learning curve of the chosen version.
+//!
+//! Training and switching run on their own threads with their own database connection (they
+//! take seconds, rewrite `learned_preference` values and log the switch); the grid is reloaded
+//! when they finish.
+
+use std::path::PathBuf;
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{Line, Plot, PlotPoints, Points};
+use serde_json::Value;
+
+use super::jobs::{Event, Outbox, spawn};
+use super::{App, Cmd};
+use crate::cli::train::{TrainArgs, switch_to, train_in};
+use crate::learn::Head;
+use crate::store::{ScorerRow, Store};
+
+/// View state.
+#[derive(Default)]
+pub struct ScorersState {
+    pub rows: Option<Vec<ScorerRow>>,
+    pub busy: Option<String>,
+    pub head: Option<Head>,
+    pub chosen: Option<i64>,
+    pub last: Option<Result<String, String>>,
+    requested_for: u64,
+}
+
+impl ScorersState {
+    fn head(&self) -> Head {
+        self.head.unwrap_or(Head::Linear)
+    }
+}
+
+/// Loads the versions (off the UI thread).
+pub fn load(db: PathBuf, out: Outbox) {
+    spawn("assay-scorers", move || {
+        let r = Store::open(&db)
+            .and_then(|s| s.scorers())
+            .map_err(|e| e.to_string());
+        out.send(Event::Scorers(r));
+    });
+}
+
+fn train_job(root: PathBuf, db: PathBuf, head: Head, out: Outbox) {
+    spawn("assay-train", move || {
+        let r = (|| -> anyhow::Result<String> {
+            let mut store = Store::open(&db)?;
+            let mut args = TrainArgs::defaults(root);
+            args.head = head;
+            let v = train_in(&mut store, &args)?;
+            Ok(format!(
+                "trained version {} ({} held-out accuracy {})",
+                v["scorer"]["version"],
+                v["metrics"]["head"].as_str().unwrap_or("?"),
+                v["metrics"]["heldout"]["accuracy"]
+                    .as_f64()
+                    .map_or("n/a".into(), |a| format!("{a:.3}"))
+            ))
+        })()
+        .map_err(|e| format!("{e:#}"));
+        out.send(Event::ScorerJob(r));
+    });
+}
+
+fn switch_job(db: PathBuf, row: ScorerRow, action: &'static str, out: Outbox) {
+    spawn("assay-switch", move || {
+        let r = (|| -> anyhow::Result<String> {
+            let mut store = Store::open(&db)?;
+            let n = switch_to(&mut store, &row, action)?;
+            Ok(format!(
+                "{action}: version {} active, {n} images rescored",
+                row.version
+            ))
+        })()
+        .map_err(|e| format!("{e:#}"));
+        out.send(Event::ScorerJob(r));
+    });
+}
+
+fn metrics(row: &ScorerRow) -> Value {
+    row.metrics
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn training(row: &ScorerRow) -> Value {
+    row.training
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn acc_text(v: &Value) -> String {
+    match v["accuracy"].as_f64() {
+        Some(a) => match v["interval"].as_array() {
+            Some(i) if i.len() == 2 => format!(
+                "{a:.3} [{:.3}, {:.3}] ({} pairs)",
+                i[0].as_f64().unwrap_or(f64::NAN),
+                i[1].as_f64().unwrap_or(f64::NAN),
+                v["pairs"]
+            ),
+            _ => format!("{a:.3} ({} pairs)", v["pairs"]),
+        },
+        None => "–".into(),
+    }
+}
+
+pub fn show(app: &mut App, ui: &mut egui::Ui) {
+    let mut cmds = Vec::new();
+    let Some(c) = app.coll.as_ref() else { return };
+    let st = &mut app.scorers;
+    // (Re)load the versions when the view opens on new rows (a job also changes the rows).
+    if st.requested_for != c.rows_generation {
+        st.requested_for = c.rows_generation;
+        load(c.db.clone(), app.out.clone());
+    }
+    ui.horizontal(|ui| {
+        if ui.button("Back to grid").clicked() {
+            cmds.push(Cmd::ShowGrid);
+        }
+        ui.separator();
+        ui.label(RichText::new("Preference scorer").strong());
+        ui.weak("learned from this collection's pairwise, best-of-N and Likert labels");
+    });
+    ui.separator();
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_id_salt("scorer-head")
+            .selected_text(match st.head() {
+                Head::Linear => "linear head",
+                Head::Mlp => "MLP head",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut st.head, Some(Head::Linear), "linear head");
+                ui.selectable_value(&mut st.head, Some(Head::Mlp), "MLP head");
+            });
+        let busy = st.busy.is_some();
+        if ui
+            .add_enabled(!busy, egui::Button::new("Train now"))
+            .on_hover_text(
+                "train on all labels (20 % held out), store the version and make it active",
+            )
+            .clicked()
+        {
+            st.busy = Some("training…".into());
+            train_job(c.root.clone(), c.db.clone(), st.head(), app.out.clone());
+        }
+        let active = st
+            .rows
+            .as_ref()
+            .and_then(|r| r.iter().find(|x| x.active).cloned());
+        let prev = st.rows.as_ref().and_then(|rows| {
+            let a = active.as_ref()?;
+            rows.iter()
+                .filter(|r| r.version < a.version)
+                .max_by_key(|r| r.version)
+                .cloned()
+        });
+        if ui
+            .add_enabled(!busy && prev.is_some(), egui::Button::new("Roll back"))
+            .on_hover_text("activate the previous version")
+            .clicked()
+            && let Some(p) = prev
+        {
+            st.busy = Some("rolling back…".into());
+            switch_job(c.db.clone(), p, "rollback", app.out.clone());
+        }
+        if let Some(b) = &st.busy {
+            ui.spinner();
+            ui.label(b);
+        }
+        match &st.last {
+            Some(Ok(m)) => {
+                ui.label(m);
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            None => {}
+        }
+    });
+    let Some(rows) = st.rows.clone() else {
+        ui.spinner();
+        return;
+    };
+    if rows.is_empty() {
+        ui.add_space(20.0);
+        ui.label("No scorer yet. Label some pairs (or import labels with `assay label import`), then Train now.");
+        return;
+    }
+    ui.add_space(6.0);
+    egui::Grid::new("scorer-versions")
+        .striped(true)
+        .num_columns(8)
+        .show(ui, |ui| {
+            for h in [
+                "",
+                "version",
+                "head",
+                "held-out accuracy",
+                "Spearman (Likert)",
+                "events",
+                "created",
+                "",
+            ] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for r in rows.iter().rev() {
+                let m = metrics(r);
+                let t = training(r);
+                ui.label(if r.active {
+                    RichText::new("active").color(Color32::from_rgb(70, 170, 90))
+                } else {
+                    RichText::new("")
+                });
+                if ui
+                    .selectable_label(st.chosen == Some(r.id), format!("v{}", r.version))
+                    .clicked()
+                {
+                    st.chosen = Some(r.id);
+                }
+                ui.label(m["head"].as_str().unwrap_or("?"));
+                ui.monospace(acc_text(&m["heldout"]));
+                ui.monospace(
+                    m["likert_spearman"]["rho"]
+                        .as_f64()
+                        .map_or("–".into(), |x| format!("{x:.3}")),
+                );
+                ui.label(format!(
+                    "{} ({} raters)",
+                    t["events"],
+                    t["raters"].as_array().map_or(0, Vec::len)
+                ));
+                ui.weak(&r.created);
+                if !r.active
+                    && ui
+                        .add_enabled(
+                            st.busy.is_none(),
+                            egui::Button::new(format!("Activate v{}", r.version)),
+                        )
+                        .clicked()
+                {
+                    st.busy = Some("activating…".into());
+                    switch_job(c.db.clone(), r.clone(), "activate", app.out.clone());
+                }
+                ui.end_row();
+            }
+        });
+    // Learning curve of the chosen (else active, else newest) version.
+    let pick = st
+        .chosen
+        .and_then(|id| rows.iter().find(|r| r.id == id))
+        .or_else(|| rows.iter().find(|r| r.active))
+        .or(rows.last());
+    if let Some(r) = pick {
+        let m = metrics(r);
+        let pts: Vec<[f64; 2]> = m["learning_curve"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| Some([p["training_pairs"].as_f64()?, p["accuracy"].as_f64()?]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ui.add_space(8.0);
+        ui.label(
+            RichText::new(format!(
+                "Learning curve of v{} (held-out accuracy vs training pairs)",
+                r.version
+            ))
+            .strong(),
+        );
+        if pts.is_empty() {
+            ui.weak("no learning curve stored for this version");
+        } else {
+            Plot::new("learning-curve")
+                .height(220.0)
+                .x_axis_label("training pairs")
+                .y_axis_label("held-out pairwise accuracy")
+                .include_y(0.5)
+                .include_y(1.0)
+                .show(ui, |pu| {
+                    pu.line(
+                        Line::new("accuracy", PlotPoints::from(pts.clone()))
+                            .color(Color32::from_rgb(90, 150, 230)),
+                    );
+                    pu.points(
+                        Points::new("points", PlotPoints::from(pts))
+                            .radius(3.0)
+                            .color(Color32::from_rgb(90, 150, 230)),
+                    );
+                });
+        }
+        if let Some(notes) = m["notes"].as_array().filter(|n| !n.is_empty()) {
+            for n in notes {
+                ui.weak(n.as_str().unwrap_or_default());
+            }
+        }
+    }
+    for c in cmds {
+        app.push(c);
+    }
+}
