@@ -2,3 +2,4 @@
 //! [`backend`]. Models never touch the store.
 
 pub mod backend;
+pub mod clip;
