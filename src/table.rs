@@ -51,7 +51,12 @@ pub fn default_columns() -> Vec<String> {
     .iter()
     .map(|s| (*s).to_string())
     .collect();
-    cols.extend(signals::registry().iter().map(|d| d.key.to_string()));
+    cols.extend(
+        signals::registry()
+            .iter()
+            .filter(|d| d.kind != signals::Kind::Json)
+            .map(|d| d.key.to_string()),
+    );
     cols.push("error".to_string());
     cols
 }

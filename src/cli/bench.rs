@@ -8,6 +8,9 @@
 //!   `gui::bench`).
 //! - `signals`: the classical signals on same-size images through the plain-Rust path and the
 //!   burn tensor path (flex, and wgpu when an adapter exists), as ms per image.
+//! - `faces`: MTCNN detection (pyramid, P/R/O-Net, NMS) on SIZE² images, images/s on burn flex
+//!   and wgpu (`--wgpu`); the image is a fixture portrait resized to SIZE² when the fixtures
+//!   exist (so R-Net and O-Net have real candidates), else a synthetic picture.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -96,6 +99,26 @@ pub enum Which {
         #[arg(long)]
         wgpu: bool,
     },
+    /// MTCNN face detection, images/s on burn flex (CPU) and wgpu.
+    Faces {
+        /// Images per detector call (same-size images share P-Net batches).
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        #[arg(long, default_value_t = 1024)]
+        size: u32,
+        /// Repetitions (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Image to resize to SIZE² (default: the astronaut fixture portrait when present).
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// Also time wgpu (lavapipe on machines without a GPU: slow).
+        #[arg(long)]
+        wgpu: bool,
+        /// Skip the CPU (flex) run.
+        #[arg(long)]
+        no_cpu: bool,
+    },
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
@@ -133,6 +156,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             reps,
             wgpu,
         } => signals(*batch, *size, *reps, *wgpu),
+        Which::Faces {
+            batch,
+            size,
+            reps,
+            image,
+            wgpu,
+            no_cpu,
+        } => faces_bench(*batch, *size, *reps, image.as_deref(), *wgpu, *no_cpu),
         Which::Bt {
             items,
             comparisons,
@@ -368,6 +399,92 @@ fn signals(batch: usize, size: usize, reps: usize, wgpu: bool) -> anyhow::Result
         "{}",
         serde_json::to_string_pretty(&json!({
             "bench": "signals", "batch": batch, "size": size, "reps": reps, "results": rows
+        }))?
+    );
+    Ok(0)
+}
+
+fn faces_bench(
+    batch: usize,
+    size: u32,
+    reps: usize,
+    image: Option<&Path>,
+    wgpu: bool,
+    no_cpu: bool,
+) -> anyhow::Result<u8> {
+    use crate::models::mtcnn::{Mtcnn, RgbImage};
+    let source = image
+        .map(Path::to_path_buf)
+        .or_else(|| default_fixtures().map(|d| d.join("photos/astronaut.png")))
+        .filter(|p| p.is_file());
+    let (label, base) = match &source {
+        Some(p) => {
+            let (rgb, w, h) = super::faces::load_rgb(p)?;
+            let img = image::RgbImage::from_raw(w as u32, h as u32, rgb)
+                .context("decoded image has the wrong size")?;
+            (
+                p.display().to_string(),
+                image::imageops::resize(&img, size, size, image::imageops::FilterType::Triangle),
+            )
+        }
+        None => ("synthetic".to_string(), synthetic_rgb(size, 1)),
+    };
+    // Slightly different images per slot (brightness offsets) so no result can be cached.
+    let imgs: Vec<image::RgbImage> = (0..batch.max(1))
+        .map(|i| {
+            let mut im = base.clone();
+            for p in im.pixels_mut() {
+                for c in &mut p.0 {
+                    *c = c.saturating_add(i as u8);
+                }
+            }
+            im
+        })
+        .collect();
+    let views: Vec<RgbImage<'_>> = imgs
+        .iter()
+        .map(|i| RgbImage {
+            data: i.as_raw(),
+            width: size as usize,
+            height: size as usize,
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut run_on = |sel: backend::Selected| -> anyhow::Result<()> {
+        let det = Mtcnn::new(&sel.device)?;
+        let t0 = Instant::now();
+        let warm = det.detect_batch(&views)?; // warm-up (shader compile, autotune)
+        let warm_s = t0.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(det.detect_batch(&views)?);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let n = (reps * views.len()) as f64;
+        rows.push(json!({
+            "device": sel.describe(),
+            "images_per_second": n / secs,
+            "ms_per_image": secs * 1000.0 / n,
+            "first_call_s": warm_s,
+            "faces_per_image": warm.first().map_or(0, |d| d.faces.len()),
+            "pnet_candidates": warm.first().map_or(0, |d| d.stage_counts[0]),
+        }));
+        Ok(())
+    };
+    if !no_cpu {
+        run_on(backend::select(BackendChoice::Cpu)?)?;
+    }
+    if wgpu {
+        match backend::select(BackendChoice::Wgpu) {
+            Ok(sel) => run_on(sel)?,
+            Err(e) => eprintln!("wgpu skipped: {e}"),
+        }
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "bench": "faces", "image": label, "size": size, "batch": batch, "reps": reps,
+            "results": rows
         }))?
     );
     Ok(0)

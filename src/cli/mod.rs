@@ -7,6 +7,7 @@ mod calibrate;
 mod compare;
 mod compare_eval;
 mod export;
+mod faces;
 mod fidelity;
 mod label;
 mod npy;
@@ -75,13 +76,15 @@ pub enum Command {
     Decide(export::DecideArgs),
     /// Copy or link files by status into a folder, with a manifest and XMP sidecars.
     Export(export::ExportArgs),
-    /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths).
+    /// Throughput benchmarks (`ingest`: scan + signals; `signals`: CPU vs tensor paths; `faces`: MTCNN).
     Bench(bench::BenchArgs),
     /// Compare two scanned batches: FD, KID, precision/recall, density/coverage with bootstrap
     /// intervals (`--features-file A B` for feature matrices, `--by FIELD` for groups).
     Compare(compare::CompareArgs),
     /// Full-reference fidelity (PSNR, SSIM, MS-SSIM) of TEST_DIR against REF_DIR, paired by path.
     Fidelity(fidelity::FidelityArgs),
+    /// Detect faces (MTCNN): box, confidence and five landmarks per face.
+    Faces(faces::FacesArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -119,6 +122,7 @@ pub fn run() -> ExitCode {
         Some(Command::Agreement(args)) => rank::agreement(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Fidelity(args)) => fidelity::run(&args),
+        Some(Command::Faces(args)) => faces::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),

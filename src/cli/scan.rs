@@ -35,6 +35,9 @@ pub struct ScanArgs {
     /// pHash Hamming distance for near duplicates.
     #[arg(long, default_value_t = 5)]
     pub dup_threshold: u32,
+    /// Skip face detection (MTCNN) and the face signals.
+    #[arg(long)]
+    pub no_faces: bool,
     /// Files per batch (one database transaction each).
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -111,6 +114,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     opts.filters.max_aspect = args.max_aspect;
     opts.dup_threshold = args.dup_threshold;
     opts.batch_size = args.batch;
+    opts.faces = !args.no_faces;
     let progress = Arc::new(Progress::default());
     let cancel = cancel_flag();
     let bar = (!args.quiet)
@@ -150,6 +154,13 @@ fn summary_text(s: &ScanSummary) -> String {
         s.found, s.new, s.changed, s.refreshed, s.unchanged, s.missing
     );
     let _ = writeln!(out, "  near-duplicate groups: {}", s.near_duplicate_groups);
+    if s.faces {
+        let _ = writeln!(
+            out,
+            "  images with faces (this scan): {}",
+            s.images_with_faces
+        );
+    }
     if s.failed > 0 || s.failed_earlier > 0 {
         let mut reasons: Vec<_> = s.failures_by_reason.iter().collect();
         reasons.sort();

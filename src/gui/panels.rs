@@ -337,7 +337,7 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                 .selected_text("+ add a signal range")
                 .show_ui(ui, |ui| {
                     for d in signals::registry() {
-                        if matches!(d.kind, signals::Kind::Hash) || f.ranges.iter().any(|r| r.key == d.key) {
+                        if matches!(d.kind, signals::Kind::Hash | signals::Kind::Json) || f.ranges.iter().any(|r| r.key == d.key) {
                             continue;
                         }
                         if ui.selectable_label(false, d.label).clicked() {
@@ -511,6 +511,10 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                                 .striped(true)
                                 .show(ui, |ui| {
                                     for d in signals::registry() {
+                                        // JSON signals (face boxes) are overlay data, not values.
+                                        if d.kind == signals::Kind::Json {
+                                            continue;
+                                        }
                                         let Some(v) = row.signals.get(d.key) else {
                                             continue;
                                         };

@@ -3,7 +3,8 @@
 //! A scan discovers files, skips those whose size and mtime are unchanged (and whose signals are
 //! current), then processes the rest in batches: files are read, hashed, decoded and parsed in
 //! parallel (rayon), signals are computed (plain Rust per image on the CPU, or batched burn
-//! tensors on a GPU), and each batch is committed in one transaction. Cancellation is checked
+//! tensors on a GPU), faces are detected (MTCNN on the selected device, unless turned off), and
+//! each batch is committed in one transaction. Cancellation is checked
 //! between batches: what finished is kept. Bad files never stop a scan; each gets a reason.
 
 pub mod progress;
@@ -19,8 +20,9 @@ use crate::catalog::decode::{self, DecodeConfig};
 use crate::catalog::{self, Found};
 use crate::metadata;
 use crate::models::backend::{self, BackendChoice};
+use crate::models::mtcnn::{self, Mtcnn, RgbImage};
 use crate::signals::filters::FilterConfig;
-use crate::signals::{self, classical, dedup, phash, tensor};
+use crate::signals::{self, classical, dedup, faces, phash, tensor};
 use crate::store::{self, IngestRecord, KnownImage, MetadataRow, SignalRow, Store, Upsert};
 pub use progress::{Progress, Snapshot};
 
@@ -42,6 +44,8 @@ pub struct ScanOptions {
     pub metadata_limits: metadata::Limits,
     /// Files larger than this are refused without being read.
     pub max_file_bytes: u64,
+    /// Detect faces (MTCNN) and store the face signals.
+    pub faces: bool,
 }
 
 impl ScanOptions {
@@ -57,6 +61,7 @@ impl ScanOptions {
             batch_size: 32,
             metadata_limits: metadata::Limits::default(),
             max_file_bytes: 1 << 30,
+            faces: true,
         }
     }
 
@@ -105,6 +110,9 @@ pub struct ScanSummary {
     /// Folders that could not be read.
     pub folder_errors: Vec<FileError>,
     pub near_duplicate_groups: u64,
+    /// Whether faces were detected in this scan, and in how many of its images.
+    pub faces: bool,
+    pub images_with_faces: u64,
     pub cancelled: bool,
     pub seconds: f64,
     pub files_per_second: f64,
@@ -128,6 +136,8 @@ pub enum ScanError {
     Backend(#[from] backend::BackendError),
     #[error("cannot start worker threads")]
     Threads(#[from] rayon::ThreadPoolBuildError),
+    #[error(transparent)]
+    Faces(#[from] mtcnn::MtcnnError),
 }
 
 /// The kind of a failure, for the per-reason counts.
@@ -243,7 +253,7 @@ fn prepare(
             },
             metadata: None,
             signals: Vec::new(),
-            signals_version: Some(signals::SIGNAL_SET_VERSION),
+            signals_version: Some(signals::signal_set_version(opts.faces)),
         },
         rgb: None,
         alpha_zero: false,
@@ -327,13 +337,11 @@ fn prepare(
     drop(d.image);
     let hashes = phash::hashes(&rgb, w as usize, h as usize);
     let mut rows = Vec::new();
-    let mut keep = None;
-    if keep_rgb {
-        keep = Some((w, h, rgb));
-    } else {
+    if !keep_rgb {
         let c = classical::compute(&rgb, w as usize, h as usize);
         rows = classical_rows(&c, c.blank || alpha_zero);
     }
+    let keep = (keep_rgb || opts.faces).then_some((w, h, rgb));
     let hash_row = |key: &str, v: u64| SignalRow {
         key: key.to_string(),
         value: None,
@@ -358,12 +366,56 @@ fn prepare(
             facts,
             metadata: Some(metadata_row),
             signals: rows,
-            signals_version: Some(signals::SIGNAL_SET_VERSION),
+            signals_version: Some(signals::signal_set_version(opts.faces)),
         },
         rgb: keep,
         alpha_zero,
         vanished: false,
     }
+}
+
+/// Face signals of every decoded image of the batch (MTCNN; same-size images share batches).
+/// Returns how many images have at least one face.
+fn face_signals(detector: &Mtcnn, batch: &mut [Prepared]) -> Result<u64, mtcnn::MtcnnError> {
+    let idx: Vec<usize> = (0..batch.len())
+        .filter(|&i| batch[i].rgb.is_some())
+        .collect();
+    let detections = {
+        let images: Vec<RgbImage<'_>> = idx
+            .iter()
+            .filter_map(|&i| batch[i].rgb.as_ref())
+            .map(|(w, h, rgb)| RgbImage {
+                data: rgb,
+                width: *w as usize,
+                height: *h as usize,
+            })
+            .collect();
+        detector.detect_batch(&images)?
+    };
+    let mut with_faces = 0;
+    for (&i, d) in idx.iter().zip(detections) {
+        let p = &mut batch[i];
+        let Some((w, h, rgb)) = &p.rgb else { continue };
+        let s = faces::compute(&d.faces, rgb, *w as usize, *h as usize);
+        with_faces += u64::from(s.face_count > 0);
+        let row = |key: &str, value: Option<f64>, text: Option<String>| SignalRow {
+            key: key.to_string(),
+            value,
+            text,
+            producer: faces::FACES.to_string(),
+        };
+        let rows = &mut p.record.signals;
+        rows.push(row("face_count", Some(s.face_count as f64), None));
+        if let Some(c) = s.face_conf_min {
+            rows.push(row("face_conf_min", Some(c), None));
+        }
+        rows.push(row("face_area_max", Some(s.face_area_max), None));
+        if let Some(d) = s.face_defect {
+            rows.push(row("face_defect", Some(d), None));
+        }
+        rows.push(row("face_boxes", None, Some(faces::boxes_json(&s))));
+    }
+    Ok(with_faces)
 }
 
 /// Batched tensor path: groups the prepared images by size and runs each group on the device.
@@ -415,6 +467,11 @@ pub fn scan(
     let (db_path, fallback) = opts.db_path();
     let mut store = Store::open(&db_path)?;
     let selected = backend::select(opts.backend)?;
+    let detector = if opts.faces {
+        Some(Mtcnn::new(&selected.device)?)
+    } else {
+        None
+    };
     let scan_id = store.begin_scan()?;
     let mut summary = ScanSummary {
         root: opts.root.display().to_string(),
@@ -425,6 +482,7 @@ pub fn scan(
         } else {
             "plain Rust (CPU)".to_string()
         },
+        faces: opts.faces,
         ..Default::default()
     };
 
@@ -453,7 +511,7 @@ pub fn scan(
                 if !k.missing
                     && k.size == i64::try_from(f.size).ok()
                     && k.mtime_ns == Some(f.mtime_ns)
-                    && k.signals_version == Some(signals::SIGNAL_SET_VERSION) =>
+                    && signals::signals_current(k.signals_version, opts.faces) =>
             {
                 summary.unchanged += 1;
             }
@@ -472,7 +530,7 @@ pub fn scan(
         .map(|k| k.id)
         .collect();
 
-    progress.set_phase("scan");
+    progress.set_phase(if opts.faces { "scan + faces" } else { "scan" });
     progress.set_total(todo.len() as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
@@ -490,8 +548,14 @@ pub fn scan(
                 .map(|(f, k)| prepare(f, *k, opts, keep_rgb))
                 .collect()
         });
+        if let Some(detector) = &detector {
+            summary.images_with_faces += face_signals(detector, &mut prepared)?;
+        }
         if keep_rgb {
             tensor_signals(&selected.device, &mut prepared);
+        }
+        for p in &mut prepared {
+            p.rgb = None;
         }
         let mut records = Vec::with_capacity(prepared.len());
         let mut n_failed = 0;

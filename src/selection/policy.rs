@@ -698,8 +698,8 @@ mod tests {
             (
                 "rule = \"weighted_sum\"\nweights = { tenengrad = 1.0 }",
                 "accept = 0.5\nreject = 0.2",
-                "[[gates]]\nwhen = \"face_defect < 0.3\"\nreason = \"face\"",
-                "gates[0]: unknown signal 'face_defect'",
+                "[[gates]]\nwhen = \"hand_defect < 0.3\"\nreason = \"hands\"",
+                "gates[0]: unknown signal 'hand_defect'",
             ),
             (
                 "rule = \"weighted_sum\"\nweights = {}",

@@ -4,10 +4,12 @@
 //!
 //! Producers: [`classical`] (pure Rust, f64; the CPU path), [`tensor`] (the same signals as burn
 //! tensor ops, batched, for wgpu and the `flex` CPU backend), [`phash`] (ImageHash-exact
-//! perceptual hashes), [`dedup`] (near-duplicate groups) and [`filters`] (hard filters).
+//! perceptual hashes), [`dedup`] (near-duplicate groups), [`filters`] (hard filters) and
+//! [`faces`] (MTCNN face signals).
 
 pub mod classical;
 pub mod dedup;
+pub mod faces;
 pub mod filters;
 pub mod phash;
 pub mod tensor;
@@ -46,6 +48,8 @@ pub enum Kind {
     Flag,
     /// Hex text (perceptual hashes).
     Hash,
+    /// Structured per-image data as JSON text (face boxes for overlays); not a default column.
+    Json,
 }
 
 /// One registered signal.
@@ -76,7 +80,26 @@ pub const DEDUP: &str = "dedup@1";
 
 /// Version of the whole per-image signal set the scanner computes. An image whose stored
 /// `signals_version` differs is recomputed even when its file is unchanged.
-pub const SIGNAL_SET_VERSION: i64 = 1;
+/// 2 = classical signals + hashes + face signals; 1 = without face signals (what a scan with
+/// `--no-faces` stores, see [`signals_current`]).
+pub const SIGNAL_SET_VERSION: i64 = 2;
+/// The signal set without the face signals.
+pub const SIGNAL_SET_VERSION_NO_FACES: i64 = 1;
+
+/// The `signals_version` a scan stores.
+pub fn signal_set_version(faces: bool) -> i64 {
+    if faces {
+        SIGNAL_SET_VERSION
+    } else {
+        SIGNAL_SET_VERSION_NO_FACES
+    }
+}
+
+/// Whether an unchanged file's stored signals are current for a scan with or without faces
+/// (a file scanned with faces is current for a scan without them).
+pub fn signals_current(stored: Option<i64>, faces: bool) -> bool {
+    stored == Some(SIGNAL_SET_VERSION) || (!faces && stored == Some(SIGNAL_SET_VERSION_NO_FACES))
+}
 
 #[allow(clippy::too_many_arguments)] // one positional row per signal in the table below
 const fn def(
@@ -280,6 +303,61 @@ const REGISTRY: &[SignalDef] = &[
         DEDUP,
         "Images whose pHash differ by ≤ the threshold (default 5 bits) share a group, named by its lowest image id; 0 = no near duplicate. Blank images are excluded.",
     ),
+    def(
+        "face_count",
+        "Faces",
+        "count",
+        Direction::Neutral,
+        (Some(0.0), None),
+        Group::Defect,
+        Kind::Number,
+        faces::FACES,
+        "Faces found by MTCNN (mtcnn 1.0.0 weights and cascade; minimum face 20 px, thresholds 0.6/0.7/0.8).",
+    ),
+    def(
+        "face_conf_min",
+        "Weakest face confidence",
+        "probability",
+        Direction::HigherIsBetter,
+        (Some(0.0), Some(1.0)),
+        Group::Defect,
+        Kind::Number,
+        faces::FACES,
+        "Lowest O-Net face probability among the detected faces (> 0.8 by construction); null without faces.",
+    ),
+    def(
+        "face_area_max",
+        "Largest face share",
+        "fraction",
+        Direction::Neutral,
+        (Some(0.0), Some(1.0)),
+        Group::Defect,
+        Kind::Number,
+        faces::FACES,
+        "Area of the largest face box / image area; 0 without faces.",
+    ),
+    def(
+        "face_defect",
+        "Face geometry defect",
+        "score",
+        Direction::LowerIsBetter,
+        (Some(0.0), Some(1.0)),
+        Group::Defect,
+        Kind::Number,
+        faces::FACES,
+        "Worst face's landmark implausibility, 1 − exp(−Σ hinge penalties) over eye distance / box width, eye-line tilt, eyes–mouth distance, mouth–eye-line angle, mouth width, nose position, symmetry (see signals/faces.rs); 0 = plausible. Null without faces.",
+    ),
+    def(
+        "face_boxes",
+        "Face boxes and landmarks",
+        "json",
+        Direction::Neutral,
+        (None, None),
+        Group::Identity,
+        Kind::Json,
+        faces::FACES,
+        "JSON {landmarks: [names], faces: [{box_xywh, confidence, landmarks, defect}]} for overlays; not a quality.",
+    ),
 ];
 
 /// Every registered signal, in display order.
@@ -346,6 +424,11 @@ mod tests {
             "dhash",
             "phash",
             "dup_group",
+            "face_count",
+            "face_conf_min",
+            "face_area_max",
+            "face_defect",
+            "face_boxes",
         ] {
             assert!(get(k).is_some(), "missing {k}");
         }

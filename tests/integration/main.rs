@@ -8,6 +8,7 @@ mod common;
 mod compare;
 mod demo;
 mod export;
+mod faces;
 mod fixtures_scan;
 #[cfg(feature = "gui")]
 mod gui;
