@@ -3,13 +3,16 @@
 //! 2 some inputs failed, 130 cancelled with Ctrl-C.
 
 mod bench;
+mod bench_clip;
 mod calibrate;
 mod compare;
 mod compare_eval;
+mod embed;
 mod export;
 mod faces;
 mod fidelity;
 mod label;
+mod models;
 mod npy;
 mod rank;
 mod scan;
@@ -85,6 +88,11 @@ pub enum Command {
     Fidelity(fidelity::FidelityArgs),
     /// Detect faces (MTCNN): box, confidence and five landmarks per face.
     Faces(faces::FacesArgs),
+    /// CLIP embeddings: store them with `aesthetic` and `clip_score` for a scanned folder
+    /// (incremental), or print them for image files and `--text` (JSON with `--format json`).
+    Embed(embed::EmbedArgs),
+    /// List the CLIP weights and aesthetic heads found on disk and the signals they enable.
+    Models(models::ModelsArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -123,6 +131,8 @@ pub fn run() -> ExitCode {
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Fidelity(args)) => fidelity::run(&args),
         Some(Command::Faces(args)) => faces::run(&args),
+        Some(Command::Embed(args)) => embed::run(&args),
+        Some(Command::Models(args)) => models::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),

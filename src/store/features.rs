@@ -44,10 +44,106 @@ impl super::Store {
         }
         Ok(out)
     }
+
+    /// Embedding models with vectors for current, present images: `(model key, dimension,
+    /// images)`, by key. A model stored with several dimensions is listed once per dimension.
+    pub fn embedding_models(&self) -> Result<Vec<(String, usize, usize)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.model_key, e.dim, COUNT(*) FROM embeddings e JOIN images i ON i.id = e.image_id
+             WHERE i.current = 1 AND i.missing = 0 GROUP BY e.model_key, e.dim ORDER BY e.model_key, e.dim",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            ))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Embeddings of one model for current, present images: relative path → vector (decoded
+    /// from little-endian f32; blobs whose length is not `4·dim` are skipped).
+    pub fn embedding_vectors(&self, model_key: &str) -> Result<HashMap<String, Vec<f32>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT i.path, e.dim, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
+             WHERE e.model_key = ?1 AND i.current = 1 AND i.missing = 0",
+        )?;
+        let rows = stmt.query_map(params![model_key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (path, dim, blob) = row?;
+            if usize::try_from(dim).ok().map(|d| d * 4) != Some(blob.len()) {
+                continue;
+            }
+            let v = blob
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            out.insert(path, v);
+        }
+        Ok(out)
+    }
+
+    /// Stores (replaces) embeddings: `(image id, model key, vector)`, one transaction.
+    pub fn set_embeddings(&mut self, rows: &[(i64, String, Vec<f32>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO embeddings (image_id, model_key, dim, vector) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (id, key, v) in rows {
+                let blob: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                stmt.execute(params![id, key, i64::try_from(v.len()).unwrap_or(0), blob])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn embeddings_round_trip_for_current_images() {
+        use crate::store::{ImageFacts, IngestRecord, Upsert};
+        let mut s = super::super::Store::open_in_memory().unwrap();
+        let rec = |p: &str| IngestRecord {
+            upsert: Upsert::New,
+            facts: ImageFacts {
+                path: p.into(),
+                path_raw: p.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            metadata: None,
+            signals: vec![],
+            signals_version: None,
+        };
+        let ids = s.write_ingest(&[rec("a.png"), rec("b.png")]).unwrap();
+        s.set_embeddings(&[
+            (ids[0], "m".into(), vec![1.5, -2.0, 0.25]),
+            (ids[1], "m".into(), vec![0.0, 1.0, 2.0]),
+        ])
+        .unwrap();
+        assert_eq!(s.embedding_models().unwrap(), vec![("m".to_string(), 3, 2)]);
+        let v = s.embedding_vectors("m").unwrap();
+        assert_eq!(v["a.png"], vec![1.5, -2.0, 0.25]);
+        assert_eq!(v.len(), 2);
+        s.mark_missing(&[ids[1]]).unwrap();
+        assert_eq!(
+            s.embedding_vectors("m").unwrap().len(),
+            1,
+            "missing files drop out"
+        );
+        assert!(s.embedding_vectors("other").unwrap().is_empty());
+    }
+
     #[test]
     fn empty_store_has_no_vectors() {
         let s = super::super::Store::open_in_memory().unwrap();

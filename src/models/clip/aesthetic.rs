@@ -62,8 +62,20 @@ pub fn is_head_file(p: &Path) -> bool {
 fn linear_keys(kind: HeadKind) -> &'static [&'static str] {
     match kind {
         HeadKind::Linear => &[""],
-        HeadKind::Mlp => &["layers.0.", "layers.2.", "layers.4.", "layers.6.", "layers.7."],
-        HeadKind::MlpRelu => &["layers.0.", "layers.3.", "layers.6.", "layers.9.", "layers.11."],
+        HeadKind::Mlp => &[
+            "layers.0.",
+            "layers.2.",
+            "layers.4.",
+            "layers.6.",
+            "layers.7.",
+        ],
+        HeadKind::MlpRelu => &[
+            "layers.0.",
+            "layers.3.",
+            "layers.6.",
+            "layers.9.",
+            "layers.11.",
+        ],
     }
 }
 
@@ -175,7 +187,9 @@ impl AestheticHead {
             prev = *out;
         }
         if prev != 1 {
-            return Err(ClipError::Aesthetic(format!("the last layer has {prev} outputs, not 1")));
+            return Err(ClipError::Aesthetic(format!(
+                "the last layer has {prev} outputs, not 1"
+            )));
         }
         let mut head = Self {
             files,
@@ -204,7 +218,11 @@ impl AestheticHead {
     fn collapse(&self) -> (Vec<f64>, f64) {
         // Push each basis vector through? Cheaper: propagate the row vector backwards.
         // r = W_last (1×n); r ← r·W_{k-1}; b accumulates r·b_{k-1}.
-        let mut rows: Vec<f64> = self.layers.last().map(|l| l.0[0].clone()).unwrap_or_default();
+        let mut rows: Vec<f64> = self
+            .layers
+            .last()
+            .map(|l| l.0[0].clone())
+            .unwrap_or_default();
         let mut bias = self.layers.last().map_or(0.0, |l| l.1[0]);
         for (w, b) in self.layers.iter().rev().skip(1) {
             bias += rows.iter().zip(b).map(|(r, b)| r * b).sum::<f64>();
@@ -270,9 +288,9 @@ impl AestheticHead {
         Ok(())
     }
 
-    /// Producer identity: head key and kind.
+    /// Identity of a score: head key and the CLIP model key (`<head>@<bytes>+clip:<model>`).
     pub fn producer(&self, clip_key: &str) -> String {
-        format!("aesthetic:{}+clip:{clip_key}", self.files.key)
+        format!("{}+clip:{clip_key}", self.files.key)
     }
 }
 

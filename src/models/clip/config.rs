@@ -167,14 +167,17 @@ impl ClipConfig {
         let int = |o: &Value, k: &str, d: usize| -> Result<usize, ClipError> {
             match o.get(k) {
                 None | Some(Value::Null) => Ok(d),
-                Some(x) => x
-                    .as_u64()
-                    .map(|x| x as usize)
-                    .ok_or_else(|| ClipError::Config(format!("config.json: {k} is not an integer"))),
+                Some(x) => x.as_u64().map(|x| x as usize).ok_or_else(|| {
+                    ClipError::Config(format!("config.json: {k} is not an integer"))
+                }),
             }
         };
         let act = |o: &Value| {
-            Activation::from_hf(o.get("hidden_act").and_then(Value::as_str).unwrap_or("quick_gelu"))
+            Activation::from_hf(
+                o.get("hidden_act")
+                    .and_then(Value::as_str)
+                    .unwrap_or("quick_gelu"),
+            )
         };
         let va = act(vc)?;
         let ta = act(tc)?;
@@ -190,7 +193,9 @@ impl ClipConfig {
         if let Some(c) = vc.get("num_channels").and_then(Value::as_u64)
             && c != 3
         {
-            return Err(ClipError::Config(format!("num_channels {c} (only RGB is supported)")));
+            return Err(ClipError::Config(format!(
+                "num_channels {c} (only RGB is supported)"
+            )));
         }
         let vw = int(vc, "hidden_size", 768)?;
         let tw = int(tc, "hidden_size", 512)?;
@@ -288,7 +293,10 @@ impl ClipConfig {
         let mlp_ratio = vc.get("mlp_ratio").and_then(Value::as_f64).unwrap_or(4.0);
         let tw = int(tc, "width", 512)?;
         let t_mlp_ratio = tc.get("mlp_ratio").and_then(Value::as_f64).unwrap_or(4.0);
-        let quick = m.get("quick_gelu").and_then(Value::as_bool).unwrap_or(false);
+        let quick = m
+            .get("quick_gelu")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let cfg = ClipConfig {
             embed_dim,
             vision: VisionConfig {
@@ -331,14 +339,23 @@ mod tests {
     fn builtins_resolve_by_common_names() {
         let b32 = ClipConfig::builtin("openai/clip-vit-base-patch32").expect("b32");
         assert_eq!((b32.vision.patch_size, b32.embed_dim), (32, 512));
-        assert_eq!(ClipConfig::builtin("ViT-B/16").map(|c| c.vision.patch_size), Some(16));
+        assert_eq!(
+            ClipConfig::builtin("ViT-B/16").map(|c| c.vision.patch_size),
+            Some(16)
+        );
         let l14 = ClipConfig::builtin("models--openai--clip-vit-large-patch14").expect("l14");
-        assert_eq!((l14.vision.image_size, l14.vision.tower.width, l14.embed_dim), (224, 1024, 768));
+        assert_eq!(
+            (l14.vision.image_size, l14.vision.tower.width, l14.embed_dim),
+            (224, 1024, 768)
+        );
         let l336 = ClipConfig::builtin("ViT-L-14-336").expect("l14-336");
         assert_eq!(l336.vision.image_size, 336);
         assert!(ClipConfig::builtin("resnet50").is_none());
         for n in ClipConfig::builtin_names() {
-            ClipConfig::builtin(n).expect("builtin").validate().expect("valid");
+            ClipConfig::builtin(n)
+                .expect("builtin")
+                .validate()
+                .expect("valid");
         }
     }
 
@@ -372,7 +389,8 @@ mod tests {
         )
         .expect("parse");
         assert_eq!(Some(c.clone()), ClipConfig::builtin("ViT-L-14"));
-        let timm = r#"{"embed_dim": 512, "vision_cfg": {"timm_model_name": "convnext"}, "text_cfg": {}}"#;
+        let timm =
+            r#"{"embed_dim": 512, "vision_cfg": {"timm_model_name": "convnext"}, "text_cfg": {}}"#;
         assert!(ClipConfig::from_open_clip_json(timm).is_err());
     }
 }

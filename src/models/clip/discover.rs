@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::ClipError;
 use super::aesthetic::{HeadFiles, is_head_file};
 use super::config::{Activation, ClipConfig};
 use super::weights::{Checkpoint, Format};
-use super::ClipError;
 
 /// Where a model's configuration comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,9 +99,12 @@ fn fingerprint(p: &Path) -> Result<u64, ClipError> {
 
 fn is_checkpoint(p: &Path) -> bool {
     p.is_file()
-        && p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "safetensors" | "bin" | "pt" | "pth"))
+        && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            matches!(
+                e.to_ascii_lowercase().as_str(),
+                "safetensors" | "bin" | "pt" | "pth"
+            )
+        })
 }
 
 /// The snapshot of an HF cache repository folder (`refs/main`, else the newest).
@@ -137,12 +140,18 @@ fn name_of(path: &Path) -> String {
 /// Resolves a user-given path (folder, HF cache repository, or checkpoint file).
 pub fn resolve(path: &Path) -> Result<ModelFiles, ClipError> {
     if !path.exists() {
-        return Err(ClipError::NotFound(format!("{} does not exist", path.display())));
+        return Err(ClipError::NotFound(format!(
+            "{} does not exist",
+            path.display()
+        )));
     }
     if path.is_dir() {
         if let Some(repo) = hf_repo_name(path) {
             let snap = hf_snapshot(path).ok_or_else(|| {
-                ClipError::NotFound(format!("{}: no snapshot in the HF cache folder", path.display()))
+                ClipError::NotFound(format!(
+                    "{}: no snapshot in the HF cache folder",
+                    path.display()
+                ))
             })?;
             let mut f = resolve_dir(&snap)?;
             f.name = repo.clone();
@@ -219,9 +228,12 @@ fn resolve_file(file: &Path) -> Result<ModelFiles, ClipError> {
         "model" | "pytorch_model" | "open_clip_model" | "open_clip_pytorch_model"
     );
     let name = if generic { name_of(dir) } else { stem.clone() };
-    let sidecar_oc = [dir.join(format!("{stem}.json")), dir.join("open_clip_config.json")]
-        .into_iter()
-        .find(|p| p.is_file() && looks_open_clip(p));
+    let sidecar_oc = [
+        dir.join(format!("{stem}.json")),
+        dir.join("open_clip_config.json"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file() && looks_open_clip(p));
     let config = if let Some(p) = sidecar_oc {
         ConfigSource::OpenClipJson(p)
     } else if dir.join("config.json").is_file() && looks_hf(&dir.join("config.json")) {
@@ -285,7 +297,10 @@ pub fn search_roots(explicit: Option<&Path>) -> Vec<(String, PathBuf)> {
             roots.push(("$ASSAY_MODELS".into(), p));
         }
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         roots.push(("next to the binary".into(), dir.join("models")));
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -376,7 +391,13 @@ pub fn discover(explicit: Option<&Path>) -> Vec<(PathBuf, Found)> {
 }
 
 /// Walks `dir` (depth ≤ 2): model folders, HF cache repositories, loose checkpoints, heads.
-fn collect(dir: &Path, depth: usize, hf_cache: bool, models: &mut Vec<PathBuf>, heads: &mut Vec<PathBuf>) {
+fn collect(
+    dir: &Path,
+    depth: usize,
+    hf_cache: bool,
+    models: &mut Vec<PathBuf>,
+    heads: &mut Vec<PathBuf>,
+) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -388,7 +409,10 @@ fn collect(dir: &Path, depth: usize, hf_cache: bool, models: &mut Vec<PathBuf>, 
             continue;
         }
         if hf_cache {
-            if p.is_dir() && name.starts_with("models--") && name.to_ascii_lowercase().contains("clip") {
+            if p.is_dir()
+                && name.starts_with("models--")
+                && name.to_ascii_lowercase().contains("clip")
+            {
                 models.push(p);
             }
             continue;
@@ -422,7 +446,11 @@ pub fn pick(found: &[(PathBuf, Found)], want: Option<&str>) -> Option<FoundModel
                 m.files.name.to_ascii_lowercase().contains(&w)
                     || m.files.key.to_ascii_lowercase().contains(&w)
                     || m.arch.is_some_and(|a| a.to_ascii_lowercase() == w)
-                    || m.files.weights.to_string_lossy().to_ascii_lowercase().contains(&w)
+                    || m.files
+                        .weights
+                        .to_string_lossy()
+                        .to_ascii_lowercase()
+                        .contains(&w)
             })
             .cloned()
             .next()
@@ -448,9 +476,16 @@ mod tests {
     #[test]
     fn missing_and_empty_paths_are_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(matches!(resolve(&dir.path().join("nope")), Err(ClipError::NotFound(_))));
+        assert!(matches!(
+            resolve(&dir.path().join("nope")),
+            Err(ClipError::NotFound(_))
+        ));
         assert!(matches!(resolve(dir.path()), Err(ClipError::NotFound(_))));
         let found = discover(Some(dir.path()));
-        assert!(found.iter().all(|(_, f)| f.models.is_empty() || f.root != "--models"));
+        assert!(
+            found
+                .iter()
+                .all(|(_, f)| f.models.is_empty() || f.root != "--models")
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod discover;
 pub mod model;
 pub mod preprocess;
+pub mod prompt;
 pub mod tokenizer;
 pub mod weights;
 
@@ -67,6 +68,22 @@ impl Clip {
         Ok(Self {
             model,
             files: files.clone(),
+            device: device.clone(),
+        })
+    }
+
+    /// A model with random weights for `cfg` (benchmarks; `seed` ≠ 0).
+    pub fn random(cfg: &ClipConfig, device: &Device, seed: u64) -> Result<Self, ClipError> {
+        cfg.validate()?;
+        let model = model::build(cfg, device, &mut model::RandomSource(seed.max(1)))?;
+        Ok(Self {
+            model,
+            files: ModelFiles {
+                name: "random".into(),
+                key: format!("random@{seed}"),
+                weights: std::path::PathBuf::new(),
+                config: ConfigSource::Inferred,
+            },
             device: device.clone(),
         })
     }
@@ -148,7 +165,11 @@ impl Clip {
                 )));
             }
         }
-        rows(self.model.text.forward(ids, &self.device), ids.len(), self.dim())
+        rows(
+            self.model.text.forward(ids, &self.device),
+            ids.len(),
+            self.dim(),
+        )
     }
 
     /// Tokenises (open_clip rules) and embeds texts; returns the tokens too.

@@ -208,19 +208,68 @@ pub struct ClipModel {
     pub logit_scale: f32,
 }
 
-/// Builds tensors on `device` from a [`Loader`] (canonical names, see [`super::weights`]).
-struct Builder<'l, 'c> {
-    l: &'l mut Loader<'c>,
+/// Where [`build`] gets each canonical tensor.
+pub(crate) trait TensorSource {
+    /// The tensor `name` with `shape` (`[]` = scalar), as row-major f32.
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ClipError>;
+}
+
+impl TensorSource for Loader<'_> {
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ClipError> {
+        Loader::take(self, name, shape)
+    }
+}
+
+/// Random weights (benchmarks): N(0, 0.02²) (xorshift + Box–Muller), layer-norm gains 1,
+/// biases 0, logit scale ln 100.
+pub struct RandomSource(pub u64);
+
+impl TensorSource for RandomSource {
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ClipError> {
+        let n: usize = shape.iter().product();
+        if name == "logit_scale" {
+            return Ok(vec![100f32.ln()]);
+        }
+        if name.ends_with(".g") {
+            return Ok(vec![1.0; n]);
+        }
+        if name.ends_with(".b") {
+            return Ok(vec![0.0; n]);
+        }
+        let mut next = || {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        Ok((0..n)
+            .map(|_| {
+                let (u, v) = (next(), next());
+                (0.02 * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+            })
+            .collect())
+    }
+}
+
+/// Builds tensors on `device` from a [`TensorSource`] (canonical names, see [`super::weights`]).
+struct Builder<'l> {
+    l: &'l mut dyn TensorSource,
     device: &'l Device,
     eps: f64,
 }
 
-impl Builder<'_, '_> {
+impl Builder<'_> {
     fn t1(&mut self, name: &str, d: usize) -> Result<Tensor<1>, ClipError> {
-        Ok(Tensor::from_data(TensorData::new(self.l.take(name, &[d])?, [d]), self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(self.l.take(name, &[d])?, [d]),
+            self.device,
+        ))
     }
     fn t2(&mut self, name: &str, a: usize, b: usize) -> Result<Tensor<2>, ClipError> {
-        Ok(Tensor::from_data(TensorData::new(self.l.take(name, &[a, b])?, [a, b]), self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(self.l.take(name, &[a, b])?, [a, b]),
+            self.device,
+        ))
     }
     fn ln(&mut self, name: &str, d: usize) -> Result<Ln, ClipError> {
         Ok(Ln {
@@ -271,7 +320,7 @@ impl Builder<'_, '_> {
 pub(crate) fn build(
     cfg: &ClipConfig,
     device: &Device,
-    loader: &mut Loader<'_>,
+    loader: &mut dyn TensorSource,
 ) -> Result<ClipModel, ClipError> {
     let mut b = Builder {
         l: loader,
@@ -309,7 +358,12 @@ pub(crate) fn build(
         context_length: c,
         vocab_size: tc.vocab_size,
     };
-    let logit_scale = b.l.take("logit_scale", &[])?.first().copied().unwrap_or(0.0).exp();
+    let logit_scale =
+        b.l.take("logit_scale", &[])?
+            .first()
+            .copied()
+            .unwrap_or(0.0)
+            .exp();
     Ok(ClipModel {
         config: cfg.clone(),
         vision,

@@ -145,7 +145,13 @@ pub fn resize_bicubic_rgb(rgb: &[u8], w: usize, h: usize, new_w: usize, new_h: u
         let y_last = vert.bounds.last().map_or(h, |b| b.0 + b.1);
         let mut y_off = 0;
         if need_h {
-            img = pass_h(&img, w, y_first, y_last - y_first, &precompute_coeffs(w, new_w));
+            img = pass_h(
+                &img,
+                w,
+                y_first,
+                y_last - y_first,
+                &precompute_coeffs(w, new_w),
+            );
             cur_w = new_w;
             y_off = y_first;
         }

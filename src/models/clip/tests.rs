@@ -75,7 +75,10 @@ fn preprocessing_matches_open_clip_bit_exactly() {
     let r = refs();
     let mut checked = 0;
     for p in r["preprocess"].as_array().expect("preprocess") {
-        let (src, file) = (p["source"].as_str().expect("s"), p["file"].as_str().expect("f"));
+        let (src, file) = (
+            p["source"].as_str().expect("s"),
+            p["file"].as_str().expect("f"),
+        );
         let Some((rgb, w, h)) = load_rgb(src, file) else {
             continue;
         };
@@ -92,7 +95,11 @@ fn preprocessing_matches_open_clip_bit_exactly() {
             .collect();
         assert_eq!(sums, want_sums, "{file} at {size}: channel sums");
         let sha = format!("{:x}", Sha256::digest(&crop));
-        assert_eq!(sha, p["crop_sha256"].as_str().expect("sha"), "{file} at {size}");
+        assert_eq!(
+            sha,
+            p["crop_sha256"].as_str().expect("sha"),
+            "{file} at {size}"
+        );
         let mut x = Vec::new();
         preprocess::normalize_into(&crop, &mut x);
         for s in p["samples"].as_array().expect("samples") {
@@ -137,7 +144,11 @@ fn tokenizer_matches_open_clip() {
             bad.push(format!("{text:?}: got {trimmed:?}, want {want:?}"));
         }
     }
-    eprintln!("tokenizer: {}/{} strings identical", cases.len() - bad.len(), cases.len());
+    eprintln!(
+        "tokenizer: {}/{} strings identical",
+        cases.len() - bad.len(),
+        cases.len()
+    );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
@@ -147,19 +158,26 @@ fn check_model(name: &str, device: &Device, tol: f64) -> [(f64, f64); 2] {
     let r = refs();
     let m = &r["models"][name];
     let clip = Clip::load_path(&data_dir().join("clip_tiny").join(name), device).expect("load");
-    assert_eq!(clip.image_size() as u64, m["image_size"].as_u64().expect("size"));
+    assert_eq!(
+        clip.image_size() as u64,
+        m["image_size"].as_u64().expect("size")
+    );
     let mut imgs = Vec::new();
     let mut want = Vec::new();
     for e in m["images"].as_array().expect("images") {
-        let Some(img) = load_rgb(e["source"].as_str().expect("s"), e["file"].as_str().expect("f"))
-        else {
+        let Some(img) = load_rgb(
+            e["source"].as_str().expect("s"),
+            e["file"].as_str().expect("f"),
+        ) else {
             continue;
         };
         imgs.push(img);
         want.push(f32s(&e["embedding"]));
     }
-    let views: Vec<(&[u8], usize, usize)> =
-        imgs.iter().map(|(v, w, h)| (v.as_slice(), *w, *h)).collect();
+    let views: Vec<(&[u8], usize, usize)> = imgs
+        .iter()
+        .map(|(v, w, h)| (v.as_slice(), *w, *h))
+        .collect();
     let got = clip.embed_rgb(&views).expect("embed");
     let mut worst = [(0f64, 0f64); 2];
     for (g, w) in got.iter().zip(&want) {
@@ -167,7 +185,10 @@ fn check_model(name: &str, device: &Device, tol: f64) -> [(f64, f64); 2] {
         worst[0] = (worst[0].0.max(a), worst[0].1.max(rel));
     }
     let texts: Vec<&Value> = m["texts"].as_array().expect("texts").iter().collect();
-    let strs: Vec<&str> = texts.iter().map(|t| t["text"].as_str().expect("t")).collect();
+    let strs: Vec<&str> = texts
+        .iter()
+        .map(|t| t["text"].as_str().expect("t"))
+        .collect();
     let (_, temb) = clip.embed_texts(&strs).expect("texts");
     for (g, t) in temb.iter().zip(&texts) {
         let (a, rel) = diff(g, &f32s(&t["embedding"]));
@@ -182,7 +203,10 @@ fn check_model(name: &str, device: &Device, tol: f64) -> [(f64, f64); 2] {
         worst[1].0,
         worst[1].1
     );
-    assert!(worst[0].1 <= tol && worst[1].1 <= tol, "{name}: {worst:?} > {tol}");
+    assert!(
+        worst[0].1 <= tol && worst[1].1 <= tol,
+        "{name}: {worst:?} > {tol}"
+    );
     worst
 }
 
@@ -214,7 +238,8 @@ fn aesthetic_heads_match_torch() {
     let mut worst = 0f64;
     for h in r["heads"].as_array().expect("heads") {
         let file = h["file"].as_str().expect("file");
-        let head = AestheticHead::load(&data_dir().join("clip_tiny/heads").join(file)).expect("head");
+        let head =
+            AestheticHead::load(&data_dir().join("clip_tiny/heads").join(file)).expect("head");
         for (inp, want) in h["inputs"]
             .as_array()
             .expect("inputs")
@@ -253,7 +278,11 @@ fn loading_fails_loudly_on_bad_checkpoints() {
         cfg.replace("\"projection_dim\": 16", "\"projection_dim\": 8"),
     )
     .expect("write");
-    std::fs::copy(src.join("model.safetensors"), dir.path().join("model.safetensors")).expect("copy");
+    std::fs::copy(
+        src.join("model.safetensors"),
+        dir.path().join("model.safetensors"),
+    )
+    .expect("copy");
     let e = Clip::load_path(dir.path(), &Device::flex()).expect_err("shape");
     assert!(e.to_string().contains("expected"), "{e}");
     // One layer fewer in the config: the last layer's tensors are unused.

@@ -319,7 +319,13 @@ pub fn html_unescape(s: &str) -> String {
             };
             let len = digits
                 .chars()
-                .take_while(|c| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() })
+                .take_while(|c| {
+                    if hex {
+                        c.is_ascii_hexdigit()
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                })
                 .count();
             if len > 0 {
                 let n = u32::from_str_radix(&digits[..len], if hex { 16 } else { 10 })
@@ -385,7 +391,11 @@ fn ftfy_subset(s: &str) -> String {
         Some(re) => re.replace_all(s, "").into_owned(),
         None => s.to_string(),
     };
-    let s = if s.contains('<') { s } else { html_unescape(&s) };
+    let s = if s.contains('<') {
+        s
+    } else {
+        html_unescape(&s)
+    };
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -461,6 +471,9 @@ mod tests {
         assert_eq!(clean("&#x41;&#66;&#150;"), "ab–");
         assert_eq!(clean("“Quote”"), "\"quote\"");
         assert_eq!(clean("ﬁne ＡＢ"), "fine ab");
-        assert_eq!(html_unescape("AT&T &ampx &unknown; &#;"), "AT&T &x &unknown; &#;");
+        assert_eq!(
+            html_unescape("AT&T &ampx &unknown; &#;"),
+            "AT&T &x &unknown; &#;"
+        );
     }
 }

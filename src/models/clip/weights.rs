@@ -145,11 +145,14 @@ impl Checkpoint {
                 .map_err(|_| bad("not a safetensors file (shorter than 8 bytes)".into()))?;
             let n = u64::from_le_bytes(head);
             if n > 100_000_000 || n + 8 > file_len {
-                return Err(bad("not a safetensors file (header length out of range)".into()));
+                return Err(bad(
+                    "not a safetensors file (header length out of range)".into()
+                ));
             }
             let mut buf = head.to_vec();
             buf.resize(8 + n as usize, 0);
-            f.read_exact(&mut buf[8..]).map_err(|e| bad(e.to_string()))?;
+            f.read_exact(&mut buf[8..])
+                .map_err(|e| bad(e.to_string()))?;
             // Pretend the data is there for the offset checks below.
             let data_len = (file_len - 8 - n) as usize;
             return Self::parse_safetensors(path, buf, Some(data_len));
@@ -202,12 +205,20 @@ impl Checkpoint {
             let shape: Vec<usize> = v
                 .get("shape")
                 .and_then(|s| s.as_array())
-                .map(|a| a.iter().filter_map(|x| x.as_u64().map(|x| x as usize)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_u64().map(|x| x as usize))
+                        .collect()
+                })
                 .ok_or_else(|| bad(format!("tensor {name} has no shape")))?;
             let offs: Vec<usize> = v
                 .get("data_offsets")
                 .and_then(|s| s.as_array())
-                .map(|a| a.iter().filter_map(|x| x.as_u64().map(|x| x as usize)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_u64().map(|x| x as usize))
+                        .collect()
+                })
                 .unwrap_or_default();
             let (start, end) = match offs.as_slice() {
                 [s, e] if s <= e && *e <= data_len => (*s, *e),
@@ -347,12 +358,20 @@ impl Checkpoint {
         let (Some(&vw), Some(&patch), Some(&npos), Some(&vmlp)) =
             (conv.first(), conv.get(2), vpos.first(), fc.first())
         else {
-            return Err(ClipError::Weights("vision tensors have unexpected ranks".into()));
+            return Err(ClipError::Weights(
+                "vision tensors have unexpected ranks".into(),
+            ));
         };
-        let (Some(&vocab), Some(&tw), Some(&ctx), Some(&tmlp), Some(&embed)) =
-            (tok.first(), tok.get(1), tpos.first(), tfc.first(), tproj.get(1))
-        else {
-            return Err(ClipError::Weights("text tensors have unexpected ranks".into()));
+        let (Some(&vocab), Some(&tw), Some(&ctx), Some(&tmlp), Some(&embed)) = (
+            tok.first(),
+            tok.get(1),
+            tpos.first(),
+            tfc.first(),
+            tproj.get(1),
+        ) else {
+            return Err(ClipError::Weights(
+                "text tensors have unexpected ranks".into(),
+            ));
         };
         let grid = ((npos.saturating_sub(1)) as f64).sqrt().round() as usize;
         let cfg = ClipConfig {
@@ -413,20 +432,33 @@ fn source_key(format: Format, canon: &str) -> Option<(String, Xform)> {
     };
     match format {
         Format::Hf => {
-            let tower = |t: &str| if t == "vision" { "vision_model" } else { "text_model" };
-            let k = match parts.as_slice() {
-                ["vision", "patch"] => {
-                    ("vision_model.embeddings.patch_embedding.weight".into(), Xform::AsIs)
+            let tower = |t: &str| {
+                if t == "vision" {
+                    "vision_model"
+                } else {
+                    "text_model"
                 }
-                ["vision", "class"] => ("vision_model.embeddings.class_embedding".into(), Xform::AsIs),
+            };
+            let k = match parts.as_slice() {
+                ["vision", "patch"] => (
+                    "vision_model.embeddings.patch_embedding.weight".into(),
+                    Xform::AsIs,
+                ),
+                ["vision", "class"] => (
+                    "vision_model.embeddings.class_embedding".into(),
+                    Xform::AsIs,
+                ),
                 ["vision", "pos"] => (
                     "vision_model.embeddings.position_embedding.weight".into(),
                     Xform::AsIs,
                 ),
-                ["vision", "ln_pre", x] => (format!("vision_model.pre_layrnorm.{}", wb(x)?), Xform::AsIs),
-                ["vision", "ln_post", x] => {
-                    (format!("vision_model.post_layernorm.{}", wb(x)?), Xform::AsIs)
+                ["vision", "ln_pre", x] => {
+                    (format!("vision_model.pre_layrnorm.{}", wb(x)?), Xform::AsIs)
                 }
+                ["vision", "ln_post", x] => (
+                    format!("vision_model.post_layernorm.{}", wb(x)?),
+                    Xform::AsIs,
+                ),
                 ["vision", "proj"] => ("visual_projection.weight".into(), Xform::Transpose),
                 ["text", "token"] => (
                     "text_model.embeddings.token_embedding.weight".into(),
@@ -436,9 +468,10 @@ fn source_key(format: Format, canon: &str) -> Option<(String, Xform)> {
                     "text_model.embeddings.position_embedding.weight".into(),
                     Xform::AsIs,
                 ),
-                ["text", "ln_final", x] => {
-                    (format!("text_model.final_layer_norm.{}", wb(x)?), Xform::AsIs)
-                }
+                ["text", "ln_final", x] => (
+                    format!("text_model.final_layer_norm.{}", wb(x)?),
+                    Xform::AsIs,
+                ),
                 ["text", "proj"] => ("text_projection.weight".into(), Xform::Transpose),
                 ["logit_scale"] => ("logit_scale".into(), Xform::AsIs),
                 [t, "blocks", i, layer, x] => {
@@ -453,8 +486,15 @@ fn source_key(format: Format, canon: &str) -> Option<(String, Xform)> {
                         "fc2" => ("mlp.fc2", true),
                         _ => return None,
                     };
-                    let xf = if lin && *x == "w" { Xform::Transpose } else { Xform::AsIs };
-                    (format!("{}.encoder.layers.{i}.{name}.{}", tower(t), wb(x)?), xf)
+                    let xf = if lin && *x == "w" {
+                        Xform::Transpose
+                    } else {
+                        Xform::AsIs
+                    };
+                    (
+                        format!("{}.encoder.layers.{i}.{name}.{}", tower(t), wb(x)?),
+                        xf,
+                    )
                 }
                 _ => return None,
             };
@@ -480,7 +520,11 @@ fn source_key(format: Format, canon: &str) -> Option<(String, Xform)> {
                     let lin = |n: &str| {
                         (
                             format!("{p}.{n}.{w}"),
-                            if *x == "w" { Xform::Transpose } else { Xform::AsIs },
+                            if *x == "w" {
+                                Xform::Transpose
+                            } else {
+                                Xform::AsIs
+                            },
                         )
                     };
                     match *layer {
@@ -594,7 +638,13 @@ impl<'a> Loader<'a> {
         let shown: Vec<String> = unused
             .iter()
             .take(8)
-            .map(|k| self.ckpt.original.get(*k).cloned().unwrap_or_else(|| (*k).clone()))
+            .map(|k| {
+                self.ckpt
+                    .original
+                    .get(*k)
+                    .cloned()
+                    .unwrap_or_else(|| (*k).clone())
+            })
             .collect();
         Err(ClipError::Weights(format!(
             "{} unused tensor(s) in the checkpoint (wrong configuration or not a plain CLIP): {}{}",
@@ -622,7 +672,10 @@ mod tests {
 
     #[test]
     fn transpose_and_keys() {
-        assert_eq!(transpose(&[1., 2., 3., 4., 5., 6.], 2, 3), vec![1., 4., 2., 5., 3., 6.]);
+        assert_eq!(
+            transpose(&[1., 2., 3., 4., 5., 6.], 2, 3),
+            vec![1., 4., 2., 5., 3., 6.]
+        );
         assert_eq!(
             source_key(Format::Hf, "text.blocks.3.fc1.w"),
             Some((
@@ -666,7 +719,10 @@ mod tests {
         b.extend_from_slice(hdr);
         b.extend_from_slice(&[0; 4]);
         std::fs::write(&p, &b).expect("write");
-        let e = Checkpoint::open(&p).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = Checkpoint::open(&p)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("does not match"), "{e}");
     }
 }
