@@ -89,7 +89,7 @@ impl ClipConfig {
     pub fn validate(&self) -> Result<(), ClipError> {
         let bad = |m: String| Err(ClipError::Config(m));
         let v = &self.vision;
-        if v.patch_size == 0 || v.image_size == 0 || v.image_size % v.patch_size != 0 {
+        if v.patch_size == 0 || v.image_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
             return bad(format!(
                 "image_size {} is not a positive multiple of patch_size {}",
                 v.image_size, v.patch_size

@@ -437,12 +437,12 @@ fn collect(
 /// The first model found whose name, key, path or architecture matches `want`
 /// (case-insensitive substring), or the first model at all when `want` is `None`.
 pub fn pick(found: &[(PathBuf, Found)], want: Option<&str>) -> Option<FoundModel> {
-    let all = found.iter().flat_map(|(_, f)| f.models.iter());
+    let mut all = found.iter().flat_map(|(_, f)| f.models.iter());
     match want {
-        None => all.cloned().next(),
+        None => all.next().cloned(),
         Some(w) => {
             let w = w.to_ascii_lowercase();
-            all.filter(|m| {
+            all.find(|m| {
                 m.files.name.to_ascii_lowercase().contains(&w)
                     || m.files.key.to_ascii_lowercase().contains(&w)
                     || m.arch.is_some_and(|a| a.to_ascii_lowercase() == w)
@@ -453,7 +453,6 @@ pub fn pick(found: &[(PathBuf, Found)], want: Option<&str>) -> Option<FoundModel
                         .contains(&w)
             })
             .cloned()
-            .next()
         }
     }
 }

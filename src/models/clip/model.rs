@@ -89,7 +89,7 @@ impl Transformer {
             let q = self.split_heads(b.q.forward(h.clone()));
             let k = self.split_heads(b.k.forward(h.clone()));
             let v = self.split_heads(b.v.forward(h));
-            let a = attention(q, k, v, None, None, opts.clone())
+            let a = attention(q, k, v, None, None, opts)
                 .swap_dims(1, 2)
                 .reshape([n, l, w]);
             x = x + b.o.forward(a);

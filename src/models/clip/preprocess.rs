@@ -16,7 +16,9 @@
 
 /// CLIP's per-channel mean.
 pub const MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-/// CLIP's per-channel standard deviation.
+/// CLIP's per-channel standard deviation (open_clip's literals verbatim; they round to the
+/// same f32 as torch's).
+#[allow(clippy::excessive_precision)]
 pub const STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// Pillow's `bicubic_filter` (a = −0.5), support 2.

@@ -353,7 +353,7 @@ pub fn html_unescape(s: &str) -> String {
             }
         } else {
             let name_len = after
-                .find(|c: char| matches!(c, '\t' | '\n' | '\x0c' | ' ' | '<' | '&' | '#' | ';'))
+                .find(['\t', '\n', '\x0c', ' ', '<', '&', '#', ';'])
                 .unwrap_or(after.len());
             let name = &after[..name_len];
             if after[name_len..].starts_with(';')
