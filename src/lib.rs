@@ -4,7 +4,8 @@
 //! generation metadata, [`signals`] computes per-image quality signals (plain Rust on the CPU,
 //! burn tensors on the GPU), [`pipeline`] runs scans as batched, cancellable jobs into the
 //! [`store`] (SQLite, the only module with SQL), and the [`cli`] and `gui` front ends read it.
-//! [`selection`] holds pure filter/sort logic; [`table`] the column model.
+//! [`selection`] holds pure filter/sort logic; [`table`] the column model; [`learn`] fits the
+//! local preference scorer from labels.
 
 pub mod catalog;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod export;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod human;
+pub mod learn;
 pub mod metadata;
 pub mod models;
 pub mod pipeline;

@@ -73,6 +73,28 @@ pub enum Which {
         #[arg(long, default_value_t = 300)]
         max_seconds: u64,
     },
+    /// Preference-scorer training (`assay train`'s code path) on synthetic features: PAIRS
+    /// Bradley–Terry pairs over ITEMS items with DIM-d Gaussian features and a random true
+    /// weight vector.
+    Train {
+        #[arg(long, default_value_t = 10_000)]
+        pairs: usize,
+        #[arg(long, default_value_t = 768)]
+        dim: usize,
+        #[arg(long, default_value_t = 2000)]
+        items: usize,
+        #[arg(long, value_enum, default_value_t = crate::learn::Head::Linear)]
+        head: crate::learn::Head,
+        #[arg(long, default_value_t = 200)]
+        max_epochs: usize,
+        /// Share of the training events used for early stopping (0 = run every epoch).
+        #[arg(long, default_value_t = 0.2)]
+        validation: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+        backend: BackendChoice,
+    },
     /// Frame time of the workbench (UI thread) while scrolling a generated collection, and
     /// peak RSS.
     #[cfg(feature = "gui")]
@@ -159,6 +181,24 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             reps,
             wgpu,
         } => signals(*batch, *size, *reps, *wgpu),
+        Which::Train {
+            pairs,
+            dim,
+            items,
+            head,
+            max_epochs,
+            validation,
+            seed,
+            backend,
+        } => train_bench(
+            *pairs,
+            *dim,
+            *items,
+            *head,
+            (*max_epochs, *validation),
+            *seed,
+            *backend,
+        ),
         Which::Faces {
             batch,
             size,
@@ -563,6 +603,110 @@ fn bt_bench(
         serde_json::to_string_pretty(&json!({
             "bench": "bt", "items": items, "comparisons": comparisons, "alpha": 0.01,
             "assay": ours, "choix": baseline, "speedup_vs_choix": speedup,
+        }))?
+    );
+    Ok(0)
+}
+
+/// Synthetic training data for the scorer benchmark: standard-normal features, a random unit
+/// true direction scaled so that score differences have a spread of about 2 logits, outcomes
+/// drawn from the Bradley–Terry probability. Returns the features, the labels and the true
+/// scores.
+pub fn train_bench_inputs(
+    pairs: usize,
+    dim: usize,
+    items: usize,
+    seed: u64,
+) -> (crate::learn::FeatureTable, crate::learn::Labels, Vec<f64>) {
+    use crate::learn::{FeatureTable, LabeledPair, Labels};
+    use crate::ranking::rng::Rng;
+    let mut rng = Rng::new(seed);
+    let mut normal = move || {
+        // Box–Muller.
+        let u = rng.next_f64().max(f64::MIN_POSITIVE);
+        let v = rng.next_f64();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let mut w: Vec<f64> = (0..dim).map(|_| normal()).collect();
+    let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
+    for x in &mut w {
+        *x *= 1.5 / norm;
+    }
+    let mut table = FeatureTable::new((0..dim).map(|j| format!("f{j}")).collect());
+    let mut truth = Vec::with_capacity(items);
+    for i in 0..items {
+        let row: Vec<f64> = (0..dim).map(|_| normal()).collect();
+        truth.push(row.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>());
+        table.items.push(format!("i{i:06}"));
+        table.rows.push(row.into_iter().map(Some).collect());
+    }
+    let mut rng = Rng::new(seed ^ 0xbeef);
+    let mut out = Vec::with_capacity(pairs);
+    while out.len() < pairs && items > 1 {
+        let (a, b) = (rng.below(items), rng.below(items));
+        if a == b {
+            continue;
+        }
+        let p = 1.0 / (1.0 + (truth[b] - truth[a]).exp());
+        let target = if rng.next_f64() < p { 1.0 } else { 0.0 };
+        out.push(LabeledPair {
+            a,
+            b,
+            target,
+            event: out.len(),
+        });
+    }
+    let labels = Labels {
+        items: table.items.clone(),
+        pairs: out,
+        likert: Vec::new(),
+    };
+    (table, labels, truth)
+}
+
+fn train_bench(
+    pairs: usize,
+    dim: usize,
+    items: usize,
+    head: crate::learn::Head,
+    (max_epochs, validation): (usize, f64),
+    seed: u64,
+    choice: BackendChoice,
+) -> anyhow::Result<u8> {
+    use crate::learn::{self, TrainOptions};
+    let t = Instant::now();
+    let (table, labels, truth) = train_bench_inputs(pairs, dim, items, seed);
+    let gen_s = t.elapsed().as_secs_f64();
+    let selected = backend::select(choice)?;
+    let opts = TrainOptions {
+        head,
+        seed,
+        max_epochs,
+        validation,
+        curve: false,
+        ..TrainOptions::default()
+    };
+    // How often the labels agree with the true scores: what a perfect scorer would get.
+    let agree = labels
+        .pairs
+        .iter()
+        .filter(|p| (p.target > 0.5) == (truth[p.a] > truth[p.b]))
+        .count() as f64
+        / labels.pairs.len().max(1) as f64;
+    let t = Instant::now();
+    let trained = learn::train(&table, &labels, &opts, &selected.device)?;
+    let train_s = t.elapsed().as_secs_f64();
+    let r = &trained.report;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "bench": "train", "pairs": pairs, "dim": dim, "items": items, "head": head,
+            "device": selected.describe(), "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+            "generate_s": gen_s, "train_s": train_s, "epochs": r.epochs, "best_epoch": r.best_epoch,
+            "ms_per_epoch": 1000.0 * train_s / r.epochs.max(1) as f64,
+            "training_pairs": r.split.training_pairs, "validation_pairs": r.split.validation_pairs,
+            "heldout_accuracy": r.heldout.as_ref().map(|a| a.accuracy),
+            "labels_agreeing_with_the_true_scores": agree,
         }))?
     );
     Ok(0)

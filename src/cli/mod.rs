@@ -18,6 +18,7 @@ mod rank;
 mod scan;
 mod select;
 mod table;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,11 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Full-reference fidelity (PSNR, SSIM, MS-SSIM) of TEST_DIR against REF_DIR, paired by path.
     Fidelity(fidelity::FidelityArgs),
+    /// Fit the preference scorer on the labels (Bradley–Terry loss), evaluate it on held-out
+    /// labels, version it and make it the active `learned_preference` signal.
+    Train(train::TrainArgs),
+    /// List the trained scorers with their metrics; `--activate ID` or `--rollback` switches.
+    Scorers(train::ScorersArgs),
     /// Detect faces (MTCNN): box, confidence and five landmarks per face.
     Faces(faces::FacesArgs),
     /// CLIP embeddings: store them with `aesthetic` and `clip_score` for a scanned folder
@@ -130,6 +136,8 @@ pub fn run() -> ExitCode {
         Some(Command::Agreement(args)) => rank::agreement(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Fidelity(args)) => fidelity::run(&args),
+        Some(Command::Train(args)) => train::train(&args),
+        Some(Command::Scorers(args)) => train::scorers(&args),
         Some(Command::Faces(args)) => faces::run(&args),
         Some(Command::Embed(args)) => embed::run(&args),
         Some(Command::Models(args)) => models::run(&args),

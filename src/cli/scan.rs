@@ -126,6 +126,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         let _ = bar.join();
     }
     let summary = result.with_context(|| format!("scan of {} failed", args.dir.display()))?;
+    if !summary.cancelled {
+        refresh_learned(args);
+    }
     let text = match args.format {
         SummaryFormat::Json => serde_json::to_string_pretty(&summary)? + "\n",
         SummaryFormat::Text => summary_text(&summary),
@@ -138,6 +141,22 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         0
     })
+}
+
+/// Scores new and changed files with the active preference scorer (`assay train`), if any.
+/// A failure here is reported and does not fail the scan.
+fn refresh_learned(args: &ScanArgs) {
+    let (path, _) = crate::store::Store::locate(&args.dir, args.db.as_deref(), false);
+    let result = crate::store::Store::open(&path)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut store| super::train::refresh_active(&mut store));
+    match result {
+        Ok(Some((version, n))) if !args.quiet => {
+            eprintln!("learned_preference: {n} images scored by preference scorer v{version}");
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: could not refresh learned_preference: {e:#}"),
+    }
 }
 
 fn summary_text(s: &ScanSummary) -> String {

@@ -27,6 +27,13 @@ pub enum Event {
     Full(i64, Result<(egui::ColorImage, bool), String>),
     ExportDone(Result<ExportReport, String>),
     Error(String),
+    /// A policy plan for the editor (its text generation).
+    PolicyPlan(
+        u64,
+        Result<std::sync::Arc<crate::selection::plan::Plan>, String>,
+    ),
+    /// A policy was applied: its name and the decisions appended.
+    PolicyApplied(Result<(String, usize), String>),
 }
 
 /// What an export did.
@@ -69,6 +76,13 @@ pub enum DbCmd {
     Reload,
     /// A batch of decisions with its sequence number.
     Decide(u64, Vec<NewDecision>),
+    /// Record a policy version and append its decisions.
+    ApplyPolicy {
+        name: String,
+        hash: String,
+        text: String,
+        decisions: Vec<NewDecision>,
+    },
 }
 
 /// The one thread that talks to SQLite for the UI. Commands run in order, so a reload after a
@@ -106,6 +120,19 @@ impl DbWorker {
                         Ok(rows) => out.send(Event::Rows(rows, done)),
                         Err(e) => out.send(Event::Error(format!("cannot read the catalogue: {e}"))),
                     },
+                    DbCmd::ApplyPolicy {
+                        name,
+                        hash,
+                        text,
+                        decisions,
+                    } => {
+                        let r = s
+                            .record_policy(&name, &hash, &text)
+                            .and_then(|_| s.append_decisions(&decisions))
+                            .map(|()| (name, decisions.len()))
+                            .map_err(|e| e.to_string());
+                        out.send(Event::PolicyApplied(r));
+                    }
                     DbCmd::Decide(seq, rows) => {
                         let n = rows.len();
                         match s.append_decisions(&rows) {

@@ -11,6 +11,8 @@ pub mod bench;
 mod jobs;
 pub mod model;
 mod panels;
+pub mod pareto;
+pub mod policy_editor;
 mod thumbs;
 mod views;
 mod zoom;
@@ -43,6 +45,9 @@ pub struct Settings {
     pub filters: Filters,
     pub show_filters: bool,
     pub show_inspector: bool,
+    /// Face boxes and landmarks over detail and compare images.
+    pub show_faces: bool,
+    pub pareto: pareto::ParetoState,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
 }
@@ -55,6 +60,8 @@ impl Default for Settings {
             filters: Filters::default(),
             show_filters: true,
             show_inspector: true,
+            show_faces: false,
+            pareto: pareto::ParetoState::default(),
             recent: Vec::new(),
         }
     }
@@ -66,6 +73,10 @@ pub enum ViewMode {
     Grid,
     Detail,
     Compare,
+    /// Scatter of two signals with the Pareto front; parallel coordinates.
+    Pareto,
+    /// The selection-policy editor.
+    Policy,
 }
 
 /// Everything a panel can ask for.
@@ -90,6 +101,19 @@ pub enum Cmd {
     FilterDupGroup(i64),
     StartExport(ExportRequest, ExportScope),
     CancelExport,
+    ShowPareto,
+    ShowPolicy,
+    /// Show only these images in the grid (a selection made elsewhere, e.g. the Pareto view).
+    ShowOnly(Vec<i64>),
+    /// A status-bar message (text, is error).
+    Message(String, bool),
+    /// Append a planned policy run (decisions + the policy version).
+    ApplyPolicy(
+        Box<crate::selection::plan::Prepared>,
+        std::sync::Arc<crate::selection::plan::Plan>,
+    ),
+    /// Show the review band in the grid, to step through with the culling keys.
+    ReviewQueue,
 }
 
 /// Which images an export takes.
@@ -114,6 +138,8 @@ pub struct Collection {
     view_dirty: bool,
     /// Rows received at least once.
     pub loaded: bool,
+    /// Bumped whenever rows or their decisions change (live views recompute).
+    pub rows_generation: u64,
     pub sel: Selection,
     pub history: History,
     db_worker: DbWorker,
@@ -172,6 +198,7 @@ impl Collection {
             view_error: None,
             view_dirty: true,
             loaded: false,
+            rows_generation: 0,
             sel: Selection::default(),
             history: History::default(),
             db_worker,
@@ -250,6 +277,7 @@ impl Collection {
         self.rows = rows;
         self.index = index;
         self.loaded = true;
+        self.rows_generation += 1;
         self.view_dirty = true;
         self.hist_cache.clear();
     }
@@ -285,6 +313,7 @@ impl Collection {
             return;
         }
         model::apply_flags(&mut self.rows, &self.index, &flags);
+        self.rows_generation += 1;
         let rows = flags
             .iter()
             .map(|(id, f)| NewDecision {
@@ -366,6 +395,7 @@ pub struct App {
     pub mode: ViewMode,
     pub show_help: bool,
     pub export_dialog: Option<panels::ExportDialog>,
+    pub policy: policy_editor::PolicyState,
     /// Last message for the status bar (text, is error).
     pub message: Option<(String, bool)>,
     cmds: Vec<Cmd>,
@@ -397,6 +427,7 @@ impl App {
             mode: ViewMode::Grid,
             show_help: false,
             export_dialog: None,
+            policy: policy_editor::PolicyState::default(),
             message: None,
             cmds: Vec::new(),
             screenshot: opts.screenshot,
@@ -507,6 +538,14 @@ impl App {
                     c.last_export = Some(r);
                 }
                 Event::Error(e) => self.message = Some((e, true)),
+                Event::PolicyPlan(g, r) => self.policy.editor.receive(g, r),
+                Event::PolicyApplied(r) => {
+                    self.message = Some(match r {
+                        Ok((name, n)) => (format!("applied {name}: {n} decisions appended"), false),
+                        Err(e) => (format!("the policy was NOT applied: {e}"), true),
+                    });
+                    c.reload();
+                }
             }
         }
         if let Some(c) = self.coll.as_mut() {
@@ -687,6 +726,33 @@ impl App {
                 ));
                 self.export_dialog = None;
             }
+            Cmd::ShowPareto => self.mode = ViewMode::Pareto,
+            Cmd::ShowPolicy => self.mode = ViewMode::Policy,
+            Cmd::ShowOnly(ids) => {
+                self.settings.filters.only_ids = Some(ids.into_iter().collect());
+                c.view_dirty = true;
+                self.mode = ViewMode::Grid;
+            }
+            Cmd::Message(m, err) => self.message = Some((m, err)),
+            Cmd::ApplyPolicy(p, plan) => {
+                c.db_worker.send(DbCmd::ApplyPolicy {
+                    name: p.policy.name.clone(),
+                    hash: p.hash.clone(),
+                    text: p.text.clone(),
+                    decisions: plan.decisions.clone(),
+                });
+            }
+            Cmd::ReviewQueue => {
+                // The whole review band: other filters would hide part of it.
+                self.settings.filters = Filters {
+                    statuses: [false, false, true, false],
+                    ..Filters::default()
+                };
+                c.view_dirty = true;
+                self.mode = ViewMode::Grid;
+                c.sel = Selection::default();
+                c.scroll_to_cursor = true;
+            }
             Cmd::CancelExport => {
                 if let Some(j) = &c.export_job {
                     j.cancel.store(true, Ordering::Relaxed);
@@ -766,11 +832,17 @@ impl App {
             if pressed(i, Key::C) {
                 cmds.push(Cmd::ShowCompare);
             }
+            if pressed(i, Key::V) {
+                cmds.push(Cmd::ShowPareto);
+            }
             if pressed(i, Key::Z) && !shift && self.mode != ViewMode::Grid {
                 let ppp = i.pixels_per_point;
                 if let Some(c) = self.coll.as_mut() {
                     c.zoom.toggle_actual(ppp);
                 }
+            }
+            if pressed(i, Key::F) {
+                self.settings.show_faces = !self.settings.show_faces;
             }
             if pressed(i, Key::I) {
                 self.settings.show_inspector = !self.settings.show_inspector;
@@ -863,7 +935,7 @@ fn targets(c: &Collection, mode: ViewMode) -> (Vec<i64>, String) {
             .into_iter()
             .collect(),
         ViewMode::Detail => c.sel.cursor.into_iter().collect(),
-        ViewMode::Grid => c.sel.targets(),
+        ViewMode::Grid | ViewMode::Pareto | ViewMode::Policy => c.sel.targets(),
     };
     let label = if ids.len() == 1 {
         c.row(ids[0]).map_or_else(String::new, |r| r.path.clone())
@@ -924,7 +996,8 @@ impl App {
         panels::top_bar(self, ui);
         panels::status_bar(self, ui);
         if self.coll.is_some() {
-            if self.settings.show_filters && self.mode == ViewMode::Grid {
+            if self.settings.show_filters && matches!(self.mode, ViewMode::Grid | ViewMode::Pareto)
+            {
                 panels::filters_panel(self, ui);
             }
             if self.settings.show_inspector {
@@ -937,6 +1010,8 @@ impl App {
                 ViewMode::Grid => views::grid(self, ui),
                 ViewMode::Detail => views::detail(self, ui),
                 ViewMode::Compare => views::compare(self, ui),
+                ViewMode::Pareto => pareto::show(self, ui),
+                ViewMode::Policy => policy_editor::show(self, ui),
             },
         });
         if self.show_help {

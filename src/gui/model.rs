@@ -41,6 +41,9 @@ pub struct Filters {
     pub ranges: Vec<RangeFilter>,
     /// An expression in the `--where` language of `assay table`.
     pub expr: String,
+    /// Only these images (a selection made in another view); not persisted.
+    #[serde(skip)]
+    pub only_ids: Option<BTreeSet<i64>>,
 }
 
 impl Default for Filters {
@@ -54,6 +57,7 @@ impl Default for Filters {
             errors_only: false,
             ranges: Vec::new(),
             expr: String::new(),
+            only_ids: None,
         }
     }
 }
@@ -145,6 +149,11 @@ pub fn compute_view(
                 return false;
             }
             if filters.errors_only && r.error.is_none() {
+                return false;
+            }
+            if let Some(ids) = &filters.only_ids
+                && !ids.contains(&r.id)
+            {
                 return false;
             }
             for f in &filters.ranges {

@@ -72,6 +72,8 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                     (ViewMode::Grid, "Grid", "G"),
                     (ViewMode::Detail, "Detail", "Space"),
                     (ViewMode::Compare, "Compare", "C"),
+                    (ViewMode::Pareto, "Pareto", "V"),
+                    (ViewMode::Policy, "Selection policy", ""),
                 ] {
                     if ui
                         .add(egui::Button::selectable(app.mode == m, label).shortcut_text(key))
@@ -81,6 +83,8 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                             ViewMode::Grid => Cmd::ShowGrid,
                             ViewMode::Detail => Cmd::ShowDetail(None),
                             ViewMode::Compare => Cmd::ShowCompare,
+                            ViewMode::Pareto => Cmd::ShowPareto,
+                            ViewMode::Policy => Cmd::ShowPolicy,
                         });
                         ui.close();
                     }
@@ -301,6 +305,18 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                 });
             }
             changed |= ui.checkbox(&mut f.errors_only, "unreadable files only").changed();
+            if let Some(ids) = &f.only_ids {
+                let n = ids.len();
+                let mut clear = false;
+                ui.horizontal(|ui| {
+                    ui.label(format!("only {n} chosen images"));
+                    clear = ui.small_button("x").on_hover_text("show all again").clicked();
+                });
+                if clear {
+                    f.only_ids = None;
+                    changed = true;
+                }
+            }
             ui.separator();
             ui.label(RichText::new("Signal ranges").strong());
             let mut remove = None;
@@ -639,10 +655,15 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+A", "select all shown"),
     ("Space / Enter / E", "detail view (Space again: back)"),
     ("C", "compare the selection (2–4)"),
+    (
+        "V",
+        "Pareto view: scatter of two signals, front, box select",
+    ),
     ("G / Esc", "back to the grid"),
     ("Z", "toggle fit / 100 % (detail, compare)"),
     ("wheel, drag", "zoom, pan (detail, compare)"),
     ("I", "show / hide the inspector"),
+    ("F", "face boxes and landmarks (detail, compare)"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
     ("Ctrl+Shift+E", "export…"),
     ("? / F1", "this help"),

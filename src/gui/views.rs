@@ -325,6 +325,9 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
         &mut c.zoom,
     );
     let painter = ui.painter_at(rect);
+    if app.settings.show_faces {
+        face_overlay(&painter, c.zoom.image_rect(rect, img_size), img_size, &row);
+    }
     if let Some(e) = row.error.as_deref().or(c.full_error(id)) {
         placeholder(
             &painter,
@@ -362,6 +365,45 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
     resp
 }
 
+/// The faces MTCNN found (`face_boxes`): box coloured from green (plausible) to red (defect
+/// score), the five landmarks, and the confidence.
+fn face_overlay(painter: &egui::Painter, img_rect: Rect, img: Vec2, row: &ImageRow) {
+    #[derive(serde::Deserialize)]
+    struct Boxes {
+        faces: Vec<crate::signals::faces::FaceRecord>,
+    }
+    let Some(crate::store::SignalValue::Text(t)) = row.signals.get("face_boxes") else {
+        return;
+    };
+    let Ok(b) = serde_json::from_str::<Boxes>(t) else {
+        return;
+    };
+    let to_screen = |x: f64, y: f64| {
+        img_rect.min
+            + Vec2::new(
+                x as f32 / img.x * img_rect.width(),
+                y as f32 / img.y * img_rect.height(),
+            )
+    };
+    for f in &b.faces {
+        let [x, y, w, h] = f.box_xywh;
+        let r = Rect::from_min_max(to_screen(x, y), to_screen(x + w, y + h));
+        let d = f.defect.clamp(0.0, 1.0) as f32;
+        let col = Color32::from_rgb((60.0 + 195.0 * d) as u8, (200.0 - 140.0 * d) as u8, 80);
+        painter.rect_stroke(r, 2.0, Stroke::new(2.0, col), egui::StrokeKind::Outside);
+        for [lx, ly] in f.landmarks {
+            painter.circle_filled(to_screen(lx, ly), 3.0, col);
+        }
+        painter.text(
+            r.left_top() - Vec2::new(0.0, 2.0),
+            Align2::LEFT_BOTTOM,
+            format!("face {:.3} · defect {:.2}", f.confidence, f.defect),
+            FontId::proportional(11.0),
+            col,
+        );
+    }
+}
+
 /// Loupe view of the cursor image.
 pub fn detail(app: &mut App, ui: &mut egui::Ui) {
     let Some(c) = app.coll.as_ref() else { return };
@@ -396,6 +438,9 @@ pub fn detail(app: &mut App, ui: &mut egui::Ui) {
         }
         ui.separator();
         culling_buttons(ui, &mut cmds);
+        ui.separator();
+        ui.checkbox(&mut app.settings.show_faces, "Faces (F)")
+            .on_hover_text("overlay the faces MTCNN found, coloured by their defect score");
     });
     let rect = ui.available_rect_before_wrap();
     zoomable(app, ui, rect, id, 0);

@@ -4,6 +4,7 @@
 
 pub mod calibrate;
 pub mod expr;
+pub mod plan;
 pub mod policy;
 pub mod rules;
 

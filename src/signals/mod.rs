@@ -81,6 +81,8 @@ pub const DEDUP: &str = "dedup@1";
 pub const CLIP_SCORE: &str = "clip_score@1";
 /// Producer of LAION aesthetic scores; stored as `aesthetic@1:<head key>+clip:<CLIP model key>`.
 pub const AESTHETIC: &str = "aesthetic@1";
+/// Producer of learned scores; stored values carry the scorer version (`preference@<version>`).
+pub const PREFERENCE: &str = "preference";
 
 /// Version of the whole per-image signal set the scanner computes. An image whose stored
 /// `signals_version` differs is recomputed even when its file is unchanged.
@@ -394,6 +396,17 @@ const REGISTRY: &[SignalDef] = &[
         Kind::Flag,
         CLIP_SCORE,
         "1 when the cleaned prompt exceeded CLIP's 77 tokens and was cut (the end token kept), so clip_score saw only its beginning.",
+    ),
+    def(
+        "learned_preference",
+        "Learned preference",
+        "score",
+        Direction::HigherIsBetter,
+        (None, None),
+        Group::Learned,
+        Kind::Number,
+        PREFERENCE,
+        "Score of the active preference scorer (`assay train`), trained on this collection's pairwise, best-of-N and Likert labels; the producer names the scorer version. Differences matter, not the scale: σ(a − b) estimates P(a preferred to b).",
     ),
 ];
 

@@ -8,9 +8,11 @@ mod decisions;
 mod features;
 mod labels;
 mod schema;
+mod scorers;
 
 pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
+pub use scorers::{NewScorer, ScorerLogRow, ScorerRow};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -636,8 +638,10 @@ impl Store {
             "label_events",
             "decisions",
             "scorers",
+            "scorer_log",
             "raters",
             "scans",
+            "policies",
         ];
         let Some(t) = TABLES.iter().find(|t| **t == table) else {
             return Ok(0);

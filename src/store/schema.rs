@@ -133,4 +133,19 @@ CREATE TABLE policies (
 );
 ALTER TABLE decisions ADD COLUMN detail TEXT;  -- JSON: score, rank, the signal vector used
 ",
+    // 4: at most one active scorer, and an append-only log of activations and rollbacks.
+    r"
+CREATE UNIQUE INDEX scorers_one_active ON scorers(active) WHERE active = 1;
+CREATE TABLE scorer_log (
+    id        INTEGER PRIMARY KEY,
+    scorer_id INTEGER NOT NULL REFERENCES scorers(id),
+    previous  INTEGER REFERENCES scorers(id),  -- the scorer active before (NULL = none)
+    action    TEXT NOT NULL,                   -- train / activate / rollback
+    time      TEXT NOT NULL
+);
+CREATE TRIGGER scorer_log_no_update BEFORE UPDATE ON scorer_log
+    BEGIN SELECT RAISE(ABORT, 'scorer_log is append-only'); END;
+CREATE TRIGGER scorer_log_no_delete BEFORE DELETE ON scorer_log
+    BEGIN SELECT RAISE(ABORT, 'scorer_log is append-only'); END;
+",
 ];

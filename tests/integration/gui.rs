@@ -322,3 +322,147 @@ fn welcome_screen_without_a_collection_and_bad_folder_message() {
     assert!(is_error && msg.contains("is not a folder"), "{msg}");
     h.get_by_label_contains("is not a folder");
 }
+
+#[test]
+fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    crate::common::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
+        &dir,
+    );
+    let opts = AppOptions {
+        dir: Some(dir.clone()),
+        no_restore: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, opts));
+    wait(&mut h, "the scan", idle);
+    let db = dir.join(".assay/assay.db");
+
+    // Pareto view (V): sharpness (max) against noise (min) by default.
+    h.key_press(Key::V);
+    h.run_steps(3);
+    assert_eq!(h.state().mode, ViewMode::Pareto);
+    // The expected front, computed here from the rows with the selection module.
+    let expected: std::collections::BTreeSet<i64> = {
+        let c = h.state().coll.as_ref().unwrap();
+        let num = |r: &assay::store::ImageRow, k: &str| match r.signals.get(k) {
+            Some(assay::store::SignalValue::Number(x)) => Some(*x),
+            _ => None,
+        };
+        let pts: Vec<(i64, Vec<f64>)> = c
+            .rows
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.id,
+                    vec![num(r, "blur_laplacian_var")?, num(r, "noise_sigma")?],
+                ))
+            })
+            .collect();
+        let coords: Vec<Vec<f64>> = pts.iter().map(|p| p.1.clone()).collect();
+        let fronts = assay::selection::rules::pareto_fronts(&coords, &[true, false]);
+        pts.iter()
+            .zip(fronts)
+            .filter(|(_, f)| *f == 0)
+            .map(|(p, _)| p.0)
+            .collect()
+    };
+    assert!(!expected.is_empty() && expected.len() < 29);
+    h.get_by_label("Select front").click();
+    h.run_steps(2);
+    assert_eq!(h.state().coll.as_ref().unwrap().sel.selected, expected);
+    h.get_by_label("Show selection in grid").click();
+    h.run_steps(3);
+    {
+        let app = h.state();
+        assert_eq!(app.mode, ViewMode::Grid);
+        let shown: std::collections::BTreeSet<i64> = app
+            .coll
+            .as_ref()
+            .unwrap()
+            .view_ids
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(shown, expected, "the grid shows exactly the front");
+    }
+    // A human decision made now must survive the policy.
+    h.key_press(Key::Home);
+    h.key_press(Key::X);
+    h.run_steps(2);
+    let human_id = h.state().coll.as_ref().unwrap().sel.cursor.unwrap();
+
+    // Policy editor (View → Selection policy) with the shipped example.
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Selection policy").click();
+    h.run_steps(2);
+    assert_eq!(h.state().mode, ViewMode::Policy);
+    wait(&mut h, "the first plan", |a| a.policy.editor.up_to_date());
+    let counts = |a: &App| a.policy.editor.plan.as_ref().unwrap().counts.clone();
+    let before = counts(h.state());
+    assert_eq!(
+        before.values().sum::<u64>(),
+        30,
+        "31 images, one kept for its human decision"
+    );
+    // Raise the accept threshold to the top: nothing scores ≥ 1.0 except a scope's best, so
+    // the accept count cannot grow and the text follows the slider.
+    h.get_by_label("accept threshold").set_value_accesskit(1.0);
+    h.run_steps(2);
+    wait(&mut h, "the re-plan", |a| a.policy.editor.up_to_date());
+    assert!(
+        h.state().policy.editor.text.contains("accept = 1"),
+        "{}",
+        h.state().policy.editor.text
+    );
+    let after = counts(h.state());
+    assert!(after.get("accepted") <= before.get("accepted"));
+    assert_ne!(after, before, "counts follow the threshold");
+    assert_eq!(after.values().sum::<u64>(), 30);
+    h.get_by_label_contains("Apply to 30 images").click();
+    h.run_steps(2);
+    wait(&mut h, "the policy decisions", |a| {
+        idle(a) && a.message.as_ref().is_some_and(|m| m.0.contains("applied"))
+    });
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.count("policies").unwrap(), 1);
+    let rows = store.image_rows(false).unwrap();
+    let by_policy = rows
+        .iter()
+        .filter(|r| {
+            r.decision_source
+                .as_deref()
+                .is_some_and(|s| s.starts_with("policy:portrait-v1@"))
+        })
+        .count();
+    assert_eq!(by_policy, 30);
+    let human = rows.iter().find(|r| r.id == human_id).unwrap();
+    assert_eq!(
+        (human.status.as_deref(), human.decision_source.as_deref()),
+        (Some("rejected"), Some("human")),
+        "human decisions win"
+    );
+    let in_review = rows
+        .iter()
+        .filter(|r| r.status.as_deref() == Some("review"))
+        .count();
+    assert_eq!(in_review as u64, after.get("review").copied().unwrap_or(0));
+    drop(store);
+    // The review band as a queue in the grid.
+    h.get_by_label("Open review queue").click();
+    h.run_steps(3);
+    let app = h.state();
+    assert_eq!(app.mode, ViewMode::Grid);
+    let c = app.coll.as_ref().unwrap();
+    assert_eq!(c.view.len(), in_review);
+    assert!(
+        c.view_ids
+            .iter()
+            .all(|id| c.row(*id).unwrap().status.as_deref() == Some("review"))
+    );
+}

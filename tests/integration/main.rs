@@ -16,5 +16,6 @@ mod gui;
 mod incremental;
 mod kill;
 mod labels;
+mod learn;
 mod select;
 mod tensor_parity;

@@ -1,0 +1,341 @@
+//! The policy editor: edit a selection policy (TOML), move the accept / reject thresholds on a
+//! histogram of the policy's scores, see the counts per band and per reason update live, save,
+//! apply (decisions appended through the database worker; human decisions are kept), and step
+//! through the review band with the culling keys.
+//!
+//! Planning runs on a background thread whenever the text changes (the newest result wins).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{Bar, BarChart, Plot, VLine};
+
+use super::jobs::{Event, Outbox, spawn};
+use super::{App, Cmd};
+use crate::selection::plan::{self, Plan, Prepared};
+use crate::store::ImageRow;
+
+/// The example policy shipped with Assay (a starting point).
+pub const EXAMPLE: &str = include_str!("../../assets/policies/example.toml");
+
+/// Editor state.
+pub struct PolicyEditor {
+    pub text: String,
+    pub path: Option<PathBuf>,
+    /// The parsed policy or why it does not parse / validate.
+    pub prepared: Result<Prepared, String>,
+    /// The latest plan of the current text (None while computing or invalid).
+    pub plan: Option<Arc<Plan>>,
+    generation: u64,
+    planned_generation: u64,
+    pub accept: f64,
+    pub reject: f64,
+    pub saved: bool,
+}
+
+impl Default for PolicyEditor {
+    fn default() -> Self {
+        let mut e = Self {
+            text: EXAMPLE.to_string(),
+            path: None,
+            prepared: Err(String::new()),
+            plan: None,
+            generation: 0,
+            planned_generation: 0,
+            accept: 0.5,
+            reject: 0.2,
+            saved: true,
+        };
+        e.reparse();
+        e
+    }
+}
+
+impl PolicyEditor {
+    fn reparse(&mut self) {
+        self.prepared = plan::prepare(&self.text).map_err(|e| e.to_string());
+        if let Ok(p) = &self.prepared {
+            self.accept = p.policy.bands.accept;
+            self.reject = p.policy.bands.reject;
+        }
+        self.generation += 1;
+        self.plan = None;
+    }
+
+    /// Whether the shown plan belongs to the current text.
+    pub fn up_to_date(&self) -> bool {
+        self.plan.is_some() && self.planned_generation == self.generation
+    }
+
+    /// Starts planning the current text over `rows` when needed.
+    pub fn request_plan(&mut self, rows: &[ImageRow], out: &Outbox) {
+        let Ok(p) = &self.prepared else { return };
+        if self.planned_generation == self.generation {
+            return;
+        }
+        self.planned_generation = self.generation;
+        let (p, rows, g) = (p.clone(), rows.to_vec(), self.generation);
+        let out = out.clone();
+        spawn("assay-policy", move || {
+            let human: HashSet<i64> = rows
+                .iter()
+                .filter(|r| r.decision_source.as_deref() == Some("human"))
+                .map(|r| r.id)
+                .collect();
+            let r = plan::plan(&p, &rows, &human).map_err(|e| e.to_string());
+            out.send(Event::PolicyPlan(g, r.map(Arc::new)));
+        });
+    }
+
+    /// A finished plan (ignored when the text changed since).
+    pub fn receive(&mut self, generation: u64, r: Result<Arc<Plan>, String>) {
+        if generation != self.generation {
+            return;
+        }
+        match r {
+            Ok(p) => self.plan = Some(p),
+            Err(e) => self.prepared = Err(e),
+        }
+    }
+
+    fn set_text(&mut self, text: String) {
+        self.text = text;
+        self.saved = false;
+        self.reparse();
+    }
+}
+
+fn count(plan: &Plan, s: &str) -> u64 {
+    plan.counts.get(s).copied().unwrap_or(0)
+}
+
+pub fn show(app: &mut App, ui: &mut egui::Ui) {
+    let mut cmds = Vec::new();
+    let Some(c) = app.coll.as_ref() else { return };
+    let rows_changed = c.rows_generation != app.policy.rows_generation;
+    if rows_changed {
+        app.policy.rows_generation = c.rows_generation;
+        app.policy.editor.generation += 1;
+        app.policy.editor.plan = None;
+    }
+    let ed = &mut app.policy.editor;
+    ed.request_plan(&c.rows, &app.out);
+    ui.horizontal(|ui| {
+        if ui.button("Back to grid").clicked() {
+            cmds.push(Cmd::ShowGrid);
+        }
+        ui.separator();
+        ui.label(RichText::new("Selection policy").strong());
+        if let Some(p) = &ed.path {
+            ui.weak(p.display().to_string());
+        }
+        if !ed.saved {
+            ui.weak("(unsaved)");
+        }
+        if ui
+            .button("Example")
+            .on_hover_text("start from assets/policies/example.toml")
+            .clicked()
+        {
+            ed.set_text(EXAMPLE.to_string());
+            ed.path = None;
+        }
+        if ui.button("Open…").clicked()
+            && let Some(p) = rfd::FileDialog::new()
+                .add_filter("policy", &["toml"])
+                .pick_file()
+        {
+            match std::fs::read_to_string(&p) {
+                Ok(t) => {
+                    ed.set_text(t);
+                    ed.path = Some(p);
+                    ed.saved = true;
+                }
+                Err(e) => cmds.push(Cmd::Message(
+                    format!("cannot read {}: {e}", p.display()),
+                    true,
+                )),
+            }
+        }
+        let save_as = ui.button("Save as…").clicked();
+        let save = ui
+            .add_enabled(ed.path.is_some(), egui::Button::new("Save"))
+            .clicked();
+        let target = if save_as {
+            rfd::FileDialog::new()
+                .add_filter("policy", &["toml"])
+                .set_file_name("policy.toml")
+                .save_file()
+        } else if save {
+            ed.path.clone()
+        } else {
+            None
+        };
+        if let Some(p) = target {
+            match std::fs::write(&p, &ed.text) {
+                Ok(()) => {
+                    ed.path = Some(p);
+                    ed.saved = true;
+                }
+                Err(e) => cmds.push(Cmd::Message(
+                    format!("cannot save {}: {e}", p.display()),
+                    true,
+                )),
+            }
+        }
+    });
+    ui.separator();
+    let avail = ui.available_width();
+    ui.horizontal_top(|ui| {
+        // The text.
+        ui.vertical(|ui| {
+            ui.set_width(avail * 0.45);
+            egui::ScrollArea::vertical()
+                .id_salt("policy-text")
+                .max_height(ui.available_height() - 40.0)
+                .show(ui, |ui| {
+                    let r = ui.add(
+                        egui::TextEdit::multiline(&mut ed.text)
+                            .code_editor()
+                            .desired_width(f32::INFINITY)
+                            .desired_rows(30),
+                    );
+                    r.widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::MultilineTextInput,
+                            true,
+                            "Policy text",
+                        )
+                    });
+                    if r.changed() {
+                        ed.saved = false;
+                        ed.reparse();
+                    }
+                });
+            if let Err(e) = &ed.prepared {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+        });
+        ui.separator();
+        // Thresholds, counts, histogram, apply.
+        ui.vertical(|ui| {
+            let Ok(prep) = ed.prepared.clone() else {
+                ui.label("Fix the policy to see its effect.");
+                return;
+            };
+            let source = prep.source.clone();
+            ui.label(format!(
+                "{}  ·  scope {:?}  ·  source {source}",
+                prep.policy.name, prep.policy.scope
+            ));
+            let (mut a, mut r) = (ed.accept, ed.reject);
+            let sa = ui.add(egui::Slider::new(&mut a, 0.0..=1.0).text("accept ≥"));
+            sa.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::Slider, true, "accept threshold")
+            });
+            let sr = ui.add(egui::Slider::new(&mut r, 0.0..=1.0).text("reject <"));
+            sr.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::Slider, true, "reject threshold")
+            });
+            if (a - ed.accept).abs() > 1e-12 || (r - ed.reject).abs() > 1e-12 {
+                let r = r.min(a);
+                let t = plan::set_bands(&ed.text, a, r);
+                ed.set_text(t);
+            }
+            let Some(plan) = ed.plan.clone().filter(|_| ed.up_to_date()) else {
+                ui.spinner();
+                return;
+            };
+            ui.add_space(6.0);
+            ui.horizontal(|ui| {
+                for (s, lab) in [
+                    ("accepted", "accept"),
+                    ("review", "review"),
+                    ("rejected", "reject"),
+                ] {
+                    ui.label(
+                        RichText::new(format!("{lab}: {}", count(&plan, s)))
+                            .color(super::views::status_color(s))
+                            .strong(),
+                    );
+                }
+                ui.weak(format!("· {} human decisions kept", plan.kept_human));
+            });
+            // Histogram of scores with the two thresholds.
+            let scores: Vec<f64> = plan.outcomes.iter().filter_map(|o| o.score).collect();
+            let bins = 20;
+            let mut counts = vec![0u32; bins];
+            for s in &scores {
+                counts[((s * bins as f64) as usize).min(bins - 1)] += 1;
+            }
+            let bars: Vec<Bar> = counts
+                .iter()
+                .enumerate()
+                .map(|(k, n)| {
+                    let mid = (k as f64 + 0.5) / bins as f64;
+                    let col = if mid >= ed.accept {
+                        super::views::status_color("accepted")
+                    } else if mid < ed.reject {
+                        super::views::status_color("rejected")
+                    } else {
+                        super::views::status_color("review")
+                    };
+                    Bar::new(mid, f64::from(*n))
+                        .width(1.0 / bins as f64)
+                        .fill(col)
+                })
+                .collect();
+            Plot::new("policy-hist")
+                .height(160.0)
+                .x_axis_label("policy score (scored images)")
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .show(ui, |pu| {
+                    pu.bar_chart(BarChart::new("scores", bars));
+                    pu.vline(VLine::new("accept", ed.accept).color(Color32::from_rgb(70, 170, 90)));
+                    pu.vline(VLine::new("reject", ed.reject).color(Color32::from_rgb(200, 70, 60)));
+                });
+            ui.label(RichText::new("Reasons").strong());
+            egui::Grid::new("policy-reasons")
+                .striped(true)
+                .show(ui, |ui| {
+                    for ((s, reason), n) in &plan.reasons {
+                        ui.colored_label(super::views::status_color(s), s);
+                        ui.monospace(n.to_string());
+                        ui.label(reason);
+                        ui.end_row();
+                    }
+                });
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui
+                    .button(format!("Apply to {} images", plan.decisions.len()))
+                    .on_hover_text("append one decision per image (human decisions are kept)")
+                    .clicked()
+                {
+                    cmds.push(Cmd::ApplyPolicy(Box::new(prep.clone()), plan.clone()));
+                }
+                if ui
+                    .button("Open review queue")
+                    .on_hover_text("the grid, showing only images in review")
+                    .clicked()
+                {
+                    cmds.push(Cmd::ReviewQueue);
+                }
+            });
+        });
+    });
+    for c in cmds {
+        app.push(c);
+    }
+}
+
+/// Policy editor state kept by the app.
+#[derive(Default)]
+pub struct PolicyState {
+    pub editor: PolicyEditor,
+    rows_generation: u64,
+}
