@@ -121,6 +121,8 @@ pub enum Which {
         #[arg(long)]
         wgpu: bool,
     },
+    /// CLIP image towers with random weights: images/s on flex / wgpu next to PyTorch.
+    Clip(super::bench_clip::ClipBenchArgs),
     /// MTCNN face detection, images/s on burn flex (CPU) and wgpu.
     Faces {
         /// Images per detector call (same-size images share P-Net batches).
@@ -145,6 +147,7 @@ pub enum Which {
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     match &args.which {
+        Which::Clip(a) => super::bench_clip::run(a),
         #[cfg(feature = "gui")]
         Which::Gui {
             images,

@@ -3,13 +3,16 @@
 //! 2 some inputs failed, 130 cancelled with Ctrl-C.
 
 mod bench;
+mod bench_clip;
 mod calibrate;
 mod compare;
 mod compare_eval;
+mod embed;
 mod export;
 mod faces;
 mod fidelity;
 mod label;
+mod models;
 mod npy;
 mod rank;
 mod scan;
@@ -91,6 +94,11 @@ pub enum Command {
     Scorers(train::ScorersArgs),
     /// Detect faces (MTCNN): box, confidence and five landmarks per face.
     Faces(faces::FacesArgs),
+    /// CLIP embeddings: store them with `aesthetic` and `clip_score` for a scanned folder
+    /// (incremental), or print them for image files and `--text` (JSON with `--format json`).
+    Embed(embed::EmbedArgs),
+    /// List the CLIP weights and aesthetic heads found on disk and the signals they enable.
+    Models(models::ModelsArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -131,6 +139,8 @@ pub fn run() -> ExitCode {
         Some(Command::Train(args)) => train::train(&args),
         Some(Command::Scorers(args)) => train::scorers(&args),
         Some(Command::Faces(args)) => faces::run(&args),
+        Some(Command::Embed(args)) => embed::run(&args),
+        Some(Command::Models(args)) => models::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),

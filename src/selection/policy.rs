@@ -690,10 +690,10 @@ mod tests {
         // (rank, bands, extra, expected substring of the error)
         let cases = [
             (
-                "rule = \"weighted_sum\"\nweights = { aesthetic = 1.0 }",
+                "rule = \"weighted_sum\"\nweights = { not_a_signal = 1.0 }",
                 "accept = 0.5\nreject = 0.2",
                 "",
-                "unknown signal 'aesthetic'",
+                "unknown signal 'not_a_signal'",
             ),
             (
                 "rule = \"weighted_sum\"\nweights = { tenengrad = 1.0 }",

@@ -77,6 +77,10 @@ pub const HASHES: &str = "imagehash@1";
 pub const FILTERS: &str = "filters@1";
 /// Producer of near-duplicate groups.
 pub const DEDUP: &str = "dedup@1";
+/// Producer of CLIP prompt alignment; stored as `clip_score@1:<CLIP model key>`.
+pub const CLIP_SCORE: &str = "clip_score@1";
+/// Producer of LAION aesthetic scores; stored as `aesthetic@1:<head key>+clip:<CLIP model key>`.
+pub const AESTHETIC: &str = "aesthetic@1";
 /// Producer of learned scores; stored values carry the scorer version (`preference@<version>`).
 pub const PREFERENCE: &str = "preference";
 
@@ -359,6 +363,39 @@ const REGISTRY: &[SignalDef] = &[
         Kind::Json,
         faces::FACES,
         "JSON {landmarks: [names], faces: [{box_xywh, confidence, landmarks, defect}]} for overlays; not a quality.",
+    ),
+    def(
+        "aesthetic",
+        "Aesthetic (LAION)",
+        "score 1–10",
+        Direction::HigherIsBetter,
+        (None, None),
+        Group::Aesthetic,
+        Kind::Number,
+        AESTHETIC,
+        "LAION aesthetic predictor (v1 linear or improved v2 MLP head, found on disk) on the L2-normalised CLIP image embedding of the model it was trained on (ViT-L/14 or ViT-B/32, OpenAI weights). Unclipped regression of mean ratings on a 1–10 scale; the stored producer names the head and the CLIP model.",
+    ),
+    def(
+        "clip_score",
+        "Prompt alignment (CLIP score)",
+        "100·cos",
+        Direction::HigherIsBetter,
+        (Some(0.0), Some(100.0)),
+        Group::Alignment,
+        Kind::Number,
+        CLIP_SCORE,
+        "100 · max(cos, 0) between the CLIP image embedding and the embedding of the positive prompt (weighting and extra-network syntax removed, OpenAI truncation to 77 tokens); torchmetrics' per-pair convention. No value without a prompt. The stored producer names the CLIP model.",
+    ),
+    def(
+        "clip_prompt_truncated",
+        "Prompt truncated for CLIP",
+        "flag",
+        Direction::Neutral,
+        (Some(0.0), Some(1.0)),
+        Group::Alignment,
+        Kind::Flag,
+        CLIP_SCORE,
+        "1 when the cleaned prompt exceeded CLIP's 77 tokens and was cut (the end token kept), so clip_score saw only its beginning.",
     ),
     def(
         "learned_preference",

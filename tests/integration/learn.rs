@@ -616,8 +616,9 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let t4: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    // Nine classical and four face signals, and four embedding dimensions.
-    assert_eq!(t4["metrics"]["features"], 17);
+    // Nine classical and four face signals, aesthetic and clip_score (registered, absent here:
+    // imputed), and four embedding dimensions.
+    assert_eq!(t4["metrics"]["features"], 19);
     assert_eq!(
         t4["training"]["features"]["embeddings"],
         serde_json::json!(["test-emb"])

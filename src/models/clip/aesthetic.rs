@@ -1,0 +1,307 @@
+//! LAION aesthetic predictors on L2-normalised CLIP image embeddings
+//! (`../shared/docs/metrics-reference.md` §3). Never shipped: users download the `.pth` files.
+//!
+//! - v1 linear heads (LAION-AI/aesthetic-predictor, MIT): `sa_0_4_vit_l_14_linear.pth`
+//!   (`Linear(768, 1)`, ViT-L/14) and `sa_0_4_vit_b_32_linear.pth` (`Linear(512, 1)`,
+//!   ViT-B/32); keys `weight`, `bias`.
+//! - "improved" v2 MLP (`sac+logos+ava1-l14-linearMSE.pth`, ViT-L/14): five Linear layers,
+//!   keys `layers.{0,2,4,6,7}`, no activation — collapsed at load into one affine map, checked
+//!   against the layer-by-layer result; the `*-reluMSE.pth` variant (keys
+//!   `layers.{0,3,6,9,11}`) has ReLUs after the first four layers and is run layer by layer.
+//!
+//! Input normalisation is numpy's `a / ‖a‖₂` with a zero norm replaced by 1. Scores are not
+//! clipped. Everything runs in f64 on the host (at most 1.9 M multiply-adds per image).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::ClipError;
+use super::weights::Checkpoint;
+
+/// The kind of head, from its tensor names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadKind {
+    /// v1: one `Linear(d, 1)`.
+    Linear,
+    /// v2 MLP without activations (`layers.{0,2,4,6,7}`).
+    Mlp,
+    /// v2 MLP with ReLUs (`layers.{0,3,6,9,11}`).
+    MlpRelu,
+}
+
+/// A head file found on disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeadFiles {
+    pub path: PathBuf,
+    pub kind: HeadKind,
+    /// Input (embedding) size.
+    pub dim: usize,
+    /// The CLIP architecture the head was trained on (`ViT-L-14`, `ViT-B-32`).
+    pub arch: &'static str,
+    /// Identity for producer strings: file stem and fingerprint.
+    pub key: String,
+}
+
+/// Whether a file name looks like an aesthetic head (`sa_0_4_*linear*.pth`, `*MSE.pth`,
+/// `*aesthetic*.pth`).
+pub fn is_head_file(p: &Path) -> bool {
+    let Some(n) = p.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let n = n.to_ascii_lowercase();
+    let ext_ok = n.ends_with(".pth") || n.ends_with(".pt") || n.ends_with(".safetensors");
+    ext_ok
+        && (n.starts_with("sa_0_4_")
+            || n.contains("linearmse")
+            || n.contains("relumse")
+            || n.contains("aesthetic"))
+}
+
+fn linear_keys(kind: HeadKind) -> &'static [&'static str] {
+    match kind {
+        HeadKind::Linear => &[""],
+        HeadKind::Mlp => &[
+            "layers.0.",
+            "layers.2.",
+            "layers.4.",
+            "layers.6.",
+            "layers.7.",
+        ],
+        HeadKind::MlpRelu => &[
+            "layers.0.",
+            "layers.3.",
+            "layers.6.",
+            "layers.9.",
+            "layers.11.",
+        ],
+    }
+}
+
+fn kind_of(ckpt: &Checkpoint) -> Result<HeadKind, ClipError> {
+    let has = |k: &str| ckpt.shapes().contains_key(k);
+    let kind = if has("weight") && has("bias") {
+        HeadKind::Linear
+    } else if has("layers.7.weight") {
+        HeadKind::Mlp
+    } else if has("layers.11.weight") {
+        HeadKind::MlpRelu
+    } else {
+        return Err(ClipError::Aesthetic(
+            "not a LAION aesthetic head (expected weight/bias or layers.N.weight)".into(),
+        ));
+    };
+    let expected: usize = linear_keys(kind).len() * 2;
+    if ckpt.shapes().len() != expected {
+        return Err(ClipError::Aesthetic(format!(
+            "{} tensors, a {kind:?} head has {expected}",
+            ckpt.shapes().len()
+        )));
+    }
+    Ok(kind)
+}
+
+impl HeadFiles {
+    /// Reads a head's names and shapes and decides which CLIP it belongs to.
+    pub fn inspect(path: &Path) -> Result<Self, ClipError> {
+        let ckpt = Checkpoint::open(path)?;
+        let kind = kind_of(&ckpt)?;
+        let first = format!("{}weight", linear_keys(kind)[0]);
+        let dim = ckpt
+            .shapes()
+            .get(&first)
+            .and_then(|s| s.get(1).copied())
+            .ok_or_else(|| ClipError::Aesthetic(format!("{first} is not a matrix")))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let arch = if name.contains("b_32") || name.contains("b-32") || name.contains("b32") {
+            "ViT-B-32"
+        } else if name.contains("l_14") || name.contains("l-14") || name.contains("l14") {
+            "ViT-L-14"
+        } else if dim == 512 {
+            "ViT-B-32"
+        } else {
+            "ViT-L-14"
+        };
+        let want_dim = if arch == "ViT-B-32" { 512 } else { 768 };
+        if dim != want_dim {
+            return Err(ClipError::Aesthetic(format!(
+                "{}: input size {dim} does not fit {arch} ({want_dim})",
+                path.display()
+            )));
+        }
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        Ok(Self {
+            path: path.to_path_buf(),
+            kind,
+            dim,
+            arch,
+            key: format!("{stem}@{bytes}"),
+        })
+    }
+}
+
+/// A loaded head.
+#[derive(Debug, Clone)]
+pub struct AestheticHead {
+    pub files: HeadFiles,
+    /// Layers `(w [out][in], b [out])`.
+    layers: Vec<(Vec<Vec<f64>>, Vec<f64>)>,
+    /// The collapsed affine map for heads without activations.
+    affine: Option<(Vec<f64>, f64)>,
+}
+
+impl AestheticHead {
+    /// Loads a head file.
+    pub fn load(path: &Path) -> Result<Self, ClipError> {
+        let files = HeadFiles::inspect(path)?;
+        let ckpt = Checkpoint::open(path)?;
+        let mut layers = Vec::new();
+        let mut prev = files.dim;
+        for p in linear_keys(files.kind) {
+            let (wk, bk) = (format!("{p}weight"), format!("{p}bias"));
+            let shape = ckpt.shapes().get(&wk).cloned().unwrap_or_default();
+            let [out, inp] = shape.as_slice() else {
+                return Err(ClipError::Aesthetic(format!("{wk} is not a matrix")));
+            };
+            if *inp != prev || ckpt.shapes().get(&bk) != Some(&vec![*out]) {
+                return Err(ClipError::Aesthetic(format!(
+                    "{wk} has shape {shape:?} after a layer of width {prev}"
+                )));
+            }
+            let w = ckpt.read(&wk)?;
+            let b = ckpt.read(&bk)?;
+            layers.push((
+                w.chunks_exact(*inp)
+                    .map(|r| r.iter().map(|&x| f64::from(x)).collect())
+                    .collect(),
+                b.iter().map(|&x| f64::from(x)).collect(),
+            ));
+            prev = *out;
+        }
+        if prev != 1 {
+            return Err(ClipError::Aesthetic(format!(
+                "the last layer has {prev} outputs, not 1"
+            )));
+        }
+        let mut head = Self {
+            files,
+            layers,
+            affine: None,
+        };
+        if head.files.kind != HeadKind::MlpRelu {
+            let affine = head.collapse();
+            // Check the collapse against the layer-by-layer result on a fixed vector.
+            let x: Vec<f64> = (0..head.files.dim)
+                .map(|i| ((i * 7919 % 1000) as f64 / 1000.0) - 0.5)
+                .collect();
+            let slow = head.forward_layers(&x);
+            let fast = affine.1 + affine.0.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>();
+            if (slow - fast).abs() > 1e-6 * slow.abs().max(1.0) {
+                return Err(ClipError::Aesthetic(format!(
+                    "collapsed head disagrees with its layers ({fast} vs {slow})"
+                )));
+            }
+            head.affine = Some(affine);
+        }
+        Ok(head)
+    }
+
+    /// `w_eff = W_k ⋯ W_0`, `b_eff` accordingly (only for heads without activations).
+    fn collapse(&self) -> (Vec<f64>, f64) {
+        // Push each basis vector through? Cheaper: propagate the row vector backwards.
+        // r = W_last (1×n); r ← r·W_{k-1}; b accumulates r·b_{k-1}.
+        let mut rows: Vec<f64> = self
+            .layers
+            .last()
+            .map(|l| l.0[0].clone())
+            .unwrap_or_default();
+        let mut bias = self.layers.last().map_or(0.0, |l| l.1[0]);
+        for (w, b) in self.layers.iter().rev().skip(1) {
+            bias += rows.iter().zip(b).map(|(r, b)| r * b).sum::<f64>();
+            let inp = w.first().map_or(0, Vec::len);
+            let mut next = vec![0.0; inp];
+            for (r, wrow) in rows.iter().zip(w) {
+                for (n, x) in next.iter_mut().zip(wrow) {
+                    *n += r * x;
+                }
+            }
+            rows = next;
+        }
+        (rows, bias)
+    }
+
+    fn forward_layers(&self, x: &[f64]) -> f64 {
+        let relu = self.files.kind == HeadKind::MlpRelu;
+        let n = self.layers.len();
+        let mut h = x.to_vec();
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            h = w
+                .iter()
+                .zip(b)
+                .map(|(row, b)| {
+                    let v = b + row.iter().zip(&h).map(|(a, x)| a * x).sum::<f64>();
+                    if relu && i + 1 < n { v.max(0.0) } else { v }
+                })
+                .collect();
+        }
+        h.first().copied().unwrap_or(f64::NAN)
+    }
+
+    /// The score of one (unnormalised) image embedding.
+    pub fn score(&self, embedding: &[f32]) -> Result<f64, ClipError> {
+        if embedding.len() != self.files.dim {
+            return Err(ClipError::Aesthetic(format!(
+                "embedding size {} but the head expects {}",
+                embedding.len(),
+                self.files.dim
+            )));
+        }
+        let x: Vec<f64> = embedding.iter().map(|&v| f64::from(v)).collect();
+        let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let norm = if norm == 0.0 { 1.0 } else { norm };
+        let x: Vec<f64> = x.iter().map(|v| v / norm).collect();
+        Ok(match &self.affine {
+            Some((w, b)) => b + w.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>(),
+            None => self.forward_layers(&x),
+        })
+    }
+
+    /// Refuses a CLIP model that is not the one the head was trained on.
+    pub fn check_model(&self, arch: Option<&str>, dim: usize, name: &str) -> Result<(), ClipError> {
+        if dim != self.files.dim || arch != Some(self.files.arch) {
+            return Err(ClipError::Aesthetic(format!(
+                "{} was trained on CLIP {} embeddings ({}); the model {name} is {} with {dim}-d embeddings",
+                self.files.path.display(),
+                self.files.arch,
+                self.files.dim,
+                arch.unwrap_or("not a built-in architecture"),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Identity of a score: head key and the CLIP model key (`<head>@<bytes>+clip:<model>`).
+    pub fn producer(&self, clip_key: &str) -> String {
+        format!("{}+clip:{clip_key}", self.files.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_file_names() {
+        assert!(is_head_file(Path::new("sa_0_4_vit_l_14_linear.pth")));
+        assert!(is_head_file(Path::new("sac+logos+ava1-l14-linearMSE.pth")));
+        assert!(!is_head_file(Path::new("ViT-L-14.pt")));
+    }
+}

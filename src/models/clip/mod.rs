@@ -1,0 +1,225 @@
+//! CLIP (OpenAI ViT family: ViT-B/32, B/16, L/14, L/14-336 and any config of the same shape)
+//! in burn: configuration, weights (Hugging Face and open_clip checkpoints), preprocessing,
+//! tokenizer, the two towers, weight discovery and aesthetic heads.
+//!
+//! Nothing here downloads anything or touches the store: callers pass pixels / text in and
+//! get embeddings out.
+
+pub mod aesthetic;
+pub mod config;
+pub mod discover;
+pub mod model;
+pub mod preprocess;
+pub mod prompt;
+pub mod tokenizer;
+pub mod weights;
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+pub use config::{Activation, ClipConfig};
+pub use discover::{ConfigSource, ModelFiles};
+pub use model::ClipModel;
+pub use weights::{Checkpoint, Format};
+
+/// Errors of the CLIP runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum ClipError {
+    #[error("CLIP config: {0}")]
+    Config(String),
+    #[error("CLIP weights: {0}")]
+    Weights(String),
+    #[error("CLIP tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("CLIP input: {0}")]
+    Input(String),
+    #[error("CLIP weights not found: {0}")]
+    NotFound(String),
+    #[error("aesthetic head: {0}")]
+    Aesthetic(String),
+}
+
+/// A loaded CLIP model with its identity.
+pub struct Clip {
+    pub model: ClipModel,
+    pub files: ModelFiles,
+    device: Device,
+}
+
+impl std::fmt::Debug for Clip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clip")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clip {
+    /// Loads the model described by `files` onto `device`. Fails on any missing, unused or
+    /// mis-shaped tensor.
+    pub fn load(files: &ModelFiles, device: &Device) -> Result<Self, ClipError> {
+        let ckpt = Checkpoint::open(&files.weights)?;
+        let format = ckpt.format()?;
+        let cfg = files.config(&ckpt)?;
+        let mut loader = weights::Loader::new(&ckpt, format);
+        let model = model::build(&cfg, device, &mut loader)?;
+        loader.finish()?;
+        Ok(Self {
+            model,
+            files: files.clone(),
+            device: device.clone(),
+        })
+    }
+
+    /// A model with random weights for `cfg` (benchmarks; `seed` ≠ 0).
+    pub fn random(cfg: &ClipConfig, device: &Device, seed: u64) -> Result<Self, ClipError> {
+        cfg.validate()?;
+        let model = model::build(cfg, device, &mut model::RandomSource(seed.max(1)))?;
+        Ok(Self {
+            model,
+            files: ModelFiles {
+                name: "random".into(),
+                key: format!("random@{seed}"),
+                weights: std::path::PathBuf::new(),
+                config: ConfigSource::Inferred,
+            },
+            device: device.clone(),
+        })
+    }
+
+    /// Loads from a path: a model folder, a Hugging Face cache repository folder, or a
+    /// checkpoint file (see [`discover::resolve`]).
+    pub fn load_path(path: &Path, device: &Device) -> Result<Self, ClipError> {
+        Self::load(&discover::resolve(path)?, device)
+    }
+
+    /// The model's identity for producers and the embeddings table.
+    pub fn model_key(&self) -> &str {
+        &self.files.key
+    }
+
+    /// Input image side.
+    pub fn image_size(&self) -> usize {
+        self.model.config.vision.image_size
+    }
+
+    /// Embedding size.
+    pub fn dim(&self) -> usize {
+        self.model.config.embed_dim
+    }
+
+    /// The burn device the model lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Image embeddings (projected, not normalised) for `n` preprocessed images laid out as
+    /// `n × 3 × S × S` f32.
+    pub fn embed_pixels(&self, pixels: Vec<f32>, n: usize) -> Result<Vec<Vec<f32>>, ClipError> {
+        let s = self.image_size();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        if pixels.len() != n * 3 * s * s {
+            return Err(ClipError::Input(format!(
+                "{} pixel values for {n} images of {s}×{s}",
+                pixels.len()
+            )));
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, s, s]), &self.device);
+        rows(self.model.vision.forward(x), n, self.dim())
+    }
+
+    /// Image embeddings for RGB8 images (preprocessed here).
+    pub fn embed_rgb(&self, images: &[(&[u8], usize, usize)]) -> Result<Vec<Vec<f32>>, ClipError> {
+        let s = self.image_size();
+        let mut px = Vec::with_capacity(images.len() * 3 * s * s);
+        for (rgb, w, h) in images {
+            let crop = preprocess::resize_crop(rgb, *w, *h, s)
+                .ok_or_else(|| ClipError::Input(format!("empty or short image {w}×{h}")))?;
+            preprocess::normalize_into(&crop, &mut px);
+        }
+        self.embed_pixels(px, images.len())
+    }
+
+    /// Text embeddings (projected, not normalised) for token id rows (`context_length` ids
+    /// each; shorter rows are zero-padded).
+    pub fn embed_tokens(&self, ids: &[Vec<i64>]) -> Result<Vec<Vec<f32>>, ClipError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let t = &self.model.text;
+        for row in ids {
+            if row.len() > t.context_length {
+                return Err(ClipError::Input(format!(
+                    "{} tokens, the model's context is {}",
+                    row.len(),
+                    t.context_length
+                )));
+            }
+            if let Some(bad) = row.iter().find(|&&x| x < 0 || x as usize >= t.vocab_size) {
+                return Err(ClipError::Input(format!(
+                    "token id {bad} is outside the model's vocabulary ({})",
+                    t.vocab_size
+                )));
+            }
+        }
+        rows(
+            self.model.text.forward(ids, &self.device),
+            ids.len(),
+            self.dim(),
+        )
+    }
+
+    /// Tokenises (open_clip rules) and embeds texts; returns the tokens too.
+    pub fn embed_texts(
+        &self,
+        texts: &[&str],
+    ) -> Result<(Vec<tokenizer::Tokens>, Vec<Vec<f32>>), ClipError> {
+        let tok = tokenizer::Tokenizer::shared()?;
+        let c = self.model.text.context_length;
+        let tokens: Vec<_> = texts.iter().map(|t| tok.tokenize(t, c)).collect();
+        let ids: Vec<Vec<i64>> = tokens.iter().map(|t| t.ids.clone()).collect();
+        let emb = self.embed_tokens(&ids)?;
+        Ok((tokens, emb))
+    }
+}
+
+fn rows(t: Tensor<2>, n: usize, d: usize) -> Result<Vec<Vec<f32>>, ClipError> {
+    let v: Vec<f32> = t
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| ClipError::Input(format!("reading embeddings back: {e:?}")))?;
+    if v.len() != n * d {
+        return Err(ClipError::Input(format!(
+            "{} values read back for {n}×{d}",
+            v.len()
+        )));
+    }
+    Ok(v.chunks_exact(d).map(<[f32]>::to_vec).collect())
+}
+
+/// Cosine similarity of two vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa == 0.0 || bb == 0.0 {
+        0.0
+    } else {
+        ab / (aa.sqrt() * bb.sqrt())
+    }
+}
+
+/// CLIP score, torchmetrics convention per pair: `100 · max(cos, 0)`.
+pub fn clip_score(image: &[f32], text: &[f32]) -> f64 {
+    100.0 * cosine(image, text).max(0.0)
+}
+
+#[cfg(test)]
+mod tests;
