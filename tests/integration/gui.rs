@@ -12,7 +12,8 @@ use eframe::egui::{self, Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
-fn wait(h: &mut Harness<'_, App>, what: &str, cond: impl Fn(&App) -> bool) {
+/// Steps the harness until `cond` holds (two minutes at most).
+pub fn wait(h: &mut Harness<'_, App>, what: &str, cond: impl Fn(&App) -> bool) {
     let start = Instant::now();
     while !cond(h.state()) {
         assert!(
@@ -25,8 +26,27 @@ fn wait(h: &mut Harness<'_, App>, what: &str, cond: impl Fn(&App) -> bool) {
     h.step();
 }
 
-fn idle(app: &App) -> bool {
+pub fn idle(app: &App) -> bool {
     app.coll.as_ref().is_some_and(|c| c.idle())
+}
+
+/// The app on a fresh copy of the demo under `tmp`, once `what` (its scan) has settled.
+pub fn open_demo(tmp: &Path, what: &str) -> (Harness<'static, App>, std::path::PathBuf) {
+    let dir = tmp.join("demo");
+    crate::common::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
+        &dir,
+    );
+    let opts = AppOptions {
+        dir: Some(dir.clone()),
+        no_restore: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, opts));
+    wait(&mut h, what, idle);
+    (h, dir)
 }
 
 /// (status, rating, source, reason) of the latest decision of `path`.
@@ -326,20 +346,7 @@ fn welcome_screen_without_a_collection_and_bad_folder_message() {
 #[test]
 fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
-    crate::common::copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
-        &dir,
-    );
-    let opts = AppOptions {
-        dir: Some(dir.clone()),
-        no_restore: true,
-        ..Default::default()
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, opts));
-    wait(&mut h, "the scan", idle);
+    let (mut h, dir) = open_demo(tmp.path(), "the scan");
     let db = dir.join(".assay/assay.db");
 
     // Pareto view (V): sharpness (max) against noise (min) by default.
@@ -470,20 +477,7 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
 #[test]
 fn scorer_view_trains_activates_and_rolls_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("demo");
-    crate::common::copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
-        &dir,
-    );
-    let opts = AppOptions {
-        dir: Some(dir.clone()),
-        no_restore: true,
-        ..Default::default()
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, opts));
-    wait(&mut h, "the scan", idle);
+    let (mut h, dir) = open_demo(tmp.path(), "the scan");
     let db = dir.join(".assay/assay.db");
     // A rater who always prefers the sharper image: 60 pairwise events over the readable images.
     {

@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use assay::gui::labeling::{Shown, Tab};
 use assay::gui::{App, AppOptions, ViewMode};
@@ -16,18 +15,7 @@ use eframe::egui::{self, Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
-fn wait(h: &mut Harness<'_, App>, what: &str, cond: impl Fn(&App) -> bool) {
-    let start = Instant::now();
-    while !cond(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what}"
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.step();
-}
+use crate::gui::wait;
 
 fn blur(app: &App, id: i64) -> f64 {
     let c = app.coll.as_ref().unwrap();
