@@ -10,6 +10,7 @@ mod export;
 mod faces;
 mod fidelity;
 mod label;
+mod monitor;
 mod npy;
 mod rank;
 mod scan;
@@ -84,6 +85,10 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Full-reference fidelity (PSNR, SSIM, MS-SSIM) of TEST_DIR against REF_DIR, paired by path.
     Fidelity(fidelity::FidelityArgs),
+    /// Monitor batches of one collection (`--by FIELD`): signal means with intervals, KS / PSI
+    /// drift against a baseline batch, review rate, human-policy agreement; text, JSON,
+    /// Markdown or HTML report.
+    Monitor(monitor::MonitorArgs),
     /// Fit the preference scorer on the labels (Bradley–Terry loss), evaluate it on held-out
     /// labels, version it and make it the active `learned_preference` signal.
     Train(train::TrainArgs),
@@ -128,6 +133,7 @@ pub fn run() -> ExitCode {
         Some(Command::Agreement(args)) => rank::agreement(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Fidelity(args)) => fidelity::run(&args),
+        Some(Command::Monitor(args)) => monitor::run(&args),
         Some(Command::Train(args)) => train::train(&args),
         Some(Command::Scorers(args)) => train::scorers(&args),
         Some(Command::Faces(args)) => faces::run(&args),

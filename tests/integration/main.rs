@@ -16,5 +16,6 @@ mod incremental;
 mod kill;
 mod labels;
 mod learn;
+mod monitor;
 mod select;
 mod tensor_parity;
