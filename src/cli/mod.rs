@@ -3,6 +3,7 @@
 //! 2 some inputs failed, 130 cancelled with Ctrl-C.
 
 mod bench;
+mod bench_dist;
 mod calibrate;
 mod compare;
 mod compare_eval;
