@@ -29,6 +29,12 @@ fn gaussian(n: usize, d: usize, shift: f64, scale: f64, seed: u64) -> anyhow::Re
     Ok(Features::new(n, d, data)?)
 }
 
+/// A named metric call.
+type Job<'a> = (
+    &'static str,
+    Box<dyn Fn() -> anyhow::Result<serde_json::Value> + Sync + 'a>,
+);
+
 type Outcome = anyhow::Result<(&'static str, f64, serde_json::Value)>;
 
 fn timed(name: &'static str, f: impl FnOnce() -> anyhow::Result<serde_json::Value>) -> Outcome {
@@ -49,10 +55,7 @@ pub fn run(
     let b = gaussian(n, d, 0.1, 1.1, seed.wrapping_add(1))?;
     let gen_s = t.elapsed().as_secs_f64();
     let subsets = kid_subsets(n, n, kid_size.min(n), kid_subsets_n, seed)?;
-    let jobs: Vec<(
-        &'static str,
-        Box<dyn Fn() -> anyhow::Result<serde_json::Value> + Sync>,
-    )> = vec![
+    let jobs: Vec<Job<'_>> = vec![
         (
             "fd",
             Box::new(|| Ok(json!(frechet_distance(&a, &b)?.value))),
