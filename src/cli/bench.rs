@@ -107,6 +107,20 @@ pub enum Which {
         #[arg(long, default_value = "target/bench-corpus")]
         corpus: PathBuf,
     },
+    /// FD + KID + PRDC on two seeded N × D Gaussian feature sets, single-thread and with the
+    /// metric calls concurrent on all cores (`bench_dist.rs`).
+    Dist {
+        #[arg(long, default_value_t = 10_000)]
+        n: usize,
+        #[arg(long, default_value_t = 768)]
+        d: usize,
+        #[arg(long, default_value_t = 100)]
+        kid_subsets: usize,
+        #[arg(long, default_value_t = 1000)]
+        kid_subset_size: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Classical signals per image: plain Rust vs burn tensors (flex, wgpu).
     Signals {
         /// Images per batch.
@@ -207,6 +221,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             wgpu,
             no_cpu,
         } => faces_bench(*batch, *size, *reps, image.as_deref(), *wgpu, *no_cpu),
+        Which::Dist {
+            n,
+            d,
+            kid_subsets,
+            kid_subset_size,
+            seed,
+        } => super::bench_dist::run(*n, *d, *kid_subsets, *kid_subset_size, *seed),
         Which::Bt {
             items,
             comparisons,

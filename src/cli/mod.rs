@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_clip;
+mod bench_dist;
 mod calibrate;
 mod compare;
 mod compare_eval;
@@ -13,6 +14,7 @@ mod faces;
 mod fidelity;
 mod label;
 mod models;
+mod monitor;
 mod npy;
 mod rank;
 mod scan;
@@ -87,6 +89,10 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Full-reference fidelity (PSNR, SSIM, MS-SSIM) of TEST_DIR against REF_DIR, paired by path.
     Fidelity(fidelity::FidelityArgs),
+    /// Monitor batches of one collection (`--by FIELD`): signal means with intervals, KS / PSI
+    /// drift against a baseline batch, review rate, human-policy agreement; text, JSON,
+    /// Markdown or HTML report.
+    Monitor(monitor::MonitorArgs),
     /// Fit the preference scorer on the labels (Bradley–Terry loss), evaluate it on held-out
     /// labels, version it and make it the active `learned_preference` signal.
     Train(train::TrainArgs),
@@ -136,6 +142,7 @@ pub fn run() -> ExitCode {
         Some(Command::Agreement(args)) => rank::agreement(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Fidelity(args)) => fidelity::run(&args),
+        Some(Command::Monitor(args)) => monitor::run(&args),
         Some(Command::Train(args)) => train::train(&args),
         Some(Command::Scorers(args)) => train::scorers(&args),
         Some(Command::Faces(args)) => faces::run(&args),

@@ -11,6 +11,7 @@ pub mod bt;
 pub mod correlation;
 mod dist_linalg;
 pub mod distribution;
+pub mod drift;
 pub mod elo;
 pub mod error;
 pub mod fidelity;

@@ -44,6 +44,22 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// For every image with both a human decision and a policy decision: the image id, the
+    /// latest human status and the latest policy status (`assay monitor`'s agreement).
+    pub fn human_policy_statuses(&self) -> Result<Vec<(i64, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT h.image_id, h.status, p.status FROM decisions h JOIN decisions p
+                ON p.image_id = h.image_id
+             WHERE h.id = (SELECT MAX(id) FROM decisions
+                           WHERE image_id = h.image_id AND source = 'human')
+               AND p.id = (SELECT MAX(id) FROM decisions
+                           WHERE image_id = h.image_id AND source LIKE 'policy:%')
+             ORDER BY h.image_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Appends decisions in one transaction.
     pub fn append_decisions(&mut self, rows: &[NewDecision]) -> Result<()> {
         let now = now_utc();
@@ -76,5 +92,43 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{ImageFacts, IngestRecord, Store, Upsert};
+
+    #[test]
+    fn human_policy_statuses_take_the_latest_of_each_source() {
+        let mut s = Store::open_in_memory().unwrap();
+        let rec = |p: &str| IngestRecord {
+            upsert: Upsert::New,
+            facts: ImageFacts {
+                path: p.into(),
+                path_raw: p.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            metadata: None,
+            signals: vec![],
+            signals_version: None,
+        };
+        let ids = s
+            .write_ingest(&[rec("a.png"), rec("b.png"), rec("c.png")])
+            .unwrap();
+        s.append_decision(ids[0], "review", None, "policy:p@1", None)
+            .unwrap();
+        s.append_decision(ids[0], "rejected", None, "human", None)
+            .unwrap();
+        s.append_decision(ids[0], "accepted", None, "policy:p@2", None)
+            .unwrap();
+        s.append_decision(ids[1], "accepted", None, "human", None)
+            .unwrap();
+        s.append_decision(ids[2], "accepted", None, "policy:p@1", None)
+            .unwrap();
+        assert_eq!(
+            s.human_policy_statuses().unwrap(),
+            vec![(ids[0], "rejected".to_string(), "accepted".to_string())]
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::common::{fixtures_dir, run, scan_json, stderr, stdout};
 
 /// Writes every photo of `src` into `dst` as PNG after `f`.
-fn derive(src: &Path, dst: &Path, f: impl Fn(image::RgbImage, u64) -> image::RgbImage) {
+pub(crate) fn derive(src: &Path, dst: &Path, f: impl Fn(image::RgbImage, u64) -> image::RgbImage) {
     std::fs::create_dir_all(dst).unwrap();
     let mut names: Vec<_> = std::fs::read_dir(src)
         .unwrap()
@@ -23,7 +23,7 @@ fn derive(src: &Path, dst: &Path, f: impl Fn(image::RgbImage, u64) -> image::Rgb
 }
 
 /// Gaussian blur σ = 3 plus deterministic pseudo-random noise (±40 grey levels).
-fn degrade(img: image::RgbImage, seed: u64) -> image::RgbImage {
+pub(crate) fn degrade(img: image::RgbImage, seed: u64) -> image::RgbImage {
     let mut out = image::imageops::blur(&img, 3.0);
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     for v in out.iter_mut() {

@@ -19,5 +19,6 @@ mod kill;
 mod labeling_gui;
 mod labels;
 mod learn;
+mod monitor;
 mod select;
 mod tensor_parity;
