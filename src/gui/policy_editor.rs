@@ -30,6 +30,8 @@ pub struct PolicyEditor {
     pub plan: Option<Arc<Plan>>,
     generation: u64,
     planned_generation: u64,
+    /// Generation of `plan` (older plans stay on screen, marked, until the new one arrives).
+    received_generation: u64,
     pub accept: f64,
     pub reject: f64,
     pub saved: bool,
@@ -44,6 +46,7 @@ impl Default for PolicyEditor {
             plan: None,
             generation: 0,
             planned_generation: 0,
+            received_generation: u64::MAX,
             accept: 0.5,
             reject: 0.2,
             saved: true,
@@ -61,12 +64,11 @@ impl PolicyEditor {
             self.reject = p.policy.bands.reject;
         }
         self.generation += 1;
-        self.plan = None;
     }
 
     /// Whether the shown plan belongs to the current text.
     pub fn up_to_date(&self) -> bool {
-        self.plan.is_some() && self.planned_generation == self.generation
+        self.plan.is_some() && self.received_generation == self.generation
     }
 
     /// Starts planning the current text over `rows` when needed.
@@ -95,7 +97,10 @@ impl PolicyEditor {
             return;
         }
         match r {
-            Ok(p) => self.plan = Some(p),
+            Ok(p) => {
+                self.plan = Some(p);
+                self.received_generation = generation;
+            }
             Err(e) => self.prepared = Err(e),
         }
     }
@@ -118,7 +123,6 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     if rows_changed {
         app.policy.rows_generation = c.rows_generation;
         app.policy.editor.generation += 1;
-        app.policy.editor.plan = None;
     }
     let ed = &mut app.policy.editor;
     ed.request_plan(&c.rows, &app.out);
@@ -244,10 +248,17 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                 let t = plan::set_bands(&ed.text, a, r);
                 ed.set_text(t);
             }
-            let Some(plan) = ed.plan.clone().filter(|_| ed.up_to_date()) else {
+            let Some(plan) = ed.plan.clone() else {
                 ui.spinner();
                 return;
             };
+            let fresh = ed.up_to_date();
+            if !fresh {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.weak("updating…");
+                });
+            }
             ui.add_space(6.0);
             ui.horizontal(|ui| {
                 for (s, lab) in [
@@ -312,7 +323,10 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             ui.add_space(8.0);
             ui.horizontal(|ui| {
                 if ui
-                    .button(format!("Apply to {} images", plan.decisions.len()))
+                    .add_enabled(
+                        fresh,
+                        egui::Button::new(format!("Apply to {} images", plan.decisions.len())),
+                    )
                     .on_hover_text("append one decision per image (human decisions are kept)")
                     .clicked()
                 {
