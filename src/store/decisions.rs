@@ -97,22 +97,12 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{ImageFacts, IngestRecord, Store, Upsert};
+    use crate::store::Store;
 
     #[test]
     fn human_policy_statuses_take_the_latest_of_each_source() {
         let mut s = Store::open_in_memory().unwrap();
-        let rec = |p: &str| IngestRecord {
-            upsert: Upsert::New,
-            facts: ImageFacts {
-                path: p.into(),
-                path_raw: p.as_bytes().to_vec(),
-                ..Default::default()
-            },
-            metadata: None,
-            signals: vec![],
-            signals_version: None,
-        };
+        let rec = crate::store::new_image;
         let ids = s
             .write_ingest(&[rec("a.png"), rec("b.png"), rec("c.png")])
             .unwrap();

@@ -112,19 +112,8 @@ impl super::Store {
 mod tests {
     #[test]
     fn embeddings_round_trip_for_current_images() {
-        use crate::store::{ImageFacts, IngestRecord, Upsert};
         let mut s = super::super::Store::open_in_memory().unwrap();
-        let rec = |p: &str| IngestRecord {
-            upsert: Upsert::New,
-            facts: ImageFacts {
-                path: p.into(),
-                path_raw: p.as_bytes().to_vec(),
-                ..Default::default()
-            },
-            metadata: None,
-            signals: vec![],
-            signals_version: None,
-        };
+        let rec = crate::store::new_image;
         let ids = s.write_ingest(&[rec("a.png"), rec("b.png")]).unwrap();
         s.set_embeddings(&[
             (ids[0], "m".into(), vec![1.5, -2.0, 0.25]),

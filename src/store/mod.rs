@@ -728,6 +728,22 @@ fn seed_to_sql(seed: u64) -> rusqlite::types::Value {
     }
 }
 
+/// A new, metadata-free image at `path` (store tests).
+#[cfg(test)]
+pub(crate) fn new_image(path: &str) -> IngestRecord {
+    IngestRecord {
+        upsert: Upsert::New,
+        facts: ImageFacts {
+            path: path.into(),
+            path_raw: path.as_bytes().to_vec(),
+            ..Default::default()
+        },
+        metadata: None,
+        signals: vec![],
+        signals_version: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -751,19 +767,7 @@ mod tests {
     #[test]
     fn decisions_and_label_events_are_append_only() {
         let mut s = Store::open_in_memory().unwrap();
-        let ids = s
-            .write_ingest(&[IngestRecord {
-                upsert: Upsert::New,
-                facts: ImageFacts {
-                    path: "a.png".into(),
-                    path_raw: b"a.png".to_vec(),
-                    ..Default::default()
-                },
-                metadata: None,
-                signals: vec![],
-                signals_version: None,
-            }])
-            .unwrap();
+        let ids = s.write_ingest(&[super::new_image("a.png")]).unwrap();
         let d = s
             .append_decision(ids[0], "accepted", Some(4), "human", None)
             .unwrap();

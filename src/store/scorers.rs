@@ -202,7 +202,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ImageFacts, IngestRecord, Upsert};
 
     fn scorer(kind: &str) -> NewScorer {
         NewScorer {
@@ -225,19 +224,7 @@ mod tests {
     #[test]
     fn versions_count_up_and_one_scorer_is_active() {
         let mut s = Store::open_in_memory().unwrap();
-        let ids = s
-            .write_ingest(&[IngestRecord {
-                upsert: Upsert::New,
-                facts: ImageFacts {
-                    path: "a.png".into(),
-                    path_raw: b"a.png".to_vec(),
-                    ..Default::default()
-                },
-                metadata: None,
-                signals: vec![],
-                signals_version: None,
-            }])
-            .unwrap();
+        let ids = s.write_ingest(&[crate::store::new_image("a.png")]).unwrap();
         let (a, va) = s.insert_scorer(&scorer("preference")).unwrap();
         let (b, vb) = s.insert_scorer(&scorer("preference")).unwrap();
         let (_, vo) = s.insert_scorer(&scorer("other")).unwrap();
