@@ -120,6 +120,10 @@ pub enum Which {
         kid_subset_size: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Run the Python baseline (`scripts/bench_dist_numpy.py`: pytorch-fid, torch-fidelity
+        /// and prdc code paths) with this interpreter, single-thread and on all cores.
+        #[arg(long)]
+        python: Option<String>,
     },
     /// Classical signals per image: plain Rust vs burn tensors (flex, wgpu).
     Signals {
@@ -227,7 +231,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             kid_subsets,
             kid_subset_size,
             seed,
-        } => super::bench_dist::run(*n, *d, *kid_subsets, *kid_subset_size, *seed),
+            python,
+        } => super::bench_dist::run(
+            *n,
+            *d,
+            *kid_subsets,
+            *kid_subset_size,
+            *seed,
+            python.as_deref(),
+        ),
         Which::Bt {
             items,
             comparisons,

@@ -6,6 +6,7 @@
 //! Everything is f64, single-threaded, with cache-blocked products (`dist_linalg.rs`).
 //! Feature extraction is not done here: callers pass the feature matrices.
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::dist_linalg::{gram, gram_sym, mirror_upper, sym_eigen, transpose};
@@ -304,50 +305,58 @@ pub fn kid(a: &Features, b: &Features, subsets: &[SubsetPair]) -> Result<KidResu
             "KID needs at least one subset".into(),
         ));
     }
-    let d = a.d;
-    let gamma = 1.0 / d as f64; // torch-fidelity: gamma = 1.0 / X.shape[1], K = (XYᵀ·gamma + 1)³
-    let mut per_subset = Vec::with_capacity(subsets.len());
-    let mut kxx = Vec::new();
-    let mut kyy = Vec::new();
-    let mut kxy = Vec::new();
-    for (ia, ib) in subsets {
-        let m = ia.len();
-        if ib.len() != m {
-            return Err(MetricError::DimensionMismatch {
-                what: "KID subset size",
-                left: m.to_string(),
-                right: ib.len().to_string(),
-            });
-        }
-        if m < 2 {
-            return Err(MetricError::TooFewSamples {
-                what: "KID subset",
-                n: m,
-                min: 2,
-            });
-        }
-        let x = gather(a, ia, "KID subset of a")?;
-        let y = gather(b, ib, "KID subset of b")?;
-        for buf in [&mut kxx, &mut kyy, &mut kxy] {
-            buf.clear();
-            buf.resize(m * m, 0.0);
-        }
-        gram_sym(&x, d, &mut kxx);
-        gram_sym(&y, d, &mut kyy);
-        gram(&x, &y, d, &mut kxy);
-        let (sxx, dxx) = kernel_sums(&mut kxx, m, gamma);
-        let (syy, dyy) = kernel_sums(&mut kyy, m, gamma);
-        let (sxy, _) = kernel_sums(&mut kxy, m, gamma);
-        let mf = m as f64;
-        let mmd2 = ((sxx - dxx) + (syy - dyy)) / (mf * (mf - 1.0)) - 2.0 * sxy / (mf * mf);
-        per_subset.push(mmd2);
-    }
+    let gamma = 1.0 / a.d as f64; // torch-fidelity: gamma = 1.0 / X.shape[1], K = (XYᵀ·gamma + 1)³
+    // Subset pairs are independent: computed in parallel on rayon's pool, collected in order
+    // (the per-subset values do not depend on the thread count).
+    let per_subset = subsets
+        .par_iter()
+        .map(|(ia, ib)| kid_subset(a, b, ia, ib, gamma))
+        .collect::<Result<Vec<f64>, MetricError>>()?;
     let (mean, std) = mean_std(&per_subset);
     Ok(KidResult {
         mean,
         std,
         per_subset,
     })
+}
+
+/// Unbiased MMD² of one subset pair (see [`kid`]).
+fn kid_subset(
+    a: &Features,
+    b: &Features,
+    ia: &[usize],
+    ib: &[usize],
+    gamma: f64,
+) -> Result<f64, MetricError> {
+    let d = a.d;
+    let m = ia.len();
+    if ib.len() != m {
+        return Err(MetricError::DimensionMismatch {
+            what: "KID subset size",
+            left: m.to_string(),
+            right: ib.len().to_string(),
+        });
+    }
+    if m < 2 {
+        return Err(MetricError::TooFewSamples {
+            what: "KID subset",
+            n: m,
+            min: 2,
+        });
+    }
+    let x = gather(a, ia, "KID subset of a")?;
+    let y = gather(b, ib, "KID subset of b")?;
+    let mut kxx = vec![0.0; m * m];
+    let mut kyy = vec![0.0; m * m];
+    let mut kxy = vec![0.0; m * m];
+    gram_sym(&x, d, &mut kxx);
+    gram_sym(&y, d, &mut kyy);
+    gram(&x, &y, d, &mut kxy);
+    let (sxx, dxx) = kernel_sums(&mut kxx, m, gamma);
+    let (syy, dyy) = kernel_sums(&mut kyy, m, gamma);
+    let (sxy, _) = kernel_sums(&mut kxy, m, gamma);
+    let mf = m as f64;
+    Ok(((sxx - dxx) + (syy - dyy)) / (mf * (mf - 1.0)) - 2.0 * sxy / (mf * mf))
 }
 
 /// Mean and population standard deviation (`np.mean`, `np.std`).
