@@ -15,8 +15,7 @@ use crate::store::Store;
 
 /// Keys whose values span orders of magnitude: `log1p` before standardising.
 const LOG_KEYS: [&str; 2] = ["blur_laplacian_var", "tenengrad"];
-const CLASSICAL_LABEL: &str =
-    "classical signals (fallback; CLIP embeddings come with the model-runtime issue)";
+const CLASSICAL_LABEL: &str = "classical signals (fallback: no common CLIP embeddings)";
 
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
@@ -28,9 +27,15 @@ pub struct CompareArgs {
     /// Database of B (default B/.assay/assay.db).
     #[arg(long)]
     pub db_b: Option<PathBuf>,
-    /// Feature extractor (only `classical` for now).
-    #[arg(long, value_enum, default_value_t = FeatureKind::Classical)]
+    /// Feature space: `clip` (stored CLIP image embeddings, from `assay embed` or a scan with
+    /// weights), `classical` (the nine classical signals, standardised), or `auto` (CLIP when
+    /// both sides have embeddings from a common model, else classical).
+    #[arg(long, value_enum, default_value_t = FeatureKind::Auto)]
     pub features: FeatureKind,
+    /// Embedding model key (as `assay models` / the embeddings table name it); default: the
+    /// common model with the most embedded images.
+    #[arg(long)]
+    pub model: Option<String>,
     /// Compare two feature matrices instead (rows = images): .npy (<f4/<f8, 2-D) or .csv.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub features_file: Option<Vec<PathBuf>>,
@@ -52,9 +57,159 @@ pub struct CompareArgs {
     pub format: super::ListFormat,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FeatureKind {
+    Auto,
+    Clip,
     Classical,
+}
+
+/// The feature space chosen for a comparison.
+#[derive(Debug, Clone, PartialEq)]
+enum Space {
+    Classical,
+    /// CLIP image embeddings of this model key, used as stored (after the projection, not
+    /// L2-normalised, not standardised), like clean-fid's `clip_vit_b_32` feature mode.
+    Clip(String),
+}
+
+impl Space {
+    fn label(&self) -> String {
+        match self {
+            Space::Classical => CLASSICAL_LABEL.to_string(),
+            Space::Clip(m) => format!("CLIP image embeddings ({m}; as stored, not normalised)"),
+        }
+    }
+}
+
+fn open_store(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
+    let (path, _) = Store::locate(dir, db, false);
+    if !path.exists() {
+        return Err(UsageError(format!(
+            "no catalogue for {}; run `assay scan {}` first (looked at {})",
+            dir.display(),
+            dir.display(),
+            path.display()
+        ))
+        .into());
+    }
+    Store::open(&path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Picks the feature space for catalogues `stores` (one for `--by`, two otherwise): with CLIP
+/// (`clip` or `auto`), `--model` if given, else the model embedded in every catalogue with the
+/// most images in the first one.
+fn choose_space(
+    kind: FeatureKind,
+    model: Option<&str>,
+    stores: &[&Store],
+) -> anyhow::Result<Space> {
+    if kind == FeatureKind::Classical {
+        return Ok(Space::Classical);
+    }
+    let mut lists = Vec::new();
+    for st in stores {
+        lists.push(st.embedding_models()?);
+    }
+    let common: Vec<(String, usize)> = lists
+        .first()
+        .into_iter()
+        .flatten()
+        .filter(|(key, _, _)| {
+            lists
+                .iter()
+                .all(|l| l.iter().any(|(k, _, n)| k == key && *n > 0))
+        })
+        .map(|(k, _, n)| (k.clone(), *n))
+        .collect();
+    if let Some(m) = model {
+        return if common.iter().any(|(k, _)| k == m) {
+            Ok(Space::Clip(m.to_string()))
+        } else {
+            Err(usage(&format!(
+                "no embeddings from model '{m}' on every side; embedded models: {}",
+                describe_models(&lists)
+            )))
+        };
+    }
+    match common
+        .iter()
+        .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
+    {
+        Some((k, _)) => Ok(Space::Clip(k.clone())),
+        None if kind == FeatureKind::Auto => Ok(Space::Classical),
+        None => Err(usage(&format!(
+            "--features clip needs CLIP embeddings from one model on every side (run `assay \
+             embed DIR`, or scan with weights); embedded models: {}",
+            describe_models(&lists)
+        ))),
+    }
+}
+
+fn describe_models(lists: &[Vec<(String, usize, usize)>]) -> String {
+    let parts: Vec<String> = lists
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let names: Vec<String> = l
+                .iter()
+                .map(|(k, d, n)| format!("{k} (d={d}, {n} images)"))
+                .collect();
+            format!(
+                "{}: {}",
+                if lists.len() == 1 {
+                    "catalogue".to_string()
+                } else {
+                    ["A", "B"].get(i).unwrap_or(&"?").to_string()
+                },
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// The vectors of `space` for a catalogue, by relative path (sorted), and how many current
+/// images were skipped for lacking them.
+fn load_space(store: &Store, space: &Space) -> anyhow::Result<(Vectors, usize)> {
+    match space {
+        Space::Classical => load_classical(store),
+        Space::Clip(model) => {
+            let vectors = store.embedding_vectors(model)?;
+            let total = store.image_rows(false)?.len();
+            let mut out: Vectors = vectors
+                .into_iter()
+                .map(|(p, v)| (p, v.into_iter().map(f64::from).collect()))
+                .collect();
+            out.sort_by(|x, y| x.0.cmp(&y.0));
+            let skipped = total.saturating_sub(out.len());
+            Ok((out, skipped))
+        }
+    }
+}
+
+/// Evaluates two row sets in `space`: classical vectors are z-scored over A∪B first.
+fn evaluate_pair(
+    space: &Space,
+    a: Vec<Vec<f64>>,
+    b: Vec<Vec<f64>>,
+    opt: &EvalOptions,
+) -> anyhow::Result<Value> {
+    match space {
+        Space::Classical => classical_pair(a, b, opt),
+        Space::Clip(model) => {
+            let mut r = evaluate(&a, &b, opt)?;
+            r["features"] = json!(space.label());
+            r["model"] = json!(model);
+            r["standardisation"] =
+                json!("none (embeddings as stored, like clean-fid's CLIP features)");
+            Ok(r)
+        }
+    }
 }
 
 pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
@@ -82,18 +237,21 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
         let [dir] = args.dirs.as_slice() else {
             return Err(usage("--by takes exactly one folder"));
         };
-        by_group(dir, args.db_a.as_deref(), field, &opt)?
+        by_group(dir, args.db_a.as_deref(), field, args, &opt)?
     } else {
         let [da, db] = args.dirs.as_slice() else {
             return Err(usage(
                 "compare needs two folders (or one folder with --by, or --features-file A B)",
             ));
         };
-        let (a, skipped_a) = load_classical(da, args.db_a.as_deref())?;
-        let (b, skipped_b) = load_classical(db, args.db_b.as_deref())?;
+        let sa = open_store(da, args.db_a.as_deref())?;
+        let sb = open_store(db, args.db_b.as_deref())?;
+        let space = choose_space(args.features, args.model.as_deref(), &[&sa, &sb])?;
+        let (a, skipped_a) = load_space(&sa, &space)?;
+        let (b, skipped_b) = load_space(&sb, &space)?;
         let rows_a: Vec<Vec<f64>> = a.into_iter().map(|(_, v)| v).collect();
         let rows_b: Vec<Vec<f64>> = b.into_iter().map(|(_, v)| v).collect();
-        let mut r = classical_pair(rows_a, rows_b, &opt)?;
+        let mut r = evaluate_pair(&space, rows_a, rows_b, &opt)?;
         r["a"] = json!(da.display().to_string());
         r["b"] = json!(db.display().to_string());
         r["skipped_a"] = json!(skipped_a);
@@ -143,20 +301,9 @@ fn classical_pair(
 /// Relative path and feature vector of each image.
 type Vectors = Vec<(String, Vec<f64>)>;
 
-/// The complete classical vectors (log1p applied) of a scanned folder, keyed by relative path,
-/// and the number of images skipped because a signal was missing.
-fn load_classical(dir: &Path, db: Option<&Path>) -> anyhow::Result<(Vectors, usize)> {
-    let (path, _) = Store::locate(dir, db, false);
-    if !path.exists() {
-        return Err(UsageError(format!(
-            "no catalogue for {}; run `assay scan {}` first (looked at {})",
-            dir.display(),
-            dir.display(),
-            path.display()
-        ))
-        .into());
-    }
-    let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+/// The complete classical vectors (log1p applied) of a catalogue, keyed by relative path, and
+/// the number of images skipped because a signal was missing.
+fn load_classical(store: &Store) -> anyhow::Result<(Vectors, usize)> {
     let keys = signals::classical_feature_keys();
     let rows = store.signal_vectors(&keys)?;
     let mut out = Vec::with_capacity(rows.len());
@@ -181,6 +328,7 @@ fn by_group(
     dir: &Path,
     db: Option<&Path>,
     field: &str,
+    args: &CompareArgs,
     opt: &EvalOptions,
 ) -> anyhow::Result<(Value, u8)> {
     if field != "folder" && !crate::table::is_column(field) {
@@ -188,9 +336,9 @@ fn by_group(
             "unknown --by field '{field}'; use `folder` or a column of `assay table --list-columns`"
         )));
     }
-    let (vectors, skipped) = load_classical(dir, db)?;
-    let (path, _) = Store::locate(dir, db, false);
-    let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let store = open_store(dir, db)?;
+    let space = choose_space(args.features, args.model.as_deref(), &[&store])?;
+    let (vectors, skipped) = load_space(&store, &space)?;
     let mut key_of: BTreeMap<String, String> = BTreeMap::new();
     for r in store.image_rows(false)? {
         let k = if field == "folder" {
@@ -231,7 +379,7 @@ fn by_group(
         if *g == baseline {
             continue;
         }
-        let r = match classical_pair(base_rows.clone(), rows.clone(), opt) {
+        let r = match evaluate_pair(&space, base_rows.clone(), rows.clone(), opt) {
             Ok(mut r) => {
                 r["group"] = json!(g);
                 r
@@ -246,7 +394,7 @@ fn by_group(
     let sizes: BTreeMap<&String, usize> = groups.iter().map(|(k, v)| (k, v.len())).collect();
     Ok((
         json!({
-            "features": CLASSICAL_LABEL,
+            "features": space.label(),
             "by": field,
             "baseline": baseline,
             "group_sizes": sizes,

@@ -1,7 +1,7 @@
 //! `assay compare` and `assay fidelity` on the fixture photos: a clean copy (A), a blurred and
 //! noisy copy (B) and a mirrored copy (C, same distribution as A).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::common::{fixtures_dir, run, scan_json, stderr, stdout};
 
@@ -173,6 +173,131 @@ fn compare_and_fidelity_on_photos() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("FD"));
+
+    // CLIP embeddings (the tiny reference model): `auto` now picks them, and the values equal
+    // a --features-file comparison of the same vectors (printed by `assay embed FILE...`).
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/clip_tiny/hf");
+    let m = s(&model);
+    for (dir, db) in [(&a, &dbs[0]), (&b, &dbs[1])] {
+        let o = run(&["embed", &s(dir), "--db", &s(db), "--model", &m]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let clip = cmp(&a, &b, &dbs[0], &dbs[1]);
+    assert!(
+        clip["features"]
+            .as_str()
+            .unwrap()
+            .starts_with("CLIP image embeddings"),
+        "{}",
+        clip["features"]
+    );
+    assert_eq!(
+        (
+            clip["n_a"].as_u64(),
+            clip["n_b"].as_u64(),
+            clip["d"].as_u64()
+        ),
+        (Some(16), Some(16), Some(16))
+    );
+    let classical = compare_json(&[
+        "compare",
+        &s(&a),
+        &s(&b),
+        "--db-a",
+        &s(&dbs[0]),
+        "--db-b",
+        &s(&dbs[1]),
+        "--features",
+        "classical",
+        "--format",
+        "json",
+        "--bootstrap",
+        "10",
+        "--kid-subsets",
+        "5",
+    ]);
+    assert_eq!(classical["d"], 9, "--features classical still available");
+    let csv_of = |dir: &Path| -> PathBuf {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e != "tsv"))
+            .collect();
+        files.sort();
+        let mut args = vec![
+            "embed".to_string(),
+            "--model".into(),
+            m.clone(),
+            "--format".into(),
+            "json".into(),
+        ];
+        args.extend(files.iter().map(|f| s(f)));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows: Vec<String> = v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|im| {
+                let e: Vec<String> = im["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect();
+                e.join(",")
+            })
+            .collect();
+        assert_eq!(rows.len(), 16);
+        let out = tmp.path().join(format!(
+            "{}.csv",
+            dir.file_name().unwrap().to_str().unwrap()
+        ));
+        std::fs::write(&out, rows.join("\n")).unwrap();
+        out
+    };
+    let (ca, cb) = (csv_of(&a), csv_of(&b));
+    let files = compare_json(&[
+        "compare",
+        "--features-file",
+        &s(&ca),
+        &s(&cb),
+        "--format",
+        "json",
+        "--bootstrap",
+        "100",
+        "--kid-subsets",
+        "20",
+    ]);
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-5 * x.abs().max(y.abs()).max(1e-12);
+    assert!(
+        close(fd(&clip), fd(&files)),
+        "FD {} vs {}",
+        fd(&clip),
+        fd(&files)
+    );
+    let kid = |r: &serde_json::Value| r["kid"]["mean"].as_f64().unwrap();
+    assert!(
+        close(kid(&clip), kid(&files)),
+        "KID {} vs {}",
+        kid(&clip),
+        kid(&files)
+    );
+    let o = run(&[
+        "compare",
+        &s(&a),
+        &s(&b),
+        "--db-a",
+        &s(&dbs[0]),
+        "--db-b",
+        &s(&dbs[1]),
+        "--model",
+        "nope",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("'nope'"), "{}", stderr(&o));
 
     // Fidelity: B is a degraded A; A against itself is identical (PSNR null + identical).
     let o = run(&["fidelity", &s(&a), &s(&b), "--format", "json"]);
