@@ -39,6 +39,14 @@ pub struct CompareArgs {
     /// Compare two feature matrices instead (rows = images): .npy (<f4/<f8, 2-D) or .csv.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub features_file: Option<Vec<PathBuf>>,
+    /// Classifier logits (rows = images, columns = classes; .npy or .csv), one file per batch:
+    /// prints the Inception Score of each (torch-fidelity's formula; rows taken in file order,
+    /// where torch-fidelity shuffles them first). Alone, or next to any comparison.
+    #[arg(long, num_args = 1..=2, value_name = "FILE")]
+    pub logits: Option<Vec<PathBuf>>,
+    /// Splits for the Inception Score.
+    #[arg(long, default_value_t = 10)]
+    pub is_splits: usize,
     /// Group one folder by a table column (e.g. model, tool) or `folder` (first path component)
     /// and compare every group with the largest one.
     #[arg(long)]
@@ -219,50 +227,80 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
         bootstrap: args.bootstrap,
         seed: args.seed,
     };
-    let (result, code) = if let Some(files) = &args.features_file {
-        if !args.dirs.is_empty() || args.by.is_some() {
-            return Err(usage("--features-file takes no folders and no --by"));
-        }
-        let [fa, fb] = files.as_slice() else {
-            return Err(usage("--features-file needs two files"));
-        };
-        let a = super::npy::read_matrix(fa)?;
-        let b = super::npy::read_matrix(fb)?;
-        let mut r = evaluate(&a, &b, &opt)?;
-        r["features"] = json!("feature files (used as given, not standardised)");
-        r["a"] = json!(fa.display().to_string());
-        r["b"] = json!(fb.display().to_string());
-        (r, 0)
-    } else if let Some(field) = &args.by {
-        let [dir] = args.dirs.as_slice() else {
-            return Err(usage("--by takes exactly one folder"));
-        };
-        by_group(dir, args.db_a.as_deref(), field, args, &opt)?
-    } else {
-        let [da, db] = args.dirs.as_slice() else {
-            return Err(usage(
-                "compare needs two folders (or one folder with --by, or --features-file A B)",
-            ));
-        };
-        let sa = open_store(da, args.db_a.as_deref())?;
-        let sb = open_store(db, args.db_b.as_deref())?;
-        let space = choose_space(args.features, args.model.as_deref(), &[&sa, &sb])?;
-        let (a, skipped_a) = load_space(&sa, &space)?;
-        let (b, skipped_b) = load_space(&sb, &space)?;
-        let rows_a: Vec<Vec<f64>> = a.into_iter().map(|(_, v)| v).collect();
-        let rows_b: Vec<Vec<f64>> = b.into_iter().map(|(_, v)| v).collect();
-        let mut r = evaluate_pair(&space, rows_a, rows_b, &opt)?;
-        r["a"] = json!(da.display().to_string());
-        r["b"] = json!(db.display().to_string());
-        r["skipped_a"] = json!(skipped_a);
-        r["skipped_b"] = json!(skipped_b);
-        (r, 0)
+    let inception = match &args.logits {
+        Some(files) => Some(inception_scores(files, args.is_splits)?),
+        None => None,
     };
+    let (mut result, code) =
+        if let (Some(is), true, None) = (&inception, args.dirs.is_empty(), &args.features_file) {
+            if args.by.is_some() {
+                return Err(usage("--by needs a folder"));
+            }
+            (json!({ "inception_score": is }), 0)
+        } else if let Some(files) = &args.features_file {
+            if !args.dirs.is_empty() || args.by.is_some() {
+                return Err(usage("--features-file takes no folders and no --by"));
+            }
+            let [fa, fb] = files.as_slice() else {
+                return Err(usage("--features-file needs two files"));
+            };
+            let a = super::npy::read_matrix(fa)?;
+            let b = super::npy::read_matrix(fb)?;
+            let mut r = evaluate(&a, &b, &opt)?;
+            r["features"] = json!("feature files (used as given, not standardised)");
+            r["a"] = json!(fa.display().to_string());
+            r["b"] = json!(fb.display().to_string());
+            (r, 0)
+        } else if let Some(field) = &args.by {
+            let [dir] = args.dirs.as_slice() else {
+                return Err(usage("--by takes exactly one folder"));
+            };
+            by_group(dir, args.db_a.as_deref(), field, args, &opt)?
+        } else {
+            let [da, db] = args.dirs.as_slice() else {
+                return Err(usage(
+                    "compare needs two folders (or one folder with --by, or --features-file A B)",
+                ));
+            };
+            let sa = open_store(da, args.db_a.as_deref())?;
+            let sb = open_store(db, args.db_b.as_deref())?;
+            let space = choose_space(args.features, args.model.as_deref(), &[&sa, &sb])?;
+            let (a, skipped_a) = load_space(&sa, &space)?;
+            let (b, skipped_b) = load_space(&sb, &space)?;
+            let rows_a: Vec<Vec<f64>> = a.into_iter().map(|(_, v)| v).collect();
+            let rows_b: Vec<Vec<f64>> = b.into_iter().map(|(_, v)| v).collect();
+            let mut r = evaluate_pair(&space, rows_a, rows_b, &opt)?;
+            r["a"] = json!(da.display().to_string());
+            r["b"] = json!(db.display().to_string());
+            r["skipped_a"] = json!(skipped_a);
+            r["skipped_b"] = json!(skipped_b);
+            (r, 0)
+        };
+    if let Some(is) = inception {
+        result["inception_score"] = is;
+    }
     match args.format {
         super::ListFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
         super::ListFormat::Text => print_text(&result),
     }
     Ok(code)
+}
+
+/// Inception Score (mean, population std over `splits`) of each logits file.
+fn inception_scores(files: &[PathBuf], splits: usize) -> anyhow::Result<Value> {
+    let mut out = Vec::new();
+    for f in files {
+        let rows = super::npy::read_matrix(f)?;
+        let feats = crate::ranking::distribution::Features::from_rows(&rows)
+            .with_context(|| f.display().to_string())?;
+        let (mean, std) = crate::ranking::distribution::inception_score(&feats, splits)
+            .with_context(|| f.display().to_string())?;
+        out.push(json!({
+            "file": f.display().to_string(), "n": feats.n, "classes": feats.d, "splits": splits,
+            "mean": mean, "std": std,
+        }));
+    }
+    Ok(json!(out))
 }
 
 fn usage(msg: &str) -> anyhow::Error {
@@ -406,6 +444,20 @@ fn by_group(
 }
 
 fn print_text(r: &Value) {
+    for is in r["inception_score"].as_array().into_iter().flatten() {
+        println!(
+            "Inception Score {}: {:.4} ± {:.4} (n = {}, {} classes, {} splits; rows in file order)",
+            is["file"].as_str().unwrap_or(""),
+            is["mean"].as_f64().unwrap_or(f64::NAN),
+            is["std"].as_f64().unwrap_or(f64::NAN),
+            is["n"],
+            is["classes"],
+            is["splits"]
+        );
+    }
+    if r.get("fd").is_none() && r.get("groups").is_none() {
+        return;
+    }
     if let Some(groups) = r["groups"].as_array() {
         println!("features: {}", r["features"].as_str().unwrap_or(""));
         println!(

@@ -402,6 +402,51 @@ fn compare_feature_files_and_usage_errors() {
         stderr(&o)
     );
 
+    // Inception Score from logits files: identical confident rows give 1; rows spread evenly
+    // over 10 classes (every split holds each class once) give almost exactly 10.
+    let same: Vec<Vec<f64>> = (0..100)
+        .map(|_| (0..10).map(|c| if c == 3 { 20.0 } else { 0.0 }).collect())
+        .collect();
+    let spread: Vec<Vec<f64>> = (0..100)
+        .map(|i| {
+            (0..10)
+                .map(|c| if c == i % 10 { 20.0 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let (ls, lp) = (tmp.path().join("same.npy"), tmp.path().join("spread.npy"));
+    std::fs::write(&ls, npy_f8(&same)).unwrap();
+    std::fs::write(&lp, npy_f8(&spread)).unwrap();
+    let r = compare_json(&[
+        "compare",
+        "--logits",
+        ls.to_str().unwrap(),
+        lp.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let is = r["inception_score"].as_array().unwrap();
+    assert_eq!(is.len(), 2);
+    let mean = |i: usize| is[i]["mean"].as_f64().unwrap();
+    assert!((mean(0) - 1.0).abs() < 1e-9, "{}", mean(0));
+    assert!((mean(1) - 10.0).abs() < 1e-3, "{}", mean(1));
+    assert_eq!(
+        (is[1]["n"].as_u64(), is[1]["classes"].as_u64()),
+        (Some(100), Some(10))
+    );
+    let o = run(&[
+        "compare",
+        "--logits",
+        lp.to_str().unwrap(),
+        "--is-splits",
+        "200",
+    ]);
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "more splits than rows is an error"
+    );
+
     // Missing catalogue: usage error, exit 1.
     let (x, y) = (tmp.path().join("x"), tmp.path().join("y"));
     std::fs::create_dir_all(&x).unwrap();
