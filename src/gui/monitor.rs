@@ -14,9 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{
-    Bar, BarChart, GridInput, GridMark, HLine, Line, Plot, PlotPoints, Points, Polygon,
-};
+use egui_plot::{Bar, BarChart, GridInput, GridMark, HLine, Line, Plot, PlotPoints, Points};
 use serde_json::Value;
 
 use super::jobs::{Event, Outbox, spawn};
@@ -541,6 +539,8 @@ fn means_plot(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
     Plot::new("monitor-means")
         .height(220.0)
         .x_grid_spacer(batch_marks)
+        .include_x(-0.5)
+        .include_x(names.len() as f64 - 0.5)
         .x_axis_formatter(move |m, _| name_at(&n2, m.value))
         .y_axis_label(signal_label(key))
         .allow_drag(false)
@@ -613,6 +613,8 @@ fn ridgeline(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
     Plot::new("monitor-ridgeline")
         .height(220.0)
         .y_grid_spacer(batch_marks)
+        .include_y(-0.1)
+        .include_y(names.len() as f64)
         .y_axis_formatter(move |m, _| name_at(&n2, m.value))
         .x_axis_label(signal_label(key))
         .allow_drag(false)
@@ -621,18 +623,31 @@ fn ridgeline(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
             for (i, name, shares) in &h.batches {
                 let y0 = *i as f64;
                 let col = batch_colour(res, name, Some(key));
-                let mut pts = vec![[h.lo, y0]];
-                pts.extend(shares.iter().enumerate().map(|(k, v)| {
-                    [
-                        h.lo + (k as f64 + 0.5) / bins as f64 * width,
-                        y0 + 0.9 * v / top,
-                    ]
-                }));
-                pts.push([h.lo + width, y0]);
-                pu.polygon(
-                    Polygon::new(name.clone(), PlotPoints::from(pts))
-                        .fill_color(col.gamma_multiply(0.25))
-                        .stroke(egui::Stroke::new(1.5, col)),
+                let step = width / bins as f64;
+                let centre = |k: usize| h.lo + (k as f64 + 0.5) * step;
+                // Bars standing on the batch's own baseline, and their outline.
+                let bars = shares
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v > 0.0)
+                    .map(|(k, v)| {
+                        Bar::new(centre(k), 0.9 * v / top)
+                            .base_offset(y0)
+                            .width(step)
+                            .fill(col.gamma_multiply(0.35))
+                            .stroke(egui::Stroke::NONE)
+                    })
+                    .collect();
+                pu.bar_chart(BarChart::new(name.clone(), bars).color(col));
+                let outline: Vec<[f64; 2]> = shares
+                    .iter()
+                    .enumerate()
+                    .map(|(k, v)| [centre(k), y0 + 0.9 * v / top])
+                    .collect();
+                pu.line(
+                    Line::new(name.clone(), PlotPoints::from(outline))
+                        .color(col)
+                        .width(1.5),
                 );
             }
         });
@@ -646,6 +661,8 @@ fn review_plot(ui: &mut egui::Ui, res: &MonitorResult) {
     Plot::new("monitor-review")
         .height(200.0)
         .x_grid_spacer(batch_marks)
+        .include_x(-0.5)
+        .include_x(names.len() as f64 - 0.5)
         .x_axis_formatter(move |m, _| name_at(&n2, m.value))
         .y_axis_label("% in review")
         .include_y(0.0)
@@ -702,6 +719,8 @@ fn agreement_plot(ui: &mut egui::Ui, res: &MonitorResult) {
     Plot::new("monitor-agreement")
         .height(200.0)
         .x_grid_spacer(batch_marks)
+        .include_x(-0.5)
+        .include_x(names.len() as f64 - 0.5)
         .x_axis_formatter(move |m, _| name_at(&n2, m.value))
         .y_axis_label("% agreeing")
         .include_y(0.0)
