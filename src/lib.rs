@@ -16,6 +16,7 @@ pub mod human;
 pub mod learn;
 pub mod metadata;
 pub mod models;
+pub mod monitor;
 pub mod pipeline;
 pub mod ranking;
 pub mod selection;

@@ -40,6 +40,13 @@ pub enum Event {
     Scorers(Result<Vec<crate::store::ScorerRow>, String>),
     /// A training or activation job finished (what it did, or why it failed).
     ScorerJob(Result<String, String>),
+    /// A batch-monitor computation (its generation).
+    Monitor(
+        u64,
+        Result<std::sync::Arc<super::monitor::MonitorResult>, String>,
+    ),
+    /// The monitor's HTML report was written (its path), or why not.
+    MonitorReport(Result<PathBuf, String>),
 }
 
 /// What an export did.

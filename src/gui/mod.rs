@@ -13,6 +13,7 @@ pub mod labeling;
 mod labeling_jobs;
 mod labeling_stats;
 pub mod model;
+pub mod monitor;
 mod panels;
 pub mod pareto;
 pub mod policy_editor;
@@ -85,6 +86,8 @@ pub enum ViewMode {
     Policy,
     /// Preference-scorer versions, training and the learning curve.
     Scorers,
+    /// Batch monitoring: per-batch signal distributions, drift, review rate, agreement.
+    Monitor,
 }
 
 /// Everything a panel can ask for.
@@ -113,6 +116,7 @@ pub enum Cmd {
     ShowPareto,
     ShowPolicy,
     ShowScorers,
+    ShowMonitor,
     /// Show only these images in the grid (a selection made elsewhere, e.g. the Pareto view).
     ShowOnly(Vec<i64>),
     /// A status-bar message (text, is error).
@@ -410,6 +414,7 @@ pub struct App {
     pub export_dialog: Option<panels::ExportDialog>,
     pub policy: policy_editor::PolicyState,
     pub scorers: scorers::ScorersState,
+    pub monitor: monitor::MonitorState,
     /// Last message for the status bar (text, is error).
     pub message: Option<(String, bool)>,
     cmds: Vec<Cmd>,
@@ -443,6 +448,7 @@ impl App {
             export_dialog: None,
             policy: policy_editor::PolicyState::default(),
             scorers: scorers::ScorersState::default(),
+            monitor: monitor::MonitorState::default(),
             message: None,
             cmds: Vec::new(),
             screenshot: opts.screenshot,
@@ -472,6 +478,8 @@ impl App {
         self.settings.recent.truncate(10);
         let db = self.db_override.take();
         self.coll = Some(Collection::open(dir, db, &self.out, ctx));
+        // The monitor's result and report path belong to the previous collection.
+        self.monitor.reset();
         self.mode = ViewMode::Grid;
         self.message = None;
     }
@@ -559,6 +567,14 @@ impl App {
                     }
                 }
                 Event::PolicyPlan(g, r) => self.policy.editor.receive(g, r),
+                Event::Monitor(g, r) => self.monitor.receive(g, r),
+                Event::MonitorReport(r) => {
+                    self.monitor.exporting = false;
+                    self.message = Some(match r {
+                        Ok(p) => (format!("wrote the monitor report {}", p.display()), false),
+                        Err(e) => (e, true),
+                    });
+                }
                 Event::Scorers(r) => match r {
                     Ok(rows) => self.scorers.rows = Some(rows),
                     Err(e) => self.message = Some((format!("cannot read the scorers: {e}"), true)),
@@ -760,6 +776,7 @@ impl App {
             Cmd::ShowPareto => self.mode = ViewMode::Pareto,
             Cmd::ShowPolicy => self.mode = ViewMode::Policy,
             Cmd::ShowScorers => self.mode = ViewMode::Scorers,
+            Cmd::ShowMonitor => self.mode = ViewMode::Monitor,
             Cmd::ShowOnly(ids) => {
                 self.settings.filters.only_ids = Some(ids.into_iter().collect());
                 c.view_dirty = true;
@@ -878,6 +895,9 @@ impl App {
             if pressed(i, Key::V) {
                 cmds.push(Cmd::ShowPareto);
             }
+            if pressed(i, Key::M) {
+                cmds.push(Cmd::ShowMonitor);
+            }
             if pressed(i, Key::Z) && !shift && self.mode != ViewMode::Grid {
                 let ppp = i.pixels_per_point;
                 if let Some(c) = self.coll.as_mut() {
@@ -982,6 +1002,7 @@ fn targets(c: &Collection, mode: ViewMode) -> (Vec<i64>, String) {
         | ViewMode::Pareto
         | ViewMode::Policy
         | ViewMode::Scorers
+        | ViewMode::Monitor
         | ViewMode::Label => c.sel.targets(),
     };
     let label = if ids.len() == 1 {
@@ -1047,8 +1068,10 @@ impl App {
             {
                 panels::filters_panel(self, ui);
             }
-            // Labeling is blind: no names or signals on screen.
-            if self.settings.show_inspector && self.mode != ViewMode::Label {
+            // Labeling is blind: no names or signals on screen. The monitor needs the width.
+            if self.settings.show_inspector
+                && !matches!(self.mode, ViewMode::Label | ViewMode::Monitor)
+            {
                 panels::inspector(self, ui);
             }
         }
@@ -1062,6 +1085,7 @@ impl App {
                 ViewMode::Pareto => pareto::show(self, ui),
                 ViewMode::Policy => policy_editor::show(self, ui),
                 ViewMode::Scorers => scorers::show(self, ui),
+                ViewMode::Monitor => monitor::show(self, ui),
             },
         });
         if self.show_help {

@@ -76,6 +76,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                     (ViewMode::Pareto, "Pareto", "V"),
                     (ViewMode::Policy, "Selection policy", ""),
                     (ViewMode::Scorers, "Preference scorer", ""),
+                    (ViewMode::Monitor, "Batch monitor", "M"),
                 ] {
                     if ui
                         .add(egui::Button::selectable(app.mode == m, label).shortcut_text(key))
@@ -89,6 +90,7 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
                             ViewMode::Pareto => Cmd::ShowPareto,
                             ViewMode::Policy => Cmd::ShowPolicy,
                             ViewMode::Scorers => Cmd::ShowScorers,
+                            ViewMode::Monitor => Cmd::ShowMonitor,
                         });
                         ui.close();
                     }
@@ -144,8 +146,9 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
             search.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Search"));
             changed |= search.changed();
             ui.separator();
-            ui.label("Size");
-            ui.add(egui::Slider::new(&mut app.settings.thumb_size, 64.0..=320.0).show_value(false));
+            let size = ui.label("Size");
+            ui.add(egui::Slider::new(&mut app.settings.thumb_size, 64.0..=320.0).show_value(false))
+                .labelled_by(size.id);
             if let Some(c) = app.coll.as_mut() {
                 ui.separator();
                 ui.label(format!(
@@ -297,7 +300,9 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                     for t in tools {
                         changed |= ui.selectable_value(&mut f.tool, Some(t.clone()), t).changed();
                     }
-                });
+                })
+                .response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Tool filter"));
             changed |= ui.checkbox(&mut f.duplicates_only, "near-duplicates only").changed();
             if let Some(g) = f.dup_group {
                 ui.horizontal(|ui| {
@@ -364,7 +369,9 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                             add = Some(d.key.to_string());
                         }
                     }
-                });
+                })
+                .response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Add a signal range"));
             if let Some(key) = add {
                 let (lo, hi) = c.histogram(&key).map_or((0.0, 1.0), |(lo, hi, _)| (lo, hi));
                 f.ranges.push(RangeFilter { key, lo, hi, keep_missing: true });
@@ -662,6 +669,10 @@ const SHORTCUTS: &[(&str, &str)] = &[
     (
         "V",
         "Pareto view: scatter of two signals, front, box select",
+    ),
+    (
+        "M",
+        "batch monitor: drift, review rate and agreement per batch",
     ),
     ("G / Esc", "back to the grid"),
     ("Z", "toggle fit / 100 % (detail, compare)"),

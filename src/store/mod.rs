@@ -165,6 +165,8 @@ pub struct ImageRow {
     pub decision_rating: Option<i64>,
     /// Exact relative path bytes (for non-UTF-8 names).
     pub path_raw: Vec<u8>,
+    /// When this version of the path was first scanned (`images.first_seen`, RFC 3339 UTC).
+    pub first_seen: Option<String>,
     pub signals: HashMap<String, SignalValue>,
 }
 
@@ -566,7 +568,7 @@ impl Store {
                     i.missing, i.version, m.tool, m.positive, m.negative, CAST(m.seed AS TEXT),
                     m.steps, m.sampler, m.cfg, m.model, m.raw_json, m.warnings_json,
                     m.gen_width, m.gen_height,
-                    d.status, d.source, d.reason, d.rating, i.path_raw
+                    d.status, d.source, d.reason, d.rating, i.path_raw, i.first_seen
              FROM images i LEFT JOIN metadata m ON m.image_id = i.id
              LEFT JOIN decisions d
                     ON d.id = (SELECT MAX(id) FROM decisions WHERE image_id = i.id)
@@ -604,6 +606,7 @@ impl Store {
                     decision_reason: r.get(25)?,
                     decision_rating: r.get(26)?,
                     path_raw: r.get(27)?,
+                    first_seen: r.get(28)?,
                     signals: HashMap::new(),
                 })
             })?

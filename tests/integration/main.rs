@@ -20,5 +20,7 @@ mod labeling_gui;
 mod labels;
 mod learn;
 mod monitor;
+#[cfg(feature = "gui")]
+mod monitor_gui;
 mod select;
 mod tensor_parity;

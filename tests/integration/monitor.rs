@@ -65,6 +65,43 @@ fn monitor_flags_the_degraded_batch() {
             .get("drift")
             .is_none()
     );
+    // The series over batches (what a time plot needs), in batch order.
+    assert_eq!(
+        j["series"]["batch"],
+        serde_json::json!(["clean", "degraded"])
+    );
+    assert_eq!(j["series"]["review_rate"][1], deg["review_rate"]);
+    let ci = &deg["review_rate_ci95"];
+    assert!(ci[0].as_f64().unwrap() < 2.0 / n && 2.0 / n < ci[1].as_f64().unwrap());
+    // By scan day: everything was scanned just now, so one batch holding every image.
+    let o = run(&[
+        "monitor",
+        r,
+        "--db",
+        d,
+        "--by",
+        "scan_date",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "monitor scan_date: {}",
+        stderr(&o)
+    );
+    let by_day: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let days = by_day["batches"].as_array().unwrap();
+    assert_eq!(days.len(), 1, "{by_day}");
+    let day = days[0]["batch"].as_str().unwrap();
+    assert!(day.len() == 10 && day.starts_with("20"), "{day}");
+    assert_eq!(days[0]["n"].as_f64(), Some(2.0 * n));
+    assert!(
+        by_day["order"]
+            .as_str()
+            .unwrap()
+            .starts_with("chronological")
+    );
     let html = tmp.path().join("report.html");
     let o = run(&[
         "monitor",
@@ -82,6 +119,7 @@ fn monitor_flags_the_degraded_batch() {
     let text = std::fs::read_to_string(&html).unwrap();
     assert!(text.starts_with("<!DOCTYPE html>") && text.contains("<svg"));
     assert!(text.contains("DRIFT") && !text.contains("src=\"http"));
+    assert!(text.contains("Review rate and agreement over batches"));
     let o = run(&[
         "monitor",
         r,
