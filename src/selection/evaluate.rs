@@ -348,7 +348,7 @@ pub fn best_of_n(
                 Some((rank, q))
             })
             .collect();
-        cand.sort_by(|a, b| b.0.cmp(&a.0));
+        cand.sort_by_key(|c| std::cmp::Reverse(c.0));
         let worst_first: Vec<f64> = cand.iter().map(|c| c.1).collect();
         groups_out.push(GroupCurve {
             key,
