@@ -113,17 +113,17 @@ fn print_text(p: &Prepared, bon: &BestOfN, eff: &Efficiency, a: &SelectArgs) {
             .into_iter()
             .map(|n| format!("N={n}: {:.3} [{:.3}]", policy[n - 1], oracle[n - 1]))
             .collect();
-        println!("  {name:<42} {}", cells.join("  "));
+        println!("  {name}\n      {}", cells.join("  "));
     };
     for g in &bon.groups {
         let name = format!(
-            "{} ({}/{})",
+            "{} ({} of {} images scored)",
             group_label(&g.key),
             g.n_candidates,
             g.n_images
         );
         if g.policy.is_empty() {
-            println!("  {name:<42} no scored candidates");
+            println!("  {name}\n      no scored candidates");
         } else {
             row(&name, &g.policy, &g.oracle);
         }

@@ -330,10 +330,10 @@ impl EvidenceState {
 fn calibration_result_ui(ui: &mut egui::Ui, c: &PolicyCalibration) {
     let l = &c.labels;
     ui.label(format!(
-        "Set accept >= {} and reject < {} from {} scored labels ({} decisions, {} pairwise)",
+        "Set accept >= {} and reject < {} from {} labelled images with a score (labels: {} decisions, {} from pairwise comparisons)",
         c.accept,
         c.reject,
-        c.train_n + if c.held_out { c.eval_n } else { 0 },
+        c.train_n,
         l.decision_good + l.decision_bad,
         l.pairwise_good + l.pairwise_bad
     ));
