@@ -210,13 +210,13 @@ pub fn calibrate_policy(
             .filter(|s| *s < t)
             .max_by(f64::total_cmp)
     };
-    // A cost cut of +∞ (accept nothing) is written as just above the best score.
+    // A cost cut of +∞ (accept nothing) cannot be written: bands lie in [0, 1], so it becomes
+    // 1, which still accepts the images scoring exactly 1 (the metrics below use it as written).
     let finite = |t: f64| {
         if t.is_finite() {
             calibrate::tidy_threshold(t, below(t))
         } else {
-            let top = train.0.iter().copied().fold(0.0, f64::max);
-            calibrate::tidy_threshold(f64::min(top + 1e-3, 1.001), Some(top))
+            1.0
         }
     };
     let accept = finite(precision.map_or(cost.value, |p| p.value));

@@ -196,6 +196,36 @@ fn policy_calibration_reports_unusable_labels() {
         matches!(e, CalibrateError::PrecisionUnreachable { .. }),
         "{e}"
     );
+    // When accepting nothing is cheapest, the strictest valid bands (1, 1) are chosen and
+    // can be written.
+    let worse_on_top: Vec<ImageRow> = (0..6)
+        .map(|i| {
+            row(
+                i,
+                "p",
+                Some(i as f64),
+                Some(if i == 1 || i == 2 {
+                    "accepted"
+                } else {
+                    "rejected"
+                }),
+            )
+        })
+        .collect();
+    let c = calibrate_policy(
+        &p,
+        &worse_on_top,
+        &[],
+        &CalibrateOptions {
+            cost_false_accept: 10.0,
+            ..o.clone()
+        },
+    )
+    .unwrap();
+    assert!(c.cost.value.is_infinite(), "{c:?}");
+    assert_eq!((c.accept, c.reject), (1.0, 1.0));
+    let text = plan::set_bands(&p.text, c.accept, c.reject);
+    assert_eq!(plan::prepare(&text).unwrap().policy.bands.accept, 1.0);
     // Images lacking the signal are out of the score calibration but counted.
     let mut rows = simulated(41, f64::INFINITY, 1);
     rows.push(row(100, "p", None, Some("accepted")));
