@@ -19,12 +19,24 @@ use crate::table;
 pub struct CalibrateArgs {
     pub dir: PathBuf,
     /// The signal to threshold (its registry direction says which side is good).
+    #[arg(long, required_unless_present = "policy", conflicts_with = "policy")]
+    pub signal: Option<String>,
+    /// Calibrate the accept / reject bands of this policy's final score instead (labels: human
+    /// decisions, and pairwise / best-of-N events through Bradley-Terry).
     #[arg(long)]
-    pub signal: String,
+    pub policy: Option<PathBuf>,
+    /// With --policy: rewrite the policy file's [bands] accept / reject (comments kept).
+    #[arg(long, requires = "policy")]
+    pub write: bool,
+    /// With --policy: the criterion of the pairwise events used as labels.
+    #[arg(long, default_value = "overall")]
+    pub criterion: String,
     /// Cost of a false accept : cost of a false reject.
     #[arg(long, default_value = "1:1")]
     pub cost_ratio: String,
-    /// Also report the loosest threshold whose accepted set reaches this precision.
+    /// --signal: also report the loosest threshold whose accepted set reaches this precision.
+    /// --policy: the accept threshold is the loosest one reaching it (reject stays at the
+    /// minimum cost), which opens a review band between them.
     #[arg(long)]
     pub target_precision: Option<f64>,
     /// Share of labelled images held out for evaluation (0 = evaluate on the training labels).
@@ -45,32 +57,34 @@ fn stat_json(s: &BandStat) -> serde_json::Value {
     })
 }
 
+/// Parses `--cost-ratio FA:FR`.
+pub(super) fn parse_cost_ratio(text: &str) -> Result<(f64, f64), UsageError> {
+    text.split_once(':')
+        .and_then(|(x, y)| Some((x.trim().parse::<f64>().ok()?, y.trim().parse::<f64>().ok()?)))
+        .filter(|(x, y)| *x >= 0.0 && *y >= 0.0 && x.is_finite() && y.is_finite())
+        .ok_or_else(|| UsageError(format!("--cost-ratio must look like 2:1, not '{text}'")))
+}
+
 pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
-    let def = signals::get(&a.signal)
-        .ok_or_else(|| UsageError(format!("unknown signal '{}'", a.signal)))?;
+    if let Some(policy) = &a.policy {
+        return super::calibrate_policy::run(a, policy);
+    }
+    let Some(signal) = a.signal.as_deref() else {
+        return Err(UsageError("give --signal KEY or --policy FILE".into()).into());
+    };
+    let def =
+        signals::get(signal).ok_or_else(|| UsageError(format!("unknown signal '{}'", signal)))?;
     // Scores where higher = better.
     let sign = match def.direction {
         Direction::HigherIsBetter => 1.0,
         Direction::LowerIsBetter => -1.0,
         Direction::Neutral => {
-            return Err(UsageError(format!(
-                "'{}' has no better direction to threshold",
-                a.signal
-            ))
-            .into());
+            return Err(
+                UsageError(format!("'{}' has no better direction to threshold", signal)).into(),
+            );
         }
     };
-    let (fa, fr) = a
-        .cost_ratio
-        .split_once(':')
-        .and_then(|(x, y)| Some((x.trim().parse::<f64>().ok()?, y.trim().parse::<f64>().ok()?)))
-        .filter(|(x, y)| *x >= 0.0 && *y >= 0.0 && x.is_finite() && y.is_finite())
-        .ok_or_else(|| {
-            UsageError(format!(
-                "--cost-ratio must look like 2:1, not '{}'",
-                a.cost_ratio
-            ))
-        })?;
+    let (fa, fr) = parse_cost_ratio(&a.cost_ratio)?;
     if !(0.0..1.0).contains(&a.holdout) {
         return Err(UsageError("--holdout must be in [0, 1)".into()).into());
     }
@@ -86,13 +100,15 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
             Some("rejected") => false,
             _ => continue,
         };
-        let Value::Num(v) = table::value(&r, &a.signal) else {
+        let Value::Num(v) = table::value(&r, signal) else {
             continue;
         };
         // Deterministic split by path and seed.
-        let h = xxhash_rust::xxh3::xxh3_64(format!("{}\u{1f}{}", a.seed, r.path).as_bytes());
-        let held_out = (h % 10_000) as f64 / 10_000.0 < a.holdout;
-        let side = if held_out { &mut test } else { &mut train };
+        let side = if calibrate::held_out(a.seed, &r.path, a.holdout) {
+            &mut test
+        } else {
+            &mut train
+        };
         side.0.push(sign * v);
         side.1.push(label);
     }
@@ -101,7 +117,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
     if goods < 2 || bads < 2 {
         return Err(UsageError(format!(
             "calibration needs at least two accepted and two rejected human decisions with '{}' (training part has {goods} accepted, {bads} rejected); record some with `assay decide`",
-            a.signal
+            signal
         ))
         .into());
     }
@@ -120,7 +136,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
     let cmp = if sign > 0.0 { "≥" } else { "≤" };
     let shown = |v: f64| sign * v;
     let out = json!({
-        "signal": a.signal, "accept_when": format!("{} {cmp} {}", a.signal, shown(cost.value)),
+        "signal": signal, "accept_when": format!("{} {cmp} {}", signal, shown(cost.value)),
         "threshold": shown(cost.value), "cost_ratio": [fa, fr], "train": {"n": train.1.len(), "accepted": goods, "rejected": bads},
         "precision_target": a.target_precision.map(|t| json!({
             "target": t, "threshold": precision.map(|p| shown(p.value)), "precision": precision.map(|p| p.precision),
@@ -133,7 +149,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
         ListFormat::Text => {
             println!(
                 "accept when {} {cmp} {:.4}  (minimum cost at false-accept:false-reject = {fa}:{fr}; {} accepted / {} rejected human decisions)",
-                a.signal,
+                signal,
                 shown(cost.value),
                 goods,
                 bads
@@ -142,7 +158,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
                 match precision {
                     Some(p) => println!(
                         "precision ≥ {t}: accept when {} {cmp} {:.4} (precision {:.3}, recall {:.3})",
-                        a.signal,
+                        signal,
                         shown(p.value),
                         p.precision,
                         p.recall

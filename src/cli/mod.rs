@@ -6,6 +6,7 @@ mod bench;
 mod bench_clip;
 mod bench_dist;
 mod calibrate;
+mod calibrate_policy;
 mod compare;
 mod compare_eval;
 mod embed;
@@ -19,6 +20,7 @@ mod npy;
 mod rank;
 mod scan;
 mod select;
+mod select_best_of_n;
 mod table;
 pub mod train;
 

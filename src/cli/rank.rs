@@ -53,7 +53,7 @@ pub struct AgreementArgs {
 
 /// The events statistics use: attention checks dropped, and (unless `include_unreliable`)
 /// every event of a rater whose attention pass rate is below the default threshold.
-fn load_events(store: &Store, include_unreliable: bool) -> anyhow::Result<Vec<Event>> {
+pub(super) fn load_events(store: &Store, include_unreliable: bool) -> anyhow::Result<Vec<Event>> {
     let mut all = Vec::new();
     for e in store.label_events()? {
         let payload: Payload = serde_json::from_str(&e.payload)?;

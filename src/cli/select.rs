@@ -1,6 +1,8 @@
 //! `assay select DIR --policy FILE.toml`: applies a selection policy and appends one decision
 //! per image (source = the policy's name and version). Human decisions always win: images whose
 //! latest decision came from a human are left alone. Unreadable files are rejected.
+//! `--best-of-n` reports the best-of-N curves and selector efficiency instead
+//! (`select_best_of_n.rs`).
 
 use std::path::PathBuf;
 
@@ -22,6 +24,20 @@ pub struct SelectArgs {
     /// Compute and print the counts without writing decisions.
     #[arg(long)]
     pub dry_run: bool,
+    /// Report instead of applying: expected quality of the policy's pick vs N per scope group
+    /// and pooled, and selector efficiency against the humans' best (writes nothing).
+    #[arg(long)]
+    pub best_of_n: bool,
+    /// Largest N of the best-of-N curve.
+    #[arg(long, default_value_t = 16)]
+    pub n_max: usize,
+    /// Quality measured by the best-of-N curve (a numeric signal; default: learned_preference or
+    /// aesthetic when present, else the policy score).
+    #[arg(long, requires = "best_of_n")]
+    pub quality: Option<String>,
+    /// Criterion of the label events used for the humans' best.
+    #[arg(long, default_value = "overall")]
+    pub criterion: String,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
 }
@@ -35,6 +51,10 @@ pub fn run(a: &SelectArgs) -> anyhow::Result<u8> {
     let source = &prepared.source;
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
     let rows = store.image_rows(false)?;
+    if a.best_of_n {
+        let events = super::rank::load_events(&store, false)?;
+        return super::select_best_of_n::run(a, &prepared, &rows, &events);
+    }
     let human: std::collections::HashSet<i64> = store
         .latest_decision_sources()?
         .into_iter()

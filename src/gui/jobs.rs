@@ -34,6 +34,10 @@ pub enum Event {
         u64,
         Result<std::sync::Arc<crate::selection::plan::Plan>, String>,
     ),
+    /// The policy editor's calibration finished.
+    PolicyCalibrated(super::policy_evidence::Calibrated),
+    /// Best-of-N curves and selector efficiency for the policy editor (request token).
+    PolicyEvidence(u64, Arc<super::policy_evidence::Evidence>),
     /// A policy was applied: its name and the decisions appended.
     PolicyApplied(Result<(String, usize), String>),
     /// The preference-scorer versions.

@@ -267,11 +267,16 @@ impl Labeling {
 }
 
 /// Entering the labeling view: load events and raters once.
-pub fn enter(c: &mut Collection) {
+/// Asks the database worker for the stored label events once (other views read them too).
+pub fn request_load(c: &mut Collection) {
     if !c.label.load_requested {
         c.label.load_requested = true;
         c.db_worker.send(DbCmd::Label(LabelDb::Load));
     }
+}
+
+pub fn enter(c: &mut Collection) {
+    request_load(c);
     if c.label.session.is_none() && c.label.tab == Tab::Trial {
         c.label.tab = Tab::Setup;
     }

@@ -17,6 +17,7 @@ pub mod monitor;
 mod panels;
 pub mod pareto;
 pub mod policy_editor;
+pub mod policy_evidence;
 pub mod scorers;
 mod thumbs;
 mod views;
@@ -575,6 +576,23 @@ impl App {
                         Err(e) => (e, true),
                     });
                 }
+                Event::PolicyCalibrated(cal) => {
+                    let hash = self
+                        .policy
+                        .editor
+                        .prepared
+                        .as_ref()
+                        .ok()
+                        .map(|p| p.hash.clone());
+                    if let Some((a, r)) = self
+                        .policy
+                        .evidence
+                        .receive_calibration(cal, hash.as_deref())
+                    {
+                        self.policy.editor.apply_bands(a, r);
+                    }
+                }
+                Event::PolicyEvidence(t, e) => self.policy.evidence.receive_evidence(t, e),
                 Event::Scorers(r) => match r {
                     Ok(rows) => self.scorers.rows = Some(rows),
                     Err(e) => self.message = Some((format!("cannot read the scorers: {e}"), true)),

@@ -110,6 +110,17 @@ impl PolicyEditor {
         self.saved = false;
         self.reparse();
     }
+
+    /// Sets the thresholds in the text (as the sliders do), which re-plans the counts.
+    pub fn apply_bands(&mut self, accept: f64, reject: f64) {
+        let t = plan::set_bands(&self.text, accept, reject.min(accept));
+        self.set_text(t);
+    }
+
+    /// The text's generation (bumped by every edit and every change of the rows).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
 }
 
 fn count(plan: &Plan, s: &str) -> u64 {
@@ -124,6 +135,21 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         app.policy.rows_generation = c.rows_generation;
         app.policy.editor.generation += 1;
     }
+    if let Some(cm) = app.coll.as_mut() {
+        let ed = &app.policy.editor;
+        let prepared = ed.prepared.as_ref().ok();
+        app.policy
+            .evidence
+            .tick(cm, prepared, ed.generation(), &app.out);
+    }
+    let Some(c) = app.coll.as_ref() else { return };
+    let labels_loaded = c.label.loaded;
+    let quality_keys: Vec<&'static str> = crate::signals::registry()
+        .iter()
+        .filter(|d| d.kind == crate::signals::Kind::Number)
+        .map(|d| d.key)
+        .collect();
+    let ev = &mut app.policy.evidence;
     let ed = &mut app.policy.editor;
     ed.request_plan(&c.rows, &app.out);
     ui.horizontal(|ui| {
@@ -223,124 +249,143 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             }
         });
         ui.separator();
-        // Thresholds, counts, histogram, apply.
-        ui.vertical(|ui| {
-            let Ok(prep) = ed.prepared.clone() else {
-                ui.label("Fix the policy to see its effect.");
-                return;
-            };
-            let source = prep.source.clone();
-            ui.label(format!(
-                "{}  ·  scope {:?}  ·  source {source}",
-                prep.policy.name, prep.policy.scope
-            ));
-            let (mut a, mut r) = (ed.accept, ed.reject);
-            let sa = ui.add(egui::Slider::new(&mut a, 0.0..=1.0).text("accept ≥"));
-            sa.widget_info(|| {
-                egui::WidgetInfo::labeled(egui::Role::Slider, true, "accept threshold")
-            });
-            let sr = ui.add(egui::Slider::new(&mut r, 0.0..=1.0).text("reject <"));
-            sr.widget_info(|| {
-                egui::WidgetInfo::labeled(egui::Role::Slider, true, "reject threshold")
-            });
-            if (a - ed.accept).abs() > 1e-12 || (r - ed.reject).abs() > 1e-12 {
-                let r = r.min(a);
-                let t = plan::set_bands(&ed.text, a, r);
-                ed.set_text(t);
-            }
-            let Some(plan) = ed.plan.clone() else {
-                ui.spinner();
-                return;
-            };
-            let fresh = ed.up_to_date();
-            if !fresh {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.weak("updating…");
-                });
-            }
-            ui.add_space(6.0);
-            ui.horizontal(|ui| {
-                for (s, lab) in [
-                    ("accepted", "accept"),
-                    ("review", "review"),
-                    ("rejected", "reject"),
-                ] {
-                    ui.label(
-                        RichText::new(format!("{lab}: {}", count(&plan, s)))
-                            .color(super::views::status_color(s))
-                            .strong(),
-                    );
-                }
-                ui.weak(format!("· {} human decisions kept", plan.kept_human));
-            });
-            // Histogram of scores with the two thresholds.
-            let scores: Vec<f64> = plan.outcomes.iter().filter_map(|o| o.score).collect();
-            let bins = 20;
-            let mut counts = vec![0u32; bins];
-            for s in &scores {
-                counts[((s * bins as f64) as usize).min(bins - 1)] += 1;
-            }
-            let bars: Vec<Bar> = counts
-                .iter()
-                .enumerate()
-                .map(|(k, n)| {
-                    let mid = (k as f64 + 0.5) / bins as f64;
-                    let col = if mid >= ed.accept {
-                        super::views::status_color("accepted")
-                    } else if mid < ed.reject {
-                        super::views::status_color("rejected")
-                    } else {
-                        super::views::status_color("review")
+        // Thresholds, counts, histogram, apply, calibration, best of N.
+        egui::ScrollArea::vertical()
+            .id_salt("policy-side")
+            .show(ui, |ui| {
+                ui.vertical(|ui| {
+                    let Ok(prep) = ed.prepared.clone() else {
+                        ui.label("Fix the policy to see its effect.");
+                        return;
                     };
-                    Bar::new(mid, f64::from(*n))
-                        .width(1.0 / bins as f64)
-                        .fill(col)
-                })
-                .collect();
-            Plot::new("policy-hist")
-                .height(160.0)
-                .x_axis_label("policy score (scored images)")
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .show(ui, |pu| {
-                    pu.bar_chart(BarChart::new("scores", bars));
-                    pu.vline(VLine::new("accept", ed.accept).color(Color32::from_rgb(70, 170, 90)));
-                    pu.vline(VLine::new("reject", ed.reject).color(Color32::from_rgb(200, 70, 60)));
-                });
-            ui.label(RichText::new("Reasons").strong());
-            egui::Grid::new("policy-reasons")
-                .striped(true)
-                .show(ui, |ui| {
-                    for ((s, reason), n) in &plan.reasons {
-                        ui.colored_label(super::views::status_color(s), s);
-                        ui.monospace(n.to_string());
-                        ui.label(reason);
-                        ui.end_row();
+                    let source = prep.source.clone();
+                    ui.label(format!(
+                        "{}  ·  scope {:?}  ·  source {source}",
+                        prep.policy.name, prep.policy.scope
+                    ));
+                    let (mut a, mut r) = (ed.accept, ed.reject);
+                    let sa = ui.add(egui::Slider::new(&mut a, 0.0..=1.0).text("accept ≥"));
+                    sa.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::Slider, true, "accept threshold")
+                    });
+                    let sr = ui.add(egui::Slider::new(&mut r, 0.0..=1.0).text("reject <"));
+                    sr.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::Slider, true, "reject threshold")
+                    });
+                    if (a - ed.accept).abs() > 1e-12 || (r - ed.reject).abs() > 1e-12 {
+                        // Dragging writes three decimals; calibrated thresholds keep theirs.
+                        let round = |v: f64| (v * 1000.0).round() / 1000.0;
+                        ed.apply_bands(round(a), round(r));
                     }
+                    let Some(plan) = ed.plan.clone() else {
+                        ui.spinner();
+                        return;
+                    };
+                    let fresh = ed.up_to_date();
+                    if !fresh {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.weak("updating…");
+                        });
+                    }
+                    ui.add_space(6.0);
+                    ui.horizontal(|ui| {
+                        for (s, lab) in [
+                            ("accepted", "accept"),
+                            ("review", "review"),
+                            ("rejected", "reject"),
+                        ] {
+                            ui.label(
+                                RichText::new(format!("{lab}: {}", count(&plan, s)))
+                                    .color(super::views::status_color(s))
+                                    .strong(),
+                            );
+                        }
+                        ui.weak(format!("· {} human decisions kept", plan.kept_human));
+                    });
+                    // Histogram of scores with the two thresholds.
+                    let scores: Vec<f64> = plan.outcomes.iter().filter_map(|o| o.score).collect();
+                    let bins = 20;
+                    let mut counts = vec![0u32; bins];
+                    for s in &scores {
+                        counts[((s * bins as f64) as usize).min(bins - 1)] += 1;
+                    }
+                    let bars: Vec<Bar> = counts
+                        .iter()
+                        .enumerate()
+                        .map(|(k, n)| {
+                            let mid = (k as f64 + 0.5) / bins as f64;
+                            let col = if mid >= ed.accept {
+                                super::views::status_color("accepted")
+                            } else if mid < ed.reject {
+                                super::views::status_color("rejected")
+                            } else {
+                                super::views::status_color("review")
+                            };
+                            Bar::new(mid, f64::from(*n))
+                                .width(1.0 / bins as f64)
+                                .fill(col)
+                        })
+                        .collect();
+                    Plot::new("policy-hist")
+                        .height(160.0)
+                        .x_axis_label("policy score (scored images)")
+                        .allow_drag(false)
+                        .allow_zoom(false)
+                        .allow_scroll(false)
+                        .show(ui, |pu| {
+                            pu.bar_chart(BarChart::new("scores", bars));
+                            pu.vline(
+                                VLine::new("accept", ed.accept)
+                                    .color(Color32::from_rgb(70, 170, 90)),
+                            );
+                            pu.vline(
+                                VLine::new("reject", ed.reject)
+                                    .color(Color32::from_rgb(200, 70, 60)),
+                            );
+                        });
+                    ui.label(RichText::new("Reasons").strong());
+                    egui::Grid::new("policy-reasons")
+                        .striped(true)
+                        .show(ui, |ui| {
+                            for ((s, reason), n) in &plan.reasons {
+                                ui.colored_label(super::views::status_color(s), s);
+                                ui.monospace(n.to_string());
+                                ui.label(reason);
+                                ui.end_row();
+                            }
+                        });
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui
+                            .add_enabled(
+                                fresh,
+                                egui::Button::new(format!(
+                                    "Apply to {} images",
+                                    plan.decisions.len()
+                                )),
+                            )
+                            .on_hover_text(
+                                "append one decision per image (human decisions are kept)",
+                            )
+                            .clicked()
+                        {
+                            cmds.push(Cmd::ApplyPolicy(Box::new(prep.clone()), plan.clone()));
+                        }
+                        if ui
+                            .button("Open review queue")
+                            .on_hover_text("the grid, showing only images in review")
+                            .clicked()
+                        {
+                            cmds.push(Cmd::ReviewQueue);
+                        }
+                    });
+                    ui.separator();
+                    ev.calibrate_ui(ui, labels_loaded);
+                    ui.separator();
+                    ev.best_of_n_ui(ui, &quality_keys);
                 });
-            ui.add_space(8.0);
-            ui.horizontal(|ui| {
-                if ui
-                    .add_enabled(
-                        fresh,
-                        egui::Button::new(format!("Apply to {} images", plan.decisions.len())),
-                    )
-                    .on_hover_text("append one decision per image (human decisions are kept)")
-                    .clicked()
-                {
-                    cmds.push(Cmd::ApplyPolicy(Box::new(prep.clone()), plan.clone()));
-                }
-                if ui
-                    .button("Open review queue")
-                    .on_hover_text("the grid, showing only images in review")
-                    .clicked()
-                {
-                    cmds.push(Cmd::ReviewQueue);
-                }
             });
-        });
     });
     for c in cmds {
         app.push(c);
@@ -351,5 +396,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
 #[derive(Default)]
 pub struct PolicyState {
     pub editor: PolicyEditor,
+    /// Calibration from labels and the best-of-N evidence.
+    pub evidence: super::policy_evidence::EvidenceState,
     rows_generation: u64,
 }

@@ -194,9 +194,29 @@ pub fn band_metrics(scores: &[f64], labels: &[bool], accept: f64, reject: f64) -
 ///
 /// With ascending scores `s₍₁₎ ≤ … ≤ s₍ₘ₎`, `E[max] = Σᵢ s₍ᵢ₎ · C(i−1, N−1) / C(m, N)`; the weights
 /// are computed in logs so large groups do not overflow. Non-finite scores are dropped.
+///
+/// *Without* replacement is deliberate: a group is the finite batch actually generated, and a
+/// best-of-N pick looks at N distinct images of it (`N = m` gives the group's maximum, where a
+/// with-replacement curve would only approach it).
 pub fn best_of_n_curve(scores: &[f64], n_max: usize) -> Vec<f64> {
     let mut s: Vec<f64> = scores.iter().copied().filter(|x| x.is_finite()).collect();
     s.sort_by(f64::total_cmp);
+    best_of_n_pick_curve(&s, n_max)
+}
+
+/// Expected *quality* of a selector's pick among `N` images drawn without replacement, for
+/// `N = 1 ..= min(n_max, m)`: `quality_worst_first` lists the group's quality values in the
+/// selector's order, from the image it likes least to the one it likes most. The pick of a draw
+/// is the drawn image the selector ranks highest, so the `i`-th of the order is picked with
+/// probability `C(i−1, N−1) / C(m, N)`. When the order is the quality's own ascending order this
+/// is [`best_of_n_curve`] (the oracle); with a policy's order it is what the policy delivers.
+/// Non-finite values are dropped (their images are not candidates).
+pub fn best_of_n_pick_curve(quality_worst_first: &[f64], n_max: usize) -> Vec<f64> {
+    let s: Vec<f64> = quality_worst_first
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
     let m = s.len();
     (1..=n_max.min(m))
         .map(|n| {
@@ -214,6 +234,32 @@ pub fn best_of_n_curve(scores: &[f64], n_max: usize) -> Vec<f64> {
             total
         })
         .collect()
+}
+
+/// Whether the labelled item at `key` falls in the held-out share: a deterministic split by a
+/// hash of the seed and the key (an image's path), so reruns and the GUI agree.
+pub fn held_out(seed: u64, key: &str, share: f64) -> bool {
+    let h = xxhash_rust::xxh3::xxh3_64(format!("{seed}\u{1f}{key}").as_bytes());
+    (h % 10_000) as f64 / 10_000.0 < share
+}
+
+/// The shortest decimal in `(below, t]`: a threshold that splits the data exactly as `t` does
+/// (every score `≥ t` stays on the upper side, every score `≤ below` on the lower one) but reads
+/// well in a policy file. `below` is the next lower observed score (`None`: none below).
+pub fn tidy_threshold(t: f64, below: Option<f64>) -> f64 {
+    if !t.is_finite() {
+        return t;
+    }
+    for digits in 0..=9 {
+        let scale = 10f64.powi(digits);
+        // `round` first: `t · scale` may land a hair below an integer that `t` really is.
+        for c in [(t * scale).round() / scale, (t * scale).floor() / scale] {
+            if below.is_none_or(|b| c > b) && c <= t {
+                return c;
+            }
+        }
+    }
+    t
 }
 
 #[cfg(test)]
@@ -324,6 +370,24 @@ mod tests {
         assert_eq!((c.value, c.cost), (f64::INFINITY, 0.0));
         let c = threshold_min_cost(&[0.9, 0.5, 0.1], &[true, false, true], 1.0, 1.0).unwrap();
         assert_eq!((c.value, c.cost, c.false_rejects), (0.9, 1.0, 1));
+    }
+
+    #[test]
+    fn tidy_thresholds_keep_the_split() {
+        // (threshold, next lower score, expected)
+        let cases = [
+            (0.6, Some(0.595), 0.6),
+            (0.612_345, Some(0.5), 0.6),
+            (0.612_345, Some(0.61), 0.612),
+            (0.612_345, Some(0.612_34), 0.612_345),
+            (0.75, None, 0.0),
+            (1.0, Some(0.99), 1.0),
+        ];
+        for (t, below, want) in cases {
+            let got = tidy_threshold(t, below);
+            assert!((got - want).abs() < 1e-12, "{t} {below:?}: {got}");
+            assert!(got <= t && below.is_none_or(|b| got > b));
+        }
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Selection: pure functions over per-image values: the filter-expression language ([`expr`])
 //! that `assay table --where` and policy gates use, sorting, selection policies ([`policy`]),
-//! ranking rules ([`rules`]) and threshold calibration / best-of-N ([`calibrate`]).
+//! ranking rules ([`rules`]), threshold calibration / best-of-N ([`calibrate`]), human evidence
+//! as labels ([`labels`]) and judging a whole policy against it ([`evaluate`]).
 
 pub mod calibrate;
+pub mod evaluate;
 pub mod expr;
+pub mod labels;
 pub mod plan;
 pub mod policy;
 pub mod rules;

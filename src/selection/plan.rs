@@ -207,8 +207,10 @@ pub fn set_bands(text: &str, accept: f64, reject: f64) -> String {
     out
 }
 
+/// Up to nine decimals, trailing zeros dropped: calibrated thresholds sit between two observed
+/// scores and must keep that place when written.
 fn fmt_num(v: f64) -> String {
-    let s = format!("{v:.3}");
+    let s = format!("{v:.9}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "-" {
         "0".into()
@@ -229,6 +231,8 @@ mod tests {
             out,
             "name = \"p\"\n[rank]\nrule = \"pareto\"\naccept = 9\n[bands]\n# c\naccept = 0.75  # a\nreject = 0.1\ntop_k = 2\n"
         );
+        // Calibrated thresholds keep their digits.
+        assert!(set_bands(text, 0.123_45, 0.0).contains("accept = 0.12345  # a\nreject = 0\n"));
     }
 
     #[test]

@@ -565,3 +565,171 @@ fn scorer_view_trains_activates_and_rolls_back() {
     h.run_steps(3);
     h.get_by_label_contains("Learning curve of v1");
 }
+
+/// The policy editor's "Calibrate from labels" sets the thresholds through the text (so the
+/// live counts follow), shows band metrics, and the best-of-N panel reports selector
+/// efficiency from the humans' decisions. Nothing is written to the database.
+#[test]
+fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut h, dir) = open_demo(tmp.path(), "the scan");
+    let db = dir.join(".assay/assay.db");
+    // Labels: the coffee group decided by hand (one accepted, the rest rejected: the humans'
+    // best of that group), and a rater who prefers the sharper image among the others.
+    let coffee = ["2001", "2002", "2003", "2004", "2005", "2006"];
+    {
+        let mut store = Store::open(&db).unwrap();
+        for c in coffee {
+            let id = store
+                .image_id(&format!("coffee_cup/seed_{c}.jpg"))
+                .unwrap()
+                .unwrap();
+            let status = if c == "2001" { "accepted" } else { "rejected" };
+            store
+                .append_decision(id, status, None, "human", None)
+                .unwrap();
+        }
+        let rows: Vec<_> = store
+            .image_rows(false)
+            .unwrap()
+            .into_iter()
+            .filter(|r| !r.path.starts_with("coffee_cup/"))
+            .filter_map(|r| match r.signals.get("blur_laplacian_var") {
+                Some(assay::store::SignalValue::Number(x)) => {
+                    Some((r.path.clone(), r.hash.clone().unwrap(), *x))
+                }
+                _ => None,
+            })
+            .collect();
+        let n = rows.len();
+        let events: Vec<assay::store::NewLabelEvent> = (0..80)
+            .filter_map(|k| {
+                let (a, b) = (&rows[k % n], &rows[(k * 7 + 3) % n]);
+                if a.0 == b.0 {
+                    return None;
+                }
+                let choice = if a.2 >= b.2 { &a.0 } else { &b.0 };
+                let payload = serde_json::json!({
+                    "criterion": "overall", "items": [a.0, b.0], "hashes": [a.1, b.1],
+                    "order": [a.0, b.0], "choice": choice, "rating": null, "ratings": null,
+                    "response_ms": 900, "attention_check": false,
+                });
+                Some(assay::store::NewLabelEvent {
+                    uid: format!("test-{k}"),
+                    time: None,
+                    rater: "r1".into(),
+                    session: "s1".into(),
+                    protocol: "pairwise".into(),
+                    payload: payload.to_string(),
+                })
+            })
+            .collect();
+        store.append_label_events(&events).unwrap();
+    }
+    // The rows reload after a rescan, decisions included.
+    h.state_mut().push(assay::gui::Cmd::Rescan);
+    h.run_steps(2);
+    wait(&mut h, "the rescan", |a| {
+        idle(a)
+            && a.coll.as_ref().is_some_and(|c| {
+                c.rows
+                    .iter()
+                    .filter(|r| r.decision_source.is_some())
+                    .count()
+                    == 6
+            })
+    });
+    h.state_mut().push(assay::gui::Cmd::ShowPolicy);
+    h.run_steps(2);
+    wait(&mut h, "the first plan and the labels", |a| {
+        a.policy.editor.up_to_date() && a.coll.as_ref().is_some_and(|c| c.label.loaded)
+    });
+    let counts = |a: &App| a.policy.editor.plan.as_ref().unwrap().counts.clone();
+    let before = counts(h.state());
+    let text_before = h.state().policy.editor.text.clone();
+
+    // Minimum cost only (the checkbox off), evaluated on the training labels.
+    h.state_mut().policy.evidence.holdout = 0.0;
+    h.get_by_label("target precision").click();
+    h.run_steps(1);
+    assert!(!h.state().policy.evidence.use_target);
+    h.get_by_label("Calibrate from labels").click();
+    h.run_steps(2);
+    wait(&mut h, "the calibration and its re-plan", |a| {
+        a.policy.evidence.calibration.is_some() && a.policy.editor.up_to_date()
+    });
+    // What the library says for the same rows and labels.
+    let (want, want_counts) = {
+        let app = h.state();
+        let c = app.coll.as_ref().unwrap();
+        let events: Vec<assay::human::Event> =
+            c.label.stored.iter().map(|s| s.event.clone()).collect();
+        let p = assay::selection::plan::prepare(&text_before).unwrap();
+        let o = assay::selection::evaluate::CalibrateOptions {
+            holdout: 0.0,
+            ..Default::default()
+        };
+        let want = assay::selection::evaluate::calibrate_policy(&p, &c.rows, &events, &o).unwrap();
+        let moved = assay::selection::plan::set_bands(&text_before, want.accept, want.reject);
+        let human: std::collections::HashSet<i64> = c
+            .rows
+            .iter()
+            .filter(|r| r.decision_source.as_deref() == Some("human"))
+            .map(|r| r.id)
+            .collect();
+        let planned = assay::selection::plan::plan(
+            &assay::selection::plan::prepare(&moved).unwrap(),
+            &c.rows,
+            &human,
+        )
+        .unwrap();
+        (want, planned.counts)
+    };
+    assert!(
+        want.labels.pairwise_good > 0 && want.labels.decision_bad == 5,
+        "{want:?}"
+    );
+    let app = h.state();
+    assert!(
+        matches!(&app.policy.evidence.calibration, Some(Ok(c)) if c.accept == want.accept),
+        "{:?}",
+        app.policy.evidence.calibration
+    );
+    let ed = &app.policy.editor;
+    assert_eq!((ed.accept, ed.reject), (want.accept, want.reject));
+    assert_ne!((ed.accept, ed.reject), (0.5, 0.2), "the thresholds moved");
+    assert!(
+        ed.text.contains(&format!("accept = {}", want.accept)) && ed.text.contains("# score"),
+        "{}",
+        ed.text
+    );
+    let after = counts(app);
+    assert_eq!(
+        after, want_counts,
+        "the live counts are the new thresholds' plan"
+    );
+    assert_ne!(
+        after, before,
+        "the live counts follow the calibrated thresholds"
+    );
+    let shown = format!("on the {} training labels", want.eval_n);
+    h.get_by_label_contains("share good");
+    h.get_by_label_contains(&shown);
+
+    // Best of N: the coffee group's humans named its best; the curve is plotted.
+    wait(&mut h, "the best-of-N evidence", |a| {
+        a.policy.evidence.evidence.is_some()
+    });
+    let e = h.state().policy.evidence.evidence.clone().unwrap();
+    assert!(
+        e.efficiency
+            .groups
+            .iter()
+            .any(|g| g.key.contains("cappuccino"))
+    );
+    assert!(!e.best_of_n.pooled.is_empty());
+    h.get_by_label_contains("Best-of-N curve of");
+    h.get_by_label_contains("humans' best in");
+    // Calibrating wrote nothing: the six human decisions are all there is.
+    assert_eq!(Store::open(&db).unwrap().count("decisions").unwrap(), 6);
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
 mod bad_input;
+mod calibrate_policy;
 mod clip;
 mod common;
 mod compare;
