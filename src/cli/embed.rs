@@ -107,14 +107,14 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<u8> {
         ClipJobError::NoWeights(m) => UsageError(m).into(),
         e => anyhow::Error::from(e),
     })?;
-    let (clip, head, notes) = (&loaded.clip, loaded.head.as_ref(), &loaded.notes);
+    let files = &loaded.model.files;
     eprintln!(
         "embed: CLIP {} ({}) on {}",
-        clip.files.name,
-        clip.files.weights.display(),
+        files.name,
+        files.weights.display(),
         selected.describe()
     );
-    for n in notes {
+    for n in &loaded.notes {
         eprintln!("note: {n}");
     }
     match args.paths.as_slice() {
@@ -126,7 +126,7 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<u8> {
             }
             collection(args, dir, &loaded)
         }
-        _ => print(args, clip, head),
+        _ => print(args, loaded.clip()?, loaded.head.as_ref()),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `assay scan DIR`: incremental catalogue + classical signals with a progress bar and Ctrl-C.
+//! `assay scan DIR`: incremental catalogue + classical signals with a progress bar and Ctrl-C;
+//! with CLIP weights found, also embeddings, `aesthetic` and `clip_score` (`pipeline::clip`).
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use serde::Serialize;
 use super::{FileError, Progress};
 use crate::catalog::decode::{self, DecodeConfig};
 use crate::models::clip::aesthetic::AestheticHead;
-use crate::models::clip::discover::{self, Found};
+use crate::models::clip::discover::{self, Found, FoundModel};
 use crate::models::clip::tokenizer::Tokenizer;
 use crate::models::clip::{Clip, ClipError, clip_score, preprocess, prompt};
 use crate::signals::{self, classical};
@@ -79,15 +80,57 @@ sac+logos+ava1-l14-linearMSE.pth) go in the same folders. Nothing is downloaded.
     )
 }
 
-/// A loaded model, its aesthetic head when one fits, and notes for the user (heads skipped,
-/// no head for this model).
+/// The model chosen for a pass, its aesthetic head when one fits, and notes for the user (heads
+/// skipped, no head for this model). The weights are loaded on first use ([`Self::clip`]): a
+/// rescan with nothing to embed or score never reads them.
 pub struct LoadedClip {
-    pub clip: Clip,
+    /// The model on disk: files (with the key), architecture, embedding and input size.
+    pub model: FoundModel,
     pub head: Option<AestheticHead>,
     pub notes: Vec<String>,
+    device: burn::tensor::Device,
+    clip: OnceLock<Clip>,
 }
 
 impl LoadedClip {
+    /// A model already in memory (tests, benchmarks).
+    pub fn ready(clip: Clip, head: Option<AestheticHead>, notes: Vec<String>) -> Self {
+        let model = FoundModel {
+            files: clip.files.clone(),
+            format: crate::models::clip::Format::Hf,
+            arch: clip.files.arch(&clip.model.config),
+            embed_dim: clip.dim(),
+            image_size: clip.image_size(),
+        };
+        let device = clip.device().clone();
+        Self {
+            model,
+            head,
+            notes,
+            device,
+            clip: OnceLock::from(clip),
+        }
+    }
+
+    /// The model's key (producer strings, embeddings table).
+    pub fn key(&self) -> &str {
+        &self.model.files.key
+    }
+
+    /// The model, loading its weights onto the device the first time.
+    pub fn clip(&self) -> Result<&Clip, ClipJobError> {
+        if let Some(c) = self.clip.get() {
+            return Ok(c);
+        }
+        let c = Clip::load(&self.model.files, &self.device)?;
+        Ok(self.clip.get_or_init(|| c))
+    }
+
+    /// Whether the weights have been loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.clip.get().is_some()
+    }
+
     /// The head's display name (its file name), if any.
     pub fn head_name(&self) -> Option<String> {
         self.head.as_ref().map(|h| {
@@ -99,14 +142,15 @@ impl LoadedClip {
     }
 }
 
-/// Loads the requested (or first discovered) model onto `device` and a fitting aesthetic head.
-/// [`ClipJobError::NoWeights`] when nothing matches; loading errors of a found model as
-/// [`ClipJobError::Clip`].
+/// Chooses the requested (or first discovered) model and a fitting aesthetic head; reads only
+/// headers and the (small) head files, the weights load on first use on `device`.
+/// [`ClipJobError::NoWeights`] when nothing matches; unreadable model headers or an unfit
+/// `--head` as [`ClipJobError::Clip`].
 pub fn load(opts: &ClipOptions, device: &burn::tensor::Device) -> Result<LoadedClip, ClipJobError> {
     let models = opts.models.as_deref();
     let found: Vec<(PathBuf, Found)> = discover::discover(models);
-    let clip = match opts.model.as_deref() {
-        Some(m) if Path::new(m).exists() => Clip::load_path(Path::new(m), device)?,
+    let model = match opts.model.as_deref() {
+        Some(m) if Path::new(m).exists() => discover::inspect(discover::resolve(Path::new(m))?)?,
         want => {
             let Some(fm) = discover::pick(&found, want) else {
                 let mut msg = no_weights_message(models);
@@ -115,15 +159,15 @@ pub fn load(opts: &ClipOptions, device: &burn::tensor::Device) -> Result<LoadedC
                 }
                 return Err(ClipJobError::NoWeights(msg));
             };
-            Clip::load(&fm.files, device)?
+            fm
         }
     };
-    let arch = clip.files.arch(&clip.model.config);
+    let (arch, dim, name) = (model.arch, model.embed_dim, model.files.name.as_str());
     let mut notes = Vec::new();
     let head = match opts.head.as_deref() {
         Some(p) => {
             let h = AestheticHead::load(p)?;
-            h.check_model(arch, clip.dim(), &clip.files.name)?;
+            h.check_model(arch, dim, name)?;
             Some(h)
         }
         None => {
@@ -132,7 +176,7 @@ pub fn load(opts: &ClipOptions, device: &burn::tensor::Device) -> Result<LoadedC
                 let Ok(h) = AestheticHead::load(&hf.path) else {
                     continue;
                 };
-                match h.check_model(arch, clip.dim(), &clip.files.name) {
+                match h.check_model(arch, dim, name) {
                     Ok(()) if chosen.is_none() => chosen = Some(h),
                     Ok(()) => {}
                     Err(e) => notes.push(format!("aesthetic head skipped: {e}")),
@@ -143,12 +187,17 @@ pub fn load(opts: &ClipOptions, device: &burn::tensor::Device) -> Result<LoadedC
     };
     if head.is_none() {
         notes.push(format!(
-            "no aesthetic head for {} ({}): `aesthetic` is not computed",
-            clip.files.name,
+            "no aesthetic head for {name} ({}): `aesthetic` is not computed",
             arch.unwrap_or("not a built-in architecture")
         ));
     }
-    Ok(LoadedClip { clip, head, notes })
+    Ok(LoadedClip {
+        model,
+        head,
+        notes,
+        device: device.clone(),
+        clip: OnceLock::new(),
+    })
 }
 
 /// What one CLIP pass over a catalogue did.
@@ -195,7 +244,7 @@ pub fn load_rgb(path: &Path, cfg: &DecodeConfig) -> Result<(Vec<u8>, usize, usiz
 }
 
 /// Embeds every readable, present image of the catalogue under `root` that has no vector from
-/// `loaded.clip` (batches of `batch`, decoding in parallel on the current rayon pool), stores
+/// `loaded`'s model (batches of `batch`, decoding in parallel on the current rayon pool), stores
 /// the vectors, then computes `aesthetic` / `clip_score` where missing or stale. Progress goes
 /// to `progress` (phase `clip embed`, one unit per image); `cancel` is checked between
 /// batches (what finished is kept, and the signals of the embedded images are still written).
@@ -209,8 +258,7 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<ClipSummary, ClipJobError> {
     let t0 = Instant::now();
-    let clip = &loaded.clip;
-    let key = clip.model_key().to_string();
+    let key = loaded.key().to_string();
     let rows: Vec<ImageRow> = store
         .image_rows(false)?
         .into_iter()
@@ -219,7 +267,7 @@ pub fn run(
     let mut vectors: HashMap<i64, Vec<f32>> = store.embedding_vectors_by_id(&key)?;
     let mut sum = ClipSummary {
         model: key.clone(),
-        model_name: clip.files.name.clone(),
+        model_name: loaded.model.files.name.clone(),
         head: loaded.head_name(),
         images: rows.len(),
         already_embedded: rows.iter().filter(|r| vectors.contains_key(&r.id)).count(),
@@ -230,7 +278,7 @@ pub fn run(
         .filter(|r| !vectors.contains_key(&r.id))
         .collect();
     progress.start_phase("clip embed", todo.len() as u64);
-    let size = clip.image_size();
+    let size = loaded.model.image_size;
     let mut embedded_now: Vec<i64> = Vec::new();
     for chunk in todo.chunks(batch.max(1)) {
         if cancel.load(Ordering::Relaxed) {
@@ -264,7 +312,11 @@ pub fn run(
                 }
             }
         }
-        let emb = clip.embed_pixels(px, ids.len())?;
+        let emb = if ids.is_empty() {
+            Vec::new()
+        } else {
+            loaded.clip()?.embed_pixels(px, ids.len())?
+        };
         let write: Vec<(i64, String, Vec<f32>)> = ids
             .iter()
             .zip(&emb)
@@ -304,8 +356,7 @@ fn signal_rows(
     embedded_now: &[i64],
     sum: &mut ClipSummary,
 ) -> Result<Vec<(i64, SignalRow)>, ClipJobError> {
-    let clip = &loaded.clip;
-    let key = clip.model_key();
+    let key = loaded.key();
     let fresh: std::collections::HashSet<i64> = embedded_now.iter().copied().collect();
     let aesthetic_producer = loaded
         .head
@@ -338,8 +389,6 @@ fn signal_rows(
     }
 
     // clip_score: one text embedding per distinct cleaned prompt that needs a score.
-    let tok = Tokenizer::shared()?;
-    let ctx = clip.model.text.context_length;
     let mut prompts: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut prompt_of: Vec<(i64, usize)> = Vec::new();
@@ -373,11 +422,17 @@ fn signal_rows(
         });
         prompt_of.push((r.id, i));
     }
-    let tokens: Vec<_> = prompts.iter().map(|p| tok.tokenize(p, ctx)).collect();
-    let mut temb = Vec::with_capacity(tokens.len());
-    for chunk in tokens.chunks(64) {
-        let ids: Vec<Vec<i64>> = chunk.iter().map(|t| t.ids.clone()).collect();
-        temb.extend(clip.embed_tokens(&ids)?);
+    let mut tokens = Vec::with_capacity(prompts.len());
+    let mut temb = Vec::with_capacity(prompts.len());
+    if !prompts.is_empty() {
+        let clip = loaded.clip()?;
+        let tok = Tokenizer::shared()?;
+        let ctx = clip.model.text.context_length;
+        tokens = prompts.iter().map(|p| tok.tokenize(p, ctx)).collect();
+        for chunk in tokens.chunks(64) {
+            let ids: Vec<Vec<i64>> = chunk.iter().map(|t| t.ids.clone()).collect();
+            temb.extend(clip.embed_tokens(&ids)?);
+        }
     }
     for (id, i) in prompt_of {
         let (Some(v), Some(t), Some(tk)) = (vectors.get(&id), temb.get(i), tokens.get(i)) else {
@@ -433,11 +488,7 @@ mod tests {
         let clip = Clip::random(&cfg, device, seed).expect("model");
         let head = AestheticHead::load(&data().join("clip_tiny/heads/sa_0_4_vit_b_32_linear.pth"))
             .expect("head");
-        LoadedClip {
-            clip,
-            head: Some(head),
-            notes: Vec::new(),
-        }
+        LoadedClip::ready(clip, Some(head), Vec::new())
     }
 
     #[test]
@@ -491,9 +542,7 @@ mod tests {
         let snap = progress.snapshot();
         assert_eq!((snap.done, snap.total), (3, 3));
 
-        let vectors = store
-            .embedding_vectors_by_id(a.clip.model_key())
-            .expect("vectors");
+        let vectors = store.embedding_vectors_by_id(a.key()).expect("vectors");
         let stored: HashMap<i64, f64> = store
             .signal_numbers("aesthetic")
             .expect("aesthetic")
@@ -510,11 +559,7 @@ mod tests {
                 "{} vs {want}",
                 stored[id]
             );
-            assert!(
-                producers[id].contains(a.clip.model_key()),
-                "{}",
-                producers[id]
-            );
+            assert!(producers[id].contains(a.key()), "{}", producers[id]);
             assert!(producers[id].starts_with(signals::AESTHETIC));
         }
 
@@ -549,7 +594,7 @@ mod tests {
         .expect("run");
         assert_eq!((c.embedded, c.signals_computed, c.aesthetic), (3, 3, 3));
         let producers = store.signal_producers("aesthetic").expect("producers");
-        assert!(producers.values().all(|p| p.contains(b.clip.model_key())));
+        assert!(producers.values().all(|p| p.contains(b.key())));
 
         // Without a head: embeddings only, no aesthetic counted.
         let none = LoadedClip {
@@ -567,6 +612,95 @@ mod tests {
         )
         .expect("run");
         assert_eq!((c.embedded, c.aesthetic, c.head.as_deref()), (3, 0, None));
+    }
+
+    #[test]
+    fn a_file_that_no_longer_decodes_is_reported_and_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..3u8 {
+            image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * i, y as u8, 9]))
+                .save(dir.path().join(format!("{i}.png")))
+                .expect("save");
+        }
+        let mut opts = ScanOptions::new(dir.path());
+        opts.backend = BackendChoice::Cpu;
+        opts.faces = false;
+        opts.clip.enabled = false;
+        scan(&opts, &Progress::default(), &AtomicBool::new(false)).expect("scan");
+        // Catalogued as readable, then broken on disk before the CLIP pass reads it again.
+        std::fs::write(dir.path().join("1.png"), b"\x89PNG\r\n\x1a\ngone").expect("write");
+        let device = backend::select(BackendChoice::Cpu).expect("backend").device;
+        let l = tiny_512_with_head(&device, 4);
+        let (db, _) = opts.db_path();
+        let mut store = Store::open(&db).expect("store");
+        let progress = Progress::default();
+        let c = run(
+            &mut store,
+            dir.path(),
+            &l,
+            16,
+            &DecodeConfig::default(),
+            &progress,
+            &AtomicBool::new(false),
+        )
+        .expect("run");
+        assert_eq!((c.embedded, c.failed), (2, 1));
+        assert_eq!(c.failures.len(), 1);
+        assert_eq!(c.failures[0].path, "1.png");
+        assert_eq!(progress.snapshot().failed, 1);
+        let v = store.embedding_vectors(l.key()).expect("vectors");
+        assert!(v.contains_key("0.png") && v.contains_key("2.png") && !v.contains_key("1.png"));
+        assert_eq!(c.aesthetic, 2);
+    }
+
+    #[test]
+    fn weights_load_only_when_there_is_work() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        image::RgbImage::from_fn(50, 40, |x, y| image::Rgb([x as u8, y as u8, 7]))
+            .save(dir.path().join("a.png"))
+            .expect("save");
+        let mut opts = ScanOptions::new(dir.path());
+        opts.backend = BackendChoice::Cpu;
+        opts.faces = false;
+        opts.clip.enabled = false;
+        scan(&opts, &Progress::default(), &AtomicBool::new(false)).expect("scan");
+        let device = backend::select(BackendChoice::Cpu).expect("backend").device;
+        let clip_opts = ClipOptions {
+            model: Some(data().join("clip_tiny/hf").display().to_string()),
+            ..ClipOptions::default()
+        };
+        let (db, _) = opts.db_path();
+        let mut store = Store::open(&db).expect("store");
+        let never = AtomicBool::new(false);
+        let cfg = DecodeConfig::default();
+        let l = load(&clip_opts, &device).expect("plan");
+        assert!(!l.is_loaded(), "choosing a model reads headers only");
+        let c = run(
+            &mut store,
+            dir.path(),
+            &l,
+            4,
+            &cfg,
+            &Progress::default(),
+            &never,
+        )
+        .expect("run");
+        assert_eq!(c.embedded, 1);
+        assert!(l.is_loaded());
+        assert_eq!(l.key(), l.clip().expect("clip").model_key());
+        let l = load(&clip_opts, &device).expect("plan");
+        let c = run(
+            &mut store,
+            dir.path(),
+            &l,
+            4,
+            &cfg,
+            &Progress::default(),
+            &never,
+        )
+        .expect("run");
+        assert_eq!((c.embedded, c.already_embedded), (0, 1));
+        assert!(!l.is_loaded(), "nothing to do: the weights were not read");
     }
 
     #[test]

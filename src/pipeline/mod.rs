@@ -512,7 +512,7 @@ pub fn scan(
                 None
             }
             Err(e) => {
-                clip_skipped = Some(format!("CLIP weights were found but not loaded: {e}"));
+                clip_skipped = Some(format!("CLIP weights were found but cannot be used: {e}"));
                 None
             }
         }
