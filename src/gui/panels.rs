@@ -216,8 +216,13 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                             )),
                     );
                     ui.label(format!(
-                        "{:.0} files/s{}",
+                        "{:.0} {}/s{}",
                         s.rate,
+                        if s.phase.starts_with("clip") {
+                            "images"
+                        } else {
+                            "files"
+                        },
                         s.eta_s
                             .map_or(String::new(), |e| format!(" · ETA {}", format_secs(e)))
                     ));
