@@ -338,6 +338,8 @@ fn assay_scan(
     opts.db = Some(tmp.join("bench.db"));
     opts.jobs = jobs;
     opts.backend = backend;
+    // Ingest and signals only: the CLIP runtime has its own benchmark (`assay bench clip`).
+    opts.clip.enabled = false;
     let progress = Progress::default();
     let t = Instant::now();
     let s = pipeline::scan(&opts, &progress, &AtomicBool::new(false))?;

@@ -60,6 +60,12 @@ pub enum Command {
         /// loaded, then quit (documentation, CI).
         #[arg(long)]
         screenshot: Option<PathBuf>,
+        /// Folder searched first for CLIP weights and aesthetic heads (as `assay scan`).
+        #[arg(long)]
+        models: Option<PathBuf>,
+        /// The workbench's scans skip CLIP even when weights are found.
+        #[arg(long, conflicts_with = "models")]
+        no_clip: bool,
     },
     /// Catalogue a folder: metadata, classical signals, near duplicates (incremental).
     Scan(scan::ScanArgs),
@@ -158,8 +164,19 @@ pub fn run() -> ExitCode {
             dir,
             db,
             screenshot,
-        }) => open_gui(dir, db, screenshot),
-        None => open_gui(cli.dir, None, None),
+            models,
+            no_clip,
+        }) => open_gui(
+            dir,
+            db,
+            screenshot,
+            crate::pipeline::clip::ClipOptions {
+                enabled: !no_clip,
+                models,
+                ..Default::default()
+            },
+        ),
+        None => open_gui(cli.dir, None, None, Default::default()),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -218,8 +235,9 @@ fn open_gui(
     dir: Option<PathBuf>,
     db: Option<PathBuf>,
     screenshot: Option<PathBuf>,
+    clip: crate::pipeline::clip::ClipOptions,
 ) -> anyhow::Result<u8> {
-    crate::gui::run(dir, db, screenshot)?;
+    crate::gui::run(dir, db, screenshot, clip)?;
     Ok(0)
 }
 
@@ -228,6 +246,7 @@ fn open_gui(
     _dir: Option<PathBuf>,
     _db: Option<PathBuf>,
     _screenshot: Option<PathBuf>,
+    _clip: crate::pipeline::clip::ClipOptions,
 ) -> anyhow::Result<u8> {
     Err(UsageError(
         "this build has no GUI (built without the `gui` feature); use `assay scan` and `assay table`"

@@ -1,12 +1,11 @@
-//! `assay scan DIR`: incremental catalogue + classical signals with a progress bar and Ctrl-C.
+//! `assay scan DIR`: incremental catalogue + classical signals with a progress bar and Ctrl-C;
+//! with CLIP weights found, also embeddings, `aesthetic` and `clip_score` (`pipeline::clip`).
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-use anyhow::Context as _;
 
 use super::{BackendArgs, EXIT_CANCELLED, EXIT_PARTIAL, UsageError};
 use crate::pipeline::{self, Progress, ScanOptions, ScanSummary};
@@ -38,6 +37,21 @@ pub struct ScanArgs {
     /// Skip face detection (MTCNN) and the face signals.
     #[arg(long)]
     pub no_faces: bool,
+    /// Skip CLIP (embeddings, `aesthetic`, `clip_score`) even when weights are found.
+    #[arg(long, conflicts_with_all = ["model", "models", "head"])]
+    pub no_clip: bool,
+    /// Folder searched first for CLIP weights and aesthetic heads (then $ASSAY_MODELS,
+    /// models/ next to the binary, the user data dir, the Hugging Face cache; see `assay models`).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// CLIP model: a path (model folder, HF cache repository, checkpoint file), or a name or
+    /// architecture among the discovered models. Default: the first found. An explicit model
+    /// that cannot be loaded stops the scan before it starts.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Aesthetic head (`.pth`); default: a discovered head trained for the model.
+    #[arg(long)]
+    pub head: Option<PathBuf>,
     /// Files per batch (one database transaction each).
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -115,6 +129,10 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     opts.dup_threshold = args.dup_threshold;
     opts.batch_size = args.batch;
     opts.faces = !args.no_faces;
+    opts.clip.enabled = !args.no_clip;
+    opts.clip.models.clone_from(&args.models);
+    opts.clip.model.clone_from(&args.model);
+    opts.clip.head.clone_from(&args.head);
     let progress = Arc::new(Progress::default());
     let cancel = cancel_flag();
     let bar = (!args.quiet)
@@ -125,7 +143,23 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     if let Some(bar) = bar {
         let _ = bar.join();
     }
-    let summary = result.with_context(|| format!("scan of {} failed", args.dir.display()))?;
+    let summary = result.map_err(|e| match e {
+        pipeline::ScanError::Clip(_) => anyhow::Error::from(UsageError(e.to_string())),
+        e => anyhow::Error::from(e).context(format!("scan of {} failed", args.dir.display())),
+    })?;
+    // Said once per scan, on stderr: where weights would enable the CLIP signals.
+    if let Some(why) = &summary.clip_skipped {
+        eprintln!("note: CLIP signals (embeddings, aesthetic, clip_score) skipped: {why}");
+    }
+    // Setup remarks (heads that do not fit, no head) when they matter: images were embedded.
+    if !args.quiet && summary.clip.as_ref().is_some_and(|c| c.embedded > 0) {
+        for n in &summary.clip_notes {
+            eprintln!("note: {n}");
+        }
+    }
+    if let Some(e) = &summary.clip_error {
+        eprintln!("warning: the CLIP pass stopped: {e}");
+    }
     if !summary.cancelled {
         refresh_learned(args);
     }
@@ -179,6 +213,39 @@ fn summary_text(s: &ScanSummary) -> String {
             "  images with faces (this scan): {}",
             s.images_with_faces
         );
+    }
+    if let Some(c) = &s.clip {
+        let _ = writeln!(
+            out,
+            "  CLIP {}: {} embedded now{}, {} already, {} failed; aesthetic: {}; clip_score: {} ({} without a prompt, {} truncated)",
+            c.model_name,
+            c.embedded,
+            if c.embedded > 0 {
+                format!(" ({:.1} images/s)", c.images_per_second)
+            } else {
+                String::new()
+            },
+            c.already_embedded,
+            c.failed,
+            c.head.as_deref().map_or_else(
+                || "no head for this model".to_string(),
+                |h| format!("{} ({h})", c.aesthetic)
+            ),
+            c.clip_score,
+            c.no_prompt,
+            c.prompts_truncated
+        );
+        for f in &c.failures {
+            let _ = writeln!(out, "    not embedded: {}: {}", f.path, f.reason);
+        }
+    } else if s.clip_skipped.is_some() {
+        let _ = writeln!(
+            out,
+            "  CLIP: not run (no usable weights; see the note on stderr or `assay models`)"
+        );
+    }
+    if let Some(e) = &s.clip_error {
+        let _ = writeln!(out, "  CLIP pass stopped: {e}");
     }
     if s.failed > 0 || s.failed_earlier > 0 {
         let mut reasons: Vec<_> = s.failures_by_reason.iter().collect();

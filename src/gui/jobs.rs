@@ -21,7 +21,7 @@ pub enum Event {
     Rows(Vec<ImageRow>, u64),
     /// Decision batch `seq` was committed with this many rows (0: it failed).
     Written(u64, usize),
-    ScanDone(Result<ScanSummary, String>),
+    ScanDone(Result<Box<ScanSummary>, String>),
     /// A full-resolution (or texture-limited) image: id, pixels or the reason it failed,
     /// and whether it was downscaled to fit the texture limit.
     Full(i64, Result<(egui::ColorImage, bool), String>),
@@ -192,7 +192,9 @@ impl ScanJob {
         let cancel = Arc::new(AtomicBool::new(false));
         let (p, c) = (progress.clone(), cancel.clone());
         spawn("assay-scan", move || {
-            let r = pipeline::scan(&opts, &p, &c).map_err(|e| e.to_string());
+            let r = pipeline::scan(&opts, &p, &c)
+                .map(Box::new)
+                .map_err(|e| e.to_string());
             p.finish();
             out.send(Event::ScanDone(r));
         });

@@ -143,6 +143,8 @@ pub enum ExportScope {
 pub struct Collection {
     pub root: PathBuf,
     pub db: PathBuf,
+    /// CLIP options of this collection's scans.
+    clip: crate::pipeline::clip::ClipOptions,
     pub fallback_db: bool,
     pub rows: Vec<ImageRow>,
     pub index: HashMap<i64, usize>,
@@ -189,9 +191,16 @@ pub struct Collection {
 }
 
 impl Collection {
-    fn open(root: PathBuf, db: Option<PathBuf>, out: &Outbox, ctx: &egui::Context) -> Self {
+    fn open(
+        root: PathBuf,
+        db: Option<PathBuf>,
+        clip: crate::pipeline::clip::ClipOptions,
+        out: &Outbox,
+        ctx: &egui::Context,
+    ) -> Self {
         let mut opts = ScanOptions::new(&root);
         opts.db = db;
+        opts.clip = clip;
         let (db_path, fallback) = opts.db_path();
         let thumbs_dir = db_path
             .parent()
@@ -203,9 +212,11 @@ impl Collection {
         if db_path.exists() {
             db_worker.send(DbCmd::Reload);
         }
+        let clip = opts.clip.clone();
         let scan = Some(ScanJob::start(opts, out.clone()));
         Self {
             root,
+            clip,
             db: db_path,
             fallback_db: fallback,
             rows: Vec::new(),
@@ -402,6 +413,9 @@ pub struct AppOptions {
     pub screenshot: Option<PathBuf>,
     /// Ignore the last collection of the settings (tests).
     pub no_restore: bool,
+    /// CLIP in the collection's scans (`assay open --models DIR`, `--no-clip`): embeddings,
+    /// `aesthetic` and `clip_score` when weights are found, as `assay scan` does.
+    pub clip: crate::pipeline::clip::ClipOptions,
 }
 
 /// The application.
@@ -422,6 +436,7 @@ pub struct App {
     screenshot: Option<PathBuf>,
     idle_frames: u32,
     db_override: Option<PathBuf>,
+    clip: crate::pipeline::clip::ClipOptions,
 }
 
 impl App {
@@ -455,6 +470,7 @@ impl App {
             screenshot: opts.screenshot,
             idle_frames: 0,
             db_override: opts.db,
+            clip: opts.clip,
         };
         let start = opts.dir.or_else(|| {
             (!opts.no_restore)
@@ -478,7 +494,7 @@ impl App {
         self.settings.recent.insert(0, dir.clone());
         self.settings.recent.truncate(10);
         let db = self.db_override.take();
-        self.coll = Some(Collection::open(dir, db, &self.out, ctx));
+        self.coll = Some(Collection::open(dir, db, self.clip.clone(), &self.out, ctx));
         // The monitor's result and report path belong to the previous collection.
         self.monitor.reset();
         self.mode = ViewMode::Grid;
@@ -513,7 +529,7 @@ impl App {
                     if let Err(e) = &r {
                         self.message = Some((format!("scan failed: {e}"), true));
                     }
-                    c.last_scan = Some(r);
+                    c.last_scan = Some(r.map(|s| *s));
                     c.reload_in_flight = false;
                     c.reload();
                     c.pregenerated = false;
@@ -651,6 +667,7 @@ impl App {
                 if c.scan.is_none() {
                     let mut opts = ScanOptions::new(&c.root);
                     opts.db = Some(c.db.clone());
+                    opts.clip = c.clip.clone();
                     c.scan = Some(ScanJob::start(opts, self.out.clone()));
                 }
             }
@@ -1146,6 +1163,7 @@ pub fn run(
     dir: Option<PathBuf>,
     db: Option<PathBuf>,
     screenshot: Option<PathBuf>,
+    clip: crate::pipeline::clip::ClipOptions,
 ) -> anyhow::Result<()> {
     if let Some(d) = &dir
         && !d.is_dir()
@@ -1171,6 +1189,7 @@ pub fn run(
         db,
         screenshot,
         no_restore: false,
+        clip,
     };
     eframe::run_native(
         "Assay",

@@ -170,6 +170,28 @@ fn column_label(col: &str) -> String {
 }
 
 /// Status bar: scan progress with rate, ETA and cancel; export progress; pending writes; messages.
+/// The CLIP part of the last scan in the status bar: what was embedded, or why nothing was
+/// (no weights: where to put them, on hover).
+fn clip_status(ui: &mut egui::Ui, s: &crate::pipeline::ScanSummary) {
+    if let Some(c) = &s.clip {
+        let head = c
+            .head
+            .as_deref()
+            .map_or_else(|| "no aesthetic head".to_string(), |h| format!("head {h}"));
+        ui.label(format!("· CLIP: {} embedded", c.embedded + c.already_embedded))
+            .on_hover_text(format!(
+                "model {} ({}), {head}\n{} embedded in this scan, {} failed\naesthetic: {} images, clip_score: {} images",
+                c.model_name, c.model, c.embedded, c.failed, c.aesthetic, c.clip_score
+            ));
+    } else if let Some(why) = &s.clip_skipped {
+        ui.weak("· CLIP off: no weights").on_hover_text(why);
+    }
+    if let Some(e) = &s.clip_error {
+        ui.colored_label(Color32::YELLOW, "· CLIP pass stopped")
+            .on_hover_text(e);
+    }
+}
+
 pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
     egui::Panel::bottom("status").show(ui, |ui| {
         ui.horizontal(|ui| {
@@ -197,8 +219,13 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                             )),
                     );
                     ui.label(format!(
-                        "{:.0} files/s{}",
+                        "{:.0} {}/s{}",
                         s.rate,
+                        if s.phase.starts_with("clip") {
+                            "images"
+                        } else {
+                            "files"
+                        },
                         s.eta_s
                             .map_or(String::new(), |e| format!(" · ETA {}", format_secs(e)))
                     ));
@@ -218,6 +245,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                         }
                     ))
                     .on_hover_text(format!("database: {}", c.db.display()));
+                    clip_status(ui, s);
                     if s.cancelled {
                         ui.colored_label(Color32::YELLOW, "scan cancelled — Rescan to finish");
                     }

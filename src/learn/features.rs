@@ -16,7 +16,8 @@ pub const LOG1P_KEYS: [&str; 2] = ["blur_laplacian_var", "tenengrad"];
 /// The registry's numeric quality signals a scorer learns from, in registry order: every
 /// `Number` signal except identity signals (hashes, duplicate groups), hard filters and learned
 /// scores (a scorer never learns from its own output). Today: the nine classical signals, the
-/// four face signals, and `aesthetic` and `clip_score` (present after `assay embed`).
+/// four face signals, and `aesthetic` and `clip_score` (present after `assay scan` with CLIP
+/// weights, or `assay embed`).
 pub fn signal_keys() -> Vec<&'static str> {
     use crate::signals::{Group, Kind, registry};
     registry()

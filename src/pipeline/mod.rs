@@ -4,9 +4,12 @@
 //! current), then processes the rest in batches: files are read, hashed, decoded and parsed in
 //! parallel (rayon), signals are computed (plain Rust per image on the CPU, or batched burn
 //! tensors on a GPU), faces are detected (MTCNN on the selected device, unless turned off), and
-//! each batch is committed in one transaction. Cancellation is checked
+//! each batch is committed in one transaction. When CLIP weights are found (and CLIP is not
+//! turned off), a last phase embeds the images without an embedding from that model and
+//! computes `aesthetic` / `clip_score` ([`clip`]). Cancellation is checked
 //! between batches: what finished is kept. Bad files never stop a scan; each gets a reason.
 
+pub mod clip;
 pub mod progress;
 
 use std::collections::{HashMap, HashSet};
@@ -46,6 +49,8 @@ pub struct ScanOptions {
     pub max_file_bytes: u64,
     /// Detect faces (MTCNN) and store the face signals.
     pub faces: bool,
+    /// CLIP embeddings, `aesthetic` and `clip_score` when weights are found.
+    pub clip: clip::ClipOptions,
 }
 
 impl ScanOptions {
@@ -62,6 +67,7 @@ impl ScanOptions {
             metadata_limits: metadata::Limits::default(),
             max_file_bytes: 1 << 30,
             faces: true,
+            clip: clip::ClipOptions::default(),
         }
     }
 
@@ -113,6 +119,18 @@ pub struct ScanSummary {
     /// Whether faces were detected in this scan, and in how many of its images.
     pub faces: bool,
     pub images_with_faces: u64,
+    /// The CLIP pass (embeddings, `aesthetic`, `clip_score`); absent when it did not run.
+    pub clip: Option<clip::ClipSummary>,
+    /// Why CLIP did not run although it was on: no weights found (where to put them) or the
+    /// found weights could not be loaded. Not a failure of the scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_skipped: Option<String>,
+    /// The CLIP pass stopped with an error (what it finished is kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_error: Option<String>,
+    /// Remarks of the CLIP setup (no aesthetic head for the model, heads skipped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clip_notes: Vec<String>,
     pub cancelled: bool,
     pub seconds: f64,
     pub files_per_second: f64,
@@ -121,7 +139,11 @@ pub struct ScanSummary {
 impl ScanSummary {
     /// Whether some inputs failed (exit code 2).
     pub fn has_failures(&self) -> bool {
-        self.failed > 0 || self.failed_earlier > 0 || !self.folder_errors.is_empty()
+        self.failed > 0
+            || self.failed_earlier > 0
+            || !self.folder_errors.is_empty()
+            || self.clip.as_ref().is_some_and(|c| c.failed > 0)
+            || self.clip_error.is_some()
     }
 }
 
@@ -138,6 +160,9 @@ pub enum ScanError {
     Threads(#[from] rayon::ThreadPoolBuildError),
     #[error(transparent)]
     Faces(#[from] mtcnn::MtcnnError),
+    /// The CLIP model or head asked for explicitly (`--model`, `--head`) cannot be used.
+    #[error("CLIP: {0}")]
+    Clip(String),
 }
 
 /// The kind of a failure, for the per-reason counts.
@@ -472,6 +497,28 @@ pub fn scan(
     } else {
         None
     };
+    let mut clip_skipped = None;
+    let mut clip_notes = Vec::new();
+    let loaded = if opts.clip.enabled {
+        let explicit = opts.clip.model.is_some() || opts.clip.head.is_some();
+        match clip::load(&opts.clip, &selected.device) {
+            Ok(l) => {
+                clip_notes.clone_from(&l.notes);
+                Some(l)
+            }
+            Err(e) if explicit => return Err(ScanError::Clip(e.to_string())),
+            Err(clip::ClipJobError::NoWeights(m)) => {
+                clip_skipped = Some(m);
+                None
+            }
+            Err(e) => {
+                clip_skipped = Some(format!("CLIP weights were found but cannot be used: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let scan_id = store.begin_scan()?;
     let mut summary = ScanSummary {
         root: opts.root.display().to_string(),
@@ -483,6 +530,8 @@ pub fn scan(
             "plain Rust (CPU)".to_string()
         },
         faces: opts.faces,
+        clip_skipped,
+        clip_notes,
         ..Default::default()
     };
 
@@ -598,14 +647,36 @@ pub fn scan(
     progress.set_phase("duplicates");
     summary.near_duplicate_groups = update_duplicate_groups(&mut store, opts.dup_threshold)?;
 
-    let snap = progress.snapshot();
-    summary.seconds = snap.elapsed_s;
+    let ingest_s = progress.snapshot().elapsed_s;
     let processed = summary.new + summary.changed + summary.refreshed + summary.failed;
-    summary.files_per_second = if snap.elapsed_s > 0.0 {
-        processed as f64 / snap.elapsed_s
+    summary.files_per_second = if ingest_s > 0.0 {
+        processed as f64 / ingest_s
     } else {
         0.0
     };
+    if let Some(l) = &loaded
+        && !summary.cancelled
+    {
+        let r = pool.install(|| {
+            clip::run(
+                &mut store,
+                &opts.root,
+                l,
+                opts.clip.batch,
+                &opts.decode,
+                progress,
+                cancel,
+            )
+        });
+        match r {
+            Ok(c) => {
+                summary.cancelled |= c.cancelled;
+                summary.clip = Some(c);
+            }
+            Err(e) => summary.clip_error = Some(e.to_string()),
+        }
+    }
+    summary.seconds = progress.snapshot().elapsed_s;
     let status = if summary.cancelled {
         "cancelled"
     } else {

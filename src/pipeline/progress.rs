@@ -8,6 +8,8 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Progress {
     started: Instant,
+    /// Start of the current counted phase (rate and ETA are per phase).
+    phase_started: Mutex<Instant>,
     total: AtomicU64,
     done: AtomicU64,
     failed: AtomicU64,
@@ -17,8 +19,10 @@ pub struct Progress {
 
 impl Default for Progress {
     fn default() -> Self {
+        let now = Instant::now();
         Self {
-            started: Instant::now(),
+            started: now,
+            phase_started: Mutex::new(now),
             total: AtomicU64::new(0),
             done: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -35,8 +39,9 @@ pub struct Snapshot {
     pub total: u64,
     pub done: u64,
     pub failed: u64,
+    /// Seconds since the job started.
     pub elapsed_s: f64,
-    /// Items per second since the job started.
+    /// Items per second since the current phase started (the job, for one-phase jobs).
     pub rate: f64,
     /// Estimated seconds left, when a rate is known.
     pub eta_s: Option<f64>,
@@ -48,6 +53,17 @@ impl Progress {
         if let Ok(mut p) = self.phase.lock() {
             phase.clone_into(&mut p);
         }
+    }
+    /// Starts a new counted phase (e.g. embedding after the scan): counters back to zero,
+    /// `total` items, rate and ETA measured from now.
+    pub fn start_phase(&self, phase: &str, total: u64) {
+        self.set_phase(phase);
+        if let Ok(mut t) = self.phase_started.lock() {
+            *t = Instant::now();
+        }
+        self.done.store(0, Ordering::Relaxed);
+        self.failed.store(0, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
     }
     pub fn set_total(&self, n: u64) {
         self.total.store(n, Ordering::Relaxed);
@@ -61,10 +77,14 @@ impl Progress {
     }
     pub fn snapshot(&self) -> Snapshot {
         let elapsed_s = self.started.elapsed().as_secs_f64();
+        let phase_s = self
+            .phase_started
+            .lock()
+            .map_or(elapsed_s, |t| t.elapsed().as_secs_f64());
         let total = self.total.load(Ordering::Relaxed);
         let done = self.done.load(Ordering::Relaxed);
-        let rate = if elapsed_s > 0.0 {
-            done as f64 / elapsed_s
+        let rate = if phase_s > 0.0 {
+            done as f64 / phase_s
         } else {
             0.0
         };
@@ -141,6 +161,15 @@ mod tests {
         assert!(line.starts_with("scan [=====>    ] 5/10 50%"), "{line}");
         assert!(line.ends_with("(1 failed)"));
         assert_eq!(format_secs(75.0), "1m15s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        p.start_phase("clip embed", 4);
+        let t = p.snapshot();
+        assert_eq!(
+            (t.phase.as_str(), t.total, t.done, t.failed),
+            ("clip embed", 4, 0, 0)
+        );
+        assert!(t.elapsed_s >= s.elapsed_s, "job time keeps running");
+        assert_eq!(t.eta_s, None, "no rate yet in the new phase");
         assert_eq!(format_secs(3700.0), "1h01m");
     }
 }

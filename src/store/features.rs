@@ -79,16 +79,46 @@ impl super::Store {
         let mut out = HashMap::new();
         for row in rows {
             let (path, dim, blob) = row?;
-            if usize::try_from(dim).ok().map(|d| d * 4) != Some(blob.len()) {
+            let Some(v) = vector_of(dim, &blob) else {
                 continue;
-            }
-            let v = blob
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            };
             out.insert(path, v);
         }
         Ok(out)
+    }
+
+    /// Like [`Self::embedding_vectors`], keyed by image id (current, present images only).
+    pub fn embedding_vectors_by_id(&self, model_key: &str) -> Result<HashMap<i64, Vec<f32>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT i.id, e.dim, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
+             WHERE e.model_key = ?1 AND i.current = 1 AND i.missing = 0",
+        )?;
+        let rows = stmt.query_map(params![model_key], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, dim, blob) = row?;
+            let Some(v) = vector_of(dim, &blob) else {
+                continue;
+            };
+            out.insert(id, v);
+        }
+        Ok(out)
+    }
+
+    /// The producer of one signal for every current, present image that has it.
+    pub fn signal_producers(&self, key: &str) -> Result<HashMap<i64, String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.image_id, s.producer FROM signals s JOIN images i ON i.id = s.image_id
+             WHERE s.key = ?1 AND i.current = 1 AND i.missing = 0",
+        )?;
+        let rows = stmt.query_map(params![key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     /// Stores (replaces) embeddings: `(image id, model key, vector)`, one transaction.
@@ -106,6 +136,15 @@ impl super::Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// A stored f32 little-endian blob of `dim` values (`None` when the sizes disagree).
+fn vector_of(dim: i64, blob: &[u8]) -> Option<Vec<f32>> {
+    (usize::try_from(dim).ok().map(|d| d * 4) == Some(blob.len())).then(|| {
+        blob.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -131,6 +170,29 @@ mod tests {
             "missing files drop out"
         );
         assert!(s.embedding_vectors("other").unwrap().is_empty());
+        let by_id = s.embedding_vectors_by_id("m").unwrap();
+        assert_eq!(by_id.len(), 1);
+        assert_eq!(by_id[&ids[0]], vec![1.5, -2.0, 0.25]);
+    }
+
+    #[test]
+    fn signal_producers_of_current_images() {
+        let mut s = super::super::Store::open_in_memory().unwrap();
+        let rec = crate::store::new_image;
+        let ids = s.write_ingest(&[rec("a.png"), rec("b.png")]).unwrap();
+        let row = |p: &str| crate::store::SignalRow {
+            key: "clip_score".into(),
+            value: Some(1.0),
+            text: None,
+            producer: p.into(),
+        };
+        s.set_signals(&[(ids[0], row("x@1")), (ids[1], row("y@2"))])
+            .unwrap();
+        s.mark_missing(&[ids[1]]).unwrap();
+        let p = s.signal_producers("clip_score").unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[&ids[0]], "x@1");
+        assert!(s.signal_producers("aesthetic").unwrap().is_empty());
     }
 
     #[test]
