@@ -460,9 +460,20 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
         .count();
     assert_eq!(in_review as u64, after.get("review").copied().unwrap_or(0));
     drop(store);
-    // The review band as a queue in the grid.
-    h.get_by_label("Open review queue").click();
-    h.run_steps(3);
+    // The review band as a queue in the grid. Applying reloads the rows and re-plans; while
+    // that settles, widgets before the button can come and go, which changes its automatic id,
+    // so a click sent in between can miss. Wait for the fresh plan, then click (again if a
+    // click still landed on a frame whose ids changed).
+    wait(&mut h, "the plan after applying", |a| {
+        idle(a) && a.policy.editor.up_to_date()
+    });
+    for _ in 0..5 {
+        h.get_by_label("Open review queue").click();
+        h.run_steps(3);
+        if h.state().mode == ViewMode::Grid {
+            break;
+        }
+    }
     let app = h.state();
     assert_eq!(app.mode, ViewMode::Grid);
     let c = app.coll.as_ref().unwrap();
