@@ -68,9 +68,18 @@ fn write_bands(path: &Path, text: &str, accept: f64, reject: f64) -> anyhow::Res
         ))
         .into());
     }
-    let tmp = path.with_extension("toml.assay-tmp");
+    // Write next to the real file (a symlinked policy stays a symlink), keep its permissions,
+    // and replace it atomically; a failed replace leaves no temporary file behind.
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let tmp = target.with_extension("toml.assay-tmp");
     std::fs::write(&tmp, new).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    if let Ok(meta) = std::fs::metadata(&target) {
+        std::fs::set_permissions(&tmp, meta.permissions()).ok();
+    }
+    if let Err(e) = std::fs::rename(&tmp, &target) {
+        std::fs::remove_file(&tmp).ok();
+        return Err(anyhow::Error::new(e).context(format!("cannot replace {}", target.display())));
+    }
     Ok(())
 }
 
@@ -85,7 +94,7 @@ fn report_json(
     let l = &c.labels;
     json!({
         "policy": name, "file": path.display().to_string(), "written": a.write,
-        "accept": c.accept, "reject": c.reject,
+        "accept": c.accept, "reject": c.reject, "note": c.accept_nothing_note(),
         "previous": {"accept": previous.0, "reject": previous.1},
         "accept_rule": a.target_precision.map_or_else(|| "minimum cost".to_string(), |t| format!("precision >= {t}")),
         "reject_rule": "minimum cost",
@@ -127,6 +136,9 @@ fn print_text(
         previous.1,
         if a.write { "; policy file updated" } else { "" }
     );
+    if let Some(n) = c.accept_nothing_note() {
+        println!("  note: {n}");
+    }
     match (a.target_precision, c.precision) {
         (Some(t), Some(p)) => println!(
             "  accept: precision >= {t} on training labels (precision {:.3}, recall {:.3}); reject: minimum cost at false-accept:false-reject = {fa}:{fr}",

@@ -15,7 +15,10 @@ use crate::store::Store;
 
 /// Keys whose values span orders of magnitude: `log1p` before standardising.
 const LOG_KEYS: [&str; 2] = ["blur_laplacian_var", "tenengrad"];
-const CLASSICAL_LABEL: &str = "classical signals (fallback: no common CLIP embeddings)";
+const CLASSICAL_LABEL: &str =
+    "classical signals (fallback: no CLIP model has embedded at least 90 % of each side)";
+/// Share of each side's images a CLIP model must have embedded for `--features auto` to use it.
+const AUTO_MIN_COVERAGE: f64 = 0.9;
 
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
@@ -29,7 +32,7 @@ pub struct CompareArgs {
     pub db_b: Option<PathBuf>,
     /// Feature space: `clip` (stored CLIP image embeddings, from `assay embed` or a scan with
     /// weights), `classical` (the nine classical signals, standardised), or `auto` (CLIP when
-    /// both sides have embeddings from a common model, else classical).
+    /// one model has embedded at least 90 % of the images on each side, else classical).
     #[arg(long, value_enum, default_value_t = FeatureKind::Auto)]
     pub features: FeatureKind,
     /// Embedding model key (as `assay models` / the embeddings table name it); default: the
@@ -140,6 +143,28 @@ fn choose_space(
             )))
         };
     }
+    // `auto` takes CLIP only when it covers (nearly) every image on each side, so a partly
+    // embedded collection is not silently compared on a small subset.
+    let common: Vec<(String, usize)> = if kind == FeatureKind::Auto {
+        let mut totals = Vec::new();
+        for st in stores {
+            totals.push(st.image_rows(false)?.len());
+        }
+        common
+            .into_iter()
+            .filter(|(key, _)| {
+                lists.iter().zip(&totals).all(|(l, &total)| {
+                    l.iter()
+                        .filter(|(k, _, _)| k == key)
+                        .map(|(_, _, n)| *n)
+                        .sum::<usize>() as f64
+                        >= AUTO_MIN_COVERAGE * total as f64
+                })
+            })
+            .collect()
+    } else {
+        common
+    };
     match common
         .iter()
         .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))

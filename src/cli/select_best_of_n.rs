@@ -11,7 +11,6 @@ use super::{ListFormat, UsageError};
 use crate::human::Event;
 use crate::selection::evaluate::{self, BestOfN, Efficiency, group_label};
 use crate::selection::plan::Prepared;
-use crate::signals::{self, Kind};
 use crate::store::ImageRow;
 
 pub fn run(
@@ -25,9 +24,10 @@ pub fn run(
     }
     let quality = match a.quality.as_deref() {
         Some(k) => {
-            if !signals::get(k).is_some_and(|d| d.kind == Kind::Number) {
+            if !evaluate::is_quality_key(k) {
                 return Err(UsageError(format!(
-                    "--quality '{k}' is not a numeric signal (see `assay signals`)"
+                    "--quality '{k}' is not a numeric signal with a better direction (see \
+                     `assay signals`)"
                 ))
                 .into());
             }

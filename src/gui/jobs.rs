@@ -37,7 +37,7 @@ pub enum Event {
     /// The policy editor's calibration finished.
     PolicyCalibrated(super::policy_evidence::Calibrated),
     /// Best-of-N curves and selector efficiency for the policy editor (request token).
-    PolicyEvidence(u64, Arc<super::policy_evidence::Evidence>),
+    PolicyEvidence(u64, Result<Arc<super::policy_evidence::Evidence>, String>),
     /// A policy was applied: its name and the decisions appended.
     PolicyApplied(Result<(String, usize), String>),
     /// The preference-scorer versions.

@@ -497,6 +497,7 @@ impl App {
         self.coll = Some(Collection::open(dir, db, self.clip.clone(), &self.out, ctx));
         // The monitor's result and report path belong to the previous collection.
         self.monitor.reset();
+        self.policy.evidence = Default::default();
         self.mode = ViewMode::Grid;
         self.message = None;
     }

@@ -138,15 +138,13 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     if let Some(cm) = app.coll.as_mut() {
         let ed = &app.policy.editor;
         let prepared = ed.prepared.as_ref().ok();
-        app.policy
-            .evidence
-            .tick(cm, prepared, ed.generation(), &app.out);
+        app.policy.evidence.tick(cm, prepared, &app.out);
     }
     let Some(c) = app.coll.as_ref() else { return };
     let labels_loaded = c.label.loaded;
     let quality_keys: Vec<&'static str> = crate::signals::registry()
         .iter()
-        .filter(|d| d.kind == crate::signals::Kind::Number)
+        .filter(|d| crate::selection::evaluate::is_quality_key(d.key))
         .map(|d| d.key)
         .collect();
     let ev = &mut app.policy.evidence;

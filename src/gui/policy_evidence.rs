@@ -50,8 +50,9 @@ pub struct EvidenceState {
     pub calibrating: bool,
     calib_token: u64,
     pub calibration: Option<Result<Box<PolicyCalibration>, String>>,
-    pub evidence: Option<Arc<Evidence>>,
-    evidence_key: Option<(u64, usize, Option<String>)>,
+    /// The best-of-N evidence, or why it could not be computed.
+    pub evidence: Option<Result<Arc<Evidence>, String>>,
+    evidence_key: Option<EvidenceKey>,
     evidence_token: u64,
 }
 
@@ -78,20 +79,29 @@ impl Default for EvidenceState {
 
 /// The label events statistics use (attention checks and unreliable raters left out).
 fn events(c: &Collection) -> Vec<human::Event> {
-    let all: Vec<human::Event> = c.label.stored.iter().map(|s| s.event.clone()).collect();
+    reliable(c.label.stored.iter().map(|s| s.event.clone()).collect())
+}
+
+fn reliable(all: Vec<human::Event>) -> Vec<human::Event> {
     attention::reliable_events(&all, attention::DEFAULT_THRESHOLD).0
+}
+
+/// What the best-of-N evidence depends on: the policy without its band thresholds (scores and
+/// ranks do not depend on them, so dragging a threshold recomputes nothing), the rows, the
+/// labels, the quality key and N.
+#[derive(Debug, Clone, PartialEq)]
+struct EvidenceKey {
+    policy: crate::selection::policy::Policy,
+    rows_generation: u64,
+    labels: usize,
+    quality: Option<String>,
+    n_max: usize,
 }
 
 impl EvidenceState {
     /// Starts what is due: the labels' load, a wanted calibration once they are there, and the
-    /// best-of-N evidence of the current plan (`generation`).
-    pub fn tick(
-        &mut self,
-        c: &mut Collection,
-        prepared: Option<&Prepared>,
-        generation: u64,
-        out: &Outbox,
-    ) {
+    /// best-of-N evidence when the policy (bands aside), rows, labels or quality changed.
+    pub fn tick(&mut self, c: &mut Collection, prepared: Option<&Prepared>, out: &Outbox) {
         labeling::request_load(c);
         let Some(p) = prepared else { return };
         if !c.label.loaded {
@@ -101,24 +111,37 @@ impl EvidenceState {
             self.calibrate_wanted = false;
             self.start_calibration(c, p, out);
         }
-        let key = (generation, c.label.stored.len(), self.quality.clone());
+        let mut policy = p.policy.clone();
+        (policy.bands.accept, policy.bands.reject) = (0.0, 0.0);
+        let key = EvidenceKey {
+            policy,
+            rows_generation: c.rows_generation,
+            labels: c.label.stored.len(),
+            quality: self.quality.clone(),
+            n_max: self.n_max,
+        };
         if self.evidence_key.as_ref() != Some(&key) {
             self.evidence_key = Some(key);
             self.evidence_token += 1;
-            let (p, rows, ev, token) = (p.clone(), c.rows.clone(), events(c), self.evidence_token);
+            let (p, rows, token) = (p.clone(), c.rows.clone(), self.evidence_token);
+            let all: Vec<human::Event> = c.label.stored.iter().map(|s| s.event.clone()).collect();
             let (quality, n_max, out) = (self.quality.clone(), self.n_max, out.clone());
             spawn("assay-policy-evidence", move || {
-                let Ok(plan) = evaluate::score_all(&p, &rows) else {
-                    return;
-                };
-                let q = quality
-                    .as_deref()
-                    .or_else(|| evaluate::default_quality(&rows));
-                let evidence = Evidence {
-                    best_of_n: evaluate::best_of_n(&p, &plan, &rows, q, n_max),
-                    efficiency: evaluate::selector_efficiency(&p, &plan, &rows, &ev, "overall"),
-                };
-                out.send(Event::PolicyEvidence(token, Arc::new(evidence)));
+                let result = evaluate::score_all(&p, &rows)
+                    .map_err(|e| format!("cannot score the collection: {e}"))
+                    .map(|plan| {
+                        let ev = reliable(all);
+                        let q = quality
+                            .as_deref()
+                            .or_else(|| evaluate::default_quality(&rows));
+                        Arc::new(Evidence {
+                            best_of_n: evaluate::best_of_n(&p, &plan, &rows, q, n_max),
+                            efficiency: evaluate::selector_efficiency(
+                                &p, &plan, &rows, &ev, "overall",
+                            ),
+                        })
+                    });
+                out.send(Event::PolicyEvidence(token, result));
             });
         }
     }
@@ -168,7 +191,7 @@ impl EvidenceState {
         bands
     }
 
-    pub fn receive_evidence(&mut self, token: u64, e: Arc<Evidence>) {
+    pub fn receive_evidence(&mut self, token: u64, e: Result<Arc<Evidence>, String>) {
         if token == self.evidence_token {
             self.evidence = Some(e);
         }
@@ -257,12 +280,19 @@ impl EvidenceState {
                     }
                 });
         });
-        let Some(e) = self.evidence.clone() else {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.weak("computing the best-of-N curves...");
-            });
-            return;
+        let e = match self.evidence.clone() {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.weak("computing the best-of-N curves...");
+                });
+                return;
+            }
+            Some(Err(msg)) => {
+                ui.colored_label(ui.visuals().error_fg_color, msg);
+                return;
+            }
+            Some(Ok(e)) => e,
         };
         let b = &e.best_of_n;
         if b.pooled.is_empty() {
@@ -337,6 +367,9 @@ fn calibration_result_ui(ui: &mut egui::Ui, c: &PolicyCalibration) {
         l.decision_good + l.decision_bad,
         l.pairwise_good + l.pairwise_bad
     ));
+    if let Some(n) = c.accept_nothing_note() {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("Note: {n}"));
+    }
     ui.weak(if c.held_out {
         format!("on {} held-out labels:", c.eval_n)
     } else {

@@ -290,8 +290,13 @@ pub fn run(
             .par_iter()
             .map(|r| {
                 let (rgb, w, h) = load_rgb(&crate::export::absolute_path(root, r), decode_cfg)?;
-                preprocess::resize_crop(&rgb, w, h, size)
-                    .ok_or_else(|| format!("image of {w}x{h} pixels is too small for CLIP"))
+                preprocess::resize_crop(&rgb, w, h, size).ok_or_else(|| {
+                    format!(
+                        "image of {w}x{h} pixels cannot be preprocessed for CLIP (empty, or \
+                             more elongated than {}:1)",
+                        preprocess::MAX_ASPECT
+                    )
+                })
             })
             .collect();
         let mut px = Vec::with_capacity(chunk.len() * 3 * size * size);

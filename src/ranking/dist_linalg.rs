@@ -23,7 +23,8 @@ use super::metric_error::MetricError;
 /// out costs more than it saves).
 const GEMM_MIN_MACS: usize = 1 << 21;
 
-/// `A·Bᵀ` through burn flex's f64 matmul, row-major `na × nb`; `None` if flex fails.
+/// `A·Bᵀ` through burn flex's f64 matmul, row-major `na × nb`; `None` if flex fails. Copies
+/// both inputs in and the product out once (callers pass blocks: PRDC's are `BLOCK × n`).
 fn gram_flex(a: &[f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
     let (na, nb) = (a.len() / d, b.len() / d);
     let dev = Device::flex();

@@ -3,7 +3,8 @@
 //! [`super::prdc`]) precision / recall / density / coverage.
 //!
 //! Conventions follow `docs/metrics-reference.md` §4.1–4.4 and the peers named on each function.
-//! Everything is f64, single-threaded, with cache-blocked products (`dist_linalg.rs`).
+//! Everything is f64. Large Gram products go through flex's f64 gemm on rayon's pool
+//! (`dist_linalg.rs`), and KID's subsets run in parallel.
 //! Feature extraction is not done here: callers pass the feature matrices.
 
 use rayon::prelude::*;

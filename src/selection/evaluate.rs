@@ -77,6 +77,20 @@ pub struct PolicyCalibration {
     pub excluded: Vec<Excluded>,
 }
 
+impl PolicyCalibration {
+    /// A warning when the chosen accept cut was "accept nothing": bands lie in [0, 1], so it is
+    /// written as 1, which still accepts the images scoring exactly 1.
+    pub fn accept_nothing_note(&self) -> Option<String> {
+        let cut = self.precision.map_or(self.cost.value, |p| p.value);
+        (!cut.is_finite()).then(|| {
+            "the cheapest choice was to accept nothing; bands cannot exceed 1, so accept = 1 \
+             still accepts images scoring exactly 1 (a scope group's top image when the score \
+             is a percentile)"
+                .to_string()
+        })
+    }
+}
+
 /// Why calibration could not run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CalibrateError {
@@ -307,6 +321,18 @@ pub struct BestOfN {
     pub pooled: Vec<(f64, f64, usize)>,
 }
 
+/// Multiplies a curve back by the quality's sign (see [`best_of_n`]).
+fn unsign(curve: Vec<f64>, sign: f64) -> Vec<f64> {
+    curve.into_iter().map(|v| v * sign).collect()
+}
+
+/// Whether `key` can measure best-of-N quality: a numeric signal with a better direction.
+pub fn is_quality_key(key: &str) -> bool {
+    crate::signals::get(key).is_some_and(|d| {
+        d.kind == crate::signals::Kind::Number && d.direction != crate::signals::Direction::Neutral
+    })
+}
+
 /// The quality key used when none is named: the learned preference or the aesthetic score when
 /// some image has it, else `None` (the policy score).
 pub fn default_quality(rows: &[ImageRow]) -> Option<&'static str> {
@@ -330,6 +356,12 @@ pub fn best_of_n(
     let by_id: HashMap<i64, &ImageRow> = rows.iter().map(|r| (r.id, r)).collect();
     let outcome: HashMap<i64, &super::policy::Outcome> =
         plan.outcomes.iter().map(|o| (o.id, o)).collect();
+    // Curves are computed on "higher is better" values: a lower-is-better signal is negated
+    // going in and the curves negated coming out, so they stay in the signal's own units.
+    let sign = match quality.and_then(crate::signals::get).map(|d| d.direction) {
+        Some(crate::signals::Direction::LowerIsBetter) => -1.0,
+        _ => 1.0,
+    };
     let mut groups_out = Vec::new();
     for (key, members) in groups(p, rows) {
         // (selector rank, quality) of the candidates; rank 1 = the policy's favourite.
@@ -341,7 +373,7 @@ pub fn best_of_n(
                 let q = match quality {
                     None => score,
                     Some(k) => match table::value(by_id.get(&r.id)?, k) {
-                        Value::Num(v) if v.is_finite() => v,
+                        Value::Num(v) if v.is_finite() => sign * v,
                         _ => return None,
                     },
                 };
@@ -354,8 +386,8 @@ pub fn best_of_n(
             key,
             n_images: members.len(),
             n_candidates: cand.len(),
-            policy: calibrate::best_of_n_pick_curve(&worst_first, n_max),
-            oracle: calibrate::best_of_n_curve(&worst_first, n_max),
+            policy: unsign(calibrate::best_of_n_pick_curve(&worst_first, n_max), sign),
+            oracle: unsign(calibrate::best_of_n_curve(&worst_first, n_max), sign),
         });
     }
     let longest = groups_out.iter().map(|g| g.policy.len()).max().unwrap_or(0);

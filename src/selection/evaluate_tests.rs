@@ -224,12 +224,14 @@ fn policy_calibration_reports_unusable_labels() {
     .unwrap();
     assert!(c.cost.value.is_infinite(), "{c:?}");
     assert_eq!((c.accept, c.reject), (1.0, 1.0));
+    assert!(c.accept_nothing_note().is_some(), "the user is warned");
     let text = plan::set_bands(&p.text, c.accept, c.reject);
     assert_eq!(plan::prepare(&text).unwrap().policy.bands.accept, 1.0);
     // Images lacking the signal are out of the score calibration but counted.
     let mut rows = simulated(41, f64::INFINITY, 1);
     rows.push(row(100, "p", None, Some("accepted")));
     let c = calibrate_policy(&p, &rows, &[], &o).unwrap();
+    assert!(c.accept_nothing_note().is_none());
     assert_eq!(
         c.excluded,
         vec![Excluded {
@@ -354,6 +356,35 @@ fn best_of_n_per_group_and_pooled() {
     assert_eq!(b.pooled[1].2, 2);
     assert_eq!(b.pooled[2].2, 1);
     assert!((b.pooled[0].0 - (1.5 + 4.5) / 2.0).abs() < 1e-12);
+}
+
+#[test]
+fn best_of_n_respects_a_lower_is_better_quality() {
+    // The policy ranks by blur (higher first); noise equals blur, and lower noise is better, so
+    // the policy's pick is the noisiest image and the oracle's the cleanest.
+    let rows: Vec<ImageRow> = (0..4)
+        .map(|i| {
+            let mut r = row(i, "a", Some(i as f64), None);
+            r.signals
+                .insert("noise_sigma".into(), SignalValue::Number(i as f64));
+            r
+        })
+        .collect();
+    let p = prepared("prompt");
+    let plan = score_all(&p, &rows).unwrap();
+    let b = best_of_n(&p, &plan, &rows, Some("noise_sigma"), 4);
+    let g = &b.groups[0];
+    // N = 1: any image, mean 1.5. N = 4: all images, the policy takes noise 3, the oracle 0.
+    assert!((g.policy[0] - 1.5).abs() < 1e-12 && (g.oracle[0] - 1.5).abs() < 1e-12);
+    assert!((g.policy[3] - 3.0).abs() < 1e-12, "{:?}", g.policy);
+    assert!(g.oracle[3].abs() < 1e-12, "{:?}", g.oracle);
+    assert!(
+        g.oracle.windows(2).all(|w| w[1] <= w[0]),
+        "the oracle improves (falls) with N"
+    );
+    assert!(is_quality_key("noise_sigma") && is_quality_key("blur_laplacian_var"));
+    assert!(!is_quality_key("luminance_mean"), "no better direction");
+    assert!(!is_quality_key("ahash"), "not a number");
 }
 
 #[test]

@@ -182,7 +182,16 @@ fn calibrate_policy_writes_the_bands_and_leaves_decisions_alone() {
         "--signal",
         "tenengrad",
     ]);
-    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a usage error (exit 1), not a crash"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = run(&[
         "calibrate",
         d,

@@ -30,6 +30,13 @@ pub fn fixtures_dir(test: &str) -> Option<PathBuf> {
 pub fn assay() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_assay"));
     c.env_remove("RUST_LOG");
+    // CLIP weights installed on the developer's machine must not change what the tests see:
+    // the scan would embed and score with them. Tests that want a model pass `--models` /
+    // `--model` (or set these variables again after `assay()`).
+    let nowhere = std::env::temp_dir().join("assay-tests-no-models");
+    c.env_remove("ASSAY_MODELS")
+        .env("XDG_DATA_HOME", &nowhere)
+        .env("HF_HUB_CACHE", &nowhere);
     c
 }
 

@@ -728,16 +728,17 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
     h.get_by_label_contains(&shown);
 
     // Best of N: the coffee group's humans named its best; the curve is plotted.
-    wait(&mut h, "the best-of-N evidence", |a| {
-        a.policy.evidence.evidence.is_some()
+    wait(&mut h, "the best-of-N evidence with the labels", |a| {
+        a.policy.evidence.evidence.as_ref().is_some_and(|e| {
+            e.as_ref().is_ok_and(|e| {
+                e.efficiency
+                    .groups
+                    .iter()
+                    .any(|g| g.key.contains("cappuccino"))
+            })
+        })
     });
-    let e = h.state().policy.evidence.evidence.clone().unwrap();
-    assert!(
-        e.efficiency
-            .groups
-            .iter()
-            .any(|g| g.key.contains("cappuccino"))
-    );
+    let e = h.state().policy.evidence.evidence.clone().unwrap().unwrap();
     assert!(!e.best_of_n.pooled.is_empty());
     h.get_by_label_contains("Best-of-N curve of");
     h.get_by_label_contains("humans' best in");

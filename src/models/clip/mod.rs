@@ -136,8 +136,12 @@ impl Clip {
         let s = self.image_size();
         let mut px = Vec::with_capacity(images.len() * 3 * s * s);
         for (rgb, w, h) in images {
-            let crop = preprocess::resize_crop(rgb, *w, *h, s)
-                .ok_or_else(|| ClipError::Input(format!("empty or short image {w}×{h}")))?;
+            let crop = preprocess::resize_crop(rgb, *w, *h, s).ok_or_else(|| {
+                ClipError::Input(format!(
+                    "empty, short or too elongated (> {}:1) image {w}×{h}",
+                    preprocess::MAX_ASPECT
+                ))
+            })?;
             preprocess::normalize_into(&crop, &mut px);
         }
         self.embed_pixels(px, images.len())

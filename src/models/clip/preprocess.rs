@@ -176,9 +176,20 @@ fn half_round_even(x: usize) -> usize {
     if x % 2 == 1 && q % 2 == 1 { q + 1 } else { q }
 }
 
-/// Steps 2–3: the S×S RGB8 crop (before normalisation). `None` for an empty image.
+/// The most elongated image [`resize_crop`] accepts (long side : short side).
+///
+/// Deliberate difference from open_clip: the reference resizes the whole image before it crops,
+/// so a 1 × 65,535 strip would need a 224 × 14.7M intermediate (about 10 GB). Such images are
+/// refused instead of exhausting memory; real photos and generations are far below 32:1.
+pub const MAX_ASPECT: usize = 32;
+
+/// Steps 2–3: the S×S RGB8 crop (before normalisation). `None` for an empty image, a buffer
+/// shorter than `w·h·3`, or an aspect ratio beyond [`MAX_ASPECT`].
 pub fn resize_crop(rgb: &[u8], w: usize, h: usize, size: usize) -> Option<Vec<u8>> {
     if w == 0 || h == 0 || size == 0 || rgb.len() < w * h * 3 {
+        return None;
+    }
+    if w.max(h) > MAX_ASPECT * w.min(h) {
         return None;
     }
     // torchvision `_compute_resized_output_size`: short → size, long → int(size * long / short).
@@ -245,5 +256,19 @@ mod tests {
         // Already S×S: unchanged.
         let img: Vec<u8> = (0..16 * 16 * 3).map(|i| (i % 251) as u8).collect();
         assert_eq!(resize_crop(&img, 16, 16, 16), Some(img));
+    }
+
+    #[test]
+    fn extreme_aspect_ratios_are_refused_not_resized() {
+        // 1 × 65,535 would need a 224 × 14.7M intermediate; refused before any allocation.
+        let strip = vec![0u8; 65_535 * 3];
+        assert!(resize_crop(&strip, 1, 65_535, 224).is_none());
+        assert!(resize_crop(&strip, 65_535, 1, 224).is_none());
+        // Exactly MAX_ASPECT:1 still works.
+        let ok = vec![9u8; MAX_ASPECT * 3];
+        assert_eq!(
+            resize_crop(&ok, MAX_ASPECT, 1, 8).map(|c| c.len()),
+            Some(8 * 8 * 3)
+        );
     }
 }
