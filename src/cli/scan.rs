@@ -147,8 +147,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         pipeline::ScanError::Clip(_) => anyhow::Error::from(UsageError(e.to_string())),
         e => anyhow::Error::from(e).context(format!("scan of {} failed", args.dir.display())),
     })?;
-    // Said once per scan, on stderr: where weights would enable the CLIP signals.
-    if let Some(why) = &summary.clip_skipped {
+    // Said once per scan, on stderr (unless --quiet): where weights would enable the CLIP
+    // signals.
+    if !args.quiet
+        && let Some(why) = &summary.clip_skipped
+    {
         eprintln!("note: CLIP signals (embeddings, aesthetic, clip_score) skipped: {why}");
     }
     // Setup remarks (heads that do not fit, no head) when they matter: images were embedded.

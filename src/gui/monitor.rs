@@ -257,7 +257,10 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         c.rows_generation,
         c.done_seq,
     );
-    if c.loaded && c.pending_writes() == 0 && st.requested.as_ref() != Some(&key) {
+    // While a threshold is being dragged (pointer held) nothing is started: one computation
+    // follows the release instead of one per frame.
+    let dragging = ui.ctx().input(|i| i.pointer.any_down());
+    if c.loaded && c.pending_writes() == 0 && !dragging && st.requested.as_ref() != Some(&key) {
         st.requested = Some(key);
         st.generation += 1;
         compute(

@@ -6,7 +6,8 @@
 //!
 //! Incremental: an image is embedded when its current version has no vector for the model's
 //! key, and its signals are (re)computed when it was embedded now or its stored signal has a
-//! different producer (another model or head). A second run does nothing.
+//! different producer (another model or head). A second run does nothing, except retry images
+//! that failed to decode.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
