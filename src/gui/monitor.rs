@@ -223,6 +223,20 @@ fn batch_marks(input: GridInput) -> Vec<GridMark> {
         .collect()
 }
 
+/// A fixed plot with one categorical x position per batch, named on the axis.
+fn batch_axis_plot(id: &str, height: f32, names: &[String], y_label: String) -> Plot<'static> {
+    let owned = names.to_vec();
+    Plot::new(id)
+        .height(height)
+        .x_grid_spacer(batch_marks)
+        .include_x(-0.5)
+        .include_x(names.len() as f64 - 0.5)
+        .x_axis_formatter(move |m, _| name_at(&owned, m.value))
+        .y_axis_label(y_label)
+        .allow_drag(false)
+        .allow_scroll(false)
+}
+
 fn name_at(names: &[String], v: f64) -> String {
     let i = v.round();
     if (v - i).abs() > 1e-6 || i < 0.0 {
@@ -538,62 +552,52 @@ fn batch_colour(res: &MonitorResult, name: &str, key: Option<&str>) -> Color32 {
 fn means_plot(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
     ui.label("Mean with 95 % interval per batch");
     let names = batch_names(res);
-    let n2 = names.clone();
-    Plot::new("monitor-means")
-        .height(220.0)
-        .x_grid_spacer(batch_marks)
-        .include_x(-0.5)
-        .include_x(names.len() as f64 - 0.5)
-        .x_axis_formatter(move |m, _| name_at(&n2, m.value))
-        .y_axis_label(signal_label(key))
-        .allow_drag(false)
-        .allow_scroll(false)
-        .show(ui, |pu| {
-            if let Some(b) = res.batch(&res.baseline) {
-                let s = &b["signals"][key];
-                for v in [s["ci95"][0].as_f64(), s["ci95"][1].as_f64()]
-                    .into_iter()
-                    .flatten()
-                {
-                    pu.hline(
-                        HLine::new("baseline interval", v)
-                            .color(BASE.gamma_multiply(0.6))
-                            .style(egui_plot::LineStyle::dashed_loose()),
-                    );
-                }
+    batch_axis_plot("monitor-means", 220.0, &names, signal_label(key)).show(ui, |pu| {
+        if let Some(b) = res.batch(&res.baseline) {
+            let s = &b["signals"][key];
+            for v in [s["ci95"][0].as_f64(), s["ci95"][1].as_f64()]
+                .into_iter()
+                .flatten()
+            {
+                pu.hline(
+                    HLine::new("baseline interval", v)
+                        .color(BASE.gamma_multiply(0.6))
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                );
             }
-            for (i, name) in names.iter().enumerate() {
-                let Some(b) = res.batch(name) else { continue };
-                let s = &b["signals"][key];
-                let col = batch_colour(res, name, Some(key));
-                let x = i as f64;
-                if let (Some(lo), Some(hi)) = (s["ci95"][0].as_f64(), s["ci95"][1].as_f64()) {
+        }
+        for (i, name) in names.iter().enumerate() {
+            let Some(b) = res.batch(name) else { continue };
+            let s = &b["signals"][key];
+            let col = batch_colour(res, name, Some(key));
+            let x = i as f64;
+            if let (Some(lo), Some(hi)) = (s["ci95"][0].as_f64(), s["ci95"][1].as_f64()) {
+                pu.line(
+                    Line::new(name.clone(), PlotPoints::from(vec![[x, lo], [x, hi]]))
+                        .color(col)
+                        .width(2.0),
+                );
+                for y in [lo, hi] {
                     pu.line(
-                        Line::new(name.clone(), PlotPoints::from(vec![[x, lo], [x, hi]]))
-                            .color(col)
-                            .width(2.0),
-                    );
-                    for y in [lo, hi] {
-                        pu.line(
-                            Line::new(
-                                name.clone(),
-                                PlotPoints::from(vec![[x - 0.1, y], [x + 0.1, y]]),
-                            )
-                            .color(col)
-                            .width(2.0),
-                        );
-                    }
-                }
-                if let Some(m) = s["mean"].as_f64() {
-                    pu.points(
-                        Points::new(name.clone(), PlotPoints::from(vec![[x, m]]))
-                            .color(col)
-                            .radius(4.0)
-                            .filled(true),
+                        Line::new(
+                            name.clone(),
+                            PlotPoints::from(vec![[x - 0.1, y], [x + 0.1, y]]),
+                        )
+                        .color(col)
+                        .width(2.0),
                     );
                 }
             }
-        });
+            if let Some(m) = s["mean"].as_f64() {
+                pu.points(
+                    Points::new(name.clone(), PlotPoints::from(vec![[x, m]]))
+                        .color(col)
+                        .radius(4.0)
+                        .filled(true),
+                );
+            }
+        }
+    });
 }
 
 /// One filled density outline per batch, stacked (a ridgeline), on common bins.
@@ -660,17 +664,8 @@ fn ridgeline(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
 fn review_plot(ui: &mut egui::Ui, res: &MonitorResult) {
     ui.label("Review-band share per batch (escalation rate)");
     let names = batch_names(res);
-    let n2 = names.clone();
-    Plot::new("monitor-review")
-        .height(200.0)
-        .x_grid_spacer(batch_marks)
-        .include_x(-0.5)
-        .include_x(names.len() as f64 - 0.5)
-        .x_axis_formatter(move |m, _| name_at(&n2, m.value))
-        .y_axis_label("% in review")
+    batch_axis_plot("monitor-review", 200.0, &names, "% in review".into())
         .include_y(0.0)
-        .allow_drag(false)
-        .allow_scroll(false)
         .show(ui, |pu| {
             let mut bars = Vec::new();
             for (i, name) in names.iter().enumerate() {
@@ -718,18 +713,9 @@ fn agreement_plot(ui: &mut egui::Ui, res: &MonitorResult) {
         );
         return;
     }
-    let n2 = names.clone();
-    Plot::new("monitor-agreement")
-        .height(200.0)
-        .x_grid_spacer(batch_marks)
-        .include_x(-0.5)
-        .include_x(names.len() as f64 - 0.5)
-        .x_axis_formatter(move |m, _| name_at(&n2, m.value))
-        .y_axis_label("% agreeing")
+    batch_axis_plot("monitor-agreement", 200.0, &names, "% agreeing".into())
         .include_y(0.0)
         .include_y(100.0)
-        .allow_drag(false)
-        .allow_scroll(false)
         .show(ui, |pu| {
             let mut pts = Vec::new();
             for (i, name) in names.iter().enumerate() {
