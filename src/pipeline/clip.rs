@@ -481,6 +481,13 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
     }
 
+    /// [`run`] with default decoding and progress, never cancelled.
+    fn run_all(store: &mut Store, root: &Path, l: &LoadedClip, batch: usize) -> ClipSummary {
+        let never = AtomicBool::new(false);
+        let cfg = DecodeConfig::default();
+        run(store, root, l, batch, &cfg, &Progress::default(), &never).expect("run")
+    }
+
     /// The tiny reference architecture with 512-d projections (random weights), so that the
     /// ViT-B/32 LAION head can score its embeddings; the head is attached without the
     /// architecture check, which `load` would (rightly) refuse.
@@ -570,16 +577,7 @@ mod tests {
         }
 
         // Incremental: nothing to embed or score again.
-        let c = run(
-            &mut store,
-            dir.path(),
-            &a,
-            2,
-            &cfg,
-            &Progress::default(),
-            &never,
-        )
-        .expect("run");
+        let c = run_all(&mut store, dir.path(), &a, 2);
         assert_eq!(
             (c.embedded, c.already_embedded, c.signals_computed),
             (0, 3, 0)
@@ -588,16 +586,7 @@ mod tests {
 
         // Another model: its own embeddings, and `aesthetic` follows it.
         let b = tiny_512_with_head(&device, 2);
-        let c = run(
-            &mut store,
-            dir.path(),
-            &b,
-            8,
-            &cfg,
-            &Progress::default(),
-            &never,
-        )
-        .expect("run");
+        let c = run_all(&mut store, dir.path(), &b, 8);
         assert_eq!((c.embedded, c.signals_computed, c.aesthetic), (3, 3, 3));
         let producers = store.signal_producers("aesthetic").expect("producers");
         assert!(producers.values().all(|p| p.contains(b.key())));
@@ -607,16 +596,7 @@ mod tests {
             head: None,
             ..tiny_512_with_head(&device, 3)
         };
-        let c = run(
-            &mut store,
-            dir.path(),
-            &none,
-            8,
-            &cfg,
-            &Progress::default(),
-            &never,
-        )
-        .expect("run");
+        let c = run_all(&mut store, dir.path(), &none, 8);
         assert_eq!((c.embedded, c.aesthetic, c.head.as_deref()), (3, 0, None));
     }
 
@@ -677,34 +657,14 @@ mod tests {
         };
         let (db, _) = opts.db_path();
         let mut store = Store::open(&db).expect("store");
-        let never = AtomicBool::new(false);
-        let cfg = DecodeConfig::default();
         let l = load(&clip_opts, &device).expect("plan");
         assert!(!l.is_loaded(), "choosing a model reads headers only");
-        let c = run(
-            &mut store,
-            dir.path(),
-            &l,
-            4,
-            &cfg,
-            &Progress::default(),
-            &never,
-        )
-        .expect("run");
+        let c = run_all(&mut store, dir.path(), &l, 4);
         assert_eq!(c.embedded, 1);
         assert!(l.is_loaded());
         assert_eq!(l.key(), l.clip().expect("clip").model_key());
         let l = load(&clip_opts, &device).expect("plan");
-        let c = run(
-            &mut store,
-            dir.path(),
-            &l,
-            4,
-            &cfg,
-            &Progress::default(),
-            &never,
-        )
-        .expect("run");
+        let c = run_all(&mut store, dir.path(), &l, 4);
         assert_eq!((c.embedded, c.already_embedded), (0, 1));
         assert!(!l.is_loaded(), "nothing to do: the weights were not read");
     }

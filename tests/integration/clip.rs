@@ -162,6 +162,24 @@ fn clip_without_weights_fails_clearly() {
     assert_eq!(v["models"].as_array().map(Vec::len), Some(0));
 }
 
+/// `assay scan DIR --models MODELS --no-faces --backend cpu --format json`, hermetic in `home`.
+fn scan_json_with_models(home: &Path, dir: &str, models: &str) -> std::process::Output {
+    hermetic(
+        home,
+        &[
+            "scan",
+            dir,
+            "--models",
+            models,
+            "--no-faces",
+            "--backend",
+            "cpu",
+            "--format",
+            "json",
+        ],
+    )
+}
+
 /// `assay args…` with no weights anywhere but where `args` say: HOME is `home`, and the other
 /// search roots (`$ASSAY_MODELS`, `$XDG_DATA_HOME`, the HF cache variables) are unset.
 fn hermetic(home: &Path, args: &[&str]) -> std::process::Output {
@@ -220,20 +238,7 @@ fn clip_scan_embeds_scores_and_is_incremental() {
     let models = data().join("clip_tiny");
     let m = models.to_str().unwrap();
 
-    let out = hermetic(
-        &home,
-        &[
-            "scan",
-            d,
-            "--models",
-            m,
-            "--no-faces",
-            "--backend",
-            "cpu",
-            "--format",
-            "json",
-        ],
-    );
+    let out = scan_json_with_models(&home, d, m);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "broken.png fails: {err}");
     assert!(!err.contains("no CLIP weights"), "{err}");
@@ -362,20 +367,7 @@ fn clip_scan_embeds_scores_and_is_incremental() {
     assert_eq!(c["no_prompt"], 3);
 
     // Incremental: nothing new to embed or score.
-    let out = hermetic(
-        &home,
-        &[
-            "scan",
-            d,
-            "--models",
-            m,
-            "--no-faces",
-            "--backend",
-            "cpu",
-            "--format",
-            "json",
-        ],
-    );
+    let out = scan_json_with_models(&home, d, m);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["clip"]["embedded"], 0, "{s:#}");
     assert_eq!(s["clip"]["already_embedded"], readable);
@@ -388,20 +380,7 @@ fn clip_scan_embeds_scores_and_is_incremental() {
         png_with_text(64, 48, 9, &[("parameters", params)]),
     )
     .unwrap();
-    let out = hermetic(
-        &home,
-        &[
-            "scan",
-            d,
-            "--models",
-            m,
-            "--no-faces",
-            "--backend",
-            "cpu",
-            "--format",
-            "json",
-        ],
-    );
+    let out = scan_json_with_models(&home, d, m);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["changed"], 1, "{s:#}");
     assert_eq!(s["clip"]["embedded"], 1);
@@ -434,20 +413,7 @@ fn clip_scan_without_weights_says_so_once_and_succeeds() {
     assert!(text.contains("2 new"), "{text}");
     assert!(text.contains("CLIP: not run"), "{text}");
 
-    let out = hermetic(
-        &home,
-        &[
-            "scan",
-            d,
-            "--models",
-            e,
-            "--no-faces",
-            "--backend",
-            "cpu",
-            "--format",
-            "json",
-        ],
-    );
+    let out = scan_json_with_models(&home, d, e);
     assert_eq!(out.status.code(), Some(0));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(s["clip"].is_null());
