@@ -59,14 +59,20 @@ def main():
                     _ = y.float().sum().item()
                     return time.perf_counter() - t
 
+                if dev == "cuda":
+                    torch.cuda.reset_peak_memory_stats()
                 warm = run(0)
                 times = sorted(run(k) for k in range(1, a.reps + 1))
                 med = times[len(times) // 2]
                 out.append({"arch": arch, "device": dev, "dtype": str(dt).replace("torch.", ""), "batch": b,
                             "images_per_s": b / med, "median_batch_ms": med * 1e3, "warmup_s": warm,
-                            "threads": torch.get_num_threads()})
+                            "threads": torch.get_num_threads(),
+                            "cuda_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if dev == "cuda" else None})
+                print(f"torch {arch} {dev} {out[-1]['dtype']} batch {b}: {b / med:.2f} images/s",
+                      file=sys.stderr, flush=True)
             model = model.to("cpu", torch.float32)
-    print(json.dumps({"torch": torch.__version__, "open_clip": open_clip.__version__, "results": out,
+    gpu = torch.cuda.get_device_name(0) if a.cuda and torch.cuda.is_available() else None
+    print(json.dumps({"torch": torch.__version__, "open_clip": open_clip.__version__, "gpu": gpu, "results": out,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, indent=1))
 
 

@@ -361,12 +361,28 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
+/// A committed baseline script under `scripts/`: `$ASSAY_SCRIPTS/<name>` when that variable is
+/// set, else `scripts/<name>` under the current directory when it exists (a checkout copied to
+/// another machine), else the build's source tree.
+pub(crate) fn baseline_script(name: &str) -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("ASSAY_SCRIPTS") {
+        return Path::new(&dir).join(name);
+    }
+    let local = Path::new("scripts").join(name);
+    if local.is_file() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
 fn python_baseline(
     python: &str,
     dir: &Path,
     jobs: Option<usize>,
 ) -> anyhow::Result<serde_json::Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_ingest_baseline.py");
+    let script = baseline_script("bench_ingest_baseline.py");
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let out = Command::new(python)
         .arg(&script)
@@ -599,7 +615,7 @@ fn bt_bench(
     });
     let baseline = match python {
         Some(py) => {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_bt_choix.py");
+            let script = baseline_script("bench_bt_choix.py");
             eprintln!("choix baseline (stops after {max_seconds}s and projects)…");
             let out = Command::new(py)
                 .arg(&script)

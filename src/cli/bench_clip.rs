@@ -30,6 +30,10 @@ pub struct ClipBenchArgs {
     /// Also time wgpu.
     #[arg(long)]
     pub wgpu: bool,
+    /// Run the wgpu pass in half precision (the device's default float type set to f16 before
+    /// any tensor exists): a comparison with PyTorch's CUDA fp16 rows. Scans use f32.
+    #[arg(long, requires = "wgpu")]
+    pub f16: bool,
     /// Skip the CPU (flex) run.
     #[arg(long)]
     pub no_cpu: bool,
@@ -66,14 +70,28 @@ pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
         backends.push(("wgpu", BackendChoice::Wgpu));
     }
     let mut results = Vec::new();
+    // Warm-up embeddings of the first backend per (arch, batch): the later backends' warm-up
+    // outputs (same seed, same input) are compared with them, so a fast wrong result shows.
+    let mut reference: std::collections::HashMap<(String, usize), Vec<Vec<f32>>> =
+        std::collections::HashMap::new();
     for (label, choice) in backends {
         let sel = backend::select(choice)?;
-        eprintln!("bench clip: {}", sel.describe());
+        let label = if a.f16 && label == "wgpu" {
+            let mut device = sel.device.clone();
+            device
+                .configure(burn::tensor::FloatDType::F16)
+                .map_err(|e| anyhow::anyhow!("wgpu in f16: {e:?}"))?;
+            "wgpu-f16"
+        } else {
+            label
+        };
+        eprintln!("bench clip: {} ({label})", sel.describe());
         for arch in &a.arch {
             let cfg = config(arch)?;
             let t0 = Instant::now();
             let clip = Clip::random(&cfg, &sel.device, 1)?;
             let load_s = t0.elapsed().as_secs_f64();
+            let dtype = format!("{:?}", clip.model.vision.proj.dtype()).to_lowercase();
             let s = cfg.vision.image_size;
             for &b in &a.batch {
                 let b = if cfg.vision.tower.width >= 1024 {
@@ -84,37 +102,60 @@ pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
                 let base: Vec<f32> = (0..b * 3 * s * s)
                     .map(|i| ((i * 2_654_435_761) % 1000) as f32 / 500.0 - 1.0)
                     .collect();
-                let run = |k: usize| -> anyhow::Result<f64> {
+                let run = |k: usize| -> anyhow::Result<(f64, Vec<Vec<f32>>)> {
                     let px: Vec<f32> = base.iter().map(|v| v + k as f32 * 1e-3).collect();
                     let t = Instant::now();
                     let e = clip.embed_pixels(px, b)?;
                     anyhow::ensure!(e.len() == b, "batch");
-                    Ok(t.elapsed().as_secs_f64())
+                    Ok((t.elapsed().as_secs_f64(), e))
                 };
-                let warm = run(0)?;
+                let (warm, first) = run(0)?;
                 let mut times = Vec::new();
                 for k in 1..=a.reps.max(1) {
-                    times.push(run(k)?);
+                    times.push(run(k)?.0);
                 }
+                // Largest relative L2 difference of a row from the first backend's row.
+                let agreement = match reference.get(&(arch.clone(), b)) {
+                    None => {
+                        reference.insert((arch.clone(), b), first);
+                        serde_json::Value::Null
+                    }
+                    Some(want) => {
+                        let worst = want
+                            .iter()
+                            .zip(&first)
+                            .map(|(w, g)| {
+                                let d: f64 =
+                                    w.iter().zip(g).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+                                let n: f64 = w.iter().map(|x| f64::from(*x).powi(2)).sum();
+                                (d / n.max(f64::MIN_POSITIVE)).sqrt()
+                            })
+                            .fold(0.0, f64::max);
+                        eprintln!(
+                            "  {arch} batch {b}: max relative difference from the first backend {worst:.2e}"
+                        );
+                        json!(worst)
+                    }
+                };
                 times.sort_by(f64::total_cmp);
                 let med = times[times.len() / 2];
                 let ips = b as f64 / med;
                 eprintln!(
-                    "  {arch} batch {b}: {ips:.2} images/s (median {:.1} ms/batch, warm-up {:.1} s)",
+                    "  {arch} {dtype} batch {b}: {ips:.2} images/s (median {:.1} ms/batch, warm-up {:.1} s)",
                     med * 1e3,
                     warm
                 );
                 results.push(json!({
                     "backend": label, "adapter": sel.describe(), "arch": arch, "batch": b,
-                    "images_per_s": ips, "median_batch_ms": med * 1e3, "warmup_s": warm,
-                    "build_s": load_s, "times_s": times,
+                    "dtype": dtype, "images_per_s": ips, "median_batch_ms": med * 1e3, "warmup_s": warm,
+                    "build_s": load_s, "times_s": times, "max_rel_diff_vs_first_backend": agreement,
                 }));
             }
         }
     }
     let mut baseline = serde_json::Value::Null;
     if let Some(py) = &a.python {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_clip_torch.py");
+        let script = super::bench::baseline_script("bench_clip_torch.py");
         let mut cmd = Command::new(py);
         cmd.arg(&script)
             .arg("--arch")
@@ -132,23 +173,45 @@ pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
         if let Some(extra) = &a.python_args {
             cmd.args(extra.split_whitespace());
         }
+        // The baseline's progress and errors go straight to our stderr.
+        cmd.stderr(std::process::Stdio::inherit());
         let out = cmd.output().with_context(|| format!("running {py}"))?;
         if out.status.success() {
             baseline = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
         } else {
-            eprintln!("baseline failed: {}", String::from_utf8_lossy(&out.stderr));
+            eprintln!("baseline failed ({})", out.status);
         }
     }
-    // images/s ratio against the baseline's CPU fp32 rows, same arch and batch.
+    // images/s ratio against every baseline row of the same arch and batch, keyed by the
+    // baseline's device and dtype (`ratio_vs_torch_cpu_float32`, `ratio_vs_torch_cuda_float16`…).
     if let Some(rows) = baseline.get("results").and_then(|r| r.as_array()) {
         for r in &mut results {
-            let m = rows.iter().find(|b| {
-                b["device"] == "cpu" && b["arch"] == r["arch"] && b["batch"] == r["batch"]
-            });
-            if let (Some(m), Some(ours)) = (m, r["images_per_s"].as_f64())
-                && let Some(theirs) = m["images_per_s"].as_f64()
+            let Some(ours) = r["images_per_s"].as_f64() else {
+                continue;
+            };
+            let mut ratios = Vec::new();
+            for m in rows
+                .iter()
+                .filter(|b| b["arch"] == r["arch"] && b["batch"] == r["batch"])
             {
-                r["ratio_vs_torch_cpu"] = json!(ours / theirs);
+                if let (Some(theirs), Some(dev), Some(dt)) = (
+                    m["images_per_s"].as_f64(),
+                    m["device"].as_str(),
+                    m["dtype"].as_str(),
+                ) {
+                    let ratio = ours / theirs;
+                    eprintln!(
+                        "  {} {} batch {} on {}: {ratio:.2}x torch {dev} {dt}",
+                        r["arch"].as_str().unwrap_or("?"),
+                        r["backend"].as_str().unwrap_or("?"),
+                        r["batch"],
+                        r["adapter"].as_str().unwrap_or("?"),
+                    );
+                    ratios.push((format!("ratio_vs_torch_{dev}_{dt}"), ratio));
+                }
+            }
+            for (k, v) in ratios {
+                r[k] = json!(v);
             }
         }
     }

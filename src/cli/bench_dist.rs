@@ -56,8 +56,7 @@ fn baseline(
     seed: u64,
     threads: usize,
 ) -> anyhow::Result<serde_json::Value> {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_dist_numpy.py");
+    let script = super::bench::baseline_script("bench_dist_numpy.py");
     let out = std::process::Command::new(python)
         .arg(&script)
         .args(["--n", &n.to_string(), "--d", &d.to_string()])
