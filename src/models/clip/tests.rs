@@ -319,3 +319,33 @@ fn discovery_finds_tiny_models_and_heads() {
     assert_eq!(hf.embed_dim, 16);
     assert_eq!(hf.format, super::Format::Hf);
 }
+
+/// On the CPU backend `embed_pixels` splits a batch into one sub-batch per rayon thread; with
+/// uneven splits (5 images on 3 threads: 2 + 2 + 1) the rows must come back in order and equal
+/// one whole-batch forward pass, and the reference parity must hold on the split path too.
+#[test]
+fn cpu_batch_split_matches_one_pass() {
+    let device = Device::flex();
+    assert!(super::is_flex(&device));
+    let clip = Clip::load_path(&data_dir().join("clip_tiny").join("hf"), &device).expect("load");
+    assert!(clip.cpu);
+    let s = clip.image_size();
+    let n = 5;
+    let px: Vec<f32> = (0..n * 3 * s * s)
+        .map(|i| ((i * 2_654_435_761) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let whole = clip.forward_pixels(px.clone(), n).expect("one pass");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .expect("pool");
+    let split = pool.install(|| clip.embed_pixels(px, n)).expect("split");
+    assert_eq!(split.len(), n);
+    for (i, (a, b)) in split.iter().zip(&whole).enumerate() {
+        let (_, rel) = diff(a, b);
+        assert!(rel <= 1e-5, "image {i}: rel {rel}");
+    }
+    // Distinct inputs give distinct rows, so an order mix-up could not pass the check above.
+    assert!(diff(&whole[0], &whole[1]).1 > 1e-3);
+    pool.install(|| check_model("hf", &device, 1e-4));
+}
