@@ -134,13 +134,26 @@ fn print(args: &EmbedArgs, clip: &Clip, head: Option<&AestheticHead>) -> anyhow:
     let mut failed = false;
     let mut images = Vec::new();
     for chunk in args.paths.chunks(args.batch) {
-        let loaded: Vec<_> = chunk.iter().map(|p| super::faces::load_rgb(p)).collect();
-        let ok: Vec<(&[u8], usize, usize)> = loaded
-            .iter()
-            .filter_map(|r| r.as_ref().ok().map(|(v, w, h)| (v.as_slice(), *w, *h)))
+        // Decode and preprocess each file on its own (in parallel), so that one bad file is
+        // reported in its entry instead of failing the batch.
+        use rayon::prelude::*;
+        let prepared: Vec<anyhow::Result<Vec<f32>>> = chunk
+            .par_iter()
+            .map(|p| {
+                let (rgb, w, h) = super::faces::load_rgb(p)?;
+                clip.preprocess_rgb(&rgb, w, h)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+            })
             .collect();
-        let mut emb = clip.embed_rgb(&ok)?.into_iter();
-        for (p, r) in chunk.iter().zip(&loaded) {
+        let ok: Vec<f32> = prepared
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .flatten()
+            .copied()
+            .collect();
+        let n_ok = prepared.iter().filter(|r| r.is_ok()).count();
+        let mut emb = clip.embed_pixels(ok, n_ok)?.into_iter();
+        for (p, r) in chunk.iter().zip(&prepared) {
             let mut out = ImageOut {
                 path: p.display().to_string(),
                 error: None,

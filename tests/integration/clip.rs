@@ -63,6 +63,74 @@ fn clip_embed_prints_reference_embeddings() {
     );
 }
 
+/// A corrupt file and an image too elongated for CLIP preprocessing are reported in their own
+/// entries (exit 2); the good images in the same batch are still embedded, and equal their
+/// embeddings from a run without the bad files.
+#[test]
+fn clip_embed_reports_bad_files_per_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = data().join("clip/grad_299x150.png");
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = tmp.path().join("truncated.png");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let thin = tmp.path().join("thin_1x40.png");
+    std::fs::write(&thin, png_with_text(1, 40, 7, &[])).unwrap();
+    let second = tmp.path().join("second.png");
+    std::fs::write(&second, png_with_text(64, 48, 3, &[])).unwrap();
+    let model = data().join("clip_tiny/hf");
+    let embed = |files: &[&Path]| {
+        let mut args = vec![
+            "embed",
+            "--model",
+            model.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        run(&args)
+    };
+    let out = embed(&[&good, &truncated, &thin, &second]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let imgs = v["images"].as_array().unwrap();
+    assert_eq!(imgs.len(), 4);
+    assert!(imgs[1]["error"].as_str().unwrap().contains("truncated.png"));
+    let thin_err = imgs[2]["error"].as_str().unwrap();
+    assert!(
+        thin_err.contains("thin_1x40.png") && thin_err.contains("elongated"),
+        "{thin_err}"
+    );
+    for i in [1, 2] {
+        assert_eq!(imgs[i]["embedding"].as_array().unwrap().len(), 0);
+    }
+    let clean = embed(&[&good, &second]);
+    assert!(clean.status.success());
+    let c: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    for (i, j) in [(0, 0), (3, 1)] {
+        assert!(imgs[i].get("error").is_none());
+        let (g, w) = (
+            f32s(&imgs[i]["embedding"]),
+            f32s(&c["images"][j]["embedding"]),
+        );
+        assert_eq!(g.len(), 16);
+        let d: f64 = g
+            .iter()
+            .zip(&w)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            d <= 1e-5 * w.iter().map(|x| x * x).sum::<f64>().sqrt(),
+            "image {i}: {d}"
+        );
+    }
+}
+
 #[test]
 fn clip_embed_collection_is_incremental_and_scores_prompts() {
     let tmp = tempfile::tempdir().unwrap();

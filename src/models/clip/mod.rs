@@ -179,20 +179,31 @@ impl Clip {
         rows(self.model.vision.forward(x), n, self.dim())
     }
 
-    /// Image embeddings for RGB8 images (preprocessed here).
+    /// Image embeddings for RGB8 images (preprocessed here). One image that cannot be
+    /// preprocessed fails the call; see [`Clip::preprocess_rgb`] to sort those out first.
     pub fn embed_rgb(&self, images: &[(&[u8], usize, usize)]) -> Result<Vec<Vec<f32>>, ClipError> {
         let s = self.image_size();
         let mut px = Vec::with_capacity(images.len() * 3 * s * s);
         for (rgb, w, h) in images {
-            let crop = preprocess::resize_crop(rgb, *w, *h, s).ok_or_else(|| {
-                ClipError::Input(format!(
-                    "empty, short or too elongated (> {}:1) image {w}×{h}",
-                    preprocess::MAX_ASPECT
-                ))
-            })?;
-            preprocess::normalize_into(&crop, &mut px);
+            px.extend(self.preprocess_rgb(rgb, *w, *h)?);
         }
         self.embed_pixels(px, images.len())
+    }
+
+    /// One RGB8 image preprocessed for this model (`3 × S × S` normalised f32), or why not
+    /// (empty, shorter than a pixel after resizing, or more elongated than
+    /// [`preprocess::MAX_ASPECT`]).
+    pub fn preprocess_rgb(&self, rgb: &[u8], w: usize, h: usize) -> Result<Vec<f32>, ClipError> {
+        let s = self.image_size();
+        let crop = preprocess::resize_crop(rgb, w, h, s).ok_or_else(|| {
+            ClipError::Input(format!(
+                "empty, short or too elongated (> {}:1) image {w}×{h}",
+                preprocess::MAX_ASPECT
+            ))
+        })?;
+        let mut px = Vec::with_capacity(3 * s * s);
+        preprocess::normalize_into(&crop, &mut px);
+        Ok(px)
     }
 
     /// Text embeddings (projected, not normalised) for token id rows (`context_length` ids
