@@ -9,7 +9,7 @@
 //! different producer (another model or head). A second run does nothing, except retry images
 //! that failed to decode.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -265,19 +265,18 @@ pub fn run(
         .into_iter()
         .filter(|r| r.error.is_none() && !r.missing)
         .collect();
-    let mut vectors: HashMap<i64, Vec<f32>> = store.embedding_vectors_by_id(&key)?;
+    // Only the ids: the vectors are read later, and only for images whose signals need them.
+    let mut have: HashSet<i64> = store.embedded_image_ids(&key)?;
+    let mut vectors: HashMap<i64, Vec<f32>> = HashMap::new();
     let mut sum = ClipSummary {
         model: key.clone(),
         model_name: loaded.model.files.name.clone(),
         head: loaded.head_name(),
         images: rows.len(),
-        already_embedded: rows.iter().filter(|r| vectors.contains_key(&r.id)).count(),
+        already_embedded: rows.iter().filter(|r| have.contains(&r.id)).count(),
         ..ClipSummary::default()
     };
-    let todo: Vec<&ImageRow> = rows
-        .iter()
-        .filter(|r| !vectors.contains_key(&r.id))
-        .collect();
+    let todo: Vec<&ImageRow> = rows.iter().filter(|r| !have.contains(&r.id)).collect();
     progress.start_phase("clip embed", todo.len() as u64);
     let size = loaded.model.image_size;
     let mut embedded_now: Vec<i64> = Vec::new();
@@ -332,6 +331,7 @@ pub fn run(
         sum.embedded += write.len();
         sum.failed += n_failed;
         for (id, e) in ids.into_iter().zip(emb) {
+            have.insert(id);
             vectors.insert(id, e);
             embedded_now.push(id);
         }
@@ -345,7 +345,15 @@ pub fn run(
     };
 
     progress.set_phase("clip signals");
-    let signal_rows = signal_rows(store, loaded, &rows, &vectors, &embedded_now, &mut sum)?;
+    let signal_rows = signal_rows(
+        store,
+        loaded,
+        &rows,
+        &have,
+        vectors,
+        &embedded_now,
+        &mut sum,
+    )?;
     store.set_signals(&signal_rows)?;
     sum.seconds = t0.elapsed().as_secs_f64();
     Ok(sum)
@@ -353,17 +361,19 @@ pub fn run(
 
 /// The `aesthetic`, `clip_score` and `clip_prompt_truncated` rows to write: for images embedded
 /// now, and for embedded images whose stored value has another producer (or none). Counts
-/// what exists after the write into `sum`.
+/// what exists after the write into `sum`. `have` holds every image with a vector; `vectors`
+/// those embedded now, and the stored vectors of the stale ones are read here.
 fn signal_rows(
     store: &Store,
     loaded: &LoadedClip,
     rows: &[ImageRow],
-    vectors: &HashMap<i64, Vec<f32>>,
+    have: &HashSet<i64>,
+    mut vectors: HashMap<i64, Vec<f32>>,
     embedded_now: &[i64],
     sum: &mut ClipSummary,
 ) -> Result<Vec<(i64, SignalRow)>, ClipJobError> {
     let key = loaded.key();
-    let fresh: std::collections::HashSet<i64> = embedded_now.iter().copied().collect();
+    let fresh: HashSet<i64> = embedded_now.iter().copied().collect();
     let aesthetic_producer = loaded
         .head
         .as_ref()
@@ -374,19 +384,39 @@ fn signal_rows(
     let stale = |stored: &HashMap<i64, String>, id: i64, want: &str| {
         fresh.contains(&id) || stored.get(&id).map(String::as_str) != Some(want)
     };
+    let cleaned_prompt = |r: &ImageRow| {
+        r.positive
+            .as_deref()
+            .map(prompt::clean_prompt)
+            .unwrap_or_default()
+    };
+    let need: Vec<i64> = rows
+        .iter()
+        .filter(|r| have.contains(&r.id) && !vectors.contains_key(&r.id))
+        .filter(|r| {
+            aesthetic_producer
+                .as_ref()
+                .is_some_and(|p| stale(&stored_aesthetic, r.id, p))
+                || (stale(&stored_score, r.id, &score_producer) && !cleaned_prompt(r).is_empty())
+        })
+        .map(|r| r.id)
+        .collect();
+    vectors.extend(store.embedding_vectors_for(key, &need)?);
 
     let mut out: Vec<(i64, SignalRow)> = Vec::new();
-    let mut computed: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    let mut computed: HashSet<i64> = HashSet::new();
     if let (Some(h), Some(producer)) = (&loaded.head, &aesthetic_producer) {
         for r in rows {
-            let Some(v) = vectors.get(&r.id) else {
+            if !have.contains(&r.id) {
                 continue;
-            };
+            }
             if !stale(&stored_aesthetic, r.id, producer) {
                 sum.aesthetic += 1;
                 continue;
             }
-            if let Ok(s) = h.score(v) {
+            if let Some(v) = vectors.get(&r.id)
+                && let Ok(s) = h.score(v)
+            {
                 out.push((r.id, number("aesthetic", s, producer)));
                 computed.insert(r.id);
                 sum.aesthetic += 1;
@@ -399,14 +429,10 @@ fn signal_rows(
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut prompt_of: Vec<(i64, usize)> = Vec::new();
     for r in rows {
-        let Some(_) = vectors.get(&r.id) else {
+        if !have.contains(&r.id) {
             continue;
-        };
-        let cleaned = r
-            .positive
-            .as_deref()
-            .map(prompt::clean_prompt)
-            .unwrap_or_default();
+        }
+        let cleaned = cleaned_prompt(r);
         if cleaned.is_empty() {
             sum.no_prompt += 1;
             continue;
@@ -590,6 +616,22 @@ mod tests {
         assert_eq!((c.embedded, c.signals_computed, c.aesthetic), (3, 3, 3));
         let producers = store.signal_producers("aesthetic").expect("producers");
         assert!(producers.values().all(|p| p.contains(b.key())));
+
+        // Back to the first model: nothing to embed, and `aesthetic` is recomputed from its
+        // stored vectors (read only for the stale images).
+        let c = run_all(&mut store, dir.path(), &a, 8);
+        assert_eq!(
+            (c.embedded, c.already_embedded, c.signals_computed),
+            (0, 3, 3)
+        );
+        let again: HashMap<i64, f64> = store
+            .signal_numbers("aesthetic")
+            .expect("aesthetic")
+            .into_iter()
+            .collect();
+        for (id, v) in &vectors {
+            assert!((again[id] - head.score(v).expect("score")).abs() < 1e-12);
+        }
 
         // Without a head: embeddings only, no aesthetic counted.
         let none = LoadedClip {

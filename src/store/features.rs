@@ -1,7 +1,7 @@
 //! Per-image feature vectors read from the `signals` table (the batch-evaluation CLI's classical
 //! fallback features). Lives in `store` because only `store` has SQL.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
@@ -111,6 +111,40 @@ impl super::Store {
         Ok(out)
     }
 
+    /// Ids of the current, present images with a well-formed vector from `model_key`, without
+    /// reading the vectors (the CLIP pass's "already embedded" check).
+    pub fn embedded_image_ids(&self, model_key: &str) -> Result<HashSet<i64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT i.id FROM embeddings e JOIN images i ON i.id = e.image_id
+             WHERE e.model_key = ?1 AND i.current = 1 AND i.missing = 0
+               AND e.dim >= 0 AND length(e.vector) = 4 * e.dim",
+        )?;
+        let rows = stmt.query_map(params![model_key], |r| r.get::<_, i64>(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The vectors from `model_key` of the given images (ids without a well-formed one are
+    /// left out).
+    pub fn embedding_vectors_for(
+        &self,
+        model_key: &str,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<f32>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT dim, vector FROM embeddings WHERE image_id = ?1 AND model_key = ?2")?;
+        let mut out = HashMap::with_capacity(ids.len());
+        for &id in ids {
+            let mut rows = stmt.query(params![id, model_key])?;
+            if let Some(r) = rows.next()?
+                && let Some(v) = vector_of(r.get(0)?, &r.get::<_, Vec<u8>>(1)?)
+            {
+                out.insert(id, v);
+            }
+        }
+        Ok(out)
+    }
+
     /// The producer of one signal for every current, present image that has it.
     pub fn signal_producers(&self, key: &str) -> Result<HashMap<i64, String>> {
         let mut stmt = self.conn.prepare(
@@ -173,6 +207,24 @@ mod tests {
         let by_id = s.embedding_vectors_by_id("m").unwrap();
         assert_eq!(by_id.len(), 1);
         assert_eq!(by_id[&ids[0]], vec![1.5, -2.0, 0.25]);
+        assert_eq!(
+            s.embedded_image_ids("m").unwrap(),
+            [ids[0]].into_iter().collect()
+        );
+        let some = s
+            .embedding_vectors_for("m", &[ids[0], ids[1], 999])
+            .unwrap();
+        assert_eq!(
+            some.len(),
+            2,
+            "by id, whatever the image's state; unknown ids left out"
+        );
+        assert_eq!(some[&ids[1]], vec![0.0, 1.0, 2.0]);
+        assert!(
+            s.embedding_vectors_for("other", &[ids[0]])
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
