@@ -29,14 +29,14 @@ pub struct SelectArgs {
     #[arg(long)]
     pub best_of_n: bool,
     /// Largest N of the best-of-N curve.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, requires = "best_of_n")]
     pub n_max: usize,
     /// Quality measured by the best-of-N curve (a numeric signal; default: learned_preference or
     /// aesthetic when present, else the policy score).
     #[arg(long, requires = "best_of_n")]
     pub quality: Option<String>,
     /// Criterion of the label events used for the humans' best.
-    #[arg(long, default_value = "overall")]
+    #[arg(long, default_value = "overall", requires = "best_of_n")]
     pub criterion: String,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,

@@ -309,4 +309,20 @@ fn select_best_of_n_reports_curves_and_selector_efficiency() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("'nope'"), "{}", stderr(&o));
+    // The curve's options without --best-of-n are usage errors, not silently ignored.
+    for flag in [["--n-max", "4"], ["--criterion", "overall"]] {
+        let o = run(&[
+            "select",
+            d,
+            "--db",
+            db_s,
+            "--policy",
+            p,
+            "--dry-run",
+            flag[0],
+            flag[1],
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{flag:?}");
+        assert!(stderr(&o).contains("--best-of-n"), "{}", stderr(&o));
+    }
 }
