@@ -43,167 +43,14 @@ pub fn gray_pil_l(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Lanczos (a = 3) kernel as Pillow's `lanczos_filter`: `sinc(x) * sinc(x / 3)` on [-3, 3).
-fn lanczos(x: f64) -> f64 {
-    fn sinc(x: f64) -> f64 {
-        if x == 0.0 {
-            return 1.0;
-        }
-        let x = x * std::f64::consts::PI;
-        x.sin() / x
-    }
-    if (-3.0..3.0).contains(&x) {
-        sinc(x) * sinc(x / 3.0)
-    } else {
-        0.0
-    }
-}
-
-/// Fixed-point bits of Pillow's 8-bit resampler: `PRECISION_BITS = 32 - 8 - 2`.
-const PRECISION_BITS: u32 = 32 - 8 - 2;
-
-/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for one axis (box = the whole
-/// input): per output sample the first input index, the tap count, and `ksize` fixed-point
-/// coefficients.
-struct Coeffs {
-    ksize: usize,
-    bounds: Vec<(usize, usize)>,
-    kk: Vec<i32>,
-}
-
-fn precompute_coeffs(in_size: usize, out_size: usize) -> Coeffs {
-    const SUPPORT: f64 = 3.0; // LANCZOS.support
-    let scale = in_size as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = SUPPORT * filterscale;
-    let ksize = support.ceil() as usize * 2 + 1;
-    let inv_filterscale = 1.0 / filterscale;
-    let mut bounds = Vec::with_capacity(out_size);
-    let mut kk = vec![0i32; out_size * ksize];
-    let mut k = vec![0f64; ksize];
-    for xx in 0..out_size {
-        let center = (xx as f64 + 0.5) * scale;
-        // C `(int)` truncates toward zero, as `as i64` does.
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64).max(0) as usize;
-        let count = xmax.saturating_sub(xmin).min(ksize);
-        let mut ww = 0.0;
-        for (x, kx) in k.iter_mut().enumerate().take(count) {
-            let w = lanczos(((x + xmin) as f64 - center + 0.5) * inv_filterscale);
-            *kx = w;
-            ww += w;
-        }
-        let row = &mut kk[xx * ksize..(xx + 1) * ksize];
-        for (dst, &w) in row.iter_mut().zip(&k[..count]) {
-            let w = if ww != 0.0 { w / ww } else { w };
-            let scaled = w * f64::from(1u32 << PRECISION_BITS);
-            // normalize_coeffs_8bpc: round half away from zero, then C truncation.
-            *dst = if w < 0.0 {
-                (-0.5 + scaled) as i32
-            } else {
-                (0.5 + scaled) as i32
-            };
-        }
-        bounds.push((xmin, count));
-    }
-    Coeffs { ksize, bounds, kk }
-}
-
-/// Pillow's `clip8`: drop the fixed-point fraction (arithmetic shift) and clamp to u8.
-///
-/// The sums are C `int`s in Pillow; with 22-bit coefficients (Σ|k| < 1.3 · 2^22) and 8-bit
-/// input they stay below 2^31, and the wrapping arithmetic used here only mirrors C's
-/// two's-complement behaviour instead of panicking in debug builds.
-#[inline]
-fn clip8(ss: i32) -> u8 {
-    (ss >> PRECISION_BITS).clamp(0, 255) as u8
-}
-
-/// Horizontal pass over rows `y0..y0 + rows` of a `w`-wide image.
-fn pass_horizontal(src: &[u8], w: usize, y0: usize, rows: usize, c: &Coeffs) -> Vec<u8> {
-    let out_w = c.bounds.len();
-    let mut out = Vec::with_capacity(out_w * rows);
-    for y in y0..y0 + rows {
-        let line = &src[y * w..(y + 1) * w];
-        for (xx, &(xmin, count)) in c.bounds.iter().enumerate() {
-            let k = &c.kk[xx * c.ksize..xx * c.ksize + count];
-            let mut ss = 1i32 << (PRECISION_BITS - 1);
-            for (&p, &kv) in line[xmin..xmin + count].iter().zip(k) {
-                ss = ss.wrapping_add(i32::from(p).wrapping_mul(kv));
-            }
-            out.push(clip8(ss));
-        }
-    }
-    out
-}
-
-/// Vertical pass over a `w`-wide image; `y_offset` is subtracted from the bounds.
-fn pass_vertical(src: &[u8], w: usize, y_offset: usize, c: &Coeffs) -> Vec<u8> {
-    let out_h = c.bounds.len();
-    let mut out = vec![0u8; w * out_h];
-    let mut acc = vec![0i32; w];
-    for (yy, &(ymin, count)) in c.bounds.iter().enumerate() {
-        let k = &c.kk[yy * c.ksize..yy * c.ksize + count];
-        acc.fill(1i32 << (PRECISION_BITS - 1));
-        for (dy, &kv) in k.iter().enumerate() {
-            let y = ymin + dy - y_offset;
-            let line = &src[y * w..(y + 1) * w];
-            for (a, &p) in acc.iter_mut().zip(line) {
-                *a = a.wrapping_add(i32::from(p).wrapping_mul(kv));
-            }
-        }
-        for (o, &a) in out[yy * w..(yy + 1) * w].iter_mut().zip(&acc) {
-            *o = clip8(a);
-        }
-    }
-    out
-}
-
 /// Resizes an 8-bit single-channel image exactly like PIL's
-/// `Image.resize((new_w, new_h), Image.LANCZOS)` on mode `L` (`ImagingResample` in
-/// `Resample.c`): separable Lanczos-3 with the support widened by the downscale factor,
-/// coefficients in 22-bit fixed point, each pass rounded and clipped to `u8`, horizontal
-/// pass first unless the height shrinks more than twice as much as the width.
+/// `Image.resize((new_w, new_h), Image.LANCZOS)` on mode `L` ([`super::resample`]).
 ///
 /// Returns an empty vector when either output size is 0 or the input is empty or shorter
 /// than `w * h`.
 #[must_use]
 pub fn resize_lanczos_l(gray: &[u8], w: usize, h: usize, new_w: usize, new_h: usize) -> Vec<u8> {
-    if new_w == 0 || new_h == 0 || w == 0 || h == 0 || gray.len() < w * h {
-        return Vec::new();
-    }
-    if new_w == w && new_h == h {
-        return gray[..w * h].to_vec(); // Image.resize returns a copy
-    }
-    let need_h = new_w != w;
-    let need_v = new_h != h;
-    let horizontal_first = !(h > new_h && (h - new_h) as i64 > (w as i64 - new_w as i64) * 2);
-    let vert = precompute_coeffs(h, new_h);
-    if horizontal_first {
-        let mut img = gray[..w * h].to_vec();
-        let mut cur_w = w;
-        // Only the rows that the vertical pass reads are resampled horizontally.
-        let y_first = vert.bounds.first().map_or(0, |b| b.0);
-        let y_last = vert.bounds.last().map_or(h, |b| b.0 + b.1);
-        let mut y_off = 0;
-        if need_h {
-            let horiz = precompute_coeffs(w, new_w);
-            img = pass_horizontal(&img, w, y_first, y_last - y_first, &horiz);
-            cur_w = new_w;
-            y_off = y_first;
-        }
-        if need_v {
-            img = pass_vertical(&img, cur_w, y_off, &vert);
-        }
-        img
-    } else {
-        let mut img = pass_vertical(&gray[..w * h], w, 0, &vert);
-        if need_h {
-            let horiz = precompute_coeffs(w, new_w);
-            img = pass_horizontal(&img, w, 0, new_h, &horiz);
-        }
-        img
-    }
+    super::resample::resize::<1>(gray, w, h, new_w, new_h, super::resample::Filter::Lanczos)
 }
 
 /// Packs booleans row-major, first one in the most significant bit (ImageHash's hex order).
@@ -443,26 +290,6 @@ mod tests {
         assert!(resize_lanczos_l(&c, 50, 7, 8, 8).iter().all(|&v| v == 93));
         assert!(resize_lanczos_l(&c, 50, 7, 32, 32).iter().all(|&v| v == 93));
         assert!(resize_lanczos_l(&c, 50, 7, 0, 32).is_empty());
-    }
-
-    #[test]
-    fn fixed_point_sums_fit_i32() {
-        // Worst case of Pillow's int accumulator: 255 on every positive tap, 0 elsewhere.
-        for in_size in (1..3000).step_by(7) {
-            for out_size in [8, 9, 32] {
-                let c = precompute_coeffs(in_size, out_size);
-                for (i, &(_, count)) in c.bounds.iter().enumerate() {
-                    let k = &c.kk[i * c.ksize..i * c.ksize + count];
-                    let pos: i64 = k.iter().map(|&v| i64::from(v.max(0))).sum();
-                    let neg: i64 = k.iter().map(|&v| i64::from(v.min(0))).sum();
-                    assert!(
-                        255 * pos + (1 << 21) < i64::from(i32::MAX),
-                        "{in_size}->{out_size}"
-                    );
-                    assert!(255 * neg > i64::from(i32::MIN));
-                }
-            }
-        }
     }
 
     #[test]
