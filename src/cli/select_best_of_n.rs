@@ -38,10 +38,12 @@ pub fn run(
     let plan = evaluate::score_all(p, rows).map_err(|e| UsageError(e.to_string()))?;
     let bon = evaluate::best_of_n(p, &plan, rows, quality, a.n_max);
     let eff = evaluate::selector_efficiency(p, &plan, rows, events, &a.criterion);
+    let paths: std::collections::HashMap<i64, &str> =
+        rows.iter().map(|r| (r.id, r.path.as_str())).collect();
     let path = |id: i64| {
-        rows.iter()
-            .find(|r| r.id == id)
-            .map_or_else(String::new, |r| r.path.clone())
+        paths
+            .get(&id)
+            .map_or_else(String::new, |p| (*p).to_string())
     };
     match a.format {
         ListFormat::Json => {
