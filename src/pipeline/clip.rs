@@ -581,7 +581,14 @@ mod tests {
         let snap = progress.snapshot();
         assert_eq!((snap.done, snap.total), (3, 3));
 
-        let vectors = store.embedding_vectors_by_id(a.key()).expect("vectors");
+        let embedded: Vec<i64> = store
+            .embedded_image_ids(a.key())
+            .expect("ids")
+            .into_iter()
+            .collect();
+        let vectors = store
+            .embedding_vectors_for(a.key(), &embedded)
+            .expect("vectors");
         let stored: HashMap<i64, f64> = store
             .signal_numbers("aesthetic")
             .expect("aesthetic")

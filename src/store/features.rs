@@ -87,30 +87,6 @@ impl super::Store {
         Ok(out)
     }
 
-    /// Like [`Self::embedding_vectors`], keyed by image id (current, present images only).
-    pub fn embedding_vectors_by_id(&self, model_key: &str) -> Result<HashMap<i64, Vec<f32>>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT i.id, e.dim, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
-             WHERE e.model_key = ?1 AND i.current = 1 AND i.missing = 0",
-        )?;
-        let rows = stmt.query_map(params![model_key], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
-        })?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let (id, dim, blob) = row?;
-            let Some(v) = vector_of(dim, &blob) else {
-                continue;
-            };
-            out.insert(id, v);
-        }
-        Ok(out)
-    }
-
     /// Ids of the current, present images with a well-formed vector from `model_key`, without
     /// reading the vectors (the CLIP pass's "already embedded" check).
     pub fn embedded_image_ids(&self, model_key: &str) -> Result<HashSet<i64>> {
@@ -204,7 +180,8 @@ mod tests {
             "missing files drop out"
         );
         assert!(s.embedding_vectors("other").unwrap().is_empty());
-        let by_id = s.embedding_vectors_by_id("m").unwrap();
+        let embedded: Vec<i64> = s.embedded_image_ids("m").unwrap().into_iter().collect();
+        let by_id = s.embedding_vectors_for("m", &embedded).unwrap();
         assert_eq!(by_id.len(), 1);
         assert_eq!(by_id[&ids[0]], vec![1.5, -2.0, 0.25]);
         assert_eq!(
