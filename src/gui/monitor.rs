@@ -680,20 +680,25 @@ fn review_plot(ui: &mut egui::Ui, res: &MonitorResult) {
                         .name(name)
                         .fill(super::views::status_color("review")),
                 );
-                let ci = &b["review_rate_ci95"];
-                if let (Some(lo), Some(hi)) = (ci[0].as_f64(), ci[1].as_f64()) {
-                    pu.line(
-                        Line::new(
-                            "95 % interval",
-                            PlotPoints::from(vec![[x, 100.0 * lo], [x, 100.0 * hi]]),
-                        )
-                        .color(Color32::GRAY)
-                        .width(1.5),
-                    );
-                }
+                percent_interval(pu, x, &b["review_rate_ci95"]);
             }
             pu.bar_chart(BarChart::new("review rate", bars));
         });
+}
+
+/// A vertical grey 95 % interval at `x` from a `[lo, hi]` proportion pair, in percent
+/// (nothing when either end is missing).
+fn percent_interval(pu: &mut egui_plot::PlotUi<'_>, x: f64, ci: &serde_json::Value) {
+    if let (Some(lo), Some(hi)) = (ci[0].as_f64(), ci[1].as_f64()) {
+        pu.line(
+            Line::new(
+                "95 % interval",
+                PlotPoints::from(vec![[x, 100.0 * lo], [x, 100.0 * hi]]),
+            )
+            .color(Color32::GRAY)
+            .width(1.5),
+        );
+    }
 }
 
 /// Human-vs-policy agreement per batch over batches (time order for scan_date).
@@ -726,17 +731,7 @@ fn agreement_plot(ui: &mut egui::Ui, res: &MonitorResult) {
                 };
                 let x = i as f64;
                 pts.push([x, 100.0 * v]);
-                let ci = &hp["ci95"];
-                if let (Some(lo), Some(hi)) = (ci[0].as_f64(), ci[1].as_f64()) {
-                    pu.line(
-                        Line::new(
-                            "95 % interval",
-                            PlotPoints::from(vec![[x, 100.0 * lo], [x, 100.0 * hi]]),
-                        )
-                        .color(Color32::GRAY)
-                        .width(1.5),
-                    );
-                }
+                percent_interval(pu, x, &hp["ci95"]);
             }
             pu.line(
                 Line::new("agreement", PlotPoints::from(pts.clone()))
