@@ -8,15 +8,16 @@
 //! Samplers are found by their inputs, not their class: a node with a
 //! role-named conditioning link (`positive`, `base_positive`) plus a latent
 //! link, a seed or a sampler/detailer class (so a CFG guider is not one), or
-//! a node with a `guider` link. The output
-//! chain is the sampler nearest a Save node (previews and sinks second); the
-//! *first pass* is the earliest sampler feeding it (hires, refiner, detailer
-//! and upscale passes come later) and gives every field. The other passes are
-//! kept as extra fields (`pass N: <class> <id>`, with their prompt when it
-//! differs). When the first pass has no prompt with a letter or digit, the
-//! next pass that has one gives it; then a scan of every text-like input
-//! (role from the input name: `main_prompt`, `negative_main_prompt`) for
-//! graphs without a sampler node (SeargeSDXL's data-stream workflows). Each
+//! a node with a `guider` link. The output chain ends at the sampler nearest
+//! a Save node (previews and sinks second); the *first pass* is the earliest
+//! sampler feeding it (hires, refiner, detailer and upscale passes come
+//! later) and gives every field. The other passes are kept as extra fields
+//! (`pass N: <class> <id>`, with their prompt when it differs), samplers off
+//! that chain (preview branches) as `other sampler`. When the first pass has
+//! no prompt with a letter or digit, the next pass that has one gives it;
+//! then a scan of every text-like input (role from the input name:
+//! `main_prompt`, `negative_main_prompt`), which also serves graphs without a
+//! sampler node (SeargeSDXL's data-stream workflows). Each
 //! fallback leaves a warning. Node titles are never used.
 
 use std::borrow::Cow;
@@ -415,14 +416,17 @@ pub(crate) fn analyse(
     };
     // The passes to the output, first pass first, then every other sampler.
     let mut order = pass_chain(nodes, &ranked, last);
+    let chain_len = order.len();
     let rest: Vec<String> = ranked
         .iter()
         .filter(|s| !order.contains(s))
         .cloned()
         .collect();
     order.extend(rest);
+    // Bounded work: the first pass and at most MAX_PASSES others are read.
     let passes: Vec<(String, GenerationMetadata)> = order
         .iter()
+        .take(MAX_PASSES + 1)
         .map(|id| {
             let mut w = Walker::new(nodes).with_outputs(outputs);
             (id.clone(), from_sampler(&mut w, id))
@@ -460,8 +464,13 @@ pub(crate) fn analyse(
             }
         }
     }
-    for (n, (id, p)) in passes.iter().enumerate().skip(1).take(MAX_PASSES) {
-        let name = format!("pass {}: {} {id}", n + 1, Walker::new(nodes).class(id));
+    for (n, (id, p)) in passes.iter().enumerate().skip(1) {
+        let class = Walker::new(nodes).class(id);
+        let name = if n < chain_len {
+            format!("pass {}: {class} {id}", n + 1)
+        } else {
+            format!("other sampler: {class} {id}")
+        };
         m.add_extra(name.clone(), &describe(p));
         if let Some(t) = p
             .positive
