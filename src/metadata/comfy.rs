@@ -338,7 +338,7 @@ fn scan_texts(
         }
     }
     positives.retain(|(_, _, _, t)| !negatives.contains(t) && !known_negatives.contains(t));
-    positives.sort_by(|a, b| a.0.cmp(&b.0));
+    positives.sort_by_key(|a| a.0);
     let negative = negatives.into_iter().next();
     match positives.into_iter().next() {
         Some((_, id, key, text)) => (Some(text), negative, Some(format!("node {id} input {key}"))),

@@ -311,6 +311,8 @@ fn reference_parsers_field_by_field() {
     let listed: HashSet<(&str, &str)> = DIFFERENCES.iter().map(|(f, k, _)| (*f, *k)).collect();
     let (mut compared, mut same, mut deliberate, mut unreferenced) =
         (0usize, 0usize, 0usize, 0usize);
+    // The same two counts for metadata-samples alone (reported).
+    let (mut samples_compared, mut samples_same) = (0usize, 0usize);
     let mut failures = Vec::new();
     let mut seen_differences = HashSet::new();
     for (file, entry) in files {
@@ -320,15 +322,18 @@ fn reference_parsers_field_by_field() {
             continue;
         }
         let m = read_file(&path);
+        let is_sample = file.starts_with("metadata-samples/");
         for field in FIELDS {
             let Some((who, want)) = reference(entry, field) else {
                 unreferenced += 1;
                 continue;
             };
             compared += 1;
+            samples_compared += usize::from(is_sample);
             let got = ours(&m, field);
             if equal(field, &got, &want) {
                 same += 1;
+                samples_same += usize::from(is_sample);
                 continue;
             }
             if listed.contains(&(file.as_str(), field)) {
@@ -353,7 +358,7 @@ fn reference_parsers_field_by_field() {
     }
     let rate = same as f64 / compared.max(1) as f64;
     eprintln!(
-        "metadata vs reference parsers: {same} of {compared} (file, field) pairs equal ({:.1} %), {deliberate} deliberate differences, {unreferenced} pairs without a reference value",
+        "metadata vs reference parsers: {same} of {compared} (file, field) pairs equal ({:.1} %), {deliberate} deliberate differences, {unreferenced} pairs without a reference value; metadata-samples alone: {samples_same} of {samples_compared}",
         100.0 * rate
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -379,10 +384,9 @@ fn sample_files(shared: &Path) -> Vec<String> {
                 .extension()
                 .and_then(|x| x.to_str())
                 .is_some_and(|x| ["png", "jpg", "jpeg", "webp", "gif"].contains(&x))
+                && let Ok(rel) = p.strip_prefix(shared)
             {
-                if let Ok(rel) = p.strip_prefix(shared) {
-                    out.push(rel.to_string_lossy().replace('\\', "/"));
-                }
+                out.push(rel.to_string_lossy().replace('\\', "/"));
             }
         }
     }
@@ -440,7 +444,10 @@ fn every_sample_with_a_prompt_yields_it() {
     let manifest = super::tests::manifest_prompts(&shared.join("fixtures/generated"));
     let mut failures = Vec::new();
     let (mut with_prompt, mut yielded) = (0, 0);
+    // The same two counts for metadata-samples alone (reported).
+    let (mut samples_with_prompt, mut samples_yielded) = (0, 0);
     for file in sample_files(&shared) {
+        let is_sample = file.starts_with("metadata-samples/");
         let expected: Option<String> =
             if let Some(p) = manifest.get(file.strip_prefix("fixtures/generated/").unwrap_or("")) {
                 p.clone()
@@ -458,21 +465,27 @@ fn every_sample_with_a_prompt_yields_it() {
         match (expected, &m.positive) {
             (Some(want), Some(got)) => {
                 with_prompt += 1;
+                samples_with_prompt += usize::from(is_sample);
                 let (want, got) = (norm_ws(&want), norm_ws(got));
                 if got.starts_with(&want) {
                     yielded += 1;
+                    samples_yielded += usize::from(is_sample);
                 } else {
                     failures.push(format!("{file}: prompt {got:?}, expected prefix {want:?}"));
                 }
             }
             (Some(want), None) => {
                 with_prompt += 1;
+                samples_with_prompt += usize::from(is_sample);
                 failures.push(format!("{file}: no prompt, expected {want:?}"));
             }
             (None, Some(got)) => failures.push(format!("{file}: unexpected prompt {got:?}")),
             (None, None) => {}
         }
     }
-    eprintln!("{yielded} of {with_prompt} samples that carry a prompt yield it");
+    eprintln!(
+        "{yielded} of {with_prompt} files that carry a prompt yield it \
+         ({samples_yielded} of {samples_with_prompt} in metadata-samples)"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
