@@ -93,13 +93,7 @@ pub fn missing_fields(row: &ImageRow) -> Option<String> {
         row.model.is_some(),
         row.gen_width.is_some() && row.gen_height.is_some(),
     ];
-    let missing: Vec<&str> = metadata::FIELDS
-        .iter()
-        .zip(have)
-        .filter(|(_, h)| !h)
-        .map(|(f, _)| *f)
-        .collect();
-    Some(missing.join(","))
+    Some(metadata::missing_of(have).join(","))
 }
 
 fn text(v: Option<&String>) -> Value {

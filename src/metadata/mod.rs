@@ -114,6 +114,16 @@ pub const FIELDS: &[&str] = &[
 const MAX_EXTRA: usize = 64;
 const MAX_EXTRA_BYTES: usize = 4096;
 
+/// The [`FIELDS`] whose flag in `have` (same order) is false.
+pub fn missing_of(have: [bool; FIELDS.len()]) -> Vec<&'static str> {
+    FIELDS
+        .iter()
+        .zip(have)
+        .filter(|(_, h)| !h)
+        .map(|(f, _)| *f)
+        .collect()
+}
+
 impl GenerationMetadata {
     /// The [`FIELDS`] this metadata does not have.
     pub fn missing_fields(&self) -> Vec<&'static str> {
@@ -127,12 +137,7 @@ impl GenerationMetadata {
             self.model.is_some(),
             self.size.is_some(),
         ];
-        FIELDS
-            .iter()
-            .zip(have)
-            .filter(|(_, h)| !h)
-            .map(|(f, _)| *f)
-            .collect()
+        missing_of(have)
     }
 
     /// Adds an extra field (bounded in count and length; empty values skipped).
