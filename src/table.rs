@@ -1,6 +1,7 @@
 //! The column model over catalogued images, shared by `assay table` and (later) the GUI grid:
 //! every metadata field and every registered signal is a column with a stable name.
 
+use crate::metadata;
 use crate::selection::Value;
 use crate::signals;
 use crate::store::{ImageRow, SignalValue};
@@ -17,6 +18,8 @@ pub const BASE_COLUMNS: &[&str] = &[
     "version",
     "missing",
     "tool",
+    "parser",
+    "missing_fields",
     "prompt",
     "negative_prompt",
     "seed",
@@ -32,6 +35,7 @@ pub const BASE_COLUMNS: &[&str] = &[
     "rating",
     "error",
     "warnings",
+    "extra",
     "raw",
 ];
 
@@ -43,6 +47,8 @@ pub fn default_columns() -> Vec<String> {
         "height",
         "format",
         "tool",
+        "parser",
+        "missing_fields",
         "prompt",
         "negative_prompt",
         "seed",
@@ -73,6 +79,23 @@ pub fn is_column(name: &str) -> bool {
     BASE_COLUMNS.contains(&name) || signals::get(name).is_some()
 }
 
+/// The generation fields (`metadata::FIELDS`) a row lacks, comma-separated;
+/// null for rows without a metadata record (unreadable files).
+pub fn missing_fields(row: &ImageRow) -> Option<String> {
+    row.raw_json.as_ref()?;
+    let have = [
+        row.positive.is_some(),
+        row.negative.is_some(),
+        row.seed.is_some(),
+        row.steps.is_some(),
+        row.sampler.is_some(),
+        row.cfg.is_some(),
+        row.model.is_some(),
+        row.gen_width.is_some() && row.gen_height.is_some(),
+    ];
+    Some(metadata::missing_of(have).join(","))
+}
+
 fn text(v: Option<&String>) -> Value {
     v.map_or(Value::Null, |s| Value::Text(s.clone()))
 }
@@ -94,6 +117,8 @@ pub fn value(row: &ImageRow, column: &str) -> Value {
         "version" => Value::Num(row.version as f64),
         "missing" => Value::Num(if row.missing { 1.0 } else { 0.0 }),
         "tool" => text(row.tool.as_ref()),
+        "parser" => text(row.parser.as_ref()),
+        "missing_fields" => missing_fields(row).map_or(Value::Null, Value::Text),
         "prompt" => text(row.positive.as_ref()),
         "negative_prompt" => text(row.negative.as_ref()),
         "seed" => match &row.seed {
@@ -120,6 +145,10 @@ pub fn value(row: &ImageRow, column: &str) -> Value {
             Some(w) => Value::Text(w.to_string()),
         },
         "raw" => text(row.raw_json.as_ref()),
+        "extra" => match row.extra_json.as_deref() {
+            None | Some("[]") => Value::Null,
+            Some(e) => Value::Text(e.to_string()),
+        },
         key => match row.signals.get(key) {
             Some(SignalValue::Number(x)) => Value::Num(*x),
             Some(SignalValue::Text(t)) => Value::Text(t.clone()),
@@ -139,7 +168,7 @@ pub fn to_json(column: &str, v: &Value) -> serde_json::Value {
             |_| serde_json::Value::from(t.clone()),
             serde_json::Value::from,
         ),
-        Value::Text(t) if column == "raw" || column == "warnings" => {
+        Value::Text(t) if column == "raw" || column == "warnings" || column == "extra" => {
             serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::from(t.clone()))
         }
         Value::Text(t) => serde_json::Value::from(t.clone()),

@@ -535,6 +535,7 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                                 .show(ui, |ui| {
                                     for (k, v) in [
                                         ("tool", row.tool.clone()),
+                                        ("parser", row.parser.clone()),
                                         ("model", row.model.clone()),
                                         ("seed", row.seed.clone()),
                                         ("steps", row.steps.map(|x| x.to_string())),
@@ -556,6 +557,37 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                                 });
                             if row.tool.is_none() && row.positive.is_none() {
                                 ui.weak("No generation metadata found in this file.");
+                            } else if let Some(m) =
+                                crate::table::missing_fields(&row).filter(|m| !m.is_empty())
+                            {
+                                ui.weak(format!("not found: {}", m.replace(',', ", ")))
+                                    .on_hover_text(
+                                        "Fields the parser could not find in this file's metadata",
+                                    );
+                            }
+                            let extra: Vec<(String, String)> = row
+                                .extra_json
+                                .as_deref()
+                                .and_then(|e| serde_json::from_str(e).ok())
+                                .unwrap_or_default();
+                            if !extra.is_empty() {
+                                egui::CollapsingHeader::new(format!("More ({})", extra.len()))
+                                    .id_salt("meta-extra")
+                                    .default_open(false)
+                                    .show(ui, |ui| {
+                                        egui::Grid::new("meta-extra-grid")
+                                            .num_columns(2)
+                                            .striped(true)
+                                            .show(ui, |ui| {
+                                                for (k, v) in &extra {
+                                                    ui.label(k);
+                                                    ui.add(
+                                                        egui::Label::new(truncate(v, 400)).wrap(),
+                                                    );
+                                                    ui.end_row();
+                                                }
+                                            });
+                                    });
                             }
                         });
                     egui::CollapsingHeader::new("Signals")

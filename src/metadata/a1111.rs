@@ -1,9 +1,27 @@
-//! AUTOMATIC1111 / Forge "parameters" text: prompt lines, an optional
+//! AUTOMATIC1111-style "parameters" text: prompt lines, an optional
 //! `Negative prompt:` section (may span lines) and a settings line of
-//! `Key: value, Key: "quoted, value", ...` pairs.
+//! `Key: value, Key: "quoted, value", Key: [json], ...` pairs. Written by
+//! AUTOMATIC1111, the Forge family (classic, Neo, reForge, Easy reForge),
+//! SD.Next (`App: SD.Next`), Civitai (`Civitai resources: [...]`), Fooocus'
+//! A1111 scheme and ComfyUI save nodes (`Version: ComfyUI`); the tool is told
+//! from those markers. Settings without a column (hires, ADetailer, schedule,
+//! Civitai resources, ...) are kept as extra fields.
+
+use serde_json::Value;
 
 use super::util::parse_size;
 use super::{Carrier, GenerationMetadata, Origin};
+
+/// Settings read into columns (not repeated as extra fields).
+const COLUMNS: &[&str] = &[
+    "Steps",
+    "Sampler",
+    "CFG scale",
+    "CFG Scale",
+    "Seed",
+    "Size",
+    "Model",
+];
 
 /// Splits a settings line into `(key, value)` pairs, honouring quoted values.
 pub(crate) fn settings_pairs(line: &str) -> Vec<(String, String)> {
@@ -21,7 +39,15 @@ pub(crate) fn settings_pairs(line: &str) -> Vec<(String, String)> {
                 c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '/' | '.' | '(' | ')')
             });
         let after = rest.get(colon + 1..).unwrap_or_default().trim_start();
-        let (value, next) = if let Some(q) = after.strip_prefix('"') {
+        let (value, next) = if let Some(end) = bracketed_end(after) {
+            let tail = after.get(end..).unwrap_or_default();
+            (
+                after.get(..end).unwrap_or_default().to_owned(),
+                tail.find(',')
+                    .and_then(|i| tail.get(i + 1..))
+                    .unwrap_or_default(),
+            )
+        } else if let Some(q) = after.strip_prefix('"') {
             let mut escaped = false;
             let end = q.char_indices().find_map(|(i, c)| {
                 let hit = c == '"' && !escaped;
@@ -60,6 +86,39 @@ pub(crate) fn settings_pairs(line: &str) -> Vec<(String, String)> {
     out
 }
 
+/// For a value starting with `[` or `{`: the end of the balanced JSON-like
+/// span (strings respected), when it closes on this line.
+fn bracketed_end(v: &str) -> Option<usize> {
+    let first = v.chars().next()?;
+    if first != '[' && first != '{' {
+        return None;
+    }
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    for (i, c) in v.char_indices() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '[' | '{' => depth += 1,
+            ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(i + c.len_utf8());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn is_settings(line: &str) -> bool {
     let pairs = settings_pairs(line);
     // A1111 always starts the settings line with `Steps:`; other lines need three known pairs.
@@ -76,19 +135,27 @@ pub(crate) fn has_settings_line(text: &str) -> bool {
     text.lines().any(is_settings)
 }
 
-/// Tool name from the settings (`Version: f2.0.1...`, `classic`, `neo` = Forge).
+/// Tool name from the settings: `Version: f2.0.1…`/`classic`/`neo` = Forge,
+/// `App: SD.Next`, `Civitai resources`, `Version: Fooocus…`, `Version:
+/// ComfyUI` (ComfyUI save nodes), else AUTOMATIC1111.
 fn tool_for(pairs: &[(String, String)]) -> &'static str {
-    let version = pairs
-        .iter()
-        .find(|(k, _)| k == "Version")
-        .map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let version = get("Version");
     let forge_version = version.is_some_and(|v| {
         let mut c = v.chars();
         (c.next() == Some('f') && c.next().is_some_and(|d| d.is_ascii_digit()))
-            || matches!(v, "classic" | "neo")
+            || v == "classic"
+            || v.starts_with("neo")
             || v.to_ascii_lowercase().contains("forge")
     });
-    if forge_version
+    if get("App").is_some_and(|a| a.contains("SD.Next")) {
+        "sdnext"
+    } else if forge_version
         || pairs
             .iter()
             .any(|(k, _)| k.to_ascii_lowercase().starts_with("forge"))
@@ -96,15 +163,37 @@ fn tool_for(pairs: &[(String, String)]) -> &'static str {
         "forge"
     } else if version.is_some_and(|v| v.contains("Fooocus")) {
         "fooocus"
+    } else if version == Some("ComfyUI") {
+        "comfyui"
+    } else if get("Civitai resources").is_some() || get("Civitai metadata").is_some() {
+        "civitai"
     } else {
         "a1111"
     }
+}
+
+/// The checkpoint named in a `Civitai resources` list (`modelName` plus the
+/// version name), used when the text has no `Model`.
+fn civitai_checkpoint(resources: &str) -> Option<String> {
+    let list: Value = serde_json::from_str(resources).ok()?;
+    let ckpt = list
+        .as_array()?
+        .iter()
+        .find(|r| r.get("type").and_then(Value::as_str) == Some("checkpoint"))?;
+    let name = ckpt.get("modelName").and_then(Value::as_str)?;
+    Some(match ckpt.get("modelVersionName").and_then(Value::as_str) {
+        Some(v) => format!("{name} {v}"),
+        None => name.to_owned(),
+    })
 }
 
 /// Parses A1111 parameters text. With `require_settings`, text without a
 /// settings line is rejected (used for carriers not named `parameters`).
 pub(crate) fn parse_text(text: &str, require_settings: bool) -> Option<GenerationMetadata> {
     let text = text.trim_matches('\0').replace("\r\n", "\n");
+    if text.trim().is_empty() {
+        return None;
+    }
     let lines: Vec<&str> = text.split('\n').collect();
     let settings_at = lines.iter().rposition(|l| is_settings(l));
     if require_settings && settings_at.is_none() {
@@ -140,18 +229,28 @@ pub(crate) fn parse_text(text: &str, require_settings: bool) -> Option<Generatio
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.as_str())
     };
-    Some(GenerationMetadata {
+    let mut m = GenerationMetadata {
         tool: Some(tool_for(&pairs).into()),
         positive: join(positive),
         negative: join(negative),
         seed: get("Seed").and_then(|v| v.parse().ok()),
         steps: get("Steps").and_then(|v| v.parse().ok()),
         sampler: get("Sampler").map(str::to_owned),
-        cfg: get("CFG scale").and_then(|v| v.parse().ok()),
-        model: get("Model").map(str::to_owned),
+        cfg: get("CFG scale")
+            .or_else(|| get("CFG Scale"))
+            .and_then(|v| v.parse().ok()),
+        model: get("Model")
+            .map(str::to_owned)
+            .or_else(|| get("Civitai resources").and_then(civitai_checkpoint)),
         size: get("Size").and_then(parse_size),
         ..GenerationMetadata::default()
-    })
+    };
+    for (k, v) in &pairs {
+        if !COLUMNS.contains(&k.as_str()) {
+            m.add_extra(k.clone(), v);
+        }
+    }
+    Some(m)
 }
 
 /// A1111 text in PNG `parameters`, or in EXIF UserComment (or another text
@@ -162,8 +261,11 @@ pub(crate) fn parse(carriers: &[Carrier]) -> Option<GenerationMetadata> {
     let named = carriers
         .iter()
         .filter(usable)
-        .filter(|c| c.name == "parameters" && matches!(c.origin, Origin::PngText | Origin::Stealth))
-        .find_map(|c| parse_text(&c.text, false));
+        .filter(|c| {
+            c.name == "parameters"
+                && matches!(c.origin, Origin::PngText | Origin::Stealth | Origin::Member)
+        })
+        .find_map(|c| parse_text(&c.text, false).map(|m| m.read_from(&c.key)));
     named.or_else(|| {
         carriers
             .iter()
@@ -171,10 +273,10 @@ pub(crate) fn parse(carriers: &[Carrier]) -> Option<GenerationMetadata> {
             .filter(|c| {
                 matches!(
                     c.name.as_str(),
-                    "UserComment" | "ImageDescription" | "parameters" | "Comment"
+                    "UserComment" | "ImageDescription" | "parameters" | "Comment" | "COM"
                 )
             })
-            .find_map(|c| parse_text(&c.text, true))
+            .find_map(|c| parse_text(&c.text, true).map(|m| m.read_from(&c.key)))
     })
 }
 
@@ -201,6 +303,37 @@ mod tests {
             ("Lora hashes".to_owned(), "a: 1, b: \"2\"".to_owned())
         );
         assert_eq!(tool_for(&pairs), "forge");
+    }
+
+    #[test]
+    fn tools_and_extras() {
+        let civitai = "a cat\nNegative prompt: dog\nSteps: 25, Sampler: Euler a, CFG scale: 5, Seed: 13, Size: 1024x1024, Clip skip: 2, Civitai resources: [{\"type\":\"checkpoint\",\"modelVersionId\":2514310,\"modelName\":\"WAI-illustrious-SDXL\",\"modelVersionName\":\"v16.0\"}], Civitai metadata: {}";
+        let m = parse_text(civitai, true).unwrap_or_default();
+        assert_eq!(m.tool.as_deref(), Some("civitai"));
+        assert_eq!(m.model.as_deref(), Some("WAI-illustrious-SDXL v16.0"));
+        assert_eq!(m.seed, Some(13));
+        let resources = m.extra.iter().find(|(k, _)| k == "Civitai resources");
+        assert!(
+            resources.is_some_and(|(_, v)| v.starts_with('[') && v.ends_with(']')),
+            "{:?}",
+            m.extra
+        );
+        assert!(
+            m.extra
+                .iter()
+                .any(|(k, v)| k == "Civitai metadata" && v == "{}")
+        );
+        let next =
+            "p\nSteps: 20, Size: 1024x1024, Seed: 1, CFG Scale: 6, App: SD.Next, Version: 56a8aea";
+        let m = parse_text(next, true).unwrap_or_default();
+        assert_eq!((m.tool.as_deref(), m.cfg), (Some("sdnext"), Some(6.0)));
+        let neo = parse_text("p\nSteps: 2, Version: neo", true).unwrap_or_default();
+        assert_eq!(neo.tool.as_deref(), Some("forge"));
+        let comfy = parse_text("p\nSteps: 2, Seed: 3, Version: ComfyUI", true).unwrap_or_default();
+        assert_eq!(comfy.tool.as_deref(), Some("comfyui"));
+        // An empty parameters text is not A1111 metadata.
+        assert!(parse_text("", false).is_none());
+        assert!(parse_text("\0\n ", false).is_none());
     }
 
     #[test]

@@ -1,23 +1,27 @@
 //! JSON-carrying formats that need no graph walking: detection of JSON text
-//! (optionally behind a `label:` prefix, as ComfyUI writes into EXIF tags),
-//! SwarmUI `sui_image_params` and Fooocus JSON `parameters`.
+//! (optionally behind a `label:` prefix, as ComfyUI writes into EXIF tags:
+//! `prompt:{...}` from Save Animated WEBP, `Prompt: {...}` / `Workflow: {...}`
+//! from save-image-extended), SwarmUI `sui_image_params` and Fooocus JSON
+//! `parameters`.
 
 use serde_json::Value;
 
 use super::util::{json_f64, json_str, json_u32, json_u64, parse_json_object, parse_size};
 use super::{Carrier, GenerationMetadata, Origin};
 
-/// Splits `prompt:{json}` / `workflow:{json}` (ComfyUI's EXIF tag values).
-fn split_label(text: &str) -> Option<(&str, &str)> {
+/// Splits `prompt:{json}` / `Workflow: {json}` (ComfyUI's EXIF tag values);
+/// the label comes back in lower case.
+fn split_label(text: &str) -> Option<(String, &str)> {
     let (label, rest) = text.split_once(':')?;
-    let ok = matches!(label, "prompt" | "workflow");
+    let label = label.trim_start_matches('\0').to_ascii_lowercase();
+    let ok = matches!(label.as_str(), "prompt" | "workflow");
     (ok && rest.trim_start().starts_with('{')).then_some((label, rest))
 }
 
 /// Parses a carrier text as a JSON object. Returns (json, label, error).
 pub(crate) fn classify(text: &str) -> (Option<Value>, Option<String>, Option<String>) {
     let (label, body) = match split_label(text) {
-        Some((l, b)) => (Some(l.to_owned()), b),
+        Some((l, b)) => (Some(l), b),
         None => (None, text),
     };
     match parse_json_object(body) {
@@ -36,14 +40,14 @@ fn json_carriers(carriers: &[Carrier]) -> impl Iterator<Item = (&Carrier, &Value
 
 /// SwarmUI: `{"sui_image_params": {...}}` in EXIF UserComment or PNG `parameters`.
 pub(crate) fn parse_swarm(carriers: &[Carrier]) -> Option<GenerationMetadata> {
-    let (_, json) = json_carriers(carriers)
+    let (carrier, json) = json_carriers(carriers)
         .find(|(_, j)| j.get("sui_image_params").is_some_and(Value::is_object))?;
     let p = json.get("sui_image_params")?;
     let size = match (json_u32(p.get("width")), json_u32(p.get("height"))) {
         (Some(w), Some(h)) => Some((w, h)),
         _ => None,
     };
-    Some(GenerationMetadata {
+    let mut m = GenerationMetadata {
         tool: Some("swarmui".into()),
         positive: json_str(p.get("prompt")),
         negative: json_str(p.get("negativeprompt")),
@@ -54,17 +58,44 @@ pub(crate) fn parse_swarm(carriers: &[Carrier]) -> Option<GenerationMetadata> {
         model: json_str(p.get("model")),
         size,
         ..GenerationMetadata::default()
-    })
+    }
+    .read_from(&carrier.key);
+    for key in [
+        "scheduler",
+        "refinerupscale",
+        "refinerupscalemethod",
+        "refinercontrolpercentage",
+        "refinermodel",
+        "loras",
+        "swarm_version",
+    ] {
+        if let Some(v) = p.get(key).filter(|v| !v.is_null()) {
+            m.add_extra(key, &scalar_text(v));
+        }
+    }
+    Some(m)
+}
+
+/// A JSON value as display text (strings without quotes).
+pub(crate) fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Fooocus: JSON in PNG `parameters` (with a `fooocus_scheme` chunk, or
 /// Fooocus-specific keys).
 pub(crate) fn parse_fooocus(carriers: &[Carrier]) -> Option<GenerationMetadata> {
     let scheme = carriers.iter().any(|c| c.name == "fooocus_scheme");
-    let (_, p) = json_carriers(carriers).find(|(c, j)| {
-        c.name == "parameters"
-            && matches!(c.origin, Origin::PngText | Origin::Stealth | Origin::Exif)
-            && j.get("prompt").is_some()
+    let (carrier, p) = json_carriers(carriers).find(|(c, j)| {
+        matches!(
+            c.name.as_str(),
+            "parameters" | "UserComment" | "Comment" | "COM"
+        ) && matches!(
+            c.origin,
+            Origin::PngText | Origin::Stealth | Origin::Exif | Origin::Member
+        ) && j.get("prompt").is_some()
             && (scheme
                 || j.get("full_prompt").is_some()
                 || j.get("base_model").is_some()
@@ -82,7 +113,7 @@ pub(crate) fn parse_fooocus(carriers: &[Carrier]) -> Option<GenerationMetadata> 
                 _ => None,
             },
         );
-    Some(GenerationMetadata {
+    let m = GenerationMetadata {
         tool: Some("fooocus".into()),
         positive: json_str(p.get("prompt")),
         negative: json_str(p.get("negative_prompt")),
@@ -93,7 +124,8 @@ pub(crate) fn parse_fooocus(carriers: &[Carrier]) -> Option<GenerationMetadata> 
         model: json_str(p.get("base_model")),
         size,
         ..GenerationMetadata::default()
-    })
+    };
+    Some(m.read_from(&carrier.key))
 }
 
 #[cfg(test)]
@@ -110,5 +142,8 @@ mod tests {
         assert!(j.is_none() && e.is_some());
         let (j, l, e) = classify("cat:{red}");
         assert!(j.is_none() && l.is_none() && e.is_none());
+        let (j, l, _) = classify("Workflow: {\"nodes\": []}");
+        assert!(j.is_some());
+        assert_eq!(l.as_deref(), Some("workflow"));
     }
 }

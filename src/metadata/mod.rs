@@ -1,12 +1,24 @@
 //! Text-to-image generation metadata: walks image containers (PNG, JPEG, WebP,
 //! GIF) for every text carrier (PNG text chunks, EXIF, XMP, comments, C2PA
 //! markers, A1111 "stealth" alpha bits) and interprets the known generator
-//! formats (A1111/Forge, ComfyUI, InvokeAI, NovelAI, SwarmUI, Fooocus, XMP).
+//! formats: A1111 text (AUTOMATIC1111, Forge classic/Neo, reForge, SD.Next,
+//! Civitai, Fooocus' A1111 scheme, ComfyUI save nodes), ComfyUI graphs (any
+//! node, `comfy_walk`), InvokeAI, NovelAI (v4 character prompts), SwarmUI,
+//! Fooocus, Ruined Fooocus, Hugging Face Spaces, Easy Diffusion, Draw Things,
+//! TensorArt, Stability Matrix, Civitai's ComfyUI JSON, XMP and C2PA.
+//!
+//! Interpreters run lazily in priority order (most specific first); the first
+//! whose prompt has a letter or digit wins. A prompt of only punctuation or
+//! whitespace is dropped with a warning and the next interpreter is tried.
+//! JSON objects that wrap chunk-like members (`{"Comment": "...",
+//! "Software": ...}` in a WebP UserComment) are unpacked into virtual
+//! carriers, so each format is read the same way from PNG, JPEG and WebP.
 //!
 //! Nothing here returns an error or panics on untrusted bytes: whatever cannot
 //! be understood is kept in [`GenerationMetadata::raw`] with a warning.
 
 mod a1111;
+mod apps;
 mod comfy;
 mod comfy_ui;
 mod comfy_walk;
@@ -26,6 +38,8 @@ mod xmp;
 mod tests;
 #[cfg(test)]
 mod tests_crafted;
+#[cfg(test)]
+mod tests_refs;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,8 +47,11 @@ use serde_json::Value;
 /// What a generator recorded about how an image was made.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GenerationMetadata {
-    /// "a1111", "forge", "comfyui", "invokeai", "invokeai-legacy", "novelai",
-    /// "swarmui", "fooocus", "c2pa", "xmp"; `None` when nothing was recognised.
+    /// The program that wrote the file: "a1111", "forge", "sdnext", "civitai",
+    /// "comfyui", "invokeai", "invokeai-legacy", "novelai", "swarmui",
+    /// "fooocus", "ruined-fooocus", "hf-space", "easydiffusion", "drawthings",
+    /// "tensorart", "stability-matrix", "c2pa", "xmp"; `None` when nothing was
+    /// recognised.
     pub tool: Option<String>,
     pub positive: Option<String>,
     pub negative: Option<String>,
@@ -45,11 +62,97 @@ pub struct GenerationMetadata {
     pub model: Option<String>,
     /// Generation width, height when stated.
     pub size: Option<(u32, u32)>,
+    /// The interpreter that read the fields above ([`PARSERS`]); `None` when
+    /// no interpreter recognised the file.
+    pub parser: Option<String>,
+    /// Named values without a column of their own, in the order found: the
+    /// carrier read (`read from`), further sampler passes of a ComfyUI graph
+    /// (hires, refiner, detailer) with their prompts when they differ,
+    /// NovelAI character prompts, A1111 settings such as `Hires prompt`.
+    pub extra: Vec<(String, String)>,
     /// Every text carrier found, in file order (each capped at
     /// [`Limits::max_raw_bytes`]).
     pub raw: Vec<RawEntry>,
     /// Anything that could not be parsed (kept raw), never an error.
     pub warnings: Vec<String>,
+}
+
+/// Every interpreter name [`GenerationMetadata::parser`] can hold.
+pub const PARSERS: &[&str] = &[
+    "novelai",
+    "invokeai",
+    "swarmui",
+    "tensorart",
+    "stability-matrix",
+    "comfyui-graph",
+    "comfyui-workflow",
+    "easydiffusion",
+    "hf-space",
+    "ruined-fooocus",
+    "fooocus",
+    "drawthings",
+    "a1111-text",
+    "invokeai-legacy",
+    "xmp",
+    "c2pa",
+];
+
+/// The generation fields, by their `assay table` column names.
+pub const FIELDS: &[&str] = &[
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "steps",
+    "sampler",
+    "cfg",
+    "model",
+    "gen_size",
+];
+
+/// At most this many extra fields are kept per file, each cut to
+/// [`MAX_EXTRA_BYTES`].
+const MAX_EXTRA: usize = 64;
+const MAX_EXTRA_BYTES: usize = 4096;
+
+/// The [`FIELDS`] whose flag in `have` (same order) is false.
+pub fn missing_of(have: [bool; FIELDS.len()]) -> Vec<&'static str> {
+    FIELDS
+        .iter()
+        .zip(have)
+        .filter(|(_, h)| !h)
+        .map(|(f, _)| *f)
+        .collect()
+}
+
+impl GenerationMetadata {
+    /// The [`FIELDS`] this metadata does not have.
+    pub fn missing_fields(&self) -> Vec<&'static str> {
+        let have = [
+            self.positive.is_some(),
+            self.negative.is_some(),
+            self.seed.is_some(),
+            self.steps.is_some(),
+            self.sampler.is_some(),
+            self.cfg.is_some(),
+            self.model.is_some(),
+            self.size.is_some(),
+        ];
+        missing_of(have)
+    }
+
+    /// Adds an extra field (bounded in count and length; empty values skipped).
+    pub(crate) fn add_extra(&mut self, key: impl Into<String>, value: &str) {
+        if self.extra.len() < MAX_EXTRA && !value.trim().is_empty() {
+            self.extra
+                .push((key.into(), util::clip(value, MAX_EXTRA_BYTES)));
+        }
+    }
+
+    /// Records which carrier the interpreter read (first extra field).
+    pub(crate) fn read_from(mut self, key: &str) -> Self {
+        self.extra.insert(0, ("read from".into(), key.to_owned()));
+        self
+    }
 }
 
 /// One text carrier as found in the file, e.g. key `png:tEXt:parameters`,
@@ -100,6 +203,8 @@ pub(crate) enum Origin {
     Xmp,
     Comment,
     Stealth,
+    /// A string member of a JSON object carrier (see [`unpack`]).
+    Member,
 }
 
 /// A decoded text carrier (full text, not capped like the raw entry).
@@ -246,7 +351,9 @@ pub fn read_metadata(
         Format::Unknown => {}
     }
     let mut warnings = Vec::new();
-    let mut meta = interpret(&col.carriers, col.c2pa, &mut warnings);
+    let mut carriers = std::mem::take(&mut col.carriers);
+    unpack(&mut carriers);
+    let mut meta = interpret(&carriers, col.c2pa, &mut warnings);
     if meta.positive.is_none()
         && let Some((w, h, px)) = rgba
     {
@@ -269,8 +376,9 @@ pub fn read_metadata(
             Err(w) => warnings.push(w),
         }
     }
-    for c in &col.carriers {
+    for c in carriers.iter().chain(&col.carriers) {
         if let Some(e) = &c.json_error
+            && c.origin != Origin::Member
             && !a1111::has_settings_line(&c.text)
         {
             warnings.push(format!("{}: invalid JSON ({e}); kept raw", c.key));
@@ -282,32 +390,117 @@ pub fn read_metadata(
     meta
 }
 
-/// Runs every interpreter and keeps the best result: the first (by priority)
-/// that found a positive prompt, else the first that recognised a tool.
+/// Member names that mark a JSON object as a bundle of chunk-like texts (a
+/// PNG's text chunks written into one JPEG/WebP UserComment or comment).
+const BUNDLE_MARKERS: &[&str] = &[
+    "Comment",
+    "Software",
+    "parameters",
+    "parameters-json",
+    "generation_data",
+    "smproj",
+    "invokeai_metadata",
+    "extraMetadata",
+    "sd-metadata",
+    "Dream",
+    "fooocus_scheme",
+];
+/// Members unpacked from such a bundle (besides the markers).
+const BUNDLE_MEMBERS: &[&str] = &["Description", "Source", "Title", "prompt", "workflow"];
+/// At most this many members are unpacked per carrier.
+const MAX_MEMBERS: usize = 64;
+
+/// Appends, for every JSON object carrier that bundles chunk-like members,
+/// one virtual carrier per string member (origin [`Origin::Member`], key
+/// `<carrier key>#<member>`).
+fn unpack(carriers: &mut Vec<Carrier>) {
+    let mut out = Vec::new();
+    for c in carriers.iter() {
+        let Some(Value::Object(map)) = &c.json else {
+            continue;
+        };
+        if c.json_label.is_some() || !BUNDLE_MARKERS.iter().any(|k| map.contains_key(*k)) {
+            continue;
+        }
+        for (k, v) in map.iter().take(MAX_MEMBERS) {
+            let wanted =
+                BUNDLE_MARKERS.contains(&k.as_str()) || BUNDLE_MEMBERS.contains(&k.as_str());
+            let Value::String(text) = v else { continue };
+            if !wanted {
+                continue;
+            }
+            let text = text.trim_matches('\0').to_owned();
+            let (json, json_label, json_error) = json_tools::classify(&text);
+            out.push(Carrier {
+                key: format!("{}#{k}", c.key),
+                name: k.clone(),
+                origin: Origin::Member,
+                text,
+                json,
+                json_label,
+                json_error,
+            });
+        }
+    }
+    carriers.extend(out);
+}
+
+/// One interpreter: the carriers (and warnings to add) in, metadata out.
+type Interpreter = fn(&[Carrier], &mut Vec<String>) -> Option<GenerationMetadata>;
+
+/// Interpreters, most specific first, with the parser name each reports.
+const INTERPRETERS: &[(&str, Interpreter)] = &[
+    ("novelai", novelai::parse),
+    ("invokeai", |c, _| invoke::parse_current(c)),
+    ("swarmui", |c, _| json_tools::parse_swarm(c)),
+    ("tensorart", comfy::parse_tensorart),
+    ("stability-matrix", comfy::parse_stability_matrix),
+    ("comfyui-graph", comfy::parse),
+    ("comfyui-workflow", comfy::parse_workflow),
+    ("easydiffusion", |c, _| apps::parse_easydiffusion(c)),
+    ("hf-space", |c, _| apps::parse_hf_space(c)),
+    ("ruined-fooocus", |c, _| apps::parse_ruined_fooocus(c)),
+    ("fooocus", |c, _| json_tools::parse_fooocus(c)),
+    ("drawthings", |c, _| apps::parse_drawthings(c)),
+    ("a1111-text", |c, _| a1111::parse(c)),
+    ("invokeai-legacy", |c, _| invoke::parse_legacy(c)),
+    ("xmp", |c, _| xmp::parse(c)),
+];
+
+/// Runs the interpreters in priority order and keeps the first that found a
+/// prompt with a letter or digit, else the first that recognised a tool.
 fn interpret(carriers: &[Carrier], c2pa: bool, warnings: &mut Vec<String>) -> GenerationMetadata {
-    let mut found: Vec<GenerationMetadata> = Vec::new();
-    found.extend(novelai::parse(carriers, warnings));
-    found.extend(invoke::parse_current(carriers));
-    found.extend(comfy::parse(carriers, warnings));
-    found.extend(json_tools::parse_swarm(carriers));
-    found.extend(json_tools::parse_fooocus(carriers));
-    found.extend(a1111::parse(carriers));
-    found.extend(invoke::parse_legacy(carriers));
-    found.extend(xmp::parse(carriers));
+    let mut fallback: Option<GenerationMetadata> = None;
+    for (name, run) in INTERPRETERS {
+        let Some(mut m) = run(carriers, warnings) else {
+            continue;
+        };
+        m.parser = Some((*name).to_owned());
+        if let Some(p) = m.positive.take() {
+            if util::is_meaningful(&p) {
+                m.positive = Some(p);
+                return m;
+            }
+            warnings.push(format!(
+                "{name}: prompt {:?} has no letter or digit; not used as a prompt",
+                util::clip(&p, 40)
+            ));
+        }
+        if m.tool.is_some() {
+            fallback.get_or_insert(m);
+        }
+    }
+    if let Some(m) = fallback {
+        return m;
+    }
     if c2pa {
-        found.push(GenerationMetadata {
+        return GenerationMetadata {
             tool: Some("c2pa".into()),
+            parser: Some("c2pa".into()),
             ..GenerationMetadata::default()
-        });
+        };
     }
-    let best = found
-        .iter()
-        .position(|m| m.positive.is_some())
-        .or_else(|| found.iter().position(|m| m.tool.is_some()));
-    match best {
-        Some(i) => found.swap_remove(i),
-        None => GenerationMetadata::default(),
-    }
+    GenerationMetadata::default()
 }
 
 /// Cheap container facts without decoding pixels: animation frame count and

@@ -7,7 +7,7 @@ use super::*;
 
 /// The fixtures folder, or `None` (test skipped) when it is missing, unless
 /// `ASSAY_REQUIRE_FIXTURES=1`.
-fn fixtures_dir() -> Option<PathBuf> {
+pub(super) fn fixtures_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("ASSAY_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
@@ -68,8 +68,18 @@ fn manifest(dir: &std::path::Path) -> Vec<Row> {
         .collect()
 }
 
+/// file -> expected prompt (first 200 characters) or `None` (no prompt).
+pub(super) fn manifest_prompts(
+    dir: &std::path::Path,
+) -> std::collections::HashMap<String, Option<String>> {
+    manifest(dir)
+        .into_iter()
+        .map(|r| (r.file, r.present.then_some(r.prompt)))
+        .collect()
+}
+
 /// What an application would do: text carriers first, pixels only if needed.
-fn read_file(path: &std::path::Path) -> GenerationMetadata {
+pub(super) fn read_file(path: &std::path::Path) -> GenerationMetadata {
     let bytes = std::fs::read(path).expect("read fixture");
     let limits = Limits::default();
     let meta = read_metadata(&bytes, None, &limits);
@@ -282,11 +292,13 @@ fn generated_settings() {
             Some(1),
             Some("sd_xl_turbo_1.0_fp16.safetensors"),
         ),
+        // The first pass (stage C) gives the settings; stage B (seed
+        // 980291192346449, 10 steps) is kept as the extra field `pass 2`.
         (
             "stable_cascade__image_to_image.png",
-            Some(980291192346449),
-            Some(10),
-            Some("stable_cascade_stage_b.safetensors"),
+            Some(321653652654528),
+            Some(20),
+            Some("stable_cascade_stage_c.safetensors"),
         ),
         ("step7.png", Some(2439087110), Some(50), None),
         (
@@ -370,11 +382,8 @@ fn comfy_workflow_fallback_matches_api_graph() {
             .filter(|c| c.name != "prompt")
             .collect();
         let mut w = Vec::new();
-        let m = comfy::parse(&without_prompt, &mut w).unwrap_or_default();
-        // hidream's workflow uses a group node whose inner nodes are not in the UI graph.
-        if row.file.starts_with("hidream") {
-            continue;
-        }
+        let m = comfy::parse_workflow(&without_prompt, &mut w).unwrap_or_default();
+        // hidream's workflow holds a group node (expanded by comfy_ui).
         let want: String = row.prompt.chars().take(200).collect();
         let got: String = m
             .positive

@@ -196,14 +196,35 @@ pub(crate) fn parse_json_object(s: &str) -> Result<Option<Value>, String> {
     }
 }
 
-/// Parses `"WxH"` (also `W x H`, `W,H`, `(W, H)`).
+/// Whether `s` can be a prompt: it holds at least one letter or digit (any
+/// script). A lone comma or a run of punctuation and whitespace is not one.
+pub(crate) fn is_meaningful(s: &str) -> bool {
+    s.chars().any(char::is_alphanumeric)
+}
+
+/// `s` cut to `max` bytes (on a char boundary) with an ellipsis when cut.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    match truncate_str(s, max) {
+        (kept, true) => format!("{kept}…"),
+        (kept, false) => kept.to_owned(),
+    }
+}
+
+/// Parses `"WxH"` (also `W x H`, `W,H`, `(W, H)`, and a trailing label as in
+/// rgthree's `"1024 x 1024 (square)"`).
 pub(crate) fn parse_size(s: &str) -> Option<(u32, u32)> {
-    let t = s
-        .trim()
-        .trim_start_matches(['(', '['])
-        .trim_end_matches([')', ']']);
+    let t = s.trim().trim_start_matches(['(', '[']);
     let (w, h) = t.split_once(['x', 'X', ',', '×'])?;
-    Some((w.trim().parse().ok()?, h.trim().parse().ok()?))
+    let h = h.trim_start();
+    let digits = h.find(|c: char| !c.is_ascii_digit()).unwrap_or(h.len());
+    let rest = h.get(digits..).unwrap_or_default().trim();
+    let tail_ok = rest.is_empty()
+        || rest.starts_with([')', ']'])
+        || (rest.starts_with('(') && rest.ends_with(')'));
+    if !tail_ok {
+        return None;
+    }
+    Some((w.trim().parse().ok()?, h.get(..digits)?.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -237,11 +258,26 @@ mod tests {
         assert_eq!(parse_size("1024x768"), Some((1024, 768)));
         assert_eq!(parse_size("(768, 1280)"), Some((768, 1280)));
         assert_eq!(parse_size("big"), None);
+        assert_eq!(parse_size("1024 x 1024 (square)"), Some((1024, 1024)));
+        assert_eq!(parse_size("832 x 1216"), Some((832, 1216)));
+        assert_eq!(parse_size("8x8 tiles"), None);
         assert_eq!(
             json_u64(Some(&Value::from("6952411511246973023"))),
             Some(6952411511246973023)
         );
         assert_eq!(json_u64(Some(&Value::from(-1))), None);
+    }
+
+    #[test]
+    fn meaningful_prompts() {
+        for s in [",", " , ", "", "\n\t", "(,:)", "..."] {
+            assert!(!is_meaningful(s), "{s:?}");
+        }
+        for s in ["a", "1girl", "テスト", "(cat:1.2)"] {
+            assert!(is_meaningful(s), "{s:?}");
+        }
+        assert_eq!(clip("abcdef", 3), "abc…");
+        assert_eq!(clip("ab", 3), "ab");
     }
 
     #[test]

@@ -66,9 +66,11 @@ fn element<'a>(xml: &'a str, tag: &str) -> Option<(&'a str, &'a str)> {
     }
 }
 
-/// `dc:description` from an XMP packet.
-pub(crate) fn description(xml: &str) -> Option<String> {
-    let text = match element(xml, "dc:description") {
+/// The text of an `rdf:Alt` property (`<tag><rdf:Alt><rdf:li …>text</rdf:li>…`,
+/// preferring `x-default`), or of the plain element or attribute form;
+/// entities unescaped, `None` when absent or empty.
+pub(crate) fn alt_text(xml: &str, tag: &str) -> Option<String> {
+    let text = match element(xml, tag) {
         Some((_, body)) => {
             let mut best = None;
             let mut rest = body;
@@ -87,14 +89,20 @@ pub(crate) fn description(xml: &str) -> Option<String> {
             best.unwrap_or(body).to_owned()
         }
         None => {
-            // Attribute form: dc:description="..."
-            let i = xml.find("dc:description=\"")? + 16;
+            // Attribute form: tag="..."
+            let attr = format!("{tag}=\"");
+            let i = xml.find(&attr)? + attr.len();
             let tail = xml.get(i..)?;
             tail.get(..tail.find('"')?)?.to_owned()
         }
     };
     let text = unescape(text.trim());
     (!text.is_empty()).then_some(text)
+}
+
+/// `dc:description` from an XMP packet.
+pub(crate) fn description(xml: &str) -> Option<String> {
+    alt_text(xml, "dc:description")
 }
 
 /// Low-priority interpretation: tool "xmp" with the description as prompt.

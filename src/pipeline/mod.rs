@@ -342,6 +342,8 @@ fn prepare(
         gen_height: meta.size.map(|s| s.1),
         raw_json: serde_json::to_string(&meta.raw).unwrap_or_else(|_| "[]".to_string()),
         warnings_json: serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".to_string()),
+        parser: meta.parser.clone(),
+        extra_json: serde_json::to_string(&meta.extra).unwrap_or_else(|_| "[]".to_string()),
     };
     let upsert = upsert_for(facts.hash.as_deref());
     let d = match decoded {

@@ -96,6 +96,10 @@ pub struct MetadataRow {
     pub gen_height: Option<u32>,
     pub raw_json: String,
     pub warnings_json: String,
+    /// The metadata interpreter that read the fields (`metadata::PARSERS`).
+    pub parser: Option<String>,
+    /// JSON `[[key, value], ...]` of the fields without a column.
+    pub extra_json: String,
 }
 
 /// One signal value; numeric signals use `value`, hashes use `text`.
@@ -157,6 +161,11 @@ pub struct ImageRow {
     pub gen_height: Option<i64>,
     pub raw_json: Option<String>,
     pub warnings_json: Option<String>,
+    /// The metadata interpreter that read the fields (`None` = none, or scanned before it was
+    /// recorded).
+    pub parser: Option<String>,
+    /// JSON `[[key, value], ...]` of the metadata fields without a column.
+    pub extra_json: Option<String>,
     pub status: Option<String>,
     /// Source and reason of the latest decision (`human` or `policy:<name>@<hash>`).
     pub decision_source: Option<String>,
@@ -464,8 +473,9 @@ impl Store {
             if let Some(m) = &rec.metadata {
                 tx.execute(
                     "INSERT INTO metadata (image_id, tool, positive, negative, seed, steps, sampler,
-                         cfg, model, gen_width, gen_height, raw_json, warnings_json)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                         cfg, model, gen_width, gen_height, raw_json, warnings_json, parser,
+                         extra_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     params![
                         id,
                         m.tool,
@@ -479,7 +489,9 @@ impl Store {
                         m.gen_width,
                         m.gen_height,
                         m.raw_json,
-                        m.warnings_json
+                        m.warnings_json,
+                        m.parser,
+                        m.extra_json
                     ],
                 )?;
             }
@@ -568,7 +580,8 @@ impl Store {
                     i.missing, i.version, m.tool, m.positive, m.negative, CAST(m.seed AS TEXT),
                     m.steps, m.sampler, m.cfg, m.model, m.raw_json, m.warnings_json,
                     m.gen_width, m.gen_height,
-                    d.status, d.source, d.reason, d.rating, i.path_raw, i.first_seen
+                    d.status, d.source, d.reason, d.rating, i.path_raw, i.first_seen,
+                    m.parser, m.extra_json
              FROM images i LEFT JOIN metadata m ON m.image_id = i.id
              LEFT JOIN decisions d
                     ON d.id = (SELECT MAX(id) FROM decisions WHERE image_id = i.id)
@@ -607,6 +620,8 @@ impl Store {
                     decision_rating: r.get(26)?,
                     path_raw: r.get(27)?,
                     first_seen: r.get(28)?,
+                    parser: r.get(29)?,
+                    extra_json: r.get(30)?,
                     signals: HashMap::new(),
                 })
             })?
@@ -807,6 +822,8 @@ mod tests {
                 seed: Some(u64::MAX),
                 raw_json: "[]".into(),
                 warnings_json: "[]".into(),
+                parser: Some("comfyui-graph".into()),
+                extra_json: r#"[["pass 2: KSampler 11","steps 10"]]"#.into(),
                 ..Default::default()
             }),
             signals: vec![],
@@ -815,6 +832,11 @@ mod tests {
         .unwrap();
         let rows = s.image_rows(false).unwrap();
         assert_eq!(rows[0].seed.as_deref(), Some("18446744073709551615"));
+        assert_eq!(rows[0].parser.as_deref(), Some("comfyui-graph"));
+        assert_eq!(
+            rows[0].extra_json.as_deref(),
+            Some(r#"[["pass 2: KSampler 11","steps 10"]]"#)
+        );
     }
 
     #[test]

@@ -148,4 +148,9 @@ CREATE TRIGGER scorer_log_no_update BEFORE UPDATE ON scorer_log
 CREATE TRIGGER scorer_log_no_delete BEFORE DELETE ON scorer_log
     BEGIN SELECT RAISE(ABORT, 'scorer_log is append-only'); END;
 ",
+    // 5: metadata says which parser read it and keeps the fields without a column.
+    r"
+ALTER TABLE metadata ADD COLUMN parser TEXT;      -- interpreter that read the fields (NULL = none, or scanned before 5)
+ALTER TABLE metadata ADD COLUMN extra_json TEXT;  -- JSON [[key, value], ...]: further sampler passes, character prompts, ...
+",
 ];

@@ -73,7 +73,7 @@ fn every_fixture_is_catalogued_and_prompts_match_the_manifest() {
         &db,
         &[
             "--columns",
-            "path,tool,prompt,seed,raw,error,width,height,format,frames",
+            "path,tool,parser,missing_fields,extra,prompt,seed,raw,error,width,height,format,frames",
         ],
     );
     assert_eq!(rows.len() as u64, found);
@@ -119,6 +119,29 @@ fn every_fixture_is_catalogued_and_prompts_match_the_manifest() {
     );
     let stealth = row(&rows, "generated/automatic1111_stealth.png");
     assert_eq!(stealth["tool"], "a1111");
+    assert_eq!(stealth["parser"], "a1111-text");
+    // Which parser read each file and what it could not find.
+    let novelai = row(&rows, "generated/novelai-full.png");
+    assert_eq!(novelai["parser"], "novelai");
+    assert_eq!(novelai["missing_fields"], "");
+    let invoke = row(&rows, "generated/step7.png");
+    assert_eq!(invoke["parser"], "invokeai-legacy");
+    assert_eq!(invoke["missing_fields"], "negative_prompt,model");
+    let photo = row(&rows, "photos/rocket.jpg");
+    assert!(photo["parser"].is_null(), "{}", photo["parser"]);
+    assert_eq!(
+        photo["missing_fields"],
+        "prompt,negative_prompt,seed,steps,sampler,cfg,model,gen_size"
+    );
+    // Further sampler passes are kept: stage B of the Stable Cascade example.
+    let cascade = row(&rows, "generated/stable_cascade__image_to_image.png");
+    assert!(
+        cascade["extra"].as_array().is_some_and(|e| e
+            .iter()
+            .any(|kv| kv[0].as_str().is_some_and(|k| k.starts_with("pass 2")))),
+        "{}",
+        cascade["extra"]
+    );
     let raw_kept = row(&rows, "photos/astronaut.png");
     assert!(
         raw_kept["raw"].as_array().is_some_and(|a| !a.is_empty()),
