@@ -61,7 +61,9 @@ mod tests {
         let t = thumbnail(&img);
         assert_eq!((t.width(), t.height()), (256, 128));
         assert!(save(dir.path(), "abc", &t));
-        let back = image::open(cache_file(dir.path(), "abc")).unwrap().to_rgb8();
+        let back = image::open(cache_file(dir.path(), "abc"))
+            .unwrap()
+            .to_rgb8();
         assert_eq!(back.dimensions(), (256, 128));
         let (opaque, clear) = (back.get_pixel(10, 64), back.get_pixel(250, 64));
         assert!(opaque[0] > 150 && opaque[1] < 60, "{opaque:?}");

@@ -479,11 +479,19 @@ fn decode_with_metadata(
     path: &Path,
     bytes: Vec<u8>,
     opts: &ScanOptions,
-) -> (Result<decode::Decoded, String>, metadata::GenerationMetadata) {
+) -> (
+    Result<decode::Decoded, String>,
+    metadata::GenerationMetadata,
+) {
     let limits = &opts.metadata_limits;
     let checked = match decode::check(&bytes, &opts.decode) {
         Ok(c) => c,
-        Err(e) => return (Err(e.to_string()), metadata::read_metadata(&bytes, None, limits)),
+        Err(e) => {
+            return (
+                Err(e.to_string()),
+                metadata::read_metadata(&bytes, None, limits),
+            );
+        }
     };
     if bytes.len() <= STREAM_FROM_DISK {
         let decoded = decode::decode_from(std::io::Cursor::new(&bytes), checked, &opts.decode)

@@ -50,7 +50,10 @@ fn scanning_100_megapixel_pngs_stays_under_600_mb() {
     assert_eq!(s["new"], 2, "{s:#}");
     assert_eq!(s["faces"], true);
     let Some(peak) = s["peak_rss_mb"].as_f64() else {
-        assert!(!cfg!(target_os = "linux"), "no peak RSS in the summary: {s:#}");
+        assert!(
+            !cfg!(target_os = "linux"),
+            "no peak RSS in the summary: {s:#}"
+        );
         eprintln!("SKIPPED: no peak RSS on this platform");
         return;
     };

@@ -241,7 +241,11 @@ mod tests {
         // 4096²: the same levels relative to the full image, on a copy 4× smaller.
         let full = package(4096, 4096);
         let fast = r.scales((4096, 4096), (1024, 1024));
-        let kept: Vec<f64> = full.iter().filter(|&&s| s <= 12.0 / (4096.0 / 26.0)).copied().collect();
+        let kept: Vec<f64> = full
+            .iter()
+            .filter(|&&s| s <= 12.0 / (4096.0 / 26.0))
+            .copied()
+            .collect();
         assert_eq!(fast.len(), kept.len());
         for (a, b) in fast.iter().zip(&kept) {
             assert!((a / 4.0 - b).abs() < 1e-12);
