@@ -220,14 +220,13 @@ fn auc(pos: &[f64], neg: &[f64]) -> f64 {
     s / (pos.len() * neg.len()) as f64
 }
 
+/// Scores an RGB8 image of width × height: the face defect, and a detail line for failures.
+type Scorer<'a> = dyn Fn(&[u8], usize, usize) -> (f64, String) + 'a;
+
 /// Face-defect scores of the reference portraits (negatives) and of the same portraits with a
 /// warped eye region (positives), scored by `score` on the image upscaled by `zoom` (1: as is).
 /// A portrait whose face is no longer found scores 1 (as defective as it gets).
-fn warped_eye_scores(
-    fx: &Path,
-    zoom: f64,
-    score: &dyn Fn(&[u8], usize, usize) -> (f64, String),
-) -> (Vec<f64>, Vec<f64>) {
+fn warped_eye_scores(fx: &Path, zoom: f64, score: &Scorer<'_>) -> (Vec<f64>, Vec<f64>) {
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     let scaled = |rgb: Vec<u8>, w: usize, h: usize| -> (Vec<u8>, usize, usize) {
         if zoom == 1.0 {
