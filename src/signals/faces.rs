@@ -33,7 +33,7 @@ use crate::models::mtcnn::{Face, LANDMARKS, WorkingCopy, WorkingResolution};
 pub const FACES: &str = "mtcnn@2";
 
 /// The producer stored with fast-mode face signals, e.g. `mtcnn@2 max_side=1024
-/// min_face=0.0391`.
+/// min_face=0.0385`.
 pub fn producer(res: &WorkingResolution) -> String {
     format!(
         "{FACES} max_side={} min_face={:.4}",
