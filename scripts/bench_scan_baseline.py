@@ -89,8 +89,19 @@ def init(faces: bool, max_side: int, threads: int) -> None:
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+        import mtcnn.stages.stage_pnet as stage_pnet
         from mtcnn import MTCNN
 
+        # mtcnn 1.0.0 counts its pyramid levels from the image size alone, so a min_face_size
+        # above 20 px adds levels below P-Net's 12-px input and TensorFlow raises on them. Keep
+        # the levels of at least 12 px (what Assay's pyramid has).
+        package_pyramid = stage_pnet.build_scale_pyramid
+
+        def pyramid(width, height, min_face_size, scale_factor, min_size=12):
+            s = package_pyramid(width, height, min_face_size, scale_factor, min_size)
+            return s[min(width, height) * s >= min_size]
+
+        stage_pnet.build_scale_pyramid = pyramid
         _DETECTOR = MTCNN()
 
 
