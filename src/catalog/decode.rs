@@ -123,6 +123,19 @@ pub fn probe(bytes: &[u8]) -> Probe {
 
 /// Decodes the first frame of `bytes`, refusing images above the pixel limit before allocating.
 pub fn decode(bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded, DecodeError> {
+    let checked = check(bytes, cfg)?;
+    decode_from(Cursor::new(bytes), checked, cfg)
+}
+
+/// What [`check`] found out from the bytes before decoding: the format.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked {
+    format: ImageFormat,
+}
+
+/// Everything [`decode`] checks before it allocates pixels: not empty, a decodable format, a
+/// complete JPEG, dimensions readable from the header and within the pixel limit.
+pub fn check(bytes: &[u8], cfg: &DecodeConfig) -> Result<Checked, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -154,11 +167,38 @@ pub fn decode(bytes: &[u8], cfg: &DecodeConfig) -> Result<Decoded, DecodeError> 
             limit_mp: cfg.max_pixels as f64 / 1e6,
         });
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), fmt);
+    Ok(Checked { format: fmt })
+}
+
+/// Decodes the first frame from `reader`, which holds the bytes that passed [`check`] (the
+/// scan reads large files a second time from disk instead of keeping them in memory while the
+/// frame is allocated).
+pub fn decode_from<R: std::io::BufRead + std::io::Seek>(
+    reader: R,
+    checked: Checked,
+    cfg: &DecodeConfig,
+) -> Result<Decoded, DecodeError> {
+    let fmt = checked.format;
+    let name = format_name(fmt);
+    let corrupt = |e: image::ImageError| DecodeError::Corrupt {
+        format: name,
+        reason: e.to_string(),
+    };
+    let mut reader = ImageReader::with_format(reader, fmt);
     let mut limits = Limits::default();
     limits.max_alloc = Some(cfg.max_alloc_bytes);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > cfg.max_pixels {
+        // The file changed since it was checked.
+        return Err(DecodeError::TooManyPixels {
+            width: w,
+            height: h,
+            mp: (u64::from(w) * u64::from(h)) as f64 / 1e6,
+            limit_mp: cfg.max_pixels as f64 / 1e6,
+        });
+    }
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);

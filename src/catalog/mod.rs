@@ -7,6 +7,7 @@
 //! allocating, and honours EXIF orientation. It never writes to a user's file.
 
 pub mod decode;
+pub mod thumb;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -141,6 +141,9 @@ pub enum Which {
     },
     /// CLIP image towers with random weights: images/s on flex / wgpu next to PyTorch.
     Clip(super::bench_clip::ClipBenchArgs),
+    /// A default `assay scan` (faces, CLIP when weights are found) next to `--no-faces` and
+    /// the Python baseline: files/s, per-phase shares, peak RSS (`bench_scan.rs`).
+    Scan(super::bench_scan::ScanBenchArgs),
     /// MTCNN face detection, images/s on burn flex (CPU) and wgpu.
     Faces {
         /// Images per detector call (same-size images share P-Net batches).
@@ -166,6 +169,7 @@ pub enum Which {
 pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     match &args.which {
         Which::Clip(a) => super::bench_clip::run(a),
+        Which::Scan(a) => super::bench_scan::run(a),
         #[cfg(feature = "gui")]
         Which::Gui {
             images,
@@ -322,7 +326,7 @@ fn generate_corpus(dir: &Path, n: usize, size: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn default_fixtures() -> Option<PathBuf> {
+pub(crate) fn default_fixtures() -> Option<PathBuf> {
     let p = std::env::var_os("ASSAY_FIXTURES")
         .map_or_else(|| PathBuf::from("../shared/fixtures"), PathBuf::from);
     p.is_dir().then_some(p)

@@ -5,6 +5,7 @@
 mod bench;
 mod bench_clip;
 mod bench_dist;
+mod bench_scan;
 mod calibrate;
 mod calibrate_policy;
 mod compare;

@@ -37,6 +37,8 @@ pub struct ScanArgs {
     /// Skip face detection (MTCNN) and the face signals.
     #[arg(long)]
     pub no_faces: bool,
+    #[command(flatten)]
+    pub face_resolution: super::faces::FaceResolutionArgs,
     /// Skip CLIP (embeddings, `aesthetic`, `clip_score`) even when weights are found.
     #[arg(long, conflicts_with_all = ["model", "models", "head"])]
     pub no_clip: bool,
@@ -129,6 +131,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     opts.dup_threshold = args.dup_threshold;
     opts.batch_size = args.batch;
     opts.faces = !args.no_faces;
+    opts.face_resolution = args.face_resolution.resolution();
     opts.clip.enabled = !args.no_clip;
     opts.clip.models.clone_from(&args.models);
     opts.clip.model.clone_from(&args.model);

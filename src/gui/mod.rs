@@ -206,6 +206,7 @@ impl Collection {
             .parent()
             .map_or_else(|| root.join(".assay"), Path::to_path_buf)
             .join("thumbs");
+        opts.thumbnails = Some(thumbs_dir.clone());
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
         let db_worker = DbWorker::start(db_path.clone(), out.clone());
         // Show what is already catalogued at once, then bring it up to date.
@@ -669,6 +670,7 @@ impl App {
                     let mut opts = ScanOptions::new(&c.root);
                     opts.db = Some(c.db.clone());
                     opts.clip = c.clip.clone();
+                    opts.thumbnails = c.db.parent().map(|d| d.join("thumbs"));
                     c.scan = Some(ScanJob::start(opts, self.out.clone()));
                 }
             }

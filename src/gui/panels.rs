@@ -10,7 +10,7 @@ use super::model::{self, RangeFilter, STATUSES};
 use super::views::{status_badge, status_color, truncate};
 use super::{App, Cmd, ExportScope, ViewMode};
 use crate::export::{ManifestFormat, Mode};
-use crate::pipeline::progress::format_secs;
+use crate::pipeline::progress::{format_rate, format_secs};
 use crate::signals::{self, Direction};
 use crate::store::SignalValue;
 
@@ -229,6 +229,13 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                         s.eta_s
                             .map_or(String::new(), |e| format!(" · ETA {}", format_secs(e)))
                     ));
+                    if let Some((slow, rate)) = s.slowest().and_then(|x| Some((x, x.rate()?))) {
+                        ui.weak(format!("· slowest: {} {}/s", slow.name, format_rate(rate)))
+                            .on_hover_text(format!(
+                                "files per second each stage sustains: {}",
+                                s.stages_line()
+                            ));
+                    }
                     if ui.button("Cancel scan").clicked() {
                         cmds.push(Cmd::CancelScan);
                     }

@@ -16,8 +16,7 @@ use eframe::egui;
 use super::jobs::{spawn, to_color_image};
 use crate::catalog::decode::{DecodeConfig, decode};
 
-/// Longest side of a stored thumbnail (the grid scales it down for smaller cells).
-pub const THUMB_SIDE: u32 = 256;
+pub use crate::catalog::thumb::cache_file;
 
 /// One thumbnail to make or load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +25,6 @@ pub struct ThumbReq {
     pub path: PathBuf,
     /// Content hash (the cache key); without one the thumbnail is made but not cached.
     pub hash: Option<String>,
-}
-
-/// Cache file of a content hash.
-pub fn cache_file(dir: &Path, hash: &str) -> PathBuf {
-    dir.join(format!("{hash}_{THUMB_SIDE}.jpg"))
 }
 
 /// Makes (or reads) the thumbnail of `req`, caching it under `dir`.
@@ -53,26 +47,9 @@ pub fn make_thumb(
     }
     let bytes = std::fs::read(&req.path).map_err(|e| format!("cannot read: {e}"))?;
     let d = decode(&bytes, &DecodeConfig::default()).map_err(|e| e.to_string())?;
-    let thumb = d.image.thumbnail(THUMB_SIDE, THUMB_SIDE);
-    if let Some(c) = &cached {
-        // Flatten alpha onto mid grey: JPEG has none, and transparent pixels must stay visible.
-        let rgba = thumb.to_rgba8();
-        let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
-        for (o, p) in rgb.pixels_mut().zip(rgba.pixels()) {
-            let a = u32::from(p[3]);
-            for k in 0..3 {
-                o[k] = ((u32::from(p[k]) * a + 128 * (255 - a)) / 255) as u8;
-            }
-        }
-        let tmp = c.with_extension("tmp");
-        let saved = std::fs::create_dir_all(dir).is_ok()
-            && image::DynamicImage::ImageRgb8(rgb)
-                .save_with_format(&tmp, image::ImageFormat::Jpeg)
-                .is_ok()
-            && std::fs::rename(&tmp, c).is_ok();
-        if !saved {
-            let _ = std::fs::remove_file(&tmp);
-        }
+    let thumb = crate::catalog::thumb::thumbnail(&d.image);
+    if let Some(h) = req.hash.as_deref() {
+        crate::catalog::thumb::save(dir, h, &thumb);
     }
     Ok(keep_pixels.then(|| to_color_image(&thumb)))
 }

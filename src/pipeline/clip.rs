@@ -240,8 +240,9 @@ pub struct ClipSummary {
 pub fn load_rgb(path: &Path, cfg: &DecodeConfig) -> Result<(Vec<u8>, usize, usize), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let d = decode::decode(&bytes, cfg).map_err(|e| e.to_string())?;
+    drop(bytes);
     let (w, h) = (d.image.width() as usize, d.image.height() as usize);
-    Ok((classical::rgb8_like_pil(&d.image), w, h))
+    Ok((classical::into_rgb8_like_pil(d.image), w, h))
 }
 
 /// Embeds every readable, present image of the catalogue under `root` that has no vector from
@@ -258,6 +259,43 @@ pub fn run(
     progress: &Progress,
     cancel: &AtomicBool,
 ) -> Result<ClipSummary, ClipJobError> {
+    run_after(
+        store,
+        root,
+        loaded,
+        batch,
+        decode_cfg,
+        progress,
+        cancel,
+        Prior::default(),
+    )
+}
+
+/// What a scan's pipeline already did with the model, from its single decode of each file.
+#[derive(Debug, Default)]
+pub struct Prior {
+    /// Images embedded (and stored) by the pipeline.
+    pub embedded: Vec<i64>,
+    /// Images the pipeline could not embed (id, path, reason): not tried again in this pass.
+    pub failures: Vec<(i64, FileError)>,
+    /// Seconds the pipeline's CLIP stage worked.
+    pub seconds: f64,
+}
+
+/// [`run`] after a scan's pipeline: the images it embedded count as embedded in this pass
+/// (their signals are computed here), those it could not embed are reported, and only the
+/// rest (images catalogued earlier without a vector from this model) are decoded again.
+#[allow(clippy::too_many_arguments)]
+pub fn run_after(
+    store: &mut Store,
+    root: &Path,
+    loaded: &LoadedClip,
+    batch: usize,
+    decode_cfg: &DecodeConfig,
+    progress: &Progress,
+    cancel: &AtomicBool,
+    prior: Prior,
+) -> Result<ClipSummary, ClipJobError> {
     let t0 = Instant::now();
     let key = loaded.key().to_string();
     let rows: Vec<ImageRow> = store
@@ -268,18 +306,29 @@ pub fn run(
     // Only the ids: the vectors are read later, and only for images whose signals need them.
     let mut have: HashSet<i64> = store.embedded_image_ids(&key)?;
     let mut vectors: HashMap<i64, Vec<f32>> = HashMap::new();
+    let mut embedded_now: Vec<i64> = prior.embedded;
+    let prior_ids: HashSet<i64> = embedded_now.iter().copied().collect();
+    let skip: HashSet<i64> = prior.failures.iter().map(|(id, _)| *id).collect();
     let mut sum = ClipSummary {
         model: key.clone(),
         model_name: loaded.model.files.name.clone(),
         head: loaded.head_name(),
         images: rows.len(),
-        already_embedded: rows.iter().filter(|r| have.contains(&r.id)).count(),
+        already_embedded: rows
+            .iter()
+            .filter(|r| have.contains(&r.id) && !prior_ids.contains(&r.id))
+            .count(),
+        embedded: embedded_now.len(),
+        failed: prior.failures.len(),
+        failures: prior.failures.into_iter().map(|(_, f)| f).collect(),
         ..ClipSummary::default()
     };
-    let todo: Vec<&ImageRow> = rows.iter().filter(|r| !have.contains(&r.id)).collect();
+    let todo: Vec<&ImageRow> = rows
+        .iter()
+        .filter(|r| !have.contains(&r.id) && !skip.contains(&r.id))
+        .collect();
     progress.start_phase("clip embed", todo.len() as u64);
     let size = loaded.model.image_size;
-    let mut embedded_now: Vec<i64> = Vec::new();
     for chunk in todo.chunks(batch.max(1)) {
         if cancel.load(Ordering::Relaxed) {
             sum.cancelled = true;
@@ -337,7 +386,7 @@ pub fn run(
         }
         progress.advance(chunk.len() as u64, n_failed as u64);
     }
-    let secs = t0.elapsed().as_secs_f64();
+    let secs = t0.elapsed().as_secs_f64() + prior.seconds;
     sum.images_per_second = if secs > 0.0 {
         sum.embedded as f64 / secs
     } else {
@@ -355,7 +404,7 @@ pub fn run(
         &mut sum,
     )?;
     store.set_signals(&signal_rows)?;
-    sum.seconds = t0.elapsed().as_secs_f64();
+    sum.seconds = t0.elapsed().as_secs_f64() + prior.seconds;
     Ok(sum)
 }
 

@@ -10,24 +10,26 @@
 //! between batches: what finished is kept. Bad files never stop a scan; each gets a reason.
 
 pub mod clip;
+mod flow;
 pub mod progress;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::catalog::decode::{self, DecodeConfig};
 use crate::catalog::{self, Found};
 use crate::metadata;
 use crate::models::backend::{self, BackendChoice};
-use crate::models::mtcnn::{self, Mtcnn, RgbImage};
+use crate::models::clip::preprocess as clip_preprocess;
+use crate::models::mtcnn::{self, Mtcnn, WorkingCopy, WorkingResolution};
 use crate::signals::filters::FilterConfig;
 use crate::signals::{self, classical, dedup, faces, phash, tensor};
 use crate::store::{self, IngestRecord, KnownImage, MetadataRow, SignalRow, Store, Upsert};
-pub use progress::{Progress, Snapshot};
+pub use progress::{Progress, Snapshot, StageSnapshot};
 
 /// Options of a scan.
 #[derive(Debug, Clone)]
@@ -49,6 +51,13 @@ pub struct ScanOptions {
     pub max_file_bytes: u64,
     /// Detect faces (MTCNN) and store the face signals.
     pub faces: bool,
+    /// Where faces are detected (fast mode: a working copy of at most this long side).
+    pub face_resolution: WorkingResolution,
+    /// Images per face-detector call.
+    pub face_batch: usize,
+    /// Thumbnail cache folder of the workbench (`catalog::thumb`): the scan writes the missing
+    /// thumbnails from its decode (GUI scans; `None` for the CLI).
+    pub thumbnails: Option<PathBuf>,
     /// CLIP embeddings, `aesthetic` and `clip_score` when weights are found.
     pub clip: clip::ClipOptions,
 }
@@ -67,6 +76,9 @@ impl ScanOptions {
             metadata_limits: metadata::Limits::default(),
             max_file_bytes: 1 << 30,
             faces: true,
+            face_resolution: WorkingResolution::default(),
+            face_batch: 4,
+            thumbnails: None,
             clip: clip::ClipOptions::default(),
         }
     }
@@ -116,6 +128,8 @@ pub struct ScanSummary {
     /// Folders that could not be read.
     pub folder_errors: Vec<FileError>,
     pub near_duplicate_groups: u64,
+    /// The pipeline's stages (decode, signals, faces, clip, write): files, busy seconds.
+    pub stages: Vec<StageSnapshot>,
     /// Whether faces were detected in this scan, and in how many of its images.
     pub faces: bool,
     pub images_with_faces: u64,
@@ -134,6 +148,9 @@ pub struct ScanSummary {
     pub cancelled: bool,
     pub seconds: f64,
     pub files_per_second: f64,
+    /// Peak resident memory of the process so far (Linux `VmHWM`), in MB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mb: Option<f64>,
 }
 
 impl ScanSummary {
@@ -188,13 +205,36 @@ fn reason_kind(reason: &str) -> String {
     kind.to_string()
 }
 
-/// A file read, decoded and measured, before it is written.
-struct Prepared {
-    record: IngestRecord,
-    /// Kept only for the batched tensor path.
-    rgb: Option<(u32, u32, Vec<u8>)>,
-    alpha_zero: bool,
-    vanished: bool,
+/// A file read, decoded and measured by a decode worker: its record, and what the model
+/// stages need (small working copies; the full-resolution frame is gone by then).
+pub(crate) struct Prepared {
+    /// Position in the scan's to-do list (records are written in this order).
+    pub(crate) index: usize,
+    pub(crate) record: IngestRecord,
+    /// The face detector's working copy (faces on and the image decoded).
+    pub(crate) faces: Option<WorkingCopy>,
+    /// CLIP's S×S RGB8 crop, or why there is none (CLIP runs in this scan, the image decoded
+    /// and not embedded by that model yet).
+    pub(crate) clip: Option<Result<Vec<u8>, String>>,
+    pub(crate) vanished: bool,
+    /// The detector found at least one face (set by the faces stage).
+    pub(crate) has_face: bool,
+    /// Time spent reading, hashing, decoding and parsing metadata, and on the CPU signals.
+    pub(crate) decode_time: Duration,
+    pub(crate) signals_time: Duration,
+}
+
+/// What [`prepare`] needs besides the file: the options and the per-scan context.
+pub(crate) struct IngestCtx<'a> {
+    pub(crate) opts: &'a ScanOptions,
+    /// The device of the batched tensor path (classical signals on a GPU); `None`: plain Rust.
+    pub(crate) tensor: Option<&'a burn::tensor::Device>,
+    /// CLIP's input side when CLIP embeds in this scan.
+    pub(crate) clip_size: Option<usize>,
+    /// Image ids whose current version already has a vector from that model.
+    pub(crate) embedded: &'a HashSet<i64>,
+    /// Decoded pixels in flight across workers.
+    pub(crate) budget: &'a flow::PixelBudget,
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -246,12 +286,20 @@ fn classical_rows(c: &classical::Classical, blank: bool) -> Vec<SignalRow> {
     .collect()
 }
 
-fn prepare(
+/// Reads, hashes, decodes and measures one file: its record with metadata, hashes, hard
+/// filters and classical signals, and the working copies of the model stages. The file is
+/// decoded once; the full-resolution frame lives only inside this call (RGB8 in the decoder's
+/// own buffer where possible, see [`classical::into_rgb8_like_pil`]) and is held under
+/// [`IngestCtx::budget`], so peak memory does not depend on the image beyond one frame per
+/// worker.
+pub(crate) fn prepare(
+    index: usize,
     found: &Found,
     old: Option<&KnownImage>,
-    opts: &ScanOptions,
-    keep_rgb: bool,
+    ctx: &IngestCtx<'_>,
 ) -> Prepared {
+    let opts = ctx.opts;
+    let started = Instant::now();
     let mut facts = store::ImageFacts {
         path: found.rel.clone(),
         path_raw: found.rel_raw.clone(),
@@ -270,6 +318,7 @@ fn prepare(
         },
     };
     let failed = |facts: store::ImageFacts, reason: String, vanished: bool| Prepared {
+        index,
         record: IngestRecord {
             upsert: upsert_for(facts.hash.as_deref()),
             facts: store::ImageFacts {
@@ -279,10 +328,14 @@ fn prepare(
             metadata: None,
             signals: Vec::new(),
             signals_version: Some(signals::signal_set_version(opts.faces)),
+            embedding: None,
         },
-        rgb: None,
-        alpha_zero: false,
+        faces: None,
+        clip: None,
         vanished,
+        has_face: false,
+        decode_time: started.elapsed(),
+        signals_time: Duration::ZERO,
     };
     if found.size > opts.max_file_bytes {
         let reason = format!(
@@ -307,22 +360,10 @@ fn prepare(
     facts.width = probe.width;
     facts.height = probe.height;
 
-    let decoded = decode::decode(&bytes, &opts.decode);
-    let (rgba_for_meta, decoded) = match decoded {
-        Ok(d) => {
-            let rgba = d.image.color().has_alpha().then(|| d.image.to_rgba8());
-            (rgba, Ok(d))
-        }
-        Err(e) => (None, Err(e)),
-    };
-    let meta = metadata::read_metadata(
-        &bytes,
-        rgba_for_meta
-            .as_ref()
-            .map(|i| (i.width(), i.height(), i.as_raw().as_slice())),
-        &opts.metadata_limits,
-    );
-    drop(rgba_for_meta);
+    // The frame's pixels count against the scan's budget until they are dropped below.
+    let pixels = u64::from(probe.width.unwrap_or(0)) * u64::from(probe.height.unwrap_or(0));
+    let permit = ctx.budget.acquire(pixels.min(opts.decode.max_pixels));
+    let (decoded, meta) = decode_with_metadata(&found.abs, bytes, opts);
     let mut warnings = meta.warnings.clone();
     if let Some(fmt) = probe.format
         && let Some(w) = extension_warning(found, fmt)
@@ -349,7 +390,7 @@ fn prepare(
     let d = match decoded {
         Ok(d) => d,
         Err(e) => {
-            let mut p = failed(facts, e.to_string(), false);
+            let mut p = failed(facts, e, false);
             p.record.metadata = Some(metadata_row);
             return p;
         }
@@ -358,17 +399,26 @@ fn prepare(
     facts.height = Some(d.height);
     facts.orientation = Some(d.orientation);
     let alpha_zero = classical::alpha_all_zero(&d.image);
-    // RGB8 exactly as PIL's convert("RGB") (16-bit: high byte), the peers' convention.
-    let rgb = classical::rgb8_like_pil(&d.image);
-    let (w, h) = (d.image.width(), d.image.height());
-    drop(d.image);
-    let hashes = phash::hashes(&rgb, w as usize, h as usize);
-    let mut rows = Vec::new();
-    if !keep_rgb {
-        let c = classical::compute(&rgb, w as usize, h as usize);
-        rows = classical_rows(&c, c.blank || alpha_zero);
+    if let (Some(dir), Some(hash)) = (&opts.thumbnails, facts.hash.as_deref())
+        && !catalog::thumb::cache_file(dir, hash).exists()
+    {
+        catalog::thumb::save(dir, hash, &catalog::thumb::thumbnail(&d.image));
     }
-    let keep = (keep_rgb || opts.faces).then_some((w, h, rgb));
+    let (w, h) = (d.image.width(), d.image.height());
+    // RGB8 exactly as PIL's convert("RGB") (16-bit: high byte), the peers' convention.
+    let rgb = classical::into_rgb8_like_pil(d.image);
+    let decode_time = started.elapsed();
+
+    let started = Instant::now();
+    let (wu, hu) = (w as usize, h as usize);
+    let hashes = phash::hashes(&rgb, wu, hu);
+    let c = match ctx.tensor {
+        Some(device) => tensor::compute_batch(device, &[rgb.as_slice()], wu, hu)
+            .pop()
+            .unwrap_or_default(),
+        None => classical::compute(&rgb, wu, hu),
+    };
+    let mut rows = classical_rows(&c, c.blank || alpha_zero);
     let hash_row = |key: &str, v: u64| SignalRow {
         key: key.to_string(),
         value: None,
@@ -387,97 +437,131 @@ fn prepare(
     };
     rows.push(flag("size_ok", opts.filters.size_ok(w, h)));
     rows.push(flag("aspect_ok", opts.filters.aspect_ok(w, h)));
+    let already_embedded = matches!(upsert, Upsert::Same { id } if ctx.embedded.contains(&id));
+    let clip = ctx.clip_size.filter(|_| !already_embedded).map(|size| {
+        clip_preprocess::resize_crop(&rgb, wu, hu, size).ok_or_else(|| {
+            format!(
+                "image of {w}x{h} pixels cannot be preprocessed for CLIP (empty, or more \
+                 elongated than {}:1)",
+                clip_preprocess::MAX_ASPECT
+            )
+        })
+    });
+    let faces = opts
+        .faces
+        .then(|| WorkingCopy::from_frame(rgb, wu, hu, &opts.face_resolution));
+    drop(permit);
     Prepared {
+        index,
         record: IngestRecord {
             upsert,
             facts,
             metadata: Some(metadata_row),
             signals: rows,
             signals_version: Some(signals::signal_set_version(opts.faces)),
+            embedding: None,
         },
-        rgb: keep,
-        alpha_zero,
+        faces,
+        clip,
         vanished: false,
+        has_face: false,
+        decode_time,
+        signals_time: started.elapsed(),
     }
 }
 
-/// Face signals of every decoded image of the batch (MTCNN; same-size images share batches).
-/// Returns how many images have at least one face.
-fn face_signals(detector: &Mtcnn, batch: &mut [Prepared]) -> Result<u64, mtcnn::MtcnnError> {
-    let idx: Vec<usize> = (0..batch.len())
-        .filter(|&i| batch[i].rgb.is_some())
-        .collect();
-    let detections = {
-        let images: Vec<RgbImage<'_>> = idx
-            .iter()
-            .filter_map(|&i| batch[i].rgb.as_ref())
-            .map(|(w, h, rgb)| RgbImage {
-                data: rgb,
-                width: *w as usize,
-                height: *h as usize,
-            })
-            .collect();
-        detector.detect_batch(&images)?
+/// Files larger than this are decoded from disk (a second read) instead of from the bytes
+/// read for hashing and metadata, so the file's bytes and its frame are not held together.
+const STREAM_FROM_DISK: usize = 16 << 20;
+
+/// Decodes a file's first frame and parses its metadata, consuming its bytes. Large files are
+/// decoded from disk after their bytes are dropped; stealth metadata (images with alpha and no
+/// prompt) then reads the file again next to the frame.
+fn decode_with_metadata(
+    path: &Path,
+    bytes: Vec<u8>,
+    opts: &ScanOptions,
+) -> (
+    Result<decode::Decoded, String>,
+    metadata::GenerationMetadata,
+) {
+    let limits = &opts.metadata_limits;
+    let checked = match decode::check(&bytes, &opts.decode) {
+        Ok(c) => c,
+        Err(e) => {
+            return (
+                Err(e.to_string()),
+                metadata::read_metadata(&bytes, None, limits),
+            );
+        }
     };
-    let mut with_faces = 0;
-    for (&i, d) in idx.iter().zip(detections) {
-        let p = &mut batch[i];
-        let Some((w, h, rgb)) = &p.rgb else { continue };
-        let s = faces::compute(&d.faces, rgb, *w as usize, *h as usize);
-        with_faces += u64::from(s.face_count > 0);
-        let row = |key: &str, value: Option<f64>, text: Option<String>| SignalRow {
-            key: key.to_string(),
-            value,
-            text,
-            producer: faces::FACES.to_string(),
-        };
-        let rows = &mut p.record.signals;
-        rows.push(row("face_count", Some(s.face_count as f64), None));
-        if let Some(c) = s.face_conf_min {
-            rows.push(row("face_conf_min", Some(c), None));
-        }
-        rows.push(row("face_area_max", Some(s.face_area_max), None));
-        if let Some(d) = s.face_defect {
-            rows.push(row("face_defect", Some(d), None));
-        }
-        rows.push(row("face_boxes", None, Some(faces::boxes_json(&s))));
+    if bytes.len() <= STREAM_FROM_DISK {
+        let decoded = decode::decode_from(std::io::Cursor::new(&bytes), checked, &opts.decode)
+            .map_err(|e| e.to_string());
+        let meta = metadata_with_pixels(&bytes, decoded.as_ref().ok(), limits);
+        return (decoded, meta);
     }
-    Ok(with_faces)
+    let meta = metadata::read_metadata(&bytes, None, limits);
+    drop(bytes);
+    let decoded = std::fs::File::open(path)
+        .map_err(|e| io_reason(&e))
+        .and_then(|f| {
+            decode::decode_from(std::io::BufReader::new(f), checked, &opts.decode)
+                .map_err(|e| e.to_string())
+        });
+    if meta.positive.is_none()
+        && let Ok(d) = &decoded
+        && d.image.color().has_alpha()
+        && let Ok(bytes) = std::fs::read(path)
+    {
+        let meta = metadata_with_pixels(&bytes, Some(d), limits);
+        return (decoded, meta);
+    }
+    (decoded, meta)
 }
 
-/// Batched tensor path: groups the prepared images by size and runs each group on the device.
-fn tensor_signals(device: &burn::tensor::Device, batch: &mut [Prepared]) {
-    let mut by_size: HashMap<(u32, u32), Vec<usize>> = HashMap::new();
-    for (i, p) in batch.iter().enumerate() {
-        if let Some((w, h, _)) = &p.rgb {
-            by_size.entry((*w, *h)).or_default().push(i);
+/// The file's metadata with the decoded frame for stealth metadata (alpha images): the
+/// decoder's own buffer when it is RGBA8, a converted copy otherwise.
+fn metadata_with_pixels(
+    bytes: &[u8],
+    decoded: Option<&decode::Decoded>,
+    limits: &metadata::Limits,
+) -> metadata::GenerationMetadata {
+    let converted;
+    let rgba = match decoded.map(|d| &d.image) {
+        Some(image::DynamicImage::ImageRgba8(b)) => Some((b.width(), b.height(), b.as_raw())),
+        Some(other) if other.color().has_alpha() => {
+            converted = other.to_rgba8();
+            Some((converted.width(), converted.height(), converted.as_raw()))
         }
+        _ => None,
+    };
+    metadata::read_metadata(bytes, rgba.map(|(w, h, px)| (w, h, px.as_slice())), limits)
+}
+
+/// The face signal rows of one image from fast-mode detections on its working copy.
+pub(crate) fn face_rows(
+    detection: &mtcnn::Detection,
+    copy: &WorkingCopy,
+    producer: &str,
+) -> (Vec<SignalRow>, bool) {
+    let s = faces::compute_working(&detection.faces, copy);
+    let row = |key: &str, value: Option<f64>, text: Option<String>| SignalRow {
+        key: key.to_string(),
+        value,
+        text,
+        producer: producer.to_string(),
+    };
+    let mut rows = vec![row("face_count", Some(s.face_count as f64), None)];
+    if let Some(c) = s.face_conf_min {
+        rows.push(row("face_conf_min", Some(c), None));
     }
-    let mut sizes: Vec<_> = by_size.into_iter().collect();
-    sizes.sort_by_key(|(k, _)| *k);
-    for ((w, h), idx) in sizes {
-        let results = {
-            let imgs: Vec<&[u8]> = idx
-                .iter()
-                .filter_map(|&i| {
-                    batch
-                        .get(i)
-                        .and_then(|p| p.rgb.as_ref())
-                        .map(|r| r.2.as_slice())
-                })
-                .collect();
-            tensor::compute_batch(device, &imgs, w as usize, h as usize)
-        };
-        for (&i, c) in idx.iter().zip(results) {
-            if let Some(p) = batch.get_mut(i) {
-                let blank = c.blank || p.alpha_zero;
-                let mut rows = classical_rows(&c, blank);
-                rows.append(&mut p.record.signals);
-                p.record.signals = rows;
-                p.rgb = None;
-            }
-        }
+    rows.push(row("face_area_max", Some(s.face_area_max), None));
+    if let Some(d) = s.face_defect {
+        rows.push(row("face_defect", Some(d), None));
     }
+    rows.push(row("face_boxes", None, Some(faces::boxes_json(&s))));
+    (rows, s.face_count > 0)
 }
 
 /// Runs a scan of `opts.root`. Per-file problems are reported in the summary, never returned.
@@ -583,62 +667,50 @@ pub fn scan(
 
     progress.set_phase(if opts.faces { "scan + faces" } else { "scan" });
     progress.set_total(todo.len() as u64);
+    let jobs = opts
+        .jobs
+        .filter(|&j| j > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.unwrap_or(0))
+        .num_threads(jobs)
         .thread_name(|i| format!("assay-scan-{i}"))
         .build()?;
-    let keep_rgb = selected.tensor_signals;
-    for chunk in todo.chunks(opts.batch_size.max(1)) {
-        if cancel.load(Ordering::Relaxed) {
-            summary.cancelled = true;
-            break;
-        }
-        let mut prepared: Vec<Prepared> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|(f, k)| prepare(f, *k, opts, keep_rgb))
-                .collect()
-        });
-        if let Some(detector) = &detector {
-            summary.images_with_faces += face_signals(detector, &mut prepared)?;
-        }
-        if keep_rgb {
-            tensor_signals(&selected.device, &mut prepared);
-        }
-        for p in &mut prepared {
-            p.rgb = None;
-        }
-        let mut records = Vec::with_capacity(prepared.len());
-        let mut n_failed = 0;
-        for p in prepared {
-            if let Some(reason) = &p.record.facts.error {
-                n_failed += 1;
-                summary.failed += 1;
-                *summary
-                    .failures_by_reason
-                    .entry(reason_kind(reason))
-                    .or_default() += 1;
-                summary.errors.push(FileError {
-                    path: p.record.facts.path.clone(),
-                    reason: reason.clone(),
-                });
-            }
-            if p.vanished {
-                if let Upsert::Same { id } = p.record.upsert {
-                    missing_ids.push(id);
-                }
-                continue;
-            }
-            match p.record.upsert {
-                Upsert::New => summary.new += 1,
-                Upsert::NewVersion { .. } => summary.changed += 1,
-                Upsert::Same { .. } => summary.refreshed += 1,
-            }
-            records.push(p.record);
-        }
-        store.write_ingest(&records)?;
-        progress.advance(chunk.len() as u64, n_failed);
-    }
+    // CLIP embeds in the pipeline what it decodes anyway; images whose current version
+    // already has a vector from the model are left alone.
+    let clip_model = loaded.as_ref().filter(|_| !todo.is_empty());
+    let embedded: HashSet<i64> = match clip_model {
+        Some(l) => store.embedded_image_ids(l.key())?.into_iter().collect(),
+        None => HashSet::new(),
+    };
+    let budget = flow::PixelBudget::new(opts.decode.max_pixels);
+    let flow = flow::Flow {
+        todo: &todo,
+        ctx: IngestCtx {
+            opts,
+            tensor: selected.tensor_signals.then_some(&selected.device),
+            clip_size: clip_model.map(|l| l.model.image_size),
+            embedded: &embedded,
+            budget: &budget,
+        },
+        jobs,
+        batch_size: opts.batch_size,
+        faces: detector.as_ref().map(|d| {
+            (
+                d,
+                opts.face_resolution,
+                faces::producer(&opts.face_resolution),
+            )
+        }),
+        face_batch: opts.face_batch,
+        clip: clip_model,
+        clip_batch: opts.clip.batch,
+        model_pool: &pool,
+        progress,
+        cancel,
+    };
+    let outcome = flow::run(&flow, &mut store, &mut summary, &mut missing_ids)?;
+    summary.cancelled = outcome.taken < todo.len();
+    summary.stages = progress.snapshot().stages;
     store.mark_missing(&missing_ids)?;
     summary.missing = missing_ids.len() as u64;
 
@@ -659,26 +731,37 @@ pub fn scan(
     if let Some(l) = &loaded
         && !summary.cancelled
     {
-        let r = pool.install(|| {
-            clip::run(
-                &mut store,
-                &opts.root,
-                l,
-                opts.clip.batch,
-                &opts.decode,
-                progress,
-                cancel,
-            )
-        });
-        match r {
-            Ok(c) => {
-                summary.cancelled |= c.cancelled;
-                summary.clip = Some(c);
+        if let Some(e) = outcome.clip_error {
+            summary.clip_error = Some(e);
+        } else {
+            let prior = clip::Prior {
+                embedded: outcome.embedded,
+                failures: outcome.clip_failures,
+                seconds: outcome.clip_seconds,
+            };
+            let r = pool.install(|| {
+                clip::run_after(
+                    &mut store,
+                    &opts.root,
+                    l,
+                    opts.clip.batch,
+                    &opts.decode,
+                    progress,
+                    cancel,
+                    prior,
+                )
+            });
+            match r {
+                Ok(c) => {
+                    summary.cancelled |= c.cancelled;
+                    summary.clip = Some(c);
+                }
+                Err(e) => summary.clip_error = Some(e.to_string()),
             }
-            Err(e) => summary.clip_error = Some(e.to_string()),
         }
     }
     summary.seconds = progress.snapshot().elapsed_s;
+    summary.peak_rss_mb = peak_rss_mb();
     let status = if summary.cancelled {
         "cancelled"
     } else {
@@ -691,6 +774,15 @@ pub fn scan(
     )?;
     progress.finish();
     Ok(summary)
+}
+
+/// The process's peak resident memory in MB (`VmHWM` of `/proc/self/status`; `None` where
+/// there is no such file).
+pub fn peak_rss_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// Recomputes `size_ok` and `aspect_ok` for every current image from its stored dimensions.
@@ -777,7 +869,16 @@ mod tests {
             missing: false,
             failed: false,
         };
-        let p = prepare(&found, Some(&known), &ScanOptions::new(dir.path()), false);
+        let opts = ScanOptions::new(dir.path());
+        let budget = flow::PixelBudget::new(opts.decode.max_pixels);
+        let ctx = IngestCtx {
+            opts: &opts,
+            tensor: None,
+            clip_size: None,
+            embedded: &HashSet::new(),
+            budget: &budget,
+        };
+        let p = prepare(0, &found, Some(&known), &ctx);
         assert!(p.vanished);
         assert_eq!(p.record.upsert, Upsert::Same { id: 7 });
         let reason = p.record.facts.error.unwrap();
@@ -800,6 +901,52 @@ mod tests {
             reason_kind("avif decoding is not built into this Assay"),
             "unsupported format"
         );
+    }
+
+    /// Any number of decode workers writes the same rows with the same ids in discovery order
+    /// (the writer restores the order), with faces from the pipeline's face stage.
+    #[test]
+    fn workers_write_in_discovery_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..23u32 {
+            // Sizes vary so that the workers finish out of order.
+            let side = 40 + (i * 37) % 200;
+            let img = image::RgbImage::from_fn(side, side, |x, y| {
+                image::Rgb([(x * 3 + i) as u8, (y * 5) as u8, (x ^ y) as u8])
+            });
+            img.save(dir.path().join(format!("{i:02}.png"))).unwrap();
+        }
+        std::fs::write(dir.path().join("broken.png"), b"\x89PNG\r\n\x1a\nno").unwrap();
+        let read = |jobs: usize| {
+            let mut opts = ScanOptions::new(dir.path());
+            opts.backend = BackendChoice::Cpu;
+            opts.batch_size = 5;
+            opts.jobs = Some(jobs);
+            opts.clip.enabled = false;
+            opts.db = Some(dir.path().join(format!("jobs{jobs}.db")));
+            let progress = Progress::default();
+            let s = scan(&opts, &progress, &AtomicBool::new(false)).unwrap();
+            assert_eq!((s.new, s.failed), (24, 1));
+            let names: Vec<&str> = s.stages.iter().map(|x| x.name.as_str()).collect();
+            assert_eq!(names, ["decode", "signals", "faces", "write"]);
+            assert!(s.stages.iter().all(|x| x.done == 24 || x.name == "faces"));
+            assert_eq!(s.stages[2].done, 24, "every file passes the face stage");
+            let store = Store::open(opts.db.as_ref().unwrap()).unwrap();
+            let rows: Vec<(i64, String, usize)> = store
+                .image_rows(false)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.id, r.path, r.signals.len()))
+                .collect();
+            assert!(rows.iter().any(|r| r.2 > 10), "signals were written");
+            rows
+        };
+        let one = read(1);
+        assert_eq!(one.len(), 24);
+        let mut sorted = one.clone();
+        sorted.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(sorted, one, "ids follow discovery (path) order");
+        assert_eq!(read(3), one);
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! Progress shared between a running job and whoever watches it (CLI bar, GUI status bar).
+//!
+//! Besides the job's counters, a pipelined job reports its *stages* (decode, signals, faces,
+//! CLIP, write): items each finished and the time its workers spent working (not waiting for
+//! input or for room downstream). A stage's rate is what it would sustain if never starved,
+//! `done / (busy / workers)`; the slowest stage is the one with the lowest rate, i.e. the one
+//! that sets the pace (items/s of the whole job ≈ its rate once the pipeline is full).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Counters of one job; cheap to update from worker threads.
 #[derive(Debug)]
@@ -15,6 +21,27 @@ pub struct Progress {
     failed: AtomicU64,
     finished: AtomicBool,
     phase: Mutex<String>,
+    stages: Mutex<Vec<StageSnapshot>>,
+}
+
+/// One stage of a pipelined job.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StageSnapshot {
+    pub name: String,
+    /// Threads working in the stage.
+    pub workers: usize,
+    /// Items finished.
+    pub done: u64,
+    /// Seconds its workers spent working, summed over workers.
+    pub busy_s: f64,
+}
+
+impl StageSnapshot {
+    /// Items per second the stage sustains when it never waits: `done / (busy_s / workers)`.
+    pub fn rate(&self) -> Option<f64> {
+        (self.busy_s > 0.0 && self.done > 0)
+            .then(|| self.done as f64 * self.workers.max(1) as f64 / self.busy_s)
+    }
 }
 
 impl Default for Progress {
@@ -28,6 +55,7 @@ impl Default for Progress {
             failed: AtomicU64::new(0),
             finished: AtomicBool::new(false),
             phase: Mutex::new(String::new()),
+            stages: Mutex::new(Vec::new()),
         }
     }
 }
@@ -46,6 +74,8 @@ pub struct Snapshot {
     /// Estimated seconds left, when a rate is known.
     pub eta_s: Option<f64>,
     pub finished: bool,
+    /// The stages of a pipelined job (empty for one-phase jobs).
+    pub stages: Vec<StageSnapshot>,
 }
 
 impl Progress {
@@ -55,9 +85,12 @@ impl Progress {
         }
     }
     /// Starts a new counted phase (e.g. embedding after the scan): counters back to zero,
-    /// `total` items, rate and ETA measured from now.
+    /// `total` items, rate and ETA measured from now, no stages.
     pub fn start_phase(&self, phase: &str, total: u64) {
         self.set_phase(phase);
+        if let Ok(mut s) = self.stages.lock() {
+            s.clear();
+        }
         if let Ok(mut t) = self.phase_started.lock() {
             *t = Instant::now();
         }
@@ -74,6 +107,30 @@ impl Progress {
     }
     pub fn finish(&self) {
         self.finished.store(true, Ordering::Relaxed);
+    }
+    /// Declares the stages of a pipelined job (name, worker threads), replacing earlier ones;
+    /// [`Progress::stage_done`] refers to them by index.
+    pub fn set_stages(&self, stages: &[(&str, usize)]) {
+        if let Ok(mut s) = self.stages.lock() {
+            *s = stages
+                .iter()
+                .map(|(name, workers)| StageSnapshot {
+                    name: (*name).to_string(),
+                    workers: *workers,
+                    done: 0,
+                    busy_s: 0.0,
+                })
+                .collect();
+        }
+    }
+    /// Stage `index` finished `n` items after working `busy` on them.
+    pub fn stage_done(&self, index: usize, n: u64, busy: Duration) {
+        if let Ok(mut s) = self.stages.lock()
+            && let Some(st) = s.get_mut(index)
+        {
+            st.done += n;
+            st.busy_s += busy.as_secs_f64();
+        }
     }
     pub fn snapshot(&self) -> Snapshot {
         let elapsed_s = self.started.elapsed().as_secs_f64();
@@ -98,12 +155,40 @@ impl Progress {
             rate,
             eta_s,
             finished: self.finished.load(Ordering::Relaxed),
+            stages: self.stages.lock().map(|s| s.clone()).unwrap_or_default(),
         }
     }
 }
 
 impl Snapshot {
-    /// One status line: `phase [=====>    ] 120/2000 6% 45.2/s ETA 41s (3 failed)`.
+    /// The stage with the lowest rate (that has a rate), the one that sets the pace.
+    pub fn slowest(&self) -> Option<&StageSnapshot> {
+        self.stages
+            .iter()
+            .filter_map(|s| s.rate().map(|r| (s, r)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(s, _)| s)
+    }
+
+    /// `decode 120/s · faces 38/s · write 2.1k/s · slowest: faces` (empty without stage rates).
+    pub fn stages_line(&self) -> String {
+        let parts: Vec<String> = self
+            .stages
+            .iter()
+            .filter_map(|s| s.rate().map(|r| format!("{} {}/s", s.name, format_rate(r))))
+            .collect();
+        if parts.is_empty() {
+            return String::new();
+        }
+        let slowest = self
+            .slowest()
+            .filter(|_| parts.len() > 1)
+            .map_or(String::new(), |s| format!(" · slowest: {}", s.name));
+        format!("{}{slowest}", parts.join(" · "))
+    }
+
+    /// One status line: `phase [=====>    ] 120/2000 6% 45.2/s ETA 41s | decode 60/s · faces
+    /// 48/s · write 2.1k/s · slowest: faces (3 failed)`.
     pub fn line(&self, width: usize) -> String {
         let frac = if self.total > 0 {
             (self.done as f64 / self.total as f64).clamp(0.0, 1.0)
@@ -122,14 +207,31 @@ impl Snapshot {
         } else {
             String::new()
         };
+        let stages = self.stages_line();
+        let stages = if stages.is_empty() {
+            stages
+        } else {
+            format!(" | {stages}")
+        };
         format!(
-            "{} [{bar}] {}/{} {:.0}% {:.1}/s ETA {eta}{failed}",
+            "{} [{bar}] {}/{} {:.0}% {:.1}/s ETA {eta}{stages}{failed}",
             self.phase,
             self.done,
             self.total,
             frac * 100.0,
             self.rate
         )
+    }
+}
+
+/// `38` → `38`, `2140.5` → `2.1k`, `7.25` → `7.2`.
+pub fn format_rate(r: f64) -> String {
+    if r >= 1000.0 {
+        format!("{:.1}k", r / 1000.0)
+    } else if r >= 10.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
     }
 }
 
@@ -171,5 +273,38 @@ mod tests {
         assert!(t.elapsed_s >= s.elapsed_s, "job time keeps running");
         assert_eq!(t.eta_s, None, "no rate yet in the new phase");
         assert_eq!(format_secs(3700.0), "1h01m");
+    }
+
+    #[test]
+    fn stages_rates_and_the_slowest() {
+        let p = Progress::default();
+        p.set_phase("scan");
+        p.set_total(10);
+        assert_eq!(p.snapshot().stages_line(), "");
+        p.set_stages(&[("decode", 2), ("faces", 1), ("write", 1)]);
+        // Two decoders, 1 s of work each for 10 items: 10/s; faces 10 items in 2 s: 5/s.
+        p.stage_done(0, 10, Duration::from_secs(2));
+        p.stage_done(1, 4, Duration::from_millis(800));
+        p.stage_done(1, 6, Duration::from_millis(1200));
+        p.stage_done(2, 10, Duration::from_millis(4));
+        p.advance(10, 1);
+        let s = p.snapshot();
+        assert_eq!(s.stages.len(), 3);
+        assert!((s.stages[0].rate().unwrap() - 10.0).abs() < 1e-9);
+        assert!((s.stages[1].rate().unwrap() - 5.0).abs() < 1e-9);
+        assert_eq!(s.slowest().map(|x| x.name.as_str()), Some("faces"));
+        assert_eq!(
+            s.stages_line(),
+            "decode 10/s · faces 5.0/s · write 2.5k/s · slowest: faces"
+        );
+        let line = s.line(10);
+        assert!(
+            line.ends_with(
+                "| decode 10/s · faces 5.0/s · write 2.5k/s · slowest: faces (1 failed)"
+            ),
+            "{line}"
+        );
+        p.set_stages(&[("clip", 1)]);
+        assert_eq!(p.snapshot().slowest(), None, "no rate before work");
     }
 }

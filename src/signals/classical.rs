@@ -125,6 +125,27 @@ pub fn rgb8_like_pil(img: &DynamicImage) -> Vec<u8> {
     }
 }
 
+/// [`rgb8_like_pil`] taking the image: an 8-bit RGB frame is returned as it is and an 8-bit
+/// RGBA frame is packed to RGB in its own buffer, so the scan never holds two full-resolution
+/// copies of those (the other layouts are converted into a new buffer).
+#[must_use]
+pub fn into_rgb8_like_pil(img: DynamicImage) -> Vec<u8> {
+    match img {
+        DynamicImage::ImageRgb8(b) => b.into_raw(),
+        DynamicImage::ImageRgba8(b) => {
+            let mut v = b.into_raw();
+            let n = v.len() / 4;
+            for i in 0..n {
+                v.copy_within(4 * i..4 * i + 3, 3 * i);
+            }
+            v.truncate(3 * n);
+            v.shrink_to_fit();
+            v
+        }
+        other => rgb8_like_pil(&other),
+    }
+}
+
 /// `true` when the image has an alpha channel and every alpha value is 0 (a fully
 /// transparent frame). Images without alpha, and empty images, give `false`.
 #[must_use]
@@ -842,5 +863,26 @@ mod tests {
             rgb8_like_pil(&DynamicImage::ImageLuma16(g16)),
             [200, 200, 200, 255, 255, 255]
         );
+    }
+
+    #[test]
+    fn taking_the_image_converts_like_borrowing_it() {
+        let rgba = image::RgbaImage::from_fn(7, 5, |x, y| {
+            image::Rgba([x as u8 * 30, y as u8 * 40, (x * y) as u8, (x + y) as u8 * 9])
+        });
+        let rgb16 = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(3, 2, |x, y| {
+            image::Rgb([x as u16 * 9000, y as u16 * 300 + 7, 0xfffe])
+        });
+        for img in [
+            DynamicImage::ImageRgba8(rgba.clone()),
+            DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rgba.clone()).to_rgb8()),
+            DynamicImage::ImageLuma8(DynamicImage::ImageRgba8(rgba).to_luma8()),
+            DynamicImage::ImageRgb16(rgb16),
+        ] {
+            let want = rgb8_like_pil(&img);
+            let got = into_rgb8_like_pil(img.clone());
+            assert_eq!(got, want, "{:?}", img.color());
+            assert_eq!(got.len(), 3 * (img.width() * img.height()) as usize);
+        }
     }
 }

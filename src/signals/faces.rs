@@ -25,10 +25,21 @@
 
 use serde::Serialize;
 
-use crate::models::mtcnn::{Face, LANDMARKS};
+use crate::models::mtcnn::{Face, LANDMARKS, WorkingCopy, WorkingResolution};
 
-/// Producer of the face signals (detector and score version).
-pub const FACES: &str = "mtcnn@1";
+/// Producer of the face signals (detector and score version): version 2 detects on a working
+/// copy (fast mode, [`crate::models::mtcnn::WorkingResolution`]); stored values carry its
+/// settings ([`producer`]).
+pub const FACES: &str = "mtcnn@2";
+
+/// The producer stored with fast-mode face signals, e.g. `mtcnn@2 max_side=1024
+/// min_face=0.0385`.
+pub fn producer(res: &WorkingResolution) -> String {
+    format!(
+        "{FACES} max_side={} min_face={:.4}",
+        res.max_side, res.min_face_rel
+    )
+}
 
 /// Per-image face signals.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -230,14 +241,38 @@ fn round2(v: f64) -> f64 {
 
 /// The face signals of an RGB8 image of `width`×`height` pixels.
 pub fn compute(faces: &[Face], rgb: &[u8], width: usize, height: usize) -> FaceSignals {
+    compute_mapped(faces, rgb, width, height, |f| *f)
+}
+
+/// The face signals of faces found on a detector's working copy (fast mode): scores from the
+/// copy's pixels (the landmark geometry is scale-free; the eye patches are sampled on the
+/// copy), boxes and landmarks in full-resolution pixels.
+pub fn compute_working(faces: &[Face], copy: &WorkingCopy) -> FaceSignals {
+    compute_mapped(faces, &copy.rgb, copy.width, copy.height, |f| {
+        copy.to_full(f)
+    })
+}
+
+/// [`compute`] on an image of `width`×`height`, with the stored boxes and landmarks mapped by
+/// `to_full` (identity, or working copy → full resolution).
+fn compute_mapped(
+    faces: &[Face],
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    to_full: impl Fn(&Face) -> Face,
+) -> FaceSignals {
     let area = (width * height).max(1) as f64;
     let records: Vec<FaceRecord> = faces
         .iter()
-        .map(|f| FaceRecord {
-            box_xywh: [f.x1, f.y1, f.width(), f.height()].map(round2),
-            confidence: (f.confidence * 1e6).round() / 1e6,
-            landmarks: f.landmarks.map(|p| p.map(round2)),
-            defect: defect(f, Some((rgb, width, height))),
+        .map(|f| {
+            let full = to_full(f);
+            FaceRecord {
+                box_xywh: [full.x1, full.y1, full.width(), full.height()].map(round2),
+                confidence: (f.confidence * 1e6).round() / 1e6,
+                landmarks: full.landmarks.map(|p| p.map(round2)),
+                defect: defect(f, Some((rgb, width, height))),
+            }
         })
         .collect();
     FaceSignals {

@@ -87,11 +87,15 @@ pub const PREFERENCE: &str = "preference";
 
 /// Version of the whole per-image signal set the scanner computes. An image whose stored
 /// `signals_version` differs is recomputed even when its file is unchanged.
-/// 2 = classical signals + hashes + face signals; 1 = without face signals (what a scan with
-/// `--no-faces` stores, see [`signals_current`]).
-pub const SIGNAL_SET_VERSION: i64 = 2;
+/// 3 = classical signals + hashes + face signals from the fast mode (`mtcnn@2`, detection on a
+/// working copy); 2 = the same with faces detected at full resolution (`mtcnn@1`, before the
+/// fast mode); 1 = without face signals (what a scan with `--no-faces` stores, see
+/// [`signals_current`]).
+pub const SIGNAL_SET_VERSION: i64 = 3;
 /// The signal set without the face signals.
 pub const SIGNAL_SET_VERSION_NO_FACES: i64 = 1;
+/// Earlier versions whose signals other than the face signals are still current.
+const CURRENT_WITHOUT_FACES: [i64; 2] = [SIGNAL_SET_VERSION_NO_FACES, 2];
 
 /// The `signals_version` a scan stores.
 pub fn signal_set_version(faces: bool) -> i64 {
@@ -103,9 +107,11 @@ pub fn signal_set_version(faces: bool) -> i64 {
 }
 
 /// Whether an unchanged file's stored signals are current for a scan with or without faces
-/// (a file scanned with faces is current for a scan without them).
+/// (a file scanned with faces is current for a scan without them; one scanned with the
+/// full-resolution faces of version 2 is recomputed by a scan with faces).
 pub fn signals_current(stored: Option<i64>, faces: bool) -> bool {
-    stored == Some(SIGNAL_SET_VERSION) || (!faces && stored == Some(SIGNAL_SET_VERSION_NO_FACES))
+    stored == Some(SIGNAL_SET_VERSION)
+        || (!faces && stored.is_some_and(|v| CURRENT_WITHOUT_FACES.contains(&v)))
 }
 
 #[allow(clippy::too_many_arguments)] // one positional row per signal in the table below
@@ -434,6 +440,20 @@ pub fn get(key: &str) -> Option<&'static SignalDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn older_face_signals_are_recomputed_by_scans_with_faces() {
+        assert!(signals_current(Some(SIGNAL_SET_VERSION), true));
+        assert!(signals_current(Some(SIGNAL_SET_VERSION), false));
+        // Version 2: faces detected at full resolution, before the fast mode.
+        assert!(!signals_current(Some(2), true));
+        assert!(signals_current(Some(2), false));
+        assert!(!signals_current(Some(SIGNAL_SET_VERSION_NO_FACES), true));
+        assert!(signals_current(Some(SIGNAL_SET_VERSION_NO_FACES), false));
+        assert!(!signals_current(None, false));
+        assert_eq!(signal_set_version(true), 3);
+        assert_eq!(signal_set_version(false), 1);
+    }
 
     #[test]
     fn classical_features_are_the_nine_numeric_classical_signals() {

@@ -148,6 +148,21 @@ impl super::Store {
     }
 }
 
+/// Inserts (replaces) one embedding inside a running transaction (the scan's ingest batch).
+pub(super) fn insert_embedding(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    key: &str,
+    v: &[f32],
+) -> Result<()> {
+    let blob: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO embeddings (image_id, model_key, dim, vector) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, key, i64::try_from(v.len()).unwrap_or(0), blob])?;
+    Ok(())
+}
+
 /// A stored f32 little-endian blob of `dim` values (`None` when the sizes disagree).
 fn vector_of(dim: i64, blob: &[u8]) -> Option<Vec<f32>> {
     (usize::try_from(dim).ok().map(|d| d * 4) == Some(blob.len())).then(|| {

@@ -131,6 +131,9 @@ pub struct IngestRecord {
     pub metadata: Option<MetadataRow>,
     pub signals: Vec<SignalRow>,
     pub signals_version: Option<i64>,
+    /// An image embedding computed from this scan's decode (model key, vector), written in
+    /// the same transaction.
+    pub embedding: Option<(String, Vec<f32>)>,
 }
 
 /// A current image with everything `assay table` shows.
@@ -504,6 +507,9 @@ impl Store {
                     stmt.execute(params![id, s.key, s.value, s.text, s.producer])?;
                 }
             }
+            if let Some((key, v)) = &rec.embedding {
+                features::insert_embedding(&tx, id, key, v)?;
+            }
             ids.push(id);
         }
         tx.commit()?;
@@ -759,6 +765,7 @@ pub(crate) fn new_image(path: &str) -> IngestRecord {
         metadata: None,
         signals: vec![],
         signals_version: None,
+        embedding: None,
     }
 }
 
@@ -828,6 +835,7 @@ mod tests {
             }),
             signals: vec![],
             signals_version: None,
+            embedding: None,
         }])
         .unwrap();
         let rows = s.image_rows(false).unwrap();

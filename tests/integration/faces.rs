@@ -1,13 +1,15 @@
 //! MTCNN end-to-end parity with the `mtcnn` 1.0.0 package (TensorFlow) on fixture photos, through
 //! `tests/data/mtcnn_refs.json` (`scripts/gen_mtcnn_refs.py`): every reference face is found
 //! with box IoU ≥ 0.95, confidence within 0.01 and landmarks within 2 px, on `flex` and on wgpu
-//! when an adapter exists. Plus `assay faces` and the face signals' separation of portraits
-//! from the same portraits with a warped eye region (AUC).
+//! when an adapter exists (the full-resolution parity mode). Plus `assay faces`, the face
+//! signals' separation of portraits from the same portraits with a warped eye region (AUC), and
+//! the fast mode (working copy) against the full-resolution cascade: the same faces, the same
+//! separation.
 
 use std::path::Path;
 
 use assay::models::backend::{self, BackendChoice};
-use assay::models::mtcnn::{Face, Mtcnn, RgbImage};
+use assay::models::mtcnn::{Face, Mtcnn, RgbImage, WorkingCopy, WorkingResolution};
 use assay::signals::{classical, faces};
 use burn::tensor::Device;
 
@@ -143,6 +145,7 @@ fn faces_cli_prints_the_package_json_boxes() {
         "json",
         "--backend",
         "cpu",
+        "--full-resolution",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -217,6 +220,78 @@ fn auc(pos: &[f64], neg: &[f64]) -> f64 {
     s / (pos.len() * neg.len()) as f64
 }
 
+/// Scores an RGB8 image of width × height: the face defect, and a detail line for failures.
+type Scorer<'a> = dyn Fn(&[u8], usize, usize) -> (f64, String) + 'a;
+
+/// Face-defect scores of the reference portraits (negatives) and of the same portraits with a
+/// warped eye region (positives), scored by `score` on the image upscaled by `zoom` (1: as is).
+/// A portrait whose face is no longer found scores 1 (as defective as it gets).
+fn warped_eye_scores(fx: &Path, zoom: f64, score: &Scorer<'_>) -> (Vec<f64>, Vec<f64>) {
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    let scaled = |rgb: Vec<u8>, w: usize, h: usize| -> (Vec<u8>, usize, usize) {
+        if zoom == 1.0 {
+            return (rgb, w, h);
+        }
+        let img = image::RgbImage::from_raw(w as u32, h as u32, rgb).unwrap();
+        let (zw, zh) = (
+            (w as f64 * zoom).round() as u32,
+            (h as f64 * zoom).round() as u32,
+        );
+        let big = image::imageops::resize(&img, zw, zh, image::imageops::FilterType::Triangle);
+        (big.into_raw(), zw as usize, zh as usize)
+    };
+    for r in refs()["images"].as_array().unwrap() {
+        let file = r["file"].as_str().unwrap();
+        let Some(face) = r["faces"].as_array().unwrap().first() else {
+            continue;
+        };
+        let (rgb, w, h) = load(&fx.join(file));
+        let (zrgb, zw, zh) = scaled(rgb.clone(), w, h);
+        let (v, why) = score(&zrgb, zw, zh);
+        println!("original {file} ×{zoom}: face_defect {v:.3} {why}");
+        neg.push(v);
+        let lm: Vec<Vec<f64>> = face["landmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
+        let (le, re) = ([lm[0][0], lm[0][1]], [lm[1][0], lm[1][1]]);
+        let d = (re[0] - le[0]).hypot(re[1] - le[1]);
+        for (name, eye, shift) in [
+            ("left eye up", le, [0.0, -0.45 * d]),
+            ("right eye down", re, [0.0, 0.45 * d]),
+            ("left eye inwards", le, [0.4 * d, 0.15 * d]),
+        ] {
+            let warped = warp_region(&rgb, w, h, eye, shift, 0.5 * d);
+            let (zrgb, zw, zh) = scaled(warped, w, h);
+            let (v, why) = score(&zrgb, zw, zh);
+            println!("  {name}: face_defect {v:.3} {why}");
+            pos.push(v);
+        }
+    }
+    (pos, neg)
+}
+
+/// Per-face geometry and eye similarity, for the test output.
+fn face_detail(faces: &[Face], rgb: &[u8], w: usize, h: usize) -> String {
+    faces
+        .iter()
+        .map(|f| {
+            faces::geometry(f)
+                .iter()
+                .map(|(n, v)| format!("{}={v:.2}", &n[..n.len().min(10)]))
+                .collect::<Vec<_>>()
+                .join(" ")
+                + &format!(
+                    " eye_sim={:.2}",
+                    faces::eye_similarity(f, rgb, w, h).unwrap_or(f64::NAN)
+                )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[test]
 fn face_signals_separate_portraits_from_warped_eyes() {
     let Some(fx) = fixtures_dir("face_signals_separate_portraits_from_warped_eyes") else {
@@ -234,53 +309,9 @@ fn face_signals_separate_portraits_from_warped_eyes() {
         let s = faces::compute(&d.faces, rgb, w, h);
         // A portrait whose face is no longer found is as defective as it gets.
         let v = s.face_defect.unwrap_or(1.0);
-        let detail = d
-            .faces
-            .iter()
-            .map(|f| {
-                faces::geometry(f)
-                    .iter()
-                    .map(|(n, v)| format!("{}={v:.2}", &n[..n.len().min(10)]))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    + &format!(
-                        " eye_sim={:.2}",
-                        faces::eye_similarity(f, rgb, w, h).unwrap_or(f64::NAN)
-                    )
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        (v, detail)
+        (v, face_detail(&d.faces, rgb, w, h))
     };
-    let (mut pos, mut neg) = (Vec::new(), Vec::new());
-    for r in refs()["images"].as_array().unwrap() {
-        let file = r["file"].as_str().unwrap();
-        let Some(face) = r["faces"].as_array().unwrap().first() else {
-            continue;
-        };
-        let (rgb, w, h) = load(&fx.join(file));
-        let (v, why) = score(&rgb, w, h);
-        println!("original {file}: face_defect {v:.3} {why}");
-        neg.push(v);
-        let lm: Vec<Vec<f64>> = face["landmarks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(floats)
-            .collect();
-        let (le, re) = ([lm[0][0], lm[0][1]], [lm[1][0], lm[1][1]]);
-        let d = (re[0] - le[0]).hypot(re[1] - le[1]);
-        for (name, eye, shift) in [
-            ("left eye up", le, [0.0, -0.45 * d]),
-            ("right eye down", re, [0.0, 0.45 * d]),
-            ("left eye inwards", le, [0.4 * d, 0.15 * d]),
-        ] {
-            let warped = warp_region(&rgb, w, h, eye, shift, 0.5 * d);
-            let (v, why) = score(&warped, w, h);
-            println!("  {name}: face_defect {v:.3} {why}");
-            pos.push(v);
-        }
-    }
+    let (pos, neg) = warped_eye_scores(&fx, 1.0, &score);
     let a = auc(&pos, &neg);
     println!(
         "face_defect AUC (warped eye vs original): {a:.3} ({} warped, {} originals)",
@@ -288,4 +319,150 @@ fn face_signals_separate_portraits_from_warped_eyes() {
         neg.len()
     );
     assert!(a >= 0.75, "AUC {a}");
+}
+
+/// Fast mode keeps `face_defect`'s separating power: on the warped-eye set its AUC is within
+/// 0.02 of the full-resolution cascade's (issue 15's criterion). On the set upscaled 2.2× (the
+/// working copy is then a real downscale, on a pyramid grid shifted against the originals') it
+/// is lower (0.784 against 0.909 when written): that is measured and printed, and held only to
+/// the floor the full-resolution separation test uses (0.75), a known gap (closing note).
+#[test]
+fn fast_mode_keeps_the_face_defect_separation() {
+    let Some(fx) = fixtures_dir("fast_mode_keeps_the_face_defect_separation") else {
+        return;
+    };
+    let m = Mtcnn::new(&Device::flex()).unwrap();
+    let full = |rgb: &[u8], w: usize, h: usize| -> (f64, String) {
+        let img = RgbImage {
+            data: rgb,
+            width: w,
+            height: h,
+        };
+        let d = m.detect(img).unwrap();
+        let s = faces::compute(&d.faces, rgb, w, h);
+        (s.face_defect.unwrap_or(1.0), String::new())
+    };
+    let res = WorkingResolution::default();
+    let fast = |rgb: &[u8], w: usize, h: usize| -> (f64, String) {
+        let copy = WorkingCopy::new(
+            RgbImage {
+                data: rgb,
+                width: w,
+                height: h,
+            },
+            &res,
+        );
+        let d = m.detect_working(&[&copy], &res).unwrap().pop().unwrap();
+        let s = faces::compute_working(&d.faces, &copy);
+        let why = format!(
+            "(working copy {}×{}) {}",
+            copy.width,
+            copy.height,
+            face_detail(&d.faces, &copy.rgb, copy.width, copy.height)
+        );
+        (s.face_defect.unwrap_or(1.0), why)
+    };
+    let (pos, neg) = warped_eye_scores(&fx, 1.0, &full);
+    let a_full = auc(&pos, &neg);
+    let (pos, neg) = warped_eye_scores(&fx, 1.0, &fast);
+    let a_fast = auc(&pos, &neg);
+    let (pos, neg) = warped_eye_scores(&fx, 2.2, &fast);
+    let a_zoom = auc(&pos, &neg);
+    println!(
+        "face_defect AUC: full resolution {a_full:.3}, fast {a_fast:.3}, fast on 2.2× upscales {a_zoom:.3}"
+    );
+    assert!((a_fast - a_full).abs() <= 0.02, "{a_fast} vs {a_full}");
+    assert!(a_zoom >= 0.75, "fast on 2.2× upscales: AUC {a_zoom}");
+}
+
+/// Fast mode finds the faces the package's full-resolution cascade finds: on every fixture
+/// image, and on the portraits upscaled 2.2× (a real downscale to the working copy), each
+/// full-resolution face of at least 40 px (shorter box side) has a fast-mode face with
+/// IoU ≥ 0.9 on the full image.
+#[test]
+fn fast_mode_finds_the_full_resolution_faces() {
+    let Some(fx) = fixtures_dir("fast_mode_finds_the_full_resolution_faces") else {
+        return;
+    };
+    let m = Mtcnn::new(&Device::flex()).unwrap();
+    let res = WorkingResolution::default();
+    let mut inputs: Vec<(String, Vec<u8>, usize, usize)> = Vec::new();
+    for sub in ["photos", "generated"] {
+        let mut paths: Vec<_> = std::fs::read_dir(fx.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        paths.sort();
+        for p in paths {
+            let Ok(bytes) = std::fs::read(&p) else {
+                continue;
+            };
+            let Ok(d) = assay::catalog::decode::decode(&bytes, &Default::default()) else {
+                continue;
+            };
+            let (w, h) = (d.width as usize, d.height as usize);
+            if w.min(h) >= 12 {
+                let name = format!("{sub}/{}", p.file_name().unwrap().to_string_lossy());
+                inputs.push((name, classical::rgb8_like_pil(&d.image), w, h));
+            }
+        }
+    }
+    let portraits = [
+        "photos/astronaut.png",
+        "photos/camera.png",
+        "generated/elven_princess.png",
+        "generated/step7.png",
+    ];
+    for file in portraits {
+        let (rgb, w, h) = load(&fx.join(file));
+        let img = image::RgbImage::from_raw(w as u32, h as u32, rgb).unwrap();
+        let (zw, zh) = ((w as f64 * 2.2) as u32, (h as f64 * 2.2) as u32);
+        let big = image::imageops::resize(&img, zw, zh, image::imageops::FilterType::Triangle);
+        inputs.push((
+            format!("{file} ×2.2"),
+            big.into_raw(),
+            zw as usize,
+            zh as usize,
+        ));
+    }
+    let (mut checked, mut min_iou, mut missed) = (0, 1f64, Vec::new());
+    for (name, rgb, w, h) in &inputs {
+        let img = RgbImage {
+            data: rgb,
+            width: *w,
+            height: *h,
+        };
+        let full = m.detect(img).unwrap().faces;
+        let (fast, copy) = m.detect_fast(img, &res).unwrap();
+        for f in full.iter().filter(|f| f.width().min(f.height()) >= 40.0) {
+            let b = [f.x1, f.y1, f.x2, f.y2];
+            let best = fast
+                .faces
+                .iter()
+                .map(|g| iou([g.x1, g.y1, g.x2, g.y2], b))
+                .fold(0.0, f64::max);
+            println!(
+                "{name} ({w}×{h}, working {}×{}): face {:.0}×{:.0} at ({:.0}, {:.0}): best fast IoU {best:.3}",
+                copy.width,
+                copy.height,
+                f.width(),
+                f.height(),
+                f.x1,
+                f.y1
+            );
+            if best < 0.9 {
+                missed.push(format!("{name}: face {f:?} found with IoU {best:.3} only"));
+            }
+            checked += 1;
+            min_iou = min_iou.min(best);
+        }
+        println!(
+            "{name}: {} full-resolution face(s), {} fast",
+            full.len(),
+            fast.faces.len()
+        );
+    }
+    println!("{checked} faces ≥ 40 px checked, min IoU {min_iou:.3}");
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+    assert!(checked >= 12, "only {checked} faces checked");
 }

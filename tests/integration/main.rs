@@ -20,6 +20,7 @@ mod kill;
 mod labeling_gui;
 mod labels;
 mod learn;
+mod memory;
 mod monitor;
 #[cfg(feature = "gui")]
 mod monitor_gui;

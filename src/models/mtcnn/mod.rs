@@ -18,12 +18,14 @@
 pub mod image;
 pub mod nets;
 pub mod weights;
+mod working;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use image::Hwc;
 use nets::{ONet, PNet, RNet};
+pub use working::{WorkingCopy, WorkingResolution};
 
 /// Cascade parameters; the defaults are the package's.
 #[derive(Debug, Clone, Copy)]
@@ -268,8 +270,23 @@ impl Mtcnn {
     }
 
     /// Detects faces in several images: same-size images share P-Net batches, and the R-Net and
-    /// O-Net crops of all images run in shared batches.
+    /// O-Net crops of all images run in shared batches. The package's cascade on the images as
+    /// given (minimum face [`Options::min_face_size`]); see [`Mtcnn::detect_working`] for the
+    /// fast mode on downscaled working copies.
     pub fn detect_batch(&self, images: &[RgbImage<'_>]) -> Result<Vec<Detection>, MtcnnError> {
+        let pyramids: Vec<Vec<f64>> = images
+            .iter()
+            .map(|i| scales(i.width, i.height, &self.options))
+            .collect();
+        self.detect_batch_scales(images, &pyramids)
+    }
+
+    /// [`Mtcnn::detect_batch`] with the pyramid's scales given per image.
+    pub(crate) fn detect_batch_scales(
+        &self,
+        images: &[RgbImage<'_>],
+        pyramids: &[Vec<f64>],
+    ) -> Result<Vec<Detection>, MtcnnError> {
         for img in images {
             let expected = img.width * img.height * 3;
             if img.data.len() != expected {
@@ -286,26 +303,32 @@ impl Mtcnn {
             .map(|i| Hwc::normalized(i.data, i.width, i.height))
             .collect();
         let mut out = vec![Detection::default(); images.len()];
-        // P-Net, grouped by size.
+        // P-Net, grouped by size and pyramid.
         let mut cands: Vec<Vec<Cand>> = vec![Vec::new(); images.len()];
+        let no_scales = Vec::new();
+        let pyramid = |i: usize| pyramids.get(i).unwrap_or(&no_scales);
+        let key = |i: usize| {
+            (
+                normalized[i].width,
+                normalized[i].height,
+                pyramid(i).iter().map(|s| s.to_bits()).collect::<Vec<u64>>(),
+            )
+        };
         let mut order: Vec<usize> = (0..images.len()).collect();
-        order.sort_by_key(|&i| (normalized[i].width, normalized[i].height));
+        order.sort_by_key(|&i| key(i));
         let mut start = 0;
         while start < order.len() {
-            let key = (
-                normalized[order[start]].width,
-                normalized[order[start]].height,
-            );
+            let first = key(order[start]);
             let mut end = start;
             while end < order.len()
-                && (normalized[order[end]].width, normalized[order[end]].height) == key
+                && key(order[end]) == first
                 && end - start < self.options.image_batch.max(1)
             {
                 end += 1;
             }
             let group: Vec<usize> = order[start..end].to_vec();
             let imgs: Vec<&Hwc> = group.iter().map(|&i| &normalized[i]).collect();
-            let found = self.stage_pnet(&imgs)?;
+            let found = self.stage_pnet(&imgs, pyramid(order[start]))?;
             for (&i, c) in group.iter().zip(found) {
                 cands[i] = c;
             }
@@ -375,7 +398,7 @@ impl Mtcnn {
 
     /// P-Net over the pyramid of same-size images; the candidates of each image after both
     /// NMS rounds, squared.
-    fn stage_pnet(&self, imgs: &[&Hwc]) -> Result<Vec<Vec<Cand>>, MtcnnError> {
+    fn stage_pnet(&self, imgs: &[&Hwc], scales: &[f64]) -> Result<Vec<Vec<Cand>>, MtcnnError> {
         let o = self.options;
         let n = imgs.len();
         let Some(first) = imgs.first() else {
@@ -383,7 +406,7 @@ impl Mtcnn {
         };
         let (w, h) = (first.width, first.height);
         let mut per_image: Vec<Vec<Cand>> = vec![Vec::new(); n];
-        for s in scales(w, h, &o) {
+        for &s in scales {
             let hs = (h as f64 * s).floor() as usize;
             let ws = (w as f64 * s).floor() as usize;
             if hs < 12 || ws < 12 {
