@@ -148,4 +148,9 @@ CREATE TRIGGER scorer_log_no_update BEFORE UPDATE ON scorer_log
 CREATE TRIGGER scorer_log_no_delete BEFORE DELETE ON scorer_log
     BEGIN SELECT RAISE(ABORT, 'scorer_log is append-only'); END;
 ",
+    // 5 (issue 17, hardening): the hash of the decoded pixels, so decisions carry over to a
+    // new version of a file whose pixels did not change; scans may also end `interrupted`.
+    r"
+ALTER TABLE images ADD COLUMN pixel_hash TEXT;  -- xxh3-128 of the decoded pixels (NULL: not decoded)
+",
 ];
