@@ -229,7 +229,8 @@ impl Checkpoint {
                 DType::F16 | DType::Bf16 => 2,
                 DType::F64 => 8,
             };
-            if shape.iter().product::<usize>() * elem != end - start {
+            let bytes = shape.iter().try_fold(elem, |acc, &d| acc.checked_mul(d));
+            if bytes != Some(end - start) {
                 return Err(bad(format!(
                     "tensor {name}: shape {shape:?} does not match its {} bytes",
                     end - start
@@ -715,6 +716,18 @@ mod tests {
         std::fs::write(&p, &b).expect("write");
         assert!(Checkpoint::open(&p).is_err());
         let hdr = br#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#;
+        let mut b = (hdr.len() as u64).to_le_bytes().to_vec();
+        b.extend_from_slice(hdr);
+        b.extend_from_slice(&[0; 4]);
+        std::fs::write(&p, &b).expect("write");
+        let e = Checkpoint::open(&p)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("does not match"), "{e}");
+        // A shape whose element count overflows is an error, not a panic.
+        let hdr =
+            br#"{"a":{"dtype":"F32","shape":[1099511627776,1073741824,64],"data_offsets":[0,4]}}"#;
         let mut b = (hdr.len() as u64).to_le_bytes().to_vec();
         b.extend_from_slice(hdr);
         b.extend_from_slice(&[0; 4]);
