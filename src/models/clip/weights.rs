@@ -229,7 +229,9 @@ impl Checkpoint {
                 DType::F16 | DType::Bf16 => 2,
                 DType::F64 => 8,
             };
-            let bytes = shape.iter().try_fold(elem, |acc, &d| acc.checked_mul(d));
+            let bytes = shape
+                .iter()
+                .try_fold(elem, |acc: usize, &d| acc.checked_mul(d));
             if bytes != Some(end - start) {
                 return Err(bad(format!(
                     "tensor {name}: shape {shape:?} does not match its {} bytes",
