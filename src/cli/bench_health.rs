@@ -3,7 +3,9 @@
 //! 2 KB raw carrier, 24 signals, a D-dimensional embedding, one decision) and E label events
 //! is generated once (kept at `--db`), then, in the same invocation: opening it read-only
 //! (no check: the baseline), opening it for writing (`quick_check` included), `quick_check`
-//! alone, and one rolling backup. Times are the median of 3 runs, with the page cache warm.
+//! alone, one rolling backup, and (for the cost of "decided on an earlier version") the
+//! earlier-decisions query next to the whole `image_rows` load it is part of. Times are the
+//! median of 3 runs, with the page cache warm.
 
 use std::path::Path;
 use std::time::Instant;
@@ -92,6 +94,29 @@ fn generate(db: &Path, images: usize, events: usize, dim: usize) -> anyhow::Resu
         })
         .collect();
     s.append_decisions(&decisions)?;
+    // 1 % of the files were edited since (other pixels): new versions without decisions.
+    let edited: Vec<IngestRecord> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 100 == 7)
+        .map(|(i, &id)| IngestRecord {
+            upsert: Upsert::NewVersion {
+                old_id: id,
+                old_version: 1,
+            },
+            facts: ImageFacts {
+                path: format!("batch{:03}/img{i:07}.png", i / 1000),
+                path_raw: format!("batch{:03}/img{i:07}.png", i / 1000).into_bytes(),
+                hash: Some(format!("{:032x}", i as u128 * 31)),
+                pixel_hash: Some(format!("{:032x}", i as u128 * 37)),
+                ..Default::default()
+            },
+            metadata: None,
+            signals: Vec::new(),
+            signals_version: Some(2),
+        })
+        .collect();
+    s.write_ingest(&edited)?;
     for start in (0..events).step_by(10_000) {
         let ev: Vec<NewLabelEvent> = (start..(start + 10_000).min(events))
             .map(|e| NewLabelEvent {
@@ -154,6 +179,14 @@ pub fn run(images: usize, events: usize, dim: usize, db: &Path) -> anyhow::Resul
         );
         Ok(())
     })?;
+    let earlier = time(&|| {
+        store.earlier_decisions()?;
+        Ok(())
+    })?;
+    let rows = time(&|| {
+        store.image_rows(false)?;
+        Ok(())
+    })?;
     let backup_dir = Store::backups_dir(db);
     let backup = time(&|| {
         store.rotate_backups(1)?;
@@ -173,6 +206,8 @@ pub fn run(images: usize, events: usize, dim: usize, db: &Path) -> anyhow::Resul
         "backup_s": backup,
         "backup_mb_per_s": mb / backup,
         "write_open_over_read_open": for_writing / read_only,
+        "image_rows_s": rows,
+        "earlier_decisions_s": earlier,
     });
     println!("{}", serde_json::to_string_pretty(&r)?);
     Ok(0)

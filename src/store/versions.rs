@@ -41,32 +41,46 @@ pub(super) fn carry_decisions(
 }
 
 impl Store {
-    /// Fills [`ImageRow::earlier_decision`] for current rows without a decision of their own
-    /// whose path has an earlier version with one (status other than `none`).
-    pub(super) fn fill_earlier_decisions(&self, rows: &mut [ImageRow]) -> Result<()> {
+    /// For current versions without a decision of their own: the latest decision (other than
+    /// `none`) of the newest earlier version of the same path that has one, as
+    /// `<status> on version <n>`, by current image id. Driven from the non-current rows (the
+    /// `current = 0` range of `images_current`), so its cost follows the number of earlier
+    /// versions, not the size of the catalogue.
+    pub fn earlier_decisions(&self) -> Result<HashMap<i64, String>> {
         let mut stmt = self.conn.prepare(
             "SELECT cur.id, d.status, old.version
-             FROM images cur
-             JOIN images old ON old.path_raw = cur.path_raw AND old.version < cur.version
-             JOIN decisions d ON d.id = (SELECT MAX(id) FROM decisions WHERE image_id = old.id)
-             WHERE cur.current = 1 AND d.status != 'none'
+             FROM images old
+             CROSS JOIN decisions d
+             CROSS JOIN images cur
+             WHERE old.current = 0
+               AND d.id = (SELECT MAX(id) FROM decisions WHERE image_id = old.id)
+               AND d.status != 'none'
+               AND cur.path_raw = old.path_raw AND cur.current = 1
+               AND cur.version > old.version
                AND NOT EXISTS (SELECT 1 FROM decisions WHERE image_id = cur.id)
              ORDER BY cur.id, old.version DESC",
         )?;
-        let mut found: HashMap<i64, (String, i64)> = HashMap::new();
+        let mut found: HashMap<i64, String> = HashMap::new();
         let mut q = stmt.query([])?;
         while let Some(r) = q.next()? {
-            found
-                .entry(r.get(0)?)
-                .or_insert((r.get::<_, String>(1)?, r.get(2)?));
+            let id: i64 = r.get(0)?;
+            if !found.contains_key(&id) {
+                let status: String = r.get(1)?;
+                let version: i64 = r.get(2)?;
+                found.insert(id, format!("{status} on version {version}"));
+            }
         }
+        Ok(found)
+    }
+
+    /// Fills [`ImageRow::earlier_decision`] (see [`Self::earlier_decisions`]).
+    pub(super) fn fill_earlier_decisions(&self, rows: &mut [ImageRow]) -> Result<()> {
+        let mut found = self.earlier_decisions()?;
         if found.is_empty() {
             return Ok(());
         }
         for row in rows.iter_mut() {
-            if let Some((status, version)) = found.remove(&row.id) {
-                row.earlier_decision = Some(format!("{status} on version {version}"));
-            }
+            row.earlier_decision = found.remove(&row.id);
         }
         Ok(())
     }

@@ -200,6 +200,12 @@ fn every_command_exits_quietly_into_a_closed_pipe() {
         .status
         .success()
     );
+    let out = tmp.path().join("out").display().to_string();
+    let labels_s = labels.display().to_string();
+    let policy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/policies/example.toml")
+        .display()
+        .to_string();
     let commands: Vec<Vec<&str>> = vec![
         vec!["fidelity", d, d],
         vec!["fidelity", d, d, "--format", "json"],
@@ -216,6 +222,11 @@ fn every_command_exits_quietly_into_a_closed_pipe() {
         vec!["models"],
         vec!["scorers", d, "--db", dbs],
         vec!["repair", d, "--db", dbs, "--list"],
+        vec!["repair", d, "--db", dbs],
+        vec!["decide", d, "--db", dbs, "--status", "accepted", "a.png"],
+        vec!["export", d, "--db", dbs, "--to", &out],
+        vec!["label", "import", d, "--db", dbs, "--file", &labels_s],
+        vec!["select", d, "--db", dbs, "--policy", &policy, "--dry-run"],
         vec!["--help"],
     ];
     for args in commands {
