@@ -64,10 +64,10 @@ impl Store {
         let mut q = stmt.query([])?;
         while let Some(r) = q.next()? {
             let id: i64 = r.get(0)?;
-            if !found.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(e) = found.entry(id) {
                 let status: String = r.get(1)?;
                 let version: i64 = r.get(2)?;
-                found.insert(id, format!("{status} on version {version}"));
+                e.insert(format!("{status} on version {version}"));
             }
         }
         Ok(found)
