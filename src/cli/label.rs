@@ -36,8 +36,8 @@ pub struct LabelFileArgs {
     pub db: Option<PathBuf>,
 }
 
-/// Opens the catalogue of `dir`, or says how to make one.
-pub fn open_catalogue(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
+/// The catalogue file of `dir` (or `db`), which must exist; otherwise says how to make one.
+fn existing_catalogue(dir: &Path, db: Option<&Path>) -> anyhow::Result<PathBuf> {
     let (path, _) = Store::locate(dir, db, false);
     if !path.exists() {
         return Err(UsageError(format!(
@@ -47,20 +47,18 @@ pub fn open_catalogue(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
         ))
         .into());
     }
+    Ok(path)
+}
+
+/// Opens the catalogue of `dir` for writing, or says how to make one.
+pub fn open_catalogue(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
+    let path = existing_catalogue(dir, db)?;
     Store::open(&path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 /// Opens the catalogue of `dir` for a command that only reads (works on read-only media).
 pub fn open_catalogue_read_only(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
-    let (path, _) = Store::locate(dir, db, false);
-    if !path.exists() {
-        return Err(UsageError(format!(
-            "no catalogue at {}; run `assay scan {}` first",
-            path.display(),
-            dir.display()
-        ))
-        .into());
-    }
+    let path = existing_catalogue(dir, db)?;
     Store::open_for_reading(&path).with_context(|| format!("cannot open {}", path.display()))
 }
 

@@ -717,27 +717,21 @@ mod tests {
         b.extend_from_slice(b"{}");
         std::fs::write(&p, &b).expect("write");
         assert!(Checkpoint::open(&p).is_err());
-        let hdr = br#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#;
-        let mut b = (hdr.len() as u64).to_le_bytes().to_vec();
-        b.extend_from_slice(hdr);
-        b.extend_from_slice(&[0; 4]);
-        std::fs::write(&p, &b).expect("write");
-        let e = Checkpoint::open(&p)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.contains("does not match"), "{e}");
-        // A shape whose element count overflows is an error, not a panic.
-        let hdr =
-            br#"{"a":{"dtype":"F32","shape":[1099511627776,1073741824,64],"data_offsets":[0,4]}}"#;
-        let mut b = (hdr.len() as u64).to_le_bytes().to_vec();
-        b.extend_from_slice(hdr);
-        b.extend_from_slice(&[0; 4]);
-        std::fs::write(&p, &b).expect("write");
-        let e = Checkpoint::open(&p)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.contains("does not match"), "{e}");
+        // A shape that does not match its 4 bytes; one whose element count overflows (an
+        // error, not a panic).
+        for hdr in [
+            &br#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#[..],
+            br#"{"a":{"dtype":"F32","shape":[1099511627776,1073741824,64],"data_offsets":[0,4]}}"#,
+        ] {
+            let mut b = (hdr.len() as u64).to_le_bytes().to_vec();
+            b.extend_from_slice(hdr);
+            b.extend_from_slice(&[0; 4]);
+            std::fs::write(&p, &b).expect("write");
+            let e = Checkpoint::open(&p)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("does not match"), "{e}");
+        }
     }
 }
