@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod export;
+pub mod fuzz;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod human;

@@ -33,6 +33,7 @@ pub const BASE_COLUMNS: &[&str] = &[
     "decision_source",
     "decision_reason",
     "rating",
+    "earlier_decision",
     "error",
     "warnings",
     "extra",
@@ -139,6 +140,7 @@ pub fn value(row: &ImageRow, column: &str) -> Value {
         "decision_source" => text(row.decision_source.as_ref()),
         "decision_reason" => text(row.decision_reason.as_ref()),
         "rating" => num(row.decision_rating),
+        "earlier_decision" => text(row.earlier_decision.as_ref()),
         "error" => text(row.error.as_ref()),
         "warnings" => match row.warnings_json.as_deref() {
             None | Some("[]") => Value::Null,

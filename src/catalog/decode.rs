@@ -102,8 +102,55 @@ fn decodable(f: ImageFormat) -> bool {
     )
 }
 
+/// HEIF images (HEIC from phones and cameras, and other HEIF brands; AVIF is recognised by
+/// the `image` crate itself): an ISO-BMFF `ftyp` box whose major or compatible brand is a HEIF
+/// one. Not decodable in this build, but named, so the user is told instead of the file being
+/// skipped without a word.
+pub fn is_heif(bytes: &[u8]) -> bool {
+    const BRANDS: &[&[u8; 4]] = &[
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1",
+    ];
+    if bytes.get(4..8) != Some(b"ftyp".as_slice()) {
+        return false;
+    }
+    let size = bytes
+        .get(..4)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let end = size.clamp(16, 256).min(bytes.len());
+    // Major brand at 8..12, minor version 12..16, compatible brands from 16 on.
+    let brands = std::iter::once(8).chain((16..end).step_by(4));
+    let mut is_avif = false;
+    let mut heif = false;
+    for at in brands {
+        match bytes.get(at..at + 4) {
+            Some(b) if b == b"avif" || b == b"avis" => is_avif = true,
+            Some(b) if BRANDS.iter().any(|x| x.as_slice() == b) => heif = true,
+            _ => {}
+        }
+    }
+    heif && !is_avif
+}
+
+/// xxh3-128 of the decoded pixels (colour type, size, then the samples), as 32 hex digits: the
+/// same for two files that differ only in metadata or in their lossless encoding, so a
+/// decision can follow a re-saved file (`store::versions`).
+pub fn pixel_hash(image: &DynamicImage) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(format!("{:?}", image.color()).as_bytes());
+    h.update(&image.width().to_le_bytes());
+    h.update(&image.height().to_le_bytes());
+    h.update(image.as_bytes());
+    format!("{:032x}", h.digest128())
+}
+
 /// Sniffs the format and reads the dimensions from the header without decoding pixels.
 pub fn probe(bytes: &[u8]) -> Probe {
+    if is_heif(bytes) {
+        return Probe {
+            format: Some("heic"),
+            ..Probe::default()
+        };
+    }
     let Ok(fmt) = image::guess_format(bytes) else {
         return Probe::default();
     };
@@ -138,6 +185,9 @@ pub struct Checked {
 pub fn check(bytes: &[u8], cfg: &DecodeConfig) -> Result<Checked, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
+    }
+    if is_heif(bytes) {
+        return Err(DecodeError::Unsupported { format: "heic" });
     }
     let fmt = image::guess_format(bytes).map_err(|_| DecodeError::UnknownFormat)?;
     let name = format_name(fmt);
@@ -362,6 +412,44 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// Issue 17: HEIC files were skipped without a word (AVIF got a clear error).
+    #[test]
+    fn heic_is_named_and_refused_clearly() {
+        let mut heic = vec![0, 0, 0, 24];
+        heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+        heic.extend_from_slice(&[0u8; 64]);
+        assert!(is_heif(&heic));
+        assert_eq!(probe(&heic).format, Some("heic"));
+        let err = decode(&heic, &DecodeConfig::default()).err().unwrap();
+        assert_eq!(err, DecodeError::Unsupported { format: "heic" });
+        assert!(
+            err.to_string().contains("heic decoding is not built"),
+            "{err}"
+        );
+        let mut avif = vec![0, 0, 0, 24];
+        avif.extend_from_slice(b"ftypavif\0\0\0\0mif1avif");
+        assert!(!is_heif(&avif));
+        assert!(!is_heif(b"ftyp"));
+        assert!(crate::catalog::has_image_extension(std::path::Path::new(
+            "IMG_0001.HEIC"
+        )));
+    }
+
+    #[test]
+    fn pixel_hash_ignores_the_container_not_the_pixels() {
+        let a = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(9, 7, |x, y| {
+            image::Rgb([x as u8, y as u8, 3])
+        }));
+        let mut b = a.clone();
+        assert_eq!(pixel_hash(&a), pixel_hash(&b));
+        if let image::DynamicImage::ImageRgb8(img) = &mut b {
+            img.put_pixel(4, 4, image::Rgb([0, 0, 0]));
+        }
+        assert_ne!(pixel_hash(&a), pixel_hash(&b));
+        let c = image::DynamicImage::ImageRgba8(a.to_rgba8());
+        assert_ne!(pixel_hash(&a), pixel_hash(&c), "another colour type");
     }
 
     #[test]

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 /// File-name extensions considered images (lower case). Anything else is ignored.
 pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "jpe", "jfif", "webp", "gif", "bmp", "tif", "tiff", "avif",
+    "png", "jpg", "jpeg", "jpe", "jfif", "webp", "gif", "bmp", "tif", "tiff", "avif", "heic",
+    "heif", "hif",
 ];
 
 /// A candidate image file found on disk.
@@ -36,6 +37,9 @@ pub struct Discovery {
     pub files: Vec<Found>,
     /// Folders or entries that could not be read, with the reason.
     pub errors: Vec<(PathBuf, String)>,
+    /// Image files that cannot be opened at all (a dangling symbolic link, no permission to
+    /// look at them), with the reason; paths relative to the root.
+    pub file_errors: Vec<(String, String)>,
     /// Symbolic links to folders skipped because they lead back into a visited folder.
     pub link_loops: usize,
 }
@@ -109,8 +113,26 @@ pub fn discover(root: &Path) -> Discovery {
             let meta = match std::fs::metadata(&path) {
                 Ok(m) => m,
                 Err(e) => {
-                    if has_image_extension(&path) {
-                        out.errors.push((path.clone(), format!("cannot stat: {e}")));
+                    if !has_image_extension(&path) {
+                        continue;
+                    }
+                    let link =
+                        std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+                    if link {
+                        // A dangling link is a file problem, not a folder skipped.
+                        let target = std::fs::read_link(&path)
+                            .map_or_else(|_| "?".to_string(), |t| t.display().to_string());
+                        let rel = path.strip_prefix(root).unwrap_or(&path);
+                        out.file_errors.push((
+                            rel_string(rel),
+                            format!(
+                                "broken symbolic link: its target {target} cannot be read ({e})"
+                            ),
+                        ));
+                    } else {
+                        let rel = path.strip_prefix(root).unwrap_or(&path);
+                        out.file_errors
+                            .push((rel_string(rel), format!("cannot read the file: {e}")));
                     }
                     continue;
                 }
@@ -177,6 +199,26 @@ mod tests {
         assert_eq!(rels, vec!["a/b/y.JPG", "a/x.png"]);
         #[cfg(unix)]
         assert_eq!(d.link_loops, 1);
+    }
+
+    /// Issue 17: a dangling file symlink was reported as "folder skipped".
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_file_link_is_a_file_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::os::unix::fs::symlink(root.join("gone.png"), root.join("sub/dangling.png")).unwrap();
+        std::fs::write(root.join("ok.png"), b"x").unwrap();
+        let d = discover(root);
+        assert!(d.errors.is_empty(), "no folder error: {:?}", d.errors);
+        assert_eq!(d.file_errors.len(), 1, "{:?}", d.file_errors);
+        assert_eq!(d.file_errors[0].0, "sub/dangling.png");
+        assert!(
+            d.file_errors[0].1.contains("broken symbolic link"),
+            "{:?}",
+            d.file_errors
+        );
     }
 
     #[test]

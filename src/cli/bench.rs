@@ -144,6 +144,24 @@ pub enum Which {
     /// A default `assay scan` (faces, CLIP when weights are found) next to `--no-faces` and
     /// the Python baseline: files/s, per-phase shares, peak RSS (`bench_scan.rs`).
     Scan(super::bench_scan::ScanBenchArgs),
+    /// Fuzz the parsers of untrusted input (metadata, decoding, expressions, policies, label
+    /// lines, .npy) with a seeded mutator over the fixtures; panics and crashes are findings.
+    Fuzz(super::bench_fuzz::FuzzArgs),
+    /// Cost of the catalogue's integrity check and backup on a generated catalogue.
+    CatalogHealth {
+        /// Images in the generated catalogue.
+        #[arg(long, default_value_t = 100_000)]
+        images: usize,
+        /// Label events in it.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Embedding dimension stored per image (0: none).
+        #[arg(long, default_value_t = 768)]
+        dim: usize,
+        /// Where the catalogue is generated (kept for reruns).
+        #[arg(long, default_value = "target/bench-catalog/assay.db")]
+        db: PathBuf,
+    },
     /// MTCNN face detection, images/s on burn flex (CPU) and wgpu.
     Faces {
         /// Images per detector call (same-size images share P-Net batches).
@@ -170,6 +188,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     match &args.which {
         Which::Clip(a) => super::bench_clip::run(a),
         Which::Scan(a) => super::bench_scan::run(a),
+        Which::Fuzz(a) => super::bench_fuzz::run(a),
+        Which::CatalogHealth {
+            images,
+            events,
+            dim,
+            db,
+        } => super::bench_health::run(*images, *events, *dim, db),
         #[cfg(feature = "gui")]
         Which::Gui {
             images,

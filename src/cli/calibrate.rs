@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::label::open_catalogue;
+use super::label::open_catalogue_read_only as open_catalogue;
 use super::{ListFormat, UsageError};
 use crate::selection::Value;
 use crate::selection::calibrate::{self, BandStat};

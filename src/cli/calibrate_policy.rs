@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::calibrate::{CalibrateArgs, parse_cost_ratio};
-use super::label::open_catalogue;
+use super::label::open_catalogue_read_only as open_catalogue;
 use super::{ListFormat, UsageError};
 use crate::selection::calibrate::BandStat;
 use crate::selection::evaluate::{self, CalibrateOptions, PolicyCalibration};

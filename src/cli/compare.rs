@@ -104,7 +104,7 @@ fn open_store(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
         ))
         .into());
     }
-    Store::open(&path).with_context(|| format!("cannot open {}", path.display()))
+    Store::open_for_reading(&path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 /// Picks the feature space for catalogues `stores` (one for `--by`, two otherwise): with CLIP
@@ -294,6 +294,16 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
             let (b, skipped_b) = load_space(&sb, &space)?;
             let rows_a: Vec<Vec<f64>> = a.into_iter().map(|(_, v)| v).collect();
             let rows_b: Vec<Vec<f64>> = b.into_iter().map(|(_, v)| v).collect();
+            for (dir, rows, skipped) in [(da, &rows_a, skipped_a), (db, &rows_b, skipped_b)] {
+                if rows.is_empty() {
+                    return Err(usage(&format!(
+                        "no images with {} in {} ({skipped} catalogued images lack them, e.g. \
+                         unreadable files); nothing to compare",
+                        space.label(),
+                        dir.display()
+                    )));
+                }
+            }
             let mut r = evaluate_pair(&space, rows_a, rows_b, &opt)?;
             r["a"] = json!(da.display().to_string());
             r["b"] = json!(db.display().to_string());
@@ -316,6 +326,12 @@ fn inception_scores(files: &[PathBuf], splits: usize) -> anyhow::Result<Value> {
     let mut out = Vec::new();
     for f in files {
         let rows = super::npy::read_matrix(f)?;
+        if rows.is_empty() {
+            return Err(usage(&format!(
+                "{} has no rows: the Inception Score needs logits",
+                f.display()
+            )));
+        }
         let feats = crate::ranking::distribution::Features::from_rows(&rows)
             .with_context(|| f.display().to_string())?;
         let (mean, std) = crate::ranking::distribution::inception_score(&feats, splits)

@@ -77,6 +77,17 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
 
 /// Compares set `a` (the reference, "real") with set `b` ("fake"). Returns the JSON result.
 pub fn evaluate(a: &[Vec<f64>], b: &[Vec<f64>], opt: &EvalOptions) -> anyhow::Result<Value> {
+    for (side, rows) in [("A", a), ("B", b)] {
+        if rows.len() < 2 {
+            return Err(super::UsageError(format!(
+                "batch {side} has {} feature row{}: FD, KID and precision/recall need at least 2 \
+                 images on each side",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" }
+            ))
+            .into());
+        }
+    }
     let fa = Features::from_rows(a)?;
     let fb = Features::from_rows(b)?;
     let (n_a, n_b, d) = (fa.n, fb.n, fa.d);

@@ -299,7 +299,11 @@ fn collection(args: &EmbedArgs, root: &Path, loaded: &LoadedClip) -> anyhow::Res
                 sum.no_prompt
             );
             for f in &sum.failures {
-                println!("  failed: {}: {}", f.path, f.reason);
+                println!(
+                    "  failed: {}: {}",
+                    super::term::escape(&f.path),
+                    super::term::escape(&f.reason)
+                );
             }
             if sum.cancelled {
                 println!("  cancelled: finished batches were kept; run again to continue");

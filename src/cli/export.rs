@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::label::open_catalogue;
+use super::label::{open_catalogue, open_catalogue_read_only};
 use super::{EXIT_CANCELLED, EXIT_PARTIAL, UsageError};
 use crate::export::{self, Fate, ManifestFormat, Mode, Source};
 use crate::store::{ImageRow, NewDecision};
@@ -78,7 +78,7 @@ fn matches(filter: StatusFilter, status: Option<&str>) -> bool {
 }
 
 pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
-    let store = open_catalogue(&a.dir, a.db.as_deref())?;
+    let store = open_catalogue_read_only(&a.dir, a.db.as_deref())?;
     let rows: Vec<ImageRow> = store
         .image_rows(false)?
         .into_iter()
@@ -103,14 +103,22 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
         .collect();
     let cancel = super::scan::cancel_flag();
     let total = sources.len();
+    // Temporary files of an export that was killed (the next export would remove them too;
+    // done first here to say so).
+    let leftovers = export::remove_leftovers(&a.to).unwrap_or(0);
+    if leftovers > 0 {
+        eprintln!(
+            "removed {leftovers} temporary file(s) left by an interrupted export in {}",
+            a.to.display()
+        );
+    }
+    let mut bar = ProgressLine::new(total);
     let results = export::export(&sources, &a.to, a.mode, a.xmp, |done| {
-        eprint!("\rexporting {done}/{total}");
+        bar.update(done);
         !cancel.load(std::sync::atomic::Ordering::Relaxed)
     })
     .with_context(|| format!("cannot export into {}", a.to.display()))?;
-    if total > 0 {
-        eprintln!();
-    }
+    bar.finish();
     if let Some(fmt) = a.manifest {
         export::write_manifest(&a.to, fmt, &results, &rows)?;
     }
@@ -131,8 +139,25 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
         failed.len(),
         a.to.display()
     );
+    let completed = results.iter().filter(|e| e.completed_partial).count();
+    if completed > 0 {
+        println!("  {completed} truncated copies from an interrupted export were completed");
+    }
+    let no_sidecar = results
+        .iter()
+        .filter(|e| a.xmp && !e.sidecar && !matches!(e.fate, Fate::Failed(_)))
+        .count();
+    if no_sidecar > 0 {
+        println!(
+            "  {no_sidecar} XMP sidecars were not written (unwritable, or another program's sidecar is there)"
+        );
+    }
     for (rel, why) in &failed {
-        println!("  failed: {rel}: {why}");
+        println!(
+            "  failed: {}: {}",
+            super::term::escape(rel),
+            super::term::escape(why)
+        );
     }
     Ok(if results.len() < total {
         EXIT_CANCELLED
@@ -141,6 +166,51 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_PARTIAL
     })
+}
+
+/// Export progress on stderr: one rewritten line on a terminal; otherwise (a log file, a
+/// pipe) a plain line every 5 seconds and at the end, never carriage returns.
+struct ProgressLine {
+    total: usize,
+    tty: bool,
+    last: Option<std::time::Instant>,
+    done: usize,
+}
+
+impl ProgressLine {
+    fn new(total: usize) -> Self {
+        use std::io::IsTerminal as _;
+        Self {
+            total,
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+            done: 0,
+        }
+    }
+
+    fn update(&mut self, done: usize) {
+        self.done = done;
+        if self.tty {
+            eprint!("\rexporting {done}/{}", self.total);
+        } else if self
+            .last
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(5))
+        {
+            eprintln!("exporting {done}/{}", self.total);
+            self.last = Some(std::time::Instant::now());
+        }
+    }
+
+    fn finish(&self) {
+        if self.total == 0 {
+            return;
+        }
+        if self.tty {
+            eprintln!();
+        } else {
+            eprintln!("exporting {}/{}: done", self.done, self.total);
+        }
+    }
 }
 
 pub fn decide(a: &DecideArgs) -> anyhow::Result<u8> {
@@ -174,7 +244,7 @@ pub fn decide(a: &DecideArgs) -> anyhow::Result<u8> {
             }),
             None => {
                 unknown += 1;
-                eprintln!("not in the catalogue: {rel}");
+                eprintln!("not in the catalogue: {}", super::term::escape(&rel));
             }
         }
     }

@@ -180,7 +180,7 @@ fn print_text(r: &Value) {
         };
         println!(
             "{:<40} {:>9} {:>7} {:>7}",
-            p["reference"].as_str().unwrap_or(""),
+            super::term::escape(p["reference"].as_str().unwrap_or("")),
             psnr,
             f(&p["ssim"], 4),
             f(&p["ms_ssim"], 4)
@@ -198,8 +198,8 @@ fn print_text(r: &Value) {
     for x in r["failed"].as_array().into_iter().flatten() {
         println!(
             "failed: {} — {}",
-            x["reference"].as_str().unwrap_or(""),
-            x["reason"].as_str().unwrap_or("")
+            super::term::escape(x["reference"].as_str().unwrap_or("")),
+            super::term::escape(x["reason"].as_str().unwrap_or(""))
         );
     }
     for (k, label) in [
@@ -207,7 +207,7 @@ fn print_text(r: &Value) {
         ("unpaired_test", "only in test"),
     ] {
         for x in r[k].as_array().into_iter().flatten() {
-            println!("{label}: {}", x.as_str().unwrap_or(""));
+            println!("{label}: {}", super::term::escape(x.as_str().unwrap_or("")));
         }
     }
 }

@@ -2,7 +2,7 @@
 //! Import validates each line against the collection, reports bad lines by number and skips only
 //! them; importing the same events twice adds nothing.
 
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -36,8 +36,8 @@ pub struct LabelFileArgs {
     pub db: Option<PathBuf>,
 }
 
-/// Opens the catalogue of `dir`, or says how to make one.
-pub fn open_catalogue(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
+/// The catalogue file of `dir` (or `db`), which must exist; otherwise says how to make one.
+fn existing_catalogue(dir: &Path, db: Option<&Path>) -> anyhow::Result<PathBuf> {
     let (path, _) = Store::locate(dir, db, false);
     if !path.exists() {
         return Err(UsageError(format!(
@@ -47,7 +47,19 @@ pub fn open_catalogue(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
         ))
         .into());
     }
+    Ok(path)
+}
+
+/// Opens the catalogue of `dir` for writing, or says how to make one.
+pub fn open_catalogue(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
+    let path = existing_catalogue(dir, db)?;
     Store::open(&path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Opens the catalogue of `dir` for a command that only reads (works on read-only media).
+pub fn open_catalogue_read_only(dir: &Path, db: Option<&Path>) -> anyhow::Result<Store> {
+    let path = existing_catalogue(dir, db)?;
+    Store::open_for_reading(&path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 pub fn run(args: &LabelArgs) -> anyhow::Result<u8> {
@@ -57,19 +69,83 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// Longest line read from a label file; longer lines are reported and skipped unread.
+const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Reads the next line (without its `\n` / `\r\n`) into `buf`, keeping at most
+/// `MAX_LINE_BYTES + 1` bytes of it. Returns the line's full length, or `None` at the end.
+fn next_line(r: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+    buf.clear();
+    let mut total = 0usize;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok((total > 0).then_some(total));
+        }
+        let (part, found) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], true),
+            None => (chunk, false),
+        };
+        let room = (MAX_LINE_BYTES + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&part[..part.len().min(room)]);
+        total += part.len();
+        let used = part.len() + usize::from(found);
+        r.consume(used);
+        if found {
+            if buf.last() == Some(&b'\r') && total <= MAX_LINE_BYTES {
+                buf.pop();
+            }
+            return Ok(Some(total.max(1)));
+        }
+    }
+}
+
 fn import(a: &LabelFileArgs) -> anyhow::Result<u8> {
+    use super::term::escape;
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
     let paths = store.path_hashes()?;
+    let aliases = store.hash_aliases()?;
     let file = std::fs::File::open(&a.file)
         .with_context(|| format!("cannot open {}", a.file.display()))?;
+    let mut reader = std::io::BufReader::new(file);
     let mut events = Vec::new();
     let mut rejected = 0u64;
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", a.file.display()))?;
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    let mut reject = |n: usize, why: &str| {
+        rejected += 1;
+        eprintln!("line {n}: {}", escape(why));
+    };
+    while let Some(len) = next_line(&mut reader, &mut buf)
+        .with_context(|| format!("cannot read {}", a.file.display()))?
+    {
+        n += 1;
+        if len > MAX_LINE_BYTES {
+            reject(
+                n,
+                &format!("{len} bytes long (at most {MAX_LINE_BYTES}); skipped"),
+            );
+            continue;
+        }
+        let mut bytes = buf.as_slice();
+        // A UTF-8 byte-order mark (Windows editors) before the first line.
+        if n == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        let line = match std::str::from_utf8(bytes) {
+            Ok(l) => l,
+            Err(e) => {
+                reject(
+                    n,
+                    &format!("not valid UTF-8 (byte {} of the line)", e.valid_up_to() + 1),
+                );
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
-        match human::parse_line(&line, &paths) {
+        match human::parse_line_aliased(line, &paths, &aliases) {
             Ok(v) => events.push(NewLabelEvent {
                 uid: v.uid,
                 time: v.time,
@@ -78,10 +154,7 @@ fn import(a: &LabelFileArgs) -> anyhow::Result<u8> {
                 protocol: v.protocol,
                 payload: serde_json::to_string(&v.payload)?,
             }),
-            Err(reason) => {
-                rejected += 1;
-                eprintln!("line {}: {reason}", i + 1);
-            }
+            Err(reason) => reject(n, &reason),
         }
     }
     let inserted = store.append_label_events(&events)?;
@@ -95,7 +168,7 @@ fn import(a: &LabelFileArgs) -> anyhow::Result<u8> {
 }
 
 fn export(a: &LabelFileArgs) -> anyhow::Result<u8> {
-    let store = open_catalogue(&a.dir, a.db.as_deref())?;
+    let store = open_catalogue_read_only(&a.dir, a.db.as_deref())?;
     let mut out: Box<dyn std::io::Write> = if a.file.as_os_str() == "-" {
         Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
     } else {

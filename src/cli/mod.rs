@@ -6,6 +6,8 @@ mod bench;
 mod bench_clip;
 mod bench_dist;
 mod bench_scan;
+mod bench_fuzz;
+mod bench_health;
 mod calibrate;
 mod calibrate_policy;
 mod compare;
@@ -17,12 +19,14 @@ mod fidelity;
 mod label;
 mod models;
 mod monitor;
-mod npy;
+pub(crate) mod npy;
 mod rank;
+mod repair;
 mod scan;
 mod select;
 mod select_best_of_n;
 mod table;
+pub mod term;
 pub mod train;
 
 use std::path::PathBuf;
@@ -114,6 +118,9 @@ pub enum Command {
     Embed(embed::EmbedArgs),
     /// List the CLIP weights and aesthetic heads found on disk and the signals they enable.
     Models(models::ModelsArgs),
+    /// Rebuild a damaged catalogue from every readable row and the newest backup
+    /// (`--restore` puts a backup in place instead; `--list` shows them).
+    Repair(repair::RepairArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -133,6 +140,7 @@ pub struct BackendArgs {
 
 /// Parses arguments and runs; returns the process exit code.
 pub fn run() -> ExitCode {
+    term::exit_quietly_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -157,6 +165,7 @@ pub fn run() -> ExitCode {
         Some(Command::Faces(args)) => faces::run(&args),
         Some(Command::Embed(args)) => embed::run(&args),
         Some(Command::Models(args)) => models::run(&args),
+        Some(Command::Repair(args)) => repair::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),
@@ -183,7 +192,7 @@ pub fn run() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS, // `assay table … | head`
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", term::escape(&format!("{e:#}")));
             ExitCode::from(
                 e.downcast_ref::<UsageError>()
                     .map_or(EXIT_PARTIAL, |_| EXIT_USAGE),

@@ -71,7 +71,8 @@ pub fn run(args: &MonitorArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
-    let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let store = Store::open_for_reading(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     let keys: Vec<String> = if args.signals.is_empty() {
         crate::monitor::default_keys()
     } else {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::label::open_catalogue;
+use super::label::open_catalogue_read_only as open_catalogue;
 use super::{ListFormat, UsageError};
 use crate::human::report::reading;
 use crate::human::{self, Event, Payload, attention};
@@ -144,7 +144,7 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<u8> {
                     ci.upper[i],
                     elo[i],
                     counts[i],
-                    names[i]
+                    super::term::escape(&names[i])
                 );
             }
         }

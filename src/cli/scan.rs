@@ -57,6 +57,10 @@ pub struct ScanArgs {
     /// Files per batch (one database transaction each).
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Backups of the catalogue to keep: one is made before each scan (SQLite online backup
+    /// into `<db>.backups/`; `assay repair` uses them). 0 turns them off.
+    #[arg(long, default_value_t = crate::store::health::DEFAULT_BACKUPS)]
+    pub backups: usize,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
@@ -130,6 +134,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     opts.filters.max_aspect = args.max_aspect;
     opts.dup_threshold = args.dup_threshold;
     opts.batch_size = args.batch;
+    opts.backups = args.backups;
     opts.faces = !args.no_faces;
     opts.face_resolution = args.face_resolution.resolution();
     opts.clip.enabled = !args.no_clip;
@@ -166,6 +171,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     if let Some(e) = &summary.clip_error {
         eprintln!("warning: the CLIP pass stopped: {e}");
     }
+    if let Some(e) = &summary.backup_error {
+        eprintln!("warning: no backup of the catalogue was made before this scan: {e}");
+    }
     if !summary.cancelled {
         refresh_learned(args);
     }
@@ -200,12 +208,16 @@ fn refresh_learned(args: &ScanArgs) {
 }
 
 fn summary_text(s: &ScanSummary) -> String {
+    use super::term::escape;
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "scanned {} in {:.1}s ({:.1} files/s, {})",
-        s.root, s.seconds, s.files_per_second, s.backend
+        escape(&s.root),
+        s.seconds,
+        s.files_per_second,
+        s.backend
     );
     let _ = writeln!(
         out,
@@ -242,7 +254,12 @@ fn summary_text(s: &ScanSummary) -> String {
             c.prompts_truncated
         );
         for f in &c.failures {
-            let _ = writeln!(out, "    not embedded: {}: {}", f.path, f.reason);
+            let _ = writeln!(
+                out,
+                "    not embedded: {}: {}",
+                escape(&f.path),
+                escape(&f.reason)
+            );
         }
     } else if s.clip_skipped.is_some() {
         let _ = writeln!(
@@ -272,11 +289,16 @@ fn summary_text(s: &ScanSummary) -> String {
             }
         );
         for e in &s.errors {
-            let _ = writeln!(out, "    {}: {}", e.reason, e.path);
+            let _ = writeln!(out, "    {}: {}", escape(&e.reason), escape(&e.path));
         }
     }
     for e in &s.folder_errors {
-        let _ = writeln!(out, "  folder skipped: {}: {}", e.reason, e.path);
+        let _ = writeln!(
+            out,
+            "  folder skipped: {}: {}",
+            escape(&e.reason),
+            escape(&e.path)
+        );
     }
     if s.cancelled {
         let _ = writeln!(
@@ -288,10 +310,10 @@ fn summary_text(s: &ScanSummary) -> String {
         let _ = writeln!(
             out,
             "  database: {} (the collection folder is read-only; `assay table` finds it there)",
-            s.database
+            escape(&s.database)
         );
     } else {
-        let _ = writeln!(out, "  database: {}", s.database);
+        let _ = writeln!(out, "  database: {}", escape(&s.database));
     }
     out
 }

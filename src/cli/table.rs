@@ -96,7 +96,8 @@ pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
-    let store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    let store =
+        Store::open_for_reading(&db).with_context(|| format!("cannot open {}", db.display()))?;
     let mut rows = store.image_rows(args.include_missing)?;
     if let Some(f) = &filter {
         rows.retain(|r| f.eval(&|c| table::value(r, c)));
@@ -107,10 +108,24 @@ pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
         TableFormat::Csv => {
+            // On a terminal a person reads it: control characters (a file name with an ANSI
+            // escape) are shown escaped. Into a pipe or a file the CSV stays exact.
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let cell = |v: String| {
+                if tty {
+                    super::term::escape(&v).into_owned()
+                } else {
+                    v
+                }
+            };
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(&columns)?;
             for r in &rows {
-                w.write_record(columns.iter().map(|c| table::to_csv(&table::value(r, c))))?;
+                w.write_record(
+                    columns
+                        .iter()
+                        .map(|c| cell(table::to_csv(&table::value(r, c)))),
+                )?;
             }
             w.flush()?;
         }

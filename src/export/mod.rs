@@ -2,14 +2,25 @@
 //! touching the originals, with a manifest and optional XMP sidecars (rating and pick label for
 //! Lightroom / digiKam).
 //!
-//! Names: each file keeps its base name; when two selected files share one (from different
-//! sub-folders), or the target folder already holds a different file of that name, the later
-//! one (in path order) becomes `stem-2.ext`, `stem-3.ext`, … A target file with identical bytes
-//! is "already exported" and left as it is, so running an export twice adds nothing.
+//! Names: each file keeps its base name, byte for byte (non-UTF-8 names included); when two
+//! selected files share one (from different sub-folders), or the target folder already holds a
+//! different file of that name, the later one (in path order) becomes `stem-2.ext`,
+//! `stem-3.ext`, … A target file with identical bytes is "already exported" and left as it is,
+//! so running an export twice adds nothing.
+//!
+//! Atomicity: nothing is ever written under a real name until it is complete. Each copy (and
+//! each sidecar and manifest) is written to a hidden temporary name in the target folder,
+//! `.assay-part-<pid>-<n>`, and renamed into place when complete; a failed write (a full disk)
+//! removes its temporary file. A rerun removes the temporary files of an export that was killed
+//! (their process is gone), and a target whose bytes are a strict prefix of the source's — a
+//! truncated copy, e.g. from an older version without temporary names — is completed in place
+//! (replacing it loses nothing: every byte it has is in the source).
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::store::ImageRow;
 use crate::table;
@@ -50,16 +61,109 @@ pub enum Fate {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Exported {
     pub rel: String,
-    /// File name in the target folder.
+    /// File name in the target folder (lossy for display when it is not UTF-8; the file itself
+    /// keeps the original bytes).
     pub name: String,
     pub fate: Fate,
     pub sidecar: bool,
+    /// A truncated earlier copy under this name was completed (see the module docs).
+    pub completed_partial: bool,
 }
 
-fn split_name(name: &str) -> (&str, &str) {
-    match name.rfind('.') {
-        Some(i) if i > 0 => (&name[..i], &name[i..]),
-        _ => (name, ""),
+/// Prefix of the temporary files an export writes before renaming them into place.
+pub const PARTIAL_PREFIX: &str = ".assay-part-";
+
+static PARTIAL_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh temporary path in `dir` for this process.
+fn partial_path(dir: &Path) -> PathBuf {
+    let n = PARTIAL_COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{PARTIAL_PREFIX}{}-{n}", std::process::id()))
+}
+
+/// Whether the process that wrote a temporary file is gone (so the file is a leftover).
+fn writer_is_gone(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    if cfg!(target_os = "linux") {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // No cheap portable liveness check: a temporary file of a concurrent export on another
+        // platform is removed, and that export reports the file as failed.
+        true
+    }
+}
+
+/// Removes the temporary files that an interrupted export (killed, crashed, power loss) left in
+/// `out`; returns how many. Files of exports still running are kept.
+pub fn remove_leftovers(out: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PARTIAL_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if writer_is_gone(pid) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Writes `write(tmp)` to a temporary file in `dir`, then moves it to `target` (replacing it
+/// when `replace`, else refusing an existing target with `AlreadyExists`). On any error the
+/// temporary file is removed.
+fn write_then_publish(
+    dir: &Path,
+    target: &Path,
+    replace: bool,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let tmp = partial_path(dir);
+    let result = write(&tmp).and_then(|()| publish(&tmp, target, replace));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Moves a complete temporary file to its name. Without `replace` the move must not clobber a
+/// file that appeared meanwhile: a hard link fails on an existing name; file systems without
+/// hard links (FAT, exFAT) get a rename after a check.
+fn publish(tmp: &Path, target: &Path, replace: bool) -> std::io::Result<()> {
+    if replace {
+        return std::fs::rename(tmp, target);
+    }
+    match std::fs::hard_link(tmp, target) {
+        Ok(()) => std::fs::remove_file(tmp),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) if std::fs::symlink_metadata(target).is_ok() => Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "the target name appeared during the export",
+        )),
+        Err(_) => std::fs::rename(tmp, target),
+    }
+}
+
+/// `name` split into stem and extension (with its dot), as bytes-preserving `OsString`s.
+fn split_name(name: &OsStr) -> (OsString, OsString) {
+    let p = Path::new(name);
+    match (p.file_stem(), p.extension()) {
+        (Some(stem), Some(ext)) => {
+            let mut e = OsString::from(".");
+            e.push(ext);
+            (stem.to_os_string(), e)
+        }
+        _ => (name.to_os_string(), OsString::new()),
     }
 }
 
@@ -72,19 +176,49 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Whether `target` is a regular file whose bytes are a strict prefix of `src`'s (a truncated
+/// copy; an empty file counts).
+fn is_truncated_copy(src: &Path, target: &Path) -> bool {
+    let (Ok(ms), Ok(mt)) = (std::fs::metadata(src), std::fs::symlink_metadata(target)) else {
+        return false;
+    };
+    if !mt.is_file() || mt.len() >= ms.len() {
+        return false;
+    }
+    let Ok(have) = std::fs::read(target) else {
+        return false;
+    };
+    let mut head = vec![0u8; have.len()];
+    std::fs::File::open(src)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && head == have
+}
+
+/// What is under a chosen target name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Nothing,
+    Identical,
+    Truncated,
+}
+
 /// Chooses the target name of `src`: its base name, or the next free `stem-N.ext`. Returns the
-/// name and whether an identical file is already there.
-fn target_name(src: &Source, out: &Path, taken: &mut HashSet<String>) -> (String, bool) {
+/// name and what is already there.
+fn target_name(src: &Source, out: &Path, taken: &mut HashSet<OsString>) -> (OsString, Existing) {
     let base = src
         .path
         .file_name()
-        .map_or_else(|| "image".to_string(), |n| n.to_string_lossy().into_owned());
+        .map_or_else(|| OsString::from("image"), OsStr::to_os_string);
     let (stem, ext) = split_name(&base);
     for n in 1.. {
         let name = if n == 1 {
             base.clone()
         } else {
-            format!("{stem}-{n}{ext}")
+            let mut s = stem.clone();
+            s.push(format!("-{n}"));
+            s.push(&ext);
+            s
         };
         if taken.contains(&name) {
             continue;
@@ -93,23 +227,43 @@ fn target_name(src: &Source, out: &Path, taken: &mut HashSet<String>) -> (String
         match std::fs::symlink_metadata(&target) {
             Err(_) => {
                 taken.insert(name.clone());
-                return (name, false);
+                return (name, Existing::Nothing);
             }
             Ok(_) if same_bytes(&src.path, &target) => {
                 taken.insert(name.clone());
-                return (name, true);
+                return (name, Existing::Identical);
+            }
+            Ok(_) if is_truncated_copy(&src.path, &target) => {
+                taken.insert(name.clone());
+                return (name, Existing::Truncated);
             }
             Ok(_) => {}
         }
     }
-    (base, false)
+    (base, Existing::Nothing)
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Escapes text for XML 1.0 content and attributes. Characters XML 1.0 forbids (C0 controls
+/// other than tab, line feed and carriage return; U+FFFE, U+FFFF) cannot be written even as
+/// character references, so each becomes U+FFFD; a carriage return is written as `&#13;` so
+/// that parsers do not normalise it away.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            c if u32::from(c) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                out.push('\u{FFFD}');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// An XMP sidecar: `xmp:Rating` (Lightroom: −1 = rejected), `xmp:Label`, digiKam's
@@ -151,6 +305,7 @@ pub fn xmp_sidecar(status: &str, rating: Option<i64>, prompt: Option<&str>) -> S
     )
 }
 
+/// Creates `dst` as a copy of or a link to `src`.
 fn link_or_copy(src: &Path, dst: &Path, mode: Mode) -> std::io::Result<()> {
     match mode {
         Mode::Copy => std::fs::copy(src, dst).map(|_| ()),
@@ -169,6 +324,39 @@ fn link_or_copy(src: &Path, dst: &Path, mode: Mode) -> std::io::Result<()> {
     }
 }
 
+/// Places one file: through a temporary name (see the module docs), under the next free name
+/// if another export took this one meanwhile.
+fn place(
+    src: &Source,
+    out: &Path,
+    mode: Mode,
+    taken: &mut HashSet<OsString>,
+) -> (OsString, Fate, bool) {
+    for _ in 0..8 {
+        let (name, existing) = target_name(src, out, taken);
+        let target = out.join(&name);
+        let r = match existing {
+            Existing::Identical => return (name, Fate::AlreadyExported, false),
+            Existing::Truncated => {
+                write_then_publish(out, &target, true, |tmp| link_or_copy(&src.path, tmp, mode))
+            }
+            Existing::Nothing => write_then_publish(out, &target, false, |tmp| {
+                link_or_copy(&src.path, tmp, mode)
+            }),
+        };
+        match r {
+            Ok(()) => return (name, Fate::Exported, existing == Existing::Truncated),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                let why = format!("{e} ({})", src.path.display());
+                return (name, Fate::Failed(why), false);
+            }
+        }
+    }
+    let why = "the target names kept being taken by another process".to_string();
+    (OsString::new(), Fate::Failed(why), false)
+}
+
 /// Exports `sources` (already sorted by path) into `out`. `progress(done)` is called after each
 /// file; returning false cancels the rest.
 pub fn export(
@@ -179,35 +367,33 @@ pub fn export(
     mut progress: impl FnMut(usize) -> bool,
 ) -> std::io::Result<Vec<Exported>> {
     std::fs::create_dir_all(out)?;
+    remove_leftovers(out)?;
     let mut taken = HashSet::new();
     let mut results = Vec::with_capacity(sources.len());
     for (i, src) in sources.iter().enumerate() {
-        let (name, already) = target_name(src, out, &mut taken);
-        let target = out.join(&name);
-        let fate = if already {
-            Fate::AlreadyExported
-        } else {
-            match link_or_copy(&src.path, &target, mode) {
-                Ok(()) => Fate::Exported,
-                Err(e) => Fate::Failed(format!("{e} ({})", src.path.display())),
-            }
-        };
+        let (name, fate, completed_partial) = place(src, out, mode, &mut taken);
         let mut sidecar = false;
         if xmp && !matches!(fate, Fate::Failed(_)) {
-            let side = out.join(format!("{name}.xmp"));
+            let mut side_name = name.clone();
+            side_name.push(".xmp");
+            let side = out.join(side_name);
             let text = xmp_sidecar(&src.status, src.rating, src.prompt.as_deref());
             // A sidecar is ours to (re)write only if it is absent or was written by Assay.
             let ours =
                 std::fs::read_to_string(&side).map_or(true, |t| t.contains("x:xmptk=\"Assay\""));
             if ours {
-                sidecar = std::fs::write(&side, text).is_ok();
+                sidecar = write_then_publish(out, &side, true, |tmp| {
+                    std::fs::write(tmp, text.as_bytes())
+                })
+                .is_ok();
             }
         }
         results.push(Exported {
             rel: src.rel.clone(),
-            name,
+            name: name.to_string_lossy().into_owned(),
             fate,
             sidecar,
+            completed_partial,
         });
         if !progress(i + 1) {
             break;
@@ -318,9 +504,8 @@ pub fn write_manifest(
         ManifestFormat::Csv => "manifest.csv",
         ManifestFormat::Json => "manifest.json",
     });
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?,
-    );
+    // Built in memory, then written through a temporary name: never a half manifest.
+    let mut f: Vec<u8> = Vec::new();
     let exported = results
         .iter()
         .filter(|e| !matches!(e.fate, Fate::Failed(_)));
@@ -357,7 +542,8 @@ pub fn write_manifest(
             writeln!(f)?;
         }
     }
-    f.flush()?;
+    write_then_publish(out, &path, true, |tmp| std::fs::write(tmp, &f))
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 

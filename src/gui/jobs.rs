@@ -118,7 +118,17 @@ impl DbWorker {
             let mut done: u64 = 0;
             for cmd in rx {
                 if store.is_none() {
-                    match Store::open(&db) {
+                    // On read-only storage (or a damaged catalogue) the collection can still be
+                    // browsed: the reason is shown once, and writes fail with it.
+                    let opened = Store::open(&db).or_else(|e| match e {
+                        crate::store::Error::ReadOnly { .. }
+                        | crate::store::Error::Damaged { .. } => {
+                            out.send(Event::Error(format!("{e}")));
+                            Store::open_for_reading(&db)
+                        }
+                        e => Err(e),
+                    });
+                    match opened {
                         Ok(s) => store = Some(s),
                         Err(e) => {
                             out.send(Event::Error(format!(

@@ -1177,7 +1177,7 @@ pub fn run(
     if let Some(db) = &db
         && db.exists()
     {
-        Store::open(db)?;
+        Store::open_for_reading(db)?;
     }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

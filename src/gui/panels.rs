@@ -508,6 +508,15 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                     if let Some(reason) = &row.decision_reason {
                         ui.weak(reason);
                     }
+                    if let Some(earlier) = &row.earlier_decision {
+                        ui.label(format!(
+                            "decided on an earlier version: {earlier} (the pixels changed since)"
+                        ))
+                        .on_hover_text(
+                            "The file was edited after this decision; decide again to keep a \
+                             status for this version.",
+                        );
+                    }
                     if let Some(e) = &row.error {
                         ui.colored_label(ui.visuals().error_fg_color, format!("unreadable: {e}"));
                     }

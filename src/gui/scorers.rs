@@ -39,7 +39,7 @@ impl ScorersState {
 /// Loads the versions (off the UI thread).
 pub fn load(db: PathBuf, out: Outbox) {
     spawn("assay-scorers", move || {
-        let r = Store::open(&db)
+        let r = Store::open_for_reading(&db)
             .and_then(|s| s.scorers())
             .map_err(|e| e.to_string());
         out.send(Event::Scorers(r));

@@ -193,6 +193,24 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
                             FontId::proportional(11.0),
                             Color32::WHITE,
                         );
+                    } else if let Some(earlier) = &row.earlier_decision {
+                        // Decided on an earlier version whose pixels differ: a hollow badge.
+                        let st = earlier.split(' ').next().unwrap_or("");
+                        if !status_badge(st).is_empty() {
+                            let center = img_rect.min + Vec2::new(12.0, 12.0);
+                            painter.circle_stroke(
+                                center,
+                                8.0,
+                                egui::Stroke::new(1.5, status_color(st)),
+                            );
+                            painter.text(
+                                center,
+                                Align2::CENTER_CENTER,
+                                status_badge(st),
+                                FontId::proportional(11.0),
+                                status_color(st),
+                            );
+                        }
                     }
                     if let Some(stars) = row.decision_rating.filter(|r| *r > 0) {
                         painter.text(

@@ -21,6 +21,7 @@ use crate::ranking::bt::{Comparison, Outcome};
 pub mod attention;
 pub mod report;
 pub mod schedule;
+pub mod validate;
 
 /// The protocols Assay records.
 pub const PROTOCOLS: &[&str] = &["pairwise", "likert", "best_of_n", "multi"];
@@ -120,6 +121,17 @@ pub fn event_uid(
 /// Parses and validates one JSON line against the collection (`path → hash`). Items may be
 /// paths or content hashes; the error names the problem.
 pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validated, String> {
+    parse_line_aliased(line, paths, &HashMap::new())
+}
+
+/// [`parse_line`], where `aliases` maps content hashes of earlier versions whose pixels equal
+/// the current version's to the current hash (`Store::hash_aliases`): a label file written
+/// before a metadata-only edit still applies.
+pub fn parse_line_aliased(
+    line: &str,
+    paths: &HashMap<String, String>,
+    aliases: &HashMap<String, String>,
+) -> Result<Validated, String> {
     let l: LabelLine = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
     if !PROTOCOLS.contains(&l.protocol.as_str()) {
         return Err(format!(
@@ -131,6 +143,7 @@ pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validat
     if l.rater.trim().is_empty() {
         return Err("empty rater name".to_string());
     }
+    validate::check_fields(&l)?;
     let by_hash: HashMap<&str, &str> = paths
         .iter()
         .map(|(p, h)| (h.as_str(), p.as_str()))
@@ -153,7 +166,11 @@ pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validat
         hashes.push(h);
     }
     if let Some(given) = &l.hashes
-        && given != &hashes
+        && (given.len() != hashes.len()
+            || given
+                .iter()
+                .zip(&hashes)
+                .any(|(g, h)| g != h && aliases.get(g) != Some(h)))
     {
         return Err("item hashes differ from this collection's files (another collection, or the files changed)".to_string());
     }
@@ -206,6 +223,7 @@ pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validat
             .collect::<Result<Vec<_>, _>>()?,
         None => items.clone(),
     };
+    validate::check_order(&items, &order)?;
     let payload = Payload {
         criterion: l.criterion.clone(),
         items,

@@ -196,7 +196,8 @@ pub(crate) fn parse_text(text: &str, require_settings: bool) -> Option<Generatio
     }
     let lines: Vec<&str> = text.split('\n').collect();
     let settings_at = lines.iter().rposition(|l| is_settings(l));
-    if require_settings && settings_at.is_none() {
+    // An empty (or blank) `parameters` text says nothing, not even which tool wrote it.
+    if settings_at.is_none() && (require_settings || text.trim().is_empty()) {
         return None;
     }
     let body = lines
@@ -303,6 +304,28 @@ mod tests {
             ("Lora hashes".to_owned(), "a: 1, b: \"2\"".to_owned())
         );
         assert_eq!(tool_for(&pairs), "forge");
+    }
+
+    /// Issue 17: an empty `parameters` chunk yielded tool = a1111.
+    #[test]
+    fn empty_parameters_say_nothing() {
+        for t in ["", "   ", "\n\n", "\0\0", " \r\n "] {
+            assert!(parse_text(t, false).is_none(), "{t:?}");
+        }
+        let c = |text: &str| crate::metadata::Carrier {
+            key: "png:tEXt:parameters".into(),
+            name: "parameters".into(),
+            origin: Origin::PngText,
+            text: text.into(),
+            json: None,
+            json_label: None,
+            json_error: None,
+        };
+        assert!(parse(&[c("")]).is_none());
+        assert_eq!(
+            parse(&[c("a fox")]).and_then(|m| m.positive),
+            Some("a fox".to_string())
+        );
     }
 
     #[test]

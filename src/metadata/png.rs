@@ -84,7 +84,17 @@ fn text_chunk(col: &mut Collector, chunk: &Chunk) {
     let (key, rest) = keyword(chunk.data);
     let what = format!("{kind} '{key}'");
     let (text, cut, origin) = match &chunk.kind {
-        b"tEXt" => (latin1_or_utf8(rest), false, Origin::PngText),
+        b"tEXt" => {
+            // Capped like the inflated zTXt/iTXt text: a 20 MB chunk is not parsed and stored
+            // whole (prompts and raw entries come from this text).
+            let cap = col.limits.max_inflate_bytes;
+            let cut = rest.len() > cap;
+            if cut {
+                col.warn(format!("png: {what} is longer than {cap} bytes; cut there"));
+            }
+            let kept = rest.get(..cap.min(rest.len())).unwrap_or_default();
+            (latin1_or_utf8(kept), cut, Origin::PngText)
+        }
         b"zTXt" => {
             let (data, cut) = inflate(col, &what, rest.get(1..).unwrap_or_default());
             (latin1_or_utf8(&data), cut, Origin::PngText)
@@ -247,6 +257,31 @@ pub(crate) mod tests {
         assert_eq!(meta.raw[0].value.len(), 256 * 1024);
         // Parsing still sees the whole text.
         assert_eq!(meta.seed, Some(5));
+    }
+
+    /// Issue 17: tEXt was not capped like zTXt: a 20 MB chunk became a 20 MB prompt.
+    #[test]
+    fn giant_text_chunk_is_capped_like_ztxt() {
+        let mut t = b"parameters\0".to_vec();
+        t.extend(vec![b'p'; 3 << 20]);
+        t.extend(b"\nSteps: 20, Sampler: Euler, Seed: 5");
+        let limits = Limits {
+            max_raw_bytes: 1000,
+            max_inflate_bytes: 1 << 20,
+        };
+        let meta = crate::metadata::read_metadata(&png(&[(b"tEXt", t)]), None, &limits);
+        let positive = meta.positive.unwrap_or_default();
+        assert_eq!(
+            positive.len(),
+            1 << 20,
+            "the prompt is cut at the inflate cap"
+        );
+        assert!(meta.raw[0].truncated);
+        assert!(
+            meta.warnings.iter().any(|w| w.contains("longer than")),
+            "{:?}",
+            meta.warnings
+        );
     }
 
     #[test]

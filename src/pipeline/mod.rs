@@ -12,6 +12,7 @@
 pub mod clip;
 mod flow;
 pub mod progress;
+pub mod scan_log;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,8 @@ pub struct ScanOptions {
     pub thumbnails: Option<PathBuf>,
     /// CLIP embeddings, `aesthetic` and `clip_score` when weights are found.
     pub clip: clip::ClipOptions,
+    /// Backups of the catalogue kept (one is made before each scan; 0: none).
+    pub backups: usize,
 }
 
 impl ScanOptions {
@@ -80,6 +83,7 @@ impl ScanOptions {
             face_batch: 4,
             thumbnails: None,
             clip: clip::ClipOptions::default(),
+            backups: store::health::DEFAULT_BACKUPS,
         }
     }
 
@@ -151,6 +155,12 @@ pub struct ScanSummary {
     /// Peak resident memory of the process so far (Linux `VmHWM`), in MB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_rss_mb: Option<f64>,
+    /// The backup of the catalogue made before this scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    /// Why no backup could be made (the scan went on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_error: Option<String>,
 }
 
 impl ScanSummary {
@@ -185,7 +195,9 @@ pub enum ScanError {
 /// The kind of a failure, for the per-reason counts.
 fn reason_kind(reason: &str) -> String {
     let r = reason.to_ascii_lowercase();
-    let kind = if r.contains("empty file") {
+    let kind = if r.contains("broken symbolic link") {
+        "broken link"
+    } else if r.contains("empty file") {
         "empty"
     } else if r.contains("not a recognised image") {
         "not an image"
@@ -398,6 +410,7 @@ pub(crate) fn prepare(
     facts.width = Some(d.width);
     facts.height = Some(d.height);
     facts.orientation = Some(d.orientation);
+    facts.pixel_hash = Some(decode::pixel_hash(&d.image));
     let alpha_zero = classical::alpha_all_zero(&d.image);
     if let (Some(dir), Some(hash)) = (&opts.thumbnails, facts.hash.as_deref())
         && !catalog::thumb::cache_file(dir, hash).exists()
@@ -577,6 +590,8 @@ pub fn scan(
     }
     let (db_path, fallback) = opts.db_path();
     let mut store = Store::open(&db_path)?;
+    // The catalogue passed its check when it was opened: back it up before writing.
+    let backup = scan_log::backup_before_scan(&store, opts.backups);
     let selected = backend::select(opts.backend)?;
     let detector = if opts.faces {
         Some(Mtcnn::new(&selected.device)?)
@@ -605,7 +620,7 @@ pub fn scan(
     } else {
         None
     };
-    let scan_id = store.begin_scan()?;
+    let record = scan_log::ScanRecord::begin(&store)?;
     let mut summary = ScanSummary {
         root: opts.root.display().to_string(),
         database: db_path.display().to_string(),
@@ -618,6 +633,8 @@ pub fn scan(
         faces: opts.faces,
         clip_skipped,
         clip_notes,
+        backup: backup.as_ref().ok().cloned().flatten(),
+        backup_error: backup.err(),
         ..Default::default()
     };
 
@@ -632,6 +649,17 @@ pub fn scan(
             reason: r.clone(),
         })
         .collect();
+    for (path, reason) in &found.file_errors {
+        summary.failed += 1;
+        *summary
+            .failures_by_reason
+            .entry(reason_kind(reason))
+            .or_default() += 1;
+        summary.errors.push(FileError {
+            path: path.clone(),
+            reason: reason.clone(),
+        });
+    }
 
     let known: HashMap<Vec<u8>, KnownImage> = store
         .known_images()?
@@ -767,8 +795,8 @@ pub fn scan(
     } else {
         "done"
     };
-    store.finish_scan(
-        scan_id,
+    record.finish(
+        &store,
         status,
         &serde_json::to_string(&summary).unwrap_or_default(),
     )?;

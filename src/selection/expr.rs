@@ -11,8 +11,18 @@
 //! ```
 //! `~` is a case-insensitive substring match. A comparison with a null value is false
 //! (as in SQL), except `is null`. Text that looks like a number compares as a number.
+//!
+//! Expressions come from users, shared policy files (`[[gates]] when`) and the GUI's filter
+//! box, so parsing is bounded: parentheses and `not` nest at most [`MAX_DEPTH`] levels (a
+//! positioned error beyond), and chains of `and` / `or` become balanced trees, so parsing,
+//! evaluating and dropping an expression never recurse deeper than about
+//! `MAX_DEPTH · log2(length)` frames, whatever the input.
 
 use std::fmt;
+
+/// How deeply parentheses and `not` may nest (far beyond any hand-written filter; a deeper
+/// input is refused with the position of the first token past the limit).
+pub const MAX_DEPTH: usize = 100;
 
 /// A cell value.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +201,25 @@ struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     len: usize,
+    /// Current nesting of parentheses and `not`.
+    depth: usize,
+}
+
+/// Joins operands into a balanced tree of `join` nodes, keeping their left-to-right order (and
+/// so the short-circuit order of evaluation): the depth is log2 of their number, not linear.
+fn balanced(mut items: Vec<Expr>, join: fn(Box<Expr>, Box<Expr>) -> Expr) -> Option<Expr> {
+    while items.len() > 1 {
+        let mut next = Vec::with_capacity(items.len().div_ceil(2));
+        let mut it = items.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => join(Box::new(a), Box::new(b)),
+                None => a,
+            });
+        }
+        items = next;
+    }
+    items.pop()
 }
 
 impl Parser {
@@ -210,33 +239,48 @@ impl Parser {
         matches!(self.peek(), Some(Tok::Name(n)) if n.eq_ignore_ascii_case(kw))
     }
     fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.keyword("or") {
             self.pos += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        balanced(terms, Expr::Or).map_or_else(|| self.err("expected an expression"), Ok)
     }
     fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while self.keyword("and") {
             self.pos += 1;
-            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+            terms.push(self.unary()?);
         }
-        Ok(left)
+        balanced(terms, Expr::And).map_or_else(|| self.err("expected an expression"), Ok)
+    }
+    /// Enters one level of `(` or `not`, refusing to go past [`MAX_DEPTH`].
+    fn deeper(&mut self) -> Result<(), ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(format!(
+                "expression nested deeper than {MAX_DEPTH} levels of parentheses or 'not'"
+            ));
+        }
+        self.depth += 1;
+        Ok(())
     }
     fn unary(&mut self) -> Result<Expr, ParseError> {
         if self.keyword("not") {
+            self.deeper()?;
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let e = Expr::Not(Box::new(self.unary()?));
+            self.depth -= 1;
+            return Ok(e);
         }
         if self.peek() == Some(&Tok::LParen) {
+            self.deeper()?;
             self.pos += 1;
             let e = self.or()?;
             if self.peek() != Some(&Tok::RParen) {
                 return self.err("expected ')'");
             }
             self.pos += 1;
+            self.depth -= 1;
             return Ok(e);
         }
         self.compare()
@@ -286,6 +330,7 @@ impl Expr {
             toks: lex(s)?,
             pos: 0,
             len: s.chars().count(),
+            depth: 0,
         };
         let e = p.or()?;
         if p.pos < p.toks.len() {
@@ -413,5 +458,53 @@ mod tests {
             Expr::parse("a < 1 and b is null").unwrap().columns(),
             vec!["a", "b"]
         );
+    }
+
+    /// Issue 17: 15,000 nested parentheses or 30,000 `not (` overflowed the stack (SIGABRT)
+    /// through `--where`, a policy's `when` and the GUI's filter box.
+    #[test]
+    fn deep_nesting_is_a_positioned_error_not_a_stack_overflow() {
+        let parens = format!("{}blur < 1{}", "(".repeat(15_000), ")".repeat(15_000));
+        let e = Expr::parse(&parens).unwrap_err();
+        assert!(e.message.contains("nested deeper than"), "{e}");
+        assert_eq!(e.at, MAX_DEPTH, "the first '(' past the limit");
+        let nots = format!("{}blur < 1{}", "not (".repeat(30_000), ")".repeat(30_000));
+        let e = Expr::parse(&nots).unwrap_err();
+        assert!(e.message.contains("nested deeper than"), "{e}");
+        assert_eq!(e.at, MAX_DEPTH / 2 * 5, "the 'not' past the limit");
+        let bare_nots = format!("{}blur < 1", "not ".repeat(50_000));
+        assert!(Expr::parse(&bare_nots).is_err());
+        // Exactly at the limit still parses and evaluates.
+        let ok = format!(
+            "{}blur < 20{}",
+            "(".repeat(MAX_DEPTH),
+            ")".repeat(MAX_DEPTH)
+        );
+        assert!(Expr::parse(&ok).unwrap().eval(&row));
+    }
+
+    /// Long flat chains are not nesting: they parse into balanced trees, so evaluating and
+    /// dropping them does not recurse once per term either.
+    #[test]
+    fn long_and_or_chains_stay_shallow() {
+        let n = 200_000;
+        let chain = vec!["blur < 20"; n].join(" and ");
+        let e = Expr::parse(&chain).unwrap();
+        fn depth(e: &Expr) -> usize {
+            match e {
+                Expr::And(a, b) | Expr::Or(a, b) => 1 + depth(a).max(depth(b)),
+                Expr::Not(a) => 1 + depth(a),
+                _ => 1,
+            }
+        }
+        assert!(depth(&e) <= 20, "depth {}", depth(&e));
+        assert!(e.eval(&row));
+        assert_eq!(e.columns().len(), n);
+        let mixed = format!("{} or tool = 'comfyui'", vec!["blur > 20"; n].join(" or "));
+        let e = Expr::parse(&mixed).unwrap();
+        assert!(e.eval(&row), "the last term decides");
+        // Order (and so short-circuiting) is kept: columns come back in source order.
+        let e = Expr::parse("a < 1 and b < 2 and c < 3 or d < 4 and e < 5").unwrap();
+        assert_eq!(e.columns(), vec!["a", "b", "c", "d", "e"]);
     }
 }

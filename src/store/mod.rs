@@ -6,10 +6,12 @@
 
 mod decisions;
 mod features;
+pub mod health;
 mod labels;
 mod raters;
 mod schema;
 mod scorers;
+mod versions;
 
 pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
@@ -43,6 +45,49 @@ pub enum Error {
         path: PathBuf,
         found: i64,
         known: i64,
+    },
+    #[error(
+        "the catalogue {path} is an empty file (0 bytes): it was truncated or never written, so \
+         it is not used as a new catalogue; run `assay repair` to rebuild it from the newest \
+         backup, or delete the file to start an empty catalogue"
+    )]
+    Empty { path: PathBuf },
+    #[error(
+        "{path} is not an Assay catalogue (not an SQLite database, or its first page is \
+         destroyed); run `assay repair` to rebuild it from a backup"
+    )]
+    NotADatabase { path: PathBuf },
+    #[error(
+        "the catalogue {path} is damaged ({report}); nothing was written to it. Run `assay \
+         repair` to rebuild it from every readable row and the newest backup (the damaged file \
+         is kept), or `assay repair --restore` to go back to a backup"
+    )]
+    Damaged { path: PathBuf, report: String },
+    #[error(
+        "cannot write to the catalogue {path}: {why}. Commands that only read (table, label \
+         export, rank, agreement, export, compare, monitor) still work; to scan or record \
+         decisions, copy the catalogue to writable storage and pass --db"
+    )]
+    ReadOnly { path: PathBuf, why: String },
+    #[error(
+        "the catalogue {path} has schema version {found}, older than this build's ({known}); \
+         it must be upgraded by a command that writes (e.g. `assay scan`), which reading \
+         commands do not do"
+    )]
+    NeedsUpgrade {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "cannot read {path} on read-only storage: its write-ahead log holds changes that were \
+         never merged, and SQLite needs a writable folder to read them; copy the catalogue \
+         folder to writable storage"
+    )]
+    UnmergedWal {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
     },
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
@@ -79,6 +124,9 @@ pub struct ImageFacts {
     pub frames: Option<u32>,
     pub orientation: Option<u8>,
     pub error: Option<String>,
+    /// xxh3-128 of the decoded pixels (see [`crate::catalog::decode::pixel_hash`]); decisions
+    /// carry over to a new version with the same pixels.
+    pub pixel_hash: Option<String>,
 }
 
 /// Parsed generation metadata as stored.
@@ -179,6 +227,9 @@ pub struct ImageRow {
     pub path_raw: Vec<u8>,
     /// When this version of the path was first scanned (`images.first_seen`, RFC 3339 UTC).
     pub first_seen: Option<String>,
+    /// For a version without a decision of its own: the latest decision of an earlier version
+    /// of the path whose pixels differ, e.g. `accepted on version 1` (see `store::versions`).
+    pub earlier_decision: Option<String>,
     pub signals: HashMap<String, SignalValue>,
 }
 
@@ -272,7 +323,9 @@ impl Store {
         }
     }
 
-    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
+    /// Opens (creating if needed) the database at `path` for writing and migrates it to the
+    /// latest schema. Refuses a 0-byte file, a file that is not a catalogue, a catalogue that
+    /// cannot be written (saying why) and a damaged one (`quick_check`, see [`health`]).
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| Error::CreateDir {
@@ -280,15 +333,25 @@ impl Store {
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| Error::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        health::refuse_empty(path)?;
+        let conn = Connection::open(path).map_err(|e| health::classify_open_error(path, e))?;
+        // SQLite falls back to read-only when the file cannot be written.
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(Error::ReadOnly {
+                path: path.to_path_buf(),
+                why: health::why_not_writable(path)
+                    .unwrap_or_else(|| "SQLite opened it read-only".to_string()),
+            });
+        }
         let mut store = Self {
             conn,
             path: path.to_path_buf(),
         };
-        store.configure()?;
+        store.configure().map_err(|e| match e {
+            Error::Sql(e) => health::classify_open_error(path, e),
+            e => e,
+        })?;
+        store.check_health()?;
         store.migrate()?;
         Ok(store)
     }
@@ -392,6 +455,26 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Marks scans still `running` as `interrupted` (call only when no scan of this catalogue
+    /// is alive; see `pipeline::scan_log`). Returns how many.
+    pub fn interrupt_running_scans(&self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE scans SET status = 'interrupted', finished = ?1,
+                 summary = COALESCE(summary, '{\"error\":\"the scan was killed before it finished\"}')
+             WHERE status = 'running'",
+            params![now_utc()],
+        )?)
+    }
+
+    /// `(id, status)` of every scan, oldest first.
+    pub fn scan_statuses(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, status FROM scans ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Records how a scan ended.
     pub fn finish_scan(&self, id: i64, status: &str, summary_json: &str) -> Result<()> {
         self.conn.execute(
@@ -413,7 +496,8 @@ impl Store {
                     tx.execute(
                         "UPDATE images SET path = ?2, size = ?3, mtime_ns = ?4, hash = ?5,
                              width = ?6, height = ?7, format = ?8, frames = ?9, orientation = ?10,
-                             error = ?11, missing = 0, signals_version = ?12, last_seen = ?13
+                             error = ?11, missing = 0, signals_version = ?12, last_seen = ?13,
+                             pixel_hash = ?14
                          WHERE id = ?1",
                         params![
                             id,
@@ -428,7 +512,8 @@ impl Store {
                             f.orientation,
                             f.error,
                             rec.signals_version,
-                            now
+                            now,
+                            f.pixel_hash
                         ],
                     )?;
                     id
@@ -450,8 +535,9 @@ impl Store {
                     tx.execute(
                         "INSERT INTO images (path, path_raw, version, current, size, mtime_ns, hash,
                              width, height, format, frames, orientation, error, missing,
-                             signals_version, first_seen, last_seen)
-                         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?14, ?14)",
+                             signals_version, first_seen, last_seen, pixel_hash)
+                         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?14, ?14,
+                                 ?15)",
                         params![
                             f.path,
                             f.path_raw,
@@ -466,10 +552,25 @@ impl Store {
                             f.orientation,
                             f.error,
                             rec.signals_version,
-                            now
+                            now,
+                            f.pixel_hash
                         ],
                     )?;
-                    tx.last_insert_rowid()
+                    let new_id = tx.last_insert_rowid();
+                    if let Upsert::NewVersion {
+                        old_id,
+                        old_version,
+                    } = rec.upsert
+                    {
+                        versions::carry_decisions(
+                            &tx,
+                            old_id,
+                            new_id,
+                            old_version,
+                            f.pixel_hash.as_deref(),
+                        )?;
+                    }
+                    new_id
                 }
             };
             tx.execute("DELETE FROM metadata WHERE image_id = ?1", params![id])?;
@@ -628,6 +729,7 @@ impl Store {
                     first_seen: r.get(28)?,
                     parser: r.get(29)?,
                     extra_json: r.get(30)?,
+                    earlier_decision: None,
                     signals: HashMap::new(),
                 })
             })?
@@ -651,6 +753,7 @@ impl Store {
                 row.signals.insert(key, value);
             }
         }
+        self.fill_earlier_decisions(&mut rows)?;
         Ok(rows)
     }
 

@@ -153,4 +153,9 @@ CREATE TRIGGER scorer_log_no_delete BEFORE DELETE ON scorer_log
 ALTER TABLE metadata ADD COLUMN parser TEXT;      -- interpreter that read the fields (NULL = none, or scanned before 5)
 ALTER TABLE metadata ADD COLUMN extra_json TEXT;  -- JSON [[key, value], ...]: further sampler passes, character prompts, ...
 ",
+    // 6 (issue 17, hardening): the hash of the decoded pixels, so decisions carry over to a
+    // new version of a file whose pixels did not change; scans may also end `interrupted`.
+    r"
+ALTER TABLE images ADD COLUMN pixel_hash TEXT;  -- xxh3-128 of the decoded pixels (NULL: not decoded)
+",
 ];

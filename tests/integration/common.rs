@@ -27,8 +27,14 @@ pub fn fixtures_dir(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// The binary under test: this build's, or `$ASSAY_TEST_BIN` (to check that a test fails on
+/// another build, e.g. one from before a fix).
+pub fn assay_exe() -> std::ffi::OsString {
+    std::env::var_os("ASSAY_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_assay").into())
+}
+
 pub fn assay() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_assay"));
+    let mut c = Command::new(assay_exe());
     c.env_remove("RUST_LOG");
     // CLIP weights installed on the developer's machine must not change what the tests see:
     // the scan would embed and score with them. Tests that want a model pass `--models` /
@@ -156,4 +162,29 @@ pub fn scanned_demo(tmp: &Path, db_name: &str) -> (PathBuf, PathBuf) {
     let db = tmp.join(db_name);
     scan_json(&dir, &db, &[]);
     (dir, db)
+}
+
+/// Parses an XMP sidecar with a conforming XML 1.0 parser (xml-rs checks every character) and
+/// returns the text of its `dc:description`; panics when the file is not well-formed XML.
+pub fn xmp_description(path: &Path) -> String {
+    use xml::reader::{EventReader, XmlEvent};
+    let text = std::fs::read(path).unwrap();
+    let mut stack: Vec<String> = Vec::new();
+    let mut out = String::new();
+    for ev in EventReader::new(text.as_slice()) {
+        match ev.unwrap_or_else(|e| panic!("{} is not valid XML: {e}", path.display())) {
+            XmlEvent::StartElement { name, .. } => stack.push(name.local_name),
+            XmlEvent::EndElement { .. } => {
+                stack.pop();
+            }
+            XmlEvent::Characters(t) | XmlEvent::Whitespace(t) | XmlEvent::CData(t)
+                if stack.iter().any(|n| n == "description")
+                    && stack.last().is_some_and(|n| n == "li") =>
+            {
+                out.push_str(&t);
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -12,8 +12,14 @@ mod demo;
 mod export;
 mod faces;
 mod fixtures_scan;
+mod fuzz;
 #[cfg(feature = "gui")]
 mod gui;
+mod hardening_catalogue;
+mod hardening_cli;
+mod hardening_export;
+#[cfg(feature = "gui")]
+mod hardening_gui;
 mod incremental;
 mod kill;
 #[cfg(feature = "gui")]

@@ -84,11 +84,40 @@ const fn tower(width: usize, layers: usize, heads: usize) -> TowerConfig {
     }
 }
 
+/// Plausibility bounds of [`ClipConfig::validate`] (the largest CLIPs, ViT-bigG/14 and
+/// EVA02-E, have 48–64 layers, width 1,792, MLP 15,360, 448-px inputs and a 49,408-token
+/// vocabulary; the bounds leave a wide margin).
+const MAX_LAYERS: usize = 1024;
+const MAX_WIDTH: usize = 1 << 16;
+const MAX_IMAGE_SIZE: usize = 1 << 13;
+const MAX_VOCAB: usize = 1 << 22;
+
 impl ClipConfig {
-    /// Checks that the shapes are usable (divisible widths, non-zero sizes).
+    /// Checks that the shapes are usable (divisible widths, non-zero sizes) and plausible: a
+    /// config that does not match its checkpoint (1,000,000,000 layers, a 10¹⁰-token context)
+    /// is refused here, with the number, instead of sizing allocations by it.
     pub fn validate(&self) -> Result<(), ClipError> {
         let bad = |m: String| Err(ClipError::Config(m));
         let v = &self.vision;
+        for (what, value, max) in [
+            ("vision layers", v.tower.layers, MAX_LAYERS),
+            ("text layers", self.text.tower.layers, MAX_LAYERS),
+            ("vision width", v.tower.width, MAX_WIDTH),
+            ("text width", self.text.tower.width, MAX_WIDTH),
+            ("vision MLP width", v.tower.mlp, MAX_WIDTH),
+            ("text MLP width", self.text.tower.mlp, MAX_WIDTH),
+            ("image size", v.image_size, MAX_IMAGE_SIZE),
+            ("context length", self.text.context_length, MAX_WIDTH),
+            ("vocabulary size", self.text.vocab_size, MAX_VOCAB),
+            ("embedding size", self.embed_dim, MAX_WIDTH),
+        ] {
+            if value > max {
+                return bad(format!(
+                    "{what} {value} is not a plausible CLIP (at most {max}); the config does not \
+                     describe these weights"
+                ));
+            }
+        }
         if v.patch_size == 0 || v.image_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
             return bad(format!(
                 "image_size {} is not a positive multiple of patch_size {}",

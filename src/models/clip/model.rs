@@ -292,7 +292,8 @@ impl Builder<'_> {
         causal: bool,
     ) -> Result<Transformer, ClipError> {
         let w = t.width;
-        let mut blocks = Vec::with_capacity(t.layers);
+        // Grown as the layers' tensors are found: never sized by the config alone.
+        let mut blocks = Vec::with_capacity(t.layers.min(64));
         for i in 0..t.layers {
             let p = format!("{prefix}.blocks.{i}");
             blocks.push(Block {

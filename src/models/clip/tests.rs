@@ -301,6 +301,23 @@ fn loading_fails_loudly_on_bad_checkpoints() {
     .expect("write");
     let e = Clip::load_path(dir.path(), &Device::flex()).expect_err("missing");
     assert!(e.to_string().contains("missing"), "{e}");
+    // Issue 17: a config that does not match the tensors by orders of magnitude was reported
+    // as "memory allocation of 4608000000000 bytes failed" (the process aborted).
+    for (from, to) in [
+        (
+            "\"num_hidden_layers\": 2",
+            "\"num_hidden_layers\": 1000000000",
+        ),
+        (
+            "\"max_position_embeddings\": 77",
+            "\"max_position_embeddings\": 10000000000",
+        ),
+        ("\"image_size\": 64", "\"image_size\": 10000000"),
+    ] {
+        std::fs::write(dir.path().join("config.json"), cfg.replacen(from, to, 1)).expect("write");
+        let e = Clip::load_path(dir.path(), &Device::flex()).expect_err("implausible");
+        assert!(e.to_string().contains("not a plausible CLIP"), "{to}: {e}");
+    }
     // Garbage weights.
     std::fs::write(dir.path().join("model.safetensors"), b"not a checkpoint").expect("write");
     assert!(Clip::load_path(dir.path(), &Device::flex()).is_err());

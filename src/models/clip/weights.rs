@@ -229,7 +229,10 @@ impl Checkpoint {
                 DType::F16 | DType::Bf16 => 2,
                 DType::F64 => 8,
             };
-            if shape.iter().product::<usize>() * elem != end - start {
+            let bytes = shape
+                .iter()
+                .try_fold(elem, |acc: usize, &d| acc.checked_mul(d));
+            if bytes != Some(end - start) {
                 return Err(bad(format!(
                     "tensor {name}: shape {shape:?} does not match its {} bytes",
                     end - start
@@ -714,15 +717,21 @@ mod tests {
         b.extend_from_slice(b"{}");
         std::fs::write(&p, &b).expect("write");
         assert!(Checkpoint::open(&p).is_err());
-        let hdr = br#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#;
-        let mut b = (hdr.len() as u64).to_le_bytes().to_vec();
-        b.extend_from_slice(hdr);
-        b.extend_from_slice(&[0; 4]);
-        std::fs::write(&p, &b).expect("write");
-        let e = Checkpoint::open(&p)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.contains("does not match"), "{e}");
+        // A shape that does not match its 4 bytes; one whose element count overflows (an
+        // error, not a panic).
+        for hdr in [
+            &br#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#[..],
+            br#"{"a":{"dtype":"F32","shape":[1099511627776,1073741824,64],"data_offsets":[0,4]}}"#,
+        ] {
+            let mut b = (hdr.len() as u64).to_le_bytes().to_vec();
+            b.extend_from_slice(hdr);
+            b.extend_from_slice(&[0; 4]);
+            std::fs::write(&p, &b).expect("write");
+            let e = Checkpoint::open(&p)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("does not match"), "{e}");
+        }
     }
 }
