@@ -5,6 +5,7 @@
 mod bench;
 mod bench_clip;
 mod bench_dist;
+pub mod bench_flywheel;
 mod calibrate;
 mod calibrate_policy;
 mod compare;

@@ -10,6 +10,7 @@
 //! between batches: what finished is kept. Bad files never stop a scan; each gets a reason.
 
 pub mod clip;
+pub mod preference;
 pub mod progress;
 
 use std::collections::{HashMap, HashSet};
@@ -131,6 +132,12 @@ pub struct ScanSummary {
     /// Remarks of the CLIP setup (no aesthetic head for the model, heads skipped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub clip_notes: Vec<String>,
+    /// The active preference scorer rescored the collection (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<preference::Refreshed>,
+    /// Rescoring with the active preference scorer failed (the scan itself is kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned_error: Option<String>,
     pub cancelled: bool,
     pub seconds: f64,
     pub files_per_second: f64,
@@ -674,6 +681,14 @@ pub fn scan(
                 summary.clip = Some(c);
             }
             Err(e) => summary.clip_error = Some(e.to_string()),
+        }
+    }
+    // The flywheel: new and changed images get the active preference scorer's value.
+    if !summary.cancelled {
+        progress.set_phase("learned preference");
+        match preference::refresh_active(&mut store) {
+            Ok(r) => summary.learned = r,
+            Err(e) => summary.learned_error = Some(e.to_string()),
         }
     }
     summary.seconds = progress.snapshot().elapsed_s;
