@@ -541,19 +541,20 @@ fn active_run(
     let mut rng = Rng::new(seed ^ 0xac71);
     let paths: Vec<String> = set.items.iter().map(|i| i.path.clone()).collect();
     let mut curve = Vec::new();
-    let evaluate_at = |k: usize| k % a.step.max(1) == 0 || k % a.retrain_every.max(1) == 0;
+    let evaluate_at =
+        |k: usize| k.is_multiple_of(a.step.max(1)) || k.is_multiple_of(a.retrain_every.max(1));
     loop {
         let k = labels.len();
         if evaluate_at(k) {
             let (scores, t) = train_scores(set, &labels, opts, device)?;
-            if k % a.step.max(1) == 0 {
+            if k.is_multiple_of(a.step.max(1)) {
                 curve.push(ActivePoint {
                     labels: k,
                     accuracy: order_accuracy(&set.items, &scores, &seen(&labels)).0,
                     ties: labels.iter().filter(|l| l.winner.is_none()).count(),
                 });
             }
-            if k % a.retrain_every.max(1) == 0 {
+            if k.is_multiple_of(a.retrain_every.max(1)) {
                 let model = t
                     .posterior
                     .as_ref()

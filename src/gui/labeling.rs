@@ -343,9 +343,7 @@ pub fn on_msg(c: &mut Collection, m: LabelMsg, ctx: &egui::Context) -> Option<St
             maybe_retrain(c);
         }
         LabelMsg::Scorer(generation, r) => {
-            let Some(s) = l.session.as_mut() else {
-                return None;
-            };
+            let s = l.session.as_mut()?;
             if generation != s.scorer_generation {
                 return None;
             }
