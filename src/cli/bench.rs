@@ -73,9 +73,9 @@ pub enum Which {
         #[arg(long, default_value_t = 300)]
         max_seconds: u64,
     },
-    /// Preference-scorer training (`assay train`'s code path) on synthetic features: PAIRS
-    /// Bradley–Terry pairs over ITEMS items with DIM-d Gaussian features and a random true
-    /// weight vector.
+    /// Preference-scorer training (`assay train`'s code path: cross-validation over the L2
+    /// grid, refit on all pairs) on synthetic features: PAIRS Bradley–Terry pairs over ITEMS
+    /// items with DIM-d Gaussian features and a random true weight vector.
     Train {
         #[arg(long, default_value_t = 10_000)]
         pairs: usize,
@@ -83,18 +83,27 @@ pub enum Which {
         dim: usize,
         #[arg(long, default_value_t = 2000)]
         items: usize,
-        #[arg(long, value_enum, default_value_t = crate::learn::Head::Linear)]
-        head: crate::learn::Head,
-        #[arg(long, default_value_t = 200)]
-        max_epochs: usize,
-        /// Share of the training events used for early stopping (0 = run every epoch).
-        #[arg(long, default_value_t = 0.2)]
-        validation: f64,
+        #[arg(long, value_enum, default_value_t = crate::learn::HeadChoice::Linear)]
+        head: crate::learn::HeadChoice,
+        /// L2 strengths compared (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1")]
+        l2: Vec<f64>,
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        #[arg(long, default_value_t = 1)]
+        repeats: usize,
+        /// Full-batch epochs of the MLP head.
+        #[arg(long, default_value_t = 200, alias = "max-epochs")]
+        epochs: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         backend: BackendChoice,
     },
+    /// The preference-scorer flywheel on distortion sets made from the fixture photos:
+    /// `assay train` and the scikit-learn baseline on the same simulated labels (learning
+    /// curves), and active vs random pair scheduling (`bench_flywheel.rs`).
+    Flywheel(super::bench_flywheel::FlywheelArgs),
     /// Frame time of the workbench (UI thread) while scrolling a generated collection, and
     /// peak RSS.
     #[cfg(feature = "gui")]
@@ -233,19 +242,26 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             dim,
             items,
             head,
-            max_epochs,
-            validation,
+            l2,
+            folds,
+            repeats,
+            epochs,
             seed,
             backend,
-        } => train_bench(
-            *pairs,
-            *dim,
-            *items,
-            *head,
-            (*max_epochs, *validation),
-            *seed,
-            *backend,
-        ),
+        } => {
+            let opts = crate::learn::TrainOptions {
+                head: *head,
+                l2: l2.clone(),
+                folds: *folds,
+                repeats: *repeats,
+                epochs: *epochs,
+                seed: *seed,
+                curve: false,
+                ..crate::learn::TrainOptions::default()
+            };
+            train_bench(*pairs, *dim, *items, &opts, *backend)
+        }
+        Which::Flywheel(a) => super::bench_flywheel::run(a),
         Which::Faces {
             batch,
             size,
@@ -748,24 +764,14 @@ fn train_bench(
     pairs: usize,
     dim: usize,
     items: usize,
-    head: crate::learn::Head,
-    (max_epochs, validation): (usize, f64),
-    seed: u64,
+    opts: &crate::learn::TrainOptions,
     choice: BackendChoice,
 ) -> anyhow::Result<u8> {
-    use crate::learn::{self, TrainOptions};
+    use crate::learn;
     let t = Instant::now();
-    let (table, labels, truth) = train_bench_inputs(pairs, dim, items, seed);
+    let (table, labels, truth) = train_bench_inputs(pairs, dim, items, opts.seed);
     let gen_s = t.elapsed().as_secs_f64();
     let selected = backend::select(choice)?;
-    let opts = TrainOptions {
-        head,
-        seed,
-        max_epochs,
-        validation,
-        curve: false,
-        ..TrainOptions::default()
-    };
     // How often the labels agree with the true scores: what a perfect scorer would get.
     let agree = labels
         .pairs
@@ -774,18 +780,20 @@ fn train_bench(
         .count() as f64
         / labels.pairs.len().max(1) as f64;
     let t = Instant::now();
-    let trained = learn::train(&table, &labels, &opts, &selected.device)?;
+    let trained = learn::train(&table, &labels, opts, &selected.device)?;
     let train_s = t.elapsed().as_secs_f64();
     let r = &trained.report;
+    let fits = r.candidates.len() * opts.folds * opts.repeats + 1;
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
-            "bench": "train", "pairs": pairs, "dim": dim, "items": items, "head": head,
+            "bench": "train", "pairs": pairs, "dim": dim, "items": items, "head": opts.head,
+            "l2": opts.l2, "folds": opts.folds, "repeats": opts.repeats,
             "device": selected.describe(), "build": if cfg!(debug_assertions) { "debug" } else { "release" },
-            "generate_s": gen_s, "train_s": train_s, "epochs": r.epochs, "best_epoch": r.best_epoch,
-            "ms_per_epoch": 1000.0 * train_s / r.epochs.max(1) as f64,
-            "training_pairs": r.split.training_pairs, "validation_pairs": r.split.validation_pairs,
-            "heldout_accuracy": r.heldout.as_ref().map(|a| a.accuracy),
+            "generate_s": gen_s, "train_s": train_s, "fits": fits, "s_per_fit": train_s / fits as f64,
+            "chosen": r.chosen, "final_fit": r.fit,
+            "training_pairs": r.split.training_pairs,
+            "cv_accuracy": r.estimate.as_ref().map(|a| a.accuracy),
             "labels_agreeing_with_the_true_scores": agree,
         }))?
     );

@@ -280,8 +280,27 @@ fn collection(args: &EmbedArgs, root: &Path, loaded: &LoadedClip) -> anyhow::Res
         let _ = bar.join();
     }
     let sum = result?;
+    // The flywheel: the active preference scorer scores the images (and uses the new
+    // embeddings when it reads them).
+    let learned = if sum.cancelled {
+        None
+    } else {
+        match crate::pipeline::preference::refresh_active(&mut store) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("warning: could not refresh learned_preference: {e}");
+                None
+            }
+        }
+    };
     match args.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&sum)?),
+        ListFormat::Json => {
+            let mut v = serde_json::to_value(&sum)?;
+            if let (Some(o), Some(r)) = (v.as_object_mut(), &learned) {
+                o.insert("learned".into(), serde_json::to_value(r)?);
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
         ListFormat::Text => {
             println!(
                 "{}: {} images, {} embedded now, {} already embedded, {} failed ({:.1} s)",
@@ -303,6 +322,12 @@ fn collection(args: &EmbedArgs, root: &Path, loaded: &LoadedClip) -> anyhow::Res
                     "  failed: {}: {}",
                     super::term::escape(&f.path),
                     super::term::escape(&f.reason)
+                );
+            }
+            if let Some(r) = &learned {
+                println!(
+                    "  learned_preference: {} images scored by preference scorer v{}",
+                    r.images_scored, r.version
                 );
             }
             if sum.cancelled {

@@ -1,6 +1,7 @@
 //! `assay label import|export DIR --file F.jsonl`: share raters' label events between machines.
 //! Import validates each line against the collection, reports bad lines by number and skips only
-//! them; importing the same events twice adds nothing.
+//! them; importing the same events twice adds nothing, while repeated identical lines of one
+//! file are all kept (see `human` on event identity). Export writes each event's id.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -109,6 +110,7 @@ fn import(a: &LabelFileArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot open {}", a.file.display()))?;
     let mut reader = std::io::BufReader::new(file);
     let mut events = Vec::new();
+    let mut occurrences = human::Occurrences::default();
     let mut rejected = 0u64;
     let mut buf = Vec::new();
     let mut n = 0usize;
@@ -146,14 +148,22 @@ fn import(a: &LabelFileArgs) -> anyhow::Result<u8> {
             continue;
         }
         match human::parse_line_aliased(line, &paths, &aliases) {
-            Ok(v) => events.push(NewLabelEvent {
-                uid: v.uid,
-                time: v.time,
-                rater: v.rater,
-                session: v.session,
-                protocol: v.protocol,
-                payload: serde_json::to_string(&v.payload)?,
-            }),
+            Ok(mut v) => {
+                let k = occurrences.identify(&mut v);
+                if let Some(old) = human::legacy_uid(&v, k)
+                    && store.label_event_time(&old)? == v.time
+                {
+                    v.uid = old; // exported before events carried their id: the same event
+                }
+                events.push(NewLabelEvent {
+                    uid: v.uid,
+                    time: v.time,
+                    rater: v.rater,
+                    session: v.session,
+                    protocol: v.protocol,
+                    payload: serde_json::to_string(&v.payload)?,
+                });
+            }
             Err(reason) => reject(n, &reason),
         }
     }
@@ -181,7 +191,14 @@ fn export(a: &LabelFileArgs) -> anyhow::Result<u8> {
     for e in store.label_events()? {
         let payload: human::Payload = serde_json::from_str(&e.payload)
             .with_context(|| format!("label event {} has an unreadable payload", e.id))?;
-        let line = human::export_line(&e.time, &e.rater, &e.session, &e.protocol, &payload);
+        let line = human::export_line(
+            e.uid.as_deref(),
+            &e.time,
+            &e.rater,
+            &e.session,
+            &e.protocol,
+            &payload,
+        );
         serde_json::to_writer(&mut out, &line)?;
         writeln!(out)?;
         n += 1;

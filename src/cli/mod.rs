@@ -8,6 +8,7 @@ mod bench_dist;
 mod bench_scan;
 mod bench_fuzz;
 mod bench_health;
+pub mod bench_flywheel;
 mod calibrate;
 mod calibrate_policy;
 mod compare;

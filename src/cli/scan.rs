@@ -174,8 +174,16 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     if let Some(e) = &summary.backup_error {
         eprintln!("warning: no backup of the catalogue was made before this scan: {e}");
     }
-    if !summary.cancelled {
-        refresh_learned(args);
+    if !args.quiet
+        && let Some(r) = &summary.learned
+    {
+        eprintln!(
+            "learned_preference: {} images scored by preference scorer v{}",
+            r.images_scored, r.version
+        );
+    }
+    if let Some(e) = &summary.learned_error {
+        eprintln!("warning: could not refresh learned_preference: {e}");
     }
     let text = match args.format {
         SummaryFormat::Json => serde_json::to_string_pretty(&summary)? + "\n",
@@ -189,22 +197,6 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         0
     })
-}
-
-/// Scores new and changed files with the active preference scorer (`assay train`), if any.
-/// A failure here is reported and does not fail the scan.
-fn refresh_learned(args: &ScanArgs) {
-    let (path, _) = crate::store::Store::locate(&args.dir, args.db.as_deref(), false);
-    let result = crate::store::Store::open(&path)
-        .map_err(anyhow::Error::from)
-        .and_then(|mut store| super::train::refresh_active(&mut store));
-    match result {
-        Ok(Some((version, n))) if !args.quiet => {
-            eprintln!("learned_preference: {n} images scored by preference scorer v{version}");
-        }
-        Ok(_) => {}
-        Err(e) => eprintln!("warning: could not refresh learned_preference: {e:#}"),
-    }
 }
 
 fn summary_text(s: &ScanSummary) -> String {

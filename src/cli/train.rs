@@ -1,38 +1,42 @@
 //! `assay train DIR` (fit, evaluate, version and activate a preference scorer) and
 //! `assay scorers DIR` (list versions with their metrics; `--activate ID` or `--rollback`).
-//!
-//! Features: the numeric quality signals (classical, faces), plus each embedding model stored in
-//! the catalogue.
-//! Labels: pairwise, best-of-N and Likert events of one criterion; attention checks are left
-//! out. Activating a scorer rewrites every `learned_preference` value with the producer
-//! `preference@<version>`, in the same transaction as the switch and its log entry.
+//! Parsing and printing only: the use-cases are `pipeline::preference`.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
 use super::label::open_catalogue;
 use super::{ListFormat, UsageError};
-use crate::human::{Event, Payload};
-use crate::learn::{self, FeatureTable, Head, ScorerModel, TrainOptions};
-use crate::models::backend::{self, BackendChoice};
-use crate::signals;
-use crate::store::{NewScorer, SignalRow, Store};
+use crate::human::attention;
+use crate::learn::{HeadChoice, TrainOptions};
+use crate::models::backend::BackendChoice;
+use crate::pipeline::preference::{self, PreferenceError, TrainRequest};
 
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
     pub dir: PathBuf,
     #[arg(long)]
     pub db: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Head::Linear)]
-    pub head: Head,
-    /// Share of label events held out for evaluation (0 = none).
-    #[arg(long, default_value_t = 0.2)]
+    /// Heads compared by cross-validation (auto: linear and MLP).
+    #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
+    pub head: HeadChoice,
+    /// L2 strengths tried for the linear head (λ of mean loss + λ‖w‖²), comma-separated;
+    /// default 1e-4 … 1 in half-decade steps.
+    #[arg(long, value_delimiter = ',')]
+    pub l2: Option<Vec<f64>>,
+    /// L2 strengths (weight decay) tried for the MLP head, comma-separated (default 1e-3,1e-2).
+    #[arg(long, value_delimiter = ',')]
+    pub mlp_l2: Option<Vec<f64>>,
+    /// Cross-validation folds (by labelled event) and repeats.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    #[arg(long, default_value_t = 2)]
+    pub repeats: usize,
+    /// Share of label events kept away from selection and refit as an independent check
+    /// (0: every label trains the stored scorer).
+    #[arg(long, default_value_t = 0.0)]
     pub holdout: f64,
-    /// Share of the remaining events used for early stopping.
-    #[arg(long, default_value_t = 0.2)]
-    pub validation: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, default_value = "overall")]
@@ -40,20 +44,24 @@ pub struct TrainArgs {
     /// Hidden units of the MLP head.
     #[arg(long, default_value_t = 32)]
     pub hidden: usize,
-    /// L2 penalty on the weights.
-    #[arg(long, default_value_t = 1e-3)]
-    pub weight_decay: f64,
+    /// Adam learning rate and full-batch epochs of the MLP head.
     #[arg(long, default_value_t = 0.02)]
     pub lr: f64,
-    #[arg(long, default_value_t = 1000)]
-    pub max_epochs: usize,
-    /// Skip the learning curve (it retrains on growing subsets).
+    #[arg(long, default_value_t = 300, alias = "max-epochs")]
+    pub epochs: usize,
+    /// Do not try stored embeddings (their principal components) as features.
+    #[arg(long)]
+    pub no_embeddings: bool,
+    /// Skip the learning curve (it refits on growing subsets of every fold).
     #[arg(long)]
     pub no_curve: bool,
     /// Record the scorer without making it active.
     #[arg(long)]
     pub no_activate: bool,
-    /// Where to train: cpu (burn flex, the default), flex, wgpu, auto.
+    /// Keep the events of raters whose attention-check pass rate is below 80 %.
+    #[arg(long)]
+    pub include_unreliable: bool,
+    /// Where the MLP head trains: cpu (burn flex, the default), flex, wgpu, auto.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
@@ -75,244 +83,63 @@ pub struct ScorersArgs {
     pub format: ListFormat,
 }
 
-/// The catalogue's feature table: the numeric quality signals (classical, faces), then every
-/// embedding model with a single dimension (`model[i]` features).
-fn load_features(store: &Store) -> anyhow::Result<(FeatureTable, Vec<String>)> {
-    let keys = learn::features::signal_keys();
-    let mut table = FeatureTable::new(keys.iter().map(|k| (*k).to_string()).collect());
-    for (path, values) in store.signal_vectors(&keys)? {
-        table.items.push(path);
-        table.rows.push(values);
-    }
-    let models = store.embedding_models()?;
-    let mut used = Vec::new();
-    for (model, dim, _) in &models {
-        if models.iter().filter(|(m, ..)| m == model).count() > 1 {
-            continue; // stored with several dimensions: ambiguous, skipped
+impl TrainArgs {
+    /// The request these arguments describe.
+    pub fn request(&self) -> TrainRequest {
+        let d = TrainOptions::default();
+        TrainRequest {
+            criterion: self.criterion.clone(),
+            options: TrainOptions {
+                head: self.head,
+                l2: self.l2.clone().unwrap_or(d.l2),
+                mlp_l2: self.mlp_l2.clone().unwrap_or(d.mlp_l2),
+                hidden: self.hidden,
+                lr: self.lr,
+                epochs: self.epochs,
+                folds: self.folds,
+                repeats: self.repeats,
+                holdout: self.holdout,
+                seed: self.seed,
+                curve: !self.no_curve,
+                embeddings: !self.no_embeddings,
+                ..d
+            },
+            include_unreliable: self.include_unreliable,
+            threshold: attention::DEFAULT_THRESHOLD,
+            activate: !self.no_activate,
+            backend: self.backend,
         }
-        let vectors = store.embedding_vectors(model)?;
-        let names = (0..*dim).map(|i| format!("{model}[{i}]")).collect();
-        table.extend(names, |item| {
-            vectors
-                .get(item)
-                .map(|v| v.iter().map(|&x| f64::from(x)).collect())
-        });
-        used.push(model.clone());
     }
-    Ok((table, used))
 }
 
-/// `learned_preference` values of every image that has any feature value.
-fn score_all(
-    store: &Store,
-    version: i64,
-    model: &ScorerModel,
-) -> anyhow::Result<Vec<(i64, SignalRow)>> {
-    let (table, _) = load_features(store)?;
-    let rows = table.rows_for(&model.standardizer.names);
-    let ids = store.path_ids()?;
-    let producer = format!("{}@{version}", signals::PREFERENCE);
-    let values: Vec<(i64, SignalRow)> = table
-        .items
-        .iter()
-        .zip(&rows)
-        .filter(|(_, r)| r.iter().any(Option::is_some))
-        .filter_map(|(item, r)| {
-            let score = Some(model.score(r)).filter(|s| s.is_finite())?;
-            Some((
-                *ids.get(item)?,
-                SignalRow {
-                    key: learn::SIGNAL_KEY.to_string(),
-                    value: Some(score),
-                    text: None,
-                    producer: producer.clone(),
-                },
-            ))
-        })
-        .collect();
-    Ok(values)
-}
-
-/// Scores every image with scorer `id` and makes it the active one (logged as `action`).
-fn activate(
-    store: &mut Store,
-    id: i64,
-    version: i64,
-    model: &ScorerModel,
-    action: &str,
-) -> anyhow::Result<usize> {
-    let values = score_all(store, version, model)?;
-    store.activate_scorer(id, action, learn::SIGNAL_KEY, &values)?;
-    Ok(values.len())
-}
-
-/// Rescores every image with the active scorer, if there is one (after a scan: new and changed
-/// files get their `learned_preference`). Returns the version and the number of images scored.
-pub fn refresh_active(store: &mut Store) -> anyhow::Result<Option<(i64, usize)>> {
-    let Some(row) = store.active_scorer()? else {
-        return Ok(None);
-    };
-    let model: ScorerModel = serde_json::from_slice(&row.params)?;
-    model.validate()?;
-    let values = score_all(store, row.version, &model)?;
-    store.replace_signal_values(learn::SIGNAL_KEY, &values)?;
-    Ok(Some((row.version, values.len())))
+/// User-fixable failures become usage errors (exit 1).
+fn cli_error(e: PreferenceError) -> anyhow::Error {
+    match e {
+        PreferenceError::Usage(m) => UsageError(m).into(),
+        e => e.into(),
+    }
 }
 
 pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {
-    if !(0.0..1.0).contains(&a.holdout) || !(0.0..1.0).contains(&a.validation) {
-        return Err(UsageError("--holdout and --validation must be in [0, 1)".into()).into());
-    }
-    if a.max_epochs == 0
-        || a.hidden == 0
-        || !(a.lr > 0.0 && a.lr.is_finite())
-        || a.weight_decay.is_nan()
-        || a.weight_decay < 0.0
-    {
-        return Err(UsageError(
-            "--max-epochs and --hidden must be positive, --lr > 0, --weight-decay ≥ 0".into(),
-        )
-        .into());
-    }
+    let req = a.request();
+    req.options.validate().map_err(|e| {
+        UsageError(format!(
+            "{e} (see --holdout, --l2, --folds, --hidden, --epochs, --lr)"
+        ))
+    })?;
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
-    let out = train_in(&mut store, a)?;
+    let out = preference::train_and_store(&mut store, &req).map_err(cli_error)?;
+    let v = json!({
+        "scorer": {"id": out.id, "version": out.version, "active": out.images_scored.is_some(),
+                   "images_scored": out.images_scored},
+        "training": out.fitted.training,
+        "metrics": out.fitted.report,
+    });
     match a.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-        ListFormat::Text => print_train(&out),
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+        ListFormat::Text => print_train(&v),
     }
     Ok(0)
-}
-
-impl TrainArgs {
-    /// The defaults of `assay train DIR` (the GUI's "Train now" uses them).
-    pub fn defaults(dir: PathBuf) -> Self {
-        Self {
-            dir,
-            db: None,
-            head: Head::Linear,
-            holdout: 0.2,
-            validation: 0.2,
-            seed: 1,
-            criterion: "overall".into(),
-            hidden: 32,
-            weight_decay: 1e-3,
-            lr: 0.02,
-            max_epochs: 1000,
-            no_curve: false,
-            no_activate: false,
-            backend: BackendChoice::Cpu,
-            format: ListFormat::Text,
-        }
-    }
-}
-
-/// Trains, stores and (unless `no_activate`) activates a scorer on an open catalogue; returns
-/// the report printed by `assay train --format json`.
-pub fn train_in(store: &mut Store, a: &TrainArgs) -> anyhow::Result<Value> {
-    let mut events = Vec::new();
-    let mut meta = Vec::new();
-    let mut attention = 0usize;
-    for row in store.label_events()? {
-        let payload: Payload = serde_json::from_str(&row.payload)?;
-        if payload.attention_check {
-            attention += 1;
-            continue;
-        }
-        meta.push((row.time, row.rater.clone(), row.protocol.clone()));
-        events.push(Event {
-            rater: row.rater,
-            protocol: row.protocol,
-            payload,
-        });
-    }
-    let labels = learn::labels::assemble(&events, &a.criterion);
-    let used = labels.events();
-    if labels.pairs.is_empty() && labels.likert.len() < 2 {
-        return Err(UsageError(format!(
-            "no pairwise, best-of-N or Likert labels for criterion '{}' yet; import some with `assay label import`",
-            a.criterion
-        ))
-        .into());
-    }
-    let (table, embeddings) = load_features(store)?;
-    if table.items.is_empty() {
-        return Err(UsageError(format!(
-            "the catalogue of {} has no images; run `assay scan` first",
-            a.dir.display()
-        ))
-        .into());
-    }
-    let selected = backend::select(a.backend)?;
-    let opts = TrainOptions {
-        head: a.head,
-        hidden: a.hidden,
-        holdout: a.holdout,
-        validation: a.validation,
-        seed: a.seed,
-        lr: a.lr,
-        weight_decay: a.weight_decay,
-        max_epochs: a.max_epochs,
-        curve: !a.no_curve,
-        ..TrainOptions::default()
-    };
-    let trained = match learn::train(&table, &labels, &opts, &selected.device) {
-        Ok(t) => t,
-        Err(e @ (learn::LearnError::NoLabels(_) | learn::LearnError::Invalid(_))) => {
-            return Err(UsageError(e.to_string()).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-
-    // Training-data summary.
-    let mut by_protocol: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut raters = BTreeSet::new();
-    let mut times = BTreeSet::new();
-    for &k in &used {
-        let (time, rater, protocol) = &meta[k];
-        *by_protocol.entry(protocol.as_str()).or_default() += 1;
-        raters.insert(rater.as_str());
-        times.insert(time.as_str());
-    }
-    let training = json!({
-        "criterion": a.criterion,
-        "events": used.len(),
-        "by_protocol": by_protocol,
-        "raters": raters,
-        "time_range": [times.first(), times.last()],
-        "attention_checks_excluded": attention,
-        "items_labelled": labels.items.len(),
-        "features": {
-            "count": table.names.len(),
-            "signals": learn::features::signal_keys(),
-            "embeddings": embeddings,
-            "standardisation": "log1p on blur_laplacian_var and tenengrad, then z-scores over the collection; missing values imputed with the mean",
-        },
-        "options": {
-            "head": a.head, "hidden": a.hidden, "holdout": a.holdout, "validation": a.validation,
-            "seed": a.seed, "lr": a.lr, "weight_decay": a.weight_decay, "max_epochs": a.max_epochs,
-        },
-        "device": selected.describe(),
-    });
-    let metrics = serde_json::to_value(&trained.report)?;
-    // Score from the stored bytes, so that activating this version later gives identical values.
-    let params = serde_json::to_vec(&trained.model)?;
-    let model: ScorerModel = serde_json::from_slice(&params)?;
-    let (id, version) = store.insert_scorer(&NewScorer {
-        kind: learn::KIND.to_string(),
-        params,
-        training: training.to_string(),
-        metrics: metrics.to_string(),
-    })?;
-    let scored = if a.no_activate {
-        None
-    } else {
-        Some(activate(store, id, version, &model, "train")?)
-    };
-    Ok(json!({
-        "scorer": {"id": id, "version": version, "active": scored.is_some(), "images_scored": scored},
-        "training": training,
-        "metrics": metrics,
-    }))
 }
 
 fn fmt_acc(v: &Value) -> String {
@@ -337,12 +164,15 @@ fn fmt_acc(v: &Value) -> String {
 fn print_train(o: &Value) {
     let (s, t, m) = (&o["scorer"], &o["training"], &o["metrics"]);
     println!(
-        "preference scorer v{} (id {}): {} head, {} features, {}; {}",
+        "preference scorer v{} (id {}): {}; {} features; {}",
         s["version"],
         s["id"],
-        m["head"].as_str().unwrap_or(""),
+        m["chosen"]["head"].as_str().map_or("?", |h| if h == "mlp" {
+            "MLP head"
+        } else {
+            "linear head"
+        }),
         m["features"],
-        t["device"].as_str().unwrap_or(""),
         if s["active"].as_bool() == Some(true) {
             format!("active, {} images scored", s["images_scored"])
         } else {
@@ -357,12 +187,32 @@ fn print_train(o: &Value) {
         t["time_range"][0].as_str().unwrap_or("?"),
         t["time_range"][1].as_str().unwrap_or("?")
     );
+    if let Some(ex) = t["raters_excluded"].as_array().filter(|a| !a.is_empty()) {
+        let names: Vec<&str> = ex.iter().filter_map(Value::as_str).collect();
+        println!(
+            "left out: {} events of raters below the attention threshold ({}); --include-unreliable keeps them",
+            t["events_of_excluded_raters"],
+            names.join(", ")
+        );
+    }
+    let c = &m["chosen"];
+    println!(
+        "chosen: {} head, λ = {}, features: {}",
+        c["head"].as_str().unwrap_or("?"),
+        c["l2"],
+        c["features"].as_str().unwrap_or("?")
+    );
+    let est = &m["estimate"];
+    let source = est["source"].as_str().unwrap_or("estimate");
+    println!("pairwise accuracy ({source}): {}", fmt_acc(est));
+    if !m["heldout"].is_null() {
+        println!("held-out pairwise accuracy: {}", fmt_acc(&m["heldout"]));
+    }
     let sp = &m["split"];
     println!(
-        "pairs: {} training, {} validation, {} held out ({} dropped: items without features)",
-        sp["training_pairs"], sp["validation_pairs"], sp["heldout_pairs"], sp["dropped_pairs"]
+        "stored scorer: refitted on {} events ({} pairs), {} held out; {} pairs dropped (items without features)",
+        sp["training_events"], sp["training_pairs"], sp["heldout_events"], sp["dropped_pairs"]
     );
-    println!("held-out pairwise accuracy: {}", fmt_acc(&m["heldout"]));
     println!(
         "training pairwise accuracy: {}",
         fmt_acc(&m["train_accuracy"])
@@ -370,11 +220,11 @@ fn print_train(o: &Value) {
     if let Some(l) = m["likert_spearman"].as_object() {
         match l.get("rho").and_then(Value::as_f64) {
             Some(r) => println!(
-                "Spearman ρ vs held-out Likert ratings: {r:.3} over {} items",
+                "Spearman ρ vs Likert ratings (out of fold): {r:.3} over {} items",
                 l["items"]
             ),
             None => println!(
-                "Spearman ρ vs held-out Likert ratings: n/a ({})",
+                "Spearman ρ vs Likert ratings: n/a ({})",
                 l.get("note").and_then(Value::as_str).unwrap_or("")
             ),
         }
@@ -385,25 +235,17 @@ fn print_train(o: &Value) {
             .map(|p| {
                 format!(
                     "{} → {:.3}",
-                    p["training_pairs"],
+                    p["training_events"],
                     p["accuracy"].as_f64().unwrap_or(f64::NAN)
                 )
             })
             .collect();
         println!(
-            "learning curve (training pairs → held-out accuracy): {}",
+            "learning curve (training events → cross-validated accuracy): {}",
             pts.join(", ")
         );
     }
-    println!(
-        "epochs: {} (kept epoch {}), training loss {:.4}{}",
-        m["epochs"],
-        m["best_epoch"],
-        m["train_loss"].as_f64().unwrap_or(f64::NAN),
-        m["validation_loss"]
-            .as_f64()
-            .map_or_else(String::new, |v| format!(", validation loss {v:.4}"))
-    );
+    println!("method: {}", m["method"].as_str().unwrap_or(""));
     for n in m["notes"].as_array().into_iter().flatten() {
         println!("note: {}", n.as_str().unwrap_or(""));
     }
@@ -411,49 +253,35 @@ fn print_train(o: &Value) {
 
 pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
-    let target = if a.rollback {
-        let log = store.scorer_log()?;
-        let active = store.active_scorer()?.map(|s| s.id);
-        let prev = log
-            .iter()
-            .rev()
-            .find(|l| Some(l.scorer_id) == active)
-            .and_then(|l| l.previous);
-        match prev {
-            Some(p) => Some((p, "rollback")),
-            None => {
-                return Err(UsageError(
-                    "nothing to roll back to: no scorer was active before the current one".into(),
-                )
-                .into());
+    let switched = if a.rollback {
+        Some(preference::rollback(&mut store).map_err(cli_error)?)
+    } else if let Some(id) = a.activate {
+        Some(preference::activate(&mut store, id).map_err(|e| {
+            match e {
+                PreferenceError::Usage(m) if m.starts_with("no scorer") => UsageError(format!(
+                    "{m}; `assay scorers {}` lists them",
+                    a.dir.display()
+                ))
+                .into(),
+                e => cli_error(e),
             }
-        }
+        })?)
     } else {
-        a.activate.map(|id| (id, "activate"))
+        None
     };
-    let mut switched = None;
-    if let Some((id, action)) = target {
-        let Some(row) = store.scorer(id)? else {
-            return Err(UsageError(format!(
-                "no scorer with id {id}; `assay scorers {}` lists them",
-                a.dir.display()
-            ))
-            .into());
-        };
-        let n = switch_to(&mut store, &row, action)?;
-        switched =
-            Some(json!({"id": id, "version": row.version, "action": action, "images_scored": n}));
-    }
     let list: Vec<Value> = store
         .scorers()?
         .into_iter()
         .map(|r| {
             let metrics: Value = r.metrics.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or(Value::Null);
             let training: Value = r.training.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or(Value::Null);
+            let head = metrics["chosen"]["head"].clone();
+            let head = if head.is_null() { metrics["head"].clone() } else { head };
+            let h = preference::headline(&metrics);
             json!({
                 "id": r.id, "kind": r.kind, "version": r.version, "active": r.active, "created": r.created,
-                "head": metrics["head"], "heldout_accuracy": metrics["heldout"]["accuracy"],
-                "heldout_pairs": metrics["heldout"]["pairs"], "training_pairs": metrics["split"]["training_pairs"],
+                "head": head, "accuracy": h["accuracy"], "accuracy_source": h["source"],
+                "accuracy_pairs": h["pairs"], "training_pairs": metrics["split"]["training_pairs"],
                 "events": training["events"], "raters": training["raters"].as_array().map(Vec::len),
                 "metrics": metrics, "training": training,
             })
@@ -475,10 +303,7 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
             if let Some(s) = &switched {
                 println!(
                     "{} scorer {} (v{}): {} images rescored",
-                    s["action"].as_str().unwrap_or(""),
-                    s["id"],
-                    s["version"],
-                    s["images_scored"]
+                    s.action, s.id, s.version, s.images_scored
                 );
             }
             if list.is_empty() {
@@ -488,7 +313,7 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
                 );
             }
             println!(
-                "  id  version  head    active   held-out  training  created                   events/raters"
+                "  id  version  head    active   accuracy  training  created                   events/raters"
             );
             for s in &list {
                 println!(
@@ -501,7 +326,7 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
                     } else {
                         ""
                     },
-                    s["heldout_accuracy"]
+                    s["accuracy"]
                         .as_f64()
                         .map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}")),
                     s["training_pairs"].to_string(),
@@ -525,19 +350,4 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// Makes a stored scorer the active one (`action`: activate / rollback), rescoring every image.
-pub fn switch_to(
-    store: &mut Store,
-    row: &crate::store::ScorerRow,
-    action: &str,
-) -> anyhow::Result<usize> {
-    let id = row.id;
-    let model: ScorerModel = serde_json::from_slice(&row.params)
-        .map_err(|e| UsageError(format!("scorer {id} has unreadable parameters: {e}")))?;
-    model
-        .validate()
-        .map_err(|e| UsageError(format!("scorer {id}: {e}")))?;
-    activate(store, id, row.version, &model, action)
 }

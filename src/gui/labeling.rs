@@ -8,13 +8,22 @@
 //! flag), sent at once to the database worker. Scheduling is `human::schedule` (pure); the
 //! Bradley–Terry scores it uses, the degraded gold images and the statistics are computed on
 //! background threads (`labeling_jobs.rs`). The screens are blind: no file names or signals.
+//!
+//! The flywheel: a session starts by fitting the preference scorer on the labels so far (for
+//! scheduling only), and every `retrain_every` new labels (a study setting, 25 by default)
+//! retrains it in the background exactly as `assay train` does — a new stored, active version,
+//! so the grid's `learned_preference` follows. After coverage, pairwise trials are the pairs
+//! that scorer is least sure about (`PairScheduler::set_model`). The header shows the labels
+//! so far and the current cross-validated accuracy estimate.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use eframe::egui::{self, Align2, Color32, FontId, Key, Rect, RichText, Vec2};
 
-use super::labeling_jobs::{GoldMaker, LabelDb, LabelMsg, StatsReq, StatsWorker, Stored};
+use super::labeling_jobs::{
+    GoldMaker, LabelDb, LabelMsg, ScorerFit, StatsReq, StatsWorker, Stored, scorer_job,
+};
 use super::{App, Collection, ViewMode, jobs::DbCmd, jobs::Outbox, zoom};
 use crate::human::schedule::{PairScheduler, ScheduleConfig, next_set, next_single};
 use crate::human::{self, Payload, attention, report::DIMENSIONS};
@@ -88,6 +97,9 @@ pub struct Study {
     /// N of best-of-N (2–9).
     pub best_of: usize,
     pub seed: u64,
+    /// Retrain (and store, and activate) the preference scorer every this many new labels
+    /// (0 = never).
+    pub retrain_every: usize,
 }
 
 impl Default for Study {
@@ -102,6 +114,7 @@ impl Default for Study {
             both_bad: true,
             best_of: 4,
             seed: 0,
+            retrain_every: 25,
         }
     }
 }
@@ -169,6 +182,21 @@ pub struct Session {
     pub checks: usize,
     pub complete: bool,
     last_was_check: bool,
+    /// Labels of the study's criterion in the collection (every rater; checks excluded).
+    pub labels_so_far: usize,
+    /// `labels_so_far` when the scorer was last fitted.
+    labels_at_fit: usize,
+    scorer_generation: u64,
+    pub scorer: ScorerStatus,
+}
+
+/// The preference scorer as the labeling session sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ScorerStatus {
+    /// A fit is running in the background.
+    pub running: bool,
+    pub last: Option<ScorerFit>,
+    pub error: Option<String>,
 }
 
 /// Labeling state of a collection.
@@ -199,6 +227,7 @@ pub struct Labeling {
     gold_failed: HashSet<i64>,
     gold: GoldMaker,
     stats: StatsWorker,
+    out: Outbox,
 }
 
 impl Labeling {
@@ -226,6 +255,7 @@ impl Labeling {
             gold_failed: HashSet::new(),
             gold: GoldMaker::start(out.clone()),
             stats: StatsWorker::start(out.clone()),
+            out: out.clone(),
         }
     }
 
@@ -309,6 +339,31 @@ pub fn on_msg(c: &mut Collection, m: LabelMsg, ctx: &egui::Context) -> Option<St
             if let Err(e) = r {
                 return Some(e);
             }
+            // Committed: a retraining started now sees these labels.
+            maybe_retrain(c);
+        }
+        LabelMsg::Scorer(generation, r) => {
+            let s = l.session.as_mut()?;
+            if generation != s.scorer_generation {
+                return None;
+            }
+            s.scorer.running = false;
+            match r {
+                Ok((fit, model)) => {
+                    if s.study.protocol == Protocol::Pairwise {
+                        s.sched.set_model(model);
+                    }
+                    let stored = fit.version.is_some();
+                    s.scorer.last = Some(fit);
+                    s.scorer.error = None;
+                    if stored {
+                        // learned_preference values changed.
+                        c.reload();
+                    }
+                }
+                Err(e) => s.scorer.error = Some(e),
+            }
+            maybe_retrain(c);
         }
         LabelMsg::Gold(id, r) => {
             l.gold_requested.remove(&id);
@@ -424,9 +479,19 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
         checks: 0,
         complete: false,
         last_was_check: false,
+        labels_so_far: 0,
+        labels_at_fit: 0,
+        scorer_generation: 0,
+        scorer: ScorerStatus::default(),
         study,
     };
     replay_history(&mut s, &c.label.stored);
+    s.labels_so_far = c
+        .label
+        .stored
+        .iter()
+        .filter(|st| counts_for_scorer(&s.study, &st.event))
+        .count();
     c.db_worker
         .send(DbCmd::Label(LabelDb::AddRater(rater.clone())));
     if !c.label.raters.contains(&rater) {
@@ -435,6 +500,14 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
     }
     c.label.session = Some(s);
     request_fit(&mut c.label);
+    // A scorer for scheduling from the labels so far (not stored: no new version yet).
+    if c.label
+        .session
+        .as_ref()
+        .is_some_and(|s| s.labels_so_far >= 2)
+    {
+        request_scorer_fit(c, false);
+    }
     refill_gold(c);
     next_trial(c);
     c.label.tab = Tab::Trial;
@@ -482,6 +555,58 @@ fn replay_history(s: &mut Session, stored: &[Stored]) {
             }
             _ => {}
         }
+    }
+}
+
+/// Whether an event is a label the preference scorer of this study learns from.
+fn counts_for_scorer(study: &Study, e: &human::Event) -> bool {
+    !e.payload.attention_check
+        && matches!(e.protocol.as_str(), "pairwise" | "best_of_n" | "likert")
+        && e.payload.criterion == study.criterion
+}
+
+/// Fits the preference scorer in the background (`store`: as a new active version, else for
+/// scheduling only).
+fn request_scorer_fit(c: &mut Collection, store: bool) {
+    let l = &mut c.label;
+    let Some(s) = l.session.as_mut() else { return };
+    if s.scorer.running || s.study.protocol == Protocol::Multi {
+        return;
+    }
+    s.scorer.running = true;
+    s.scorer_generation += 1;
+    s.labels_at_fit = s.labels_so_far;
+    let req = crate::pipeline::preference::TrainRequest {
+        criterion: s.study.criterion.clone(),
+        include_unreliable: l.include_unreliable,
+        threshold: l.threshold,
+        activate: true,
+        options: crate::learn::TrainOptions {
+            // The learning curve is for the scorer view's "Train now".
+            curve: false,
+            ..crate::learn::TrainOptions::default()
+        },
+        ..Default::default()
+    };
+    scorer_job(
+        c.db.clone(),
+        req,
+        store,
+        s.paths.clone(),
+        s.scorer_generation,
+        l.out.clone(),
+    );
+}
+
+/// Retrains when `retrain_every` labels arrived since the last fit (and none is running).
+fn maybe_retrain(c: &mut Collection) {
+    let due = c.label.session.as_ref().is_some_and(|s| {
+        s.study.retrain_every > 0
+            && !s.scorer.running
+            && s.labels_so_far >= s.labels_at_fit + s.study.retrain_every
+    });
+    if due && c.label.unconfirmed.is_empty() {
+        request_scorer_fit(c, true);
     }
 }
 
@@ -694,6 +819,9 @@ pub fn answer(c: &mut Collection, a: Answer) {
             }
             _ => {}
         }
+        if protocol != Protocol::Multi && payload.criterion == s.study.criterion {
+            s.labels_so_far += 1;
+        }
     } else {
         s.checks += 1;
     }
@@ -853,6 +981,11 @@ pub fn view(app: &mut App, ui: &mut egui::Ui) {
                 "rater {} · {} answered · {} checks",
                 s.rater, s.answered, s.checks
             ));
+            if s.study.protocol != Protocol::Multi {
+                ui.separator();
+                ui.label(format!("labels so far: {}", s.labels_so_far));
+                scorer_status_ui(ui, s);
+            }
         }
         if !c.label.unconfirmed.is_empty() {
             ui.separator();
@@ -872,6 +1005,39 @@ pub fn view(app: &mut App, ui: &mut egui::Ui) {
         }
         Tab::Trial => trial_ui(app, ui),
         Tab::Results => super::labeling_stats::results_ui(c, ui),
+    }
+}
+
+/// The scorer's state in the header: its accuracy estimate, or what it is doing.
+fn scorer_status_ui(ui: &mut egui::Ui, s: &Session) {
+    let st = &s.scorer;
+    if let Some(f) = &st.last {
+        let version = f
+            .version
+            .map_or_else(|| "scorer".to_string(), |v| format!("scorer v{v}"));
+        let text = match &f.estimate {
+            Some(e) => match e.interval {
+                Some((lo, hi)) => format!(
+                    "{version}: accuracy {:.3} [{lo:.3}, {hi:.3}] ({}, {} labels)",
+                    e.accuracy, e.source, f.events
+                ),
+                None => format!(
+                    "{version}: accuracy {:.3} ({}, {} labels)",
+                    e.accuracy, e.source, f.events
+                ),
+            },
+            None => format!("{version}: no estimate yet ({} labels)", f.events),
+        };
+        ui.label(text).on_hover_text(&f.chosen);
+    }
+    if st.running {
+        ui.spinner();
+        ui.weak("training the scorer…");
+    } else if let Some(e) = &st.error {
+        ui.weak("scorer: not trained").on_hover_text(e);
+    } else if s.study.retrain_every > 0 {
+        let next = (s.labels_at_fit + s.study.retrain_every).saturating_sub(s.labels_so_far);
+        ui.weak(format!("retrains in {next} labels"));
     }
 }
 
@@ -960,6 +1126,18 @@ fn setup_ui(c: &mut Collection, ui: &mut egui::Ui) -> Result<(), String> {
                     "share of trials showing an image against a heavily degraded copy of itself",
                 );
                 ui.end_row();
+                if l.study.protocol != Protocol::Multi {
+                    ui.label("Retrain the scorer every");
+                    ui.horizontal(|ui| {
+                        ui.add(egui::DragValue::new(&mut l.study.retrain_every).range(0..=10_000));
+                        ui.label("labels (0 = never)");
+                    })
+                    .response
+                    .on_hover_text(
+                        "in the background, as `assay train` does: a new active version of the preference scorer; pairwise trials then ask about the pairs it is least sure of",
+                    );
+                    ui.end_row();
+                }
             });
         if l.study.protocol == Protocol::BestOfN {
             ui.weak("Best-of-N studies have no attention checks yet.");

@@ -1,7 +1,8 @@
 //! Background work of the labeling screens: the database commands (run by the database
 //! worker, in order with the other commands), the gold-image maker for attention checks
-//! (decode + degrade off the UI thread) and the statistics worker (Bradley–Terry scores for
-//! the scheduler, the full report for the results view). All report through [`Event::Label`].
+//! (decode + degrade off the UI thread), the statistics worker (Bradley–Terry scores for
+//! the scheduler, the full report for the results view) and the preference-scorer fits of the
+//! flywheel ([`scorer_job`]). All report through [`Event::Label`].
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Sender, channel};
@@ -11,7 +12,9 @@ use eframe::egui;
 use super::jobs::{Event, Outbox, spawn, to_color_image};
 use crate::catalog::decode::{DecodeConfig, decode};
 use crate::human::report::{self, Report, ReportOptions};
+use crate::human::schedule::PairModel;
 use crate::human::{self, Payload, attention};
+use crate::pipeline::preference::{self, TrainRequest};
 use crate::ranking::bt::{self, BtOptions};
 use crate::store::{NewLabelEvent, SessionSummary, Store};
 
@@ -48,6 +51,9 @@ pub enum LabelMsg {
     Gold(i64, Result<egui::ColorImage, String>),
     /// Bradley–Terry scores per session item for the fit generation.
     Theta(u64, Vec<f64>),
+    /// A preference-scorer fit of the generation: what it is, and its posterior over the
+    /// session's items (for scheduling).
+    Scorer(u64, Result<(ScorerFit, Option<PairModel>), String>),
     Report(u64, Box<Report>),
 }
 
@@ -109,6 +115,58 @@ pub fn db_unavailable(cmd: &LabelDb, out: &Outbox) {
             Err("labels NOT saved: the database cannot be opened".into()),
         )));
     }
+}
+
+/// A preference-scorer fit as the labeling screen shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScorerFit {
+    /// Stored version (`None`: fitted for scheduling only).
+    pub version: Option<i64>,
+    pub estimate: Option<crate::learn::Estimate>,
+    /// The chosen candidate, in words.
+    pub chosen: String,
+    /// Labelled events it learned from.
+    pub events: usize,
+}
+
+/// Fits the preference scorer on its own thread and connection (`store`: as a new, active
+/// version — the grid's `learned_preference` follows — else for scheduling only) and reports
+/// the fit with its posterior over `paths`.
+pub fn scorer_job(
+    db: PathBuf,
+    req: TrainRequest,
+    store: bool,
+    paths: Vec<String>,
+    generation: u64,
+    out: Outbox,
+) {
+    spawn("assay-label-scorer", move || {
+        let r = (|| -> Result<_, String> {
+            let mut s = Store::open(&db).map_err(|e| e.to_string())?;
+            let fitted = preference::fit(&s, &req).map_err(|e| e.to_string())?;
+            let version = if store {
+                Some(
+                    preference::store_fitted(&mut s, &fitted, req.activate)
+                        .map_err(|e| e.to_string())?
+                        .1,
+                )
+            } else {
+                None
+            };
+            let model = fitted
+                .posterior
+                .as_ref()
+                .map(|p| preference::pair_model(p, &fitted.table, &paths));
+            let fit = ScorerFit {
+                version,
+                estimate: fitted.report.estimate.clone(),
+                chosen: fitted.report.chosen.describe(),
+                events: fitted.training.events,
+            };
+            Ok((fit, model))
+        })();
+        out.send(Event::Label(LabelMsg::Scorer(generation, r)));
+    });
 }
 
 /// Longest side of a gold image (the degraded copy is shown at the pristine image's size).

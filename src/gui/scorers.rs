@@ -1,7 +1,7 @@
 //! The preference-scorer view (the selection flywheel): every trained version with its
-//! metrics, which one is active, "Train now" (a background job that trains on the collection's
-//! labels, stores and activates the new version), instant activation or rollback, and the
-//! learning curve of the chosen version.
+//! cross-validated accuracy, which one is active, "Train now" (a background job that compares
+//! the candidates by cross-validation, refits the best on every label, stores and activates
+//! it), instant activation or rollback, the learning curve and how the numbers were obtained.
 //!
 //! Training and switching run on their own threads with their own database connection (they
 //! take seconds, rewrite `learned_preference` values and log the switch); the grid is reloaded
@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::jobs::{Event, Outbox, spawn};
 use super::{App, Cmd};
-use crate::cli::train::{TrainArgs, switch_to, train_in};
-use crate::learn::Head;
+use crate::learn::{HeadChoice, TrainOptions};
+use crate::pipeline::preference::{self, TrainRequest};
 use crate::store::{ScorerRow, Store};
 
 /// View state.
@@ -24,15 +24,15 @@ use crate::store::{ScorerRow, Store};
 pub struct ScorersState {
     pub rows: Option<Vec<ScorerRow>>,
     pub busy: Option<String>,
-    pub head: Option<Head>,
+    pub head: Option<HeadChoice>,
     pub chosen: Option<i64>,
     pub last: Option<Result<String, String>>,
     requested_for: u64,
 }
 
 impl ScorersState {
-    fn head(&self) -> Head {
-        self.head.unwrap_or(Head::Linear)
+    fn head(&self) -> HeadChoice {
+        self.head.unwrap_or_default()
     }
 }
 
@@ -46,20 +46,30 @@ pub fn load(db: PathBuf, out: Outbox) {
     });
 }
 
-fn train_job(root: PathBuf, db: PathBuf, head: Head, out: Outbox) {
+fn train_job(db: PathBuf, head: HeadChoice, out: Outbox) {
     spawn("assay-train", move || {
         let r = (|| -> anyhow::Result<String> {
             let mut store = Store::open(&db)?;
-            let mut args = TrainArgs::defaults(root);
-            args.head = head;
-            let v = train_in(&mut store, &args)?;
+            let req = TrainRequest {
+                options: TrainOptions {
+                    head,
+                    ..TrainOptions::default()
+                },
+                ..TrainRequest::default()
+            };
+            let t = preference::train_and_store(&mut store, &req)?;
             Ok(format!(
-                "trained version {} ({} held-out accuracy {})",
-                v["scorer"]["version"],
-                v["metrics"]["head"].as_str().unwrap_or("?"),
-                v["metrics"]["heldout"]["accuracy"]
-                    .as_f64()
-                    .map_or("n/a".into(), |a| format!("{a:.3}"))
+                "trained version {} ({}; accuracy {})",
+                t.version,
+                t.fitted.report.chosen.describe(),
+                t.fitted
+                    .report
+                    .estimate
+                    .as_ref()
+                    .map_or("n/a".into(), |e| format!(
+                        "{:.3} by {}",
+                        e.accuracy, e.source
+                    ))
             ))
         })()
         .map_err(|e| format!("{e:#}"));
@@ -71,7 +81,7 @@ fn switch_job(db: PathBuf, row: ScorerRow, action: &'static str, out: Outbox) {
     spawn("assay-switch", move || {
         let r = (|| -> anyhow::Result<String> {
             let mut store = Store::open(&db)?;
-            let n = switch_to(&mut store, &row, action)?;
+            let n = preference::switch_to(&mut store, &row, action)?;
             Ok(format!(
                 "{action}: version {} active, {n} images rescored",
                 row.version
@@ -132,23 +142,29 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         egui::ComboBox::from_id_salt("scorer-head")
             .selected_text(match st.head() {
-                Head::Linear => "linear head",
-                Head::Mlp => "MLP head",
+                HeadChoice::Auto => "linear or MLP (cross-validated)",
+                HeadChoice::Linear => "linear head",
+                HeadChoice::Mlp => "MLP head",
             })
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut st.head, Some(Head::Linear), "linear head");
-                ui.selectable_value(&mut st.head, Some(Head::Mlp), "MLP head");
+                ui.selectable_value(
+                    &mut st.head,
+                    Some(HeadChoice::Auto),
+                    "linear or MLP (cross-validated)",
+                );
+                ui.selectable_value(&mut st.head, Some(HeadChoice::Linear), "linear head");
+                ui.selectable_value(&mut st.head, Some(HeadChoice::Mlp), "MLP head");
             });
         let busy = st.busy.is_some();
         if ui
             .add_enabled(!busy, egui::Button::new("Train now"))
             .on_hover_text(
-                "train on all labels (20 % held out), store the version and make it active",
+                "compare heads and L2 strengths by cross-validation, refit the best on every label, store the version and make it active",
             )
             .clicked()
         {
             st.busy = Some("training…".into());
-            train_job(c.root.clone(), c.db.clone(), st.head(), app.out.clone());
+            train_job(c.db.clone(), st.head(), app.out.clone());
         }
         let active = st
             .rows
@@ -202,7 +218,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                 "",
                 "version",
                 "head",
-                "held-out accuracy",
+                "accuracy (cross-validated)",
                 "Spearman (Likert)",
                 "events",
                 "created",
@@ -225,8 +241,13 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                 {
                     st.chosen = Some(r.id);
                 }
-                ui.label(m["head"].as_str().unwrap_or("?"));
-                ui.monospace(acc_text(&m["heldout"]));
+                ui.label(
+                    m["chosen"]["head"]
+                        .as_str()
+                        .or(m["head"].as_str())
+                        .unwrap_or("?"),
+                );
+                ui.monospace(acc_text(preference::headline(&m)));
                 ui.monospace(
                     m["likert_spearman"]["rho"]
                         .as_f64()
@@ -260,19 +281,26 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         .or(rows.last());
     if let Some(r) = pick {
         let m = metrics(r);
+        // Cross-validated curves are by training events; older versions stored pairs.
+        let x_key = if m["learning_curve"][0]["training_events"].is_null() {
+            "training_pairs"
+        } else {
+            "training_events"
+        };
         let pts: Vec<[f64; 2]> = m["learning_curve"]
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter_map(|p| Some([p["training_pairs"].as_f64()?, p["accuracy"].as_f64()?]))
+                    .filter_map(|p| Some([p[x_key].as_f64()?, p["accuracy"].as_f64()?]))
                     .collect()
             })
             .unwrap_or_default();
         ui.add_space(8.0);
         ui.label(
             RichText::new(format!(
-                "Learning curve of v{} (held-out accuracy vs training pairs)",
-                r.version
+                "Learning curve of v{} (accuracy on unseen labels vs {})",
+                r.version,
+                x_key.replace('_', " ")
             ))
             .strong(),
         );
@@ -281,8 +309,8 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         } else {
             Plot::new("learning-curve")
                 .height(220.0)
-                .x_axis_label("training pairs")
-                .y_axis_label("held-out pairwise accuracy")
+                .x_axis_label(x_key.replace('_', " "))
+                .y_axis_label("pairwise accuracy on unseen labels")
                 .include_y(0.5)
                 .include_y(1.0)
                 .show(ui, |pu| {
@@ -296,6 +324,9 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                             .color(Color32::from_rgb(90, 150, 230)),
                     );
                 });
+        }
+        if let Some(method) = m["method"].as_str() {
+            ui.add(egui::Label::new(RichText::new(method).weak()).wrap());
         }
         if let Some(notes) = m["notes"].as_array().filter(|n| !n.is_empty()) {
             for n in notes {

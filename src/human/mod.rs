@@ -9,8 +9,15 @@
 //! `{"protocol":"likert","rater":"r1","criterion":"overall","items":["a.png"],"rating":4}`,
 //! `{"protocol":"best_of_n","items":[...],"choice":"c.png"}`,
 //! `{"protocol":"multi","items":["a.png"],"ratings":{"fidelity":4,"alignment":3}}`.
-//! Exports also carry `time`, `session`, `order` (as shown on screen), `response_ms` and
-//! `attention_check`.
+//! Exports also carry `time`, `session`, `order` (as shown on screen), `response_ms`,
+//! `attention_check` and the event's `id`.
+//!
+//! Identity (`label_events.uid`): a line's `id` when it has one, else a content id — the
+//! xxh3-128 of the event's content ([`event_uid`]) for the first occurrence of that content in
+//! a file, and of the content id plus the occurrence index for the k-th repeat
+//! ([`Occurrences`]). So re-importing a file adds nothing, repeated judgments inside one file
+//! (replicated pairs, test–retest, datasets without timestamps) are all kept, and an export
+//! (which writes every event's id) imports back onto itself.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,6 +37,9 @@ pub const PROTOCOLS: &[&str] = &["pairwise", "likert", "best_of_n", "multi"];
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabelLine {
+    /// The event's identity (written by the exporter); absent: derived from the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub protocol: String,
     pub rater: String,
     #[serde(default = "default_criterion")]
@@ -79,6 +89,8 @@ pub struct Payload {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Validated {
     pub uid: String,
+    /// `uid` came from the line's `id` (not from its content).
+    pub explicit_id: bool,
     pub time: Option<String>,
     pub rater: String,
     pub session: String,
@@ -118,8 +130,56 @@ pub fn event_uid(
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
 }
 
+/// Longest accepted explicit event id (bytes).
+pub const MAX_ID_LEN: usize = 256;
+
+/// The id of the `k`-th repeat (k ≥ 1) of the content whose id is `uid` in one file.
+pub fn repeat_uid(uid: &str, k: usize) -> String {
+    let canonical = format!("{uid}#{k}");
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
+}
+
+/// Numbers repeated content within one file: the first occurrence of a content keeps its
+/// content id, the k-th repeat gets [`repeat_uid`]. Lines with an explicit `id` are left as
+/// they are (the same id twice is the same event).
+#[derive(Debug, Default)]
+pub struct Occurrences {
+    seen: HashMap<String, usize>,
+}
+
+impl Occurrences {
+    /// Sets `v.uid` for its occurrence among the lines identified so far; returns the
+    /// occurrence index (0 for the first, and for explicit ids).
+    pub fn identify(&mut self, v: &mut Validated) -> usize {
+        if v.explicit_id {
+            return 0;
+        }
+        let k = self.seen.entry(v.uid.clone()).or_insert(0);
+        let index = *k;
+        if index > 0 {
+            v.uid = repeat_uid(&v.uid, index);
+        }
+        *k += 1;
+        index
+    }
+}
+
+/// The id that an event imported from a line *without* `time` was stored under, for a line
+/// that has a time and no `id` and is occurrence `k` of its content in its file: exports made
+/// before events carried their id wrote the import time into such events, so their re-import
+/// computes another content id. When the store holds this id with exactly this time, the line
+/// is that event.
+pub fn legacy_uid(v: &Validated, k: usize) -> Option<String> {
+    if v.explicit_id || v.time.is_none() {
+        return None;
+    }
+    let uid = event_uid(&v.protocol, &v.rater, &v.session, None, &v.payload);
+    Some(if k == 0 { uid } else { repeat_uid(&uid, k) })
+}
+
 /// Parses and validates one JSON line against the collection (`path → hash`). Items may be
-/// paths or content hashes; the error names the problem.
+/// paths or content hashes; the error names the problem. The id is the line's `id` or its
+/// content id; a file's repeats are numbered by [`Occurrences`].
 pub fn parse_line(line: &str, paths: &HashMap<String, String>) -> Result<Validated, String> {
     parse_line_aliased(line, paths, &HashMap::new())
 }
@@ -236,8 +296,22 @@ pub fn parse_line_aliased(
         attention_check: l.attention_check,
     };
     let session = l.session.clone().unwrap_or_else(|| "import".to_string());
+    let explicit = match &l.id {
+        Some(id) if id.trim().is_empty() => return Err("empty 'id'".to_string()),
+        Some(id) if id.len() > MAX_ID_LEN => {
+            return Err(format!("'id' longer than {MAX_ID_LEN} bytes"));
+        }
+        Some(id) if id.chars().any(char::is_control) => {
+            return Err("'id' contains control characters".to_string());
+        }
+        Some(id) => Some(id.clone()),
+        None => None,
+    };
     Ok(Validated {
-        uid: event_uid(&l.protocol, &l.rater, &session, l.time.as_deref(), &payload),
+        explicit_id: explicit.is_some(),
+        uid: explicit.unwrap_or_else(|| {
+            event_uid(&l.protocol, &l.rater, &session, l.time.as_deref(), &payload)
+        }),
         time: l.time,
         rater: l.rater,
         session,
@@ -246,8 +320,9 @@ pub fn parse_line_aliased(
     })
 }
 
-/// The export line of a stored event.
+/// The export line of a stored event (`id`: its stored uid).
 pub fn export_line(
+    id: Option<&str>,
     time: &str,
     rater: &str,
     session: &str,
@@ -255,6 +330,7 @@ pub fn export_line(
     p: &Payload,
 ) -> LabelLine {
     LabelLine {
+        id: id.map(str::to_string),
         protocol: protocol.to_string(),
         rater: rater.to_string(),
         criterion: p.criterion.clone(),
@@ -492,7 +568,7 @@ mod tests {
         };
         let time = "2026-01-02T03:04:05.678Z";
         let uid = event_uid("pairwise", "ana", "ana@t#0001", Some(time), &payload);
-        let line = export_line(time, "ana", "ana@t#0001", "pairwise", &payload);
+        let line = export_line(Some(&uid), time, "ana", "ana@t#0001", "pairwise", &payload);
         let back = parse_line(&serde_json::to_string(&line).unwrap(), &c).unwrap();
         assert_eq!(back.payload, payload);
         assert_eq!(back.uid, uid, "re-importing a GUI event adds nothing");
@@ -501,6 +577,82 @@ mod tests {
         plain.attention_check = false;
         let e = parse_line(&serde_json::to_string(&plain).unwrap(), &c).unwrap_err();
         assert!(e.contains("unknown item"), "{e}");
+    }
+
+    #[test]
+    fn repeats_in_a_file_get_occurrence_ids_and_explicit_ids_win() {
+        let c = col();
+        let line =
+            r#"{"protocol":"pairwise","rater":"r1","items":["a.png","b.png"],"choice":"a.png"}"#;
+        let mut occ = Occurrences::default();
+        let mut uids = Vec::new();
+        for k in 0..3 {
+            let mut v = parse_line(line, &c).unwrap();
+            assert!(!v.explicit_id);
+            assert_eq!(occ.identify(&mut v), k);
+            uids.push(v.uid);
+        }
+        let content = parse_line(line, &c).unwrap().uid;
+        assert_eq!(
+            uids[0], content,
+            "the first occurrence keeps the content id"
+        );
+        assert_eq!(uids[1], repeat_uid(&content, 1));
+        assert_eq!(uids[2], repeat_uid(&content, 2));
+        assert_eq!(
+            uids.iter().collect::<std::collections::HashSet<_>>().len(),
+            3
+        );
+        // A second file numbers its repeats the same way: re-importing adds nothing.
+        let mut again = Occurrences::default();
+        let mut v = parse_line(line, &c).unwrap();
+        again.identify(&mut v);
+        assert_eq!(v.uid, uids[0]);
+        // Another content starts its own count.
+        let mut other = parse_line(&line.replace("r1", "r2"), &c).unwrap();
+        assert_eq!(occ.identify(&mut other), 0);
+        // An explicit id is the identity, repeated or not.
+        let with_id = line.replace("{\"protocol\"", "{\"id\":\"ev-7\",\"protocol\"");
+        for _ in 0..2 {
+            let mut v = parse_line(&with_id, &c).unwrap();
+            assert!(v.explicit_id);
+            assert_eq!(occ.identify(&mut v), 0);
+            assert_eq!(v.uid, "ev-7");
+        }
+        for (bad, why) in [
+            (
+                line.replace("{\"protocol\"", "{\"id\":\" \",\"protocol\""),
+                "empty 'id'",
+            ),
+            (
+                line.replace(
+                    "{\"protocol\"",
+                    &format!("{{\"id\":\"{}\",\"protocol\"", "x".repeat(300)),
+                ),
+                "longer than",
+            ),
+            (
+                line.replace("{\"protocol\"", "{\"id\":\"a\\u0007\",\"protocol\""),
+                "control",
+            ),
+        ] {
+            let e = parse_line(&bad, &c).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn legacy_ids_are_the_time_less_content_ids() {
+        let c = col();
+        let plain =
+            r#"{"protocol":"pairwise","rater":"r1","items":["a.png","b.png"],"choice":"a.png"}"#;
+        let timed = plain.replace("}", r#","time":"2026-01-01T00:00:00.000Z"}"#);
+        let stored = parse_line(plain, &c).unwrap();
+        let v = parse_line(&timed, &c).unwrap();
+        assert_ne!(v.uid, stored.uid, "the time is part of the content id");
+        assert_eq!(legacy_uid(&v, 0).as_deref(), Some(stored.uid.as_str()));
+        assert_eq!(legacy_uid(&v, 2), Some(repeat_uid(&stored.uid, 2)));
+        assert_eq!(legacy_uid(&stored, 0), None, "no time: nothing to recover");
     }
 
     #[test]

@@ -6,9 +6,18 @@
 //! 2. **Coverage**: the item with the fewest distinct opponents, while below
 //!    `comparisons_per_item`, against a new opponent (fewest opponents first, then the closest
 //!    Bradley–Terry score).
-//! 3. **Active**: the pair with the largest `p(1 − p) / sqrt(1 + n_a + n_b)`, where `p` is
-//!    the Bradley–Terry win probability and `n` the judgements of each item: close scores
-//!    and few comparisons are where a label changes the ranking most.
+//! 3. **Active**: with a preference scorer ([`PairModel`], the Laplace posterior of the linear
+//!    scorer over the items' features), the pair whose label is expected to tell the scorer
+//!    most: the largest information gain `½ ln(1 + p(1 − p)·dᵀΣd)` (p the scorer's win
+//!    probability, d the feature difference, Σ the posterior covariance: the scorer is least
+//!    sure about p near ½ and about directions few labels have pinned down), weighted by
+//!    `1 + max(top(a), top(b))` where `top(i) = 1 / (1 + rank_i / k)` is item i's nearness to
+//!    the top of its group (rank by the scorer, `k = max(3, n/10)`): uncertainty at the top of
+//!    each prompt group matters most when picking. Each judgement recorded afterwards shrinks
+//!    Σ by its expected Fisher information (a rank-one update that needs no outcome), so a
+//!    batch of trials between two retrainings spreads over different directions. Without a
+//!    scorer: the pair with the largest `p(1 − p) / sqrt(1 + n_a + n_b)`, where `p` is the
+//!    Bradley–Terry win probability and `n` the judgements of each item.
 //!
 //! A pair is never shown to the same rater twice and never judged by more than
 //! `raters_per_pair` raters; when nothing is left the study is complete for that rater.
@@ -53,6 +62,8 @@ pub enum Why {
     Replication,
     Coverage,
     Active,
+    /// Active, chosen by the preference scorer's uncertainty.
+    Uncertain,
 }
 
 impl Why {
@@ -61,6 +72,86 @@ impl Why {
             Why::Replication => "replication",
             Why::Coverage => "coverage",
             Why::Active => "active (close scores)",
+            Why::Uncertain => "active (scorer least sure)",
+        }
+    }
+}
+
+/// A linear preference scorer over the scheduler's items with its posterior: standardised
+/// feature rows `x` (one per item), mean weights `w` and covariance `cov` (row-major d × d).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairModel {
+    pub x: Vec<Vec<f64>>,
+    pub w: Vec<f64>,
+    pub cov: Vec<f64>,
+}
+
+impl PairModel {
+    fn d(&self) -> usize {
+        self.w.len()
+    }
+
+    fn well_formed(&self, n: usize) -> bool {
+        let d = self.d();
+        self.x.len() == n && self.x.iter().all(|r| r.len() == d) && self.cov.len() == d * d
+    }
+
+    /// The scorer's score of item i.
+    pub fn score(&self, i: usize) -> f64 {
+        self.x[i].iter().zip(&self.w).map(|(a, b)| a * b).sum()
+    }
+
+    fn diff(&self, a: usize, b: usize) -> Vec<f64> {
+        self.x[a]
+            .iter()
+            .zip(&self.x[b])
+            .map(|(u, v)| u - v)
+            .collect()
+    }
+
+    fn cov_times(&self, d: &[f64]) -> Vec<f64> {
+        let n = d.len();
+        (0..n)
+            .map(|i| {
+                self.cov[i * n..(i + 1) * n]
+                    .iter()
+                    .zip(d)
+                    .map(|(c, x)| c * x)
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// Win probability of a over b and the posterior variance of their score difference.
+    pub fn margin(&self, a: usize, b: usize) -> (f64, f64) {
+        let d = self.diff(a, b);
+        let m: f64 = d.iter().zip(&self.w).map(|(x, w)| x * w).sum();
+        let v: f64 = self.cov_times(&d).iter().zip(&d).map(|(x, y)| x * y).sum();
+        (win_probability(m, 0.0), v.max(0.0))
+    }
+
+    /// Expected information gain of a label on the pair: `½ ln(1 + p(1 − p)·v)`.
+    pub fn gain(&self, a: usize, b: usize) -> f64 {
+        let (p, v) = self.margin(a, b);
+        0.5 * (p * (1.0 - p) * v).ln_1p()
+    }
+
+    /// Shrinks the covariance by the expected Fisher information of a label on the pair.
+    pub fn observe(&mut self, a: usize, b: usize) {
+        let (p, _) = self.margin(a, b);
+        let c = p * (1.0 - p);
+        let d = self.diff(a, b);
+        let sd = self.cov_times(&d);
+        let v: f64 = sd.iter().zip(&d).map(|(x, y)| x * y).sum();
+        let k = c / (1.0 + c * v);
+        if !k.is_finite() || k <= 0.0 {
+            return;
+        }
+        let n = d.len();
+        for i in 0..n {
+            for j in 0..n {
+                self.cov[i * n + j] -= k * sd[i] * sd[j];
+            }
         }
     }
 }
@@ -87,6 +178,11 @@ pub struct PairScheduler {
     opponents: Vec<HashSet<usize>>,
     judgements: Vec<usize>,
     pub cfg: ScheduleConfig,
+    model: Option<PairModel>,
+    /// Per item: `1 + top(i)` under the model (see the module docs).
+    top_weight: Vec<f64>,
+    /// Items of each group sorted by the model's score (for large groups).
+    model_order: Vec<Vec<usize>>,
 }
 
 impl PairScheduler {
@@ -110,7 +206,36 @@ impl PairScheduler {
             members,
             raters: HashMap::new(),
             cfg,
+            model: None,
+            top_weight: Vec::new(),
+            model_order: Vec::new(),
         }
+    }
+
+    /// Uses a preference scorer for the active step (`None`: back to Bradley–Terry scores).
+    /// A model whose rows do not match the items is ignored.
+    pub fn set_model(&mut self, model: Option<PairModel>) {
+        let n = self.groups.len();
+        self.model = model.filter(|m| m.well_formed(n));
+        self.top_weight = vec![1.0; n];
+        self.model_order.clear();
+        if let Some(m) = &self.model {
+            let scores: Vec<f64> = (0..n).map(|i| m.score(i)).collect();
+            for members in &self.members {
+                let mut sorted = members.clone();
+                sorted.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+                let k = (sorted.len() / 10).max(3) as f64;
+                for (rank, &i) in sorted.iter().enumerate() {
+                    self.top_weight[i] = 1.0 + 1.0 / (1.0 + rank as f64 / k);
+                }
+                self.model_order.push(sorted);
+            }
+        }
+    }
+
+    /// Whether a preference scorer steers the active step.
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
     }
 
     /// Items that cannot be compared (alone in their group).
@@ -137,6 +262,9 @@ impl PairScheduler {
         self.opponents[b].insert(a);
         self.judgements[a] += 1;
         self.judgements[b] += 1;
+        if let Some(m) = &mut self.model {
+            m.observe(a, b);
+        }
     }
 
     /// Distinct opponents of each item.
@@ -249,7 +377,46 @@ impl PairScheduler {
         None
     }
 
+    /// The active step with a preference scorer (see the module docs).
+    fn uncertain(&self, m: &PairModel, rater: &str, rng: &mut Rng) -> Option<Planned> {
+        let mut cands: Vec<((usize, usize), f64)> = Vec::new();
+        let value = |a: usize, b: usize| m.gain(a, b) * self.top_weight[a].max(self.top_weight[b]);
+        for sorted in &self.model_order {
+            if sorted.len() <= FULL_PAIRS_MAX {
+                for (x, &a) in sorted.iter().enumerate() {
+                    for &b in &sorted[x + 1..] {
+                        if self.open_for(a, b, rater) {
+                            cands.push((key(a, b), value(a, b)));
+                        }
+                    }
+                }
+            } else {
+                // Score neighbours (p near ½) and a few random partners (other directions).
+                let mut seen = HashSet::new();
+                for (x, &a) in sorted.iter().enumerate() {
+                    let near = sorted.iter().skip(x + 1).take(NEIGHBOURS).copied();
+                    let far: Vec<usize> = (0..NEIGHBOURS / 2)
+                        .map(|_| sorted[rng.below(sorted.len())])
+                        .collect();
+                    for b in near.chain(far) {
+                        if self.open_for(a, b, rater) && seen.insert(key(a, b)) {
+                            cands.push((key(a, b), value(a, b)));
+                        }
+                    }
+                }
+            }
+        }
+        Self::best(cands.into_iter(), rng).map(|(a, b)| Planned {
+            a,
+            b,
+            why: Why::Uncertain,
+        })
+    }
+
     fn active(&self, rater: &str, theta: Option<&[f64]>, rng: &mut Rng) -> Option<Planned> {
+        if let Some(m) = &self.model {
+            return self.uncertain(m, rater, rng);
+        }
         let mut cands: Vec<((usize, usize), f64)> = Vec::new();
         let score = |a: usize, b: usize| {
             let n = (self.judgements[a] + self.judgements[b]) as f64;
@@ -406,6 +573,88 @@ mod tests {
         let mut rng = Rng::new(1);
         let p = s.next("r1", Some(&theta), &mut rng).unwrap();
         assert_eq!((p.a, p.b, p.why), (2, 3, Why::Active));
+    }
+
+    /// Items on a line in a 2-d feature space; the scorer is unsure along the second axis.
+    fn model(n: usize) -> PairModel {
+        PairModel {
+            x: (0..n)
+                .map(|i| vec![i as f64, if i % 2 == 0 { 1.0 } else { -1.0 }])
+                .collect(),
+            w: vec![1.0, 0.0],
+            cov: vec![0.01, 0.0, 0.0, 4.0],
+        }
+    }
+
+    #[test]
+    fn the_scorer_asks_where_it_is_least_sure() {
+        let m = model(6);
+        // Neighbours 2–3 differ by 1 on the sure axis (p ≈ 0.73) and by 2 on the unsure one;
+        // 0–5 differ by 5 on the sure axis (p ≈ 0.99): a label there tells little.
+        assert!(
+            m.gain(2, 3) > 5.0 * m.gain(0, 5),
+            "{} {}",
+            m.gain(2, 3),
+            m.gain(0, 5)
+        );
+        // Same feature difference, same gain; the variance is dᵀΣd.
+        let (p, v) = m.margin(2, 3);
+        assert!((p - 1.0 / (1.0 + (1.0f64).exp())).abs() < 1e-12);
+        assert!((v - (0.01 + 16.0)).abs() < 1e-12);
+        // Recording a judgement shrinks the variance along its direction (no outcome needed).
+        let mut m2 = m.clone();
+        m2.observe(2, 3);
+        assert!(m2.margin(2, 3).1 < 0.5 * v);
+        assert!(
+            m2.margin(4, 5).1 < v,
+            "similar pairs are less uncertain too"
+        );
+
+        let groups = [0u32; 6];
+        let cfg = ScheduleConfig {
+            comparisons_per_item: 0,
+            raters_per_pair: 1,
+        };
+        let mut s = PairScheduler::new(&groups, true, cfg);
+        s.set_model(Some(m));
+        assert!(s.has_model());
+        let mut rng = Rng::new(1);
+        let first = s.next("r", None, &mut rng).unwrap();
+        assert_eq!(first.why, Why::Uncertain);
+        assert_eq!(
+            first.b - first.a,
+            1,
+            "an adjacent, opposite-parity pair: {first:?}"
+        );
+        // Among the adjacent pairs the one nearest the top (highest scores) wins.
+        assert_eq!((first.a, first.b), (4, 5));
+        s.record(first.a, first.b, "r");
+        let second = s.next("r", None, &mut rng).unwrap();
+        assert_ne!((second.a, second.b), (first.a, first.b));
+        // Rows that do not match the items are ignored.
+        s.set_model(Some(model(3)));
+        assert!(!s.has_model());
+        assert_eq!(s.next("r", None, &mut rng).unwrap().why, Why::Active);
+    }
+
+    #[test]
+    fn large_groups_consider_neighbours_and_random_partners() {
+        let n = 300;
+        let groups = vec![0u32; n];
+        let cfg = ScheduleConfig {
+            comparisons_per_item: 0,
+            raters_per_pair: 1,
+        };
+        let mut s = PairScheduler::new(&groups, false, cfg);
+        s.set_model(Some(model(n)));
+        let mut rng = Rng::new(4);
+        let mut seen = HashSet::new();
+        for _ in 0..40 {
+            let p = s.next("r", None, &mut rng).unwrap();
+            assert_eq!(p.why, Why::Uncertain);
+            assert!(seen.insert((p.a, p.b)), "never twice");
+            s.record(p.a, p.b, "r");
+        }
     }
 
     #[test]

@@ -33,17 +33,44 @@ pub fn signal_keys() -> Vec<&'static str> {
         .collect()
 }
 
+/// One embedding model's vectors, parallel to [`FeatureTable::items`] (`None`: the image has
+/// none). Kept as f32 vectors beside the signal rows: a 768-d model over 100,000 images is
+/// 300 MB here, and would be four times that as optional f64 features.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Embedding {
+    pub model: String,
+    pub dim: usize,
+    pub vectors: Vec<Option<Vec<f32>>>,
+}
+
 /// The raw features of a collection: one row per image.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureTable {
-    /// Feature names (signal keys; embedding dimensions as `model[i]`).
+    /// Signal feature names (keys).
     pub names: Vec<String>,
     /// Whether each feature is `log1p`-transformed before standardisation.
     pub log1p: Vec<bool>,
     /// Image names (relative paths), parallel to `rows`.
     pub items: Vec<String>,
-    /// Raw values, `None` when missing.
+    /// Raw signal values, `None` when missing.
     pub rows: Vec<Vec<Option<f64>>>,
+    /// Embeddings by model; their dimensions are addressed as `model[i]`.
+    pub embeddings: Vec<Embedding>,
+}
+
+/// Where a named input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Signal(usize),
+    /// Embedding `e`, dimension `i`.
+    Dim(usize, usize),
+    Missing,
+}
+
+/// `model[i]` → (model, i).
+pub fn parse_dim_name(name: &str) -> Option<(&str, usize)> {
+    let (model, rest) = name.strip_suffix(']')?.rsplit_once('[')?;
+    Some((model, rest.parse().ok()?))
 }
 
 impl FeatureTable {
@@ -56,47 +83,248 @@ impl FeatureTable {
         Self {
             names,
             log1p,
-            items: Vec::new(),
-            rows: Vec::new(),
+            ..Self::default()
         }
     }
 
-    /// Appends features (e.g. one embedding model's dimensions) to every row: `extra(item)`
-    /// gives the values of an image, `None` when it has none (all imputed).
-    pub fn extend(&mut self, names: Vec<String>, mut extra: impl FnMut(&str) -> Option<Vec<f64>>) {
-        let k = names.len();
-        self.log1p.extend(std::iter::repeat_n(false, k));
-        self.names.extend(names);
-        for (item, row) in self.items.iter().zip(self.rows.iter_mut()) {
-            match extra(item) {
-                Some(v) if v.len() == k => row.extend(v.into_iter().map(Some)),
-                _ => row.extend(std::iter::repeat_n(None, k)),
-            }
-        }
+    /// Adds one embedding model: `vector(item)` gives an image's vector, `None` when it has
+    /// none (vectors of another length count as none).
+    pub fn add_embedding(
+        &mut self,
+        model: &str,
+        dim: usize,
+        mut vector: impl FnMut(&str) -> Option<Vec<f32>>,
+    ) {
+        let vectors = self
+            .items
+            .iter()
+            .map(|item| vector(item).filter(|v| v.len() == dim))
+            .collect();
+        self.embeddings.push(Embedding {
+            model: model.to_string(),
+            dim,
+            vectors,
+        });
     }
-}
 
-impl FeatureTable {
-    /// Every row restricted to (and ordered by) `names`; features the table lacks are missing.
-    pub fn rows_for(&self, names: &[String]) -> Vec<Vec<Option<f64>>> {
+    /// The embedding of `model`, if loaded.
+    pub fn embedding(&self, model: &str) -> Option<&Embedding> {
+        self.embeddings.iter().find(|e| e.model == model)
+    }
+
+    fn resolve(&self, names: &[String]) -> Vec<Source> {
         let index: std::collections::HashMap<&str, usize> = self
             .names
             .iter()
             .enumerate()
             .map(|(i, n)| (n.as_str(), i))
             .collect();
-        let cols: Vec<Option<usize>> = names
+        names
             .iter()
-            .map(|n| index.get(n.as_str()).copied())
-            .collect();
-        self.rows
-            .iter()
-            .map(|r| {
-                cols.iter()
-                    .map(|c| c.and_then(|c| r.get(c).copied().flatten()))
-                    .collect()
+            .map(|n| {
+                if let Some(&c) = index.get(n.as_str()) {
+                    return Source::Signal(c);
+                }
+                parse_dim_name(n)
+                    .and_then(|(m, i)| {
+                        let e = self.embeddings.iter().position(|e| e.model == m)?;
+                        (i < self.embeddings[e].dim).then_some(Source::Dim(e, i))
+                    })
+                    .unwrap_or(Source::Missing)
             })
             .collect()
+    }
+
+    /// Every row restricted to (and ordered by) `names`: signal keys, or embedding dimensions
+    /// as `model[i]`; features the table lacks are missing.
+    pub fn rows_for(&self, names: &[String]) -> Vec<Vec<Option<f64>>> {
+        let cols = self.resolve(names);
+        (0..self.items.len()).map(|r| self.pick(&cols, r)).collect()
+    }
+
+    fn pick(&self, cols: &[Source], r: usize) -> Vec<Option<f64>> {
+        cols.iter()
+            .map(|c| match *c {
+                Source::Signal(c) => self.rows[r].get(c).copied().flatten(),
+                Source::Dim(e, i) => self.embeddings[e].vectors[r]
+                    .as_ref()
+                    .and_then(|v| v.get(i))
+                    .map(|&x| f64::from(x)),
+                Source::Missing => None,
+            })
+            .collect()
+    }
+}
+
+/// A linear projection of one embedding model onto its leading principal components (a
+/// low-rank start from CLIP embeddings): `pc_k = (v − mean)·u_k`. Fitted on the collection's
+/// vectors (no labels involved), stored with the scorer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Projection {
+    pub model: String,
+    pub dim: usize,
+    pub mean: Vec<f64>,
+    /// `rank × dim`, row-major, orthonormal rows.
+    pub components: Vec<f64>,
+    pub rank: usize,
+}
+
+/// Most vectors the principal components are estimated from (a seeded sample beyond that).
+pub const PCA_SAMPLE: usize = 2048;
+
+impl Projection {
+    /// The leading `rank` principal components of `emb`'s vectors (a seeded sample of at most
+    /// [`PCA_SAMPLE`]), by subspace iteration on the covariance (until no entry moves by 1e-13,
+    /// at most 500 rounds); `None` with fewer than
+    /// `rank + 2` vectors.
+    pub fn fit(emb: &Embedding, rank: usize, seed: u64) -> Option<Self> {
+        let d = emb.dim;
+        let mut present: Vec<&Vec<f32>> = emb.vectors.iter().flatten().collect();
+        let rank = rank.min(d);
+        if rank == 0 || present.len() < rank + 2 {
+            return None;
+        }
+        let mut rng = crate::ranking::rng::Rng::new(seed);
+        if present.len() > PCA_SAMPLE {
+            for i in 0..PCA_SAMPLE {
+                let j = i + rng.below(present.len() - i);
+                present.swap(i, j);
+            }
+            present.truncate(PCA_SAMPLE);
+        }
+        let n = present.len() as f64;
+        let mut mean = vec![0.0; d];
+        for v in &present {
+            for (m, &x) in mean.iter_mut().zip(v.iter()) {
+                *m += f64::from(x) / n;
+            }
+        }
+        // Covariance (upper triangle accumulated, then mirrored).
+        let mut cov = vec![0.0; d * d];
+        let mut c = vec![0.0; d];
+        for v in &present {
+            for (ci, (&x, m)) in c.iter_mut().zip(v.iter().zip(&mean)) {
+                *ci = f64::from(x) - m;
+            }
+            for i in 0..d {
+                let ci = c[i] / n;
+                if ci == 0.0 {
+                    continue;
+                }
+                let row = &mut cov[i * d..(i + 1) * d];
+                for (r, &cj) in row[i..].iter_mut().zip(&c[i..]) {
+                    *r += ci * cj;
+                }
+            }
+        }
+        for i in 0..d {
+            for j in 0..i {
+                cov[i * d + j] = cov[j * d + i];
+            }
+        }
+        // Subspace iteration with modified Gram–Schmidt, from a seeded start.
+        let mut q: Vec<Vec<f64>> = (0..rank)
+            .map(|_| (0..d).map(|_| rng.next_f64() - 0.5).collect())
+            .collect();
+        orthonormalise(&mut q);
+        for _ in 0..500 {
+            let mut z: Vec<Vec<f64>> = q
+                .iter()
+                .map(|u| {
+                    (0..d)
+                        .map(|i| {
+                            cov[i * d..(i + 1) * d]
+                                .iter()
+                                .zip(u)
+                                .map(|(a, b)| a * b)
+                                .sum()
+                        })
+                        .collect()
+                })
+                .collect();
+            orthonormalise(&mut z);
+            // Largest change of any entry (signs aligned).
+            let moved = q
+                .iter()
+                .zip(&z)
+                .map(|(a, b)| {
+                    let sign = a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>().signum();
+                    a.iter()
+                        .zip(b)
+                        .map(|(x, y)| (x - sign * y).abs())
+                        .fold(0.0f64, f64::max)
+                })
+                .fold(0.0f64, f64::max);
+            q = z;
+            if moved < 1e-13 {
+                break;
+            }
+        }
+        // A fixed sign: the largest entry of each component is positive.
+        for u in &mut q {
+            let big = u
+                .iter()
+                .copied()
+                .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
+            if big < 0.0 {
+                u.iter_mut().for_each(|x| *x = -*x);
+            }
+        }
+        Some(Self {
+            model: emb.model.clone(),
+            dim: d,
+            mean,
+            components: q.concat(),
+            rank,
+        })
+    }
+
+    /// Output feature names, `model:pc<k>` (1-based).
+    pub fn names(&self) -> Vec<String> {
+        (1..=self.rank)
+            .map(|k| format!("{}:pc{k}", self.model))
+            .collect()
+    }
+
+    /// The projected values of one vector (`None` for a missing or mis-sized vector).
+    pub fn apply(&self, v: Option<&[f32]>) -> Vec<Option<f64>> {
+        match v.filter(|v| v.len() == self.dim) {
+            Some(v) => self
+                .components
+                .chunks(self.dim.max(1))
+                .take(self.rank)
+                .map(|u| {
+                    Some(
+                        u.iter()
+                            .zip(v.iter().zip(&self.mean))
+                            .map(|(a, (&x, m))| a * (f64::from(x) - m))
+                            .sum(),
+                    )
+                })
+                .collect(),
+            None => vec![None; self.rank],
+        }
+    }
+
+    /// Well-formed: the shapes agree.
+    pub fn valid(&self) -> bool {
+        self.mean.len() == self.dim && self.components.len() == self.rank * self.dim
+    }
+}
+
+fn orthonormalise(v: &mut [Vec<f64>]) {
+    for i in 0..v.len() {
+        for j in 0..i {
+            let (a, b) = v.split_at_mut(i);
+            let p: f64 = a[j].iter().zip(&b[0]).map(|(x, y)| x * y).sum();
+            for (x, y) in b[0].iter_mut().zip(&a[j]) {
+                *x -= p * y;
+            }
+        }
+        let n = v[i].iter().map(|x| x * x).sum::<f64>().sqrt();
+        if n > 1e-300 {
+            v[i].iter_mut().for_each(|x| *x /= n);
+        }
     }
 }
 
@@ -117,14 +345,20 @@ fn transform(x: Option<f64>, log1p: bool) -> Option<f64> {
 }
 
 impl Standardizer {
-    /// Mean and population std of each transformed feature over the finite, present values.
+    /// Mean and population std of each transformed signal feature of `table`.
     pub fn fit(table: &FeatureTable) -> Self {
-        let d = table.names.len();
+        Self::fit_rows(&table.names, &table.log1p, &table.rows)
+    }
+
+    /// Mean and population std of each transformed feature over the finite, present values of
+    /// `rows` (in `names` order).
+    pub fn fit_rows(names: &[String], log1p: &[bool], rows: &[Vec<Option<f64>>]) -> Self {
+        let d = names.len();
         let mut sum = vec![0.0; d];
         let mut count = vec![0usize; d];
-        for row in &table.rows {
+        for row in rows {
             for (j, x) in row.iter().enumerate().take(d) {
-                if let Some(v) = transform(*x, table.log1p[j]) {
+                if let Some(v) = transform(*x, log1p[j]) {
                     sum[j] += v;
                     count[j] += 1;
                 }
@@ -136,9 +370,9 @@ impl Standardizer {
             .map(|(s, &c)| if c > 0 { s / c as f64 } else { 0.0 })
             .collect();
         let mut sq = vec![0.0; d];
-        for row in &table.rows {
+        for row in rows {
             for (j, x) in row.iter().enumerate().take(d) {
-                if let Some(v) = transform(*x, table.log1p[j]) {
+                if let Some(v) = transform(*x, log1p[j]) {
                     sq[j] += (v - mean[j]).powi(2);
                 }
             }
@@ -152,8 +386,8 @@ impl Standardizer {
             })
             .collect();
         Self {
-            names: table.names.clone(),
-            log1p: table.log1p.clone(),
+            names: names.to_vec(),
+            log1p: log1p.to_vec(),
             mean,
             std,
         }
@@ -226,13 +460,104 @@ mod tests {
         let s = Standardizer::fit(&t);
         assert_eq!(s.std, vec![1.0, 1.0]);
         assert_eq!(s.apply(&t.rows[0]), vec![0.0, 0.0]);
-        t.extend(vec!["e[0]".into(), "e[1]".into()], |item| {
-            (item == "a").then(|| vec![1.0, 2.0])
+        t.add_embedding("e", 2, |item| (item == "a").then(|| vec![1.0, 2.0]));
+        t.add_embedding("short", 3, |_| Some(vec![1.0]));
+        assert_eq!(t.embeddings[0].vectors, vec![Some(vec![1.0, 2.0]), None]);
+        assert_eq!(
+            t.embeddings[1].vectors,
+            vec![None, None],
+            "wrong length = none"
+        );
+        assert_eq!(
+            parse_dim_name("clip:ViT-L-14[12]"),
+            Some(("clip:ViT-L-14", 12))
+        );
+        assert_eq!(parse_dim_name("blur"), None);
+        let picked = t.rows_for(&["e[1]".into(), "gone".into(), "c".into(), "e[7]".into()]);
+        assert_eq!(picked[0], vec![Some(2.0), None, Some(3.0), None]);
+        assert_eq!(picked[1], vec![None, None, Some(3.0), None]);
+    }
+
+    #[test]
+    fn projection_finds_the_leading_directions() {
+        // 3-d vectors spread mostly along (1, 1, 0)/√2, a little along z, none along (1, −1, 0).
+        let mut rng = crate::ranking::rng::Rng::new(5);
+        let mut t = FeatureTable::new(vec![]);
+        t.items = (0..300).map(|i| format!("i{i}")).collect();
+        let vecs: Vec<Vec<f32>> = (0..300)
+            .map(|_| {
+                let a = (rng.next_f64() - 0.5) * 10.0;
+                let z = (rng.next_f64() - 0.5) * 2.0;
+                vec![(a + 1.0) as f32, (a + 1.0) as f32, (z + 3.0) as f32]
+            })
+            .collect();
+        let mut k = 0;
+        t.add_embedding("m", 3, |_| {
+            k += 1;
+            Some(vecs[k - 1].clone())
         });
-        assert_eq!(t.rows[0], vec![Some(3.0), None, Some(1.0), Some(2.0)]);
-        assert_eq!(t.rows[1], vec![Some(3.0), None, None, None]);
-        assert_eq!(t.log1p.len(), 4);
-        let picked = t.rows_for(&["e[1]".into(), "gone".into(), "c".into()]);
-        assert_eq!(picked[0], vec![Some(2.0), None, Some(3.0)]);
+        let p = Projection::fit(&t.embeddings[0], 2, 1).unwrap();
+        assert!(p.valid());
+        // The sample covariance, computed here directly.
+        let n = vecs.len() as f64;
+        let mean: Vec<f64> = (0..3)
+            .map(|j| vecs.iter().map(|v| f64::from(v[j])).sum::<f64>() / n)
+            .collect();
+        let cov = |i: usize, j: usize| {
+            vecs.iter()
+                .map(|v| (f64::from(v[i]) - mean[i]) * (f64::from(v[j]) - mean[j]))
+                .sum::<f64>()
+                / n
+        };
+        let c: Vec<Vec<f64>> = (0..3)
+            .map(|i| (0..3).map(|j| cov(i, j)).collect())
+            .collect();
+        let rayleigh = |u: &[f64]| -> (f64, f64) {
+            let cu: Vec<f64> = (0..3)
+                .map(|i| (0..3).map(|j| c[i][j] * u[j]).sum())
+                .collect();
+            let l: f64 = cu.iter().zip(u).map(|(a, b)| a * b).sum();
+            let resid = cu
+                .iter()
+                .zip(u)
+                .map(|(a, b)| (a - l * b).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            (l, resid)
+        };
+        let (u1, u2) = (&p.components[0..3], &p.components[3..6]);
+        let ((l1, r1), (l2, r2)) = (rayleigh(u1), rayleigh(u2));
+        assert!(r1 < 1e-8 * l1 && r2 < 1e-8 * l1, "eigenvectors: {r1} {r2}");
+        assert!(l1 > l2, "ordered by variance");
+        let dot: f64 = u1.iter().zip(u2).map(|(a, b)| a * b).sum();
+        assert!(dot.abs() < 1e-12, "orthogonal");
+        // The third direction carries less variance than the two kept.
+        let u3 = [
+            u1[1] * u2[2] - u1[2] * u2[1],
+            u1[2] * u2[0] - u1[0] * u2[2],
+            u1[0] * u2[1] - u1[1] * u2[0],
+        ];
+        assert!(rayleigh(&u3).0 < l2);
+        // Roughly the generating directions: (1, 1, 0)/√2, then z.
+        let h = std::f64::consts::FRAC_1_SQRT_2;
+        assert!(
+            (u1[0] - h).abs() < 0.02 && (u1[1] - h).abs() < 0.02,
+            "{u1:?}"
+        );
+        assert!((u2[2] - 1.0).abs() < 0.02, "{u2:?}");
+        assert_eq!(p.names(), vec!["m:pc1", "m:pc2"]);
+        // Projection centres and rotates: the mean vector maps to 0.
+        let mean32: Vec<f32> = p.mean.iter().map(|&m| m as f32).collect();
+        let z = p.apply(Some(&mean32));
+        assert!(z.iter().all(|v| v.unwrap().abs() < 1e-5), "{z:?}");
+        assert_eq!(p.apply(None), vec![None, None]);
+        assert_eq!(p.apply(Some(&[1.0])), vec![None, None], "wrong length");
+        // Too few vectors for the rank: none.
+        let small = Embedding {
+            model: "m".into(),
+            dim: 3,
+            vectors: vec![Some(vec![1.0, 2.0, 3.0]); 2],
+        };
+        assert!(Projection::fit(&small, 2, 1).is_none());
     }
 }

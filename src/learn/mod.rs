@@ -1,24 +1,35 @@
 //! The local preference scorer (the selection flywheel): learn a per-image score from the
-//! collection's own labels, measure it on held-out labels, and hand back plain parameters that
-//! the store versions. Pure: no SQL and no files — the CLI reads features and label events
-//! through the store and writes the scorer and its `learned_preference` values back.
+//! collection's own labels, estimate how well it orders unseen pairs, and hand back plain
+//! parameters that the store versions. Pure: no SQL and no files — `pipeline::preference`
+//! reads features and label events through the store and writes the scorer back.
 //!
-//! - [`features`]: feature table (classical signals, embeddings), `log1p` + standardisation,
-//!   mean imputation of missing values.
-//! - [`labels`]: events → pairs (pairwise, best-of-N, Likert; ties as half wins), seeded splits.
-//! - [`model`]: linear / MLP heads trained with burn autodiff on the Bradley–Terry loss.
-//! - [`train`] ties them together: held-out split by event, validation split for early
-//!   stopping, evaluation (pairwise accuracy with a bootstrap interval, Spearman against held-out
-//!   Likert ratings) and a learning curve.
+//! - [`features`]: feature table (signals, embeddings), `log1p` + standardisation, mean
+//!   imputation, principal components of embeddings ([`features::Projection`]).
+//! - [`labels`]: events → pairs (pairwise, best-of-N, Likert; ties as half wins).
+//! - [`linear`]: the linear Bradley–Terry head, solved to convergence (Newton / L-BFGS, f64).
+//! - [`model`]: the MLP head, trained with burn autodiff (full batch Adam, weight decay).
+//! - [`cv`]: repeated k-fold cross-validation by event, model selection and learning curves
+//!   over any [`cv::Candidate`].
+//!
+//! [`train`] uses every label: the candidates (linear head × L2 grid, MLP head × L2 grid, on
+//! the signals and — when embeddings exist — on the signals plus an embedding's leading
+//! principal components) are compared by the cross-validated pairwise accuracy on the same
+//! folds, the best is refitted on **all** labels, and that refit is the stored scorer. The
+//! report says exactly how each number was obtained ([`Report::method`]). An optional
+//! `holdout` keeps a share of the events away from selection and refit, as an independent
+//! check. The best linear candidate's Laplace posterior ([`Posterior`]) drives active labeling.
 
+pub mod cv;
 pub mod features;
 pub mod labels;
+pub mod linear;
 pub mod model;
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-pub use features::{FeatureTable, Standardizer};
+pub use cv::{Candidate, CandidateFit, CandidateSpec, CurvePoint, CvResult};
+pub use features::{FeatureTable, Projection, Standardizer};
 pub use labels::{LabeledPair, Labels, LikertRating};
 pub use model::{FitOptions, Head, Layer};
 
@@ -28,8 +39,10 @@ use crate::ranking::correlation;
 pub const SIGNAL_KEY: &str = "learned_preference";
 /// `scorers.kind` of preference scorers.
 pub const KIND: &str = "preference";
-/// Version of the parameter format ([`ScorerModel`]).
-pub const FORMAT: &str = "assay-preference/1";
+/// Version of the parameter format written ([`ScorerModel`]); 2 added `projections`.
+pub const FORMAT: &str = "assay-preference/2";
+/// Formats this build reads.
+pub const FORMATS_READ: [&str; 2] = ["assay-preference/1", FORMAT];
 
 /// Errors of learning.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +60,40 @@ pub enum LearnError {
 pub struct ScorerModel {
     pub format: String,
     pub head: Head,
+    /// Embedding projections whose outputs (`model:pc<k>`) are among the standardised inputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projections: Vec<Projection>,
     pub standardizer: Standardizer,
     pub layers: Vec<Layer>,
+}
+
+/// The raw inputs, in `standardizer` order, of every row of `table`: signals by key,
+/// embedding dimensions `model[i]`, and projection outputs computed from the embeddings.
+fn design_inputs(
+    standardizer: &Standardizer,
+    projections: &[Projection],
+    table: &FeatureTable,
+) -> Vec<Vec<Option<f64>>> {
+    let mut rows = table.rows_for(&standardizer.names);
+    for p in projections {
+        let slots: Vec<Option<usize>> = p
+            .names()
+            .iter()
+            .map(|n| standardizer.names.iter().position(|m| m == n))
+            .collect();
+        let emb = table.embedding(&p.model);
+        for (r, row) in rows.iter_mut().enumerate() {
+            let v = emb
+                .and_then(|e| e.vectors.get(r))
+                .and_then(Option::as_deref);
+            for (slot, val) in slots.iter().zip(p.apply(v)) {
+                if let Some(s) = slot {
+                    row[*s] = val;
+                }
+            }
+        }
+    }
+    rows
 }
 
 impl ScorerModel {
@@ -57,20 +102,44 @@ impl ScorerModel {
         model::forward(&self.layers, &self.standardizer.apply(raw))
     }
 
+    /// The raw inputs of every row of `table` (see [`ScorerModel::score`]).
+    pub fn inputs(&self, table: &FeatureTable) -> Vec<Vec<Option<f64>>> {
+        design_inputs(&self.standardizer, &self.projections, table)
+    }
+
+    /// The embedding models this scorer reads (projections, or `model[i]` inputs of format 1).
+    pub fn embedding_models(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.projections.iter().map(|p| p.model.clone()).collect();
+        for n in &self.standardizer.names {
+            if let Some((m, _)) = features::parse_dim_name(n) {
+                out.push(m.to_string());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Checks that a stored scorer is well formed (format, layer shapes), so that scoring
     /// cannot index out of bounds.
     pub fn validate(&self) -> Result<(), LearnError> {
         let s = &self.standardizer;
         let d = s.names.len();
-        if self.format != FORMAT {
+        if !FORMATS_READ.contains(&self.format.as_str()) {
             return Err(LearnError::Invalid(format!(
-                "unknown scorer format '{}' (this build reads {FORMAT})",
-                self.format
+                "unknown scorer format '{}' (this build reads {})",
+                self.format,
+                FORMATS_READ.join(", ")
             )));
         }
         if s.log1p.len() != d || s.mean.len() != d || s.std.len() != d {
             return Err(LearnError::Invalid(
                 "standardisation statistics do not match the feature list".into(),
+            ));
+        }
+        if self.projections.iter().any(|p| !p.valid()) {
+            return Err(LearnError::Invalid(
+                "a projection has inconsistent shapes".into(),
             ));
         }
         let mut inputs = d;
@@ -94,42 +163,102 @@ impl ScorerModel {
     }
 }
 
+/// Which heads [`train`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadChoice {
+    /// Linear and MLP, chosen by cross-validation.
+    #[default]
+    Auto,
+    Linear,
+    Mlp,
+}
+
+/// The default L2 grid of the linear head (λ of `mean loss + λ‖w‖²`; scikit-learn's
+/// `C = 1 / (2λn)` for n pairs).
+pub const L2_GRID: [f64; 9] = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0];
+/// The default L2 grid of the MLP head.
+pub const MLP_L2_GRID: [f64; 2] = [1e-3, 1e-2];
+/// Learning-curve sizes (training events per fit).
+pub const CURVE_SIZES: [usize; 8] = [25, 50, 100, 200, 400, 800, 1600, 3200];
+
 /// Options of [`train`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainOptions {
-    pub head: Head,
+    pub head: HeadChoice,
+    /// L2 strengths tried for the linear head.
+    pub l2: Vec<f64>,
+    /// L2 strengths (weight decay) tried for the MLP head.
+    pub mlp_l2: Vec<f64>,
     /// Hidden units of the MLP head.
     pub hidden: usize,
-    /// Share of label events held out for evaluation (0 = none).
-    pub holdout: f64,
-    /// Share of the remaining events used for early stopping (when they give ≥ 10 pairs).
-    pub validation: f64,
-    pub seed: u64,
+    /// Adam learning rate and full-batch epochs of the MLP head.
     pub lr: f64,
-    pub weight_decay: f64,
-    pub max_epochs: usize,
-    pub patience: usize,
-    /// Compute the learning curve (retrains on growing subsets).
+    pub epochs: usize,
+    /// Cross-validation folds and repeats.
+    pub folds: usize,
+    pub repeats: usize,
+    /// Share of label events kept away from selection and refit (an independent check; 0 =
+    /// none, every label trains the stored scorer).
+    pub holdout: f64,
+    pub seed: u64,
+    /// Compute the cross-validated learning curve.
     pub curve: bool,
+    pub curve_sizes: Vec<usize>,
+    /// Also try the signals plus each embedding model's leading principal components.
+    pub embeddings: bool,
+    /// Principal components tried per embedding model.
+    pub pca_ranks: Vec<usize>,
     /// Most pairs made from one split's Likert ratings.
     pub likert_pair_cap: usize,
+    /// Bootstrap resamples of the intervals.
+    pub bootstrap: usize,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
         Self {
-            head: Head::Linear,
+            head: HeadChoice::Auto,
+            l2: L2_GRID.to_vec(),
+            mlp_l2: MLP_L2_GRID.to_vec(),
             hidden: 32,
-            holdout: 0.2,
-            validation: 0.2,
-            seed: 1,
             lr: 0.02,
-            weight_decay: 1e-3,
-            max_epochs: 1000,
-            patience: 50,
+            epochs: 300,
+            folds: 5,
+            repeats: 2,
+            holdout: 0.0,
+            seed: 1,
             curve: true,
+            curve_sizes: CURVE_SIZES.to_vec(),
+            embeddings: true,
+            pca_ranks: vec![8, 32],
             likert_pair_cap: 20_000,
+            bootstrap: 1000,
         }
+    }
+}
+
+impl TrainOptions {
+    /// Checks the options (ranges, non-empty grids).
+    pub fn validate(&self) -> Result<(), LearnError> {
+        let bad = |m: &str| Err(LearnError::Invalid(m.to_string()));
+        if !(0.0..1.0).contains(&self.holdout) {
+            return bad("the holdout share must be in [0, 1)");
+        }
+        let positive = |v: &[f64]| v.iter().all(|x| *x > 0.0 && x.is_finite());
+        if self.l2.is_empty() || !positive(&self.l2) || !positive(&self.mlp_l2) {
+            return bad("L2 strengths must be positive and finite (and at least one given)");
+        }
+        if self.head == HeadChoice::Mlp && self.mlp_l2.is_empty() {
+            return bad("the MLP head needs at least one L2 strength");
+        }
+        if self.folds < 2 || self.repeats == 0 {
+            return bad("cross-validation needs at least 2 folds and 1 repeat");
+        }
+        if self.hidden == 0 || self.epochs == 0 || !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("the MLP needs hidden units, epochs and a positive learning rate");
+        }
+        Ok(())
     }
 }
 
@@ -148,7 +277,18 @@ pub struct Accuracy {
     pub tie_labels: usize,
 }
 
-/// Spearman ρ between scores and mean held-out Likert ratings.
+/// The headline estimate of a scorer's pairwise accuracy on unseen labels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    pub accuracy: f64,
+    pub interval: Option<(f64, f64)>,
+    /// Decided pairs it is computed from (per cross-validation repeat).
+    pub pairs: usize,
+    /// `cross-validation` or `holdout` (when cross-validation was impossible).
+    pub source: String,
+}
+
+/// Spearman ρ between scores and mean Likert ratings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LikertCorrelation {
     pub items: usize,
@@ -157,22 +297,15 @@ pub struct LikertCorrelation {
     pub note: Option<String>,
 }
 
-/// One point of the learning curve.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CurvePoint {
-    pub training_pairs: usize,
-    pub accuracy: f64,
-}
-
 /// Counts of the data used.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SplitCounts {
     pub events: usize,
+    /// Events used for cross-validation and the final fit.
     pub training_events: usize,
-    pub validation_events: usize,
     pub heldout_events: usize,
+    /// Pairs of the final fit (every non-held-out usable pair).
     pub training_pairs: usize,
-    pub validation_pairs: usize,
     pub heldout_pairs: usize,
     /// Labelled items that have no feature row (not in the catalogue any more): pairs with them
     /// are dropped.
@@ -180,28 +313,87 @@ pub struct SplitCounts {
     pub dropped_pairs: usize,
 }
 
+/// Cross-validation settings as run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CvSummary {
+    pub folds: usize,
+    pub repeats: usize,
+    pub seed: u64,
+    pub log_loss: f64,
+    pub fold_accuracy: Vec<f64>,
+    pub interval_method: String,
+}
+
+/// One compared candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateRow {
+    pub spec: CandidateSpec,
+    pub accuracy: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+    pub log_loss: Option<f64>,
+}
+
+/// The final fit on all training labels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FitSummary {
+    pub iterations: usize,
+    pub converged: bool,
+    pub train_loss: f64,
+}
+
 /// Metrics of a trained scorer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// How the numbers below were obtained, in words.
+    pub method: String,
     pub head: Head,
+    pub chosen: CandidateSpec,
     pub features: usize,
+    pub feature_names: Vec<String>,
     pub split: SplitCounts,
-    pub epochs: usize,
-    pub best_epoch: usize,
-    pub train_loss: f64,
-    pub validation_loss: Option<f64>,
-    pub train_accuracy: Option<Accuracy>,
+    /// Cross-validated accuracy of the chosen candidate (or the holdout accuracy when
+    /// cross-validation was impossible).
+    pub estimate: Option<Estimate>,
+    pub cv: Option<CvSummary>,
+    pub candidates: Vec<CandidateRow>,
+    /// Accuracy on the held-out events (only with `holdout > 0`).
     pub heldout: Option<Accuracy>,
+    pub fit: FitSummary,
+    pub train_accuracy: Option<Accuracy>,
     pub likert_spearman: Option<LikertCorrelation>,
     pub learning_curve: Vec<CurvePoint>,
     pub notes: Vec<String>,
 }
 
-/// A trained scorer and its report.
+/// The Laplace posterior of the best linear candidate refitted on all training labels: the
+/// mean `w` and covariance `(n·H)⁻¹` over its standardised design (see [`linear`]). Active
+/// labeling scores pairs with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posterior {
+    pub spec: CandidateSpec,
+    pub standardizer: Standardizer,
+    pub projections: Vec<Projection>,
+    pub w: Vec<f64>,
+    /// Row-major `d × d`.
+    pub cov: Vec<f64>,
+}
+
+impl Posterior {
+    /// Standardised design rows of every row of `table`.
+    pub fn rows(&self, table: &FeatureTable) -> Vec<Vec<f64>> {
+        design_inputs(&self.standardizer, &self.projections, table)
+            .iter()
+            .map(|r| self.standardizer.apply(r))
+            .collect()
+    }
+}
+
+/// A trained scorer, its report and the posterior for active labeling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trained {
     pub model: ScorerModel,
     pub report: Report,
+    pub posterior: Option<Posterior>,
 }
 
 /// Pairwise accuracy of `scores` on `pairs` (tie labels left out); `None` without decided pairs.
@@ -228,95 +420,261 @@ pub fn accuracy(scores: &[f64], pairs: &[LabeledPair], seed: u64) -> Option<Accu
     })
 }
 
-/// Pairs of the given events (pairwise/best-of-N as labelled, Likert ratings paired within
-/// the events).
-fn pairs_of(labels: &Labels, events: &[usize], cap: usize, seed: u64) -> Vec<LabeledPair> {
-    let keep = |e: usize| events.binary_search(&e).is_ok();
-    let mut out: Vec<LabeledPair> = labels
-        .pairs
+/// A feature set: standardised rows of the labelled items and the transform that makes them.
+pub struct Design {
+    pub label: String,
+    pub standardizer: Standardizer,
+    pub projections: Vec<Projection>,
+    /// Standardised row of each labelled item (zeros for items without features).
+    pub x: Vec<Vec<f64>>,
+}
+
+impl Design {
+    /// The design of `table`'s signals plus the outputs of `projections`, standardised over
+    /// the collection; `rows[i]` is labelled item i's table row.
+    pub fn build(
+        table: &FeatureTable,
+        rows: &[Option<usize>],
+        projections: Vec<Projection>,
+        label: String,
+    ) -> Self {
+        let mut names = table.names.clone();
+        let mut log1p = table.log1p.clone();
+        for p in &projections {
+            names.extend(p.names());
+            log1p.extend(std::iter::repeat_n(false, p.rank));
+        }
+        let unfitted = Standardizer {
+            names: names.clone(),
+            log1p: log1p.clone(),
+            mean: vec![0.0; names.len()],
+            std: vec![1.0; names.len()],
+        };
+        let raw = design_inputs(&unfitted, &projections, table);
+        let standardizer = Standardizer::fit_rows(&names, &log1p, &raw);
+        let x = rows
+            .iter()
+            .map(|r| match r {
+                Some(r) => standardizer.apply(&raw[*r]),
+                None => vec![0.0; names.len()],
+            })
+            .collect();
+        Self {
+            label,
+            standardizer,
+            projections,
+            x,
+        }
+    }
+
+    fn model(&self, head: Head, layers: Vec<Layer>) -> ScorerModel {
+        ScorerModel {
+            format: FORMAT.to_string(),
+            head,
+            projections: self.projections.clone(),
+            standardizer: self.standardizer.clone(),
+            layers,
+        }
+    }
+}
+
+/// The linear head on a design with one L2 strength.
+pub struct LinearCandidate<'a> {
+    pub design: &'a Design,
+    pub l2: f64,
+}
+
+impl LinearCandidate<'_> {
+    /// The solved weights.
+    pub fn solve(&self, pairs: &[LabeledPair]) -> Result<linear::LinearFit, LearnError> {
+        linear::fit(
+            &self.design.x,
+            pairs,
+            self.l2,
+            &linear::SolverOptions::default(),
+        )
+    }
+}
+
+impl Candidate for LinearCandidate<'_> {
+    fn spec(&self) -> CandidateSpec {
+        CandidateSpec {
+            head: Head::Linear,
+            features: self.design.label.clone(),
+            l2: self.l2,
+            hidden: None,
+            epochs: None,
+        }
+    }
+
+    fn fit(&self, pairs: &[LabeledPair]) -> Result<CandidateFit, LearnError> {
+        let f = self.solve(pairs)?;
+        let scores = self
+            .design
+            .x
+            .iter()
+            .map(|r| r.iter().zip(&f.w).map(|(a, b)| a * b).sum())
+            .collect();
+        let layer = Layer {
+            inputs: f.w.len(),
+            outputs: 1,
+            weight: f.w.iter().map(|&v| v as f32).collect(),
+            bias: None,
+        };
+        Ok(CandidateFit {
+            scores,
+            model: self.design.model(Head::Linear, vec![layer]),
+            iterations: f.iterations,
+            converged: f.converged,
+            loss: f.loss,
+        })
+    }
+}
+
+/// The MLP head (burn autodiff) on a design with one weight decay.
+pub struct MlpCandidate<'a> {
+    pub design: &'a Design,
+    pub l2: f64,
+    pub hidden: usize,
+    pub lr: f64,
+    pub epochs: usize,
+    pub seed: u64,
+    pub device: &'a Device,
+}
+
+impl Candidate for MlpCandidate<'_> {
+    fn spec(&self) -> CandidateSpec {
+        CandidateSpec {
+            head: Head::Mlp,
+            features: self.design.label.clone(),
+            l2: self.l2,
+            hidden: Some(self.hidden),
+            epochs: Some(self.epochs),
+        }
+    }
+
+    fn fit(&self, pairs: &[LabeledPair]) -> Result<CandidateFit, LearnError> {
+        let opts = FitOptions {
+            head: Head::Mlp,
+            hidden: self.hidden,
+            lr: self.lr,
+            weight_decay: self.l2,
+            max_epochs: self.epochs,
+            patience: self.epochs,
+            seed: self.seed,
+        };
+        let f = model::fit(&self.design.x, pairs, &[], &opts, self.device)?;
+        let scores = self
+            .design
+            .x
+            .iter()
+            .map(|r| model::forward(&f.layers, r))
+            .collect();
+        Ok(CandidateFit {
+            scores,
+            model: self.design.model(Head::Mlp, f.layers),
+            iterations: f.epochs,
+            converged: false,
+            loss: f.train_loss,
+        })
+    }
+}
+
+/// Spearman ρ between `scores` (per labelled item, `None` = no score) and the mean Likert
+/// rating of the items rated in `events`.
+fn likert_correlation(
+    labels: &Labels,
+    events: &[usize],
+    scores: &[Option<f64>],
+) -> Option<LikertCorrelation> {
+    let mut by_item: std::collections::BTreeMap<usize, (f64, usize)> = Default::default();
+    for l in labels
+        .likert
         .iter()
-        .filter(|p| keep(p.event))
-        .copied()
-        .collect();
-    let likert: Vec<&LikertRating> = labels.likert.iter().filter(|l| keep(l.event)).collect();
-    out.extend(labels::likert_pairs(&likert, cap, seed));
+        .filter(|l| events.binary_search(&l.event).is_ok())
+    {
+        if scores.get(l.item).copied().flatten().is_some() {
+            let e = by_item.entry(l.item).or_default();
+            e.0 += l.rating;
+            e.1 += 1;
+        }
+    }
+    (!by_item.is_empty()).then(|| {
+        let s: Vec<f64> = by_item.keys().filter_map(|&i| scores[i]).collect();
+        let r: Vec<f64> = by_item.values().map(|(t, c)| t / *c as f64).collect();
+        match correlation::spearman(&s, &r) {
+            Ok(rho) => LikertCorrelation {
+                items: s.len(),
+                rho: Some(rho),
+                note: None,
+            },
+            Err(e) => LikertCorrelation {
+                items: s.len(),
+                rho: None,
+                note: Some(e.to_string()),
+            },
+        }
+    })
+}
+
+/// The feature sets to compare: the signals, and (with `opts.embeddings`) the signals plus
+/// each embedding model's leading principal components.
+fn designs(table: &FeatureTable, rows: &[Option<usize>], opts: &TrainOptions) -> Vec<Design> {
+    let mut out = vec![Design::build(table, rows, Vec::new(), "signals".into())];
+    if opts.embeddings {
+        for e in &table.embeddings {
+            for &r in &opts.pca_ranks {
+                if let Some(p) = Projection::fit(e, r, opts.seed) {
+                    let label = format!("signals + {} pca{}", e.model, p.rank);
+                    if out.iter().any(|d| d.label == label) {
+                        continue;
+                    }
+                    out.push(Design::build(table, rows, vec![p], label));
+                }
+            }
+        }
+    }
     out
 }
 
 /// Trains a scorer from `labels` on the features of `table` (labels name items by the same
-/// relative paths as `table.items`), on `device` (burn `flex` is the CPU default).
+/// relative paths as `table.items`); the MLP head runs on `device` (burn `flex` is the CPU
+/// default). See the module docs for the procedure.
 pub fn train(
     table: &FeatureTable,
     labels: &Labels,
     opts: &TrainOptions,
     device: &Device,
 ) -> Result<Trained, LearnError> {
-    if !(0.0..1.0).contains(&opts.holdout) || !(0.0..1.0).contains(&opts.validation) {
-        return Err(LearnError::Invalid(
-            "holdout and validation shares must be in [0, 1)".into(),
-        ));
-    }
-    if table.names.is_empty() {
+    opts.validate()?;
+    if table.names.is_empty() && table.embeddings.is_empty() {
         return Err(LearnError::Invalid("no features to learn from".into()));
     }
-    let standardizer = Standardizer::fit(table);
-    // Standardised rows of the labelled items, by label index; items without a row are
-    // dropped with their pairs.
     let row_of: std::collections::HashMap<&str, usize> = table
         .items
         .iter()
         .enumerate()
         .map(|(i, n)| (n.as_str(), i))
         .collect();
-    let mut x = Vec::with_capacity(labels.items.len());
-    let mut present = Vec::with_capacity(labels.items.len());
-    for item in &labels.items {
-        match row_of.get(item.as_str()) {
-            Some(&r) => {
-                x.push(standardizer.apply(&table.rows[r]));
-                present.push(true);
-            }
-            None => {
-                x.push(vec![0.0; table.names.len()]);
-                present.push(false);
-            }
-        }
-    }
-    let usable = |p: &LabeledPair| present[p.a] && present[p.b];
+    let rows: Vec<Option<usize>> = labels
+        .items
+        .iter()
+        .map(|i| row_of.get(i.as_str()).copied())
+        .collect();
+    let data = cv::PairData {
+        labels,
+        usable: rows.iter().map(Option::is_some).collect(),
+        likert_pair_cap: opts.likert_pair_cap,
+        seed: opts.seed,
+    };
     let events = labels.events();
     let (kept, heldout_events) = labels::split_events(&events, opts.holdout, opts.seed);
-    let (fit_events, val_events) = labels::split_events(&kept, opts.validation, opts.seed ^ 0x5eed);
-    let cap = opts.likert_pair_cap;
-    let all_fit = pairs_of(labels, &fit_events, cap, opts.seed);
-    let all_val = pairs_of(labels, &val_events, cap, opts.seed);
-    let all_test = pairs_of(labels, &heldout_events, cap, opts.seed);
-    let dropped = [&all_fit, &all_val, &all_test]
-        .iter()
-        .map(|v| v.iter().filter(|p| !usable(p)).count())
-        .sum();
-    let filter =
-        |v: Vec<LabeledPair>| -> Vec<LabeledPair> { v.into_iter().filter(|p| usable(p)).collect() };
-    let (mut fit_pairs, mut val_pairs, test_pairs) =
-        (filter(all_fit), filter(all_val), filter(all_test));
-    let mut notes = vec![
-        "missing feature values are imputed with the collection mean (0 after standardisation)"
-            .to_string(),
-        "the stored parameters are the model evaluated here (trained without the held-out events)"
-            .to_string(),
-    ];
-    let mut val_events_used = val_events.len();
-    if val_pairs.len() < 10 {
-        if !val_pairs.is_empty() || opts.validation > 0.0 {
-            notes.push(format!(
-                "too few validation pairs ({}) for early stopping: trained for {} epochs on all non-held-out pairs",
-                val_pairs.len(),
-                opts.max_epochs
-            ));
-        }
-        fit_pairs.append(&mut val_pairs);
-        val_events_used = 0;
-    }
-    if fit_pairs.is_empty() {
+    let all_pairs = data.pairs(&kept);
+    let test_pairs = data.pairs(&heldout_events);
+    let dropped = data.all_pairs_count(&kept) + data.all_pairs_count(&heldout_events)
+        - all_pairs.len()
+        - test_pairs.len();
+    if all_pairs.is_empty() {
         return Err(LearnError::NoLabels(format!(
             "no training pairs: {} labelled events ({} held out), {} pairs dropped for items without features",
             events.len(),
@@ -324,119 +682,267 @@ pub fn train(
             dropped
         )));
     }
-    let fit_opts = FitOptions {
-        head: opts.head,
-        hidden: opts.hidden,
-        lr: opts.lr,
-        weight_decay: opts.weight_decay,
-        max_epochs: opts.max_epochs,
-        patience: opts.patience,
+
+    let designs = designs(table, &rows, opts);
+    let linear: Vec<LinearCandidate<'_>> = designs
+        .iter()
+        .flat_map(|d| {
+            opts.l2
+                .iter()
+                .map(move |&l2| LinearCandidate { design: d, l2 })
+        })
+        .collect();
+    let mlp: Vec<MlpCandidate<'_>> = if opts.head == HeadChoice::Linear {
+        Vec::new()
+    } else {
+        designs
+            .iter()
+            .flat_map(|d| {
+                opts.mlp_l2.iter().map(move |&l2| MlpCandidate {
+                    design: d,
+                    l2,
+                    hidden: opts.hidden,
+                    lr: opts.lr,
+                    epochs: opts.epochs,
+                    seed: opts.seed,
+                    device,
+                })
+            })
+            .collect()
+    };
+    let mut candidates: Vec<&dyn Candidate> = Vec::new();
+    if opts.head != HeadChoice::Mlp {
+        candidates.extend(linear.iter().map(|c| c as &dyn Candidate));
+    }
+    candidates.extend(mlp.iter().map(|c| c as &dyn Candidate));
+
+    let splits = cv::splits(&kept, opts.folds, opts.repeats, opts.seed);
+    let cv_opts = cv::CvOptions {
+        bootstrap: opts.bootstrap,
         seed: opts.seed,
     };
-    let fitted = model::fit(&x, &fit_pairs, &val_pairs, &fit_opts, device)?;
-    let scores: Vec<f64> = x
-        .iter()
-        .map(|r| model::forward(&fitted.layers, r))
-        .collect();
-    let heldout = accuracy(&scores, &test_pairs, opts.seed);
-    if test_pairs.is_empty() {
-        notes.push("no held-out pairs: raise --holdout or add labels".to_string());
-    }
-
-    // Spearman against held-out Likert ratings (mean per item).
-    let likert_spearman = {
-        let mut by_item: std::collections::BTreeMap<usize, (f64, usize)> = Default::default();
-        for l in labels
-            .likert
-            .iter()
-            .filter(|l| heldout_events.binary_search(&l.event).is_ok() && present[l.item])
-        {
-            let e = by_item.entry(l.item).or_default();
-            e.0 += l.rating;
-            e.1 += 1;
+    let mut notes = vec![
+        "missing feature values are imputed with the collection mean (0 after standardisation)"
+            .to_string(),
+    ];
+    let selection = if splits.is_empty() {
+        None
+    } else {
+        cv::select(&candidates, &data, &splits, &cv_opts).ok()
+    };
+    let chosen = match &selection {
+        Some(s) => s.chosen,
+        None => {
+            // The middle of the linear grid on the signals (or the first candidate).
+            let k = if opts.head == HeadChoice::Mlp {
+                0
+            } else {
+                opts.l2.len() / 2
+            };
+            notes.push(format!(
+                "too few labels for cross-validation: no estimate; {} was fitted without selection",
+                candidates[k].spec().describe()
+            ));
+            k
         }
-        (!by_item.is_empty()).then(|| {
-            let s: Vec<f64> = by_item.keys().map(|&i| scores[i]).collect();
-            let r: Vec<f64> = by_item.values().map(|(t, c)| t / *c as f64).collect();
-            match correlation::spearman(&s, &r) {
-                Ok(rho) => LikertCorrelation {
-                    items: s.len(),
-                    rho: Some(rho),
-                    note: None,
-                },
-                Err(e) => LikertCorrelation {
-                    items: s.len(),
-                    rho: None,
-                    note: Some(e.to_string()),
-                },
+    };
+    let cand = candidates[chosen];
+    let final_fit = cand.fit(&all_pairs)?;
+    let heldout = accuracy(&final_fit.scores, &test_pairs, opts.seed);
+    let chosen_cv = selection.as_ref().and_then(|s| s.results[chosen].clone());
+    let estimate = match (&chosen_cv, &heldout) {
+        (Some(r), _) => Some(Estimate {
+            accuracy: r.accuracy,
+            interval: r.interval,
+            pairs: r.pairs,
+            source: "cross-validation".into(),
+        }),
+        (None, Some(h)) => Some(Estimate {
+            accuracy: h.accuracy,
+            interval: h.interval,
+            pairs: h.pairs,
+            source: "holdout".into(),
+        }),
+        (None, None) => None,
+    };
+    let candidate_rows: Vec<CandidateRow> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let r = selection.as_ref().and_then(|s| s.results[i].as_ref());
+            CandidateRow {
+                spec: c.spec(),
+                accuracy: r.map(|r| r.accuracy),
+                interval: r.and_then(|r| r.interval),
+                log_loss: r.map(|r| r.log_loss),
             }
         })
+        .collect();
+
+    let learning_curve = match (&selection, opts.curve) {
+        (Some(_), true) => {
+            let full = splits
+                .first()
+                .and_then(|r| r.first())
+                .map_or(0, |s| s.train.len());
+            let mut sizes: Vec<usize> = opts
+                .curve_sizes
+                .iter()
+                .copied()
+                .filter(|&s| s < full)
+                .collect();
+            sizes.push(full);
+            let mut curve = cv::learning_curve(cand, &data, &splits, &sizes, opts.seed);
+            // The full-size point is the estimate itself (same fits); keep its exact value.
+            if let (Some(last), Some(r)) = (curve.last_mut(), &chosen_cv)
+                && last.training_events == full
+            {
+                last.accuracy = r.accuracy;
+            }
+            curve
+        }
+        _ => Vec::new(),
+    };
+    let likert_spearman = match &chosen_cv {
+        Some(r) => likert_correlation(labels, &kept, &r.oof_scores),
+        None => {
+            let s: Vec<Option<f64>> = final_fit.scores.iter().copied().map(Some).collect();
+            likert_correlation(labels, &heldout_events, &s)
+        }
     };
 
-    // Learning curve: the same training on the first k pairs of a seeded shuffle.
-    let mut learning_curve = Vec::new();
-    if opts.curve && !test_pairs.is_empty() {
-        let mut order = fit_pairs.clone();
-        let mut rng = crate::ranking::rng::Rng::new(opts.seed ^ 0xc0ffee);
-        for i in (1..order.len()).rev() {
-            let j = rng.below(i + 1);
-            order.swap(i, j);
-        }
-        let mut sizes: Vec<usize> = [10usize, 20, 50, 100, 200, 500, 1000, 2000, 5000]
-            .into_iter()
-            .filter(|&k| k < order.len())
-            .collect();
-        sizes.push(order.len());
-        for k in sizes {
-            let acc = if k == order.len() {
-                heldout.as_ref().map(|a| a.accuracy)
+    // The posterior of the best linear candidate (for active labeling).
+    let best_linear = match &selection {
+        Some(s) => {
+            let lin: Vec<Option<CvResult>> = s.results[..if opts.head == HeadChoice::Mlp {
+                0
             } else {
-                let f = model::fit(&x, &order[..k], &val_pairs, &fit_opts, device)?;
-                let s: Vec<f64> = x.iter().map(|r| model::forward(&f.layers, r)).collect();
-                accuracy(&s, &test_pairs, opts.seed).map(|a| a.accuracy)
-            };
-            if let Some(accuracy) = acc {
-                learning_curve.push(CurvePoint {
-                    training_pairs: k,
-                    accuracy,
-                });
-            }
+                linear.len()
+            }]
+                .to_vec();
+            cv::best(&lin)
         }
-    }
+        None if opts.head != HeadChoice::Mlp => Some(chosen),
+        None => None,
+    };
+    let posterior = best_linear.and_then(|i| {
+        let c = &linear[i];
+        let f = c.solve(&all_pairs).ok()?;
+        let prec = linear::precision(&c.design.x, &all_pairs, c.l2, &f.w);
+        let cov = linear::spd_inverse(&prec, f.w.len())?;
+        Some(Posterior {
+            spec: c.spec(),
+            standardizer: c.design.standardizer.clone(),
+            projections: c.design.projections.clone(),
+            w: f.w,
+            cov,
+        })
+    });
 
+    let spec = cand.spec();
+    let method = match &selection {
+        Some(_) => format!(
+            "{} candidates ({}) compared by {}-fold cross-validation over labelled events, repeated {} times (seed {}), on the same folds; the estimate is the chosen candidate's pooled out-of-fold pairwise accuracy on decided pairs, with a 95 % percentile-bootstrap interval over events ({} resamples; it ignores training-set variance and is slightly optimistic after choosing the best of {}). The stored scorer is the chosen candidate ({}) refitted on all {} training events ({} pairs){}.",
+            candidates.len(),
+            candidate_summary(opts, designs.len()),
+            opts.folds.min(kept.len()),
+            opts.repeats,
+            opts.seed,
+            opts.bootstrap,
+            candidates.len(),
+            spec.describe(),
+            kept.len(),
+            all_pairs.len(),
+            if heldout_events.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} events ({} pairs) were held out from selection and refit and give the `heldout` accuracy",
+                    heldout_events.len(),
+                    test_pairs.len()
+                )
+            }
+        ),
+        None => format!(
+            "no cross-validation (too few labelled events with decided pairs); {} fitted on all {} training events{}.",
+            spec.describe(),
+            kept.len(),
+            if heldout_events.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the estimate is the accuracy on {} held-out events",
+                    heldout_events.len()
+                )
+            }
+        ),
+    };
+    if !final_fit.converged && spec.head == Head::Linear {
+        notes.push(format!(
+            "the final linear fit stopped after {} iterations before its gradient reached the tolerance",
+            final_fit.iterations
+        ));
+    }
+    let design = designs
+        .iter()
+        .find(|d| d.label == spec.features)
+        .unwrap_or(&designs[0]);
     let report = Report {
-        head: opts.head,
-        features: table.names.len(),
+        method,
+        head: spec.head,
+        chosen: spec.clone(),
+        features: design.standardizer.names.len(),
+        feature_names: design.standardizer.names.clone(),
         split: SplitCounts {
             events: events.len(),
-            training_events: fit_events.len() + val_events.len() - val_events_used,
-            validation_events: val_events_used,
+            training_events: kept.len(),
             heldout_events: heldout_events.len(),
-            training_pairs: fit_pairs.len(),
-            validation_pairs: val_pairs.len(),
+            training_pairs: all_pairs.len(),
             heldout_pairs: test_pairs.len(),
-            items_without_features: present.iter().filter(|p| !**p).count(),
+            items_without_features: rows.iter().filter(|r| r.is_none()).count(),
             dropped_pairs: dropped,
         },
-        epochs: fitted.epochs,
-        best_epoch: fitted.best_epoch,
-        train_loss: fitted.train_loss,
-        validation_loss: fitted.validation_loss,
-        train_accuracy: accuracy(&scores, &fit_pairs, opts.seed),
+        estimate,
+        cv: chosen_cv.as_ref().map(|r| CvSummary {
+            folds: opts.folds.min(kept.len()),
+            repeats: opts.repeats,
+            seed: opts.seed,
+            log_loss: r.log_loss,
+            fold_accuracy: r.fold_accuracy.clone(),
+            interval_method: "percentile bootstrap over labelled events of the out-of-fold results"
+                .into(),
+        }),
+        candidates: candidate_rows,
         heldout,
+        fit: FitSummary {
+            iterations: final_fit.iterations,
+            converged: final_fit.converged,
+            train_loss: final_fit.loss,
+        },
+        train_accuracy: accuracy(&final_fit.scores, &all_pairs, opts.seed),
         likert_spearman,
         learning_curve,
         notes,
     };
     Ok(Trained {
-        model: ScorerModel {
-            format: FORMAT.to_string(),
-            head: opts.head,
-            standardizer,
-            layers: fitted.layers,
-        },
+        model: final_fit.model,
         report,
+        posterior,
     })
+}
+
+fn candidate_summary(opts: &TrainOptions, designs: usize) -> String {
+    let mut parts = Vec::new();
+    if opts.head != HeadChoice::Mlp {
+        parts.push(format!("linear head × λ ∈ {:?}", opts.l2));
+    }
+    if opts.head != HeadChoice::Linear {
+        parts.push(format!(
+            "MLP head ({} hidden, {} epochs) × λ ∈ {:?}",
+            opts.hidden, opts.epochs, opts.mlp_l2
+        ));
+    }
+    format!("{} on {designs} feature set(s)", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -493,14 +999,17 @@ mod tests {
         )
     }
 
-    #[test]
-    fn trains_evaluates_and_reports_the_split() {
-        let (table, labels) = data();
-        let opts = TrainOptions {
-            holdout: 0.25,
+    fn linear_only() -> TrainOptions {
+        TrainOptions {
+            head: HeadChoice::Linear,
             ..TrainOptions::default()
-        };
-        let t = train(&table, &labels, &opts, &Device::flex()).unwrap();
+        }
+    }
+
+    #[test]
+    fn cross_validates_selects_and_refits_on_every_label() {
+        let (table, labels) = data();
+        let t = train(&table, &labels, &linear_only(), &Device::flex()).unwrap();
         let r = &t.report;
         assert_eq!(r.split.items_without_features, 1);
         assert!(
@@ -508,31 +1017,60 @@ mod tests {
             "pairs with the ghost item are dropped"
         );
         assert_eq!(
-            r.split.training_events + r.split.validation_events + r.split.heldout_events,
-            r.split.events
+            r.split.training_events, r.split.events,
+            "no holdout: every event trains"
         );
+        assert_eq!(r.split.heldout_events, 0);
+        assert!(r.heldout.is_none());
+        let usable = labels.pairs.iter().filter(|p| p.a < 40 && p.b < 40).count();
+        assert!(
+            r.split.training_pairs >= usable,
+            "the stored scorer saw every usable pair (plus Likert pairs)"
+        );
+        let est = r.estimate.as_ref().unwrap();
+        assert_eq!(est.source, "cross-validation");
+        assert!(est.accuracy > 0.9, "{est:?}");
+        let (lo, hi) = est.interval.unwrap();
+        assert!(lo <= est.accuracy && est.accuracy <= hi);
+        assert_eq!(r.candidates.len(), L2_GRID.len());
+        assert!(r.candidates.iter().all(|c| c.accuracy.is_some()));
+        let best = r
+            .candidates
+            .iter()
+            .map(|c| c.accuracy.unwrap())
+            .fold(0.0, f64::max);
         assert_eq!(
-            r.split.heldout_events,
-            (r.split.events as f64 * 0.25).round() as usize
+            est.accuracy, best,
+            "the chosen candidate has the best estimate"
         );
-        let held = r.heldout.as_ref().unwrap();
-        assert!(held.accuracy > 0.9, "{held:?}");
-        let (lo, hi) = held.interval.unwrap();
-        assert!(lo <= held.accuracy && held.accuracy <= hi);
+        assert!(r.fit.converged, "{:?} {:?}", r.fit, r.chosen);
+        assert!(
+            r.method.contains("5-fold cross-validation") && r.method.contains("refitted on all")
+        );
+        let cv = r.cv.as_ref().unwrap();
+        assert_eq!(cv.fold_accuracy.len(), 10);
         let rho = r.likert_spearman.as_ref().unwrap().rho.unwrap();
-        assert!(rho > 0.7, "Spearman vs held-out Likert {rho}");
-        assert!(r.learning_curve.len() >= 3);
-        assert!(r.validation_loss.is_some() && r.best_epoch <= r.epochs);
+        assert!(rho > 0.7, "Spearman vs Likert {rho}");
+        let curve = &r.learning_curve;
+        assert!(curve.len() >= 3, "{curve:?}");
+        assert_eq!(curve.last().unwrap().accuracy, est.accuracy);
+        assert!(
+            curve
+                .windows(2)
+                .all(|w| w[0].training_events < w[1].training_events)
+        );
         // The stored form scores like the trained one and survives JSON.
         t.model.validate().unwrap();
+        assert_eq!(t.model.format, FORMAT);
         let json = serde_json::to_vec(&t.model).unwrap();
         let back: ScorerModel = serde_json::from_slice(&json).unwrap();
-        assert!((back.score(&table.rows[0]) - t.model.score(&table.rows[0])).abs() < 1e-9);
+        let inputs = back.inputs(&table);
+        assert!((back.score(&inputs[0]) - t.model.score(&table.rows[0])).abs() < 1e-9);
         let best = (0..40)
             .max_by(|&i, &j| {
                 t.model
-                    .score(&table.rows[i])
-                    .total_cmp(&t.model.score(&table.rows[j]))
+                    .score(&inputs[i])
+                    .total_cmp(&t.model.score(&inputs[j]))
             })
             .unwrap();
         let v = &table.rows[best];
@@ -540,25 +1078,208 @@ mod tests {
             v[0].unwrap() - v[1].unwrap() > 3.0,
             "top item is a good one: {v:?}"
         );
+        // The refit is the exact optimum for the chosen λ on all pairs.
+        let p = t.posterior.as_ref().unwrap();
+        assert_eq!(p.spec, r.chosen);
+        let w: Vec<f64> = t.model.layers[0]
+            .weight
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        for (a, b) in w.iter().zip(&p.w) {
+            assert!((a - b).abs() < 1e-6 * b.abs().max(1.0));
+        }
+        let d = p.w.len();
+        assert_eq!(p.cov.len(), d * d);
+        assert!((0..d).all(|i| p.cov[i * d + i] > 0.0));
+        assert_eq!(p.rows(&table).len(), 40);
+    }
+
+    #[test]
+    fn holdout_events_stay_out_of_the_refit() {
+        let (table, labels) = data();
+        let opts = TrainOptions {
+            holdout: 0.25,
+            curve: false,
+            ..linear_only()
+        };
+        let t = train(&table, &labels, &opts, &Device::flex()).unwrap();
+        let s = &t.report.split;
+        assert_eq!(s.heldout_events, (s.events as f64 * 0.25).round() as usize);
+        assert_eq!(s.training_events + s.heldout_events, s.events);
+        let h = t.report.heldout.as_ref().unwrap();
+        assert!(h.accuracy > 0.85, "{h:?}");
+        assert!(t.report.learning_curve.is_empty());
+        assert!(
+            t.report
+                .method
+                .contains("held out from selection and refit")
+        );
+    }
+
+    #[test]
+    fn auto_compares_linear_and_mlp_heads() {
+        let (table, labels) = data();
+        let opts = TrainOptions {
+            l2: vec![1e-3, 1e-1],
+            mlp_l2: vec![1e-2],
+            epochs: 60,
+            curve: false,
+            repeats: 1,
+            folds: 3,
+            ..TrainOptions::default()
+        };
+        let t = train(&table, &labels, &opts, &Device::flex()).unwrap();
+        let heads: Vec<Head> = t.report.candidates.iter().map(|c| c.spec.head).collect();
+        assert_eq!(heads, vec![Head::Linear, Head::Linear, Head::Mlp]);
+        assert!(t.report.candidates.iter().all(|c| c.accuracy.is_some()));
+        assert_eq!(t.model.head, t.report.chosen.head);
+        assert!(
+            t.posterior.is_some(),
+            "the best linear candidate still gives a posterior"
+        );
+        t.model.validate().unwrap();
+    }
+
+    #[test]
+    fn embeddings_enter_through_principal_components_when_they_help() {
+        // Signals are noise; the truth lives in a 6-d embedding along one direction.
+        let mut rng = Rng::new(3);
+        let n = 80;
+        let mut table = FeatureTable::new(vec!["noise".into()]);
+        table.items = (0..n).map(|i| format!("i{i:02}")).collect();
+        table.rows = (0..n).map(|_| vec![Some(rng.next_f64())]).collect();
+        let emb: Vec<Vec<f32>> = (0..n)
+            .map(|_| (0..6).map(|_| (rng.next_f64() - 0.5) as f32).collect())
+            .collect();
+        let truth: Vec<f64> = emb.iter().map(|v| f64::from(v[0] + v[1])).collect();
+        let mut k = 0;
+        table.add_embedding("clip", 6, |_| {
+            k += 1;
+            Some(emb[k - 1].clone())
+        });
+        let mut pairs = Vec::new();
+        for e in 0..240 {
+            let (a, b) = (rng.below(n), rng.below(n));
+            if a != b {
+                pairs.push(LabeledPair {
+                    a,
+                    b,
+                    target: if truth[a] > truth[b] { 1.0 } else { 0.0 },
+                    event: e,
+                });
+            }
+        }
+        let labels = Labels {
+            items: table.items.clone(),
+            pairs,
+            likert: vec![],
+        };
+        let opts = TrainOptions {
+            pca_ranks: vec![6],
+            curve: false,
+            ..linear_only()
+        };
+        let t = train(&table, &labels, &opts, &Device::flex()).unwrap();
+        assert_eq!(t.report.chosen.features, "signals + clip pca6");
+        assert!(t.report.estimate.as_ref().unwrap().accuracy > 0.85);
+        assert_eq!(t.model.projections.len(), 1);
+        assert_eq!(t.model.embedding_models(), vec!["clip".to_string()]);
+        // The stored model scores from the raw embedding.
+        let inputs = t.model.inputs(&table);
+        let s: Vec<f64> = inputs.iter().map(|r| t.model.score(r)).collect();
+        let right = (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .filter(|&(i, j)| truth[i] > truth[j] + 0.05)
+            .filter(|&(i, j)| s[i] > s[j])
+            .count();
+        let all = (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .filter(|&(i, j)| truth[i] > truth[j] + 0.05)
+            .count();
+        assert!(right as f64 / all as f64 > 0.9, "{right}/{all}");
+        // Without embeddings allowed, only the signals are tried.
+        let off = TrainOptions {
+            embeddings: false,
+            ..opts
+        };
+        let t = train(&table, &labels, &off, &Device::flex()).unwrap();
+        assert!(
+            t.report
+                .candidates
+                .iter()
+                .all(|c| c.spec.features == "signals")
+        );
+    }
+
+    #[test]
+    fn format_1_scorers_still_score_from_embedding_dimensions() {
+        let mut table = FeatureTable::new(vec!["a".into()]);
+        table.items = vec!["x".into(), "y".into()];
+        table.rows = vec![vec![Some(1.0)], vec![Some(2.0)]];
+        table.add_embedding("m", 2, |i| {
+            Some(if i == "x" {
+                vec![1.0, 0.0]
+            } else {
+                vec![0.0, 3.0]
+            })
+        });
+        let json = r#"{"format":"assay-preference/1","head":"linear",
+            "standardizer":{"names":["a","m[1]"],"log1p":[false,false],"mean":[0,0],"std":[1,1]},
+            "layers":[{"inputs":2,"outputs":1,"weight":[1.0,10.0],"bias":null}]}"#;
+        let m: ScorerModel = serde_json::from_str(json).unwrap();
+        m.validate().unwrap();
+        assert_eq!(m.embedding_models(), vec!["m".to_string()]);
+        let s: Vec<f64> = m.inputs(&table).iter().map(|r| m.score(r)).collect();
+        assert_eq!(s, vec![1.0, 32.0]);
     }
 
     #[test]
     fn bad_inputs_and_broken_models_are_errors() {
         let (table, labels) = data();
-        let opts = TrainOptions::default();
+        let opts = linear_only();
         assert!(matches!(
             train(&table, &Labels::default(), &opts, &Device::flex()),
             Err(LearnError::NoLabels(_))
         ));
-        let bad = TrainOptions {
-            holdout: 1.0,
-            ..TrainOptions::default()
-        };
-        assert!(matches!(
-            train(&table, &labels, &bad, &Device::flex()),
-            Err(LearnError::Invalid(_))
-        ));
+        for bad in [
+            TrainOptions {
+                holdout: 1.0,
+                ..linear_only()
+            },
+            TrainOptions {
+                l2: vec![],
+                ..linear_only()
+            },
+            TrainOptions {
+                l2: vec![0.0],
+                ..linear_only()
+            },
+            TrainOptions {
+                folds: 1,
+                ..linear_only()
+            },
+        ] {
+            assert!(matches!(
+                train(&table, &labels, &bad, &Device::flex()),
+                Err(LearnError::Invalid(_))
+            ));
+        }
         assert!(train(&FeatureTable::default(), &labels, &opts, &Device::flex()).is_err());
+        // One event only: no cross-validation, a fit without selection and a note.
+        let few = Labels {
+            pairs: labels.pairs[..1].to_vec(),
+            likert: vec![],
+            ..labels.clone()
+        };
+        let t = train(&table, &few, &opts, &Device::flex()).unwrap();
+        assert!(t.report.estimate.is_none() && t.report.cv.is_none());
+        assert!(
+            t.report.notes.iter().any(|n| n.contains("too few labels")),
+            "{:?}",
+            t.report.notes
+        );
+        assert_eq!(t.report.chosen.l2, L2_GRID[L2_GRID.len() / 2]);
 
         let t = train(
             &table,

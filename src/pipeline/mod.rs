@@ -11,6 +11,7 @@
 
 pub mod clip;
 mod flow;
+pub mod preference;
 pub mod progress;
 pub mod scan_log;
 
@@ -149,6 +150,12 @@ pub struct ScanSummary {
     /// Remarks of the CLIP setup (no aesthetic head for the model, heads skipped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub clip_notes: Vec<String>,
+    /// The active preference scorer rescored the collection (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<preference::Refreshed>,
+    /// Rescoring with the active preference scorer failed (the scan itself is kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned_error: Option<String>,
     pub cancelled: bool,
     pub seconds: f64,
     pub files_per_second: f64,
@@ -786,6 +793,14 @@ pub fn scan(
                 }
                 Err(e) => summary.clip_error = Some(e.to_string()),
             }
+        }
+    }
+    // The flywheel: new and changed images get the active preference scorer's value.
+    if !summary.cancelled {
+        progress.set_phase("learned preference");
+        match preference::refresh_active(&mut store) {
+            Ok(r) => summary.learned = r,
+            Err(e) => summary.learned_error = Some(e.to_string()),
         }
     }
     summary.seconds = progress.snapshot().elapsed_s;

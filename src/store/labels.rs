@@ -78,6 +78,18 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// The stored time of the event with this uid, if there is one.
+    pub fn label_event_time(&self, uid: &str) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT time FROM label_events WHERE uid = ?1")?;
+        let mut rows = stmt.query(params![uid])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(r.get(0)?),
+            None => None,
+        })
+    }
+
     /// Current, present images: relative path → content hash (for naming label items).
     pub fn path_hashes(&self) -> Result<HashMap<String, String>> {
         let mut stmt = self.conn.prepare(

@@ -906,7 +906,7 @@ mod tests {
         assert!(s.conn.execute("DELETE FROM label_events", []).is_ok()); // empty: trigger not hit
         s.conn
             .execute(
-                "INSERT INTO label_events (time, rater, session, protocol, payload) VALUES ('t','r','s','pairwise','{}')",
+                "INSERT INTO label_events (uid, time, rater, session, protocol, payload) VALUES ('u1','t','r','s','pairwise','{}')",
                 [],
             )
             .unwrap();
@@ -916,6 +916,76 @@ mod tests {
                 .is_err()
         );
         assert_eq!(s.count("decisions").unwrap(), 1);
+    }
+
+    #[test]
+    fn migration_5_gives_every_stored_event_an_id_and_loses_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.db");
+        {
+            // A database at schema 4 with events stored without an id (two of them identical).
+            let conn = Connection::open(&p).unwrap();
+            for (i, sql) in schema::MIGRATIONS[..4].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                    .unwrap();
+            }
+            for uid in ["NULL", "NULL", "'abc'"] {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO label_events (uid, time, rater, session, protocol, payload)
+                         VALUES ({uid}, '2026-01-01T00:00:00.000Z', 'r', 'import', 'pairwise', '{{}}')"
+                    ),
+                    [],
+                )
+                .unwrap();
+            }
+        }
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 5);
+        let rows = s.label_events().unwrap();
+        assert_eq!(rows.len(), 3, "no event lost");
+        let uids: Vec<&str> = rows.iter().map(|r| r.uid.as_deref().unwrap()).collect();
+        assert_eq!(
+            uids,
+            vec![
+                "legacy:1:2026-01-01T00:00:00.000Z",
+                "legacy:2:2026-01-01T00:00:00.000Z",
+                "abc"
+            ]
+        );
+        assert!(rows.iter().all(|r| r.payload == "{}" && r.rater == "r"));
+        // Still append-only, and new events need an id.
+        assert!(
+            s.conn
+                .execute("UPDATE label_events SET rater = 'x'", [])
+                .is_err()
+        );
+        assert!(s.conn.execute("DELETE FROM label_events", []).is_err());
+        assert!(
+            s.conn
+                .execute(
+                    "INSERT INTO label_events (time, rater, session, protocol, payload) VALUES ('t','r','s','pairwise','{}')",
+                    [],
+                )
+                .is_err()
+        );
+        let new = s
+            .append_label_events(&[crate::store::NewLabelEvent {
+                uid: "legacy:1:2026-01-01T00:00:00.000Z".into(),
+                time: None,
+                rater: "r".into(),
+                session: "import".into(),
+                protocol: "pairwise".into(),
+                payload: "{}".into(),
+            }])
+            .unwrap();
+        assert_eq!(new, vec![false], "its id makes a re-import of it a no-op");
+        assert_eq!(
+            s.label_event_time("abc").unwrap().as_deref(),
+            Some("2026-01-01T00:00:00.000Z")
+        );
+        assert_eq!(s.label_event_time("nope").unwrap(), None);
     }
 
     #[test]

@@ -158,4 +158,18 @@ ALTER TABLE metadata ADD COLUMN extra_json TEXT;  -- JSON [[key, value], ...]: f
     r"
 ALTER TABLE images ADD COLUMN pixel_hash TEXT;  -- xxh3-128 of the decoded pixels (NULL: not decoded)
 ",
+    // 7: every label event has an id, so that an export (which writes each event's id) imports
+    // back onto itself. Events stored without one (possible only in databases written before
+    // migration 2 or by other tools) get `legacy:<row id>:<time>`, unique in the database, and
+    // new events must carry one. No event is removed or changed otherwise; the append-only
+    // triggers are dropped for the backfill and restored in the same transaction.
+    r"
+DROP TRIGGER label_events_no_update;
+UPDATE label_events SET uid = 'legacy:' || id || ':' || time WHERE uid IS NULL;
+CREATE TRIGGER label_events_no_update BEFORE UPDATE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+CREATE TRIGGER label_events_uid_required BEFORE INSERT ON label_events
+    WHEN NEW.uid IS NULL
+    BEGIN SELECT RAISE(ABORT, 'label_events.uid is required'); END;
+",
 ];

@@ -166,12 +166,34 @@ fn clip_embed_collection_is_incremental_and_scores_prompts() {
     assert_eq!(s["clip_score"], 1);
     assert_eq!(s["no_prompt"], 1);
 
+    assert!(s["learned"].is_null(), "no active preference scorer yet");
+
+    // With an active preference scorer, `assay embed` rescores the collection (the flywheel:
+    // the scorer may read the new embeddings).
+    let labels = tmp.path().join("labels.jsonl");
+    let line = r#"{"protocol":"pairwise","rater":"r","items":["rings.png","gen.png"],"choice":"rings.png"}"#;
+    std::fs::write(&labels, [line; 4].join("\n") + "\n").unwrap();
+    let out = run(&["label", "import", d, "--file", labels.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["train", d, "--head", "linear", "--no-curve"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let out = run(&["embed", d, "--model", m, "--format", "json"]);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (s["embedded"].as_u64(), s["already_embedded"].as_u64()),
         (Some(0), Some(2))
     );
+    assert_eq!(s["learned"]["version"], 1, "{s}");
+    assert_eq!(s["learned"]["images_scored"], 2);
 
     let out = run(&["table", d, "--format", "json"]);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

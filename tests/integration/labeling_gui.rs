@@ -152,6 +152,32 @@ fn pairwise_study_with_two_raters_and_attention_checks() {
     });
 
     eprintln!("trials: ana {ana_trials}, ben {ben_trials}");
+    // The flywheel: ben's session started from a scorer fitted on ana's labels (for
+    // scheduling, not stored) and retrained after 25 new labels: a stored, active version
+    // whose values the grid shows, and the header says so. (Ana's 25th label may already
+    // have stored v1, if its commit came back before her session ended: then ben's is v2.)
+    wait(&mut h, "the retrained scorer", |a| {
+        let s = a.coll.as_ref().unwrap().label.session.as_ref().unwrap();
+        s.scorer.last.as_ref().is_some_and(|f| f.version.is_some()) && !s.scorer.running
+    });
+    let v = {
+        let c = h.state().coll.as_ref().unwrap();
+        let s = c.label.session.as_ref().unwrap();
+        let fit = s.scorer.last.as_ref().unwrap();
+        let v = fit.version.unwrap();
+        assert!((1..=2).contains(&v), "{fit:?}");
+        assert_eq!(
+            s.labels_so_far, 50,
+            "25 pairs per rater, checks not counted"
+        );
+        assert!(fit.events >= 50, "{fit:?}");
+        let e = fit.estimate.as_ref().expect("a cross-validated estimate");
+        assert_eq!(e.source, "cross-validation");
+        assert!(e.accuracy > 0.7, "{e:?}");
+        v
+    };
+    h.get_by_label_contains("labels so far: 50");
+    h.get_by_label_contains(&format!("scorer v{v}: accuracy"));
     // The stored events.
     let db = dir.join(".assay/assay.db");
     let store = Store::open(&db).unwrap();
@@ -229,6 +255,21 @@ fn pairwise_study_with_two_raters_and_attention_checks() {
     let mut raters = store.raters().unwrap();
     raters.sort();
     assert_eq!(raters, vec!["ana", "ben"]);
+    let scorers = store.scorers().unwrap();
+    assert_eq!(
+        scorers.len() as i64,
+        v,
+        "one stored retraining per 25 new labels"
+    );
+    assert!(
+        scorers.iter().all(|r| r.active == (r.version == v)),
+        "the session's retraining is the active version"
+    );
+    assert_eq!(
+        store.signal_numbers("learned_preference").unwrap().len(),
+        11,
+        "every readable image scored by the active scorer"
+    );
     drop(store);
 
     // Results: the ranking agrees with sharpness within each prompt group.

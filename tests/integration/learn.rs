@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use assay::cli::bench_flywheel::{self, DistortedItem, KINDS};
 use assay::ranking::rng::Rng;
 
 use crate::common::{fixtures_dir, run, scan_json, scanned_demo, stderr, stdout, table_json};
@@ -22,100 +23,14 @@ const PHOTOS: &[&str] = &[
     "kodim20.png",
     "kodim23.png",
 ];
-const KINDS: [&str; 4] = ["blur", "noise", "jpeg", "exposure"];
-/// Severity levels 1..=3 of each distortion (level 0 is the clean photo).
-const BLUR_SIGMA: [f32; 3] = [0.8, 1.6, 3.2];
-const NOISE_SIGMA: [f64; 3] = [6.0, 14.0, 30.0];
-const JPEG_QUALITY: [u8; 3] = [40, 20, 8];
-const EXPOSURE_GAIN: [f32; 3] = [1.4, 1.9, 2.6];
-
-/// One generated image: relative path, source photo, distortion, severity 0–3.
-#[derive(Debug, Clone)]
-struct Item {
-    path: String,
-    photo: usize,
-    kind: &'static str,
-    level: usize,
-}
-
-fn gaussian(rng: &mut Rng) -> f64 {
-    let u = rng.next_f64().max(f64::MIN_POSITIVE);
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * rng.next_f64()).cos()
-}
-
-/// Writes the clean photo (downscaled so its longer side is ≤ 256 px) and its 12 distorted
-/// versions under `out/<stem>/`.
-fn write_versions(src: &Path, out: &Path, photo: usize, rng: &mut Rng) -> Vec<Item> {
-    let img = image::open(src).unwrap().to_rgb8();
-    let (w, h) = img.dimensions();
-    let scale = 256.0 / w.max(h) as f32;
-    let (nw, nh) = (
-        ((w as f32 * scale).round() as u32).max(8),
-        ((h as f32 * scale).round() as u32).max(8),
-    );
-    let base = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
-    let stem = src.file_stem().unwrap().to_string_lossy().to_string();
-    let dir = out.join(&stem);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut items = Vec::new();
-    let mut save = |name: String, kind: &'static str, level: usize, img: &image::RgbImage| {
-        let path = dir.join(&name);
-        if name.ends_with(".jpg") {
-            let q = JPEG_QUALITY[level - 1];
-            let mut f = std::fs::File::create(&path).unwrap();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut f, q)
-                .encode_image(img)
-                .unwrap();
-        } else {
-            img.save(&path).unwrap();
-        }
-        items.push(Item {
-            path: format!("{stem}/{name}"),
-            photo,
-            kind,
-            level,
-        });
-    };
-    save("clean.png".into(), "clean", 0, &base);
-    for level in 1..=3 {
-        let blurred = image::imageops::blur(&base, BLUR_SIGMA[level - 1]);
-        save(format!("blur{level}.png"), "blur", level, &blurred);
-
-        let mut noisy = base.clone();
-        for p in noisy.pixels_mut() {
-            for c in &mut p.0 {
-                let v = f64::from(*c) + NOISE_SIGMA[level - 1] * gaussian(rng);
-                *c = v.round().clamp(0.0, 255.0) as u8;
-            }
-        }
-        save(format!("noise{level}.png"), "noise", level, &noisy);
-
-        save(format!("jpeg{level}.jpg"), "jpeg", level, &base);
-
-        let mut bright = base.clone();
-        for p in bright.pixels_mut() {
-            for c in &mut p.0 {
-                *c = (f32::from(*c) * EXPOSURE_GAIN[level - 1])
-                    .round()
-                    .min(255.0) as u8;
-            }
-        }
-        save(format!("exposure{level}.png"), "exposure", level, &bright);
-    }
-    items
-}
 
 /// A simulated rater's judgement: the less distorted image, flipped with probability 0.1;
 /// a tie when both are equally distorted.
-fn judge(items: &[Item], a: usize, b: usize, rng: &mut Rng) -> String {
-    let (la, lb) = (items[a].level, items[b].level);
-    if la == lb {
-        return "tie".into();
+fn judge(items: &[DistortedItem], a: usize, b: usize, rng: &mut Rng) -> String {
+    match bench_flywheel::judge(items, a, b, 0.1, rng) {
+        Some(w) => items[w].path.clone(),
+        None => "tie".into(),
     }
-    let better = if la < lb { a } else { b };
-    let worse = if la < lb { b } else { a };
-    let pick = if rng.next_f64() < 0.1 { worse } else { better };
-    items[pick].path.clone()
 }
 
 fn pair_line(k: usize, rater: &str, a: &str, b: &str, choice: &str) -> String {
@@ -129,7 +44,7 @@ fn pair_line(k: usize, rater: &str, a: &str, b: &str, choice: &str) -> String {
 /// Accuracy of `score` on ground-truth pairs (severity differs by ≥ 1), excluding `seen`
 /// pairs: (overall, within one photo, across photos, pairs).
 fn ground_truth_accuracy(
-    items: &[Item],
+    items: &[DistortedItem],
     score: &dyn Fn(usize) -> f64,
     seen: &HashSet<(usize, usize)>,
 ) -> (f64, f64, f64, usize) {
@@ -177,12 +92,15 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
     let mut rng = Rng::new(2024);
     let mut items = Vec::new();
     for (p, name) in PHOTOS.iter().enumerate() {
-        items.extend(write_versions(
-            &fixtures.join("photos").join(name),
-            &dir,
-            p,
-            &mut rng,
-        ));
+        items.extend(
+            bench_flywheel::write_distortions(
+                &fixtures.join("photos").join(name),
+                &dir,
+                p,
+                &mut rng,
+            )
+            .unwrap(),
+        );
     }
     // Classical features only, as the issue asks: no face detection, so the four face features
     // are absent (imputed, i.e. constant 0) and only the nine classical signals inform the score.
@@ -236,27 +154,19 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 
-    let o = run(&[
-        "train",
-        d,
-        "--db",
-        db_s,
-        "--head",
-        "mlp",
-        "--holdout",
-        "0.2",
-        "--seed",
-        "7",
-        "--format",
-        "json",
-    ]);
+    // `assay train` with its defaults: heads and L2 strengths compared by cross-validation,
+    // the best refitted on every label.
+    let o = run(&["train", d, "--db", db_s, "--seed", "7", "--format", "json"]);
     assert!(o.status.success(), "train failed: {}", stderr(&o));
     let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let m = &out["metrics"];
     let split = &m["split"];
-    let used =
-        split["training_pairs"].as_u64().unwrap() + split["validation_pairs"].as_u64().unwrap();
-    assert!(used <= 200, "{split}");
+    assert_eq!(split["training_events"], 200, "{split}");
+    assert_eq!(
+        split["training_pairs"], 200,
+        "the stored scorer saw every label: {split}"
+    );
+    assert_eq!(m["estimate"]["source"], "cross-validation");
     assert_eq!(out["training"]["events"], 200);
     assert_eq!(out["training"]["raters"].as_array().unwrap().len(), 3);
 
@@ -274,10 +184,11 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
     let score = |i: usize| by_path[items[i].path.as_str()];
     let (acc, within, across, n) = ground_truth_accuracy(&items, &score, &seen);
     eprintln!(
-        "{} images, {} labels ({flips} flipped), held-out label accuracy {}, ground truth on {n} unlabelled pairs: {acc:.3} (within photos {within:.3}, across {across:.3})",
+        "{} images, {} labels ({flips} flipped), cross-validated label accuracy {} ({}), ground truth on {n} unlabelled pairs: {acc:.3} (within photos {within:.3}, across {across:.3})",
         items.len(),
         lines.len(),
-        m["heldout"]["accuracy"]
+        m["estimate"]["accuracy"],
+        m["method"]
     );
     let by_kind: Vec<String> = KINDS
         .iter()
@@ -299,7 +210,7 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
         by_kind.join(", ")
     );
     eprintln!(
-        "learning curve on held-out labels (training pairs → accuracy): {}",
+        "cross-validated learning curve (training events → accuracy): {}",
         m["learning_curve"]
     );
 
@@ -332,14 +243,13 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
     for k in [20, 50, 100, 160] {
         let labels = assay::learn::labels::assemble(&events[..k], "overall");
         let opts = assay::learn::TrainOptions {
-            head: assay::learn::Head::Mlp,
-            holdout: 0.0,
             curve: false,
             seed: 7,
             ..Default::default()
         };
         let t = assay::learn::train(&table, &labels, &opts, &burn::tensor::Device::flex()).unwrap();
-        let s = |i: usize| t.model.score(&table.rows[row_of[items[i].path.as_str()]]);
+        let inputs = t.model.inputs(&table);
+        let s = |i: usize| t.model.score(&inputs[row_of[items[i].path.as_str()]]);
         let (a, ..) = ground_truth_accuracy(&items, &s, &seen);
         curve.push((k, a));
     }
@@ -352,9 +262,13 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
     let reported = m["learning_curve"].as_array().unwrap();
     assert!(reported.len() >= 4, "{reported:?}");
     assert_eq!(
-        reported.last().unwrap()["training_pairs"],
-        split["training_pairs"],
-        "the curve ends at the full training set"
+        reported.last().unwrap()["training_events"],
+        160,
+        "the curve ends at the folds' full training sets (4/5 of 200)"
+    );
+    assert_eq!(
+        reported.last().unwrap()["accuracy"],
+        m["estimate"]["accuracy"]
     );
     assert!(
         curve.last().unwrap().1 > curve.first().unwrap().1,
@@ -483,7 +397,9 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains("preference scorer v2") && text.contains("held-out pairwise accuracy"),
+        text.contains("preference scorer v2")
+            && text.contains("pairwise accuracy (cross-validation)")
+            && text.contains("chosen: mlp head"),
         "{text}"
     );
     let v2 = preference_values(&dir, &db);
@@ -516,7 +432,8 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     assert_eq!(list.iter().filter(|s| s["active"] == true).count(), 1);
     assert!(
         list.iter()
-            .all(|s| s["heldout_accuracy"].is_number() || s["metrics"]["heldout"].is_null())
+            .all(|s| s["accuracy"].is_number() && s["accuracy_source"] == "cross-validation"),
+        "{list:?}"
     );
     assert_eq!(list[1]["head"], "mlp");
 
@@ -570,7 +487,10 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     scan_json(&dir, &db, &[]);
     assert_eq!(preference_values(&dir, &db), v1);
     std::fs::copy(dir.join(a), dir.join("new_copy.png")).unwrap();
-    scan_json(&dir, &db, &[]);
+    let (_, summary) = scan_json(&dir, &db, &[]);
+    // The rescoring is part of every scan (the GUI's scans run the same pipeline).
+    assert_eq!(summary["learned"]["version"], 1, "{summary}");
+    assert_eq!(summary["learned"]["images_scored"], v1.len() + 1);
     let after = preference_values(&dir, &db);
     // Face signals come from batched f32 tensors, so a copy scanned alone can differ from its
     // original in the last digits; the classical signals are exact.
@@ -588,7 +508,8 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     );
     drop(store);
 
-    // Stored embeddings join the classical features, one feature per dimension.
+    // Stored embeddings become candidate features through their principal components, and
+    // cross-validation decides whether they are used.
     let mut store = assay::store::Store::open(&db).unwrap();
     let rows: Vec<(i64, String, Vec<f32>)> = store
         .path_ids()
@@ -616,11 +537,24 @@ fn scorers_are_versioned_activated_and_rolled_back() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let t4: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    // Nine classical and four face signals, aesthetic and clip_score (registered, absent here:
-    // imputed), and four embedding dimensions.
-    assert_eq!(t4["metrics"]["features"], 19);
     assert_eq!(
         t4["training"]["features"]["embeddings"],
         serde_json::json!(["test-emb"])
     );
+    let sets: std::collections::BTreeSet<&str> = t4["metrics"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["spec"]["features"].as_str().unwrap())
+        .collect();
+    // The 4-d embedding has 4 components at most (ranks 8 and 32 both give pca4).
+    assert_eq!(
+        sets,
+        ["signals", "signals + test-emb pca4"].into_iter().collect()
+    );
+    // Nine classical and four face signals, aesthetic and clip_score (registered, absent here:
+    // imputed), plus four components when the embedding set is chosen.
+    let chosen = t4["metrics"]["chosen"]["features"].as_str().unwrap();
+    let expect = if chosen == "signals" { 15 } else { 19 };
+    assert_eq!(t4["metrics"]["features"], expect, "{chosen}");
 }
