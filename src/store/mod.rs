@@ -919,7 +919,7 @@ mod tests {
     }
 
     #[test]
-    fn migration_5_gives_every_stored_event_an_id_and_loses_none() {
+    fn migration_7_gives_every_stored_event_an_id_and_loses_none() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("old.db");
         {
@@ -942,7 +942,7 @@ mod tests {
             }
         }
         let mut s = Store::open(&p).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 5);
+        assert_eq!(s.schema_version().unwrap(), 7);
         let rows = s.label_events().unwrap();
         assert_eq!(rows.len(), 3, "no event lost");
         let uids: Vec<&str> = rows.iter().map(|r| r.uid.as_deref().unwrap()).collect();
