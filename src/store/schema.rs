@@ -148,4 +148,9 @@ CREATE TRIGGER scorer_log_no_update BEFORE UPDATE ON scorer_log
 CREATE TRIGGER scorer_log_no_delete BEFORE DELETE ON scorer_log
     BEGIN SELECT RAISE(ABORT, 'scorer_log is append-only'); END;
 ",
+    // 5: million-row catalogue reads (`store/rows.rs`): text signal values (hashes, face
+    // boxes) by key from an index alone, as `signals_key_value` serves the numbers.
+    r"
+CREATE INDEX signals_key_text ON signals(key, value, text) WHERE text IS NOT NULL;
+",
 ];
