@@ -8,6 +8,7 @@
 //! queries in bulk or scores.
 
 pub mod bench;
+pub mod bench_catalog;
 mod jobs;
 pub mod labeling;
 mod labeling_jobs;

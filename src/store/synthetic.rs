@@ -9,8 +9,9 @@
 //! models, samplers; prompts shared by batches of 8 images with their own seeds, an
 //! A1111-style raw carrier; one image in ten has none) and, for one image in 17, a decision.
 //!
-//! Everything is `INSERT … SELECT` in SQL, in transactions of [`CHUNK`] copies: no row crosses
-//! into Rust, so a million rows take seconds, not the minutes of row-by-row inserts.
+//! Everything is `INSERT … SELECT` in SQL ([`CHUNK`] copies per statement), in one transaction
+//! during which the signal indexes are dropped and then rebuilt: no row crosses into Rust and
+//! no index is updated row by row (measured in `cli/bench_catalog.rs`).
 //! Never point this at a real collection: a scan of the folder sees each linked folder once
 //! and marks the copies as missing.
 
@@ -130,7 +131,7 @@ impl super::Store {
         let c = &self.conn;
         c.execute_batch(
             "DROP TABLE IF EXISTS temp.syn_tpl; DROP TABLE IF EXISTS temp.syn_words;
-             DROP TABLE IF EXISTS temp.syn_jitter;
+             DROP TABLE IF EXISTS temp.syn_jitter; DROP TABLE IF EXISTS temp.syn_sig;
              CREATE TEMP TABLE syn_tpl (k INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE, sub TEXT NOT NULL);
              CREATE TEMP TABLE syn_words (list INTEGER, k INTEGER, w TEXT NOT NULL, PRIMARY KEY (list, k));
              CREATE TEMP TABLE syn_jitter (key TEXT PRIMARY KEY, salt INTEGER, lo REAL, hi REAL);",
@@ -232,15 +233,26 @@ impl super::Store {
                        sa.w AS sampler, 4.0 + ((seq.i / 8) % 7) * 0.5 AS cfg, mo.w AS model,
                        1024 - ((seq.i / 8) % 3) * 256 AS gw, 1024 AS gh
                    FROM seq
-                   JOIN syn_words su ON su.list = 0 AND su.k = (seq.i / 8) % {ns}
-                   JOIN syn_words st ON st.list = 1 AND st.k = ((seq.i / 8) / {ns}) % {nst}
-                   JOIN syn_words li ON li.list = 2 AND li.k = ((seq.i / 8) / ({ns} * {nst})) % {nl}
-                   JOIN syn_words ne ON ne.list = 3 AND ne.k = (seq.i / 8) % {nn}
-                   JOIN syn_words mo ON mo.list = 4 AND mo.k = (seq.i / 24) % {nm}
-                   JOIN syn_words sa ON sa.list = 5 AND sa.k = (seq.i / 8) % {nsa}
-                   JOIN syn_words tl ON tl.list = 6 AND tl.k = (seq.i / 40) % {nt}
+                   CROSS JOIN syn_words su ON su.list = 0 AND su.k = (seq.i / 8) % {ns}
+                   CROSS JOIN syn_words st ON st.list = 1 AND st.k = ((seq.i / 8) / {ns}) % {nst}
+                   CROSS JOIN syn_words li ON li.list = 2 AND li.k = ((seq.i / 8) / ({ns} * {nst})) % {nl}
+                   CROSS JOIN syn_words ne ON ne.list = 3 AND ne.k = (seq.i / 8) % {nn}
+                   CROSS JOIN syn_words mo ON mo.list = 4 AND mo.k = (seq.i / 24) % {nm}
+                   CROSS JOIN syn_words sa ON sa.list = 5 AND sa.k = (seq.i / 8) % {nsa}
+                   CROSS JOIN syn_words tl ON tl.list = 6 AND tl.k = (seq.i / 40) % {nt}
                    WHERE seq.i % 10 != 9)"
         );
+        // Template signals once, with the template number of each near-duplicate group's
+        // lowest image (groups are renumbered within each copy).
+        c.execute_batch(
+            "CREATE TEMP TABLE syn_sig AS
+                 SELECT t.k AS k, s.key AS key, s.value AS value, s.text AS text,
+                     s.producer AS producer,
+                     (SELECT t2.k FROM syn_tpl t2 WHERE s.key = 'dup_group' AND s.value != 0
+                          AND t2.id = CAST(s.value AS INTEGER)) AS grp
+                 FROM syn_tpl t JOIN signals s ON s.image_id = t.id ORDER BY t.k, s.key;
+             CREATE INDEX temp.syn_sig_k ON syn_sig(k);",
+        )?;
         let signals = format!(
             "{seq}
              INSERT INTO signals (image_id, key, value, text, producer)
@@ -250,13 +262,13 @@ impl super::Store {
                      WHEN j.key IS NOT NULL THEN min(max(s.value * (1.0 + ?6 * (
                          (((seq.i + 1) * 2654435761 + j.salt) % 2000003) / 1000001.0 - 1.0)),
                          j.lo), j.hi)
-                     WHEN s.key = 'dup_group' AND s.value != 0 THEN
-                         ?3 + seq.i - t.k + (SELECT t2.k FROM syn_tpl t2 WHERE t2.id = CAST(s.value AS INTEGER))
+                     WHEN s.grp IS NOT NULL THEN ?3 + seq.i - s.k + s.grp
+                     WHEN s.key = 'dup_group' AND s.value != 0 THEN NULL
                      ELSE s.value
                  END,
                  s.text, s.producer
-             FROM seq CROSS JOIN syn_tpl t CROSS JOIN signals s LEFT JOIN syn_jitter j ON j.key = s.key
-             WHERE t.k = seq.i % ?4 AND s.image_id = t.id"
+             FROM seq CROSS JOIN syn_sig s LEFT JOIN syn_jitter j ON j.key = s.key
+             WHERE s.k = seq.i % ?4"
         );
         let decisions = format!(
             "{seq}
@@ -269,10 +281,25 @@ impl super::Store {
                  '2026-01-01T00:00:00.000Z'
              FROM seq WHERE seq.i % 17 = 0"
         );
+        // One transaction: the signal indexes are dropped and rebuilt at the end (sorting once
+        // is far cheaper than ~25 random index inserts per image), never seen missing.
+        let cache: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        self.conn.execute_batch("PRAGMA cache_size = -262144")?;
+        let tx = self.conn.transaction()?;
+        let indexes: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT name, sql FROM sqlite_master
+                 WHERE type = 'index' AND tbl_name = 'signals' AND sql IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        for (name, _) in &indexes {
+            tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        }
         let mut done = 0;
         while done < extra {
             let end = (done + CHUNK).min(extra);
-            let tx = self.conn.transaction()?;
             for sql in [&images, &metadata, &signals, &decisions] {
                 let mut stmt = tx.prepare(sql)?;
                 let values: [rusqlite::types::Value; 6] = [
@@ -289,12 +316,18 @@ impl super::Store {
                 }
                 stmt.raw_execute()?;
             }
-            tx.commit()?;
             done = end;
             progress(done, extra);
         }
+        for (_, sql) in &indexes {
+            tx.execute_batch(sql)?;
+        }
+        tx.commit()?;
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = {cache}"))?;
         self.conn.execute_batch(
-            "DROP TABLE temp.syn_tpl; DROP TABLE temp.syn_words; DROP TABLE temp.syn_jitter;",
+            "DROP TABLE temp.syn_tpl; DROP TABLE temp.syn_words; DROP TABLE temp.syn_jitter;
+             DROP TABLE temp.syn_sig;",
         )?;
         Ok(Synthesized {
             templates,
@@ -359,6 +392,17 @@ mod tests {
         };
         s.set_signals(&[(ids[1], g(ids[1])), (ids[2], g(ids[1]))])
             .unwrap();
+        let schema = |s: &Store| -> Vec<String> {
+            let mut st = s
+                .conn
+                .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+                .unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        let before = schema(&s);
         let spec = Synthesis {
             rows: 11,
             template_prefix: "real/".into(),
@@ -376,6 +420,7 @@ mod tests {
             }
         );
         assert_eq!(calls, 1);
+        assert_eq!(schema(&s), before, "the signal indexes are back");
         let rows = s.image_rows(false).unwrap();
         assert_eq!(rows.len(), 11);
         let by_path = |p: &str| rows.iter().find(|r| r.path == p).unwrap();
