@@ -157,6 +157,13 @@ pub enum ExportScope {
     Shown,
 }
 
+/// Rows from a reload waiting for their view: rows, id → position, the decision sequence
+/// number they were read at, and the `rows_id` they will get.
+type PendingRows = (Rows, Arc<HashMap<i64, usize>>, u64, u64);
+
+/// The raw metadata of one image (pretty JSON, warnings), or why it could not be read.
+type RawMetadata = Result<Option<(String, String)>, String>;
+
 /// An open collection and all its view state.
 pub struct Collection {
     pub root: PathBuf,
@@ -172,7 +179,7 @@ pub struct Collection {
     rows_id: u64,
     /// Rows read by a reload, installed together with their view (large collections), and
     /// the decision sequence number they were read at.
-    pending_rows: Option<(Rows, Arc<HashMap<i64, usize>>, u64, u64)>,
+    pending_rows: Option<PendingRows>,
     /// Row indices shown, in order.
     pub view: Vec<usize>,
     pub view_ids: Vec<i64>,
@@ -196,7 +203,7 @@ pub struct Collection {
     /// read before it was committed).
     flag_log: Vec<(u64, Vec<(i64, Flag)>)>,
     /// The raw metadata of the inspected image (id, pretty JSON, warnings), when loaded.
-    raw: Option<(i64, Result<Option<(String, String)>, String>)>,
+    raw: Option<(i64, RawMetadata)>,
     raw_requested: Option<i64>,
     /// Rows received at least once.
     pub loaded: bool,

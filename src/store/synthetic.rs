@@ -460,7 +460,7 @@ mod tests {
             .iter()
             .filter(|r| r.path.starts_with("copies/") && r.tool.is_some())
             .count();
-        assert_eq!(with_meta, 7 - 0, "indices 0..7 have no i % 10 == 9");
+        assert_eq!(with_meta, 7, "copy indices 0..7: none has i % 10 == 9");
         let mut one = vec![c0a.clone()];
         s.load_raw(&mut one).unwrap();
         let raw: serde_json::Value =
