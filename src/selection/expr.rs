@@ -485,16 +485,7 @@ fn compare_cell(v: Cell<'_>, op: Op, lit: &Literal) -> bool {
             _ => None,
         },
     };
-    let Some(ord) = ord else { return false };
-    match op {
-        Op::Lt => ord.is_lt(),
-        Op::Le => ord.is_le(),
-        Op::Gt => ord.is_gt(),
-        Op::Ge => ord.is_ge(),
-        Op::Eq => ord.is_eq(),
-        Op::Ne => ord.is_ne(),
-        Op::Contains => false,
-    }
+    ord.is_some_and(|ord| holds(op, ord))
 }
 
 fn compare(v: &Value, op: Op, lit: &Value) -> bool {
@@ -520,7 +511,11 @@ fn compare(v: &Value, op: Op, lit: &Value) -> bool {
             _ => None,
         },
     };
-    let Some(ord) = ord else { return false };
+    ord.is_some_and(|ord| holds(op, ord))
+}
+
+/// Whether `ord` (value against literal) satisfies the comparison `op`.
+fn holds(op: Op, ord: std::cmp::Ordering) -> bool {
     match op {
         Op::Lt => ord.is_lt(),
         Op::Le => ord.is_le(),
