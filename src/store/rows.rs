@@ -12,7 +12,7 @@
 //!   ([`SignalKey`]), not a map of owned strings, and `path_raw` is left empty when it is the
 //!   UTF-8 path itself ([`ImageRow::path_bytes`]).
 //!
-//! Measured with `assay bench catalog` (numbers in its module docs).
+//! Timed by `assay bench catalog` (`cli/bench_catalog.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -11,7 +11,7 @@
 //!
 //! Everything is `INSERT … SELECT` in SQL ([`CHUNK`] copies per statement), in one transaction
 //! during which the signal indexes are dropped and then rebuilt: no row crosses into Rust and
-//! no index is updated row by row (measured in `cli/bench_catalog.rs`).
+//! no index is updated row by row (`assay bench catalog` reports the time it takes).
 //! Never point this at a real collection: a scan of the folder sees each linked folder once
 //! and marks the copies as missing.
 
