@@ -1,10 +1,12 @@
 //! The column model over catalogued images, shared by `assay table` and (later) the GUI grid:
 //! every metadata field and every registered signal is a column with a stable name.
 
+use std::sync::OnceLock;
+
 use crate::metadata;
-use crate::selection::Value;
+use crate::selection::{Cell, Value};
 use crate::signals;
-use crate::store::{ImageRow, SignalValue};
+use crate::store::{ImageRow, SignalKey, SignalValue};
 
 /// Non-signal columns, in display order.
 pub const BASE_COLUMNS: &[&str] = &[
@@ -80,11 +82,99 @@ pub fn is_column(name: &str) -> bool {
     BASE_COLUMNS.contains(&name) || signals::get(name).is_some()
 }
 
-/// The generation fields (`metadata::FIELDS`) a row lacks, comma-separated;
-/// null for rows without a metadata record (unreadable files).
-pub fn missing_fields(row: &ImageRow) -> Option<String> {
-    row.raw_json.as_ref()?;
-    let have = [
+/// A column resolved once from its name: evaluating it over many rows matches no strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    Path,
+    Width,
+    Height,
+    Format,
+    Frames,
+    Bytes,
+    Hash,
+    Version,
+    Missing,
+    Tool,
+    Parser,
+    MissingFields,
+    Prompt,
+    NegativePrompt,
+    Seed,
+    Steps,
+    Sampler,
+    Cfg,
+    Model,
+    GenWidth,
+    GenHeight,
+    Status,
+    DecisionSource,
+    DecisionReason,
+    Rating,
+    EarlierDecision,
+    Error,
+    Warnings,
+    Extra,
+    Raw,
+    Signal(SignalKey),
+    /// Neither a base column nor a signal any row has: always null.
+    Unknown,
+}
+
+impl Col {
+    /// The column called `name` (a signal key that no row has is [`Col::Unknown`]).
+    pub fn of(name: &str) -> Self {
+        match name {
+            "path" => Self::Path,
+            "width" => Self::Width,
+            "height" => Self::Height,
+            "format" => Self::Format,
+            "frames" => Self::Frames,
+            "bytes" => Self::Bytes,
+            "hash" => Self::Hash,
+            "version" => Self::Version,
+            "missing" => Self::Missing,
+            "tool" => Self::Tool,
+            "parser" => Self::Parser,
+            "missing_fields" => Self::MissingFields,
+            "prompt" => Self::Prompt,
+            "negative_prompt" => Self::NegativePrompt,
+            "seed" => Self::Seed,
+            "steps" => Self::Steps,
+            "sampler" => Self::Sampler,
+            "cfg" => Self::Cfg,
+            "model" => Self::Model,
+            "gen_width" => Self::GenWidth,
+            "gen_height" => Self::GenHeight,
+            "status" => Self::Status,
+            "decision_source" => Self::DecisionSource,
+            "decision_reason" => Self::DecisionReason,
+            "rating" => Self::Rating,
+            "earlier_decision" => Self::EarlierDecision,
+            "error" => Self::Error,
+            "warnings" => Self::Warnings,
+            "extra" => Self::Extra,
+            "raw" => Self::Raw,
+            key => SignalKey::lookup(key).map_or(Self::Unknown, Self::Signal),
+        }
+    }
+
+    /// Whether the column needs the raw metadata ([`crate::store::Store::load_raw`]).
+    pub fn needs_raw(self) -> bool {
+        matches!(self, Self::Raw | Self::Warnings)
+    }
+}
+
+/// The generation fields (`metadata::FIELDS`) a row lacks, comma-separated (empty when it has
+/// them all); `None` for rows without a metadata record (unreadable files). Borrowed from a
+/// table of every combination, so that sorting or filtering a million rows by it allocates
+/// nothing.
+pub fn missing_fields(row: &ImageRow) -> Option<&'static str> {
+    const N: usize = metadata::FIELDS.len();
+    static TABLE: OnceLock<Vec<String>> = OnceLock::new();
+    if !row.has_metadata {
+        return None;
+    }
+    let have: [bool; N] = [
         row.positive.is_some(),
         row.negative.is_some(),
         row.seed.is_some(),
@@ -94,69 +184,84 @@ pub fn missing_fields(row: &ImageRow) -> Option<String> {
         row.model.is_some(),
         row.gen_width.is_some() && row.gen_height.is_some(),
     ];
-    Some(metadata::missing_of(have).join(","))
+    let mask = have
+        .iter()
+        .enumerate()
+        .fold(0usize, |m, (i, h)| if *h { m | (1 << i) } else { m });
+    let table = TABLE.get_or_init(|| {
+        (0..1usize << N)
+            .map(|m| metadata::missing_of(std::array::from_fn(|i| m & (1 << i) != 0)).join(","))
+            .collect()
+    });
+    table.get(mask).map(String::as_str)
 }
 
-fn text(v: Option<&String>) -> Value {
-    v.map_or(Value::Null, |s| Value::Text(s.clone()))
+fn text(v: Option<&String>) -> Cell<'_> {
+    v.map_or(Cell::Null, |s| Cell::Text(s))
 }
 
-fn num(v: Option<i64>) -> Value {
-    v.map_or(Value::Null, |x| Value::Num(x as f64))
+fn num(v: Option<i64>) -> Cell<'static> {
+    v.map_or(Cell::Null, |x| Cell::Num(x as f64))
+}
+
+/// The cell of `col` in `row`, borrowed.
+pub fn cell(row: &ImageRow, col: Col) -> Cell<'_> {
+    match col {
+        Col::Path => Cell::Text(&row.path),
+        Col::Width => num(row.width),
+        Col::Height => num(row.height),
+        Col::Format => text(row.format.as_ref()),
+        Col::Frames => num(row.frames),
+        Col::Bytes => num(row.size),
+        Col::Hash => text(row.hash.as_ref()),
+        Col::Version => Cell::Num(row.version as f64),
+        Col::Missing => Cell::Num(if row.missing { 1.0 } else { 0.0 }),
+        Col::Tool => text(row.tool.as_ref()),
+        Col::Parser => text(row.parser.as_ref()),
+        Col::MissingFields => missing_fields(row).map_or(Cell::Null, Cell::Text),
+        Col::Prompt => text(row.positive.as_ref()),
+        Col::NegativePrompt => text(row.negative.as_ref()),
+        Col::Seed => match &row.seed {
+            // Exact as a number below 2^53 (sorts numerically); larger seeds stay text.
+            Some(s) => match s.parse::<u64>() {
+                Ok(v) if v < (1 << 53) => Cell::Num(v as f64),
+                _ => Cell::Text(s),
+            },
+            None => Cell::Null,
+        },
+        Col::Steps => num(row.steps),
+        Col::Sampler => text(row.sampler.as_ref()),
+        Col::Cfg => row.cfg.map_or(Cell::Null, Cell::Num),
+        Col::Model => text(row.model.as_ref()),
+        Col::GenWidth => num(row.gen_width),
+        Col::GenHeight => num(row.gen_height),
+        Col::Status => Cell::Text(row.status.as_deref().unwrap_or("none")),
+        Col::DecisionSource => text(row.decision_source.as_ref()),
+        Col::DecisionReason => text(row.decision_reason.as_ref()),
+        Col::Rating => num(row.decision_rating),
+        Col::EarlierDecision => text(row.earlier_decision.as_ref()),
+        Col::Error => text(row.error.as_ref()),
+        Col::Warnings => match row.warnings_json.as_deref() {
+            None | Some("[]") => Cell::Null,
+            Some(w) => Cell::Text(w),
+        },
+        Col::Extra => match row.extra_json.as_deref() {
+            None | Some("[]") => Cell::Null,
+            Some(e) => Cell::Text(e),
+        },
+        Col::Raw => text(row.raw_json.as_ref()),
+        Col::Signal(k) => match row.signals.get_key(k) {
+            Some(SignalValue::Number(x)) => Cell::Num(*x),
+            Some(SignalValue::Text(t)) => Cell::Text(t),
+            None => Cell::Null,
+        },
+        Col::Unknown => Cell::Null,
+    }
 }
 
 /// The value of `column` for `row`.
 pub fn value(row: &ImageRow, column: &str) -> Value {
-    match column {
-        "path" => Value::Text(row.path.clone()),
-        "width" => num(row.width),
-        "height" => num(row.height),
-        "format" => text(row.format.as_ref()),
-        "frames" => num(row.frames),
-        "bytes" => num(row.size),
-        "hash" => text(row.hash.as_ref()),
-        "version" => Value::Num(row.version as f64),
-        "missing" => Value::Num(if row.missing { 1.0 } else { 0.0 }),
-        "tool" => text(row.tool.as_ref()),
-        "parser" => text(row.parser.as_ref()),
-        "missing_fields" => missing_fields(row).map_or(Value::Null, Value::Text),
-        "prompt" => text(row.positive.as_ref()),
-        "negative_prompt" => text(row.negative.as_ref()),
-        "seed" => match &row.seed {
-            // Exact as a number below 2^53 (sorts numerically); larger seeds stay text.
-            Some(s) => match s.parse::<u64>() {
-                Ok(v) if v < (1 << 53) => Value::Num(v as f64),
-                _ => Value::Text(s.clone()),
-            },
-            None => Value::Null,
-        },
-        "steps" => num(row.steps),
-        "sampler" => text(row.sampler.as_ref()),
-        "cfg" => row.cfg.map_or(Value::Null, Value::Num),
-        "model" => text(row.model.as_ref()),
-        "gen_width" => num(row.gen_width),
-        "gen_height" => num(row.gen_height),
-        "status" => Value::Text(row.status.clone().unwrap_or_else(|| "none".to_string())),
-        "decision_source" => text(row.decision_source.as_ref()),
-        "decision_reason" => text(row.decision_reason.as_ref()),
-        "rating" => num(row.decision_rating),
-        "earlier_decision" => text(row.earlier_decision.as_ref()),
-        "error" => text(row.error.as_ref()),
-        "warnings" => match row.warnings_json.as_deref() {
-            None | Some("[]") => Value::Null,
-            Some(w) => Value::Text(w.to_string()),
-        },
-        "raw" => text(row.raw_json.as_ref()),
-        "extra" => match row.extra_json.as_deref() {
-            None | Some("[]") => Value::Null,
-            Some(e) => Value::Text(e.to_string()),
-        },
-        key => match row.signals.get(key) {
-            Some(SignalValue::Number(x)) => Value::Num(*x),
-            Some(SignalValue::Text(t)) => Value::Text(t.clone()),
-            None => Value::Null,
-        },
-    }
+    cell(row, Col::of(column)).to_value()
 }
 
 /// JSON for a value: integral numbers print as integers, seeds as exact integers.

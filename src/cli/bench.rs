@@ -6,6 +6,8 @@
 //!   numpy + OpenCV + ImageHash) on the same folder when `--python` is given.
 //! - `gui`: workbench frame time while scrolling a generated 10,000-image collection (see
 //!   `gui::bench`).
+//! - `catalog`: a synthetic million-row catalogue opened, sorted, filtered and searched (see
+//!   `bench_catalog.rs`).
 //! - `signals`: the classical signals on same-size images through the plain-Rust path and the
 //!   burn tensor path (flex, and wgpu when an adapter exists), as ms per image.
 //! - `faces`: MTCNN detection (pyramid, P/R/O-Net, NMS) on SIZE² images, images/s on burn flex
@@ -116,6 +118,9 @@ pub enum Which {
         #[arg(long, default_value = "target/bench-corpus")]
         corpus: PathBuf,
     },
+    /// A synthetic million-row catalogue: open, sort, `--where`, text search (`assay
+    /// table`'s code and the workbench's frame times) and peak RSS (`bench_catalog.rs`).
+    Catalog(super::bench_catalog::CatalogBenchArgs),
     /// FD + KID + PRDC on two seeded N × D Gaussian feature sets, single-thread and with the
     /// metric calls concurrent on all cores (`bench_dist.rs`).
     Dist {
@@ -214,6 +219,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             println!("{}", serde_json::to_string_pretty(&r)?);
             Ok(0)
         }
+        Which::Catalog(a) => super::bench_catalog::run(a),
         Which::Ingest {
             dirs,
             generate,

@@ -79,7 +79,7 @@ fn matches(filter: StatusFilter, status: Option<&str>) -> bool {
 
 pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
     let store = open_catalogue_read_only(&a.dir, a.db.as_deref())?;
-    let rows: Vec<ImageRow> = store
+    let mut rows: Vec<ImageRow> = store
         .image_rows(false)?
         .into_iter()
         .filter(|r| r.error.is_none() && matches(a.status, r.status.as_deref()))
@@ -120,6 +120,8 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
     .with_context(|| format!("cannot export into {}", a.to.display()))?;
     bar.finish();
     if let Some(fmt) = a.manifest {
+        // The manifest has every column, the raw metadata too.
+        store.load_raw(&mut rows)?;
         export::write_manifest(&a.to, fmt, &results, &rows)?;
     }
     let failed: Vec<_> = results

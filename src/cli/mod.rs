@@ -3,6 +3,7 @@
 //! 2 some inputs failed, 130 cancelled with Ctrl-C.
 
 mod bench;
+pub mod bench_catalog;
 mod bench_clip;
 mod bench_dist;
 mod bench_scan;

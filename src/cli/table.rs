@@ -1,14 +1,15 @@
 //! `assay table DIR`: catalogued images with metadata and signals as CSV, JSON or JSON lines.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use rayon::prelude::*;
 
 use super::UsageError;
-use crate::selection::{self, Expr};
-use crate::store::Store;
-use crate::table;
+use crate::selection::{self, Bound, Expr};
+use crate::store::{ImageRow, Store};
+use crate::table::{self, Col};
 
 #[derive(Debug, clap::Args)]
 pub struct TableArgs {
@@ -44,10 +45,19 @@ pub enum TableFormat {
 }
 
 pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    run_to(args, &mut out)
+}
+
+/// `assay table` writing to `out` (the benchmark writes to a sink). Rows stream out: only
+/// the filtered, sorted row order is built, never a copy of the rows or of the output.
+pub fn run_to(args: &TableArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
     if args.list_columns {
         for c in table::all_columns() {
-            println!("{c}");
+            writeln!(out, "{c}")?;
         }
+        out.flush()?;
         return Ok(0);
     }
     let columns: Vec<String> = match &args.columns {
@@ -99,13 +109,30 @@ pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
     let store =
         Store::open_for_reading(&db).with_context(|| format!("cannot open {}", db.display()))?;
     let mut rows = store.image_rows(args.include_missing)?;
-    if let Some(f) = &filter {
-        rows.retain(|r| f.eval(&|c| table::value(r, c)));
+    // Columns are resolved after the rows are read (signal keys found only in the database
+    // are interned while reading).
+    let cols: Vec<Col> = columns.iter().map(|c| Col::of(c)).collect();
+    let bound = filter.as_ref().map(|e| e.bind(&mut |n: &str| Col::of(n)));
+    let sort_cols: Vec<Col> = sort.iter().map(|k| Col::of(&k.column)).collect();
+    let descending: Vec<bool> = sort.iter().map(|k| k.descending).collect();
+    let raw_before = filter
+        .iter()
+        .flat_map(|e| e.columns())
+        .chain(sort.iter().map(|k| k.column.as_str()))
+        .any(|c| Col::of(c).needs_raw());
+    if raw_before {
+        store.load_raw(&mut rows)?;
     }
-    selection::sort_rows(&mut rows, &sort, table::value);
+    let order = select(&rows, bound.as_ref(), &sort_cols, &descending);
+    let mut rows: Vec<ImageRow> = order
+        .iter()
+        .map(|&i| std::mem::take(&mut rows[i]))
+        .collect();
+    if !raw_before && cols.iter().any(|c| c.needs_raw()) {
+        store.load_raw(&mut rows)?;
+    }
+    drop(store);
 
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
         TableFormat::Csv => {
             // On a terminal a person reads it: control characters (a file name with an ANSI
@@ -118,32 +145,40 @@ pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
                     v
                 }
             };
-            let mut w = csv::Writer::from_writer(&mut out);
+            let mut w = csv::Writer::from_writer(&mut *out);
             w.write_record(&columns)?;
             for r in &rows {
                 w.write_record(
-                    columns
-                        .iter()
-                        .map(|c| cell(table::to_csv(&table::value(r, c)))),
+                    cols.iter()
+                        .map(|c| cell(table::to_csv(&table::cell(r, *c).to_value()))),
                 )?;
             }
             w.flush()?;
         }
         TableFormat::Json | TableFormat::Jsonl => {
-            let objects = rows.iter().map(|r| {
+            let object = |r: &ImageRow| {
                 let mut m = serde_json::Map::new();
-                for c in &columns {
-                    m.insert(c.clone(), table::to_json(c, &table::value(r, c)));
+                for (name, c) in columns.iter().zip(&cols) {
+                    m.insert(
+                        name.clone(),
+                        table::to_json(name, &table::cell(r, *c).to_value()),
+                    );
                 }
                 serde_json::Value::Object(m)
-            });
+            };
             if matches!(args.format, TableFormat::Json) {
-                let all: Vec<_> = objects.collect();
-                serde_json::to_writer_pretty(&mut out, &all)?;
+                // Streamed, with the layout of `to_writer_pretty` on the whole array.
+                use serde::ser::{SerializeSeq as _, Serializer as _};
+                let mut ser = serde_json::Serializer::pretty(&mut *out);
+                let mut seq = ser.serialize_seq(None)?;
+                for r in &rows {
+                    seq.serialize_element(&object(r))?;
+                }
+                seq.end()?;
                 writeln!(out)?;
             } else {
-                for o in objects {
-                    serde_json::to_writer(&mut out, &o)?;
+                for r in &rows {
+                    serde_json::to_writer(&mut *out, &object(r))?;
                     writeln!(out)?;
                 }
             }
@@ -151,4 +186,25 @@ pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(0)
+}
+
+/// The rows `assay table` prints: indices of the rows passing `filter` (on all cores), sorted
+/// by `sort` (nulls last, ties in row order, i.e. path order).
+pub fn select(
+    rows: &[ImageRow],
+    filter: Option<&Bound<Col>>,
+    sort: &[Col],
+    descending: &[bool],
+) -> Vec<usize> {
+    let mut order: Vec<usize> = match filter {
+        Some(b) => (0..rows.len())
+            .into_par_iter()
+            .filter(|&i| b.eval(&|c: &Col| table::cell(&rows[i], *c)))
+            .collect(),
+        None => (0..rows.len()).collect(),
+    };
+    selection::sort_indices(&mut order, descending, |i, k| {
+        table::cell(&rows[i], sort[k])
+    });
+    order
 }

@@ -482,7 +482,7 @@ pub fn absolute_path(root: &Path, row: &ImageRow) -> PathBuf {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt as _;
-        root.join(std::ffi::OsStr::from_bytes(&row.path_raw))
+        root.join(std::ffi::OsStr::from_bytes(row.path_bytes()))
     }
     #[cfg(not(unix))]
     {

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::{App, AppOptions};
+pub(super) use crate::cli::bench_catalog::peak_rss_mb;
 use crate::pipeline::{self, Progress, ScanOptions};
 
 /// Writes `n` small, distinct JPEGs (160×120) under `dir` in folders of 500, once.
@@ -46,14 +47,7 @@ fn generate(dir: &Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn peak_rss_mb() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-fn stats(mut ms: Vec<f64>) -> serde_json::Value {
+pub(super) fn stats(mut ms: Vec<f64>) -> serde_json::Value {
     ms.sort_by(f64::total_cmp);
     let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
     json!({
@@ -65,16 +59,16 @@ fn stats(mut ms: Vec<f64>) -> serde_json::Value {
     })
 }
 
-struct Driver {
-    ctx: egui::Context,
-    app: App,
-    screen: Rect,
-    t0: Instant,
+pub(super) struct Driver {
+    pub ctx: egui::Context,
+    pub app: App,
+    pub screen: Rect,
+    pub t0: Instant,
 }
 
 impl Driver {
     /// Runs one frame with `events`; returns its UI-thread time in ms.
-    fn frame(&mut self, events: Vec<Event>) -> f64 {
+    pub fn frame(&mut self, events: Vec<Event>) -> f64 {
         let input = RawInput {
             screen_rect: Some(self.screen),
             time: Some(self.t0.elapsed().as_secs_f64()),
@@ -92,7 +86,7 @@ impl Driver {
         start.elapsed().as_secs_f64() * 1000.0
     }
 
-    fn wheel(&self, dy: f32) -> Vec<Event> {
+    pub fn wheel(&self, dy: f32) -> Vec<Event> {
         vec![
             Event::PointerMoved(self.screen.center()),
             Event::MouseWheel {
@@ -106,7 +100,7 @@ impl Driver {
     }
 
     /// Scrolls through the grid at 60 fps for at most `frames` frames; returns frame times.
-    fn scroll(&mut self, dy: f32, frames: usize) -> Vec<f64> {
+    pub fn scroll(&mut self, dy: f32, frames: usize) -> Vec<f64> {
         let mut times = Vec::with_capacity(frames);
         for _ in 0..frames {
             let ev = self.wheel(dy);

@@ -2,6 +2,7 @@
 //! scan job, full-resolution decoding and export. Every worker reports through one channel of
 //! [`Event`]s that the UI drains once per frame; the UI thread never decodes or queries.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use eframe::egui;
 
+use super::Rows;
+use super::model::{self, Filters, Sort};
 use crate::catalog::decode::{DecodeConfig, decode};
 use crate::export::{self, Fate, ManifestFormat, Mode, Source};
 use crate::pipeline::{self, Progress, ScanOptions, ScanSummary};
@@ -16,9 +19,16 @@ use crate::store::{ImageRow, NewDecision, Store};
 
 /// Something a worker finished.
 pub enum Event {
-    /// The collection's current rows (all of them, replacing what the UI had), and the
-    /// sequence number of the last decision batch committed before they were read.
-    Rows(Vec<ImageRow>, u64),
+    /// The collection's current rows (all of them, replacing what the UI had), their id
+    /// index, and the sequence number of the last decision batch committed before they were
+    /// read.
+    Rows(Rows, Arc<HashMap<i64, usize>>, u64),
+    /// A computed view (filters and sort over a snapshot of the rows).
+    View(Box<ViewResult>),
+    /// A histogram of one column over the rows `rows_id`.
+    Hist(u64, String, Option<(f64, f64, Vec<u32>)>),
+    /// The raw metadata carriers and warnings of one image (the inspector).
+    Raw(i64, Result<Option<(String, String)>, String>),
     /// Decision batch `seq` was committed with this many rows (0: it failed).
     Written(u64, usize),
     ScanDone(Result<Box<ScanSummary>, String>),
@@ -91,6 +101,11 @@ pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
 /// Commands of the database worker.
 pub enum DbCmd {
     Reload,
+    /// The raw metadata of one image.
+    Raw(i64),
+    /// Rows the UI no longer shows: freed here, not on the UI thread (a million rows take
+    /// tens of milliseconds to free).
+    Drop(Rows),
     /// A batch of decisions with its sequence number.
     Decide(u64, Vec<NewDecision>),
     /// Labeling: load events and raters, add a rater, append label events.
@@ -142,6 +157,9 @@ impl DbWorker {
                             if let DbCmd::Label(c) = &cmd {
                                 super::labeling_jobs::db_unavailable(c, &out);
                             }
+                            if let DbCmd::Raw(id) = cmd {
+                                out.send(Event::Raw(id, Err("no database".into())));
+                            }
                             continue;
                         }
                     }
@@ -149,9 +167,20 @@ impl DbWorker {
                 let Some(s) = store.as_mut() else { continue };
                 match cmd {
                     DbCmd::Reload => match s.image_rows(false) {
-                        Ok(rows) => out.send(Event::Rows(rows, done)),
+                        Ok(rows) => {
+                            let rows: Vec<Arc<ImageRow>> = rows.into_iter().map(Arc::new).collect();
+                            let index = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+                            out.send(Event::Rows(Arc::new(rows), Arc::new(index), done));
+                        }
                         Err(e) => out.send(Event::Error(format!("cannot read the catalogue: {e}"))),
                     },
+                    DbCmd::Raw(id) => {
+                        out.send(Event::Raw(
+                            id,
+                            s.raw_metadata(id).map_err(|e| e.to_string()),
+                        ));
+                    }
+                    DbCmd::Drop(rows) => drop(rows),
                     DbCmd::ApplyPolicy {
                         name,
                         hash,
@@ -188,6 +217,91 @@ impl DbWorker {
     pub fn send(&self, cmd: DbCmd) {
         let _ = self.tx.send(cmd);
     }
+}
+
+/// A view to compute: filters and sort over a snapshot of the rows.
+pub struct ViewReq {
+    pub generation: u64,
+    pub rows_id: u64,
+    pub rows: Rows,
+    pub filters: Filters,
+    pub sort: Sort,
+}
+
+/// What the grid shows for one request: row indices in order, their ids, each row's position
+/// (`u32::MAX` when hidden), the expression error, and the per-status counts and tools of
+/// all rows (the filter bar).
+pub struct ViewResult {
+    pub generation: u64,
+    pub rows_id: u64,
+    pub view: Vec<usize>,
+    pub view_ids: Vec<i64>,
+    pub positions: Vec<u32>,
+    pub error: Option<String>,
+    pub counts: [usize; 4],
+    pub tools: Vec<String>,
+    /// Time to compute, seconds.
+    pub seconds: f64,
+}
+
+/// Computes a view (on the view thread, or inline for small collections).
+pub fn compute_view(req: &ViewReq) -> ViewResult {
+    let t = std::time::Instant::now();
+    let rows = &req.rows[..];
+    let (view, error) = model::compute_view(rows, &req.filters, &req.sort);
+    let view_ids: Vec<i64> = view.iter().map(|&i| rows[i].id).collect();
+    let mut positions = vec![u32::MAX; rows.len()];
+    for (p, &i) in view.iter().enumerate() {
+        positions[i] = p as u32;
+    }
+    ViewResult {
+        generation: req.generation,
+        rows_id: req.rows_id,
+        view,
+        view_ids,
+        positions,
+        error,
+        counts: model::status_counts(rows),
+        tools: model::tools(rows),
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+/// The view thread: computes the newest request only (older ones waiting are skipped), so
+/// typing in the search field never queues work; the UI keeps the previous view meanwhile.
+pub struct ViewWorker {
+    tx: Sender<ViewReq>,
+}
+
+impl ViewWorker {
+    pub fn start(out: Outbox) -> Self {
+        let (tx, rx) = channel::<ViewReq>();
+        spawn("assay-view", move || {
+            while let Ok(mut req) = rx.recv() {
+                while let Ok(newer) = rx.try_recv() {
+                    req = newer;
+                }
+                let r = compute_view(&req);
+                // The snapshot may be the last reference to replaced rows: free them here.
+                drop(req);
+                out.send(Event::View(Box::new(r)));
+            }
+        });
+        Self { tx }
+    }
+
+    pub fn send(&self, req: ViewReq) {
+        let _ = self.tx.send(req);
+    }
+}
+
+/// Computes a histogram of `key` over `rows` on a short-lived thread.
+pub fn histogram(rows: Rows, rows_id: u64, key: String, bins: usize, out: Outbox) {
+    spawn("assay-hist", move || {
+        let h = model::histogram(&rows[..], &key, bins);
+        drop(rows);
+        out.send(Event::Hist(rows_id, key, h));
+    });
 }
 
 /// A running scan: its progress and cancel flag.
@@ -273,8 +387,15 @@ pub struct ExportJob {
 }
 
 impl ExportJob {
-    /// Exports `rows` (their files under `root`) as `req` says.
-    pub fn start(root: PathBuf, rows: Vec<ImageRow>, req: ExportRequest, out: Outbox) -> Self {
+    /// Exports `rows` (their files under `root`) as `req` says; the manifest's raw metadata
+    /// is read from the database `db`.
+    pub fn start(
+        root: PathBuf,
+        db: PathBuf,
+        mut rows: Vec<ImageRow>,
+        req: ExportRequest,
+        out: Outbox,
+    ) -> Self {
         let progress = Arc::new(Progress::default());
         let cancel = Arc::new(AtomicBool::new(false));
         let (p, c) = (progress.clone(), cancel.clone());
@@ -299,6 +420,10 @@ impl ExportJob {
             });
             let report = res.map_err(|e| e.to_string()).and_then(|results| {
                 if let Some(fmt) = req.manifest {
+                    // The grid's rows carry no raw metadata; the manifest has every column.
+                    Store::open(&db)
+                        .and_then(|s| s.load_raw(&mut rows))
+                        .map_err(|e| format!("manifest: {e}"))?;
                     export::write_manifest(&req.to, fmt, &results, &rows)
                         .map_err(|e| format!("manifest: {e:#}"))?;
                 }

@@ -426,6 +426,7 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
     let mut rows: Vec<&crate::store::ImageRow> = c
         .rows
         .iter()
+        .map(|r| &**r)
         .filter(|r| r.error.is_none() && r.hash.is_some())
         .collect();
     rows.sort_by(|a, b| a.path.cmp(&b.path));

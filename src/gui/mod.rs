@@ -8,6 +8,7 @@
 //! queries in bulk or scores.
 
 pub mod bench;
+pub mod bench_catalog;
 mod jobs;
 pub mod labeling;
 mod labeling_jobs;
@@ -23,8 +24,9 @@ mod thumbs;
 mod views;
 mod zoom;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -36,10 +38,26 @@ use crate::pipeline::{ScanOptions, ScanSummary};
 use crate::store::{ImageRow, NewDecision, Store};
 use jobs::{
     DbCmd, DbWorker, Event, ExportJob, ExportReport, ExportRequest, FullLoader, Outbox, ScanJob,
+    ViewReq, ViewResult, ViewWorker,
 };
 use model::{ClickMode, Filters, Flag, History, Selection, Sort};
 use thumbs::{TextureCache, ThumbReq, ThumbService};
 pub use zoom::ZoomPan;
+
+/// The collection's rows, shared with background jobs (the view, thumbnail and monitor
+/// threads): the vector is copied on write only while a job still holds it, and then only
+/// its pointers; a row is copied only when flagged while a job holds it.
+pub type Rows = Arc<Vec<Arc<ImageRow>>>;
+
+/// Owned copies of the rows, for library code that takes `&[ImageRow]` (call it off the UI
+/// thread: it copies every row).
+pub fn owned_rows(rows: &Rows) -> Vec<ImageRow> {
+    rows.iter().map(|r| ImageRow::clone(r)).collect()
+}
+
+/// Collections up to this many rows compute their view on the UI thread within the frame
+/// (a few milliseconds); larger ones on the view thread, keeping the previous view on screen.
+pub const INLINE_VIEW_ROWS: usize = 20_000;
 
 /// What persists between sessions (eframe storage). Domain state lives only in SQLite.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +157,13 @@ pub enum ExportScope {
     Shown,
 }
 
+/// Rows from a reload waiting for their view: rows, id → position, the decision sequence
+/// number they were read at, and the `rows_id` they will get.
+type PendingRows = (Rows, Arc<HashMap<i64, usize>>, u64, u64);
+
+/// The raw metadata of one image (pretty JSON, warnings), or why it could not be read.
+type RawMetadata = Result<Option<(String, String)>, String>;
+
 /// An open collection and all its view state.
 pub struct Collection {
     pub root: PathBuf,
@@ -146,13 +171,40 @@ pub struct Collection {
     /// CLIP options of this collection's scans.
     clip: crate::pipeline::clip::ClipOptions,
     pub fallback_db: bool,
-    pub rows: Vec<ImageRow>,
-    pub index: HashMap<i64, usize>,
+    /// Every current image, in path order (as the store returns them).
+    pub rows: Rows,
+    pub index: Arc<HashMap<i64, usize>>,
+    /// Bumped when `rows` is replaced by a reload (not by flags): views name the rows they
+    /// were computed on.
+    rows_id: u64,
+    /// Rows read by a reload, installed together with their view (large collections), and
+    /// the decision sequence number they were read at.
+    pending_rows: Option<PendingRows>,
     /// Row indices shown, in order.
     pub view: Vec<usize>,
     pub view_ids: Vec<i64>,
+    /// Position of each row in `view` (`u32::MAX` when hidden).
+    view_pos: Vec<u32>,
     pub view_error: Option<String>,
     view_dirty: bool,
+    views: ViewWorker,
+    out: Outbox,
+    /// The newest view requested, and whether it is still being computed.
+    view_gen: u64,
+    view_in_flight: bool,
+    /// Seconds the last view took to compute (filters and sort; the benchmark reads it).
+    pub view_seconds: f64,
+    /// Collections up to this many rows compute their view inline ([`INLINE_VIEW_ROWS`]).
+    pub inline_view_rows: usize,
+    /// Rows per status (order of `model::STATUSES`) and the tools, for the filter bar.
+    pub status_counts: [usize; 4],
+    pub tools: Vec<String>,
+    /// Every decision batch sent, until rows read after it are shown (re-applied to rows
+    /// read before it was committed).
+    flag_log: Vec<(u64, Vec<(i64, Flag)>)>,
+    /// The raw metadata of the inspected image (id, pretty JSON, warnings), when loaded.
+    raw: Option<(i64, RawMetadata)>,
+    raw_requested: Option<i64>,
     /// Rows received at least once.
     pub loaded: bool,
     /// Bumped whenever rows or their decisions change (live views recompute).
@@ -178,6 +230,7 @@ pub struct Collection {
     pub compare_ids: Vec<i64>,
     pub compare_focus: usize,
     hist_cache: HashMap<String, Option<(f64, f64, Vec<u32>)>>,
+    hist_requested: HashSet<String>,
     pub export_job: Option<ExportJob>,
     pub last_export: Option<Result<ExportReport, String>>,
     /// Grid scroll offset and viewport height of the last frame.
@@ -195,6 +248,7 @@ impl Collection {
         root: PathBuf,
         db: Option<PathBuf>,
         clip: crate::pipeline::clip::ClipOptions,
+        scan: bool,
         out: &Outbox,
         ctx: &egui::Context,
     ) -> Self {
@@ -214,18 +268,32 @@ impl Collection {
             db_worker.send(DbCmd::Reload);
         }
         let clip = opts.clip.clone();
-        let scan = Some(ScanJob::start(opts, out.clone()));
+        let scan = scan.then(|| ScanJob::start(opts, out.clone()));
         Self {
             root,
             clip,
             db: db_path,
             fallback_db: fallback,
-            rows: Vec::new(),
-            index: HashMap::new(),
+            rows: Rows::default(),
+            index: Arc::default(),
+            rows_id: 0,
+            pending_rows: None,
             view: Vec::new(),
             view_ids: Vec::new(),
+            view_pos: Vec::new(),
             view_error: None,
             view_dirty: true,
+            views: ViewWorker::start(out.clone()),
+            out: out.clone(),
+            view_gen: 0,
+            view_in_flight: false,
+            view_seconds: 0.0,
+            inline_view_rows: INLINE_VIEW_ROWS,
+            status_counts: [0; 4],
+            tools: Vec::new(),
+            flag_log: Vec::new(),
+            raw: None,
+            raw_requested: None,
             loaded: false,
             rows_generation: 0,
             sel: Selection::default(),
@@ -248,6 +316,7 @@ impl Collection {
             compare_ids: Vec::new(),
             compare_focus: 0,
             hist_cache: HashMap::new(),
+            hist_requested: HashSet::new(),
             export_job: None,
             last_export: None,
             grid_scroll: (0.0, 0.0),
@@ -259,7 +328,7 @@ impl Collection {
     }
 
     pub fn row(&self, id: i64) -> Option<&ImageRow> {
-        self.index.get(&id).map(|&i| &self.rows[i])
+        self.index.get(&id).map(|&i| self.rows[i].as_ref())
     }
 
     pub fn abs_path(&self, row: &ImageRow) -> PathBuf {
@@ -285,10 +354,11 @@ impl Collection {
         self.scan.is_some()
     }
 
-    /// Nothing in flight: rows loaded, scan finished, decisions committed, visible
-    /// thumbnails loaded, no export running.
+    /// Nothing in flight: rows loaded, view computed, scan finished, decisions committed,
+    /// visible thumbnails loaded, no export running.
     pub fn idle(&self) -> bool {
         self.loaded
+            && self.view_settled()
             && self.scan.is_none()
             && self.unconfirmed.is_empty()
             && !self.reload_in_flight
@@ -296,44 +366,136 @@ impl Collection {
             && self.export_job.is_none()
     }
 
-    fn set_rows(&mut self, mut rows: Vec<ImageRow>, done_seq: u64) {
-        let index: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-        // Decisions sent after this read started are re-applied so the grid never flickers back.
-        for (seq, flags) in &self.unconfirmed {
-            if *seq > done_seq {
-                model::apply_flags(&mut rows, &index, flags);
-            }
+    /// Whether the view on screen is the one for the current rows, filters and sort.
+    pub fn view_settled(&self) -> bool {
+        !self.view_dirty && !self.view_in_flight && self.pending_rows.is_none()
+    }
+
+    /// The row behind an id as a shared pointer (cheap to keep across a frame).
+    pub fn row_arc(&self, id: i64) -> Option<Arc<ImageRow>> {
+        self.index.get(&id).map(|&i| self.rows[i].clone())
+    }
+
+    /// Rows from a reload: shown at once when small, else together with their view.
+    fn set_rows(&mut self, rows: Rows, index: Arc<HashMap<i64, usize>>, done_seq: u64) {
+        self.rows_id += 1;
+        if let Some((old, ..)) = self.pending_rows.take() {
+            self.db_worker.send(DbCmd::Drop(old));
         }
-        self.rows = rows;
+        self.pending_rows = Some((rows, index, done_seq, self.rows_id));
+        self.view_dirty = true;
+    }
+
+    /// Makes pending rows the shown ones, re-applying decisions sent after they were read
+    /// (so the grid never flickers back); whether any were re-applied.
+    fn install_rows(&mut self) -> bool {
+        let Some((mut rows, index, done_seq, _)) = self.pending_rows.take() else {
+            return false;
+        };
+        self.flag_log.retain(|(seq, _)| *seq > done_seq);
+        for (_, flags) in &self.flag_log {
+            model::apply_flags(Arc::make_mut(&mut rows).as_mut_slice(), &index, flags);
+        }
+        let old = std::mem::replace(&mut self.rows, rows);
+        self.db_worker.send(DbCmd::Drop(old));
         self.index = index;
         self.loaded = true;
         self.rows_generation += 1;
-        self.view_dirty = true;
         self.hist_cache.clear();
+        self.hist_requested.clear();
+        !self.flag_log.is_empty()
     }
 
+    /// Starts (or, for small collections, computes) the view when something changed.
     fn refresh_view(&mut self, filters: &Filters, sort: &Sort) {
         if !self.view_dirty {
             return;
         }
-        let (view, err) = model::compute_view(&self.rows, filters, sort);
-        self.view_ids = view.iter().map(|&i| self.rows[i].id).collect();
-        self.view = view;
-        self.view_error = err;
-        self.sel.retain(&self.view_ids);
+        self.view_dirty = false;
+        self.view_gen += 1;
+        let (rows, rows_id) = match &self.pending_rows {
+            Some((rows, _, _, id)) => (rows.clone(), *id),
+            None => (self.rows.clone(), self.rows_id),
+        };
+        let req = ViewReq {
+            generation: self.view_gen,
+            rows_id,
+            rows,
+            filters: filters.clone(),
+            sort: sort.clone(),
+        };
+        if req.rows.len() <= self.inline_view_rows {
+            let r = jobs::compute_view(&req);
+            drop(req);
+            self.accept_view(r);
+        } else {
+            self.view_in_flight = true;
+            self.views.send(req);
+        }
+    }
+
+    /// Shows a computed view unless a newer one was requested since.
+    fn accept_view(&mut self, r: ViewResult) {
+        if r.generation != self.view_gen {
+            return;
+        }
+        self.view_in_flight = false;
+        if self.pending_rows.as_ref().is_some_and(|p| p.3 == r.rows_id) && self.install_rows() {
+            // Decisions made while these rows were read: counts and status filters follow.
+            self.view_dirty = true;
+        }
+        if r.rows_id != self.rows_id {
+            return;
+        }
+        self.view = r.view;
+        self.view_ids = r.view_ids;
+        self.view_pos = r.positions;
+        self.view_error = r.error;
+        self.status_counts = r.counts;
+        self.tools = r.tools;
+        self.view_seconds = r.seconds;
+        let (index, pos) = (&self.index, &self.view_pos);
+        self.sel.retain_with(
+            |id| {
+                index
+                    .get(&id)
+                    .is_some_and(|&i| pos.get(i).is_some_and(|&p| p != u32::MAX))
+            },
+            self.view_ids.first().copied(),
+        );
         if self.sel.cursor.is_none() {
             self.sel.cursor = self.view_ids.first().copied();
         }
-        self.view_dirty = false;
     }
 
-    /// Histogram of a column over all rows (cached until the rows change).
-    pub fn histogram(&mut self, key: &str) -> Option<(f64, f64, Vec<u32>)> {
-        if !self.hist_cache.contains_key(key) {
-            let h = model::histogram(&self.rows, key, 40);
-            self.hist_cache.insert(key.to_string(), h);
+    /// Histogram of a column over all rows (cached until the rows change; computed off the
+    /// UI thread for large collections, `Computing` meanwhile).
+    pub fn histogram(&mut self, key: &str) -> HistState {
+        if let Some(h) = self.hist_cache.get(key) {
+            return HistState::Ready(h.clone());
         }
-        self.hist_cache.get(key).cloned().flatten()
+        if self.rows.len() <= self.inline_view_rows {
+            let h = model::histogram(&self.rows[..], key, 40);
+            self.hist_cache.insert(key.to_string(), h.clone());
+            return HistState::Ready(h);
+        }
+        if self.hist_requested.insert(key.to_string()) {
+            let out = self.out.clone();
+            jobs::histogram(self.rows.clone(), self.rows_id, key.to_string(), 40, out);
+        }
+        HistState::Computing
+    }
+
+    /// The raw metadata of `id` for the inspector: `None` while it loads (requested once).
+    pub fn raw_metadata(&mut self, id: i64) -> Option<&Result<Option<(String, String)>, String>> {
+        if self.raw.as_ref().is_some_and(|(i, _)| *i == id) {
+            return self.raw.as_ref().map(|(_, r)| r);
+        }
+        if self.raw_requested != Some(id) {
+            self.raw_requested = Some(id);
+            self.db_worker.send(DbCmd::Raw(id));
+        }
+        None
     }
 
     /// Appends `flags` as human decisions (one batch, committed by the database worker) and
@@ -342,7 +504,25 @@ impl Collection {
         if flags.is_empty() {
             return;
         }
-        model::apply_flags(&mut self.rows, &self.index, &flags);
+        for (id, f) in &flags {
+            if let Some(r) = self.row(*id) {
+                let before = model::STATUSES
+                    .iter()
+                    .position(|s| *s == model::status_of(r))
+                    .unwrap_or(3);
+                let after = model::STATUSES
+                    .iter()
+                    .position(|s| *s == f.status)
+                    .unwrap_or(3);
+                self.status_counts[before] = self.status_counts[before].saturating_sub(1);
+                self.status_counts[after] += 1;
+            }
+        }
+        model::apply_flags(
+            Arc::make_mut(&mut self.rows).as_mut_slice(),
+            &self.index,
+            &flags,
+        );
         self.rows_generation += 1;
         let rows = flags
             .iter()
@@ -356,9 +536,9 @@ impl Collection {
             })
             .collect();
         self.sent_seq += 1;
+        self.flag_log.push((self.sent_seq, flags.clone()));
         self.unconfirmed.push((self.sent_seq, flags));
         self.db_worker.send(DbCmd::Decide(self.sent_seq, rows));
-        self.view_dirty = true;
     }
 
     fn reload(&mut self) {
@@ -404,6 +584,13 @@ impl Collection {
     }
 }
 
+/// A histogram of the filter bar: ready (`None`: no values), or being computed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistState {
+    Ready(Option<(f64, f64, Vec<u32>)>),
+    Computing,
+}
+
 /// Options of [`App::new`].
 #[derive(Debug, Clone, Default)]
 pub struct AppOptions {
@@ -417,6 +604,8 @@ pub struct AppOptions {
     /// CLIP in the collection's scans (`assay open --models DIR`, `--no-clip`): embeddings,
     /// `aesthetic` and `clip_score` when weights are found, as `assay scan` does.
     pub clip: crate::pipeline::clip::ClipOptions,
+    /// Show the catalogue without scanning the folder first (`assay bench catalog`).
+    pub no_scan: bool,
 }
 
 /// The application.
@@ -438,6 +627,7 @@ pub struct App {
     idle_frames: u32,
     db_override: Option<PathBuf>,
     clip: crate::pipeline::clip::ClipOptions,
+    no_scan: bool,
 }
 
 impl App {
@@ -472,6 +662,7 @@ impl App {
             idle_frames: 0,
             db_override: opts.db,
             clip: opts.clip,
+            no_scan: opts.no_scan,
         };
         let start = opts.dir.or_else(|| {
             (!opts.no_restore)
@@ -495,7 +686,14 @@ impl App {
         self.settings.recent.insert(0, dir.clone());
         self.settings.recent.truncate(10);
         let db = self.db_override.take();
-        self.coll = Some(Collection::open(dir, db, self.clip.clone(), &self.out, ctx));
+        self.coll = Some(Collection::open(
+            dir,
+            db,
+            self.clip.clone(),
+            !self.no_scan,
+            &self.out,
+            ctx,
+        ));
         // The monitor's result and report path belong to the previous collection.
         self.monitor.reset();
         self.policy.evidence = Default::default();
@@ -514,13 +712,37 @@ impl App {
                 continue;
             };
             match ev {
-                Event::Rows(rows, done) => {
+                Event::Rows(rows, index, done) => {
                     c.reload_in_flight = false;
-                    c.set_rows(rows, done);
+                    c.set_rows(rows, index, done);
+                }
+                Event::View(r) => c.accept_view(*r),
+                Event::Hist(rows_id, key, h) => {
+                    if rows_id == c.rows_id {
+                        c.hist_cache.insert(key, h);
+                    }
+                }
+                Event::Raw(id, r) => {
+                    if c.raw_requested == Some(id) {
+                        let r = r.map(|o| {
+                            o.map(|(raw, warnings)| {
+                                let pretty = serde_json::from_str::<serde_json::Value>(&raw)
+                                    .ok()
+                                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                                    .unwrap_or(raw);
+                                (pretty, warnings)
+                            })
+                        });
+                        c.raw = Some((id, r));
+                    }
                 }
                 Event::Written(seq, n) => {
                     c.done_seq = c.done_seq.max(seq);
                     c.unconfirmed.retain(|(s, _)| *s > seq);
+                    if !c.reload_in_flight && c.pending_rows.is_none() {
+                        // Every later read sees this batch.
+                        c.flag_log.retain(|(s, _)| *s > seq);
+                    }
                     if n == 0 {
                         // Show what the store really holds.
                         c.reload();
@@ -645,13 +867,8 @@ impl App {
                 c.reload();
             }
             if c.scan.is_none() && c.loaded && !c.pregenerated && !c.reload_in_flight {
-                let reqs = c
-                    .rows
-                    .iter()
-                    .filter(|r| r.error.is_none())
-                    .map(|r| c.thumb_req(r))
-                    .collect();
-                c.thumbs.pregenerate(reqs);
+                // The thumbnail workers walk the rows themselves (no list of a million paths).
+                c.thumbs.pregenerate(&c.rows, c.root.clone());
                 c.pregenerated = true;
             }
         }
@@ -786,7 +1003,7 @@ impl App {
                         .rows
                         .iter()
                         .filter(|r| model::status_of(r) == "accepted")
-                        .cloned()
+                        .map(|r| ImageRow::clone(r))
                         .collect(),
                     ExportScope::Selected => c
                         .sel
@@ -794,7 +1011,11 @@ impl App {
                         .iter()
                         .filter_map(|id| c.row(*id).cloned())
                         .collect(),
-                    ExportScope::Shown => c.view.iter().map(|&i| c.rows[i].clone()).collect(),
+                    ExportScope::Shown => c
+                        .view
+                        .iter()
+                        .map(|&i| ImageRow::clone(&c.rows[i]))
+                        .collect(),
                 };
                 let mut rows: Vec<ImageRow> =
                     rows.into_iter().filter(|r| r.error.is_none()).collect();
@@ -805,6 +1026,7 @@ impl App {
                 }
                 c.export_job = Some(ExportJob::start(
                     c.root.clone(),
+                    c.db.clone(),
                     rows,
                     req,
                     self.out.clone(),
@@ -1144,13 +1366,13 @@ impl App {
         for c in cmds {
             self.apply(c, &ctx);
         }
-        if changed_view && let Some(c) = self.coll.as_mut() {
-            // Re-filter only when a status filter could hide the image just flagged.
-            if self.settings.filters.statuses.iter().any(|s| !s)
-                || self.settings.filters.dup_group.is_some()
-            {
-                c.view_dirty = true;
-            }
+        if changed_view
+            && let Some(c) = self.coll.as_mut()
+            && model::depends_on_decisions(&self.settings.filters, &self.settings.sort)
+        {
+            // Re-filter and re-sort only when a flag can move or hide an image: never a
+            // million-row pass per key press otherwise.
+            c.view_dirty = true;
         }
         if let Some(c) = &self.coll
             && (!c.idle() || c.scanning())
@@ -1193,6 +1415,7 @@ pub fn run(
         screenshot,
         no_restore: false,
         clip,
+        no_scan: false,
     };
     eframe::run_native(
         "Assay",

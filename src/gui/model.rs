@@ -2,13 +2,16 @@
 //! sort), the selection and cursor, and the undo history of culling actions. Panels read it and
 //! emit [`Command`]s; the app applies them. Everything here is plain data and unit-tested.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::selection::{self, Expr, SortKey, Value};
+use crate::selection::{self, Cell, Expr};
 use crate::store::ImageRow;
-use crate::table;
+use crate::table::{self, Col};
 
 /// Decision statuses in display order (`none` = unflagged).
 pub const STATUSES: [&str; 4] = ["accepted", "rejected", "review", "none"];
@@ -94,17 +97,22 @@ fn status_index(s: &str) -> usize {
     STATUSES.iter().position(|x| *x == s).unwrap_or(3)
 }
 
-fn num(row: &ImageRow, key: &str) -> Option<f64> {
-    match table::value(row, key) {
-        Value::Num(x) if x.is_finite() => Some(x),
+fn num(row: &ImageRow, col: Col) -> Option<f64> {
+    match table::cell(row, col) {
+        Cell::Num(x) if x.is_finite() => Some(x),
         _ => None,
     }
 }
 
 /// The indices of `rows` that pass `filters`, in `sort` order (ties by path). An expression
 /// that does not parse is an error (shown next to the field); nothing is filtered by it then.
-pub fn compute_view(
-    rows: &[ImageRow],
+///
+/// Linear in the rows and run off the UI thread for large collections: names are resolved
+/// once ([`Col`], [`selection::Bound`]), cells are borrowed, rows are filtered on all cores,
+/// the sort key is read once per row ([`selection::sort_indices`]), and when the rows are in
+/// path order (as the store returns them) ties are broken by position, not by comparing paths.
+pub fn compute_view<R: Borrow<ImageRow> + Sync>(
+    rows: &[R],
     filters: &Filters,
     sort: &Sort,
 ) -> (Vec<usize>, Option<String>) {
@@ -118,7 +126,7 @@ pub fn compute_view(
                     error = Some(format!("unknown column `{bad}`"));
                     None
                 }
-                None => Some(e),
+                None => Some(e.bind(&mut |n: &str| Col::of(n))),
             },
             Err(e) => {
                 error = Some(e.to_string());
@@ -127,19 +135,24 @@ pub fn compute_view(
         }
     };
     let needle = filters.search.trim().to_lowercase();
-    let mut idx: Vec<usize> = (0..rows.len())
-        .filter(|&i| {
-            let r = &rows[i];
-            if !filters.statuses[status_index(status_of(r))] {
-                return false;
-            }
-            if let Some(t) = &filters.tool
-                && r.tool.as_deref() != Some(t.as_str())
-            {
-                return false;
-            }
-            // Group 0 means "no near duplicate" (see `pipeline::update_duplicate_groups`).
-            let group = num(r, "dup_group").filter(|g| *g != 0.0);
+    let dup = Col::of("dup_group");
+    let ranges: Vec<(Col, &RangeFilter)> = filters
+        .ranges
+        .iter()
+        .map(|f| (Col::of(&f.key), f))
+        .collect();
+    let keep = |r: &ImageRow| {
+        if !filters.statuses[status_index(status_of(r))] {
+            return false;
+        }
+        if let Some(t) = &filters.tool
+            && r.tool.as_deref() != Some(t.as_str())
+        {
+            return false;
+        }
+        // Group 0 means "no near duplicate" (see `pipeline::update_duplicate_groups`).
+        if filters.duplicates_only || filters.dup_group.is_some() {
+            let group = num(r, dup).filter(|g| *g != 0.0);
             if filters.duplicates_only && group.is_none() {
                 return false;
             }
@@ -148,51 +161,103 @@ pub fn compute_view(
             {
                 return false;
             }
-            if filters.errors_only && r.error.is_none() {
+        }
+        if filters.errors_only && r.error.is_none() {
+            return false;
+        }
+        if let Some(ids) = &filters.only_ids
+            && !ids.contains(&r.id)
+        {
+            return false;
+        }
+        for (col, f) in &ranges {
+            match num(r, *col) {
+                Some(x) if x < f.lo || x > f.hi => return false,
+                None if !f.keep_missing => return false,
+                _ => {}
+            }
+        }
+        if !needle.is_empty() {
+            let hay = [&r.positive, &r.negative, &r.model]
+                .iter()
+                .filter_map(|s| s.as_deref())
+                .chain(std::iter::once(r.path.as_str()))
+                .any(|s| selection::expr::contains_lowercase(s, &needle));
+            if !hay {
                 return false;
             }
-            if let Some(ids) = &filters.only_ids
-                && !ids.contains(&r.id)
-            {
-                return false;
-            }
-            for f in &filters.ranges {
-                match num(r, &f.key) {
-                    Some(x) if x < f.lo || x > f.hi => return false,
-                    None if !f.keep_missing => return false,
-                    _ => {}
-                }
-            }
-            if !needle.is_empty() {
-                let hay = [&r.positive, &r.negative, &r.model]
-                    .iter()
-                    .filter_map(|s| s.as_deref())
-                    .chain(std::iter::once(r.path.as_str()))
-                    .any(|s| s.to_lowercase().contains(&needle));
-                if !hay {
-                    return false;
-                }
-            }
-            if let Some(e) = &expr
-                && !e.eval(&|c| table::value(r, c))
-            {
-                return false;
-            }
-            true
-        })
+        }
+        if let Some(e) = &expr
+            && !e.eval(&|c: &Col| table::cell(r, *c))
+        {
+            return false;
+        }
+        true
+    };
+    let mut idx: Vec<usize> = (0..rows.len())
+        .into_par_iter()
+        .filter(|&i| keep(rows[i].borrow()))
         .collect();
-    let keys = [
-        SortKey {
-            column: sort.column.clone(),
-            descending: sort.descending,
-        },
-        SortKey {
-            column: "path".to_string(),
-            descending: false,
-        },
-    ];
-    selection::sort_rows(&mut idx, &keys, |&i, c| table::value(&rows[i], c));
+    let path_sorted = rows
+        .par_windows(2)
+        .all(|w| w[0].borrow().path <= w[1].borrow().path);
+    let col = Col::of(&sort.column);
+    if col == Col::Path && path_sorted {
+        if sort.descending {
+            idx.reverse();
+        }
+    } else {
+        // Ties by path: by position when the rows are in path order.
+        let desc: &[bool] = if path_sorted {
+            &[sort.descending]
+        } else {
+            &[sort.descending, false]
+        };
+        selection::sort_indices(&mut idx, desc, |i, k| {
+            let r = rows[i].borrow();
+            if k == 0 {
+                table::cell(r, col)
+            } else {
+                Cell::Text(&r.path)
+            }
+        });
+    }
     (idx, error)
+}
+
+/// Whether a flag (status, rating) can change what the view shows or its order: a status
+/// filter, a duplicate-group filter, a sort by a decision column, or an expression naming one.
+pub fn depends_on_decisions(filters: &Filters, sort: &Sort) -> bool {
+    const DECISION: [&str; 4] = ["status", "rating", "decision_source", "decision_reason"];
+    filters.statuses.iter().any(|s| !s)
+        || filters.dup_group.is_some()
+        || DECISION.contains(&sort.column.as_str())
+        || Expr::parse(&filters.expr)
+            .is_ok_and(|e| e.columns().iter().any(|c| DECISION.contains(c)))
+}
+
+/// Number of rows per status, in the order of [`STATUSES`].
+pub fn status_counts<R: Borrow<ImageRow> + Sync>(rows: &[R]) -> [usize; 4] {
+    rows.par_iter()
+        .fold(
+            || [0usize; 4],
+            |mut acc, r| {
+                acc[status_index(status_of(r.borrow()))] += 1;
+                acc
+            },
+        )
+        .reduce(|| [0; 4], |a, b| std::array::from_fn(|k| a[k] + b[k]))
+}
+
+/// The distinct generator tools of the rows, sorted.
+pub fn tools<R: Borrow<ImageRow>>(rows: &[R]) -> Vec<String> {
+    let set: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.borrow().tool.as_deref())
+        .collect();
+    let mut v: Vec<String> = set.into_iter().map(str::to_string).collect();
+    v.sort();
+    v
 }
 
 /// Columns the grid can sort by: metadata fields, then every registered signal.
@@ -209,8 +274,13 @@ pub fn sort_columns() -> Vec<String> {
 }
 
 /// Histogram of a numeric column over all rows: (min, max, counts), `None` without values.
-pub fn histogram(rows: &[ImageRow], key: &str, bins: usize) -> Option<(f64, f64, Vec<u32>)> {
-    let vals: Vec<f64> = rows.iter().filter_map(|r| num(r, key)).collect();
+pub fn histogram<R: Borrow<ImageRow>>(
+    rows: &[R],
+    key: &str,
+    bins: usize,
+) -> Option<(f64, f64, Vec<u32>)> {
+    let col = Col::of(key);
+    let vals: Vec<f64> = rows.iter().filter_map(|r| num(r.borrow(), col)).collect();
     let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if vals.is_empty() || bins == 0 {
@@ -317,9 +387,15 @@ impl Selection {
     /// Drops ids that are no longer shown.
     pub fn retain(&mut self, view: &[i64]) {
         let shown: std::collections::HashSet<i64> = view.iter().copied().collect();
-        self.selected.retain(|id| shown.contains(id));
-        if self.cursor.is_some_and(|c| !shown.contains(&c)) {
-            self.cursor = view.first().copied();
+        self.retain_with(|id| shown.contains(&id), view.first().copied());
+    }
+
+    /// Drops ids for which `shown` is false (in the selection's size, not the view's); a
+    /// hidden cursor moves to `first`.
+    pub fn retain_with(&mut self, shown: impl Fn(i64) -> bool, first: Option<i64>) {
+        self.selected.retain(|id| shown(*id));
+        if self.cursor.is_some_and(|c| !shown(c)) {
+            self.cursor = first;
         }
     }
 }
@@ -383,8 +459,8 @@ impl History {
 }
 
 /// Builds the change that sets `status` and/or `rating` on `ids` (unchanged items left out).
-pub fn make_change(
-    rows: &[ImageRow],
+pub fn make_change<R: Borrow<ImageRow>>(
+    rows: &[R],
     index: &HashMap<i64, usize>,
     ids: &[i64],
     status: Option<&str>,
@@ -394,7 +470,7 @@ pub fn make_change(
     let items = ids
         .iter()
         .filter_map(|id| {
-            let row = &rows[*index.get(id)?];
+            let row = rows[*index.get(id)?].borrow();
             let before = Flag::of(row);
             let after = Flag {
                 status: status.map_or_else(|| before.status.clone(), str::to_string),
@@ -409,14 +485,33 @@ pub fn make_change(
     }
 }
 
+/// Rows that can be flagged in place: plain rows, or the workbench's shared rows (an
+/// `Arc<ImageRow>` is copied only when a background job still reads it).
+pub trait RowMut {
+    fn row_mut(&mut self) -> &mut ImageRow;
+}
+
+impl RowMut for ImageRow {
+    fn row_mut(&mut self) -> &mut ImageRow {
+        self
+    }
+}
+
+impl RowMut for Arc<ImageRow> {
+    fn row_mut(&mut self) -> &mut ImageRow {
+        Arc::make_mut(self)
+    }
+}
+
 /// Writes `flags` into the in-memory rows (the store gets the same as appended decisions).
-pub fn apply_flags(rows: &mut [ImageRow], index: &HashMap<i64, usize>, flags: &[(i64, Flag)]) {
+pub fn apply_flags<R: RowMut>(rows: &mut [R], index: &HashMap<i64, usize>, flags: &[(i64, Flag)]) {
     for (id, f) in flags {
         if let Some(&i) = index.get(id) {
-            rows[i].status = Some(f.status.clone());
-            rows[i].decision_rating = f.rating;
-            rows[i].decision_source = Some("human".to_string());
-            rows[i].decision_reason = None;
+            let r = rows[i].row_mut();
+            r.status = Some(f.status.clone());
+            r.decision_rating = f.rating;
+            r.decision_source = Some("human".to_string());
+            r.decision_reason = None;
         }
     }
 }

@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::jobs::{Event, Outbox, spawn};
 use super::{App, Cmd};
 use crate::monitor::{self, Batch, Thresholds};
-use crate::store::{ImageRow, Store};
+use crate::store::Store;
 
 const DRIFT: Color32 = Color32::from_rgb(220, 80, 70);
 const BASE: Color32 = Color32::from_rgb(110, 160, 230);
@@ -133,7 +133,7 @@ impl MonitorState {
 
 /// Starts a computation on the `assay-monitor` thread.
 fn compute(
-    rows: Vec<ImageRow>,
+    rows: super::Rows,
     db: PathBuf,
     by: String,
     baseline: Option<String>,
@@ -143,6 +143,7 @@ fn compute(
 ) {
     spawn("assay-monitor", move || {
         let r = (|| -> Result<MonitorResult, String> {
+            let rows = super::owned_rows(&rows);
             // Human and policy decisions are in the store only (the rows hold the latest).
             let pairs = Store::open(&db)
                 .and_then(|s| s.human_policy_statuses())

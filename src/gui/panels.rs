@@ -8,7 +8,7 @@ use eframe::egui::{self, Color32, RichText};
 use super::jobs::ExportRequest;
 use super::model::{self, RangeFilter, STATUSES};
 use super::views::{status_badge, status_color, truncate};
-use super::{App, Cmd, ExportScope, ViewMode};
+use super::{App, Cmd, ExportScope, HistState, ViewMode};
 use crate::export::{ManifestFormat, Mode};
 use crate::pipeline::progress::{format_rate, format_secs};
 use crate::signals::{self, Direction};
@@ -317,7 +317,7 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
             ui.label(RichText::new("Status").strong());
             ui.horizontal_wrapped(|ui| {
                 for (k, s) in STATUSES.iter().enumerate() {
-                    let n = c.rows.iter().filter(|r| model::status_of(r) == *s).count();
+                    let n = c.status_counts[k];
                     let label = if *s == "none" { "unflagged" } else { s };
                     changed |= ui
                         .checkbox(&mut f.statuses[k], RichText::new(format!("{label} ({n})")).color(status_color(s)))
@@ -325,15 +325,12 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                 }
             });
             ui.label(RichText::new("Tool").strong());
-            let mut tools: Vec<String> = c.rows.iter().filter_map(|r| r.tool.clone()).collect();
-            tools.sort();
-            tools.dedup();
             egui::ComboBox::from_id_salt("tool")
                 .selected_text(f.tool.clone().unwrap_or_else(|| "any".into()))
                 .show_ui(ui, |ui| {
                     changed |= ui.selectable_value(&mut f.tool, None, "any").changed();
-                    for t in tools {
-                        changed |= ui.selectable_value(&mut f.tool, Some(t.clone()), t).changed();
+                    for t in &c.tools {
+                        changed |= ui.selectable_value(&mut f.tool, Some(t.clone()), t.as_str()).changed();
                     }
                 })
                 .response
@@ -372,7 +369,7 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                         remove = Some(k);
                     }
                 });
-                if let Some((lo, hi, counts)) = hist {
+                if let HistState::Ready(Some((lo, hi, counts))) = hist {
                     histogram_widget(ui, &counts, lo, hi, r.lo, r.hi);
                     let speed = ((hi - lo) / 200.0).max(1e-6);
                     ui.horizontal(|ui| {
@@ -383,6 +380,8 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                         changed |= a.changed() || b.changed();
                     });
                     changed |= ui.checkbox(&mut r.keep_missing, "keep images without a value").changed();
+                } else if hist == HistState::Computing {
+                    ui.weak("computing the histogram…");
                 } else {
                     ui.weak("no values yet");
                 }
@@ -408,7 +407,11 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
                 .response
                 .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Add a signal range"));
             if let Some(key) = add {
-                let (lo, hi) = c.histogram(&key).map_or((0.0, 1.0), |(lo, hi, _)| (lo, hi));
+                // Until the histogram is known the range keeps everything.
+                let (lo, hi) = match c.histogram(&key) {
+                    HistState::Ready(h) => h.map_or((0.0, 1.0), |(lo, hi, _)| (lo, hi)),
+                    HistState::Computing => (f64::NEG_INFINITY, f64::INFINITY),
+                };
                 f.ranges.push(RangeFilter { key, lo, hi, keep_missing: true });
                 changed = true;
             }
@@ -473,12 +476,12 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
         .resizable(true)
         .default_size(320.0)
         .show(ui, |ui| {
-            let Some(c) = app.coll.as_ref() else { return };
+            let Some(c) = app.coll.as_mut() else { return };
             let id = match app.mode {
                 ViewMode::Compare => c.compare_ids.get(c.compare_focus).copied(),
                 _ => c.sel.cursor,
             };
-            let Some(row) = id.and_then(|id| c.row(id)).cloned() else {
+            let Some(row) = id.and_then(|id| c.row_arc(id)) else {
                 ui.weak("Select an image to see its signals and metadata.");
                 return;
             };
@@ -665,24 +668,36 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                     egui::CollapsingHeader::new("Raw metadata")
                         .default_open(false)
                         .show(ui, |ui| {
-                            let raw = row.raw_json.as_deref().unwrap_or("(none)");
-                            let pretty = serde_json::from_str::<serde_json::Value>(raw)
-                                .ok()
-                                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                                .unwrap_or_else(|| raw.to_string());
-                            if ui.small_button("Copy raw metadata").clicked() {
-                                ui.ctx().copy_text(pretty.clone());
-                            }
-                            ui.add(
-                                egui::Label::new(
-                                    RichText::new(truncate(&pretty, 20_000))
-                                        .monospace()
-                                        .size(10.0),
-                                )
-                                .wrap(),
-                            );
-                            if let Some(w) = row.warnings_json.as_deref().filter(|w| *w != "[]") {
-                                ui.colored_label(Color32::YELLOW, format!("warnings: {w}"));
+                            // Read from the database when opened (not kept for every row).
+                            match c.raw_metadata(row.id) {
+                                None => {
+                                    ui.spinner();
+                                }
+                                Some(Err(e)) => {
+                                    ui.colored_label(ui.visuals().error_fg_color, e.as_str());
+                                }
+                                Some(Ok(None)) => {
+                                    ui.weak("(none)");
+                                }
+                                Some(Ok(Some((pretty, warnings)))) => {
+                                    if ui.small_button("Copy raw metadata").clicked() {
+                                        ui.ctx().copy_text(pretty.clone());
+                                    }
+                                    ui.add(
+                                        egui::Label::new(
+                                            RichText::new(truncate(pretty, 20_000))
+                                                .monospace()
+                                                .size(10.0),
+                                        )
+                                        .wrap(),
+                                    );
+                                    if warnings != "[]" {
+                                        ui.colored_label(
+                                            Color32::YELLOW,
+                                            format!("warnings: {warnings}"),
+                                        );
+                                    }
+                                }
                             }
                         });
                 });

@@ -15,7 +15,6 @@ use egui_plot::{Bar, BarChart, Plot, VLine};
 use super::jobs::{Event, Outbox, spawn};
 use super::{App, Cmd};
 use crate::selection::plan::{self, Plan, Prepared};
-use crate::store::ImageRow;
 
 /// The example policy shipped with Assay (a starting point).
 pub const EXAMPLE: &str = include_str!("../../assets/policies/example.toml");
@@ -72,15 +71,16 @@ impl PolicyEditor {
     }
 
     /// Starts planning the current text over `rows` when needed.
-    pub fn request_plan(&mut self, rows: &[ImageRow], out: &Outbox) {
+    pub fn request_plan(&mut self, rows: &super::Rows, out: &Outbox) {
         let Ok(p) = &self.prepared else { return };
         if self.planned_generation == self.generation {
             return;
         }
         self.planned_generation = self.generation;
-        let (p, rows, g) = (p.clone(), rows.to_vec(), self.generation);
+        let (p, rows, g) = (p.clone(), rows.clone(), self.generation);
         let out = out.clone();
         spawn("assay-policy", move || {
+            let rows = super::owned_rows(&rows);
             let human: HashSet<i64> = rows
                 .iter()
                 .filter(|r| r.decision_source.as_deref() == Some("human"))

@@ -127,6 +127,7 @@ impl EvidenceState {
             let all: Vec<human::Event> = c.label.stored.iter().map(|s| s.event.clone()).collect();
             let (quality, n_max, out) = (self.quality.clone(), self.n_max, out.clone());
             spawn("assay-policy-evidence", move || {
+                let rows = super::owned_rows(&rows);
                 let result = evaluate::score_all(&p, &rows)
                     .map_err(|e| format!("cannot score the collection: {e}"))
                     .map(|plan| {
@@ -159,6 +160,7 @@ impl EvidenceState {
         let (p, rows, ev, token) = (p.clone(), c.rows.clone(), events(c), self.calib_token);
         let out = out.clone();
         spawn("assay-policy-calibrate", move || {
+            let rows = super::owned_rows(&rows);
             let result = evaluate::calibrate_policy(&p, &rows, &ev, &opts)
                 .map(Box::new)
                 .map_err(|e| e.to_string());

@@ -54,12 +54,48 @@ pub fn make_thumb(
     Ok(keep_pixels.then(|| to_color_image(&thumb)))
 }
 
+/// Every row, walked by the workers when idle to generate the thumbnails on disk. The rows
+/// are held weakly: flagging never has to copy them for this walk, and rows replaced by a
+/// reload end it (the grid still asks for what it shows).
+struct Background {
+    rows: std::sync::Weak<Vec<Arc<crate::store::ImageRow>>>,
+    len: usize,
+    root: PathBuf,
+    next: usize,
+}
+
+impl Background {
+    /// The next readable row's request (a `make_thumb` of a cached one only checks the file).
+    fn next(&mut self) -> Option<ThumbReq> {
+        let rows = self.rows.upgrade()?;
+        while let Some(r) = rows.get(self.next) {
+            self.next += 1;
+            if r.error.is_none() {
+                return Some(ThumbReq {
+                    id: r.id,
+                    path: crate::export::absolute_path(&self.root, r),
+                    hash: r.hash.clone(),
+                });
+            }
+        }
+        self.next = self.len;
+        None
+    }
+
+    fn left(&self) -> usize {
+        if self.rows.strong_count() == 0 {
+            return 0;
+        }
+        self.len.saturating_sub(self.next)
+    }
+}
+
 #[derive(Default)]
 struct Queue {
     /// Visible (or nearly) thumbnails, nearest first.
     wanted: VecDeque<ThumbReq>,
     /// Everything else, generated to disk when idle.
-    background: VecDeque<ThumbReq>,
+    background: Option<Background>,
     in_flight: HashSet<i64>,
     shutdown: bool,
 }
@@ -96,11 +132,17 @@ impl ThumbService {
         }
     }
 
-    /// Queues every thumbnail for generation on disk when idle.
-    pub fn pregenerate(&self, reqs: Vec<ThumbReq>) {
+    /// Queues every row's thumbnail for generation on disk when idle (the workers take the
+    /// rows one by one: nothing is built per row up front).
+    pub fn pregenerate(&self, rows: &super::Rows, root: PathBuf) {
         let (m, cv) = &*self.queue;
         if let Ok(mut q) = m.lock() {
-            q.background = reqs.into();
+            q.background = Some(Background {
+                rows: Arc::downgrade(rows),
+                len: rows.len(),
+                root,
+                next: 0,
+            });
             cv.notify_all();
         }
     }
@@ -124,7 +166,11 @@ impl ThumbService {
 
     /// How many thumbnails are still to be generated on disk.
     pub fn backlog(&self) -> usize {
-        self.queue.0.lock().map(|q| q.background.len()).unwrap_or(0)
+        self.queue
+            .0
+            .lock()
+            .map(|q| q.background.as_ref().map_or(0, Background::left))
+            .unwrap_or(0)
     }
 }
 
@@ -156,9 +202,10 @@ fn worker(
                     g.in_flight.insert(r.id);
                     break (r, true);
                 }
-                if let Some(r) = g.background.pop_front() {
+                if let Some(r) = g.background.as_mut().and_then(Background::next) {
                     break (r, false);
                 }
+                g.background = None;
                 g = match cv.wait(g) {
                     Ok(g) => g,
                     Err(_) => return,

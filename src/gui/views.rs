@@ -325,7 +325,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
     let Some(c) = app.coll.as_mut() else {
         return ui.allocate_rect(rect, Sense::hover());
     };
-    let Some(row) = c.row(id).cloned() else {
+    let Some(row) = c.row_arc(id) else {
         return ui.allocate_rect(rect, Sense::hover());
     };
     let full = c.full(id, max_side);

@@ -369,6 +369,170 @@ impl Expr {
     }
 }
 
+/// A borrowed cell: the value of one column of one row, without allocating (the fast path of
+/// [`Bound::eval`] and of sorting).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Num(f64),
+    Text(&'a str),
+}
+
+impl Cell<'_> {
+    /// The owned value.
+    pub fn to_value(self) -> Value {
+        match self {
+            Cell::Null => Value::Null,
+            Cell::Num(x) => Value::Num(x),
+            Cell::Text(t) => Value::Text(t.to_string()),
+        }
+    }
+
+    fn as_num(self) -> Option<f64> {
+        match self {
+            Cell::Num(x) => Some(x),
+            Cell::Text(t) => t.trim().parse().ok(),
+            Cell::Null => None,
+        }
+    }
+}
+
+/// Whether `hay.to_lowercase()` contains `needle_lower` (already lower-case), without
+/// allocating when `hay` is ASCII (prompts, paths and model names nearly always are).
+pub fn contains_lowercase(hay: &str, needle_lower: &str) -> bool {
+    if !hay.is_ascii() {
+        return hay.to_lowercase().contains(needle_lower);
+    }
+    // An ASCII string lower-cases to ASCII: a non-ASCII needle cannot occur in it.
+    let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
+    if !needle_lower.is_ascii() {
+        return false;
+    }
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    if h.len() < n.len() {
+        return false;
+    }
+    (0..=h.len() - n.len()).any(|i| {
+        h[i].to_ascii_lowercase() == first
+            && h[i + 1..i + n.len()]
+                .iter()
+                .zip(rest)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
+}
+
+/// A literal prepared once: its number (text that looks like one compares as one), its
+/// lower-case text for `~`, and the text of a number for text comparisons.
+#[derive(Debug, Clone, PartialEq)]
+struct Literal {
+    value: Value,
+    num: Option<f64>,
+    lower: String,
+    num_text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node<C> {
+    And(Box<Node<C>>, Box<Node<C>>),
+    Or(Box<Node<C>>, Box<Node<C>>),
+    Not(Box<Node<C>>),
+    IsNull(C, bool),
+    Cmp(C, Op, Literal),
+}
+
+/// An expression with its column names resolved by the caller (e.g. to column ids) and its
+/// literals prepared: evaluating it over many rows matches no names and allocates nothing
+/// for ASCII text. Same results as [`Expr::eval`] (tested).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound<C>(Node<C>);
+
+impl Expr {
+    /// Resolves every column name once with `resolve`.
+    pub fn bind<C>(&self, resolve: &mut dyn FnMut(&str) -> C) -> Bound<C> {
+        Bound(self.bind_node(resolve))
+    }
+
+    fn bind_node<C>(&self, resolve: &mut dyn FnMut(&str) -> C) -> Node<C> {
+        match self {
+            Expr::And(a, b) => Node::And(
+                Box::new(a.bind_node(resolve)),
+                Box::new(b.bind_node(resolve)),
+            ),
+            Expr::Or(a, b) => Node::Or(
+                Box::new(a.bind_node(resolve)),
+                Box::new(b.bind_node(resolve)),
+            ),
+            Expr::Not(a) => Node::Not(Box::new(a.bind_node(resolve))),
+            Expr::IsNull(n, want) => Node::IsNull(resolve(n), *want),
+            Expr::Cmp(n, op, lit) => Node::Cmp(
+                resolve(n),
+                *op,
+                Literal {
+                    num: lit.as_num(),
+                    lower: match lit {
+                        Value::Text(t) => t.to_lowercase(),
+                        _ => String::new(),
+                    },
+                    num_text: match lit {
+                        Value::Num(b) => Some(b.to_string()),
+                        _ => None,
+                    },
+                    value: lit.clone(),
+                },
+            ),
+        }
+    }
+}
+
+impl<C> Bound<C> {
+    /// Evaluates the expression; `get` returns the cell of a resolved column.
+    pub fn eval<'a>(&self, get: &impl Fn(&C) -> Cell<'a>) -> bool {
+        eval_node(&self.0, get)
+    }
+}
+
+fn eval_node<'a, C>(n: &Node<C>, get: &impl Fn(&C) -> Cell<'a>) -> bool {
+    match n {
+        Node::And(a, b) => eval_node(a, get) && eval_node(b, get),
+        Node::Or(a, b) => eval_node(a, get) || eval_node(b, get),
+        Node::Not(a) => !eval_node(a, get),
+        Node::IsNull(c, want_null) => (get(c) == Cell::Null) == *want_null,
+        Node::Cmp(c, op, lit) => compare_cell(get(c), *op, lit),
+    }
+}
+
+/// [`compare`] on a borrowed cell and a prepared literal.
+fn compare_cell(v: Cell<'_>, op: Op, lit: &Literal) -> bool {
+    let (v_null, l_null) = (v == Cell::Null, lit.value == Value::Null);
+    if v_null || l_null {
+        return match op {
+            Op::Eq => v_null && l_null,
+            Op::Ne => v_null != l_null,
+            _ => false,
+        };
+    }
+    if op == Op::Contains {
+        let (Cell::Text(hay), Value::Text(_)) = (v, &lit.value) else {
+            return false;
+        };
+        return contains_lowercase(hay, &lit.lower);
+    }
+    // The value is parsed only when the literal is a number (as `compare` decides).
+    let nums = lit.num.and_then(|b| v.as_num().map(|a| (a, b)));
+    let ord = match nums {
+        Some((a, b)) => a.partial_cmp(&b),
+        None => match (v, &lit.value) {
+            (Cell::Text(a), Value::Text(b)) => Some(a.cmp(b.as_str())),
+            (Cell::Num(a), Value::Text(b)) => Some(a.to_string().as_str().cmp(b.as_str())),
+            (Cell::Text(a), Value::Num(_)) => lit.num_text.as_deref().map(|b| a.cmp(b)),
+            _ => None,
+        },
+    };
+    ord.is_some_and(|ord| holds(op, ord))
+}
+
 fn compare(v: &Value, op: Op, lit: &Value) -> bool {
     if *v == Value::Null || *lit == Value::Null {
         return match op {
@@ -392,7 +556,11 @@ fn compare(v: &Value, op: Op, lit: &Value) -> bool {
             _ => None,
         },
     };
-    let Some(ord) = ord else { return false };
+    ord.is_some_and(|ord| holds(op, ord))
+}
+
+/// Whether `ord` (value against literal) satisfies the comparison `op`.
+fn holds(op: Op, ord: std::cmp::Ordering) -> bool {
     match op {
         Op::Lt => ord.is_lt(),
         Op::Le => ord.is_le(),
@@ -439,6 +607,94 @@ mod tests {
         for (src, want) in cases {
             let e = Expr::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
             assert_eq!(e.eval(&row), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn bound_evaluation_agrees_with_eval() {
+        let exprs = [
+            "blur < 20",
+            "blur >= 12.5 and blur <= 12.5",
+            "blur > 20 or tool = 'comfyui'",
+            "not (tool == \"comfyui\")",
+            "prompt ~ 'fox'",
+            "prompt ~ 'FOX'",
+            "prompt ~ 'ß'",
+            "prompt ~ ''",
+            "missing is null",
+            "blur is not null",
+            "missing < 5",
+            "missing != 5",
+            "missing = null",
+            "seed = 42",
+            "seed > 1e1",
+            "seed < 'abc'",
+            "blur > 'abc'",
+            "tool != comfyui",
+            "tool < 5",
+            "blur < -1",
+            "width = '12'",
+        ];
+        let rows: Vec<Vec<(&str, Value)>> = vec![
+            vec![
+                ("blur", Value::Num(12.5)),
+                ("tool", Value::Text("comfyui".into())),
+                ("prompt", Value::Text("A photo of a Fox".into())),
+                ("seed", Value::Text("42".into())),
+                ("width", Value::Num(12.0)),
+            ],
+            vec![
+                ("blur", Value::Num(f64::NAN)),
+                ("tool", Value::Text("ComfyUI".into())),
+                ("prompt", Value::Text("STRASSE, Straße, ǅ FOX".into())),
+                ("seed", Value::Text(" 7 ".into())),
+            ],
+            vec![
+                ("blur", Value::Text("3".into())),
+                ("prompt", Value::Num(4.0)),
+                ("tool", Value::Text("ÄÖÜ".into())),
+            ],
+        ];
+        for src in exprs {
+            let e = Expr::parse(src).unwrap();
+            let names: Vec<String> = e.columns().iter().map(|s| s.to_string()).collect();
+            let b = e.bind(&mut |n: &str| names.iter().position(|x| x == n).unwrap());
+            for row in &rows {
+                let get = |n: &str| {
+                    row.iter()
+                        .find(|(k, _)| *k == n)
+                        .map_or(Value::Null, |(_, v)| v.clone())
+                };
+                let cells: Vec<Value> = names.iter().map(|n| get(n)).collect();
+                let cell = |i: &usize| match &cells[*i] {
+                    Value::Null => Cell::Null,
+                    Value::Num(x) => Cell::Num(*x),
+                    Value::Text(t) => Cell::Text(t),
+                };
+                assert_eq!(b.eval(&cell), e.eval(&get), "{src} on {row:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn lowercase_containment_matches_to_lowercase() {
+        for (hay, needle) in [
+            ("A photo of a Fox", "fox"),
+            ("A photo of a Fox", "o of"),
+            ("fo", "fox"),
+            ("", ""),
+            ("abc", ""),
+            ("Straße", "straße"),
+            ("STRASSE", "straße"),
+            ("İstanbul", "i̇stanbul"),
+            ("KELVIN \u{212a}", "k"),
+            ("plain ascii", "é"),
+        ] {
+            assert_eq!(
+                contains_lowercase(hay, needle),
+                hay.to_lowercase().contains(needle),
+                "{hay} / {needle}"
+            );
         }
     }
 

@@ -9,16 +9,18 @@ mod features;
 pub mod health;
 mod labels;
 mod raters;
+mod rows;
 mod schema;
 mod scorers;
 mod versions;
+pub mod synthetic;
 
 pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
 pub use raters::SessionSummary;
+pub use rows::{SignalKey, Signals};
 pub use scorers::{NewScorer, ScorerLogRow, ScorerRow};
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -185,7 +187,7 @@ pub struct IngestRecord {
 }
 
 /// A current image with everything `assay table` shows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageRow {
     pub id: i64,
     pub path: String,
@@ -210,6 +212,8 @@ pub struct ImageRow {
     /// Generation size stated in the metadata (may differ from the pixels, e.g. after upscaling).
     pub gen_width: Option<i64>,
     pub gen_height: Option<i64>,
+    /// Raw metadata carriers (JSON) and parser warnings: `None` from [`Store::image_rows`]
+    /// (kilobytes per image), filled by [`Store::load_raw`].
     pub raw_json: Option<String>,
     pub warnings_json: Option<String>,
     /// The metadata interpreter that read the fields (`None` = none, or scanned before it was
@@ -223,14 +227,17 @@ pub struct ImageRow {
     pub decision_reason: Option<String>,
     /// 0–5 rating of the latest decision, when it had one.
     pub decision_rating: Option<i64>,
-    /// Exact relative path bytes (for non-UTF-8 names).
+    /// Exact relative path bytes for non-UTF-8 names; empty from [`Store::image_rows`] when
+    /// they are the UTF-8 `path` (use [`ImageRow::path_bytes`]).
     pub path_raw: Vec<u8>,
     /// When this version of the path was first scanned (`images.first_seen`, RFC 3339 UTC).
     pub first_seen: Option<String>,
     /// For a version without a decision of its own: the latest decision of an earlier version
     /// of the path whose pixels differ, e.g. `accepted on version 1` (see `store::versions`).
     pub earlier_decision: Option<String>,
-    pub signals: HashMap<String, SignalValue>,
+    /// Whether the image has a metadata record (every decoded file; not unreadable ones).
+    pub has_metadata: bool,
+    pub signals: Signals,
 }
 
 /// A stored signal value.
@@ -680,79 +687,11 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Every current image with metadata, latest decision and signals.
+    /// Every current image (with `include_missing`, also files gone from disk) in path
+    /// order, with metadata, latest decision and signals. The raw metadata carriers are not
+    /// read (`raw_json`/`warnings_json` are `None`): [`Self::load_raw`] adds them.
     pub fn image_rows(&self, include_missing: bool) -> Result<Vec<ImageRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT i.id, i.path, i.size, i.hash, i.width, i.height, i.format, i.frames, i.error,
-                    i.missing, i.version, m.tool, m.positive, m.negative, CAST(m.seed AS TEXT),
-                    m.steps, m.sampler, m.cfg, m.model, m.raw_json, m.warnings_json,
-                    m.gen_width, m.gen_height,
-                    d.status, d.source, d.reason, d.rating, i.path_raw, i.first_seen,
-                    m.parser, m.extra_json
-             FROM images i LEFT JOIN metadata m ON m.image_id = i.id
-             LEFT JOIN decisions d
-                    ON d.id = (SELECT MAX(id) FROM decisions WHERE image_id = i.id)
-             WHERE i.current = 1 AND (?1 OR i.missing = 0)
-             ORDER BY i.path",
-        )?;
-        let mut rows: Vec<ImageRow> = stmt
-            .query_map(params![include_missing], |r| {
-                Ok(ImageRow {
-                    id: r.get(0)?,
-                    path: r.get(1)?,
-                    size: r.get(2)?,
-                    hash: r.get(3)?,
-                    width: r.get(4)?,
-                    height: r.get(5)?,
-                    format: r.get(6)?,
-                    frames: r.get(7)?,
-                    error: r.get(8)?,
-                    missing: r.get::<_, i64>(9)? != 0,
-                    version: r.get(10)?,
-                    tool: r.get(11)?,
-                    positive: r.get(12)?,
-                    negative: r.get(13)?,
-                    seed: r.get(14)?,
-                    steps: r.get(15)?,
-                    sampler: r.get(16)?,
-                    cfg: r.get(17)?,
-                    model: r.get(18)?,
-                    raw_json: r.get(19)?,
-                    warnings_json: r.get(20)?,
-                    gen_width: r.get(21)?,
-                    gen_height: r.get(22)?,
-                    status: r.get(23)?,
-                    decision_source: r.get(24)?,
-                    decision_reason: r.get(25)?,
-                    decision_rating: r.get(26)?,
-                    path_raw: r.get(27)?,
-                    first_seen: r.get(28)?,
-                    parser: r.get(29)?,
-                    extra_json: r.get(30)?,
-                    earlier_decision: None,
-                    signals: HashMap::new(),
-                })
-            })?
-            .collect::<std::result::Result<_, _>>()?;
-        let index: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-        let mut stmt = self.conn.prepare(
-            "SELECT s.image_id, s.key, s.value, s.text FROM signals s
-             JOIN images i ON i.id = s.image_id WHERE i.current = 1",
-        )?;
-        let mut q = stmt.query([])?;
-        while let Some(r) = q.next()? {
-            let id: i64 = r.get(0)?;
-            let Some(&pos) = index.get(&id) else { continue };
-            let key: String = r.get(1)?;
-            let value = match (r.get::<_, Option<f64>>(2)?, r.get::<_, Option<String>>(3)?) {
-                (Some(v), _) => SignalValue::Number(v),
-                (None, Some(t)) => SignalValue::Text(t),
-                (None, None) => continue,
-            };
-            if let Some(row) = rows.get_mut(pos) {
-                row.signals.insert(key, value);
-            }
-        }
+        let mut rows = self.read_rows(include_missing)?;
         self.fill_earlier_decisions(&mut rows)?;
         Ok(rows)
     }

@@ -172,4 +172,9 @@ CREATE TRIGGER label_events_uid_required BEFORE INSERT ON label_events
     WHEN NEW.uid IS NULL
     BEGIN SELECT RAISE(ABORT, 'label_events.uid is required'); END;
 ",
+    // 8: million-row catalogue reads (`store/rows.rs`): text signal values (hashes, face
+    // boxes) by key from an index alone, as `signals_key_value` serves the numbers.
+    r"
+CREATE INDEX signals_key_text ON signals(key, value, text) WHERE text IS NOT NULL;
+",
 ];

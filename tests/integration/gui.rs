@@ -680,7 +680,9 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
             holdout: 0.0,
             ..Default::default()
         };
-        let want = assay::selection::evaluate::calibrate_policy(&p, &c.rows, &events, &o).unwrap();
+        // The workbench shares its rows with background jobs; the library takes plain rows.
+        let rows = assay::gui::owned_rows(&c.rows);
+        let want = assay::selection::evaluate::calibrate_policy(&p, &rows, &events, &o).unwrap();
         let moved = assay::selection::plan::set_bands(&text_before, want.accept, want.reject);
         let human: std::collections::HashSet<i64> = c
             .rows
@@ -690,7 +692,7 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
             .collect();
         let planned = assay::selection::plan::plan(
             &assay::selection::plan::prepare(&moved).unwrap(),
-            &c.rows,
+            &rows,
             &human,
         )
         .unwrap();

@@ -5,6 +5,8 @@
 
 mod bad_input;
 mod calibrate_policy;
+#[cfg(feature = "gui")]
+mod catalog_gui;
 mod clip;
 mod common;
 mod compare;
