@@ -12,8 +12,8 @@ mod raters;
 mod rows;
 mod schema;
 mod scorers;
-mod versions;
 pub mod synthetic;
+mod versions;
 
 pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
