@@ -934,11 +934,11 @@ pub fn train(
 fn candidate_summary(opts: &TrainOptions, designs: usize) -> String {
     let mut parts = Vec::new();
     if opts.head != HeadChoice::Mlp {
-        parts.push(format!("linear head × λ ∈ {:?}", opts.l2));
+        parts.push(format!("linear head × λ in {:?}", opts.l2));
     }
     if opts.head != HeadChoice::Linear {
         parts.push(format!(
-            "MLP head ({} hidden, {} epochs) × λ ∈ {:?}",
+            "MLP head ({} hidden, {} epochs) × λ in {:?}",
             opts.hidden, opts.epochs, opts.mlp_l2
         ));
     }

@@ -3,11 +3,11 @@
 //!
 //! - **Writers check first.** [`Store::open`] refuses a 0-byte file (a truncated catalogue, never
 //!   silently a new one), a file that is not SQLite, a catalogue on read-only storage (with the
-//!   reason), and a damaged one: `PRAGMA quick_check` runs on every open for writing. It reads
-//!   every page once (≈ 0.1–0.3 s per 100 MB when the file is in the page cache; the measured
-//!   numbers are in `assay bench catalog-health` and the issue-17 note), which is small next to
-//!   what the writers do (a scan, an import, a policy run), and a corruption found before the
-//!   first write is one that no new data lands on.
+//!   reason), and a damaged one: `PRAGMA quick_check` runs before the first write unless the
+//!   catalogue is exactly as Assay's last writer left it, checked within the last day
+//!   (`store/check_schedule.rs`: the check reads every page, ≈ 15 s for 1.2 GB on a loaded
+//!   machine, too slow for every `decide` and GUI job). A corruption found before the first
+//!   write is one that no new data lands on.
 //! - **Readers do not write.** [`Store::open_read_only`] opens without creating, migrating or
 //!   switching the journal mode, so `table`, `label export`, `rank`, `agreement`, `export`,
 //!   `compare` and `monitor` work on read-only media; a WAL catalogue whose `-shm` file cannot
@@ -205,6 +205,7 @@ impl Store {
         Ok(Self {
             conn,
             path: path.to_path_buf(),
+            session: None,
         })
     }
 
@@ -234,6 +235,12 @@ impl Store {
                 report: msgs.join("; "),
             })
         }
+    }
+
+    /// The stamp beside the catalogue at `db` that lets an unchanged catalogue skip the
+    /// integrity check (`store/check_schedule.rs`).
+    pub fn check_stamp_path(db: &Path) -> PathBuf {
+        super::check_schedule::stamp_path(db)
     }
 
     /// The folder of the rolling backups of the catalogue at `db`.
@@ -529,6 +536,7 @@ fn move_aside(db: &Path, what: &str) -> Result<Option<PathBuf>> {
 /// only the newest healthy backup has; the damaged file is kept as `<db>.damaged-<time>`.
 /// A healthy catalogue is left alone (`Ok(None)`).
 pub fn repair(db: &Path) -> Result<Option<RepairReport>> {
+    super::check_schedule::forget(db);
     // Is it damaged at all? (A healthy, non-empty catalogue is left alone.)
     let empty = std::fs::metadata(db).is_ok_and(|m| m.len() == 0);
     let open_src = || {
@@ -642,6 +650,7 @@ pub fn repair(db: &Path) -> Result<Option<RepairReport>> {
 /// Puts `backup` in place of the catalogue at `db` (moved aside as `<db>.replaced-<time>`).
 /// Returns where the previous file went.
 pub fn restore(db: &Path, backup: &Path) -> Result<Option<PathBuf>> {
+    super::check_schedule::forget(db);
     let src = Connection::open_with_flags(
         file_uri(backup, "mode=ro"),
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,

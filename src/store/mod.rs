@@ -4,6 +4,7 @@
 //! reader (the GUI, `assay table`) never blocks the scanner and a killed process loses at most the
 //! transaction in flight. Writes come in batches, one transaction per batch.
 
+mod check_schedule;
 mod decisions;
 mod features;
 pub mod health;
@@ -254,6 +255,26 @@ pub const DECISION_STATUSES: &[&str] = &["accepted", "rejected", "review", "none
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Set for a store opened for writing: its share of the integrity check
+    /// (`store/check_schedule.rs`).
+    session: Option<check_schedule::Session>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        // Close first: the stamp describes the files as the last writer left them.
+        let closed = Connection::open_in_memory()
+            .map(|mem| std::mem::replace(&mut self.conn, mem))
+            .is_ok_and(|conn| conn.close().is_ok());
+        if closed {
+            session.end();
+        } else {
+            session.abandon();
+        }
+    }
 }
 
 /// Current UTC time as RFC 3339 with milliseconds.
@@ -341,6 +362,8 @@ impl Store {
             })?;
         }
         health::refuse_empty(path)?;
+        // Observed before SQLite touches the files.
+        let stamped = check_schedule::trusted_stamp(path);
         let conn = Connection::open(path).map_err(|e| health::classify_open_error(path, e))?;
         // SQLite falls back to read-only when the file cannot be written.
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
@@ -353,12 +376,14 @@ impl Store {
         let mut store = Self {
             conn,
             path: path.to_path_buf(),
+            session: None,
         };
         store.configure().map_err(|e| match e {
             Error::Sql(e) => health::classify_open_error(path, e),
             e => e,
         })?;
-        store.check_health()?;
+        let (session, _checked) = check_schedule::begin(path, stamped, || store.check_health())?;
+        store.session = Some(session);
         store.migrate()?;
         Ok(store)
     }
@@ -369,6 +394,7 @@ impl Store {
         let mut store = Self {
             conn,
             path: PathBuf::from(":memory:"),
+            session: None,
         };
         store.configure()?;
         store.migrate()?;
@@ -881,7 +907,7 @@ mod tests {
             }
         }
         let mut s = Store::open(&p).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 7);
+        assert_eq!(s.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
         let rows = s.label_events().unwrap();
         assert_eq!(rows.len(), 3, "no event lost");
         let uids: Vec<&str> = rows.iter().map(|r| r.uid.as_deref().unwrap()).collect();

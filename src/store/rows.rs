@@ -295,7 +295,11 @@ impl super::Store {
         };
         let file = Some(self.path.as_path()).filter(|p| p.as_os_str() != ":memory:");
         match file {
-            Some(path) if keys.len() > 1 => read_keys_parallel(path, &keys, &map, &mut put)?,
+            // Extra readers need what a plain read-only open needs (a `-shm` file for WAL):
+            // on read-only media the store's own (immutable) connection reads alone.
+            Some(path) if keys.len() > 1 && reader_opens(path) => {
+                read_keys_parallel(path, &keys, &map, &mut put)?;
+            }
             _ => {
                 for k in &keys {
                     put(read_key(&self.conn, k, &map)?, SignalKey::intern(k));
@@ -452,6 +456,20 @@ impl super::Store {
             )
             .optional()?)
     }
+}
+
+/// Whether another read-only connection to `path` can open and read.
+fn reader_opens(path: &Path) -> bool {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .and_then(|c| {
+        c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    })
+    .is_ok()
 }
 
 /// Reads the keys on up to `available_parallelism` (at most 4) read-only connections; each

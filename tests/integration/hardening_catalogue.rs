@@ -375,7 +375,12 @@ fn decisions_survive_edits_that_keep_the_pixels() {
     let other = tmp.path().join("other.db");
     let _ = other;
     let relabel = tmp.path().join("relabel.jsonl");
-    std::fs::write(&relabel, line.replace("\"ana\"", "\"bo\"")).unwrap();
+    // Another rater's judgement of the same items: a new event (the exported line's own `id`
+    // would make it the same event again, issue 16's label identity).
+    let mut other_rater: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    other_rater["rater"] = "bo".into();
+    other_rater.as_object_mut().unwrap().remove("id");
+    std::fs::write(&relabel, format!("{other_rater}\n")).unwrap();
     let o = run(&[
         "label",
         "import",
