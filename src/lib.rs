@@ -15,6 +15,7 @@ pub mod fuzz;
 pub mod gui;
 pub mod human;
 pub mod learn;
+pub mod memory;
 pub mod metadata;
 pub mod models;
 pub mod monitor;

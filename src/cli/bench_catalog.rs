@@ -62,31 +62,10 @@ pub enum OutFormat {
 }
 
 /// The `--where` filter and text search measured (also by the workbench part).
-pub const WHERE: &str = "blur_laplacian_var > 80 and colorfulness < 40";
-pub const SEARCH: &str = "portrait";
-pub const SORT: &str = "blur_laplacian_var";
-
-/// Peak resident memory of this process (MiB).
-pub fn peak_rss_mb() -> Option<f64> {
-    proc_status_mb("VmHWM:")
-}
-
-/// Current resident memory of this process (MiB).
-pub fn rss_mb() -> Option<f64> {
-    proc_status_mb("VmRSS:")
-}
-
-fn proc_status_mb(field: &str) -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-/// Resets the peak RSS to the current RSS (Linux ≥ 4.0); whether it worked.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", b"5").is_ok()
-}
+use crate::memory::{peak_rss_mb, reset_peak_rss, rss_mb};
+pub use crate::store::synthetic::{
+    BENCH_SEARCH as SEARCH, BENCH_SORT as SORT, BENCH_WHERE as WHERE,
+};
 
 /// Writes `n` varied 320×240 JPEGs under `dir/real/bNNN/` (blur, noise, exposure and colour
 /// differ, so the signals spread as in real batches).

@@ -45,13 +45,6 @@ pub struct ClipBenchArgs {
     pub python_args: Option<String>,
 }
 
-fn peak_rss_mb() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 fn config(arch: &str) -> anyhow::Result<ClipConfig> {
     if arch == "tiny" {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/clip_tiny/hf/config.json");
@@ -218,7 +211,7 @@ pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
-            "assay": results, "torch": baseline, "peak_rss_mb": peak_rss_mb(),
+            "assay": results, "torch": baseline, "peak_rss_mb": crate::memory::peak_rss_mb(),
         }))?
     );
     Ok(0)

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::{App, AppOptions};
-pub(super) use crate::cli::bench_catalog::peak_rss_mb;
+pub(super) use crate::memory::peak_rss_mb;
 use crate::pipeline::{self, Progress, ScanOptions};
 
 /// Writes `n` small, distinct JPEGs (160×120) under `dir` in folders of 500, once.

@@ -19,8 +19,8 @@ use serde_json::{Value as Json, json};
 use super::bench::{Driver, peak_rss_mb, stats};
 use super::thumbs::{ThumbReq, make_thumb};
 use super::{App, AppOptions};
-use crate::cli::bench_catalog::{SEARCH, SORT, WHERE};
-use crate::cli::bench_catalog::{reset_peak_rss, rss_mb};
+use crate::memory::{reset_peak_rss, rss_mb};
+use crate::store::synthetic::{BENCH_SEARCH as SEARCH, BENCH_SORT as SORT, BENCH_WHERE as WHERE};
 
 /// Thumbnails of the real files, made once (the grid's thumbnail pipeline has its own
 /// benchmark, `assay bench gui`; here scrolling reads cached ones).

@@ -804,7 +804,7 @@ pub fn scan(
         }
     }
     summary.seconds = progress.snapshot().elapsed_s;
-    summary.peak_rss_mb = peak_rss_mb();
+    summary.peak_rss_mb = crate::memory::peak_rss_mb();
     let status = if summary.cancelled {
         "cancelled"
     } else {
@@ -817,15 +817,6 @@ pub fn scan(
     )?;
     progress.finish();
     Ok(summary)
-}
-
-/// The process's peak resident memory in MB (`VmHWM` of `/proc/self/status`; `None` where
-/// there is no such file).
-pub fn peak_rss_mb() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 /// Recomputes `size_ok` and `aspect_ok` for every current image from its stored dimensions.

@@ -23,6 +23,14 @@ use crate::signals::{self, Kind};
 /// Copies per transaction.
 pub const CHUNK: usize = 50_000;
 
+/// The filter, text search and sort column that `assay bench catalog` times on a synthetic
+/// collection, in the store path and in the workbench alike.
+pub const BENCH_WHERE: &str = "blur_laplacian_var > 80 and colorfulness < 40";
+/// See [`BENCH_WHERE`].
+pub const BENCH_SEARCH: &str = "portrait";
+/// See [`BENCH_WHERE`].
+pub const BENCH_SORT: &str = "blur_laplacian_var";
+
 /// What [`super::Store::synthesize`] makes.
 #[derive(Debug, Clone)]
 pub struct Synthesis {
