@@ -5,6 +5,13 @@
 //! `.assay/` folder) and keeps going past unreadable folders, reporting them. Decoding sniffs the
 //! real format from the bytes (extensions lie), refuses images above a pixel limit *before*
 //! allocating, and honours EXIF orientation. It never writes to a user's file.
+//!
+//! # Scope
+//!
+//! discovery (recursive, symlink loops detected by canonical path, hidden entries and `.assay/`
+//! skipped, unreadable entries reported), xxh3-128 content hash, format sniffing from bytes,
+//! header-only dimensions, pixel limit before allocation, EXIF orientation, first frame of
+//! animations
 
 pub mod decode;
 pub mod thumb;

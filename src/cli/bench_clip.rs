@@ -3,6 +3,28 @@
 //! `scripts/bench_clip_torch.py` (open_clip, same shapes, random init) when `--python` is given.
 //! Preprocessing is excluded on both sides (a fixed normalised tensor is fed); each repetition
 //! perturbs the input so nothing is cached.
+//!
+//! # Measured
+//!
+//! - `assay bench clip` times the image towers with random weights next to
+//!   `scripts/bench_clip_torch.py` (open_clip, same shapes, `--python PY [--python-args --cuda]` in
+//!   the same invocation; ratios against every baseline row, `ratio_vs_torch_<device>_<dtype>`);
+//!   later backends' outputs are compared with the first's (`max_rel_diff_vs_first_backend`);
+//!   `--f16` runs wgpu in half precision. Measured (images/s, ratio to PyTorch in the same run):
+//!   - This machine (2 cores with AVX-512, idle, release, flex vs PyTorch 2.15 CPU fp32, three
+//!     runs): ViT-B/32 batch 1 7.5–8.9 (0.84–0.97×), batch 16 17.1–18.6 (1.00–1.14×); ViT-L/14
+//!     batch 1 0.67–0.80 (0.69–0.84×), batch 8 0.99–1.02 (1.15–1.23×). Peak RSS 1.78 GB against
+//!     2.78 GB. Batch 1 is bound by the matrix products (oneDNN's kernels are faster per core).
+//!   - A lent NVIDIA H200 machine (16 Xeon cores; before `x86-v4`): flex ViT-B/32 14.0 / 47.5
+//!     (batch 1 / 16; 0.34× / 0.61× PyTorch's 16-thread CPU), ViT-L/14 1.44 / 3.51 (0.29× / 0.57×;
+//!     the batch split tripled batch throughput there, from 16.0 and 1.11). wgpu (Vulkan, WGSL
+//!     kernels, f32): ViT-B/32 68.8 / 396, ViT-L/14 15.3 / 52.4, that is 0.15–0.23× PyTorch CUDA
+//!     eager fp32 (326 / 2614, 102 / 231) and 0.06–0.28× fp16 (248 / 4726, 170 / 888); wgpu
+//!     embeddings within 1.9e-6 relative of flex's for ViT-L/14. `--f16` on wgpu was no faster
+//!     (486 images/s for ViT-B/32 batch 16, 51 for ViT-L/14 batch 8). burn's `vulkan` feature
+//!     (SPIR-V kernels) was 0.9–1.5× as fast on the H200 (ViT-L/14 23.3 / 65.3) but crashes
+//!     (SIGSEGV) on lavapipe, so it is not enabled. GPU memory (nvidia-smi, whole process): wgpu
+//!     5.2 GB, PyTorch 5.3 GB.
 
 use std::path::Path;
 use std::process::Command;

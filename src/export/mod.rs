@@ -15,6 +15,14 @@
 //! (their process is gone), and a target whose bytes are a strict prefix of the source's — a
 //! truncated copy, e.g. from an older version without temporary names — is completed in place
 //! (replacing it loses nothing: every byte it has is in the source).
+//!
+//! # Scope
+//!
+//! copy / hard link / symlink by latest status, deterministic names on collision (`stem-2.ext`),
+//! never overwriting (identical files count as already exported), XMP sidecars (`xmp:Rating` with
+//! −1 = rejected, `xmp:Label`, `digiKam:PickLabel`, prompt as `dc:description`), CSV/JSON manifest
+//! with every column; `assay export`, and `assay decide` for headless human decisions; the GUI's
+//! export dialog runs the same code (`export::export`, `write_manifest`) in a background job
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};

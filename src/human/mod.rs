@@ -18,6 +18,21 @@
 //! ([`Occurrences`]). So re-importing a file adds nothing, repeated judgments inside one file
 //! (replicated pairs, test–retest, datasets without timestamps) are all kept, and an export
 //! (which writes every event's id) imports back onto itself.
+//!
+//! # Scope
+//!
+//! label events (pairwise, Likert, best-of-N, multi-dimensional) in JSON lines: validation against
+//! the collection (paths or content hashes; `<path>#degraded` gold items in attention checks),
+//! event identity (`label_events.uid`: a line's `id`, else its content id — `event_uid`, shared
+//! with the GUI — plus its occurrence index among identical lines of the file, so re-imports add
+//! nothing and repeated judgements are all kept; exports write every id), assembly into BT
+//! comparisons and rater × unit matrices (multi: one matrix per dimension); `attention.rs` (gold
+//! items, in-memory degradation, pass rates, events of raters below 80 % left out of statistics),
+//! `schedule.rs` (pure pair scheduler: replication, coverage, then the pairs the preference scorer
+//! is least sure about — Bradley–Terry closeness without one; single-item and best-of-N sets),
+//! `report.rs` (a study's rankings with bootstrap intervals, agreement with the reading guide,
+//! per-rater summary); `assay label import/export`, `assay rank`, `assay agreement`
+//! (`--include-unreliable`)
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -16,6 +16,18 @@
 //!
 //! Nothing here returns an error or panics on untrusted bytes: whatever cannot
 //! be understood is kept in [`GenerationMetadata::raw`] with a warning.
+//!
+//! # Scope
+//!
+//! generation-metadata parser for every carrier of `../shared/fixtures/generated` and
+//! `../shared/metadata-samples` (PNG tEXt/zTXt/iTXt, EXIF UserComment incl. UTF-16, EXIF
+//! Make/Model/ImageDescription labels, JSON bundles in a UserComment, XMP, stealth alpha, C2PA) and
+//! every writer of the reference parsers' lists (A1111 family incl. Forge/reForge/SD.Next/Civitai,
+//! ComfyUI graphs walked by input names through any node, UI workflows with group
+//! nodes/subgraphs/bypass, InvokeAI, NovelAI v4, SwarmUI, Fooocus, Ruined Fooocus, HF Spaces, Easy
+//! Diffusion, Draw Things, TensorArt, Stability Matrix); which parser read the file and the fields
+//! without a column are stored; checked field by field against sd-prompt-reader / sd-parsers
+//! (`scripts/gen_metadata_refs.py`); raw carriers always kept, capped
 
 mod a1111;
 mod apps;

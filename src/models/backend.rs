@@ -1,6 +1,19 @@
 //! Backend selection: wgpu when an adapter exists (Vulkan/Metal/DX12; Mesa lavapipe on GPU-less
 //! Linux), otherwise burn's pure-Rust `flex` CPU backend. A missing adapter never panics:
 //! `Device::wgpu_options().init()` returns a `Result` and we fall back.
+//!
+//! # Selection
+//!
+//! `models/backend.rs`: `--backend auto` uses wgpu only for a hardware adapter (found by listing
+//! Vulkan/Metal/DX12 adapters without creating a device; on Linux only when a DRM render node or an
+//! NVIDIA device node exists) (lavapipe is 10–100×
+//! slower than the CPU paths, see `../shared/docs/stack.md`); `wgpu` uses any adapter and fails
+//! with
+//! a message when there is none; `cpu` is plain Rust for classical signals and burn `flex` for
+//! neural
+//! models; `flex` forces the tensor path on the CPU. wgpu is probed with
+//! `Device::wgpu_options().init_with_setup()`, which returns a `Result`, so a missing adapter never
+//! panics.
 
 use burn::tensor::Device;
 
@@ -125,7 +138,7 @@ pub fn hardware_adapter() -> Option<String> {
 }
 
 /// Selects a device for `choice`. `Auto` uses wgpu only for a hardware adapter: software
-/// adapters are 10–100× slower than the CPU paths (see ARCHITECTURE.md).
+/// adapters are 10–100× slower than the CPU paths (measured in `../shared/docs/stack.md`).
 pub fn select(choice: BackendChoice) -> Result<Selected, BackendError> {
     let flex = || Selected {
         device: Device::flex(),

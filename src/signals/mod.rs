@@ -6,6 +6,53 @@
 //! tensor ops, batched, for wgpu and the `flex` CPU backend), [`phash`] (ImageHash-exact
 //! perceptual hashes), [`dedup`] (near-duplicate groups), [`filters`] (hard filters) and
 //! [`faces`] (MTCNN face signals).
+//!
+//! # Signals
+//!
+//! | key | definition (peer) |
+//! |---|---|
+//! | `blur_laplacian_var` | variance (ddof 0) of the 3×3 Laplacian of BT.601 grey, BORDER_REFLECT_101 (OpenCV `Laplacian(gray, CV_64F)`) |
+//! | `tenengrad` | mean of Gx²+Gy², 3×3 Sobel (OpenCV `Sobel`, ksize 3) |
+//! | `clip_shadows` / `clip_highlights` | fraction of grey ≤ 5 / ≥ 250 |
+//! | `luminance_mean`, `contrast_rms` | mean grey; population std of grey/255 |
+//! | `colorfulness` | Hasler–Süsstrunk M |
+//! | `noise_sigma` | Immerkær σ over the valid interior |
+//! | `blockiness` | mean \|Δ\| across 8-px boundaries / mean \|Δ\| elsewhere (null for constant images) |
+//! | `blank` | grey std < 2, or > 98 % within ±2 of the median, or fully transparent alpha |
+//! | `size_ok`, `aspect_ok` | hard filters: shorter side ≥ `--min-side` (256), long/short ≤ `--max-aspect` (3) |
+//! | `ahash`, `dhash`, `phash` | ImageHash 4.3.2, bit-exact (PIL `convert("L")` and Lanczos resampling reimplemented) |
+//! | `dup_group` | single-linkage groups of pHash distance ≤ `--dup-threshold` (5); the group's lowest image id, 0 = no near duplicate; blank images get no value |
+//! | `aesthetic` | LAION aesthetic head (v1 linear or v2 MLP, found on disk) on the L2-normalised CLIP image embedding of its own CLIP (ViT-L/14 or ViT-B/32); producer `aesthetic@1:<head>+clip:<model key>`; computed by `assay scan` (when weights are found) and `assay embed` |
+//! | `clip_score` | `100·max(cos, 0)` between the image embedding and the cleaned positive prompt's text embedding (torchmetrics per pair); producer `clip_score@1:<model key>`; `clip_prompt_truncated` = 1 when the prompt exceeded 77 tokens |
+//! | `face_count`, `face_conf_min`, `face_area_max` | MTCNN faces (`models::mtcnn`); weakest O-Net probability (null without faces); largest box area / image area |
+//! | `face_defect` | worst face's `1 − exp(−Σ hinge penalties)`: landmark geometry (eye distance / box width, eye-line tilt, eyes–mouth distance, mouth vs eye line, mouth width, nose between eyes and mouth, symmetry, landmarks outside the box) and the eye-region similarity (NCC of the two eye patches, one mirrored; eyes ≥ 16 px apart); null without faces. Separates the fixture portraits from the same portraits with a warped eye region at AUC 0.91 (integration test) |
+//! | `face_boxes` | JSON (kind `json`, not a default table column): every face's box, confidence, landmarks and defect, for the GUI overlay |
+//!
+//! Grey is OpenCV's exact integer BT.601 (`(9798R+19235G+3735B+16384)>>15`); hashes use PIL's
+//! `convert("L")` as ImageHash does. Images narrower or shorter than 3 px get no blur, Tenengrad,
+//! noise or blockiness value (null). Every value is computed on the full-resolution image;
+//! resolution-normalised variants would get their own keys.
+//!
+//! Two implementations compute the classical signals:
+//! - `classical.rs`: plain Rust, f64, one pass per kernel; checked against reference vectors from
+//!   `scripts/gen_signal_refs.py` (OpenCV, scikit-image, ImageHash) to 1e-9 relative.
+//! - `tensor.rs`: the same definitions as burn tensor ops (conv2d with reflect padding, reductions,
+//!   sort for the median), batched over same-size images; f32 on the device, so values agree with
+//!   the f64 path to ~1e-4 (tests allow 1e-3), checked on `flex` and on wgpu (lavapipe in CI).
+//! Every reduction in the tensor path runs one axis at a time (`sum_dim(3).sum_dim(2)…`): a single
+//! reduction over a flattened H·W axis of an [N, H·W] tensor gave wrong sums for every row after
+//! the
+//! first on burn-wgpu 0.22.1 (lavapipe, Vulkan and GL) once rows exceed ~10⁵ elements; the parity
+//! tests batch several same-size images to catch such bugs.
+//! The scanner uses the plain path on the CPU (`--backend cpu`, and `auto` without a hardware GPU)
+//! because it is faster there (see `assay bench signals`), and the tensor path on a hardware GPU
+//! (`auto`/`wgpu`) or with `--backend flex`. Hashes always run on the CPU (9×8 and 32×32 images).
+//!
+//! The registry (`signals::registry()`) records key, label, unit, direction, range, group, kind
+//! (number / flag / hash / json) and producer version; `SIGNAL_SET_VERSION` forces recomputation of
+//! unchanged files when the set changes. It is 3 since fast-mode faces (2: full-resolution faces);
+//! a scan with `--no-faces` stores 1 (the set without faces), which a later scan with faces
+//! recomputes, while files stored with 2 or 3 stay current for `--no-faces` scans.
 
 pub mod classical;
 pub mod dedup;
