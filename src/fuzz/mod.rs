@@ -2,7 +2,7 @@
 //! by a seeded mutator from real seeds (the shared fixtures, the metadata samples, built-in
 //! texts), and any panic is caught (`catch_unwind`) and reported with the input that caused it.
 //!
-//! - **Targets** ([`targets`]): `metadata` (every carrier parser, container facts, stealth),
+//! - **Targets** ([`targets`](mod@targets)): `metadata` (every carrier parser, container facts, stealth),
 //!   `decode` (format sniffing, header probe, pixel-limited decoding, JPEG completeness),
 //!   `expr` (the `--where` / gate / filter-box language), `policy` (TOML policy → validated
 //!   plan), `labels` (JSON-lines label events) and `npy` (`.npy` and CSV feature matrices).

@@ -1,6 +1,6 @@
 //! The workbench's view model, free of egui: which rows are shown in which order (filters and
 //! sort), the selection and cursor, and the undo history of culling actions. Panels read it and
-//! emit [`Command`]s; the app applies them. Everything here is plain data and unit-tested.
+//! emit [`Cmd`](super::Cmd)s; the app applies them. Everything here is plain data and unit-tested.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};

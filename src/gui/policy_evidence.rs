@@ -5,7 +5,7 @@
 //!
 //! Labels come from the labeling state (`Collection::label.stored`, loaded by the database
 //! worker); the statistics run on short-lived `assay-policy-*` threads and report through
-//! [`Event`]s, so the UI thread neither queries nor computes in bulk.
+//! `Event`s, so the UI thread neither queries nor computes in bulk.
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@
 //! `unescape_html="auto"`), NFC. Not reproduced: ftfy's mojibake repair (`fix_encoding`, a
 //! heuristic) and its C1-control and surrogate fixes, so text that is itself mis-decoded
 //! UTF-8 tokenises differently. `html.unescape` is reproduced for numeric references (with
-//! HTML5's replacement rules) and for the common named entities listed in [`NAMED`]; the
+//! HTML5's replacement rules) and for the common named entities listed in `NAMED`; the
 //! other ~2000 HTML5 names are left as text.
 
 use std::collections::HashMap;
@@ -302,7 +302,7 @@ fn invalid_charref(n: u32) -> Option<char> {
     }
 }
 
-/// Python's `html.unescape` for numeric references and the [`NAMED`] entities.
+/// Python's `html.unescape` for numeric references and the `NAMED` entities.
 pub fn html_unescape(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();

@@ -3,7 +3,7 @@
 //! with F32, F16, BF16 and F64 tensors converted to f32.
 //!
 //! Tensors are addressed by canonical names (`vision.blocks.3.q.w`), mapped to each format's
-//! keys by [`source_key`]. The remapping table:
+//! keys by `source_key`. The remapping table:
 //!
 //! | canonical | Hugging Face `CLIPModel` | open_clip / OpenAI state dict |
 //! |---|---|---|
