@@ -20,11 +20,11 @@
 //!     the batch split tripled batch throughput there, from 16.0 and 1.11). wgpu (Vulkan, WGSL
 //!     kernels, f32): ViT-B/32 68.8 / 396, ViT-L/14 15.3 / 52.4, that is 0.15–0.23× PyTorch CUDA
 //!     eager fp32 (326 / 2614, 102 / 231) and 0.06–0.28× fp16 (248 / 4726, 170 / 888); wgpu
-//!     embeddings within 1.9e-6 relative of flex's for ViT-L/14. `--f16` on wgpu was no faster
-//!     (486 images/s for ViT-B/32 batch 16, 51 for ViT-L/14 batch 8). burn's `vulkan` feature
-//!     (SPIR-V kernels) was 0.9–1.5× as fast on the H200 (ViT-L/14 23.3 / 65.3) but crashes
-//!     (SIGSEGV) on lavapipe, so it is not enabled. GPU memory (nvidia-smi, whole process): wgpu
-//!     5.2 GB, PyTorch 5.3 GB.
+//!     embeddings within 1.9e-6 relative of flex's for ViT-L/14. `--f16` on wgpu was no faster (486
+//!     images/s for ViT-B/32 batch 16, 51 for ViT-L/14 batch 8). burn's `vulkan` feature (SPIR-V
+//!     kernels) was 0.9–1.5× as fast on the H200 (ViT-L/14 23.3 / 65.3) but crashes (SIGSEGV) on
+//!     lavapipe, so it is not enabled. GPU memory (nvidia-smi, whole process): wgpu 5.2 GB, PyTorch
+//!     5.3 GB.
 
 use std::path::Path;
 use std::process::Command;

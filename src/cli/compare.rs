@@ -8,18 +8,17 @@
 //!   when absent) through `Store::embedding_vectors` / `Store::signal_vectors`
 //!   (`store/features.rs`). `--features auto` (default) takes CLIP image embeddings when one model
 //!   has embedded at least 90 % of each side's images (`--model KEY`, else the common model with
-//!   the most
-//!   images): the vectors as stored (projected, not L2-normalised, not standardised — clean-fid's
-//!   CLIP feature mode), images without one skipped and counted. Otherwise (or with
+//!   the most images): the vectors as stored (projected, not L2-normalised, not standardised —
+//!   clean-fid's CLIP feature mode), images without one skipped and counted. Otherwise (or with
 //!   `--features classical`) the fallback, labelled as such: the nine classical signals
-//!   (`blur_laplacian_var tenengrad clip_shadows
-//!   clip_highlights luminance_mean contrast_rms colorfulness noise_sigma blockiness`); images
-//!   lacking one are skipped and counted; log1p on blur and Tenengrad; then z-scores with the mean
-//!   and std of the pooled A∪B set — one common standardisation, so both batches live in one space
-//!   and no batch's own scale decides the distances. `--features-file A B` takes `.npy` (v1–3,
-//!   `<f4`/`<f8`, C order, 2-D) or `.csv` matrices as given (no standardisation). `--logits F
-//!   [F2]` prints the Inception Score of classifier logits (torch-fidelity's formula, rows in file
-//!   order), alone or next to a comparison.
+//!   (`blur_laplacian_var tenengrad clip_shadows clip_highlights luminance_mean contrast_rms
+//!   colorfulness noise_sigma blockiness`); images lacking one are skipped and counted; log1p on
+//!   blur and Tenengrad; then z-scores with the mean and std of the pooled A∪B set — one common
+//!   standardisation, so both batches live in one space and no batch's own scale decides the
+//!   distances. `--features-file A B` takes `.npy` (v1–3, `<f4`/`<f8`, C order, 2-D) or `.csv`
+//!   matrices as given (no standardisation). `--logits F [F2]` prints the Inception Score of
+//!   classifier logits (torch-fidelity's formula, rows in file order), alone or next to a
+//!   comparison.
 //! - Output: FD with its warnings (always the sample size), KID mean ± population std over subsets
 //!   (subset size clamped to min(n_a, n_b) with a note; the spread is the subset std, not a
 //!   bootstrap), precision/recall (k = 3) and density/coverage (k = 5); FD and the four PRDC values
@@ -28,14 +27,11 @@
 //!   upwards (duplicated rows, small-N bias) and can miss the point estimate; the output says so.
 //! - `--by FIELD` (a table column, or `folder` = first path component) compares each group with the
 //!   largest group (ties: first name), standardising over each pair; a failing group is reported
-//!   and
-//!   exits 2.
+//!   and exits 2.
 //! - `assay fidelity REF TEST`: pairs by relative path, then by path without extension; decodes
-//!   with
-//!   `catalog::decode` + `rgb8_like_pil`; PSNR (identical → `null`, `"identical": true`), SSIM,
-//!   MS-SSIM (null with a reason below `MS_SSIM_MIN_SIDE`); unpaired, size-mismatched or
-//!   undecodable
-//!   files are listed and exit 2.
+//!   with `catalog::decode` + `rgb8_like_pil`; PSNR (identical → `null`, `"identical": true`),
+//!   SSIM, MS-SSIM (null with a reason below `MS_SSIM_MIN_SIDE`); unpaired, size-mismatched or
+//!   undecodable files are listed and exit 2.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

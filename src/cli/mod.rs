@@ -5,22 +5,19 @@
 //! # Contract
 //!
 //! As in the target design (`label import|export`, `rank`, `agreement` included), plus: `assay
-//! signals` (registry), `assay bench ingest|signals|bt`,
-//! `--backend flex`, `scan --format json` (the summary), `table --include-missing`,
-//! `--list-columns`, exit code 130 after Ctrl-C. Columns: `path width height format frames bytes
-//! hash
-//! version missing tool prompt negative_prompt seed steps sampler cfg model gen_width gen_height
-//! status decision_source decision_reason rating error warnings raw`
-//! and every signal key; JSON prints one array of objects with `path` relative to the folder and
-//! each
-//! signal under its key (null when not computed).
+//! signals` (registry), `assay bench ingest|signals|bt`, `--backend flex`, `scan --format json`
+//! (the summary), `table --include-missing`, `--list-columns`, exit code 130 after Ctrl-C. Columns:
+//! `path width height format frames bytes hash version missing tool prompt negative_prompt seed
+//! steps sampler cfg model gen_width gen_height status decision_source decision_reason rating error
+//! warnings raw` and every signal key; JSON prints one array of objects with `path` relative to the
+//! folder and each signal under its key (null when not computed).
 //!
 //! # Benchmarks
 //!
-//! Benchmarks are `assay bench` subcommands, never timed tests; their `--python PY`
-//! baselines are the committed `scripts/bench_*.py`, found in `$ASSAY_SCRIPTS`, else `scripts/`
-//! under the working directory (a checkout copied to another machine), else the build's source
-//! tree (`cli::bench::baseline_script`).
+//! Benchmarks are `assay bench` subcommands, never timed tests; their `--python PY` baselines are
+//! the committed `scripts/bench_*.py`, found in `$ASSAY_SCRIPTS`, else `scripts/` under the working
+//! directory (a checkout copied to another machine), else the build's source tree
+//! (`cli::bench::baseline_script`).
 
 mod bench;
 pub mod bench_catalog;

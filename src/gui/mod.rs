@@ -35,41 +35,33 @@
 //! # Design
 //!
 //! - **Threads.** The UI thread only lays out and paints. Background threads (named, `assay-*`):
-//!   the view thread (filters and sort of large collections, newest request wins, the previous
-//!   view stays on screen; rows from a reload are installed together with their view; up to
-//!   20,000 rows the view is computed within the frame), the database worker (the UI's one SQLite
-//!   connection: reloads rows, appends decision batches in
-//!   order), the scan job (`pipeline::scan` with a shared `Progress` and cancel flag), a thumbnail
-//!   pool (2–4 workers), the full-image decoder (newest request wins) and the export job. They
-//!   report
-//!   through one channel drained at the start of each frame; `request_repaint` wakes the UI.
+//!   the view thread (filters and sort of large collections, newest request wins, the previous view
+//!   stays on screen; rows from a reload are installed together with their view; up to 20,000 rows
+//!   the view is computed within the frame), the database worker (the UI's one SQLite connection:
+//!   reloads rows, appends decision batches in order), the scan job (`pipeline::scan` with a shared
+//!   `Progress` and cancel flag), a thumbnail pool (2–4 workers), the full-image decoder (newest
+//!   request wins) and the export job. They report through one channel drained at the start of each
+//!   frame; `request_repaint` wakes the UI.
 //! - **Commands.** Panels and views read state and push `Cmd`s; `App::apply` runs them after the
 //!   frame's UI. Culling commands build a `model::Change` (before/after status and rating per
-//!   image),
-//!   apply it in memory at once, send it to the database worker as one append-only batch and push
-//!   it
-//!   on the undo stack. Undo/redo append the earlier/later state (reason `undo`/`redo`). A reload
-//!   that
-//!   was read before a batch committed gets that batch re-applied (sequence numbers), so the grid
-//!   never
-//!   flickers back.
+//!   image), apply it in memory at once, send it to the database worker as one append-only batch
+//!   and push it on the undo stack. Undo/redo append the earlier/later state (reason
+//!   `undo`/`redo`). A reload that was read before a batch committed gets that batch re-applied
+//!   (sequence numbers), so the grid never flickers back.
 //! - **Thumbnails.** Keyed by content hash: `<db folder>/thumbs/<xxh3>_256.jpg` (alpha flattened on
 //!   grey; written via a temporary file and rename). The grid replaces the wanted list every frame
-//!   with
-//!   the visible rows, then one screen of margin below and above; when nothing is wanted the pool
-//!   generates the rest to disk without keeping pixels. Textures beyond max(256, 3 × visible) are
-//!   evicted least-recently-used.
+//!   with the visible rows, then one screen of margin below and above; when nothing is wanted the
+//!   pool generates the rest to disk without keeping pixels. Textures beyond max(256, 3 × visible)
+//!   are evicted least-recently-used.
 //! - **Detail/compare.** The thumbnail is shown scaled up at once; the full image is decoded
-//!   off-thread
-//!   (pixel limit, orientation) and downscaled to the GPU's texture limit when larger (said on
-//!   screen).
+//!   off-thread (pixel limit, orientation) and downscaled to the GPU's texture limit when larger
+//!   (said on screen).
 //! - **Policy editor.** Planning (`selection::plan`) runs on a short-lived thread whenever the text
 //!   or the rows change (a generation counter drops stale results); Apply sends the planned
-//!   decisions
-//!   and the policy text to the database worker (one `policies` row by hash, decisions appended).
-//!   Threshold sliders rewrite the `[bands]` values in the text itself, so what is saved is what
-//!   was
-//!   seen. "Open review queue" resets the filters to the review band and returns to the grid.
+//!   decisions and the policy text to the database worker (one `policies` row by hash, decisions
+//!   appended). Threshold sliders rewrite the `[bands]` values in the text itself, so what is saved
+//!   is what was seen. "Open review queue" resets the filters to the review band and returns to the
+//!   grid.
 //! - **Policy evidence** (`policy_evidence.rs`). "Calibrate from labels" (target precision on /
 //!   off, false-accept : false-reject costs, hold-out) runs `selection::evaluate::calibrate_policy`
 //!   on an `assay-policy-calibrate` thread with the rows and the label events the labeling state
@@ -82,55 +74,50 @@
 //!   the rows, the number of label events or the quality change.
 //! - **Pareto view.** Points are the shown images (the filter bar applies); the front comes from
 //!   `selection::rules::pareto_fronts` with the directions chosen on screen (default: the
-//!   registry's).
-//!   "Show selection in grid" filters the grid to the chosen ids (`Filters::only_ids`, not
-//!   persisted).
+//!   registry's). "Show selection in grid" filters the grid to the chosen ids (`Filters::only_ids`,
+//!   not persisted).
 //! - **Batch monitor.** `monitor.rs` asks for a computation whenever the batch field, the baseline,
 //!   the thresholds, the rows (`rows_generation`) or the committed decision batches change, and
-//!   only
-//!   once no decision batch is waiting for the database worker (agreement reads decisions from the
-//!   store). An `assay-monitor` thread groups a copy of the rows with the human/policy status pairs
-//!   (`Store::human_policy_statuses` on its own connection) through `crate::monitor::group` and
-//!   `evaluate` — the CLI's code — and a generation counter drops stale results; the previous
+//!   only once no decision batch is waiting for the database worker (agreement reads decisions from
+//!   the store). An `assay-monitor` thread groups a copy of the rows with the human/policy status
+//!   pairs (`Store::human_policy_statuses` on its own connection) through `crate::monitor::group`
+//!   and `evaluate` — the CLI's code — and a generation counter drops stale results; the previous
 //!   result stays on screen meanwhile. The monitored signals are the registry's numeric quality
 //!   signals with values in the collection (classical first; the CLI defaults to the classical
 //!   ones). "Export report" renders `monitor::render_html` of the result on screen on an
 //!   `assay-monitor-report` thread (default file: `monitor-<field>.html` next to the database,
-//!   which
-//!   the scanner never reads). Batch rows carry accessible summaries ("batch NAME: N n, DRIFT on
-//!   ...") for screen readers and the kittest test. The inspector is hidden in this view.
+//!   which the scanner never reads). Batch rows carry accessible summaries ("batch NAME: N n, DRIFT
+//!   on ...") for screen readers and the kittest test. The inspector is hidden in this view.
 //! - **Settings** (thumbnail size, sort, filters, panels, recent collections) persist with eframe's
 //!   storage (`persistence` feature); domain state only in SQLite.
 //! - **Fonts.** egui 0.37 ships Ubuntu-Light, Hack and its icon font only: no emoji. The UI uses
 //!   glyphs those fonts have (egui_kittest panics on a missing glyph, so the GUI test guards this).
 //! - **Testing.** `tests/integration/gui.rs` drives the real `App` with `egui_kittest` through
 //!   AccessKit (thumbnails are list items named after the file). `assay open --screenshot` saves
-//!   the
-//!   first fully loaded frame (CI renders the shared fixtures under Xvfb). `assay bench gui` drives
-//!   `App::show` on a bare `egui::Context` and times the UI thread's frame (app + tessellation).
-//! - **Labeling.** `ViewMode::Label` (Ctrl+L, View → Labeling) has three tabs. *Study setup*:
-//!   rater (typed or picked), protocol, criterion, scope (same prompt — else same folder — or the
-//!   whole collection), comparisons per item, raters per pair (3), attention-check rate, "both
-//!   bad". *Trials*: blind (no names, signals or inspector), the criterion's question on screen,
-//!   the images drawn with the shared zoom (full-resolution textures; the trial's response time
-//!   starts when all are on screen, and answers before that are ignored). Keys: ←/A, →/L, ↓ tie,
-//!   B both bad, 1–5 Likert, 1–N best of N, three digits for fidelity / alignment / aesthetics,
-//!   Z full size, Esc back. Each answer is one `DbCmd::Label(Append)` (own sequence numbers; the
-//!   view shows "saving…" until confirmed) and is also kept in memory so scheduling and statistics
-//!   never wait for SQL. Sides and items are shuffled with the session's seeded `ranking::rng`.
-//!   Pairwise scheduling is `human::schedule::PairScheduler`, replayed from the stored events of
-//!   the
-//!   same protocol and criterion when a session starts; its Bradley–Terry scores come from the
+//!   the first fully loaded frame (CI renders the shared fixtures under Xvfb). `assay bench gui`
+//!   drives `App::show` on a bare `egui::Context` and times the UI thread's frame (app +
+//!   tessellation).
+//! - **Labeling.** `ViewMode::Label` (Ctrl+L, View → Labeling) has three tabs. *Study setup*: rater
+//!   (typed or picked), protocol, criterion, scope (same prompt — else same folder — or the whole
+//!   collection), comparisons per item, raters per pair (3), attention-check rate, "both bad".
+//!   *Trials*: blind (no names, signals or inspector), the criterion's question on screen, the
+//!   images drawn with the shared zoom (full-resolution textures; the trial's response time starts
+//!   when all are on screen, and answers before that are ignored). Keys: ←/A, →/L, ↓ tie, B both
+//!   bad, 1–5 Likert, 1–N best of N, three digits for fidelity / alignment / aesthetics, Z full
+//!   size, Esc back. Each answer is one `DbCmd::Label(Append)` (own sequence numbers; the view
+//!   shows "saving…" until confirmed) and is also kept in memory so scheduling and statistics never
+//!   wait for SQL. Sides and items are shuffled with the session's seeded `ranking::rng`. Pairwise
+//!   scheduling is `human::schedule::PairScheduler`, replayed from the stored events of the same
+//!   protocol and criterion when a session starts; its Bradley–Terry scores come from the
 //!   `assay-label-stats` thread (newest request wins) after each answer and may lag by one trial.
 //!   Attention checks: the `assay-gold` thread decodes an image, downsizes it to 1024 px and
 //!   degrades it (blur σ = 2 % of the long side, noise σ = 30); three are kept ready, and a check
-//!   is
-//!   inserted at the study's rate (never twice in a row) only when one is ready, so trials never
-//!   wait for it. Best-of-N has no attention checks yet. *Results*: the same statistics thread
-//!   runs `human::report::build` (Bradley–Terry with 200 bootstrap rounds per criterion,
-//!   Krippendorff's α / Fleiss' κ per protocol and criterion, per-rater judgements, sessions,
-//!   median response time, attention pass rate, agreement with the strict majority of the other
-//!   raters); raters below the threshold (80 %, adjustable) are left out unless included.
+//!   is inserted at the study's rate (never twice in a row) only when one is ready, so trials never
+//!   wait for it. Best-of-N has no attention checks yet. *Results*: the same statistics thread runs
+//!   `human::report::build` (Bradley–Terry with 200 bootstrap rounds per criterion, Krippendorff's
+//!   α / Fleiss' κ per protocol and criterion, per-rater judgements, sessions, median response
+//!   time, attention pass rate, agreement with the strict majority of the other raters); raters
+//!   below the threshold (80 %, adjustable) are left out unless included.
 
 pub mod bench;
 pub mod bench_catalog;

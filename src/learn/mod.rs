@@ -23,31 +23,30 @@
 //!
 //! - Features: the registry's numeric quality signals (`learn::features::signal_keys`: classical,
 //!   face and CLIP signals; never `learned_preference`), `log1p` on `blur_laplacian_var` and
-//!   `tenengrad`, z-scores over every current image (no labels involved), missing → mean (0).
-//!   Each stored embedding model can enter through its leading principal components
-//!   (`features::Projection`, ranks 8 and 32, fitted on ≤ 2048 of the collection's vectors);
-//!   the vectors stay f32 beside the signal rows. A scorer stores its input names, projections
-//!   and statistics (`assay-preference/2`; `/1` scorers with `model[i]` inputs still score).
+//!   `tenengrad`, z-scores over every current image (no labels involved), missing → mean (0). Each
+//!   stored embedding model can enter through its leading principal components
+//!   (`features::Projection`, ranks 8 and 32, fitted on ≤ 2048 of the collection's vectors); the
+//!   vectors stay f32 beside the signal rows. A scorer stores its input names, projections and
+//!   statistics (`assay-preference/2`; `/1` scorers with `model[i]` inputs still score).
 //! - Labels of one criterion: pairwise (tie / `both_bad` → ½), best-of-N, Likert (pairs within a
-//!   rater); attention checks and the events of raters below the attention threshold are left
-//!   out, as in the statistics (`--include-unreliable` keeps them).
-//! - Candidates (`cv::Candidate`, the plug-in point for other model families): the linear head
-//!   (`s = w·x`) × λ ∈ {1e-4 … 1} on `mean loss + λ‖w‖²` — convex, solved to convergence in f64
-//!   by Newton (L-BFGS above 256 features), equal to scikit-learn's `LogisticRegression` with
-//!   `C = 1/(2λn)` (reference vectors, `scripts/gen_flywheel_refs.py`) — and the MLP head (32
-//!   hidden, 300 full-batch Adam epochs, weight decay ∈ {1e-3, 1e-2}, burn autodiff), on the
-//!   signals and on signals + each embedding's components.
-//! - Selection: 5-fold cross-validation by event, repeated twice, all candidates on the same
-//!   folds; highest pooled out-of-fold pairwise accuracy (near-ties: lower log loss). The chosen
-//!   candidate is refitted on every label and stored; its estimate (with a percentile-bootstrap
-//!   interval over events), every candidate's estimate, the per-fold accuracies, the
-//!   cross-validated learning curve and a sentence saying how they were obtained are the
-//!   `metrics`. `--holdout F` keeps a share of events away from selection and refit as an
-//!   independent check.
-//! - Versioning: `assay train` stores a version and (unless `--no-activate`) activates it;
-//!   `assay scorers --activate ID` / `--rollback` switch in one transaction with the log entry.
-//!   Every scan (CLI and GUI: `pipeline::scan`) and `assay embed DIR` rescore the collection with
-//!   the active scorer.
+//!   rater); attention checks and the events of raters below the attention threshold are left out,
+//!   as in the statistics (`--include-unreliable` keeps them).
+//! - Candidates (`cv::Candidate`, the plug-in point for other model families): the linear head (`s
+//!   = w·x`) × λ ∈ {1e-4 … 1} on `mean loss + λ‖w‖²` — convex, solved to convergence in f64 by
+//!   Newton (L-BFGS above 256 features), equal to scikit-learn's `LogisticRegression` with `C =
+//!   1/(2λn)` (reference vectors, `scripts/gen_flywheel_refs.py`) — and the MLP head (32 hidden,
+//!   300 full-batch Adam epochs, weight decay ∈ {1e-3, 1e-2}, burn autodiff), on the signals and on
+//!   signals + each embedding's components.
+//! - Selection: 5-fold cross-validation by event, repeated twice, all candidates on the same folds;
+//!   highest pooled out-of-fold pairwise accuracy (near-ties: lower log loss). The chosen candidate
+//!   is refitted on every label and stored; its estimate (with a percentile-bootstrap interval over
+//!   events), every candidate's estimate, the per-fold accuracies, the cross-validated learning
+//!   curve and a sentence saying how they were obtained are the `metrics`. `--holdout F` keeps a
+//!   share of events away from selection and refit as an independent check.
+//! - Versioning: `assay train` stores a version and (unless `--no-activate`) activates it; `assay
+//!   scorers --activate ID` / `--rollback` switch in one transaction with the log entry. Every scan
+//!   (CLI and GUI: `pipeline::scan`) and `assay embed DIR` rescore the collection with the active
+//!   scorer.
 //! - Active labeling (GUI): a session starts from a scorer fitted on the labels so far (not
 //!   stored), retrains every `retrain_every` labels (study setting, 25) as a stored, active
 //!   version, and shows "labels so far" and the cross-validated estimate. After coverage and

@@ -6,14 +6,11 @@
 //!
 //! `models/backend.rs`: `--backend auto` uses wgpu only for a hardware adapter (found by listing
 //! Vulkan/Metal/DX12 adapters without creating a device; on Linux only when a DRM render node or an
-//! NVIDIA device node exists) (lavapipe is 10–100×
-//! slower than the CPU paths, see `../shared/docs/stack.md`); `wgpu` uses any adapter and fails
-//! with
-//! a message when there is none; `cpu` is plain Rust for classical signals and burn `flex` for
-//! neural
-//! models; `flex` forces the tensor path on the CPU. wgpu is probed with
-//! `Device::wgpu_options().init_with_setup()`, which returns a `Result`, so a missing adapter never
-//! panics.
+//! NVIDIA device node exists) (lavapipe is 10–100× slower than the CPU paths, see
+//! `../shared/docs/stack.md`); `wgpu` uses any adapter and fails with a message when there is none;
+//! `cpu` is plain Rust for classical signals and burn `flex` for neural models; `flex` forces the
+//! tensor path on the CPU. wgpu is probed with `Device::wgpu_options().init_with_setup()`, which
+//! returns a `Result`, so a missing adapter never panics.
 
 use burn::tensor::Device;
 

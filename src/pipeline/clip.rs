@@ -15,40 +15,35 @@
 //! GUI's scan job; `models::clip` does the numerics and never sees the store):
 //! - Setup before the scan starts (`clip::load`): discovery (`--models DIR`, `$ASSAY_MODELS`, …,
 //!   `models::clip` docs), the `--model` (default: first found; headers only) and a discovered
-//!   aesthetic head that
-//!   fits it (or `--head`). The weights load onto the scan's device on first use
-//!   (`LoadedClip::clip`), so a rescan with nothing to embed or score never reads them. No weights:
-//!   the summary carries `clip_skipped` with
-//!   `no_weights_message` (searched folders, accepted layouts), which the CLI prints once on stderr
-//!   and the GUI shows as "CLIP off" in the status bar (the message on hover); the scan goes on and
-//!   its exit code does not change. Weights whose tensors fail to load stop the CLIP pass with
-//!   `clip_error` (the rest of the scan is kept; exit 2). An
-//!   explicit `--model`/`--head` that cannot be used stops the scan before it starts (exit 1).
-//!   `--no-clip` (and `assay bench ingest`) turn the pass off.
-//! - After ingest, filters and duplicate groups (`clip::run`): every readable, present image
-//!   whose current version has no vector for the model key is decoded again (rayon, the scan's
-//!   pool; the ingest batches do not keep pixels), preprocessed and embedded in batches of 16 on
-//!   the
-//!   device, each batch stored in one transaction (`Store::set_embeddings`). Progress restarts as
-//!   phase `clip embed` (`Progress::start_phase`: counters, rate and ETA per phase; elapsed time
-//!   for the whole job). Cancel is checked between batches; a file that fails to decode is listed
-//!   in `clip.failures` and skipped (exit 2, retried next scan). Re-decoding costs a second decode
-//!   per new file; it keeps ingest memory bounded and lets one path serve unchanged files that were
+//!   aesthetic head that fits it (or `--head`). The weights load onto the scan's device on first
+//!   use (`LoadedClip::clip`), so a rescan with nothing to embed or score never reads them. No
+//!   weights: the summary carries `clip_skipped` with `no_weights_message` (searched folders,
+//!   accepted layouts), which the CLI prints once on stderr and the GUI shows as "CLIP off" in the
+//!   status bar (the message on hover); the scan goes on and its exit code does not change. Weights
+//!   whose tensors fail to load stop the CLIP pass with `clip_error` (the rest of the scan is kept;
+//!   exit 2). An explicit `--model`/`--head` that cannot be used stops the scan before it starts
+//!   (exit 1). `--no-clip` (and `assay bench ingest`) turn the pass off.
+//! - After ingest, filters and duplicate groups (`clip::run`): every readable, present image whose
+//!   current version has no vector for the model key is decoded again (rayon, the scan's pool; the
+//!   ingest batches do not keep pixels), preprocessed and embedded in batches of 16 on the device,
+//!   each batch stored in one transaction (`Store::set_embeddings`). Progress restarts as phase
+//!   `clip embed` (`Progress::start_phase`: counters, rate and ETA per phase; elapsed time for the
+//!   whole job). Cancel is checked between batches; a file that fails to decode is listed in
+//!   `clip.failures` and skipped (exit 2, retried next scan). Re-decoding costs a second decode per
+//!   new file; it keeps ingest memory bounded and lets one path serve unchanged files that were
 //!   catalogued before weights were installed.
 //! - Signals from the stored vectors: `aesthetic` (head) and `clip_score` / `clip_prompt_truncated`
 //!   (one text embedding per distinct cleaned prompt, 64 per batch) for images embedded now and for
 //!   embedded images whose stored value has another producer (`Store::signal_producers`: another
 //!   model or head); a second scan embeds and computes nothing (images that failed to decode are
-//!   tried again).
-//!   The pass reads only the ids of embedded images (`Store::embedded_image_ids`) and the stored
-//!   vectors of the images whose signals are stale (`Store::embedding_vectors_for`), never the
-//!   whole table (about 300 MB at 100k × 768). `clip_score` is absent (not 0) for
-//!   images without a positive prompt. The summary's `clip` object reports the model key and name,
-//!   head, embedded now / already / failed, images with `aesthetic` and `clip_score`, prompts
-//!   truncated, images without a prompt, and images/s. `Progress` (atomics) is read by the
-//! CLI bar (count, rate, ETA) and later by the GUI status bar. Ctrl-C sets the cancel flag (a
-//! second
-//! Ctrl-C exits at once); the scan stops after the current batch and exits 130.
+//!   tried again). The pass reads only the ids of embedded images (`Store::embedded_image_ids`) and
+//!   the stored vectors of the images whose signals are stale (`Store::embedding_vectors_for`),
+//!   never the whole table (about 300 MB at 100k × 768). `clip_score` is absent (not 0) for images
+//!   without a positive prompt. The summary's `clip` object reports the model key and name, head,
+//!   embedded now / already / failed, images with `aesthetic` and `clip_score`, prompts truncated,
+//!   images without a prompt, and images/s. `Progress` (atomics) is read by the CLI bar (count,
+//!   rate, ETA) and later by the GUI status bar. Ctrl-C sets the cancel flag (a second Ctrl-C exits
+//!   at once); the scan stops after the current batch and exits 130.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

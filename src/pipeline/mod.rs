@@ -13,30 +13,26 @@
 //!
 //! `pipeline::scan(opts, &Progress, &cancel)`: discover → compare with the store → process the rest
 //! in batches of `--batch` (32) files: read, hash, probe, decode (rayon, `--jobs` threads),
-//! metadata,
-//! signals (per image on the CPU, or grouped by size on the device), one transaction per batch →
-//! mark missing → refresh the hard filters of every image from its stored dimensions and recompute
-//! duplicate groups from stored hashes (so new thresholds apply without re-reading unchanged files)
-//! → the CLIP pass (below) → record the scan. Unless `--no-faces`, each batch's decoded images also
-//! go through the MTCNN
-//! detector on the selected device (same-size images batched) before the transaction.
-//! Since issue 15 the processing is a stream (`pipeline/flow.rs`): decode workers (one decode per
-//! file, frames held under a pixel budget; they hand on only small working copies) → faces (fast
-//! mode, `models/mtcnn/working.rs`) → CLIP crops embedded in the scan → an ordered writer, over
-//! bounded channels; progress reports files/s per stage and the slowest one. `assay bench scan`.
+//! metadata, signals (per image on the CPU, or grouped by size on the device), one transaction per
+//! batch → mark missing → refresh the hard filters of every image from its stored dimensions and
+//! recompute duplicate groups from stored hashes (so new thresholds apply without re-reading
+//! unchanged files) → the CLIP pass (below) → record the scan. Unless `--no-faces`, each batch's
+//! decoded images also go through the MTCNN detector on the selected device (same-size images
+//! batched) before the transaction. Since issue 15 the processing is a stream (`pipeline/flow.rs`):
+//! decode workers (one decode per file, frames held under a pixel budget; they hand on only small
+//! working copies) → faces (fast mode, `models/mtcnn/working.rs`) → CLIP crops embedded in the scan
+//! → an ordered writer, over bounded channels; progress reports files/s per stage and the slowest
+//! one. `assay bench scan`.
 //!
 //! # Failures
 //!
 //! Per-file failures never stop a scan. Reasons: empty file, not a recognised image format,
 //! unsupported format (AVIF: the `image` crate needs the system dav1d library to decode it, which
-//! we
-//! do not link), too many pixels (default limit 100 MP, checked from the header before any pixel
+//! we do not link), too many pixels (default limit 100 MP, checked from the header before any pixel
 //! allocation), corrupt or truncated, unreadable, vanished during the scan, file above 1 GiB. Each
-//! is
-//! stored in `images.error`, listed in the summary (`failures_by_reason`) and exits 2. A wrong
+//! is stored in `images.error`, listed in the summary (`failures_by_reason`) and exits 2. A wrong
 //! extension is only a warning (`metadata.warnings_json`). Metadata is parsed even when pixels
-//! cannot
-//! be decoded.
+//! cannot be decoded.
 
 pub mod clip;
 mod flow;

@@ -28,11 +28,11 @@
 //!
 //! # Policies
 //!
-//! Pure: no I/O, SQL or burn; the only outside read is the static signal registry
-//! (`signals::get`, for default directions). `Policy::from_toml` + `Policy::validate(known_keys)`
-//! (errors name the key: unknown signals, unparsable or self-contradictory conditions such as
-//! `x < 3 and x > 5`, keys without a direction, empty weights, `accept < reject`, `top_k = 0`);
-//! `apply(&policy, &[Item]) -> Vec<Outcome>` in input order.
+//! Pure: no I/O, SQL or burn; the only outside read is the static signal registry (`signals::get`,
+//! for default directions). `Policy::from_toml` + `Policy::validate(known_keys)` (errors name the
+//! key: unknown signals, unparsable or self-contradictory conditions such as `x < 3 and x > 5`,
+//! keys without a direction, empty weights, `accept < reject`, `top_k = 0`); `apply(&policy,
+//! &[Item]) -> Vec<Outcome>` in input order.
 //!
 //! - Gates run in file order: a gate that fails with all its signals present rejects with its
 //!   `reason`; otherwise a gate, constraint or rank key with a missing (absent, null, non-numeric,
@@ -41,10 +41,8 @@
 //! - Score in [0, 1] within the scope: weighted sum of population z-scores (constant signal → 0)
 //!   and `constrained` (maximised signal) → mid-rank percentile (share of the others beaten, ties
 //!   half; a lone image scores 1); lexicographic → `1 − position/(n − 1)`; Pareto → `1/(1 +
-//!   front)`.
-//!   `score ≥ accept` → accept, `< reject` → reject, else review; `top_k` demotes accepts beyond
-//!   the
-//!   k best of the scope to review. Ranks break ties by image id.
+//!   front)`. `score ≥ accept` → accept, `< reject` → reject, else review; `top_k` demotes accepts
+//!   beyond the k best of the scope to review. Ranks break ties by image id.
 //! - Lexicographic with tolerances is greedy against the best *remaining* image: keep the
 //!   candidates within `tol₁` of the best on key 1, among them those within `tol₂` of their best on
 //!   key 2, …, take the lowest id, repeat.
@@ -52,8 +50,7 @@
 //!   minimising `c_FA·FA + c_FR·FR` (ties → higher `t`); band precision with Wilson 95 % intervals;
 //!   best-of-N is the exact order-statistics expectation without replacement.
 //! - Whole-policy calibration (`evaluate::calibrate_policy`): scores from `plan::plan` with no
-//!   image
-//!   held back (the labelled images are the human-decided ones; `assay select` ranks without
+//!   image held back (the labelled images are the human-decided ones; `assay select` ranks without
 //!   them, so its percentiles can differ slightly when many images of a group are decided by hand).
 //!   Labels (`labels.rs`): human `accepted` = good, `rejected` = bad; otherwise pairwise and
 //!   best-of-N events of the criterion → `human::comparisons` → `ranking::bt::fit` (α = 0.01) →
@@ -61,24 +58,20 @@
 //!   convention; |θ| ≤ 1e-9 undecided). Decisions win. Labelled images without a score are counted
 //!   per reason. Split by a hash of seed and path (`calibrate::held_out`, shared with `--signal`);
 //!   pairwise-derived labels come from one Bradley–Terry fit over all events, so a held-out image's
-//!   label also used comparisons with training images (the split is by image, not by event).
-//!   Reject = minimum-cost cut; accept = precision-target cut or the minimum-cost cut; reject
-//!   capped
-//!   at accept; both moved to the shortest decimal in (next lower score, cut]
+//!   label also used comparisons with training images (the split is by image, not by event). Reject
+//!   = minimum-cost cut; accept = precision-target cut or the minimum-cost cut; reject capped at
+//!   accept; both moved to the shortest decimal in (next lower score, cut]
 //!   (`calibrate::tidy_threshold`), and `set_bands` writes up to nine decimals so the split
-//!   survives;
-//!   a minimum-cost cut of +∞ (accept nothing) is written as 1, the strictest valid band.
+//!   survives; a minimum-cost cut of +∞ (accept nothing) is written as 1, the strictest valid band.
 //!   Errors: no labels, one class, < 2 good or < 2 bad training labels, unreachable target.
 //! - Best-of-N (`evaluate::best_of_n`): per scope group, candidates = scored images with a quality
 //!   value; `calibrate::best_of_n_pick_curve` on the quality listed in the policy's rank order
-//!   gives
-//!   the expected quality of the policy's pick among N drawn without replacement (`C(i−1, N−1) /
-//!   C(m, N)` weights); the oracle curve orders by quality itself. Pooled = mean over the groups
-//!   with ≥ N candidates. Selector efficiency (`evaluate::selector_efficiency`): groups with a
-//!   human best (`labels::human_best`: one accepted + rest rejected; else all compared, unique top
-//!   BT strength within the group; else all Likert-rated, unique top mean), hit = the policy's
-//!   rank-1
-//!   is it; Wilson 95 % interval; chance = mean 1 / group size.
+//!   gives the expected quality of the policy's pick among N drawn without replacement (`C(i−1,
+//!   N−1) / C(m, N)` weights); the oracle curve orders by quality itself. Pooled = mean over the
+//!   groups with ≥ N candidates. Selector efficiency (`evaluate::selector_efficiency`): groups with
+//!   a human best (`labels::human_best`: one accepted + rest rejected; else all compared, unique
+//!   top BT strength within the group; else all Likert-rated, unique top mean), hit = the policy's
+//!   rank-1 is it; Wilson 95 % interval; chance = mean 1 / group size.
 
 pub mod calibrate;
 pub mod evaluate;

@@ -39,14 +39,13 @@
 //! - `tensor.rs`: the same definitions as burn tensor ops (conv2d with reflect padding, reductions,
 //!   sort for the median), batched over same-size images; f32 on the device, so values agree with
 //!   the f64 path to ~1e-4 (tests allow 1e-3), checked on `flex` and on wgpu (lavapipe in CI).
-//! Every reduction in the tensor path runs one axis at a time (`sum_dim(3).sum_dim(2)…`): a single
-//! reduction over a flattened H·W axis of an [N, H·W] tensor gave wrong sums for every row after
-//! the
-//! first on burn-wgpu 0.22.1 (lavapipe, Vulkan and GL) once rows exceed ~10⁵ elements; the parity
-//! tests batch several same-size images to catch such bugs.
-//! The scanner uses the plain path on the CPU (`--backend cpu`, and `auto` without a hardware GPU)
-//! because it is faster there (see `assay bench signals`), and the tensor path on a hardware GPU
-//! (`auto`/`wgpu`) or with `--backend flex`. Hashes always run on the CPU (9×8 and 32×32 images).
+//!   Every reduction in the tensor path runs one axis at a time (`sum_dim(3).sum_dim(2)…`): a
+//!   single reduction over a flattened H·W axis of an [N, H·W] tensor gave wrong sums for every row
+//!   after the first on burn-wgpu 0.22.1 (lavapipe, Vulkan and GL) once rows exceed ~10⁵ elements;
+//!   the parity tests batch several same-size images to catch such bugs. The scanner uses the plain
+//!   path on the CPU (`--backend cpu`, and `auto` without a hardware GPU) because it is faster
+//!   there (see `assay bench signals`), and the tensor path on a hardware GPU (`auto`/`wgpu`) or
+//!   with `--backend flex`. Hashes always run on the CPU (9×8 and 32×32 images).
 //!
 //! The registry (`signals::registry()`) records key, label, unit, direction, range, group, kind
 //! (number / flag / hash / json) and producer version; `SIGNAL_SET_VERSION` forces recomputation of

@@ -6,48 +6,39 @@
 //! `images` (one row per *version* of a path: `path`, exact `path_raw` bytes for non-UTF-8 names,
 //! `version`, `current`, size, mtime, xxh3 `hash`, width/height after orientation, format, frames,
 //! orientation, `error`, `missing`, `signals_version`, `first_seen` / `last_seen` scan times — a
-//! new
-//! version gets its own `first_seen`, an unchanged or same-hash rescan keeps it;
-//! `ImageRow.first_seen`
-//! carries it to `monitor`'s `scan_date` batches, so no migration was needed), `metadata` (tool,
-//! positive, negative, seed,
-//! steps, sampler, cfg, model, generation size, `raw_json`, `warnings_json`), `signals` (image id,
-//! key, numeric `value` or `text`, `producer`), `embeddings`, `label_events` and `decisions`
-//! (append-only: UPDATE/DELETE raise), `scorers`, `raters`, `scans` (one row per scan with its JSON
-//! summary). Migration 2 adds `label_events.uid` (unique content id: importing the same event
-//! twice adds nothing). `raters` holds one row per rater name (added when a rater starts a
-//! session; `Store::raters` also lists names only found in events). A *session* is one rater's run
-//! of a study: its id (`<rater>@<start time>#<4 hex>`) is on every event, and
-//! `Store::label_sessions`
-//! summarises sessions from the events, so no table is needed. Migration 3 adds `policies` (each
-//! applied policy's TOML, by hash) and
-//! `decisions.detail` (the evidence of a policy decision). Migration 5 adds `metadata.parser` (the
-//! interpreter that read the fields) and `metadata.extra_json` (further sampler passes, character
-//! prompts, settings without a column); `assay table` derives `missing_fields` from the row.
-//! Migration 4 allows at most one active
-//! scorer (partial unique index) and adds `scorer_log` (append-only: scorer, previous active
-//! scorer, action `train`/`activate`/`rollback`, time). Migration 7 gives every label event an id
-//! (`legacy:<row id>:<time>` for rows stored without one; the append-only trigger is dropped and
-//! restored around the backfill) and requires one on insert. A `scorers` row holds `kind =
-//! preference`,
-//! a per-kind `version`, `params` (JSON `assay-preference/2`, `/1` still read: head, feature names,
-//! `log1p` flags, embedding projections,
-//! means and stds, layer weights — scoring needs no burn), `training` (events by protocol, raters,
-//! time range, options, device) and `metrics` (the report of `assay train`). Migration 5 adds
-//! `signals_key_text` (a partial index of text signal values by key) so that
-//! `Store::image_rows` reads every signal key from an index alone (`store/rows.rs`: raw metadata
-//! is not part of that read, `Store::load_raw` adds it). `PRAGMA user_version` is the schema
-//! version; migrations run in order, one transaction
-//! each.
+//! new version gets its own `first_seen`, an unchanged or same-hash rescan keeps it;
+//! `ImageRow.first_seen` carries it to `monitor`'s `scan_date` batches, so no migration was
+//! needed), `metadata` (tool, positive, negative, seed, steps, sampler, cfg, model, generation
+//! size, `raw_json`, `warnings_json`), `signals` (image id, key, numeric `value` or `text`,
+//! `producer`), `embeddings`, `label_events` and `decisions` (append-only: UPDATE/DELETE raise),
+//! `scorers`, `raters`, `scans` (one row per scan with its JSON summary). Migration 2 adds
+//! `label_events.uid` (unique content id: importing the same event twice adds nothing). `raters`
+//! holds one row per rater name (added when a rater starts a session; `Store::raters` also lists
+//! names only found in events). A *session* is one rater's run of a study: its id (`<rater>@<start
+//! time>#<4 hex>`) is on every event, and `Store::label_sessions` summarises sessions from the
+//! events, so no table is needed. Migration 3 adds `policies` (each applied policy's TOML, by hash)
+//! and `decisions.detail` (the evidence of a policy decision). Migration 5 adds `metadata.parser`
+//! (the interpreter that read the fields) and `metadata.extra_json` (further sampler passes,
+//! character prompts, settings without a column); `assay table` derives `missing_fields` from the
+//! row. Migration 4 allows at most one active scorer (partial unique index) and adds `scorer_log`
+//! (append-only: scorer, previous active scorer, action `train`/`activate`/`rollback`, time).
+//! Migration 7 gives every label event an id (`legacy:<row id>:<time>` for rows stored without one;
+//! the append-only trigger is dropped and restored around the backfill) and requires one on insert.
+//! A `scorers` row holds `kind = preference`, a per-kind `version`, `params` (JSON
+//! `assay-preference/2`, `/1` still read: head, feature names, `log1p` flags, embedding
+//! projections, means and stds, layer weights — scoring needs no burn), `training` (events by
+//! protocol, raters, time range, options, device) and `metrics` (the report of `assay train`).
+//! Migration 5 adds `signals_key_text` (a partial index of text signal values by key) so that
+//! `Store::image_rows` reads every signal key from an index alone (`store/rows.rs`: raw metadata is
+//! not part of that read, `Store::load_raw` adds it). `PRAGMA user_version` is the schema version;
+//! migrations run in order, one transaction each.
 //!
 //! - Incremental rescan: a current row whose size, mtime and `signals_version` match is skipped.
 //!   Otherwise the file is re-read: same hash → updated in place; different hash → the old row gets
 //!   `current = 0` (its signals stay attached to it, i.e. invalidated for the path) and a new row
-//!   with
-//!   `version + 1` is inserted. Paths gone from disk get `missing = 1`; nothing is deleted.
+//!   with `version + 1` is inserted. Paths gone from disk get `missing = 1`; nothing is deleted.
 //! - Seeds are `u64` in generators but SQLite integers are `i64`: seeds above `i64::MAX` are stored
-//!   as
-//!   decimal text (SQLite's dynamic typing); `assay table` prints them as exact integers.
+//!   as decimal text (SQLite's dynamic typing); `assay table` prints them as exact integers.
 //! - Location: `--db` wins; else `<root>/.assay/assay.db`; when that folder cannot be created (a
 //!   read-only collection) the scan uses `$XDG_DATA_HOME/assay/collections/<xxh3 of the canonical
 //!   root>/assay.db` and says so, and `table`/`open` look there when `<root>/.assay/` has none
@@ -59,14 +50,14 @@
 //!   the first write, skipped only when the files are exactly as Assay's last writer left them
 //!   (`<db>.checked` stamp: sizes and times of the database and `-wal`) and checked within a day;
 //!   writers open together in one process share one check: `store/check_schedule.rs`); readers use
-//!   `Store::open_for_reading` (read-only, `immutable` when a
-//!   WAL catalogue sits on read-only media with nothing unmerged). Each scan first copies a
-//!   non-empty catalogue with the online backup API to `<db>.backups/` (3 kept); `assay repair`
-//!   salvages readable rows table by table and fills gaps from the newest healthy backup.
+//!   `Store::open_for_reading` (read-only, `immutable` when a WAL catalogue sits on read-only media
+//!   with nothing unmerged). Each scan first copies a non-empty catalogue with the online backup
+//!   API to `<db>.backups/` (3 kept); `assay repair` salvages readable rows table by table and
+//!   fills gaps from the newest healthy backup.
 //! - Versions (migration 6, `store/versions.rs`): `images.pixel_hash` (xxh3-128 of the decoded
-//!   pixels). A new version with the same pixels gets copies of the previous version's decisions
-//!   in the ingest transaction; otherwise `ImageRow.earlier_decision` ("accepted on version 1")
-//!   is shown by `table` and the GUI until someone decides again.
+//!   pixels). A new version with the same pixels gets copies of the previous version's decisions in
+//!   the ingest transaction; otherwise `ImageRow.earlier_decision` ("accepted on version 1") is
+//!   shown by `table` and the GUI until someone decides again.
 
 /// Every migration, oldest first. Never edit a released migration: append a new one.
 pub const MIGRATIONS: &[&str] = &[

@@ -17,40 +17,36 @@
 //!   an open_clip state dict's shapes (heads = width/64, QuickGELU, as OpenAI's `build_model`).
 //! - Weights: safetensors parsed directly (F32/F16/BF16/F64), PyTorch pickles through burn's
 //!   `pytorch_reader`; the HF ↔ open_clip key-remapping table is in `weights.rs`. Loading fails on
-//!   any missing, mis-shaped or unused tensor (only `position_ids`, `attn_mask` and OpenAI's
-//!   scalar buffers are ignored).
+//!   any missing, mis-shaped or unused tensor (only `position_ids`, `attn_mask` and OpenAI's scalar
+//!   buffers are ignored).
 //! - Preprocessing: Pillow's bicubic resampler reimplemented (`signals/resample.rs`, shared with
-//!   the ImageHash Lanczos thumbnails; fixed point, antialiased), shorter
-//!   side to S, `⌊S·long/short⌋`, round-half-even centre crop, CLIP mean/std. Deliberate
-//!   difference: we convert to RGB before resizing (open_clip resizes RGBA/P images in their own
-//!   mode). Tokenizer: open_clip `SimpleTokenizer` with the vendored vocabulary; ftfy is replaced
-//!   by
-//!   its deterministic character rules (no mojibake repair) and `html.unescape` by numeric
-//!   references plus common named entities (`tokenizer.rs` lists what differs).
+//!   the ImageHash Lanczos thumbnails; fixed point, antialiased), shorter side to S,
+//!   `⌊S·long/short⌋`, round-half-even centre crop, CLIP mean/std. Deliberate difference: we
+//!   convert to RGB before resizing (open_clip resizes RGBA/P images in their own mode). Tokenizer:
+//!   open_clip `SimpleTokenizer` with the vendored vocabulary; ftfy is replaced by its
+//!   deterministic character rules (no mojibake repair) and `html.unescape` by numeric references
+//!   plus common named entities (`tokenizer.rs` lists what differs).
 //! - Parity (`scripts/gen_clip_refs.py`, tiny random models in `tests/data/clip_tiny/`, < 1.1 MB):
 //!   16 crops at 224/336 bit-identical to open_clip (sha256 of the 8-bit crop), 19/19 tricky
-//!   strings token-identical, image/text embeddings of the HF (f16, QuickGELU) and open_clip
-//!   (bf16, GELU) models within 8e-7 relative on flex and on wgpu (lavapipe), aesthetic heads
-//!   within 1e-15.
+//!   strings token-identical, image/text embeddings of the HF (f16, QuickGELU) and open_clip (bf16,
+//!   GELU) models within 8e-7 relative on flex and on wgpu (lavapipe), aesthetic heads within
+//!   1e-15.
 //! - Discovery (`discover.rs`): `--models DIR`, `$ASSAY_MODELS`, `models/` next to the binary,
-//!   `$XDG_DATA_HOME/assay/models`, the HF cache (`models--*clip*`, snapshot of `refs/main`);
-//!   model key = name + xxh3 of the weights file's size and first/last 64 KiB. Aesthetic heads are
-//!   used only with the architecture they were trained for (from the file name and input size),
+//!   `$XDG_DATA_HOME/assay/models`, the HF cache (`models--*clip*`, snapshot of `refs/main`); model
+//!   key = name + xxh3 of the weights file's size and first/last 64 KiB. Aesthetic heads are used
+//!   only with the architecture they were trained for (from the file name and input size),
 //!   otherwise refused with a message.
 //! - `assay scan` and `assay embed DIR` embed a collection incrementally through the pipeline's
 //!   CLIP pass (`pipeline::clip`: skips images with a vector from the same model key, stores
-//!   vectors through
-//!   `Store::set_embeddings`, then writes `aesthetic` and `clip_score` from the stored vectors
-//!   where
-//!   missing or from another model/head).
+//!   vectors through `Store::set_embeddings`, then writes `aesthetic` and `clip_score` from the
+//!   stored vectors where missing or from another model/head).
 //! - CPU batches (`Clip::embed_pixels`, `embed_tokens`): on `flex` a batch is split into one
 //!   sub-batch per rayon thread, run concurrently. flex parallelises matrix products but runs
 //!   element-wise work (bias adds, activations, residual adds, layout copies) on one thread, which
 //!   capped one forward pass at 1.4–1.7× on 2 threads and about 3× on 16; embeddings do not depend
 //!   on batch mates, so results are unchanged (`cpu_batch_split_matches_one_pass`). GPU backends
-//!   run
-//!   the batch in one pass. `Cargo.toml` also enables the `gemm` crate's `x86-v4` feature (AVX-512
-//!   micro-kernels, picked at run time) for flex's matrix products.
+//!   run the batch in one pass. `Cargo.toml` also enables the `gemm` crate's `x86-v4` feature
+//!   (AVX-512 micro-kernels, picked at run time) for flex's matrix products.
 
 pub mod aesthetic;
 pub mod config;

@@ -20,17 +20,17 @@
 //! MTCNN (`models/mtcnn/`): the PyPI `mtcnn` 1.0.0 cascade (`../shared/docs/metrics-reference.md`
 //! §8) with its weights converted by `scripts/convert_mtcnn.py` to safetensors in burn layouts
 //! (conv `[out, in, kh, kw]`; the first dense layer's rows reordered from Keras'
-//! `Permute((2,1,3))`+`Flatten` order to NCHW flatten order) and embedded with `include_bytes!`
-//! (2 MB; a missing or mis-shaped tensor is an error naming it). The networks are explicit burn
-//! ops (conv2d, PReLU, TF "same" max pooling as asymmetric −∞ padding, softmax); the pyramid's
-//! area resize and the crops' `crop_and_resize` are TF's CPU kernels reimplemented in f32; box
+//! `Permute((2,1,3))`+`Flatten` order to NCHW flatten order) and embedded with `include_bytes!` (2
+//! MB; a missing or mis-shaped tensor is an error naming it). The networks are explicit burn ops
+//! (conv2d, PReLU, TF "same" max pooling as asymmetric −∞ padding, softmax); the pyramid's area
+//! resize and the crops' `crop_and_resize` are TF's CPU kernels reimplemented in f32; box
 //! arithmetic and the package's non-greedy NMS are f64 like numpy. P-Net runs once per scale for
 //! all same-size images of a batch, R-Net/O-Net on all crops in batches of 256. Parity with the
-//! package (TensorFlow 2.17, `scripts/gen_mtcnn_refs.py`): every layer within 5e-6, the
-//! resamplers within 1e-8, identical candidate counts after each stage and boxes with IoU ≥
-//! 0.99999, confidences within 3e-6 and landmarks within 0.001 px on 8 fixture photos, on flex
-//! and on wgpu (lavapipe). Throughput at 1024² (`assay bench faces`, release, 2 shared cores):
-//! about 3 images/s on flex; see the faces issue report for wgpu.
+//! package (TensorFlow 2.17, `scripts/gen_mtcnn_refs.py`): every layer within 5e-6, the resamplers
+//! within 1e-8, identical candidate counts after each stage and boxes with IoU ≥ 0.99999,
+//! confidences within 3e-6 and landmarks within 0.001 px on 8 fixture photos, on flex and on wgpu
+//! (lavapipe). Throughput at 1024² (`assay bench faces`, release, 2 shared cores): about 3 images/s
+//! on flex; see the faces issue report for wgpu.
 
 pub mod image;
 pub mod nets;
