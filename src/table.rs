@@ -197,7 +197,7 @@ pub fn missing_fields(row: &ImageRow) -> Option<&'static str> {
 }
 
 fn text(v: Option<&str>) -> Cell<'_> {
-    v.map_or(Cell::Null, |s| Cell::Text(s))
+    v.map_or(Cell::Null, Cell::Text)
 }
 
 fn num(v: Option<i64>) -> Cell<'static> {
