@@ -148,7 +148,7 @@ pub fn group(
     for r in rows {
         let b = out.entry(batch_key(r, by)).or_default();
         b.n += 1;
-        if let Some(s) = &r.status {
+        if let Some(s) = r.status.as_deref() {
             if s != "none" {
                 b.decided += 1;
             }
@@ -831,8 +831,8 @@ mod tests {
             id,
             path: path.to_string(),
             first_seen: first_seen.map(String::from),
-            status: status.map(String::from),
-            model: (id % 2 == 0).then(|| "sdxl".to_string()),
+            status: status.map(Into::into),
+            model: (id % 2 == 0).then(|| "sdxl".into()),
             ..Default::default()
         };
         r.signals.insert("x".into(), SignalValue::Number(x));

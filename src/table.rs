@@ -196,8 +196,8 @@ pub fn missing_fields(row: &ImageRow) -> Option<&'static str> {
     table.get(mask).map(String::as_str)
 }
 
-fn text(v: Option<&String>) -> Cell<'_> {
-    v.map_or(Cell::Null, |s| Cell::Text(s))
+fn text(v: Option<&str>) -> Cell<'_> {
+    v.map_or(Cell::Null, Cell::Text)
 }
 
 fn num(v: Option<i64>) -> Cell<'static> {
@@ -210,17 +210,17 @@ pub fn cell(row: &ImageRow, col: Col) -> Cell<'_> {
         Col::Path => Cell::Text(&row.path),
         Col::Width => num(row.width),
         Col::Height => num(row.height),
-        Col::Format => text(row.format.as_ref()),
+        Col::Format => text(row.format.as_deref()),
         Col::Frames => num(row.frames),
         Col::Bytes => num(row.size),
-        Col::Hash => text(row.hash.as_ref()),
+        Col::Hash => text(row.hash.as_deref()),
         Col::Version => Cell::Num(row.version as f64),
         Col::Missing => Cell::Num(if row.missing { 1.0 } else { 0.0 }),
-        Col::Tool => text(row.tool.as_ref()),
-        Col::Parser => text(row.parser.as_ref()),
+        Col::Tool => text(row.tool.as_deref()),
+        Col::Parser => text(row.parser.as_deref()),
         Col::MissingFields => missing_fields(row).map_or(Cell::Null, Cell::Text),
-        Col::Prompt => text(row.positive.as_ref()),
-        Col::NegativePrompt => text(row.negative.as_ref()),
+        Col::Prompt => text(row.positive.as_deref()),
+        Col::NegativePrompt => text(row.negative.as_deref()),
         Col::Seed => match &row.seed {
             // Exact as a number below 2^53 (sorts numerically); larger seeds stay text.
             Some(s) => match s.parse::<u64>() {
@@ -230,17 +230,17 @@ pub fn cell(row: &ImageRow, col: Col) -> Cell<'_> {
             None => Cell::Null,
         },
         Col::Steps => num(row.steps),
-        Col::Sampler => text(row.sampler.as_ref()),
+        Col::Sampler => text(row.sampler.as_deref()),
         Col::Cfg => row.cfg.map_or(Cell::Null, Cell::Num),
-        Col::Model => text(row.model.as_ref()),
+        Col::Model => text(row.model.as_deref()),
         Col::GenWidth => num(row.gen_width),
         Col::GenHeight => num(row.gen_height),
         Col::Status => Cell::Text(row.status.as_deref().unwrap_or("none")),
-        Col::DecisionSource => text(row.decision_source.as_ref()),
-        Col::DecisionReason => text(row.decision_reason.as_ref()),
+        Col::DecisionSource => text(row.decision_source.as_deref()),
+        Col::DecisionReason => text(row.decision_reason.as_deref()),
         Col::Rating => num(row.decision_rating),
-        Col::EarlierDecision => text(row.earlier_decision.as_ref()),
-        Col::Error => text(row.error.as_ref()),
+        Col::EarlierDecision => text(row.earlier_decision.as_deref()),
+        Col::Error => text(row.error.as_deref()),
         Col::Warnings => match row.warnings_json.as_deref() {
             None | Some("[]") => Cell::Null,
             Some(w) => Cell::Text(w),
@@ -249,7 +249,7 @@ pub fn cell(row: &ImageRow, col: Col) -> Cell<'_> {
             None | Some("[]") => Cell::Null,
             Some(e) => Cell::Text(e),
         },
-        Col::Raw => text(row.raw_json.as_ref()),
+        Col::Raw => text(row.raw_json.as_deref()),
         Col::Signal(k) => match row.signals.get_key(k) {
             Some(SignalValue::Number(x)) => Cell::Num(*x),
             Some(SignalValue::Text(t)) => Cell::Text(t),

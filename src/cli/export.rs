@@ -96,9 +96,9 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
         .map(|r| Source {
             path: export::absolute_path(&a.dir, r),
             rel: r.path.clone(),
-            status: r.status.clone().unwrap_or_else(|| "none".to_string()),
+            status: r.status.as_deref().unwrap_or("none").to_string(),
             rating: r.decision_rating,
-            prompt: r.positive.clone(),
+            prompt: r.positive.as_deref().map(str::to_string),
         })
         .collect();
     let cancel = super::scan::cancel_flag();

@@ -227,7 +227,7 @@ fn sample_rows() -> Vec<ImageRow> {
             let mut r = ImageRow {
                 id: i + 1,
                 path: format!("p{}/img{i}.png", i % 2),
-                positive: Some(format!("prompt {}", i % 3)),
+                positive: Some(format!("prompt {}", i % 3).into()),
                 seed: Some((i / 2).to_string()),
                 width: Some(512),
                 height: Some(512),

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use eframe::egui;
+use rayon::prelude::*;
 
 use super::Rows;
 use super::model::{self, Filters, Sort};
@@ -166,9 +167,8 @@ impl DbWorker {
                 }
                 let Some(s) = store.as_mut() else { continue };
                 match cmd {
-                    DbCmd::Reload => match s.image_rows(false) {
+                    DbCmd::Reload => match s.image_rows_shared(false) {
                         Ok(rows) => {
-                            let rows: Vec<Arc<ImageRow>> = rows.into_iter().map(Arc::new).collect();
                             let index = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
                             out.send(Event::Rows(Arc::new(rows), Arc::new(index), done));
                         }
@@ -249,7 +249,7 @@ pub fn compute_view(req: &ViewReq) -> ViewResult {
     let t = std::time::Instant::now();
     let rows = &req.rows[..];
     let (view, error) = model::compute_view(rows, &req.filters, &req.sort);
-    let view_ids: Vec<i64> = view.iter().map(|&i| rows[i].id).collect();
+    let view_ids: Vec<i64> = view.par_iter().map(|&i| rows[i].id).collect();
     let mut positions = vec![u32::MAX; rows.len()];
     for (p, &i) in view.iter().enumerate() {
         positions[i] = p as u32;
@@ -407,9 +407,9 @@ impl ExportJob {
                 .map(|r| Source {
                     path: export::absolute_path(&root, r),
                     rel: r.path.clone(),
-                    status: r.status.clone().unwrap_or_else(|| "none".to_string()),
+                    status: r.status.as_deref().unwrap_or("none").to_string(),
                     rating: r.decision_rating,
-                    prompt: r.positive.clone(),
+                    prompt: r.positive.as_deref().map(str::to_string),
                 })
                 .collect();
             let mut last = 0;

@@ -250,11 +250,20 @@ pub fn status_counts<R: Borrow<ImageRow> + Sync>(rows: &[R]) -> [usize; 4] {
 }
 
 /// The distinct generator tools of the rows, sorted.
-pub fn tools<R: Borrow<ImageRow>>(rows: &[R]) -> Vec<String> {
-    let set: std::collections::HashSet<&str> = rows
-        .iter()
-        .filter_map(|r| r.borrow().tool.as_deref())
-        .collect();
+pub fn tools<R: Borrow<ImageRow> + Sync>(rows: &[R]) -> Vec<String> {
+    use std::collections::HashSet;
+    let set: HashSet<&str> = rows
+        .par_iter()
+        .fold(HashSet::new, |mut set, r| {
+            if let Some(t) = r.borrow().tool.as_deref() {
+                set.insert(t);
+            }
+            set
+        })
+        .reduce(HashSet::new, |mut a, b| {
+            a.extend(b);
+            a
+        });
     let mut v: Vec<String> = set.into_iter().map(str::to_string).collect();
     v.sort();
     v
@@ -508,9 +517,9 @@ pub fn apply_flags<R: RowMut>(rows: &mut [R], index: &HashMap<i64, usize>, flags
     for (id, f) in flags {
         if let Some(&i) = index.get(id) {
             let r = rows[i].row_mut();
-            r.status = Some(f.status.clone());
+            r.status = Some(f.status.as_str().into());
             r.decision_rating = f.rating;
-            r.decision_source = Some("human".to_string());
+            r.decision_source = Some("human".into());
             r.decision_reason = None;
         }
     }
@@ -525,7 +534,7 @@ mod tests {
         let mut r = ImageRow {
             id,
             path: path.to_string(),
-            positive: Some(prompt.to_string()),
+            positive: Some(prompt.into()),
             ..Default::default()
         };
         if let Some(s) = sharp {

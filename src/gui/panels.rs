@@ -508,7 +508,7 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                         }
                         let _ = status_badge(&status);
                     });
-                    if let Some(reason) = &row.decision_reason {
+                    if let Some(reason) = row.decision_reason.as_deref() {
                         ui.weak(reason);
                     }
                     if let Some(earlier) = &row.earlier_decision {
@@ -535,16 +535,16 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                     egui::CollapsingHeader::new("Generation")
                         .default_open(true)
                         .show(ui, |ui| {
-                            if let Some(p) = &row.positive {
+                            if let Some(p) = row.positive.as_deref() {
                                 ui.horizontal(|ui| {
                                     ui.label(RichText::new("Prompt").strong());
                                     if ui.small_button("Copy prompt").clicked() {
-                                        ui.ctx().copy_text(p.clone());
+                                        ui.ctx().copy_text(p.to_string());
                                     }
                                 });
                                 ui.label(p);
                             }
-                            if let Some(n) = &row.negative {
+                            if let Some(n) = row.negative.as_deref() {
                                 ui.label(RichText::new("Negative").strong());
                                 ui.label(n);
                             }
@@ -553,12 +553,12 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                                 .striped(true)
                                 .show(ui, |ui| {
                                     for (k, v) in [
-                                        ("tool", row.tool.clone()),
-                                        ("parser", row.parser.clone()),
-                                        ("model", row.model.clone()),
+                                        ("tool", row.tool.as_deref().map(str::to_string)),
+                                        ("parser", row.parser.as_deref().map(str::to_string)),
+                                        ("model", row.model.as_deref().map(str::to_string)),
                                         ("seed", row.seed.clone()),
                                         ("steps", row.steps.map(|x| x.to_string())),
-                                        ("sampler", row.sampler.clone()),
+                                        ("sampler", row.sampler.as_deref().map(str::to_string)),
                                         ("cfg", row.cfg.map(|x| format!("{x}"))),
                                         (
                                             "generation size",
@@ -633,7 +633,7 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                                             .on_hover_text(format!("{}\n{}", d.key, d.description));
                                         let text = match v {
                                             SignalValue::Number(x) => format_num(*x),
-                                            SignalValue::Text(t) => t.clone(),
+                                            SignalValue::Text(t) => t.to_string(),
                                         };
                                         if d.key == "dup_group"
                                             && matches!(v, SignalValue::Number(g) if *g != 0.0)

@@ -14,8 +14,8 @@ fn row(id: i64, prompt: &str, blur: Option<f64>, status: Option<&str>) -> ImageR
         id,
         path: format!("{prompt}/{id}.png"),
         positive: Some(prompt.into()),
-        status: status.map(str::to_string),
-        decision_source: status.map(|_| "human".to_string()),
+        status: status.map(Into::into),
+        decision_source: status.map(|_| "human".into()),
         ..ImageRow::default()
     };
     if let Some(b) = blur {

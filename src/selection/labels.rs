@@ -264,8 +264,8 @@ mod tests {
         ImageRow {
             id,
             path: path.into(),
-            status: status.map(str::to_string),
-            decision_source: status.map(|_| "human".to_string()),
+            status: status.map(Into::into),
+            decision_source: status.map(|_| "human".into()),
             ..ImageRow::default()
         }
     }

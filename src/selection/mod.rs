@@ -174,6 +174,11 @@ pub fn sort_indices<'a>(
     if descending.is_empty() || idx.len() < 2 {
         return;
     }
+    if let [desc] = descending
+        && sort_numbers(idx, *desc, |i| cell(i, 0))
+    {
+        return;
+    }
     let cols: Vec<Vec<Cell<'a>>> = (0..descending.len())
         .map(|k| idx.par_iter().map(|&i| cell(i, k)).collect())
         .collect();
@@ -197,6 +202,52 @@ pub fn sort_indices<'a>(
     });
     let sorted: Vec<usize> = perm.iter().map(|&p| idx[p as usize]).collect();
     idx.copy_from_slice(&sorted);
+}
+
+/// The one-key sort of [`sort_indices`] when the key has no text (every signal): each number
+/// becomes an unsigned integer in the order of `f64::total_cmp` (reversed when descending),
+/// paired with its position, and the pairs are sorted as integers; empty cells follow in
+/// their order. Whether it applied (`false`: a text cell, nothing changed).
+fn sort_numbers<'a>(
+    idx: &mut [usize],
+    descending: bool,
+    cell: impl Fn(usize) -> Cell<'a> + Sync,
+) -> bool {
+    use rayon::prelude::*;
+    let keys: Option<Vec<Option<u64>>> = idx
+        .par_iter()
+        .map(|&i| match cell(i) {
+            Cell::Num(x) => {
+                let b = x.to_bits();
+                // Negative numbers reversed below the positive ones: the order of `total_cmp`.
+                let k = if b >> 63 == 1 { !b } else { b | 1 << 63 };
+                Some(Some(if descending { !k } else { k }))
+            }
+            Cell::Null => Some(None),
+            Cell::Text(_) => None,
+        })
+        .collect();
+    let Some(keys) = keys else {
+        return false;
+    };
+    let mut pairs: Vec<(u64, u32)> = keys
+        .iter()
+        .enumerate()
+        .filter_map(|(p, k)| k.map(|k| (k, p as u32)))
+        .collect();
+    pairs.par_sort_unstable();
+    let sorted: Vec<usize> = pairs
+        .iter()
+        .map(|&(_, p)| idx[p as usize])
+        .chain(
+            keys.iter()
+                .enumerate()
+                .filter(|(_, k)| k.is_none())
+                .map(|(p, _)| idx[p]),
+        )
+        .collect();
+    idx.copy_from_slice(&sorted);
+    true
 }
 
 #[cfg(test)]
@@ -246,5 +297,43 @@ mod tests {
             });
             assert_eq!(got, want, "{spec}");
         }
+    }
+
+    #[test]
+    fn number_sort_orders_as_cells_do() {
+        // Signs, zeros, infinities, NaN, ties and empty cells, from a shuffled start.
+        let xs = [
+            -1.5,
+            0.0,
+            -0.0,
+            2.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            2.0,
+            -7.0,
+            1e-300,
+        ];
+        let cells: Vec<Option<f64>> = (0..60)
+            .map(|i| (i % 9 != 4).then(|| xs[(i * 7) % xs.len()]))
+            .collect();
+        let cell = |i: usize| cells[i].map_or(Cell::Null, Cell::Num);
+        for desc in [false, true] {
+            let start: Vec<usize> = (0..cells.len()).map(|i| (i * 13) % cells.len()).collect();
+            let mut want = start.clone();
+            want.sort_by(|&a, &b| match (cell(a), cell(b)) {
+                (Cell::Null, Cell::Null) => Ordering::Equal,
+                (Cell::Null, _) => Ordering::Greater,
+                (_, Cell::Null) => Ordering::Less,
+                (x, y) if desc => compare_cells(y, x),
+                (x, y) => compare_cells(x, y),
+            });
+            let mut got = start.clone();
+            assert!(sort_numbers(&mut got, desc, cell));
+            assert_eq!(got, want, "descending {desc}");
+        }
+        let mut idx = vec![0, 1];
+        assert!(!sort_numbers(&mut idx, false, |_| Cell::Text("a")));
+        assert_eq!(idx, [0, 1]);
     }
 }

@@ -19,10 +19,11 @@ mod versions;
 pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
 pub use raters::SessionSummary;
-pub use rows::{SignalKey, Signals};
+pub use rows::{ReadTimes, RowSlot, SignalKey, Signals};
 pub use scorers::{NewScorer, ScorerLogRow, ScorerRow};
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -187,7 +188,9 @@ pub struct IngestRecord {
     pub embedding: Option<(String, Vec<f32>)>,
 }
 
-/// A current image with everything `assay table` shows.
+/// A current image with everything `assay table` shows. The short texts that repeat across
+/// a collection (prompts, tool, model, sampler, format, decision) are shared `Arc<str>`: the
+/// bulk read keeps one copy of each distinct value (`store/rows.rs`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageRow {
     pub id: i64,
@@ -196,20 +199,20 @@ pub struct ImageRow {
     pub hash: Option<String>,
     pub width: Option<i64>,
     pub height: Option<i64>,
-    pub format: Option<String>,
+    pub format: Option<Arc<str>>,
     pub frames: Option<i64>,
     pub error: Option<String>,
     pub missing: bool,
     pub version: i64,
-    pub tool: Option<String>,
-    pub positive: Option<String>,
-    pub negative: Option<String>,
+    pub tool: Option<Arc<str>>,
+    pub positive: Option<Arc<str>>,
+    pub negative: Option<Arc<str>>,
     /// Seeds above `i64::MAX` are kept as text by SQLite; both come back as a string here.
     pub seed: Option<String>,
     pub steps: Option<i64>,
-    pub sampler: Option<String>,
+    pub sampler: Option<Arc<str>>,
     pub cfg: Option<f64>,
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// Generation size stated in the metadata (may differ from the pixels, e.g. after upscaling).
     pub gen_width: Option<i64>,
     pub gen_height: Option<i64>,
@@ -219,13 +222,13 @@ pub struct ImageRow {
     pub warnings_json: Option<String>,
     /// The metadata interpreter that read the fields (`None` = none, or scanned before it was
     /// recorded).
-    pub parser: Option<String>,
+    pub parser: Option<Arc<str>>,
     /// JSON `[[key, value], ...]` of the metadata fields without a column.
     pub extra_json: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<Arc<str>>,
     /// Source and reason of the latest decision (`human` or `policy:<name>@<hash>`).
-    pub decision_source: Option<String>,
-    pub decision_reason: Option<String>,
+    pub decision_source: Option<Arc<str>>,
+    pub decision_reason: Option<Arc<str>>,
     /// 0–5 rating of the latest decision, when it had one.
     pub decision_rating: Option<i64>,
     /// Exact relative path bytes for non-UTF-8 names; empty from [`Store::image_rows`] when
@@ -245,7 +248,7 @@ pub struct ImageRow {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignalValue {
     Number(f64),
-    Text(String),
+    Text(Box<str>),
 }
 
 /// Decision status values of the append-only `decisions` log.
@@ -717,9 +720,26 @@ impl Store {
     /// order, with metadata, latest decision and signals. The raw metadata carriers are not
     /// read (`raw_json`/`warnings_json` are `None`): [`Self::load_raw`] adds them.
     pub fn image_rows(&self, include_missing: bool) -> Result<Vec<ImageRow>> {
-        let mut rows = self.read_rows(include_missing)?;
+        Ok(self.image_rows_timed(include_missing)?.0)
+    }
+
+    /// [`Self::image_rows`], each row in its own `Arc` (built in place, not copied: the
+    /// workbench shares rows with its worker threads).
+    pub fn image_rows_shared(&self, include_missing: bool) -> Result<Vec<Arc<ImageRow>>> {
+        Ok(self.image_rows_timed(include_missing)?.0)
+    }
+
+    /// [`Self::image_rows`] with the time each part of the read took.
+    pub fn image_rows_timed<R: RowSlot>(
+        &self,
+        include_missing: bool,
+    ) -> Result<(Vec<R>, ReadTimes)> {
+        let mut times = ReadTimes::default();
+        let mut rows = self.read_rows(include_missing, &mut times)?;
+        let t = std::time::Instant::now();
         self.fill_earlier_decisions(&mut rows)?;
-        Ok(rows)
+        times.earlier_decisions_s = t.elapsed().as_secs_f64();
+        Ok((rows, times))
     }
 
     /// Number of rows in a table (tests and summaries). `table` must be a known table name.

@@ -1,22 +1,28 @@
 //! Reading the catalogue for `assay table` and the workbench: every current image with its
 //! metadata, latest decision and signals, fast enough for a million rows.
 //!
-//! - **Signals** are read one key at a time from covering indexes (`signals_key_value` for
-//!   numbers, `signals_key_text` for text values, migration 8), never by joining each of the
-//!   ~25 signal rows of an image to `images`; the ~25 per-key scans run on a few read-only
-//!   connections in parallel (WAL readers) when the database is a file.
+//! - **Signals** are read in the table's own order (by image id, then key) in ranges of
+//!   [`ID_CHUNK`] ids, on a few read-only connections in parallel (WAL readers) when the
+//!   database is a file, never by joining each of the ~25 signal rows of an image to
+//!   `images`. (Reading one key at a time from the `(key, value)` index instead wrote every
+//!   value to a random row: four cache misses per value, 25 million values.) Each row's
+//!   values are allocated once, full width, and filled in place ([`Fill`]).
 //! - **Raw metadata** (`raw_json`, `warnings_json`: kilobytes per image, up to 256 KiB per
 //!   carrier) is not part of the bulk read; [`Store::load_raw`] fills it for the rows that
 //!   need it (the inspector, `assay table --columns raw,warnings`, export manifests).
-//! - Rows are kept compact: a row's signals are one small vector keyed by interned ids
-//!   ([`SignalKey`]), not a map of owned strings, and `path_raw` is left empty when it is the
-//!   UTF-8 path itself ([`ImageRow::path_bytes`]).
+//! - Rows are kept compact: a row's signals are its values beside a key list shared by every
+//!   row with the same keys ([`Signals`], 16 bytes a value); repeated texts (prompts, tool,
+//!   model, sampler, format, decisions) are one shared `Arc<str>` per distinct value
+//!   ([`Texts`]); `path_raw` is left empty when it is the UTF-8 path itself
+//!   ([`ImageRow::path_bytes`]). `assay bench catalog`: a million rows hold 1.28 GB of RSS
+//!   (1.86 GB before).
+//! - The workbench gets its rows already in their `Arc`s ([`RowSlot`]), not copied into them.
 //!
 //! Timed by `assay bench catalog` (`cli/bench_catalog.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, params};
@@ -100,10 +106,36 @@ impl SignalKey {
     }
 }
 
-/// The signal values of one image: a small vector sorted by [`SignalKey`] (no per-entry key
-/// string), with the lookups of a map.
-#[derive(Clone, Default, PartialEq)]
-pub struct Signals(Vec<(SignalKey, SignalValue)>);
+/// The signal values of one image, with the lookups of a map: the keys in [`SignalKey`]
+/// order and the values beside them. The key list is shared (`Arc`) by every row with the
+/// same keys — one list for a whole collection read in bulk, where every image has the same
+/// signals — so a row holds its values (16 bytes each) and two pointers, not a key per value.
+#[derive(Clone)]
+pub struct Signals {
+    keys: Arc<[SignalKey]>,
+    vals: Box<[SignalValue]>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self {
+            keys: no_keys(),
+            vals: Box::default(),
+        }
+    }
+}
+
+/// The empty key list (shared, so an image without signals allocates nothing).
+fn no_keys() -> Arc<[SignalKey]> {
+    static EMPTY: OnceLock<Arc<[SignalKey]>> = OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from(Vec::new())).clone()
+}
+
+impl PartialEq for Signals {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys && self.vals == other.vals
+    }
+}
 
 impl std::fmt::Debug for Signals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,7 +145,7 @@ impl std::fmt::Debug for Signals {
 
 impl Signals {
     fn position(&self, key: SignalKey) -> std::result::Result<usize, usize> {
-        self.0.binary_search_by_key(&key, |e| e.0)
+        self.keys.binary_search(&key)
     }
 
     /// The value of `key`, if the image has one.
@@ -123,7 +155,7 @@ impl Signals {
 
     /// The value of an interned key (the fast path of sorting and filtering).
     pub fn get_key(&self, key: SignalKey) -> Option<&SignalValue> {
-        self.position(key).ok().map(|i| &self.0[i].1)
+        self.position(key).ok().map(|i| &self.vals[i])
     }
 
     /// The number of `key`, when it is a number.
@@ -143,11 +175,17 @@ impl Signals {
         self.insert_key(SignalKey::intern(&key), value)
     }
 
+    /// Sets `key`, returning the previous value (a new key copies the key list).
     pub fn insert_key(&mut self, key: SignalKey, value: SignalValue) -> Option<SignalValue> {
         match self.position(key) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Ok(i) => Some(std::mem::replace(&mut self.vals[i], value)),
             Err(i) => {
-                self.0.insert(i, (key, value));
+                let mut keys = self.keys.to_vec();
+                keys.insert(i, key);
+                let mut vals = std::mem::take(&mut self.vals).into_vec();
+                vals.insert(i, value);
+                self.keys = Arc::from(keys);
+                self.vals = vals.into_boxed_slice();
                 None
             }
         }
@@ -155,28 +193,30 @@ impl Signals {
 
     pub fn remove(&mut self, key: &str) -> Option<SignalValue> {
         let i = self.position(SignalKey::lookup(key)?).ok()?;
-        Some(self.0.remove(i).1)
+        let mut keys = self.keys.to_vec();
+        keys.remove(i);
+        let mut vals = std::mem::take(&mut self.vals).into_vec();
+        let v = vals.remove(i);
+        self.keys = Arc::from(keys);
+        self.vals = vals.into_boxed_slice();
+        Some(v)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.vals.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.vals.is_empty()
     }
 
     /// `(key, value)` in key order (the registry's for registered signals).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &SignalValue)> {
-        self.0.iter().map(|(k, v)| (k.name(), v))
+        self.keys.iter().map(|k| k.name()).zip(self.vals.iter())
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &'static str> {
-        self.0.iter().map(|(k, _)| k.name())
-    }
-
-    fn shrink(&mut self) {
-        self.0.shrink_to_fit();
+        self.keys.iter().map(|k| k.name())
     }
 }
 
@@ -189,6 +229,49 @@ impl ImageRow {
             &self.path_raw
         }
     }
+}
+
+/// A row being read: owned (`assay table`) or already in its `Arc` (the workbench shares rows
+/// between threads; building them in place spares a copy of every row).
+pub trait RowSlot: Sized {
+    fn new(row: ImageRow) -> Self;
+    fn get(&self) -> &ImageRow;
+    fn get_mut(&mut self) -> &mut ImageRow;
+}
+
+impl RowSlot for ImageRow {
+    fn new(row: ImageRow) -> Self {
+        row
+    }
+    fn get(&self) -> &ImageRow {
+        self
+    }
+    fn get_mut(&mut self) -> &mut ImageRow {
+        self
+    }
+}
+
+impl RowSlot for Arc<ImageRow> {
+    fn new(row: ImageRow) -> Self {
+        Arc::new(row)
+    }
+    fn get(&self) -> &ImageRow {
+        self
+    }
+    /// Never clones while reading: the store holds the only reference.
+    fn get_mut(&mut self) -> &mut ImageRow {
+        Arc::make_mut(self)
+    }
+}
+
+/// Seconds spent in each part of one bulk read (`assay bench catalog` prints them).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ReadTimes {
+    pub images_s: f64,
+    pub metadata_s: f64,
+    pub decisions_s: f64,
+    pub signals_s: f64,
+    pub earlier_decisions_s: f64,
 }
 
 /// Where each image id's row is: a dense table when ids are compact (the usual case), a map
@@ -215,6 +298,27 @@ impl IdMap {
         }
     }
 
+    /// The ids of the rows cut into ranges `lo..hi` of `chunk` ids (none without rows).
+    fn chunks(&self, chunk: i64) -> Vec<(i64, i64)> {
+        let (lo, hi) = match self {
+            Self::Dense { min, pos } => (*min, *min + pos.len() as i64),
+            Self::Sparse(m) => {
+                // Ranges of `chunk` rows each, whatever the gaps between ids.
+                let mut ids: Vec<i64> = m.keys().copied().collect();
+                ids.sort_unstable();
+                return ids
+                    .chunks(chunk.max(1) as usize)
+                    .map(|c| (c[0], c[c.len() - 1].saturating_add(1)))
+                    .collect();
+            }
+        };
+        (0..)
+            .map(|c| lo.saturating_add(c * chunk))
+            .take_while(|&a| a < hi)
+            .map(|a| (a, a.saturating_add(chunk).min(hi)))
+            .collect()
+    }
+
     fn get(&self, id: i64) -> Option<usize> {
         match self {
             Self::Dense { min, pos } => {
@@ -226,34 +330,54 @@ impl IdMap {
     }
 }
 
-/// One key's values: `(row position, value)`.
-type Column = Vec<(u32, SignalValue)>;
+/// Signal values read for a range of images: `(row position, key index, value)`.
+type Batch = Vec<(u32, u16, SignalValue)>;
 
-/// Reads every value of one signal key (numbers and texts) from the covering indexes.
-fn read_key(conn: &Connection, key: &str, map: &IdMap) -> Result<Column> {
+/// Image ids per batch of the signal read.
+const ID_CHUNK: i64 = 16_384;
+
+/// Reads the signals of images with ids in `lo..hi` in the table's own order (by image,
+/// then key): every stored value is visited once, where it lies, and lands in a row that
+/// is mostly next to the previous one (ids follow the scan order, as paths do). `keys`
+/// are the database's keys in name order (the order of the table within an image).
+fn read_signal_range(
+    conn: &Connection,
+    (lo, hi): (i64, i64),
+    keys: &[String],
+    map: &IdMap,
+) -> Result<Batch> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT image_id, key, value, text FROM signals WHERE image_id >= ?1 AND image_id < ?2",
+    )?;
+    let mut q = stmt.query(params![lo, hi])?;
     let mut out = Vec::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT image_id, value FROM signals INDEXED BY signals_key_value
-         WHERE key = ?1 AND value IS NOT NULL",
-    )?;
-    let mut q = stmt.query(params![key])?;
+    let mut k = 0usize;
     while let Some(r) = q.next()? {
-        if let Some(p) = map.get(r.get(0)?) {
-            out.push((p as u32, SignalValue::Number(r.get(1)?)));
+        let Some(p) = map.get(r.get(0)?) else {
+            continue;
+        };
+        let ValueRef::Text(key) = r.get_ref(1)? else {
+            continue;
+        };
+        // The next key of the same image is usually the next one of the list.
+        if keys.get(k).is_none_or(|n| n.as_bytes() != key) {
+            match keys.binary_search_by(|n| n.as_bytes().cmp(key)) {
+                Ok(i) => k = i,
+                Err(_) => continue,
+            }
         }
-    }
-    let mut stmt = conn.prepare_cached(
-        "SELECT image_id, text FROM signals INDEXED BY signals_key_text
-         WHERE key = ?1 AND text IS NOT NULL AND value IS NULL",
-    )?;
-    let mut q = stmt.query(params![key])?;
-    while let Some(r) = q.next()? {
-        if let Some(p) = map.get(r.get(0)?) {
-            out.push((p as u32, SignalValue::Text(r.get(1)?)));
+        // A number wins over a text stored beside it.
+        let value = match r.get::<_, Option<f64>>(2)? {
+            Some(x) => Some(SignalValue::Number(x)),
+            None => r
+                .get::<_, Option<String>>(3)?
+                .map(|t| SignalValue::Text(t.into_boxed_str())),
+        };
+        if let Some(v) = value {
+            out.push((p as u32, k as u16, v));
         }
+        k += 1;
     }
-    // In row order, so that filling the rows walks memory forward.
-    out.sort_unstable_by_key(|e| e.0);
     Ok(out)
 }
 
@@ -275,46 +399,160 @@ fn signal_keys(conn: &Connection) -> Result<Vec<String>> {
     Ok(keys)
 }
 
+/// One shared copy of each distinct text of a column (prompts repeat across a batch; tools,
+/// models, samplers, formats and decisions take a handful of values in a million rows).
+#[derive(Default)]
+struct Texts(std::collections::HashSet<Arc<str>>);
+
+impl Texts {
+    fn get(&mut self, r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Arc<str>>> {
+        if let ValueRef::Text(b) = r.get_ref(i)?
+            && let Ok(t) = std::str::from_utf8(b)
+        {
+            if let Some(a) = self.0.get(t) {
+                return Ok(Some(a.clone()));
+            }
+            let a: Arc<str> = Arc::from(t);
+            self.0.insert(a.clone());
+            return Ok(Some(a));
+        }
+        r.get(i)
+    }
+}
+
+/// Signal columns poured into rows: each row's values are allocated once, full width (one
+/// slot per key of the database, in [`SignalKey`] order) and filled in place as the columns
+/// arrive; [`Fill::finish`] gives every row the shared key list, or, for the few rows
+/// without some keys, their values packed under a key list shared by rows like them.
+struct Fill {
+    /// Slot of each key (index into the `keys` read) in the sorted key list.
+    slot: Vec<usize>,
+    sorted: Arc<[SignalKey]>,
+    vals: Vec<Box<[SignalValue]>>,
+    /// Row-major `rows × keys` presence.
+    present: Vec<bool>,
+}
+
+impl Fill {
+    fn new(keys: &[String], rows: usize) -> Self {
+        let ids: Vec<SignalKey> = keys.iter().map(|k| SignalKey::intern(k)).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let slot = ids
+            .iter()
+            .map(|k| sorted.binary_search(k).unwrap_or(0))
+            .collect();
+        let w = sorted.len();
+        let vals = if w == 0 {
+            Vec::new()
+        } else {
+            (0..rows)
+                .map(|_| vec![SignalValue::Number(0.0); w].into_boxed_slice())
+                .collect()
+        };
+        Self {
+            slot,
+            sorted: Arc::from(sorted),
+            vals,
+            present: vec![false; rows * w],
+        }
+    }
+
+    fn put(&mut self, batch: Batch) {
+        let w = self.sorted.len();
+        for (p, k, v) in batch {
+            let s = self.slot[usize::from(k)];
+            self.vals[p as usize][s] = v;
+            self.present[p as usize * w + s] = true;
+        }
+    }
+
+    fn finish<R: RowSlot>(self, rows: &mut [R]) {
+        let w = self.sorted.len();
+        if w == 0 {
+            return;
+        }
+        let mut subsets: HashMap<Vec<SignalKey>, Arc<[SignalKey]>> = HashMap::new();
+        for ((row, vals), present) in rows
+            .iter_mut()
+            .zip(self.vals)
+            .zip(self.present.chunks_exact(w))
+        {
+            let row = row.get_mut();
+            if present.iter().all(|&p| p) {
+                row.signals = Signals {
+                    keys: self.sorted.clone(),
+                    vals,
+                };
+                continue;
+            }
+            let (keys, vals): (Vec<SignalKey>, Vec<SignalValue>) = self
+                .sorted
+                .iter()
+                .zip(vals.into_vec())
+                .zip(present)
+                .filter(|(_, p)| **p)
+                .map(|(kv, _)| (*kv.0, kv.1))
+                .unzip();
+            if keys.is_empty() {
+                row.signals = Signals::default();
+                continue;
+            }
+            let keys = subsets
+                .entry(keys)
+                .or_insert_with_key(|k| Arc::from(k.as_slice()))
+                .clone();
+            row.signals = Signals {
+                keys,
+                vals: vals.into_boxed_slice(),
+            };
+        }
+    }
+}
+
 impl super::Store {
     /// Every current image (and missing ones with `include_missing`), in path order, with
     /// metadata (without the raw carriers: see [`Self::load_raw`]), the latest decision and
     /// the signals.
-    pub(super) fn read_rows(&self, include_missing: bool) -> Result<Vec<ImageRow>> {
-        let mut rows = self.read_images(include_missing)?;
-        let map = IdMap::new(rows.iter().map(|r| r.id), rows.len());
+    pub(super) fn read_rows<R: RowSlot>(
+        &self,
+        include_missing: bool,
+        times: &mut ReadTimes,
+    ) -> Result<Vec<R>> {
+        let t = std::time::Instant::now();
+        let mut rows: Vec<R> = self.read_images(include_missing)?;
+        let map = IdMap::new(rows.iter().map(|r| r.get().id), rows.len());
+        times.images_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
         self.read_metadata(&mut rows, &map)?;
+        times.metadata_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
         self.read_decisions(&mut rows, &map)?;
+        times.decisions_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
         let keys = signal_keys(&self.conn)?;
-        for r in &mut rows {
-            r.signals.0.reserve_exact(keys.len());
-        }
-        let mut put = |col: Column, key: SignalKey| {
-            for (p, v) in col {
-                rows[p as usize].signals.0.push((key, v));
-            }
-        };
+        let mut fill = Fill::new(&keys, rows.len());
+        let ranges = map.chunks(ID_CHUNK);
         let file = Some(self.path.as_path()).filter(|p| p.as_os_str() != ":memory:");
         match file {
             // Extra readers need what a plain read-only open needs (a `-shm` file for WAL):
             // on read-only media the store's own (immutable) connection reads alone.
-            Some(path) if keys.len() > 1 && reader_opens(path) => {
-                read_keys_parallel(path, &keys, &map, &mut put)?;
+            Some(path) if ranges.len() > 1 && reader_opens(path) => {
+                read_signals_parallel(path, &ranges, &keys, &map, &mut |b| fill.put(b))?;
             }
             _ => {
-                for k in &keys {
-                    put(read_key(&self.conn, k, &map)?, SignalKey::intern(k));
+                for &range in &ranges {
+                    fill.put(read_signal_range(&self.conn, range, &keys, &map)?);
                 }
             }
         }
-        for r in &mut rows {
-            // Keys arrive in name order; ids are in registry order.
-            r.signals.0.sort_unstable_by_key(|e| e.0);
-            r.signals.shrink();
-        }
+        fill.finish(&mut rows);
+        times.signals_s = t.elapsed().as_secs_f64();
         Ok(rows)
     }
 
-    fn read_images(&self, include_missing: bool) -> Result<Vec<ImageRow>> {
+    fn read_images<R: RowSlot>(&self, include_missing: bool) -> Result<Vec<R>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, path, size, hash, width, height, format, frames, error, missing,
                     version, path_raw, first_seen
@@ -322,6 +560,7 @@ impl super::Store {
         )?;
         let mut q = stmt.query(params![include_missing])?;
         let mut rows = Vec::new();
+        let mut formats = Texts::default();
         while let Some(r) = q.next()? {
             let path: String = r.get(1)?;
             let raw = match r.get_ref(11)? {
@@ -333,14 +572,14 @@ impl super::Store {
             } else {
                 raw.to_vec()
             };
-            rows.push(ImageRow {
+            rows.push(R::new(ImageRow {
                 id: r.get(0)?,
                 path,
                 size: r.get(2)?,
                 hash: r.get(3)?,
                 width: r.get(4)?,
                 height: r.get(5)?,
-                format: r.get(6)?,
+                format: formats.get(r, 6)?,
                 frames: r.get(7)?,
                 error: r.get(8)?,
                 missing: r.get::<_, i64>(9)? != 0,
@@ -348,34 +587,42 @@ impl super::Store {
                 path_raw,
                 first_seen: r.get(12)?,
                 ..Default::default()
-            });
+            }));
         }
         Ok(rows)
     }
 
-    fn read_metadata(&self, rows: &mut [ImageRow], map: &IdMap) -> Result<()> {
+    fn read_metadata<R: RowSlot>(&self, rows: &mut [R], map: &IdMap) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT image_id, tool, positive, negative, CAST(seed AS TEXT), steps, sampler, cfg,
                     model, gen_width, gen_height, parser, extra_json
              FROM metadata",
         )?;
         let mut q = stmt.query([])?;
+        let [
+            mut tools,
+            mut positives,
+            mut negatives,
+            mut samplers,
+            mut models,
+            mut parsers,
+        ] = std::array::from_fn(|_| Texts::default());
         while let Some(r) = q.next()? {
             let Some(p) = map.get(r.get(0)?) else {
                 continue;
             };
-            let row = &mut rows[p];
-            row.tool = r.get(1)?;
-            row.positive = r.get(2)?;
-            row.negative = r.get(3)?;
+            let row = rows[p].get_mut();
+            row.tool = tools.get(r, 1)?;
+            row.positive = positives.get(r, 2)?;
+            row.negative = negatives.get(r, 3)?;
             row.seed = r.get(4)?;
             row.steps = r.get(5)?;
-            row.sampler = r.get(6)?;
+            row.sampler = samplers.get(r, 6)?;
             row.cfg = r.get(7)?;
-            row.model = r.get(8)?;
+            row.model = models.get(r, 8)?;
             row.gen_width = r.get(9)?;
             row.gen_height = r.get(10)?;
-            row.parser = r.get(11)?;
+            row.parser = parsers.get(r, 11)?;
             // Most files have no extra fields: keep no string for them.
             let extra: Option<String> = r.get(12)?;
             row.extra_json = extra.filter(|e| e != "[]");
@@ -384,20 +631,21 @@ impl super::Store {
         Ok(())
     }
 
-    fn read_decisions(&self, rows: &mut [ImageRow], map: &IdMap) -> Result<()> {
+    fn read_decisions<R: RowSlot>(&self, rows: &mut [R], map: &IdMap) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT image_id, status, source, reason, rating FROM decisions
              WHERE id IN (SELECT MAX(id) FROM decisions GROUP BY image_id)",
         )?;
         let mut q = stmt.query([])?;
+        let [mut statuses, mut sources, mut reasons] = std::array::from_fn(|_| Texts::default());
         while let Some(r) = q.next()? {
             let Some(p) = map.get(r.get(0)?) else {
                 continue;
             };
-            let row = &mut rows[p];
-            row.status = r.get(1)?;
-            row.decision_source = r.get(2)?;
-            row.decision_reason = r.get(3)?;
+            let row = rows[p].get_mut();
+            row.status = statuses.get(r, 1)?;
+            row.decision_source = sources.get(r, 2)?;
+            row.decision_reason = reasons.get(r, 3)?;
             row.decision_rating = r.get(4)?;
         }
         Ok(())
@@ -472,20 +720,21 @@ fn reader_opens(path: &Path) -> bool {
     .is_ok()
 }
 
-/// Reads the keys on up to `available_parallelism` (at most 4) read-only connections; each
-/// finished column is handed to `put` on this thread.
-fn read_keys_parallel(
+/// Reads the id ranges on up to `available_parallelism` (at most 4) read-only connections;
+/// each finished batch is handed to `put` on this thread.
+fn read_signals_parallel(
     path: &Path,
+    ranges: &[(i64, i64)],
     keys: &[String],
     map: &IdMap,
-    put: &mut dyn FnMut(Column, SignalKey),
+    put: &mut dyn FnMut(Batch),
 ) -> Result<()> {
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 4)
-        .min(keys.len());
+        .min(ranges.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, Column)>>(threads);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch>>(threads);
     std::thread::scope(|s| -> Result<()> {
         for _ in 0..threads {
             let (tx, next) = (tx.clone(), &next);
@@ -503,8 +752,8 @@ fn read_keys_parallel(
                 let _ = conn.busy_timeout(std::time::Duration::from_secs(10));
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(k) = keys.get(i) else { break };
-                    let r = read_key(&conn, k, map).map(|c| (i, c));
+                    let Some(&range) = ranges.get(i) else { break };
+                    let r = read_signal_range(&conn, range, keys, map);
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {
                         break;
@@ -516,11 +765,11 @@ fn read_keys_parallel(
         let mut first_err = None;
         for r in rx {
             match r {
-                Ok((i, col)) => put(col, SignalKey::intern(&keys[i])),
+                Ok(batch) => put(batch),
                 Err(e) => {
                     first_err.get_or_insert(e);
-                    // Stop handing out keys; the workers finish what they hold.
-                    next.store(keys.len(), std::sync::atomic::Ordering::Relaxed);
+                    // Stop handing out ranges; the workers finish what they hold.
+                    next.store(ranges.len(), std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }
@@ -614,7 +863,7 @@ mod tests {
                 r.get::<_, Option<String>>(3).unwrap(),
             ) {
                 (Some(v), _) => SignalValue::Number(v),
-                (None, Some(t)) => SignalValue::Text(t),
+                (None, Some(t)) => SignalValue::Text(t.into_boxed_str()),
                 (None, None) => continue,
             };
             rows[pos].signals.insert(r.get(1).unwrap(), value);

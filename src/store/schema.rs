@@ -28,9 +28,10 @@
 //! `assay-preference/2`, `/1` still read: head, feature names, `log1p` flags, embedding
 //! projections, means and stds, layer weights — scoring needs no burn), `training` (events by
 //! protocol, raters, time range, options, device) and `metrics` (the report of `assay train`).
-//! Migration 5 adds `signals_key_text` (a partial index of text signal values by key) so that
-//! `Store::image_rows` reads every signal key from an index alone (`store/rows.rs`: raw metadata is
-//! not part of that read, `Store::load_raw` adds it). `PRAGMA user_version` is the schema version;
+//! Migration 5 adds `signals_key_text` (a partial index of text signal values by key; the bulk
+//! read no longer uses it: `Store::image_rows` scans `signals` in id ranges, see `store/rows.rs`;
+//! raw metadata is not part of that read, `Store::load_raw` adds it). `PRAGMA user_version` is the
+//! schema version;
 //! migrations run in order, one transaction each.
 //!
 //! - Incremental rescan: a current row whose size, mtime and `signals_version` match is skipped.

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Transaction, params};
 
-use super::{ImageRow, Result, Store};
+use super::{Result, RowSlot, Store};
 
 /// Copies the decisions of `old_id` to `new_id` when both versions have the same (known) pixel
 /// hash. Returns how many rows were copied.
@@ -73,14 +73,17 @@ impl Store {
         Ok(found)
     }
 
-    /// Fills [`ImageRow::earlier_decision`] (see [`Self::earlier_decisions`]).
-    pub(super) fn fill_earlier_decisions(&self, rows: &mut [ImageRow]) -> Result<()> {
+    /// Fills [`super::ImageRow::earlier_decision`] (see [`Self::earlier_decisions`]).
+    pub(super) fn fill_earlier_decisions<R: RowSlot>(&self, rows: &mut [R]) -> Result<()> {
         let mut found = self.earlier_decisions()?;
         if found.is_empty() {
             return Ok(());
         }
         for row in rows.iter_mut() {
-            row.earlier_decision = found.remove(&row.id);
+            let Some(d) = found.remove(&row.get().id) else {
+                continue;
+            };
+            row.get_mut().earlier_decision = Some(d);
         }
         Ok(())
     }

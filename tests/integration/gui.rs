@@ -55,10 +55,10 @@ fn latest(db: &Path, path: &str) -> Option<(String, Option<i64>, String, Option<
     let rows = store.image_rows(false).unwrap();
     let r = rows.iter().find(|r| r.path == path)?;
     Some((
-        r.status.clone()?,
+        r.status.as_deref()?.to_string(),
         r.decision_rating,
-        r.decision_source.clone()?,
-        r.decision_reason.clone(),
+        r.decision_source.as_deref()?.to_string(),
+        r.decision_reason.as_deref().map(str::to_string),
     ))
 }
 

@@ -144,7 +144,7 @@ fn monitor_dashboard_flags_the_degraded_batch() {
                 .is_some_and(|s| s.starts_with("policy:")),
             "every image has a policy decision"
         );
-        (row.path.clone(), row.status.clone().unwrap())
+        (row.path.clone(), row.status.as_deref().unwrap().to_string())
     };
     let batch = path.split('/').next().unwrap().to_string();
     let review_before = {
