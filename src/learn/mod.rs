@@ -21,6 +21,7 @@
 
 pub mod cv;
 pub mod features;
+pub mod finetune;
 pub mod labels;
 pub mod linear;
 pub mod model;
@@ -41,8 +42,11 @@ pub const SIGNAL_KEY: &str = "learned_preference";
 pub const KIND: &str = "preference";
 /// Version of the parameter format written ([`ScorerModel`]); 2 added `projections`.
 pub const FORMAT: &str = "assay-preference/2";
+/// The format of scorers with L2-normalised embedding inputs (`normalize`, fine-tuned heads):
+/// older builds must refuse them rather than score unnormalised vectors.
+pub const FORMAT_NORMALIZED: &str = "assay-preference/3";
 /// Formats this build reads.
-pub const FORMATS_READ: [&str; 2] = ["assay-preference/1", FORMAT];
+pub const FORMATS_READ: [&str; 3] = ["assay-preference/1", FORMAT, FORMAT_NORMALIZED];
 
 /// Errors of learning.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +69,10 @@ pub struct ScorerModel {
     pub projections: Vec<Projection>,
     pub standardizer: Standardizer,
     pub layers: Vec<Layer>,
+    /// Embedding models whose vectors are L2-normalised (numpy's `a / ‖a‖₂`, a zero norm read
+    /// as 1) before their `model[i]` inputs are read: the input of LAION aesthetic heads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub normalize: Vec<String>,
 }
 
 /// The raw inputs, in `standardizer` order, of every row of `table`: signals by key,
@@ -72,9 +80,36 @@ pub struct ScorerModel {
 fn design_inputs(
     standardizer: &Standardizer,
     projections: &[Projection],
+    normalize: &[String],
     table: &FeatureTable,
 ) -> Vec<Vec<Option<f64>>> {
     let mut rows = table.rows_for(&standardizer.names);
+    for m in normalize {
+        let Some(emb) = table.embedding(m) else {
+            continue;
+        };
+        let slots: Vec<usize> = standardizer
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| features::parse_dim_name(n).is_some_and(|(model, _)| model == m))
+            .map(|(k, _)| k)
+            .collect();
+        for (row, v) in rows.iter_mut().zip(&emb.vectors) {
+            let Some(v) = v else { continue };
+            let norm = v
+                .iter()
+                .map(|&x| f64::from(x) * f64::from(x))
+                .sum::<f64>()
+                .sqrt();
+            let norm = if norm == 0.0 { 1.0 } else { norm };
+            for &k in &slots {
+                if let Some(x) = row[k].as_mut() {
+                    *x /= norm;
+                }
+            }
+        }
+    }
     for p in projections {
         let slots: Vec<Option<usize>> = p
             .names()
@@ -104,7 +139,12 @@ impl ScorerModel {
 
     /// The raw inputs of every row of `table` (see [`ScorerModel::score`]).
     pub fn inputs(&self, table: &FeatureTable) -> Vec<Vec<Option<f64>>> {
-        design_inputs(&self.standardizer, &self.projections, table)
+        design_inputs(
+            &self.standardizer,
+            &self.projections,
+            &self.normalize,
+            table,
+        )
     }
 
     /// The embedding models this scorer reads (projections, or `model[i]` inputs of format 1).
@@ -136,6 +176,11 @@ impl ScorerModel {
             return Err(LearnError::Invalid(
                 "standardisation statistics do not match the feature list".into(),
             ));
+        }
+        if !self.normalize.is_empty() && self.format != FORMAT_NORMALIZED {
+            return Err(LearnError::Invalid(format!(
+                "normalised embedding inputs need format {FORMAT_NORMALIZED}"
+            )));
         }
         if self.projections.iter().any(|p| !p.valid()) {
             return Err(LearnError::Invalid(
@@ -363,6 +408,10 @@ pub struct Report {
     pub likert_spearman: Option<LikertCorrelation>,
     pub learning_curve: Vec<CurvePoint>,
     pub notes: Vec<String>,
+    /// Fine-tuned scorers: the general predictor, the from-scratch head and the fine-tuned
+    /// head on the same folds ([`finetune`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<finetune::Comparison>,
 }
 
 /// The Laplace posterior of the best linear candidate refitted on all training labels: the
@@ -381,7 +430,7 @@ pub struct Posterior {
 impl Posterior {
     /// Standardised design rows of every row of `table`.
     pub fn rows(&self, table: &FeatureTable) -> Vec<Vec<f64>> {
-        design_inputs(&self.standardizer, &self.projections, table)
+        design_inputs(&self.standardizer, &self.projections, &[], table)
             .iter()
             .map(|r| self.standardizer.apply(r))
             .collect()
@@ -450,7 +499,7 @@ impl Design {
             mean: vec![0.0; names.len()],
             std: vec![1.0; names.len()],
         };
-        let raw = design_inputs(&unfitted, &projections, table);
+        let raw = design_inputs(&unfitted, &projections, &[], table);
         let standardizer = Standardizer::fit_rows(&names, &log1p, &raw);
         let x = rows
             .iter()
@@ -474,6 +523,7 @@ impl Design {
             projections: self.projections.clone(),
             standardizer: self.standardizer.clone(),
             layers,
+            normalize: Vec::new(),
         }
     }
 }
@@ -923,6 +973,7 @@ pub fn train(
         likert_spearman,
         learning_curve,
         notes,
+        comparison: None,
     };
     Ok(Trained {
         model: final_fit.model,
