@@ -10,6 +10,7 @@
 //! between batches: what finished is kept. Bad files never stop a scan; each gets a reason.
 
 pub mod clip;
+pub mod finetune;
 mod flow;
 pub mod preference;
 pub mod progress;
