@@ -830,6 +830,64 @@ mod tests {
         assert!(f.is_finite());
     }
 
+    /// One step of `torch.optim.SGD` on the same objective, from PyTorch's autograd
+    /// (`scripts/gen_finetune_refs.py` → `tests/data/finetune_refs.json`).
+    #[test]
+    fn one_gradient_step_matches_pytorch() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/finetune_refs.json");
+        let refs: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let f64s = |v: &serde_json::Value| -> Vec<f64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        let cases = refs["step"].as_array().unwrap();
+        assert_eq!(cases.len(), 3);
+        let mut worst = 0f64;
+        for c in cases {
+            let x: Vec<Vec<f64>> = c["raw"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| normalized(&f64s(r).iter().map(|&v| v as f32).collect::<Vec<f32>>()))
+                .collect();
+            let pairs: Vec<LabeledPair> = c["pairs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(k, p)| LabeledPair {
+                    a: p[0].as_u64().unwrap() as usize,
+                    b: p[1].as_u64().unwrap() as usize,
+                    target: p[2].as_f64().unwrap(),
+                    event: k,
+                })
+                .collect();
+            let (w0, w) = (f64s(&c["w0"]), f64s(&c["w"]));
+            let (l2, lr) = (c["l2"].as_f64().unwrap(), c["lr"].as_f64().unwrap());
+            let (loss, grad, next) = gradient_step(&x, &pairs, l2, &w0, &w, lr);
+            let name = c["name"].as_str().unwrap();
+            let want_loss = c["loss"].as_f64().unwrap();
+            assert!(
+                (loss - want_loss).abs() < 1e-5,
+                "{name}: loss {loss} vs {want_loss}"
+            );
+            for (what, got, want) in [
+                ("grad", &grad, f64s(&c["grad"])),
+                ("w_next", &next, f64s(&c["w_next"])),
+            ] {
+                for (g, t) in got.iter().zip(&want) {
+                    worst = worst.max((g - t).abs());
+                    assert!((g - t).abs() < 1e-5, "{name}: {what} {g} vs torch {t}");
+                }
+            }
+        }
+        eprintln!("fine-tuning step vs PyTorch: worst absolute difference {worst:.1e}");
+    }
+
     #[test]
     fn bad_input_is_an_error() {
         let (table, labels, mut base, _) = domain(30, 6, 40, 30.0);

@@ -11,6 +11,7 @@
 
 pub mod clip;
 pub mod finetune;
+pub mod finetune_bench;
 mod flow;
 pub mod preference;
 pub mod progress;
