@@ -341,6 +341,41 @@ mod tests {
         assert_eq!(a[0].len(), 16 * 16 * 3);
     }
 
+    /// The full default benchmark (`assay bench finetune` with its defaults) through the test
+    /// harness: `cargo test --lib finetune_bench -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "the benchmark itself (a minute or more); run on demand"]
+    fn default_benchmark() {
+        let o = BenchOptions {
+            clip: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/clip_tiny/hf").into(),
+            ..BenchOptions::default()
+        };
+        let r = run(&o, |_, _| {}).unwrap();
+        println!("{}", serde_json::to_string_pretty(&r).unwrap());
+        for row in &r.rows {
+            println!(
+                "{:>5} general {:.3} [{:.3}, {:.3}]  scratch {:.3} [{:.3}, {:.3}]  fine-tuned {:.3} [{:.3}, {:.3}]  activated {}/{}  not worse {}",
+                row.labels,
+                row.general.accuracy,
+                row.general.interval.0,
+                row.general.interval.1,
+                row.scratch.accuracy,
+                row.scratch.interval.0,
+                row.scratch.interval.1,
+                row.finetuned.accuracy,
+                row.finetuned.interval.0,
+                row.finetuned.interval.1,
+                row.activated,
+                r.repeats,
+                row.not_worse
+            );
+        }
+        println!(
+            "oracle {:.3}; target not worse: {}; gain at 1000: {:?}",
+            r.oracle, r.target_not_worse, r.gain_at_1000
+        );
+    }
+
     #[test]
     fn a_small_run_finds_the_shift() {
         let o = BenchOptions {
