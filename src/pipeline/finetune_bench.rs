@@ -121,10 +121,10 @@ fn images(n: usize, size: usize, seed: u64) -> Vec<Vec<u8>> {
                     let stripe =
                         (0.5 + 0.5 * (freq * std::f64::consts::PI * (u + v)).sin()).round();
                     let disc = ((u - cx).powi(2) + (v - cy).powi(2)).sqrt() < r;
-                    for ch in 0..3 {
-                        let g = c[0][ch] * (1.0 - u) + c[1][ch] * u;
+                    for ((left, right), inside) in c[0].iter().zip(&c[1]).zip(&c[2]) {
+                        let g = left * (1.0 - u) + right * u;
                         let val = if disc {
-                            c[2][ch]
+                            *inside
                         } else {
                             g * (0.6 + 0.4 * stripe)
                         };

@@ -315,7 +315,7 @@ pub fn linear_head_safetensors(
         "__metadata__": metadata,
     });
     let mut h = header.to_string().into_bytes();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + h.len() + 4 * d + 4);
