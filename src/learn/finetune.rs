@@ -35,9 +35,9 @@
 
 use serde::Serialize;
 
-use super::cv::{self, Candidate, CandidateFit, CandidateSpec, CurvePoint, CvResult, PairData};
+use super::cv::{self, Candidate, CandidateFit, CandidateSpec, CurvePoint, CvResult};
 use super::features::{FeatureTable, Standardizer};
-use super::labels::{self, LabeledPair, Labels};
+use super::labels::{LabeledPair, Labels};
 use super::model::{Head, Layer};
 use super::{
     Accuracy, CandidateRow, CvSummary, Estimate, FitSummary, LearnError, Report, ScorerModel,
@@ -376,19 +376,15 @@ pub fn finetune(
         .into_iter()
         .map(|v| v.unwrap_or_else(|| vec![0.0; d]))
         .collect();
-    let data = PairData {
-        labels,
-        usable: usable.clone(),
-        likert_pair_cap: opts.likert_pair_cap,
-        seed: opts.seed,
-    };
-    let events = labels.events();
-    let (kept, heldout_events) = labels::split_events(&events, opts.holdout, opts.seed);
-    let all_pairs = data.pairs(&kept);
-    let test_pairs = data.pairs(&heldout_events);
-    let dropped = data.all_pairs_count(&kept) + data.all_pairs_count(&heldout_events)
-        - all_pairs.len()
-        - test_pairs.len();
+    let super::EventSplit {
+        data,
+        events,
+        kept,
+        heldout: heldout_events,
+        train_pairs: all_pairs,
+        test_pairs,
+        dropped,
+    } = super::EventSplit::new(labels, usable.clone(), opts);
     let splits = cv::splits(&kept, opts.folds, opts.repeats, opts.seed);
     if all_pairs.is_empty() || splits.is_empty() {
         return Err(LearnError::NoLabels(format!(

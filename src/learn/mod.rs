@@ -687,6 +687,46 @@ fn designs(table: &FeatureTable, rows: &[Option<usize>], opts: &TrainOptions) ->
     out
 }
 
+/// The labelled events split into training and held-out events (`opts.holdout`), with their
+/// usable pairs (shared by [`train`] and [`finetune::finetune`]).
+pub(crate) struct EventSplit<'a> {
+    pub data: cv::PairData<'a>,
+    pub events: Vec<usize>,
+    pub kept: Vec<usize>,
+    pub heldout: Vec<usize>,
+    pub train_pairs: Vec<LabeledPair>,
+    pub test_pairs: Vec<LabeledPair>,
+    /// Pairs dropped for items without features.
+    pub dropped: usize,
+}
+
+impl<'a> EventSplit<'a> {
+    pub(crate) fn new(labels: &'a Labels, usable: Vec<bool>, opts: &TrainOptions) -> Self {
+        let data = cv::PairData {
+            labels,
+            usable,
+            likert_pair_cap: opts.likert_pair_cap,
+            seed: opts.seed,
+        };
+        let events = labels.events();
+        let (kept, heldout) = labels::split_events(&events, opts.holdout, opts.seed);
+        let train_pairs = data.pairs(&kept);
+        let test_pairs = data.pairs(&heldout);
+        let dropped = data.all_pairs_count(&kept) + data.all_pairs_count(&heldout)
+            - train_pairs.len()
+            - test_pairs.len();
+        Self {
+            data,
+            events,
+            kept,
+            heldout,
+            train_pairs,
+            test_pairs,
+            dropped,
+        }
+    }
+}
+
 /// Trains a scorer from `labels` on the features of `table` (labels name items by the same
 /// relative paths as `table.items`); the MLP head runs on `device` (burn `flex` is the CPU
 /// default). See the module docs for the procedure.
@@ -711,19 +751,15 @@ pub fn train(
         .iter()
         .map(|i| row_of.get(i.as_str()).copied())
         .collect();
-    let data = cv::PairData {
-        labels,
-        usable: rows.iter().map(Option::is_some).collect(),
-        likert_pair_cap: opts.likert_pair_cap,
-        seed: opts.seed,
-    };
-    let events = labels.events();
-    let (kept, heldout_events) = labels::split_events(&events, opts.holdout, opts.seed);
-    let all_pairs = data.pairs(&kept);
-    let test_pairs = data.pairs(&heldout_events);
-    let dropped = data.all_pairs_count(&kept) + data.all_pairs_count(&heldout_events)
-        - all_pairs.len()
-        - test_pairs.len();
+    let EventSplit {
+        data,
+        events,
+        kept,
+        heldout: heldout_events,
+        train_pairs: all_pairs,
+        test_pairs,
+        dropped,
+    } = EventSplit::new(labels, rows.iter().map(Option::is_some).collect(), opts);
     if all_pairs.is_empty() {
         return Err(LearnError::NoLabels(format!(
             "no training pairs: {} labelled events ({} held out), {} pairs dropped for items without features",
