@@ -106,6 +106,10 @@ pub enum Which {
     /// `assay train` and the scikit-learn baseline on the same simulated labels (learning
     /// curves), and active vs random pair scheduling (`bench_flywheel.rs`).
     Flywheel(super::bench_flywheel::FlywheelArgs),
+    /// Fine-tuning the general aesthetic head on a simulated domain (tiny test CLIP, a head,
+    /// a taste rotated by --angle, rater noise): held-out agreement vs label count for the
+    /// general head, a head from scratch and the fine-tuned head (`pipeline::finetune_bench`).
+    Finetune(super::train::BenchFinetuneArgs),
     /// Frame time of the workbench (UI thread) while scrolling a generated collection, and
     /// peak RSS.
     #[cfg(feature = "gui")]
@@ -268,6 +272,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
             train_bench(*pairs, *dim, *items, &opts, *backend)
         }
         Which::Flywheel(a) => super::bench_flywheel::run(a),
+        Which::Finetune(a) => super::train::bench_finetune(a),
         Which::Faces {
             batch,
             size,

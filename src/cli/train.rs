@@ -11,6 +11,9 @@ use super::{ListFormat, UsageError};
 use crate::human::attention;
 use crate::learn::{HeadChoice, TrainOptions};
 use crate::models::backend::BackendChoice;
+use crate::pipeline::clip::ClipOptions;
+use crate::pipeline::finetune::{self, FinetuneRequest};
+use crate::pipeline::finetune_bench;
 use crate::pipeline::preference::{self, PreferenceError, TrainRequest};
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +67,61 @@ pub struct TrainArgs {
     /// Where the MLP head trains: cpu (burn flex, the default), flex, wgpu, auto.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
+    /// Fine-tune the general aesthetic head (the one `assay scan` / `assay embed` use) on the
+    /// labels, from its weights (Bradley–Terry loss + L2-SP toward them, strength by
+    /// cross-validation), and compare it with the head itself and a head from scratch on the
+    /// same folds; activated only when it beats the general head.
+    #[arg(long)]
+    pub from_aesthetic: bool,
+    /// With --from-aesthetic: the head file (default: discovered for the model).
+    #[arg(long, requires = "from_aesthetic")]
+    pub aesthetic_head: Option<PathBuf>,
+    /// With --from-aesthetic: folder searched first for CLIP weights and heads.
+    #[arg(long, requires = "from_aesthetic")]
+    pub models: Option<PathBuf>,
+    /// With --from-aesthetic: the CLIP model (path, name or architecture) whose embeddings
+    /// the head reads.
+    #[arg(long, requires = "from_aesthetic")]
+    pub model: Option<String>,
+    /// With --from-aesthetic: L2-SP strengths (λ of mean loss + λ‖w − w₀‖²), comma-separated;
+    /// default 1e-6 … 100 in decades.
+    #[arg(long, value_delimiter = ',', requires = "from_aesthetic")]
+    pub l2_sp: Option<Vec<f64>>,
+    /// With --from-aesthetic: activate even when it does not beat the general head.
+    #[arg(long, requires = "from_aesthetic")]
+    pub activate_anyway: bool,
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+/// `assay bench finetune`.
+#[derive(Debug, clap::Args)]
+pub struct BenchFinetuneArgs {
+    /// The tiny test CLIP (run from the repository root).
+    #[arg(long, default_value = "tests/data/clip_tiny/hf")]
+    pub clip: PathBuf,
+    #[arg(long, default_value_t = 600)]
+    pub images: usize,
+    /// Angle between the general head's taste and the domain's, degrees.
+    #[arg(long, default_value_t = 45.0)]
+    pub angle: f64,
+    /// Rater noise: temperature of the simulated Bradley–Terry labels (taste spread 1).
+    #[arg(long, default_value_t = 0.3)]
+    pub noise: f64,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "50,100,200,500,1000,2000"
+    )]
+    pub labels: Vec<usize>,
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    #[arg(long, default_value_t = 4000)]
+    pub test_pairs: usize,
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
 }
@@ -79,6 +137,13 @@ pub struct ScorersArgs {
     /// Go back to the scorer that was active before the current one.
     #[arg(long)]
     pub rollback: bool,
+    /// Write a fine-tuned scorer (the active one, or --scorer ID) as a LAION-layout head
+    /// (`.safetensors`, loadable with `assay scan --head F`) with a JSON sidecar `F.json`.
+    #[arg(long, conflicts_with_all = ["rollback", "activate"])]
+    pub export: Option<PathBuf>,
+    /// With --export: the scorer to write (default: the active one).
+    #[arg(long, requires = "export")]
+    pub scorer: Option<i64>,
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
 }
@@ -128,6 +193,9 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {
         ))
     })?;
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
+    if a.from_aesthetic {
+        return train_from_aesthetic(a, req, &mut store);
+    }
     let out = preference::train_and_store(&mut store, &req).map_err(cli_error)?;
     let v = json!({
         "scorer": {"id": out.id, "version": out.version, "active": out.images_scored.is_some(),
@@ -253,6 +321,21 @@ fn print_train(o: &Value) {
 
 pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
+    if let Some(f) = &a.export {
+        let e = finetune::export(&store, a.scorer, f).map_err(cli_error)?;
+        match a.format {
+            ListFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
+            ListFormat::Text => println!(
+                "scorer {} (v{}): {}-d head written to {} (LAION v1 layout), sidecar {}",
+                e.id,
+                e.version,
+                e.dim,
+                e.head.display(),
+                e.sidecar.display()
+            ),
+        }
+        return Ok(0);
+    }
     let switched = if a.rollback {
         Some(preference::rollback(&mut store).map_err(cli_error)?)
     } else if let Some(id) = a.activate {
@@ -349,5 +432,119 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    Ok(0)
+}
+
+fn train_from_aesthetic(
+    a: &TrainArgs,
+    train: TrainRequest,
+    store: &mut crate::store::Store,
+) -> anyhow::Result<u8> {
+    let clip = ClipOptions {
+        models: a.models.clone(),
+        model: a.model.clone(),
+        head: a.aesthetic_head.clone(),
+        ..ClipOptions::default()
+    };
+    let base = finetune::discover_base(&clip).map_err(cli_error)?;
+    let d = FinetuneRequest::default();
+    let req = FinetuneRequest {
+        train,
+        l2_sp: a.l2_sp.clone().unwrap_or(d.l2_sp),
+        activate_anyway: a.activate_anyway,
+        ..d
+    };
+    let out = finetune::finetune_and_store(store, &req, &base).map_err(cli_error)?;
+    let v = json!({
+        "scorer": {"id": out.id, "version": out.version, "active": out.images_scored.is_some(),
+                   "images_scored": out.images_scored, "not_activated": out.not_activated},
+        "training": out.fitted.training,
+        "metrics": out.fitted.report,
+    });
+    match a.format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+        ListFormat::Text => {
+            print_train(&v);
+            print_comparison(&v["metrics"]["comparison"]);
+            if let Some(n) = out.not_activated {
+                println!("{n}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn print_comparison(c: &Value) {
+    println!("held-out agreement on the same folds (cross-validated, 95 % intervals):");
+    for (k, name) in [
+        ("general", "general head"),
+        ("scratch", "from scratch"),
+        ("finetuned", "fine-tuned"),
+    ] {
+        println!(
+            "  {name:<13} {}  (λ = {})",
+            fmt_acc(&c[k]),
+            c[k]["spec"]["l2"]
+        );
+    }
+    println!("{}", c["verdict"].as_str().unwrap_or(""));
+}
+
+pub fn bench_finetune(a: &BenchFinetuneArgs) -> anyhow::Result<u8> {
+    let o = finetune_bench::BenchOptions {
+        clip: a.clip.clone(),
+        images: a.images,
+        angle: a.angle,
+        noise: a.noise,
+        labels: a.labels.clone(),
+        repeats: a.repeats,
+        test_pairs: a.test_pairs,
+        folds: a.folds,
+        seed: a.seed,
+    };
+    let r = finetune_bench::run(&o, |done, total| eprint!("\rfits {done}/{total}"))
+        .map_err(UsageError)?;
+    eprintln!();
+    if let ListFormat::Json = a.format {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(0);
+    }
+    println!(
+        "simulated domain: {} images ({}-d tiny CLIP), taste {}° from the general head, rater noise {}; {} test pairs of unseen images; {} repeat(s); oracle (the taste itself) {:.3}",
+        r.images, r.dim, r.angle, r.noise, r.test_pairs, r.repeats, r.oracle
+    );
+    println!(
+        "{:>6}  {:>22}  {:>22}  {:>22}  {:>9}  {:>9}",
+        "labels", "general", "from scratch", "fine-tuned", "activated", "not worse"
+    );
+    let cell = |p: &finetune_bench::ArmPoint| {
+        format!(
+            "{:.3} [{:.3}, {:.3}]",
+            p.accuracy, p.interval.0, p.interval.1
+        )
+    };
+    for row in &r.rows {
+        println!(
+            "{:>6}  {:>22}  {:>22}  {:>22}  {:>9}  {:>9}",
+            row.labels,
+            cell(&row.general),
+            cell(&row.scratch),
+            cell(&row.finetuned),
+            format!("{}/{}", row.activated, r.repeats),
+            if row.not_worse { "yes" } else { "NO" }
+        );
+    }
+    println!(
+        "targets: fine-tuned not worse than general and from scratch at every count: {}; at 1,000 labels fine-tuned − general = {}",
+        if r.target_not_worse { "met" } else { "NOT met" },
+        r.gain_at_1000.map_or_else(
+            || "not measured".to_string(),
+            |g| format!("{:+.1} points (target +10)", 100.0 * g)
+        )
+    );
+    println!(
+        "time: embedding {:.1} s, fitting {:.1} s",
+        r.seconds_embedding, r.seconds_training
+    );
     Ok(0)
 }

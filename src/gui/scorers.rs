@@ -16,6 +16,8 @@ use serde_json::Value;
 use super::jobs::{Event, Outbox, spawn};
 use super::{App, Cmd};
 use crate::learn::{HeadChoice, TrainOptions};
+use crate::pipeline::clip::ClipOptions;
+use crate::pipeline::finetune::{self, FinetuneRequest};
 use crate::pipeline::preference::{self, TrainRequest};
 use crate::store::{ScorerRow, Store};
 
@@ -27,6 +29,8 @@ pub struct ScorersState {
     pub head: Option<HeadChoice>,
     pub chosen: Option<i64>,
     pub last: Option<Result<String, String>>,
+    /// Train by fine-tuning the general aesthetic head (`pipeline::finetune`).
+    pub from_aesthetic: bool,
     requested_for: u64,
 }
 
@@ -71,6 +75,28 @@ fn train_job(db: PathBuf, head: HeadChoice, out: Outbox) {
                         e.accuracy, e.source
                     ))
             ))
+        })()
+        .map_err(|e| format!("{e:#}"));
+        out.send(Event::ScorerJob(r));
+    });
+}
+
+fn finetune_job(db: PathBuf, out: Outbox) {
+    spawn("assay-finetune", move || {
+        let r = (|| -> anyhow::Result<String> {
+            let mut store = Store::open(&db)?;
+            let base = finetune::discover_base(&ClipOptions::default())?;
+            let t = finetune::finetune_and_store(&mut store, &FinetuneRequest::default(), &base)?;
+            let verdict = t
+                .fitted
+                .report
+                .comparison
+                .as_ref()
+                .map_or(String::new(), |c| c.verdict.clone());
+            Ok(match t.not_activated {
+                Some(why) => format!("fine-tuned version {}: {verdict}; {why}", t.version),
+                None => format!("fine-tuned version {} (active): {verdict}", t.version),
+            })
         })()
         .map_err(|e| format!("{e:#}"));
         out.send(Event::ScorerJob(r));
@@ -155,6 +181,10 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                 ui.selectable_value(&mut st.head, Some(HeadChoice::Linear), "linear head");
                 ui.selectable_value(&mut st.head, Some(HeadChoice::Mlp), "MLP head");
             });
+        ui.checkbox(&mut st.from_aesthetic, "start from the aesthetic head")
+            .on_hover_text(
+                "fine-tune the general aesthetic head on these labels (L2-SP toward its weights) and compare it with the head itself and a head from scratch on the same folds; activated only when it beats the general head",
+            );
         let busy = st.busy.is_some();
         if ui
             .add_enabled(!busy, egui::Button::new("Train now"))
@@ -164,7 +194,11 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             .clicked()
         {
             st.busy = Some("training…".into());
-            train_job(c.db.clone(), st.head(), app.out.clone());
+            if st.from_aesthetic {
+                finetune_job(c.db.clone(), app.out.clone());
+            } else {
+                train_job(c.db.clone(), st.head(), app.out.clone());
+            }
         }
         let active = st
             .rows
@@ -304,7 +338,10 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             ))
             .strong(),
         );
-        if pts.is_empty() {
+        let cmp = &m["comparison"];
+        if cmp.is_object() {
+            comparison_plot(ui, cmp);
+        } else if pts.is_empty() {
             ui.weak("no learning curve stored for this version");
         } else {
             Plot::new("learning-curve")
@@ -337,4 +374,63 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     for c in cmds {
         app.push(c);
     }
+}
+
+/// The general head, the from-scratch head and the fine-tuned head of a fine-tuned version:
+/// their cross-validated agreement with 95 % intervals on the same folds, and learning curves.
+fn comparison_plot(ui: &mut egui::Ui, cmp: &Value) {
+    let arms = [
+        ("general", "general head", Color32::from_rgb(150, 150, 150)),
+        ("scratch", "from scratch", Color32::from_rgb(230, 160, 60)),
+        ("finetuned", "fine-tuned", Color32::from_rgb(90, 150, 230)),
+    ];
+    for (k, name, color) in arms {
+        ui.horizontal(|ui| {
+            ui.colored_label(color, format!("{name}:"));
+            ui.monospace(acc_text(&cmp[k]));
+        });
+    }
+    ui.label(cmp["verdict"].as_str().unwrap_or_default());
+    Plot::new("finetune-comparison")
+        .height(220.0)
+        .legend(egui_plot::Legend::default())
+        .x_axis_label("training events")
+        .y_axis_label("pairwise agreement on unseen labels")
+        .include_y(0.5)
+        .include_y(1.0)
+        .show(ui, |pu| {
+            for (k, name, color) in arms {
+                let pts: Vec<[f64; 2]> = cmp[k]["learning_curve"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|p| {
+                                Some([p["training_events"].as_f64()?, p["accuracy"].as_f64()?])
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // The estimate at the full size with its interval as a vertical bar.
+                if let (Some(x), Some(iv)) = (
+                    pts.last().map(|p| p[0]),
+                    cmp[k]["interval"].as_array().filter(|i| i.len() == 2),
+                ) {
+                    let (lo, hi) = (iv[0].as_f64().unwrap_or(0.5), iv[1].as_f64().unwrap_or(0.5));
+                    pu.line(
+                        Line::new(
+                            format!("{name} 95 %"),
+                            PlotPoints::from(vec![[x, lo], [x, hi]]),
+                        )
+                        .color(color)
+                        .width(3.0),
+                    );
+                }
+                pu.line(Line::new(name, PlotPoints::from(pts.clone())).color(color));
+                pu.points(
+                    Points::new(name, PlotPoints::from(pts))
+                        .radius(3.0)
+                        .color(color),
+                );
+            }
+        });
 }

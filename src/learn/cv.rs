@@ -511,6 +511,7 @@ mod tests {
                         weight: vec![],
                         bias: None,
                     }],
+                    normalize: vec![],
                 },
                 iterations: 1,
                 converged: true,

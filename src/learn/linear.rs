@@ -88,6 +88,8 @@ struct Problem<'a> {
     pairs: &'a [LabeledPair],
     l2: f64,
     d: usize,
+    /// The penalty's centre `w₀` (`λ‖w − w₀‖²`, L2-SP); `None` = 0.
+    center: Option<&'a [f64]>,
 }
 
 impl Problem<'_> {
@@ -105,12 +107,33 @@ impl Problem<'_> {
             .map(|p| pair_loss(self.margin(w, p), p.target))
             .sum::<f64>()
             / n;
-        (loss + self.l2 * w.iter().map(|v| v * v).sum::<f64>(), loss)
+        (loss + self.l2 * self.penalty(w), loss)
+    }
+
+    /// `‖w − w₀‖²`.
+    fn penalty(&self, w: &[f64]) -> f64 {
+        match self.center {
+            Some(c) => w.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum(),
+            None => w.iter().map(|v| v * v).sum(),
+        }
+    }
+
+    /// The starting point of the solvers: the penalty's centre.
+    fn start(&self) -> Vec<f64> {
+        self.center
+            .map_or_else(|| vec![0.0; self.d], <[f64]>::to_vec)
     }
 
     fn gradient(&self, w: &[f64]) -> Vec<f64> {
         let n = self.pairs.len() as f64;
-        let mut g: Vec<f64> = w.iter().map(|v| 2.0 * self.l2 * v).collect();
+        let mut g: Vec<f64> = match self.center {
+            Some(c) => w
+                .iter()
+                .zip(c)
+                .map(|(v, c)| 2.0 * self.l2 * (v - c))
+                .collect(),
+            None => w.iter().map(|v| 2.0 * self.l2 * v).collect(),
+        };
         for p in self.pairs {
             let r = (sigmoid(self.margin(w, p)) - p.target) / n;
             let (xa, xb) = (&self.x[p.a], &self.x[p.b]);
@@ -250,7 +273,24 @@ pub fn fit(
     l2: f64,
     opts: &SolverOptions,
 ) -> Result<LinearFit, LearnError> {
+    fit_toward(x, pairs, l2, None, opts)
+}
+
+/// [`fit`] with the penalty `λ‖w − w₀‖²` toward `center = w₀` (L2-SP: fine-tuning from a
+/// starting head), solved from `w₀`; `None` is [`fit`].
+pub fn fit_toward(
+    x: &[Vec<f64>],
+    pairs: &[LabeledPair],
+    l2: f64,
+    center: Option<&[f64]>,
+    opts: &SolverOptions,
+) -> Result<LinearFit, LearnError> {
     let d = x.first().map_or(0, Vec::len);
+    if center.is_some_and(|c| c.len() != d || c.iter().any(|v| !v.is_finite())) {
+        return Err(LearnError::Invalid(
+            "the starting weights do not match the features".into(),
+        ));
+    }
     if pairs.is_empty() {
         return Err(LearnError::NoLabels("no training pairs".into()));
     }
@@ -273,7 +313,13 @@ pub fn fit(
             "a pair refers to no item or has a target outside [0, 1]".into(),
         ));
     }
-    let pb = Problem { x, pairs, l2, d };
+    let pb = Problem {
+        x,
+        pairs,
+        l2,
+        d,
+        center,
+    };
     if d <= NEWTON_MAX_DIM {
         newton(&pb, opts)
     } else {
@@ -309,7 +355,7 @@ fn finish(
 
 fn newton(pb: &Problem<'_>, opts: &SolverOptions) -> Result<LinearFit, LearnError> {
     let d = pb.d;
-    let mut w = vec![0.0; d];
+    let mut w = pb.start();
     let mut f = pb.value(&w).0;
     let mut it = 0;
     while it < opts.max_iter {
@@ -350,8 +396,7 @@ fn newton(pb: &Problem<'_>, opts: &SolverOptions) -> Result<LinearFit, LearnErro
 
 fn lbfgs(pb: &Problem<'_>, opts: &SolverOptions) -> Result<LinearFit, LearnError> {
     const M: usize = 10;
-    let d = pb.d;
-    let mut w = vec![0.0; d];
+    let mut w = pb.start();
     let mut f = pb.value(&w).0;
     let mut g = pb.gradient(&w);
     let tol = opts.lbfgs_tol * max_abs(&g).max(1.0);
@@ -410,6 +455,24 @@ fn lbfgs(pb: &Problem<'_>, opts: &SolverOptions) -> Result<LinearFit, LearnError
     finish(pb, w, it, "l-bfgs", |_, gmax, _| gmax < tol || stalled)
 }
 
+/// The objective at `w` and its gradient (with the L2-SP centre when given).
+pub fn objective_gradient(
+    x: &[Vec<f64>],
+    pairs: &[LabeledPair],
+    l2: f64,
+    center: Option<&[f64]>,
+    w: &[f64],
+) -> (f64, Vec<f64>) {
+    let pb = Problem {
+        x,
+        pairs,
+        l2,
+        d: w.len(),
+        center,
+    };
+    (pb.value(w).0, pb.gradient(w))
+}
+
 /// The Hessian of the objective at `w` (row-major d × d).
 pub fn hessian(x: &[Vec<f64>], pairs: &[LabeledPair], l2: f64, w: &[f64]) -> Vec<f64> {
     let d = w.len();
@@ -420,7 +483,14 @@ pub fn hessian(x: &[Vec<f64>], pairs: &[LabeledPair], l2: f64, w: &[f64]) -> Vec
         }
         return h;
     }
-    Problem { x, pairs, l2, d }.hessian(w)
+    Problem {
+        x,
+        pairs,
+        l2,
+        d,
+        center: None,
+    }
+    .hessian(w)
 }
 
 /// Posterior precision of `w` (Laplace approximation): the Hessian of the *summed* loss plus
@@ -488,6 +558,7 @@ mod tests {
             pairs: &pairs,
             l2: 1e-3,
             d: 3,
+            center: None,
         };
         for j in 0..3 {
             for s in [-1e-4, 1e-4] {
@@ -557,6 +628,7 @@ mod tests {
                 pairs: &pairs,
                 l2,
                 d: x[0].len(),
+                center: None,
             };
             let b = lbfgs(&pb, &SolverOptions::default()).unwrap();
             for (got, want) in b.w.iter().zip(&want) {
@@ -578,6 +650,7 @@ mod tests {
             pairs: &pairs,
             l2: 0.05,
             d: 4,
+            center: None,
         };
         let w = vec![0.3, -0.7, 0.1, 1.2];
         let g = pb.gradient(&w);
@@ -607,6 +680,7 @@ mod tests {
             pairs: &pairs,
             l2: 0.01,
             d: 6,
+            center: None,
         };
         let opts = SolverOptions::default();
         let a = newton(&pb, &opts).unwrap();

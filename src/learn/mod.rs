@@ -54,9 +54,16 @@
 //!   posterior most (information gain `½ ln(1 + p(1 − p)·dᵀΣd)`), weighted up to twice for pairs
 //!   near the top of their group (`1 + 1/(1 + rank/k)`; `human::schedule` module docs).
 //! - `assay bench flywheel`: see the closing note of issue 16 and `cli/bench_flywheel.rs`.
+//! - Fine-tuning (`finetune.rs`): the aesthetic head fine-tuned on the labels (Bradley–Terry +
+//!   L2-SP toward its weights, λ by cross-validation) next to the general head and a from-scratch
+//!   head on the same folds (one step checked against PyTorch, `scripts/gen_finetune_refs.py`).
+//!   The use-case and the LAION-layout export are `pipeline::finetune` (`assay train
+//!   --from-aesthetic`, `assay scorers --export F`; `assay bench finetune` in
+//!   `pipeline::finetune_bench`).
 
 pub mod cv;
 pub mod features;
+pub mod finetune;
 pub mod labels;
 pub mod linear;
 pub mod model;
@@ -77,8 +84,11 @@ pub const SIGNAL_KEY: &str = "learned_preference";
 pub const KIND: &str = "preference";
 /// Version of the parameter format written ([`ScorerModel`]); 2 added `projections`.
 pub const FORMAT: &str = "assay-preference/2";
+/// The format of scorers with L2-normalised embedding inputs (`normalize`, fine-tuned heads):
+/// older builds must refuse them rather than score unnormalised vectors.
+pub const FORMAT_NORMALIZED: &str = "assay-preference/3";
 /// Formats this build reads.
-pub const FORMATS_READ: [&str; 2] = ["assay-preference/1", FORMAT];
+pub const FORMATS_READ: [&str; 3] = ["assay-preference/1", FORMAT, FORMAT_NORMALIZED];
 
 /// Errors of learning.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +111,10 @@ pub struct ScorerModel {
     pub projections: Vec<Projection>,
     pub standardizer: Standardizer,
     pub layers: Vec<Layer>,
+    /// Embedding models whose vectors are L2-normalised (numpy's `a / ‖a‖₂`, a zero norm read
+    /// as 1) before their `model[i]` inputs are read: the input of LAION aesthetic heads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub normalize: Vec<String>,
 }
 
 /// The raw inputs, in `standardizer` order, of every row of `table`: signals by key,
@@ -108,9 +122,36 @@ pub struct ScorerModel {
 fn design_inputs(
     standardizer: &Standardizer,
     projections: &[Projection],
+    normalize: &[String],
     table: &FeatureTable,
 ) -> Vec<Vec<Option<f64>>> {
     let mut rows = table.rows_for(&standardizer.names);
+    for m in normalize {
+        let Some(emb) = table.embedding(m) else {
+            continue;
+        };
+        let slots: Vec<usize> = standardizer
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| features::parse_dim_name(n).is_some_and(|(model, _)| model == m))
+            .map(|(k, _)| k)
+            .collect();
+        for (row, v) in rows.iter_mut().zip(&emb.vectors) {
+            let Some(v) = v else { continue };
+            let norm = v
+                .iter()
+                .map(|&x| f64::from(x) * f64::from(x))
+                .sum::<f64>()
+                .sqrt();
+            let norm = if norm == 0.0 { 1.0 } else { norm };
+            for &k in &slots {
+                if let Some(x) = row[k].as_mut() {
+                    *x /= norm;
+                }
+            }
+        }
+    }
     for p in projections {
         let slots: Vec<Option<usize>> = p
             .names()
@@ -140,7 +181,12 @@ impl ScorerModel {
 
     /// The raw inputs of every row of `table` (see [`ScorerModel::score`]).
     pub fn inputs(&self, table: &FeatureTable) -> Vec<Vec<Option<f64>>> {
-        design_inputs(&self.standardizer, &self.projections, table)
+        design_inputs(
+            &self.standardizer,
+            &self.projections,
+            &self.normalize,
+            table,
+        )
     }
 
     /// The embedding models this scorer reads (projections, or `model[i]` inputs of format 1).
@@ -172,6 +218,11 @@ impl ScorerModel {
             return Err(LearnError::Invalid(
                 "standardisation statistics do not match the feature list".into(),
             ));
+        }
+        if !self.normalize.is_empty() && self.format != FORMAT_NORMALIZED {
+            return Err(LearnError::Invalid(format!(
+                "normalised embedding inputs need format {FORMAT_NORMALIZED}"
+            )));
         }
         if self.projections.iter().any(|p| !p.valid()) {
             return Err(LearnError::Invalid(
@@ -399,6 +450,10 @@ pub struct Report {
     pub likert_spearman: Option<LikertCorrelation>,
     pub learning_curve: Vec<CurvePoint>,
     pub notes: Vec<String>,
+    /// Fine-tuned scorers: the general predictor, the from-scratch head and the fine-tuned
+    /// head on the same folds ([`finetune`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<finetune::Comparison>,
 }
 
 /// The Laplace posterior of the best linear candidate refitted on all training labels: the
@@ -417,7 +472,7 @@ pub struct Posterior {
 impl Posterior {
     /// Standardised design rows of every row of `table`.
     pub fn rows(&self, table: &FeatureTable) -> Vec<Vec<f64>> {
-        design_inputs(&self.standardizer, &self.projections, table)
+        design_inputs(&self.standardizer, &self.projections, &[], table)
             .iter()
             .map(|r| self.standardizer.apply(r))
             .collect()
@@ -486,7 +541,7 @@ impl Design {
             mean: vec![0.0; names.len()],
             std: vec![1.0; names.len()],
         };
-        let raw = design_inputs(&unfitted, &projections, table);
+        let raw = design_inputs(&unfitted, &projections, &[], table);
         let standardizer = Standardizer::fit_rows(&names, &log1p, &raw);
         let x = rows
             .iter()
@@ -510,6 +565,7 @@ impl Design {
             projections: self.projections.clone(),
             standardizer: self.standardizer.clone(),
             layers,
+            normalize: Vec::new(),
         }
     }
 }
@@ -673,6 +729,46 @@ fn designs(table: &FeatureTable, rows: &[Option<usize>], opts: &TrainOptions) ->
     out
 }
 
+/// The labelled events split into training and held-out events (`opts.holdout`), with their
+/// usable pairs (shared by [`train`] and [`finetune::finetune`]).
+pub(crate) struct EventSplit<'a> {
+    pub data: cv::PairData<'a>,
+    pub events: Vec<usize>,
+    pub kept: Vec<usize>,
+    pub heldout: Vec<usize>,
+    pub train_pairs: Vec<LabeledPair>,
+    pub test_pairs: Vec<LabeledPair>,
+    /// Pairs dropped for items without features.
+    pub dropped: usize,
+}
+
+impl<'a> EventSplit<'a> {
+    pub(crate) fn new(labels: &'a Labels, usable: Vec<bool>, opts: &TrainOptions) -> Self {
+        let data = cv::PairData {
+            labels,
+            usable,
+            likert_pair_cap: opts.likert_pair_cap,
+            seed: opts.seed,
+        };
+        let events = labels.events();
+        let (kept, heldout) = labels::split_events(&events, opts.holdout, opts.seed);
+        let train_pairs = data.pairs(&kept);
+        let test_pairs = data.pairs(&heldout);
+        let dropped = data.all_pairs_count(&kept) + data.all_pairs_count(&heldout)
+            - train_pairs.len()
+            - test_pairs.len();
+        Self {
+            data,
+            events,
+            kept,
+            heldout,
+            train_pairs,
+            test_pairs,
+            dropped,
+        }
+    }
+}
+
 /// Trains a scorer from `labels` on the features of `table` (labels name items by the same
 /// relative paths as `table.items`); the MLP head runs on `device` (burn `flex` is the CPU
 /// default). See the module docs for the procedure.
@@ -697,19 +793,15 @@ pub fn train(
         .iter()
         .map(|i| row_of.get(i.as_str()).copied())
         .collect();
-    let data = cv::PairData {
-        labels,
-        usable: rows.iter().map(Option::is_some).collect(),
-        likert_pair_cap: opts.likert_pair_cap,
-        seed: opts.seed,
-    };
-    let events = labels.events();
-    let (kept, heldout_events) = labels::split_events(&events, opts.holdout, opts.seed);
-    let all_pairs = data.pairs(&kept);
-    let test_pairs = data.pairs(&heldout_events);
-    let dropped = data.all_pairs_count(&kept) + data.all_pairs_count(&heldout_events)
-        - all_pairs.len()
-        - test_pairs.len();
+    let EventSplit {
+        data,
+        events,
+        kept,
+        heldout: heldout_events,
+        train_pairs: all_pairs,
+        test_pairs,
+        dropped,
+    } = EventSplit::new(labels, rows.iter().map(Option::is_some).collect(), opts);
     if all_pairs.is_empty() {
         return Err(LearnError::NoLabels(format!(
             "no training pairs: {} labelled events ({} held out), {} pairs dropped for items without features",
@@ -959,6 +1051,7 @@ pub fn train(
         likert_spearman,
         learning_curve,
         notes,
+        comparison: None,
     };
     Ok(Trained {
         model: final_fit.model,

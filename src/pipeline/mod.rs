@@ -35,6 +35,8 @@
 //! cannot be decoded.
 
 pub mod clip;
+pub mod finetune;
+pub mod finetune_bench;
 mod flow;
 pub mod preference;
 pub mod progress;

@@ -255,6 +255,28 @@ pub struct TrainOutcome {
 
 /// Trains a scorer on the catalogue's labels and features (nothing is written).
 pub fn fit(store: &Store, req: &TrainRequest) -> Result<Fitted> {
+    let embeddings = if req.options.embeddings {
+        Embeddings::All
+    } else {
+        Embeddings::None
+    };
+    fit_with(store, req, embeddings, |table, labels, device| {
+        learn::train(table, labels, &req.options, device)
+    })
+}
+
+/// [`fit`] with another learner (e.g. fine-tuning, `pipeline::finetune`): the same labels,
+/// exclusions and training summary; `embeddings` are the models loaded into the table.
+pub fn fit_with(
+    store: &Store,
+    req: &TrainRequest,
+    embeddings: Embeddings<'_>,
+    learner: impl FnOnce(
+        &FeatureTable,
+        &learn::Labels,
+        &burn::tensor::Device,
+    ) -> std::result::Result<learn::Trained, LearnError>,
+) -> Result<Fitted> {
     req.options.validate()?;
     let te = training_events(store, req.include_unreliable, req.threshold)?;
     let labels = learn::labels::assemble(&te.events, &req.criterion);
@@ -274,14 +296,7 @@ pub fn fit(store: &Store, req: &TrainRequest) -> Result<Fitted> {
             }
         )));
     }
-    let table = load_features(
-        store,
-        if req.options.embeddings {
-            Embeddings::All
-        } else {
-            Embeddings::None
-        },
-    )?;
+    let table = load_features(store, embeddings)?;
     if table.items.is_empty() {
         return Err(PreferenceError::Usage(
             "the catalogue has no images; run `assay scan` first".into(),
@@ -289,7 +304,7 @@ pub fn fit(store: &Store, req: &TrainRequest) -> Result<Fitted> {
     }
     let selected =
         backend::select(req.backend).map_err(|e| PreferenceError::Backend(e.to_string()))?;
-    let trained = learn::train(&table, &labels, &req.options, &selected.device)?;
+    let trained = learner(&table, &labels, &selected.device)?;
 
     let mut by_protocol: BTreeMap<String, usize> = BTreeMap::new();
     let mut raters = BTreeSet::new();
@@ -316,7 +331,12 @@ pub fn fit(store: &Store, req: &TrainRequest) -> Result<Fitted> {
         features: FeatureSummary {
             signals: table.names.clone(),
             embeddings: table.embeddings.iter().map(|e| e.model.clone()).collect(),
-            standardisation: "log1p on blur_laplacian_var and tenengrad, then z-scores over the collection; missing values imputed with the mean; embeddings enter as their leading principal components (fitted on the collection's vectors)".into(),
+            standardisation: if trained.model.normalize.is_empty() {
+                "log1p on blur_laplacian_var and tenengrad, then z-scores over the collection; missing values imputed with the mean; embeddings enter as their leading principal components (fitted on the collection's vectors)"
+            } else {
+                "the L2-normalised embedding, as the aesthetic head reads it (no standardisation)"
+            }
+            .into(),
         },
         options: OptionsSummary::from(&req.options),
         device: selected.describe(),
@@ -438,7 +458,7 @@ fn score_all(store: &Store, version: i64, model: &ScorerModel) -> Result<Vec<(i6
     score_table(&table, version, model, store)
 }
 
-fn parse_model(row: &ScorerRow) -> Result<ScorerModel> {
+pub fn parse_model(row: &ScorerRow) -> Result<ScorerModel> {
     let id = row.id;
     let model: ScorerModel = serde_json::from_slice(&row.params).map_err(|e| {
         PreferenceError::Usage(format!("scorer {id} has unreadable parameters: {e}"))

@@ -25,7 +25,8 @@
 //! Migration 7 gives every label event an id (`legacy:<row id>:<time>` for rows stored without one;
 //! the append-only trigger is dropped and restored around the backfill) and requires one on insert.
 //! A `scorers` row holds `kind = preference`, a per-kind `version`, `params` (JSON
-//! `assay-preference/2`, `/1` still read: head, feature names, `log1p` flags, embedding
+//! `assay-preference/2`, `/1` still read, `/3` for fine-tuned aesthetic heads with L2-normalised
+//! embedding inputs: head, feature names, `log1p` flags, embedding
 //! projections, means and stds, layer weights — scoring needs no burn), `training` (events by
 //! protocol, raters, time range, options, device) and `metrics` (the report of `assay train`).
 //! Migration 5 adds `signals_key_text` (a partial index of text signal values by key; the bulk

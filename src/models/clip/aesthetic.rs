@@ -274,6 +274,12 @@ impl AestheticHead {
         })
     }
 
+    /// The head as one affine map on the normalised embedding, `(w, b)`: v1 linear heads and
+    /// v2 MLPs without activations (collapsed); `None` for the ReLU MLP.
+    pub fn affine(&self) -> Option<(&[f64], f64)> {
+        self.affine.as_ref().map(|(w, b)| (w.as_slice(), *b))
+    }
+
     /// Refuses a CLIP model that is not the one the head was trained on.
     pub fn check_model(&self, arch: Option<&str>, dim: usize, name: &str) -> Result<(), ClipError> {
         if dim != self.files.dim || arch != Some(self.files.arch) {
@@ -294,9 +300,63 @@ impl AestheticHead {
     }
 }
 
+/// The bytes of a v1-layout head (`Linear(d, 1)`: `weight` `[1, d]` and `bias` `[1]`, f32) as
+/// a `.safetensors` file, with string `metadata` in its `__metadata__`; LAION's and ComfyUI's
+/// loaders take the same keys from `torch.load` / `safetensors.torch.load_file`.
+pub fn linear_head_safetensors(
+    weight: &[f32],
+    bias: f32,
+    metadata: &std::collections::BTreeMap<String, String>,
+) -> Vec<u8> {
+    let d = weight.len();
+    let header = serde_json::json!({
+        "weight": {"dtype": "F32", "shape": [1, d], "data_offsets": [0, 4 * d]},
+        "bias": {"dtype": "F32", "shape": [1], "data_offsets": [4 * d, 4 * d + 4]},
+        "__metadata__": metadata,
+    });
+    let mut h = header.to_string().into_bytes();
+    while !h.len().is_multiple_of(8) {
+        h.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + h.len() + 4 * d + 4);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    for v in weight.iter().chain(std::iter::once(&bias)) {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_linear_head_loads_back_and_scores_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Vec<f32> = (0..768)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let meta = [("format".to_string(), "test".to_string())].into();
+        let p = dir.path().join("my-aesthetic.safetensors");
+        std::fs::write(&p, linear_head_safetensors(&w, 4.5, &meta)).unwrap();
+        assert!(is_head_file(&p));
+        let h = AestheticHead::load(&p).unwrap();
+        assert_eq!(
+            (h.files.kind, h.files.dim, h.files.arch),
+            (HeadKind::Linear, 768, "ViT-L-14")
+        );
+        let e: Vec<f32> = (0..768).map(|i| (i as f32).sin()).collect();
+        let x = crate::learn::finetune::normalized(&e);
+        let want = 4.5
+            + w.iter()
+                .zip(&x)
+                .map(|(a, b)| f64::from(*a) * b)
+                .sum::<f64>();
+        assert!((h.score(&e).unwrap() - want).abs() < 1e-9);
+        let (aw, ab) = h.affine().unwrap();
+        assert_eq!((aw.len(), ab), (768, 4.5));
+    }
 
     #[test]
     fn head_file_names() {
