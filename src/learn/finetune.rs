@@ -69,16 +69,9 @@ impl BaseHead {
     }
 }
 
-/// numpy's `a / ‖a‖₂` with a zero norm read as 1 (the LAION heads' input).
-pub fn normalized(v: &[f32]) -> Vec<f64> {
-    let norm = v
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt();
-    let norm = if norm == 0.0 { 1.0 } else { norm };
-    v.iter().map(|&x| f64::from(x) / norm).collect()
-}
+/// numpy's `a / ‖a‖₂` with a zero norm read as 1 (the LAION heads' input; one definition,
+/// the scorer's).
+pub use crate::models::clip::aesthetic::normalized;
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

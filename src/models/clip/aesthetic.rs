@@ -264,10 +264,7 @@ impl AestheticHead {
                 self.files.dim
             )));
         }
-        let x: Vec<f64> = embedding.iter().map(|&v| f64::from(v)).collect();
-        let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let norm = if norm == 0.0 { 1.0 } else { norm };
-        let x: Vec<f64> = x.iter().map(|v| v / norm).collect();
+        let x = normalized(embedding);
         Ok(match &self.affine {
             Some((w, b)) => b + w.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>(),
             None => self.forward_layers(&x),
@@ -298,6 +295,18 @@ impl AestheticHead {
     pub fn producer(&self, clip_key: &str) -> String {
         format!("{}+clip:{clip_key}", self.files.key)
     }
+}
+
+/// numpy's `a / ‖a‖₂` in f64 with a zero norm read as 1: every head's input (also what
+/// fine-tuning in `learn::finetune` trains on).
+pub fn normalized(v: &[f32]) -> Vec<f64> {
+    let norm = v
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
+    let norm = if norm == 0.0 { 1.0 } else { norm };
+    v.iter().map(|&x| f64::from(x) / norm).collect()
 }
 
 /// The bytes of a v1-layout head (`Linear(d, 1)`: `weight` `[1, d]` and `bias` `[1]`, f32) as
@@ -347,7 +356,7 @@ mod tests {
             (HeadKind::Linear, 768, "ViT-L-14")
         );
         let e: Vec<f32> = (0..768).map(|i| (i as f32).sin()).collect();
-        let x = crate::learn::finetune::normalized(&e);
+        let x = normalized(&e);
         let want = 4.5
             + w.iter()
                 .zip(&x)
