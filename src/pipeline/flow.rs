@@ -234,7 +234,7 @@ pub(crate) fn run(
         if let (Some(stage), Some((detector, res, producer))) = (face_stage, &flow.faces) {
             let workers = flow.face_workers.max(1);
             let (next_tx, next_rx) = sync_channel::<Prepared>(2 * workers * flow.face_batch.max(1));
-            let input = &*scope_input(&faces_input, std::mem::replace(&mut rx, next_rx));
+            let input = scope_input(&faces_input, std::mem::replace(&mut rx, next_rx));
             for w in 0..workers {
                 let (shared, error, next_tx) = (&shared, &error, next_tx.clone());
                 let run = move || {
@@ -263,7 +263,7 @@ pub(crate) fn run(
         }
         if let (Some(stage), Some(clip)) = (clip_stage, flow.clip) {
             let (next_tx, next_rx) = sync_channel::<Prepared>(2 * flow.clip_batch.max(1));
-            let input = &*scope_input(&clip_input, std::mem::replace(&mut rx, next_rx));
+            let input = scope_input(&clip_input, std::mem::replace(&mut rx, next_rx));
             let (clip_error, clip_busy) = (&clip_error, &clip_busy);
             let run = move || {
                 let mut failed = false;

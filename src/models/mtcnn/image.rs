@@ -80,6 +80,10 @@ fn bound(v: i64, limit: usize) -> usize {
     v.clamp(0, limit as i64 - 1) as usize
 }
 
+/// One output column of [`resize_area`]: first source cell and its weight, the cells in between
+/// (weight 1), last cell and its weight (`None` when the first is the only one).
+type ColumnSpan = (usize, f32, std::ops::Range<usize>, Option<(usize, f32)>);
+
 /// `tf.image.resize(img, (out_h, out_w), method=AREA)` (align_corners false), f32.
 ///
 /// TensorFlow sums each output pixel's source rows (each row's cells weighted by their x
@@ -100,9 +104,8 @@ pub fn resize_area(img: &Hwc, out_w: usize, out_h: usize) -> Hwc {
     let hs = in_h as f32 / out_h as f32;
     let ws = in_w as f32 / out_w as f32;
     let scale = 1.0f32 / (hs * ws);
-    // Per output column: first cell and its weight, the cells in between, last cell and its
-    // weight (None when the first is the only one); indices clamped as TensorFlow's `Bound`.
-    let cols: Vec<(usize, f32, std::ops::Range<usize>, Option<(usize, f32)>)> = (0..out_w)
+    // Per output column, indices clamped as TensorFlow's `Bound`.
+    let cols: Vec<ColumnSpan> = (0..out_w)
         .map(|x| {
             let sx = span(x, ws);
             let first = (bound(sx.start, in_w), sx.start_scale);
