@@ -214,8 +214,8 @@ pub(crate) fn run(
     let clip_busy: Mutex<Duration> = Mutex::new(Duration::ZERO);
     let mut outcome = Outcome::default();
     // The model stages' inputs, shared by their workers.
-    let faces_input: OnceLock<Mutex<Receiver<Prepared>>> = OnceLock::new();
-    let clip_input: OnceLock<Mutex<Receiver<Prepared>>> = OnceLock::new();
+    let faces_input: OnceLock<StageInput> = OnceLock::new();
+    let clip_input: OnceLock<StageInput> = OnceLock::new();
 
     std::thread::scope(|scope| {
         // Decode workers → first model stage (or the writer).
@@ -339,19 +339,27 @@ fn decode_worker(shared: &Shared<'_>, tx: &SyncSender<Prepared>) {
     }
 }
 
+/// A model stage's input, shared by its workers; the first worker to stop early (an error, or
+/// the next stage gone) drops it, so the stage before sees the channel close and stops too.
+type StageInput = Mutex<Option<Receiver<Prepared>>>;
+
 /// Puts a stage's input where its workers can share it.
-fn scope_input(
-    slot: &OnceLock<Mutex<Receiver<Prepared>>>,
-    rx: Receiver<Prepared>,
-) -> &Mutex<Receiver<Prepared>> {
-    slot.get_or_init(|| Mutex::new(rx))
+fn scope_input(slot: &OnceLock<StageInput>, rx: Receiver<Prepared>) -> &StageInput {
+    slot.get_or_init(|| Mutex::new(Some(rx)))
+}
+
+/// Drops a stage's input (see [`StageInput`]).
+fn close(input: &StageInput) {
+    if let Ok(mut rx) = input.lock() {
+        rx.take();
+    }
 }
 
 /// Runs `work` on batches of what `input` holds (blocking for the first item, then taking
 /// what is waiting, up to `max`), passing every item on to `output` in order. Several workers
 /// may share `input`: each takes its own batches.
 fn model_stage<E>(
-    input: &Mutex<Receiver<Prepared>>,
+    input: &StageInput,
     output: &SyncSender<Prepared>,
     max: usize,
     mut work: impl FnMut(&mut [Prepared]) -> Result<(), E>,
@@ -359,7 +367,10 @@ fn model_stage<E>(
     let max = max.max(1);
     loop {
         let mut items = {
-            let Ok(input) = input.lock() else {
+            let Ok(guard) = input.lock() else {
+                return Ok(());
+            };
+            let Some(input) = guard.as_ref() else {
                 return Ok(());
             };
             let Ok(first) = input.recv() else {
@@ -374,9 +385,13 @@ fn model_stage<E>(
             }
             items
         };
-        work(&mut items)?;
+        if let Err(e) = work(&mut items) {
+            close(input);
+            return Err(e);
+        }
         for p in items {
             if output.send(p).is_err() {
+                close(input);
                 return Ok(());
             }
         }
