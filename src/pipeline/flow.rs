@@ -2,10 +2,10 @@
 //! cores (and a GPU) are busy at the same time:
 //!
 //! ```text
-//!  decode workers ×jobs ──▶ faces ──▶ CLIP ──▶ writer
-//!  read, hash, decode,      MTCNN     image     reorder, one transaction
-//!  metadata, CPU signals,   batches   tower     per batch, progress
-//!  working copies           (fast)    batches
+//!  decode workers ×jobs ──▶ faces ×k ──▶ CLIP ──▶ writer
+//!  read, hash, decode,      MTCNN        image     reorder, one transaction
+//!  metadata, CPU signals,   batches      tower     per batch, progress
+//!  working copies           (fast)       batches
 //! ```
 //!
 //! - **Decode workers** (`jobs` threads) run [`super::prepare`] per file: the one decode of the
@@ -15,7 +15,10 @@
 //!   the decode limit: one 100 MP image at a time, or several smaller ones).
 //! - **Model stages** (faces when on, CLIP when weights are found) take whatever is waiting,
 //!   up to their batch size, and run it in one call on the scan's device; on the CPU the
-//!   networks' own parallelism runs on the model pool.
+//!   networks' own parallelism runs on the model pool. On the CPU the faces stage has one
+//!   worker per core (`face_workers`, each taking its own batches: most of the detector's work
+//!   — pyramid resampling, crops, NMS — is sequential per image); on a GPU one worker feeds it
+//!   batches.
 //! - **The writer** (the calling thread) puts results back into discovery order, so ids,
 //!   duplicate groups and the database are the same for any number of workers, and commits
 //!   each batch of `batch_size` files in one transaction.
@@ -27,7 +30,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::clip::LoadedClip;
@@ -103,6 +106,8 @@ pub(crate) struct Flow<'a> {
     pub(crate) faces: Option<(&'a Mtcnn, WorkingResolution, String)>,
     /// Images per detector call.
     pub(crate) face_batch: usize,
+    /// Threads of the faces stage.
+    pub(crate) face_workers: usize,
     pub(crate) clip: Option<&'a LoadedClip>,
     pub(crate) clip_batch: usize,
     /// Threads for the networks' CPU parallelism.
@@ -184,7 +189,7 @@ pub(crate) fn run(
     let jobs = flow.jobs.max(1);
     let mut stages: Vec<(&str, usize)> = vec![("decode", jobs), ("signals", jobs)];
     let face_stage = flow.faces.is_some().then(|| {
-        stages.push(("faces", 1));
+        stages.push(("faces", flow.face_workers.max(1)));
         stages.len() - 1
     });
     let clip_stage = flow.clip.is_some().then(|| {
@@ -208,6 +213,9 @@ pub(crate) fn run(
     let clip_error: Mutex<Option<String>> = Mutex::new(None);
     let clip_busy: Mutex<Duration> = Mutex::new(Duration::ZERO);
     let mut outcome = Outcome::default();
+    // The model stages' inputs, shared by their workers.
+    let faces_input: OnceLock<StageInput> = OnceLock::new();
+    let clip_input: OnceLock<StageInput> = OnceLock::new();
 
     std::thread::scope(|scope| {
         // Decode workers → first model stage (or the writer).
@@ -224,35 +232,38 @@ pub(crate) fn run(
         }
         drop(tx);
         if let (Some(stage), Some((detector, res, producer))) = (face_stage, &flow.faces) {
-            let (next_tx, next_rx) = sync_channel::<Prepared>(2 * flow.face_batch.max(1));
-            let input = std::mem::replace(&mut rx, next_rx);
-            let (shared, error) = (&shared, &error);
-            let run = move || {
-                let r = model_stage(input, &next_tx, flow.face_batch, |items| {
-                    let t = Instant::now();
-                    let r = flow
-                        .model_pool
-                        .install(|| face_batch(detector, res, producer, items));
-                    flow.progress
-                        .stage_done(stage, items.len() as u64, t.elapsed());
-                    r
-                });
-                if let Err(e) = r {
-                    set_error(error, ScanError::Faces(e));
+            let workers = flow.face_workers.max(1);
+            let (next_tx, next_rx) = sync_channel::<Prepared>(2 * workers * flow.face_batch.max(1));
+            let input = scope_input(&faces_input, std::mem::replace(&mut rx, next_rx));
+            for w in 0..workers {
+                let (shared, error, next_tx) = (&shared, &error, next_tx.clone());
+                let run = move || {
+                    let r = model_stage(input, &next_tx, flow.face_batch, |items| {
+                        let t = Instant::now();
+                        let r = flow
+                            .model_pool
+                            .install(|| face_batch(detector, res, producer, items));
+                        flow.progress
+                            .stage_done(stage, items.len() as u64, t.elapsed());
+                        r
+                    });
+                    if let Err(e) = r {
+                        set_error(error, ScanError::Faces(e));
+                        shared.stop();
+                    }
+                };
+                if std::thread::Builder::new()
+                    .name(format!("assay-faces-{w}"))
+                    .spawn_scoped(scope, run)
+                    .is_err()
+                {
                     shared.stop();
                 }
-            };
-            if std::thread::Builder::new()
-                .name("assay-faces".into())
-                .spawn_scoped(scope, run)
-                .is_err()
-            {
-                shared.stop();
             }
         }
         if let (Some(stage), Some(clip)) = (clip_stage, flow.clip) {
             let (next_tx, next_rx) = sync_channel::<Prepared>(2 * flow.clip_batch.max(1));
-            let input = std::mem::replace(&mut rx, next_rx);
+            let input = scope_input(&clip_input, std::mem::replace(&mut rx, next_rx));
             let (clip_error, clip_busy) = (&clip_error, &clip_busy);
             let run = move || {
                 let mut failed = false;
@@ -328,31 +339,63 @@ fn decode_worker(shared: &Shared<'_>, tx: &SyncSender<Prepared>) {
     }
 }
 
+/// A model stage's input, shared by its workers; the first worker to stop early (an error, or
+/// the next stage gone) drops it, so the stage before sees the channel close and stops too.
+type StageInput = Mutex<Option<Receiver<Prepared>>>;
+
+/// Puts a stage's input where its workers can share it.
+fn scope_input(slot: &OnceLock<StageInput>, rx: Receiver<Prepared>) -> &StageInput {
+    slot.get_or_init(|| Mutex::new(Some(rx)))
+}
+
+/// Drops a stage's input (see [`StageInput`]).
+fn close(input: &StageInput) {
+    if let Ok(mut rx) = input.lock() {
+        rx.take();
+    }
+}
+
 /// Runs `work` on batches of what `input` holds (blocking for the first item, then taking
-/// what is waiting, up to `max`), passing every item on to `output` in order.
+/// what is waiting, up to `max`), passing every item on to `output` in order. Several workers
+/// may share `input`: each takes its own batches.
 fn model_stage<E>(
-    input: Receiver<Prepared>,
+    input: &StageInput,
     output: &SyncSender<Prepared>,
     max: usize,
     mut work: impl FnMut(&mut [Prepared]) -> Result<(), E>,
 ) -> Result<(), E> {
     let max = max.max(1);
-    while let Ok(first) = input.recv() {
-        let mut items = vec![first];
-        while items.len() < max {
-            match input.try_recv() {
-                Ok(p) => items.push(p),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+    loop {
+        let mut items = {
+            let Ok(guard) = input.lock() else {
+                return Ok(());
+            };
+            let Some(input) = guard.as_ref() else {
+                return Ok(());
+            };
+            let Ok(first) = input.recv() else {
+                return Ok(());
+            };
+            let mut items = vec![first];
+            while items.len() < max {
+                match input.try_recv() {
+                    Ok(p) => items.push(p),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
             }
+            items
+        };
+        if let Err(e) = work(&mut items) {
+            close(input);
+            return Err(e);
         }
-        work(&mut items)?;
         for p in items {
             if output.send(p).is_err() {
+                close(input);
                 return Ok(());
             }
         }
     }
-    Ok(())
 }
 
 /// Fast-mode face detection on the batch's working copies; face rows appended to each record.

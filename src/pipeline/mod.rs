@@ -764,6 +764,13 @@ pub fn scan(
             )
         }),
         face_batch: opts.face_batch,
+        // The CPU detector works image by image: one faces worker per core; a GPU takes
+        // batches from one.
+        face_workers: if selected.kind == backend::DeviceKind::Flex {
+            jobs
+        } else {
+            1
+        },
         clip: clip_model,
         clip_batch: opts.clip.batch,
         model_pool: &pool,

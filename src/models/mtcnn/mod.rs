@@ -32,6 +32,7 @@
 //! (lavapipe). Throughput at 1024² (`assay bench faces`, release, 2 shared cores): about 3 images/s
 //! on flex; see the faces issue report for wgpu.
 
+mod cpu;
 pub mod image;
 pub mod nets;
 pub mod weights;
@@ -168,7 +169,18 @@ pub struct Mtcnn {
     pnet: PNet,
     rnet: RNet,
     onet: ONet,
+    /// The channels-last CPU networks fast mode runs on the `flex` device ([`cpu`]).
+    cpu: Option<cpu::Nets>,
     pub options: Options,
+}
+
+/// Which networks a cascade runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Nets {
+    /// The burn networks on the detector's device (the package-exact cascade).
+    Burn,
+    /// The channels-last CPU networks when the device is the CPU, else the burn ones.
+    Fast,
 }
 
 fn read(t: Tensor<4>) -> Result<Vec<f32>, MtcnnError> {
@@ -260,6 +272,11 @@ impl Mtcnn {
             pnet: PNet::load(weights::PNET, device)?,
             rnet: RNet::load(weights::RNET, device)?,
             onet: ONet::load(weights::ONET, device)?,
+            cpu: if *device == Device::flex() {
+                Some(cpu::Nets::new()?)
+            } else {
+                None
+            },
             options: Options::default(),
         })
     }
@@ -295,7 +312,7 @@ impl Mtcnn {
             .iter()
             .map(|i| scales(i.width, i.height, &self.options))
             .collect();
-        self.detect_batch_scales(images, &pyramids)
+        self.detect_batch_scales(images, &pyramids, Nets::Burn)
     }
 
     /// [`Mtcnn::detect_batch`] with the pyramid's scales given per image.
@@ -303,7 +320,12 @@ impl Mtcnn {
         &self,
         images: &[RgbImage<'_>],
         pyramids: &[Vec<f64>],
+        nets: Nets,
     ) -> Result<Vec<Detection>, MtcnnError> {
+        let cpu = match nets {
+            Nets::Burn => None,
+            Nets::Fast => self.cpu.as_ref(),
+        };
         for img in images {
             let expected = img.width * img.height * 3;
             if img.data.len() != expected {
@@ -345,7 +367,7 @@ impl Mtcnn {
             }
             let group: Vec<usize> = order[start..end].to_vec();
             let imgs: Vec<&Hwc> = group.iter().map(|&i| &normalized[i]).collect();
-            let found = self.stage_pnet(&imgs, pyramid(order[start]))?;
+            let found = self.stage_pnet(&imgs, pyramid(order[start]), cpu)?;
             for (&i, c) in group.iter().zip(found) {
                 cands[i] = c;
             }
@@ -356,7 +378,7 @@ impl Mtcnn {
         }
         let o = self.options;
         // R-Net.
-        let regs = self.run_crops(&normalized, &cands, 24)?;
+        let regs = self.run_crops(&normalized, &cands, 24, cpu)?;
         for (i, (c, r)) in cands.iter_mut().zip(regs).enumerate() {
             let mut next = Vec::new();
             for (mut x, (reg, _, p)) in c.drain(..).zip(r) {
@@ -373,7 +395,7 @@ impl Mtcnn {
             *c = next;
         }
         // O-Net.
-        let regs = self.run_crops(&normalized, &cands, 48)?;
+        let regs = self.run_crops(&normalized, &cands, 48, cpu)?;
         for (i, (c, r)) in cands.iter_mut().zip(regs).enumerate() {
             let mut next = Vec::new();
             for (mut x, (reg, lm, p)) in c.drain(..).zip(r) {
@@ -415,7 +437,12 @@ impl Mtcnn {
 
     /// P-Net over the pyramid of same-size images; the candidates of each image after both
     /// NMS rounds, squared.
-    fn stage_pnet(&self, imgs: &[&Hwc], scales: &[f64]) -> Result<Vec<Vec<Cand>>, MtcnnError> {
+    fn stage_pnet(
+        &self,
+        imgs: &[&Hwc],
+        scales: &[f64],
+        cpu: Option<&cpu::Nets>,
+    ) -> Result<Vec<Vec<Cand>>, MtcnnError> {
         let o = self.options;
         let n = imgs.len();
         let Some(first) = imgs.first() else {
@@ -429,23 +456,48 @@ impl Mtcnn {
             if hs < 12 || ws < 12 {
                 continue;
             }
-            let mut data = Vec::with_capacity(n * 3 * hs * ws);
-            for img in imgs {
-                data.extend(image::resize_area(img, ws, hs).to_chw());
-            }
-            let x = Tensor::<4>::from_data(TensorData::new(data, [n, 3, hs, ws]), &self.device);
-            let (reg, prob) = self.pnet.forward(x, None);
-            let [_, _, oh, ow] = prob.dims();
-            let reg = read(reg)?;
-            let prob = read(prob)?;
-            let plane = oh * ow;
-            for (b, found) in per_image.iter_mut().enumerate() {
+            // Per image: box regression [4, oh, ow] and face probability [oh, ow].
+            let outputs: Vec<(usize, usize, Vec<f32>, Vec<f32>)> = match cpu {
+                Some(nets) => imgs
+                    .iter()
+                    .map(|img| {
+                        let level = image::resize_area(img, ws, hs);
+                        let out = nets.pnet(&level.data, hs, ws);
+                        (out.h, out.w, out.reg, out.prob)
+                    })
+                    .collect(),
+                None => {
+                    let mut data = Vec::with_capacity(n * 3 * hs * ws);
+                    for img in imgs {
+                        data.extend(image::resize_area(img, ws, hs).to_chw());
+                    }
+                    let x =
+                        Tensor::<4>::from_data(TensorData::new(data, [n, 3, hs, ws]), &self.device);
+                    let (reg, prob) = self.pnet.forward(x, None);
+                    let [_, _, oh, ow] = prob.dims();
+                    let reg = read(reg)?;
+                    let prob = read(prob)?;
+                    let plane = oh * ow;
+                    (0..n)
+                        .map(|b| {
+                            (
+                                oh,
+                                ow,
+                                reg[b * 4 * plane..(b + 1) * 4 * plane].to_vec(),
+                                prob[(b * 2 + 1) * plane..(b * 2 + 2) * plane].to_vec(),
+                            )
+                        })
+                        .collect()
+                }
+            };
+            for (found, (oh, ow, reg, prob)) in per_image.iter_mut().zip(outputs) {
+                let plane = oh * ow;
                 let mut c = Vec::new();
                 for y in 0..oh {
                     for x in 0..ow {
-                        let p = prob[(b * 2 + 1) * plane + y * ow + x];
+                        let p = prob[y * ow + x];
                         if f64::from(p) > o.threshold_pnet {
-                            let r = |k: usize| f64::from(reg[(b * 4 + k) * plane + y * ow + x]);
+                            let r = |k: usize| f64::from(reg[k * plane + y * ow + x]);
                             let (x0, y0) = ((2 * x + 1) as f64, (2 * y + 1) as f64);
                             let (x1, y1) = ((2 * x + 12) as f64, (2 * y + 12) as f64);
                             c.push(Cand::new(
@@ -488,7 +540,8 @@ impl Mtcnn {
         imgs: &[Hwc],
         cands: &[Vec<Cand>],
         size: usize,
-    ) -> Result<Vec<Vec<([f32; 4], [f32; 10], f32)>>, MtcnnError> {
+        cpu: Option<&cpu::Nets>,
+    ) -> Result<Vec<Vec<cpu::CropOut>>, MtcnnError> {
         let all: Vec<(usize, [f64; 4])> = cands
             .iter()
             .enumerate()
@@ -496,7 +549,25 @@ impl Mtcnn {
             .collect();
         let mut results = Vec::with_capacity(all.len());
         let per = 3 * size * size;
-        for chunk in all.chunks(self.options.crop_batch.max(1)) {
+        if let Some(nets) = cpu {
+            // Channels-last crops; O-Net's in smaller batches (its activations are large).
+            let batch = if size == 24 { 128 } else { 32 };
+            for chunk in all.chunks(batch) {
+                let mut data = vec![0f32; chunk.len() * per];
+                for ((i, b), out) in chunk.iter().zip(data.chunks_exact_mut(per)) {
+                    image::crop_and_resize(&imgs[*i], *b, size, out, false);
+                }
+                results.extend(if size == 24 {
+                    nets.rnet(data, chunk.len())
+                } else {
+                    nets.onet(data, chunk.len())
+                });
+            }
+        }
+        for chunk in all
+            .chunks(self.options.crop_batch.max(1))
+            .filter(|_| cpu.is_none())
+        {
             let mut data = vec![0f32; chunk.len() * per];
             for ((i, b), out) in chunk.iter().zip(data.chunks_exact_mut(per)) {
                 image::crop_and_resize_chw(&imgs[*i], *b, size, out);

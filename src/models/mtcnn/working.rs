@@ -191,7 +191,7 @@ impl Mtcnn {
             .iter()
             .map(|c| res.scales((c.full_width, c.full_height), (c.width, c.height)))
             .collect();
-        self.detect_batch_scales(&views, &pyramids)
+        self.detect_batch_scales(&views, &pyramids, super::Nets::Fast)
     }
 
     /// Fast mode on one full-resolution image: faces in its pixels, and the working copy
