@@ -30,7 +30,11 @@
 //! within 1e-8, identical candidate counts after each stage and boxes with IoU ≥ 0.99999,
 //! confidences within 3e-6 and landmarks within 0.001 px on 8 fixture photos, on flex and on wgpu
 //! (lavapipe). Throughput at 1024² (`assay bench faces`, release, 2 shared cores): about 3 images/s
-//! on flex; see the faces issue report for wgpu.
+//! on flex; see the faces issue report for wgpu (that was the burn nets, before fast mode).
+//!
+//! Fast mode on the CPU (`flex`; the scan's default) runs channels-last copies of the three nets
+//! (`cpu.rs`: im2col + gemm, fused bias/PReLU; within 1e-4 of the burn nets) with one faces
+//! worker per core; the parity mode (`--full-resolution`) and GPUs keep the burn nets.
 
 mod cpu;
 pub mod image;
