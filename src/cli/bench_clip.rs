@@ -34,7 +34,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use crate::models::backend::{self, BackendChoice};
-use crate::models::clip::{Clip, ClipConfig, RuntimeChoice};
+use crate::models::clip::{Clip, ClipConfig};
 
 /// Arguments of `assay bench clip`.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,12 +56,9 @@ pub struct ClipBenchArgs {
     /// any tensor exists): a comparison with PyTorch's CUDA fp16 rows. Scans use f32.
     #[arg(long, requires = "wgpu")]
     pub f16: bool,
-    /// Skip the CPU runs (the plain-Rust runtime and burn flex).
+    /// Skip the CPU (flex) run.
     #[arg(long)]
     pub no_cpu: bool,
-    /// Skip the burn flex run (the CPU runtime scans used before the plain-Rust one).
-    #[arg(long)]
-    pub no_flex: bool,
     /// Run the PyTorch baseline with this interpreter (e.g. /tmp/clip-venv/bin/python).
     #[arg(long)]
     pub python: Option<String>,
@@ -82,20 +79,17 @@ fn config(arch: &str) -> anyhow::Result<ClipConfig> {
 pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
     let mut backends = Vec::new();
     if !a.no_cpu {
-        backends.push(("cpu", BackendChoice::Cpu, RuntimeChoice::Auto));
-        if !a.no_flex {
-            backends.push(("flex", BackendChoice::Flex, RuntimeChoice::Tensor));
-        }
+        backends.push(("flex", BackendChoice::Flex));
     }
     if a.wgpu {
-        backends.push(("wgpu", BackendChoice::Wgpu, RuntimeChoice::Auto));
+        backends.push(("wgpu", BackendChoice::Wgpu));
     }
     let mut results = Vec::new();
     // Warm-up embeddings of the first backend per (arch, batch): the later backends' warm-up
     // outputs (same seed, same input) are compared with them, so a fast wrong result shows.
     let mut reference: std::collections::HashMap<(String, usize), Vec<Vec<f32>>> =
         std::collections::HashMap::new();
-    for (label, choice, runtime) in backends {
+    for (label, choice) in backends {
         let sel = backend::select(choice)?;
         let label = if a.f16 && label == "wgpu" {
             let mut device = sel.device.clone();
@@ -110,9 +104,9 @@ pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
         for arch in &a.arch {
             let cfg = config(arch)?;
             let t0 = Instant::now();
-            let clip = Clip::random_with(&cfg, &sel.device, 1, runtime)?;
+            let clip = Clip::random(&cfg, &sel.device, 1)?;
             let load_s = t0.elapsed().as_secs_f64();
-            let dtype = clip.runtime_name();
+            let dtype = format!("{:?}", clip.model.vision.proj.dtype()).to_lowercase();
             let s = cfg.vision.image_size;
             for &b in &a.batch {
                 let b = if cfg.vision.tower.width >= 1024 {

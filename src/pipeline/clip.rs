@@ -135,7 +135,7 @@ impl LoadedClip {
         let model = FoundModel {
             files: clip.files.clone(),
             format: crate::models::clip::Format::Hf,
-            arch: clip.files.arch(&clip.config),
+            arch: clip.files.arch(&clip.model.config),
             embed_dim: clip.dim(),
             image_size: clip.image_size(),
         };
@@ -544,7 +544,7 @@ fn signal_rows(
     if !prompts.is_empty() {
         let clip = loaded.clip()?;
         let tok = Tokenizer::shared()?;
-        let ctx = clip.context_length();
+        let ctx = clip.model.text.context_length;
         tokens = prompts.iter().map(|p| tok.tokenize(p, ctx)).collect();
         for chunk in tokens.chunks(64) {
             let ids: Vec<Vec<i64>> = chunk.iter().map(|t| t.ids.clone()).collect();

@@ -40,20 +40,16 @@
 //!   CLIP pass (`pipeline::clip`: skips images with a vector from the same model key, stores
 //!   vectors through `Store::set_embeddings`, then writes `aesthetic` and `clip_score` from the
 //!   stored vectors where missing or from another model/head).
-//! - Runtimes ([`Runtime`]): on the CPU device the towers run in plain Rust ([`cpu`]: only the
-//!   matrix products go through burn's `gemm` kernels; layer norms, bias + activation, residual
-//!   adds and attention run on every thread; batches of at least one image per thread are split
-//!   into single-threaded sub-batches), on a GPU as burn tensor programs ([`model`]).
-//!   [`RuntimeChoice::Tensor`] runs the burn programs on the CPU too (burn `flex`: it
-//!   parallelises matrix products but runs element-wise work on one thread, which capped one
-//!   forward pass at 1.4–1.7× on 2 threads and about 3× on 16; its batches are split per thread
-//!   the same way). Both runtimes meet the same reference vectors (`tests.rs`) and agree to 1e-5
-//!   (`plain_runtime_matches_burn_tensors`). `Cargo.toml` enables the `gemm` crate's `x86-v4`
-//!   feature (AVX-512 micro-kernels, picked at run time).
+//! - CPU batches (`Clip::embed_pixels`, `embed_tokens`): on `flex` a batch is split into one
+//!   sub-batch per rayon thread, run concurrently. flex parallelises matrix products but runs
+//!   element-wise work (bias adds, activations, residual adds, layout copies) on one thread, which
+//!   capped one forward pass at 1.4–1.7× on 2 threads and about 3× on 16; embeddings do not depend
+//!   on batch mates, so results are unchanged (`cpu_batch_split_matches_one_pass`). GPU backends
+//!   run the batch in one pass. `Cargo.toml` also enables the `gemm` crate's `x86-v4` feature
+//!   (AVX-512 micro-kernels, picked at run time) for flex's matrix products.
 
 pub mod aesthetic;
 pub mod config;
-pub mod cpu;
 pub mod discover;
 pub mod model;
 pub mod preprocess;
@@ -87,27 +83,9 @@ pub enum ClipError {
     Aesthetic(String),
 }
 
-/// How the towers run: burn tensor programs on the device, or the plain-Rust CPU runtime
-/// ([`cpu`]), the default on the CPU.
-#[allow(clippy::large_enum_variant)] // one per loaded model
-pub enum Runtime {
-    Tensor(ClipModel),
-    Plain(cpu::CpuClip),
-}
-
-/// Which runtime [`Clip::load_with`] builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuntimeChoice {
-    /// Plain Rust on the CPU device, burn tensors on a GPU.
-    Auto,
-    /// burn tensor programs on the device (flex on the CPU): parity checks and benchmarks.
-    Tensor,
-}
-
 /// A loaded CLIP model with its identity.
 pub struct Clip {
-    pub config: ClipConfig,
-    pub runtime: Runtime,
+    pub model: ClipModel,
     pub files: ModelFiles,
     device: Device,
     /// The device is burn's `flex` CPU backend: batches are split across the rayon pool (see
@@ -127,61 +105,26 @@ impl Clip {
     /// Loads the model described by `files` onto `device`. Fails on any missing, unused or
     /// mis-shaped tensor.
     pub fn load(files: &ModelFiles, device: &Device) -> Result<Self, ClipError> {
-        Self::load_with(files, device, RuntimeChoice::Auto)
-    }
-
-    /// [`Clip::load`] with an explicit runtime.
-    pub fn load_with(
-        files: &ModelFiles,
-        device: &Device,
-        choice: RuntimeChoice,
-    ) -> Result<Self, ClipError> {
         let ckpt = Checkpoint::open(&files.weights)?;
         let format = ckpt.format()?;
         let cfg = files.config(&ckpt)?;
         let mut loader = weights::Loader::new(&ckpt, format);
-        let runtime = Self::build(&cfg, device, choice, &mut loader)?;
+        let model = model::build(&cfg, device, &mut loader)?;
         loader.finish()?;
         Ok(Self {
-            config: cfg,
-            runtime,
+            model,
             files: files.clone(),
             device: device.clone(),
             cpu: is_flex(device),
         })
     }
 
-    fn build(
-        cfg: &ClipConfig,
-        device: &Device,
-        choice: RuntimeChoice,
-        source: &mut dyn model::TensorSource,
-    ) -> Result<Runtime, ClipError> {
-        Ok(if is_flex(device) && choice == RuntimeChoice::Auto {
-            Runtime::Plain(cpu::build(cfg, device, source)?)
-        } else {
-            Runtime::Tensor(model::build(cfg, device, source)?)
-        })
-    }
-
-    /// A model with random weights for `cfg` (benchmarks; `seed` ≠ 0); both runtimes draw
-    /// the same weights.
+    /// A model with random weights for `cfg` (benchmarks; `seed` ≠ 0).
     pub fn random(cfg: &ClipConfig, device: &Device, seed: u64) -> Result<Self, ClipError> {
-        Self::random_with(cfg, device, seed, RuntimeChoice::Auto)
-    }
-
-    /// [`Clip::random`] with an explicit runtime.
-    pub fn random_with(
-        cfg: &ClipConfig,
-        device: &Device,
-        seed: u64,
-        choice: RuntimeChoice,
-    ) -> Result<Self, ClipError> {
         cfg.validate()?;
-        let runtime = Self::build(cfg, device, choice, &mut model::RandomSource(seed.max(1)))?;
+        let model = model::build(cfg, device, &mut model::RandomSource(seed.max(1)))?;
         Ok(Self {
-            config: cfg.clone(),
-            runtime,
+            model,
             files: ModelFiles {
                 name: "random".into(),
                 key: format!("random@{seed}"),
@@ -191,20 +134,6 @@ impl Clip {
             device: device.clone(),
             cpu: is_flex(device),
         })
-    }
-
-    /// Which runtime runs the towers, for reports: `plain-cpu`, or the tensor dtype on the
-    /// device (`f32`, `f16`).
-    pub fn runtime_name(&self) -> String {
-        match &self.runtime {
-            Runtime::Plain(_) => "plain-cpu".into(),
-            Runtime::Tensor(m) => format!("{:?}", m.vision.proj.dtype()).to_lowercase(),
-        }
-    }
-
-    /// The text tower's context length (tokens).
-    pub fn context_length(&self) -> usize {
-        self.config.text.context_length
     }
 
     /// Loads from a path: a model folder, a Hugging Face cache repository folder, or a
@@ -220,12 +149,12 @@ impl Clip {
 
     /// Input image side.
     pub fn image_size(&self) -> usize {
-        self.config.vision.image_size
+        self.model.config.vision.image_size
     }
 
     /// Embedding size.
     pub fn dim(&self) -> usize {
-        self.config.embed_dim
+        self.model.config.embed_dim
     }
 
     /// The burn device the model lives on.
@@ -255,9 +184,6 @@ impl Clip {
             )));
         }
         let item = 3 * s * s;
-        if let Runtime::Plain(m) = &self.runtime {
-            return Ok(m.embed_pixels(&pixels, n));
-        }
         self.split_batch(&pixels, item, |chunk| {
             self.forward_pixels(chunk.to_vec(), chunk.len() / item)
         })
@@ -292,13 +218,8 @@ impl Clip {
     /// One forward pass of the image tower over the whole of `pixels` (already checked).
     fn forward_pixels(&self, pixels: Vec<f32>, n: usize) -> Result<Vec<Vec<f32>>, ClipError> {
         let s = self.image_size();
-        match &self.runtime {
-            Runtime::Plain(m) => Ok(m.embed_pixels_with(&pixels, n, rayon::current_num_threads())),
-            Runtime::Tensor(m) => {
-                let x = Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, s, s]), &self.device);
-                rows(m.vision.forward(x), n, self.dim())
-            }
-        }
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, s, s]), &self.device);
+        rows(self.model.vision.forward(x), n, self.dim())
     }
 
     /// Image embeddings for RGB8 images (preprocessed here). One image that cannot be
@@ -334,7 +255,7 @@ impl Clip {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let t = &self.config.text;
+        let t = &self.model.text;
         for row in ids {
             if row.len() > t.context_length {
                 return Err(ClipError::Input(format!(
@@ -350,13 +271,13 @@ impl Clip {
                 )));
             }
         }
-        let m = match &self.runtime {
-            Runtime::Plain(m) => return Ok(m.embed_tokens(ids)),
-            Runtime::Tensor(m) => m,
-        };
         // Split like the image tower (one row per item).
         self.split_batch(ids, 1, |chunk| {
-            rows(m.text.forward(chunk, &self.device), chunk.len(), self.dim())
+            rows(
+                self.model.text.forward(chunk, &self.device),
+                chunk.len(),
+                self.dim(),
+            )
         })
     }
 
@@ -366,7 +287,7 @@ impl Clip {
         texts: &[&str],
     ) -> Result<(Vec<tokenizer::Tokens>, Vec<Vec<f32>>), ClipError> {
         let tok = tokenizer::Tokenizer::shared()?;
-        let c = self.context_length();
+        let c = self.model.text.context_length;
         let tokens: Vec<_> = texts.iter().map(|t| tok.tokenize(t, c)).collect();
         let ids: Vec<Vec<i64>> = tokens.iter().map(|t| t.ids.clone()).collect();
         let emb = self.embed_tokens(&ids)?;

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::aesthetic::AestheticHead;
 use super::preprocess;
 use super::tokenizer::{CONTEXT, Tokenizer};
-use super::{Clip, RuntimeChoice, discover};
+use super::{Clip, discover};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -155,19 +155,9 @@ fn tokenizer_matches_open_clip() {
 /// Loads a tiny model and compares every reference embedding; returns the worst
 /// (max abs, relative) differences for images and texts.
 fn check_model(name: &str, device: &Device, tol: f64) -> [(f64, f64); 2] {
-    check_model_with(name, device, RuntimeChoice::Auto, tol)
-}
-
-fn check_model_with(
-    name: &str,
-    device: &Device,
-    runtime: RuntimeChoice,
-    tol: f64,
-) -> [(f64, f64); 2] {
     let r = refs();
     let m = &r["models"][name];
-    let files = discover::resolve(&data_dir().join("clip_tiny").join(name)).expect("files");
-    let clip = Clip::load_with(&files, device, runtime).expect("load");
+    let clip = Clip::load_path(&data_dir().join("clip_tiny").join(name), device).expect("load");
     assert_eq!(
         clip.image_size() as u64,
         m["image_size"].as_u64().expect("size")
@@ -223,74 +213,6 @@ fn check_model_with(
 #[test]
 fn tiny_hf_model_matches_transformers_on_flex() {
     check_model("hf", &Device::flex(), 1e-4);
-}
-
-/// The burn tensor programs on the CPU device (what scans used before the plain runtime, and
-/// what GPUs run): the same reference vectors.
-#[test]
-fn tiny_models_match_on_burn_flex() {
-    let clip = Clip::load_with(
-        &discover::resolve(&data_dir().join("clip_tiny").join("hf")).expect("files"),
-        &Device::flex(),
-        RuntimeChoice::Tensor,
-    )
-    .expect("load");
-    assert!(matches!(clip.runtime, super::Runtime::Tensor(_)));
-    check_model_with("hf", &Device::flex(), RuntimeChoice::Tensor, 1e-4);
-    check_model_with("open_clip", &Device::flex(), RuntimeChoice::Tensor, 1e-4);
-}
-
-/// The plain-Rust runtime equals the burn one on random weights of every activation, with
-/// batches that take both the one-pass and the split path, and on text.
-#[test]
-fn plain_runtime_matches_burn_tensors() {
-    let device = Device::flex();
-    for (dir, act) in [("hf", "quick_gelu"), ("open_clip", "gelu")] {
-        let files = discover::resolve(&data_dir().join("clip_tiny").join(dir)).expect("files");
-        let ckpt = super::Checkpoint::open(&files.weights).expect("ckpt");
-        let cfg = files.config(&ckpt).expect("cfg");
-        assert_eq!(
-            format!("{:?}", cfg.activation)
-                .to_lowercase()
-                .replace('_', ""),
-            act.replace('_', "")
-        );
-        let plain = Clip::random_with(&cfg, &device, 7, RuntimeChoice::Auto).expect("plain");
-        let burn = Clip::random_with(&cfg, &device, 7, RuntimeChoice::Tensor).expect("burn");
-        assert!(matches!(plain.runtime, super::Runtime::Plain(_)));
-        assert!(matches!(burn.runtime, super::Runtime::Tensor(_)));
-        let s = plain.image_size();
-        for n in [1, 2, 5] {
-            let px: Vec<f32> = (0..n * 3 * s * s)
-                .map(|i| ((i * 2_654_435_761) % 1000) as f32 / 500.0 - 1.0)
-                .collect();
-            let a = plain.embed_pixels(px.clone(), n).expect("plain");
-            let b = burn.embed_pixels(px, n).expect("burn");
-            assert_eq!(a.len(), n);
-            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-                let (abs, rel) = diff(x, y);
-                assert!(
-                    rel <= 1e-5,
-                    "{dir} n={n} image {i}: |Δ| {abs:.2e} rel {rel:.2e}"
-                );
-            }
-            if n > 1 {
-                assert!(
-                    diff(&a[0], &a[1]).1 > 1e-3,
-                    "distinct inputs, distinct rows"
-                );
-            }
-        }
-        let (_, ta) = plain
-            .embed_texts(&["a photo of a cat", "", "two dogs; \"quoted\" text"])
-            .expect("plain text");
-        let (_, tb) = burn
-            .embed_texts(&["a photo of a cat", "", "two dogs; \"quoted\" text"])
-            .expect("burn text");
-        for (x, y) in ta.iter().zip(&tb) {
-            assert!(diff(x, y).1 <= 1e-5, "{dir} text: {:?}", diff(x, y));
-        }
-    }
 }
 
 #[test]
