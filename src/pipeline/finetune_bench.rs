@@ -6,13 +6,13 @@
 //!    the right plumbing, not CLIP's semantics);
 //! 2. a general head: a seeded random affine head on the normalised embeddings;
 //! 3. the domain's taste: weights whose scores over the images have correlation `cos(angle)`
-//!    with the general head's ([`learn::finetune::sim::domain_taste`]), unit spread;
+//!    with the general head's ([`crate::learn::finetune::sim::domain_taste`]), unit spread;
 //! 4. raters: pairwise labels with `P(a ≻ b) = σ((t_a − t_b)/noise)`.
 //!
 //! The images are split 70 / 30: training labels are pairs of training images, the test labels
 //! (`test_pairs` of them, fixed) pairs of test images, so the numbers are agreement with new
 //! raters' judgements on new images of the domain. For each label count and repeat (new
-//! training labels), [`learn::finetune::finetune`] picks λ by cross-validation on the
+//! training labels), [`crate::learn::finetune::finetune`] picks λ by cross-validation on the
 //! training labels and refits the three arms; each is scored on the test labels. Accuracies are
 //! pooled over repeats with a 95 % percentile-bootstrap interval over test pairs × repeats.
 
