@@ -138,7 +138,7 @@ pub struct ScorersArgs {
     #[arg(long)]
     pub rollback: bool,
     /// Write a fine-tuned scorer (the active one, or --scorer ID) as a LAION-layout head
-    /// (`.safetensors`, loadable with `assay scan --head F`) with a JSON sidecar `F.json`.
+    /// (`.safetensors`, or `.pth` for `torch.load`; both load with `assay scan --head F`) with a JSON sidecar `F.json`.
     #[arg(long, conflicts_with_all = ["rollback", "activate"])]
     pub export: Option<PathBuf>,
     /// With --export: the scorer to write (default: the active one).

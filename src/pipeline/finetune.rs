@@ -178,15 +178,20 @@ pub fn export(store: &Store, id: Option<i64>, path: &std::path::Path) -> Result<
             row.id, row.version
         )));
     };
-    if !path
+    let ext = path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
-    {
-        return Err(PreferenceError::Usage(format!(
-            "{}: the export is a .safetensors file",
-            path.display()
-        )));
-    }
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let pth = match ext.as_deref() {
+        Some("safetensors") => false,
+        Some("pth") => true,
+        _ => {
+            return Err(PreferenceError::Usage(format!(
+                "{}: the export is a .safetensors or a .pth file",
+                path.display()
+            )));
+        }
+    };
     let sidecar = sidecar_path(path);
     for p in [path, sidecar.as_path()] {
         if p.exists() {
@@ -246,7 +251,11 @@ pub fn export(store: &Store, id: Option<i64>, path: &std::path::Path) -> Result<
         ("assay_scorer_version".to_string(), row.version.to_string()),
     ]
     .into();
-    let bytes = crate::models::clip::aesthetic::linear_head_safetensors(&weight, bias, &meta);
+    let bytes = if pth {
+        crate::models::clip::aesthetic::linear_head_pth(&weight, bias)
+    } else {
+        crate::models::clip::aesthetic::linear_head_safetensors(&weight, bias, &meta)
+    };
     let io = |p: &std::path::Path, e: std::io::Error| {
         PreferenceError::Usage(format!("cannot write {}: {e}", p.display()))
     };
@@ -395,6 +404,16 @@ mod tests {
         }
         assert_eq!(stored.len(), 80);
         assert!(worst < 1e-5, "worst difference {worst}");
+        // The same head as a PyTorch .pth (LAION's / ComfyUI's `torch.load`) reproduces them too.
+        let f = dir.path().join("domain-aesthetic.pth");
+        let e = export(&s, None, &f).unwrap();
+        assert!(e.sidecar.exists());
+        let loaded = AestheticHead::load(&f).unwrap();
+        let mut worst = 0f64;
+        for (path, v) in &stored {
+            worst = worst.max((loaded.score(&vectors[path]).unwrap() - v[0].unwrap()).abs());
+        }
+        assert!(worst < 1e-5, "worst difference (.pth) {worst}");
     }
 
     #[test]
@@ -417,7 +436,7 @@ mod tests {
         // Stored all the same, and exportable by id; a from-scratch scorer is not.
         let dir = tempfile::tempdir().unwrap();
         assert!(export(&s, Some(out.id), &dir.path().join("a.safetensors")).is_ok());
-        assert!(export(&s, Some(out.id), &dir.path().join("a.pth")).is_err());
+        assert!(export(&s, Some(out.id), &dir.path().join("a.bin")).is_err());
         let anyway = finetune_and_store(
             &mut s,
             &FinetuneRequest {

@@ -336,6 +336,113 @@ pub fn linear_head_safetensors(
     out
 }
 
+/// The same v1-layout head as a PyTorch `.pth`: the zip container `torch.save` writes (one
+/// `archive/` folder with `data.pkl`, `data/0`, `data/1`, `version`, `byteorder`; entries
+/// stored, not compressed), whose `data.pkl` is a protocol-2 pickle of an `OrderedDict`
+/// `{"weight": [1, d], "bias": [1]}` of float32 tensors rebuilt by
+/// `torch._utils._rebuild_tensor_v2` — only the globals `torch.load(weights_only=True)`
+/// allows, so LAION's and ComfyUI's `torch.load` + `load_state_dict` read it.
+pub fn linear_head_pth(weight: &[f32], bias: f32) -> Vec<u8> {
+    fn unicode(p: &mut Vec<u8>, s: &str) {
+        p.push(b'X');
+        p.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        p.extend_from_slice(s.as_bytes());
+    }
+    fn int(p: &mut Vec<u8>, v: usize) {
+        p.push(b'J');
+        p.extend_from_slice(&(v as i32).to_le_bytes());
+    }
+    fn ordered_dict(p: &mut Vec<u8>) {
+        p.extend_from_slice(b"ccollections\nOrderedDict\n)R");
+    }
+    let d = weight.len();
+    let mut pkl = vec![0x80, 2];
+    ordered_dict(&mut pkl);
+    pkl.push(b'(');
+    for (key, storage, shape, stride) in [
+        ("weight", "0", vec![1, d], vec![d, 1]),
+        ("bias", "1", vec![1], vec![1]),
+    ] {
+        unicode(&mut pkl, key);
+        pkl.extend_from_slice(b"ctorch._utils\n_rebuild_tensor_v2\n(");
+        // persistent id: ("storage", FloatStorage, key, "cpu", numel)
+        pkl.push(b'(');
+        unicode(&mut pkl, "storage");
+        pkl.extend_from_slice(b"ctorch\nFloatStorage\n");
+        unicode(&mut pkl, storage);
+        unicode(&mut pkl, "cpu");
+        int(&mut pkl, shape.iter().product());
+        pkl.extend_from_slice(b"tQ");
+        int(&mut pkl, 0); // storage offset
+        for dims in [&shape, &stride] {
+            pkl.push(b'(');
+            for &v in dims {
+                int(&mut pkl, v);
+            }
+            pkl.push(b't');
+        }
+        pkl.push(0x89); // requires_grad = False
+        ordered_dict(&mut pkl); // backward hooks
+        pkl.extend_from_slice(b"tR");
+    }
+    pkl.extend_from_slice(b"u.");
+    let floats = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let entries: [(&str, Vec<u8>); 5] = [
+        ("archive/data.pkl", pkl),
+        ("archive/byteorder", b"little".to_vec()),
+        ("archive/data/0", floats(weight)),
+        ("archive/data/1", floats(&[bias])),
+        ("archive/version", b"3\n".to_vec()),
+    ];
+    stored_zip(&entries)
+}
+
+/// A zip archive of `entries` stored without compression (what PyTorch's reader expects of
+/// `torch.save` files: it never needs inflating).
+fn stored_zip(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in entries {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let (crc, len, offset) = (crc.sum(), data.len() as u32, out.len() as u32);
+        // version 2.0, no flags, stored, time 00:00, date 1980-01-01
+        let common = |v: &mut Vec<u8>| {
+            for x in [20u16, 0, 0, 0, 0x21] {
+                v.extend_from_slice(&x.to_le_bytes());
+            }
+            for x in [crc, len, len] {
+                v.extend_from_slice(&x.to_le_bytes());
+            }
+            v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            v.extend_from_slice(&0u16.to_le_bytes()); // extra field length
+        };
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        common(&mut out);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes()); // made by
+        common(&mut central);
+        for x in [0u16, 0, 0] {
+            central.extend_from_slice(&x.to_le_bytes()); // comment, disk, internal attributes
+        }
+        central.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (cd_offset, cd_len, n) = (out.len() as u32, central.len() as u32, entries.len() as u16);
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    for x in [0u16, 0, n, n] {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.extend_from_slice(&cd_len.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +472,32 @@ mod tests {
         assert!((h.score(&e).unwrap() - want).abs() < 1e-9);
         let (aw, ab) = h.affine().unwrap();
         assert_eq!((aw.len(), ab), (768, 4.5));
+    }
+
+    #[test]
+    fn a_written_pth_head_loads_back_and_scores_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Vec<f32> = (0..512)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 9.0)
+            .collect();
+        let p = dir.path().join("my-aesthetic.pth");
+        std::fs::write(&p, linear_head_pth(&w, -1.25)).unwrap();
+        assert!(is_head_file(&p));
+        let h = AestheticHead::load(&p).unwrap();
+        assert_eq!(
+            (h.files.kind, h.files.dim, h.files.arch),
+            (HeadKind::Linear, 512, "ViT-B-32")
+        );
+        let (aw, ab) = h.affine().unwrap();
+        assert_eq!(ab, -1.25);
+        assert!(aw.iter().zip(&w).all(|(a, b)| *a == f64::from(*b)));
+        let e: Vec<f32> = (0..512).map(|i| (i as f32 * 0.37).cos()).collect();
+        let want = -1.25
+            + w.iter()
+                .zip(normalized(&e))
+                .map(|(a, b)| f64::from(*a) * b)
+                .sum::<f64>();
+        assert!((h.score(&e).unwrap() - want).abs() < 1e-9);
     }
 
     #[test]
