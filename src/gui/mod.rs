@@ -951,6 +951,7 @@ impl App {
                 },
                 Event::ScorerJob(r) => {
                     self.scorers.busy = None;
+                    self.scorers.finetune = None;
                     self.scorers.last = Some(r);
                     // learned_preference values changed: reload the rows (the view reloads
                     // the versions when the rows change).

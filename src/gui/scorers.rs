@@ -5,9 +5,12 @@
 //!
 //! Training and switching run on their own threads with their own database connection (they
 //! take seconds, rewrite `learned_preference` values and log the switch); the grid is reloaded
-//! when they finish.
+//! when they finish. Fine-tuning from the aesthetic head shows fits done / planned with rate and
+//! ETA, and can be cancelled (nothing is stored then).
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
 
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Line, Plot, PlotPoints, Points};
@@ -15,6 +18,7 @@ use serde_json::Value;
 
 use super::jobs::{Event, Outbox, spawn};
 use super::{App, Cmd};
+use crate::learn::finetune::Control;
 use crate::learn::{HeadChoice, TrainOptions};
 use crate::pipeline::clip::ClipOptions;
 use crate::pipeline::finetune::{self, FinetuneRequest};
@@ -31,6 +35,8 @@ pub struct ScorersState {
     pub last: Option<Result<String, String>>,
     /// Train by fine-tuning the general aesthetic head (`pipeline::finetune`).
     pub from_aesthetic: bool,
+    /// Progress and cancel of the running fine-tune job, with its start time (rate, ETA).
+    pub(super) finetune: Option<(Arc<Control>, Instant)>,
     requested_for: u64,
 }
 
@@ -81,12 +87,17 @@ fn train_job(db: PathBuf, head: HeadChoice, out: Outbox) {
     });
 }
 
-fn finetune_job(db: PathBuf, out: Outbox) {
+fn finetune_job(db: PathBuf, control: Arc<Control>, out: Outbox) {
     spawn("assay-finetune", move || {
         let r = (|| -> anyhow::Result<String> {
             let mut store = Store::open(&db)?;
             let base = finetune::discover_base(&ClipOptions::default())?;
-            let t = finetune::finetune_and_store(&mut store, &FinetuneRequest::default(), &base)?;
+            let t = finetune::finetune_and_store_with_control(
+                &mut store,
+                &FinetuneRequest::default(),
+                &base,
+                &control,
+            )?;
             let verdict = t
                 .fitted
                 .report
@@ -195,7 +206,10 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         {
             st.busy = Some("training…".into());
             if st.from_aesthetic {
-                finetune_job(c.db.clone(), app.out.clone());
+                let control = Arc::new(Control::default());
+                st.finetune = Some((control.clone(), Instant::now()));
+                st.busy = Some("fine-tuning…".into());
+                finetune_job(c.db.clone(), control, app.out.clone());
             } else {
                 train_job(c.db.clone(), st.head(), app.out.clone());
             }
@@ -223,6 +237,31 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         if let Some(b) = &st.busy {
             ui.spinner();
             ui.label(b);
+        }
+        if let Some((control, started)) = &st.finetune {
+            let (done, total) = control.progress();
+            let secs = started.elapsed().as_secs_f64();
+            let rate = done as f64 / secs.max(1e-3);
+            let eta = if done > 0 && total > done {
+                format!(", about {:.0} s left", (total - done) as f64 / rate)
+            } else {
+                String::new()
+            };
+            ui.add(
+                egui::ProgressBar::new(if total > 0 { done as f32 / total as f32 } else { 0.0 })
+                    .desired_width(160.0)
+                    .text(format!("{done} / {total} fits, {rate:.1}/s{eta}")),
+            );
+            if ui
+                .button("Cancel")
+                .on_hover_text("stop fine-tuning; nothing is stored")
+                .clicked()
+            {
+                control.cancel();
+                st.busy = Some("cancelling…".into());
+            }
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(200));
         }
         match &st.last {
             Some(Ok(m)) => {

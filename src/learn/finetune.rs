@@ -33,6 +33,8 @@
 //! Heads with activations (the v2 `reluMSE` MLP) are not fine-tuned here: their score is not
 //! linear in a weight vector, and the caller says so.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use serde::Serialize;
 
 use super::cv::{self, Candidate, CandidateFit, CandidateSpec, CurvePoint, CvResult};
@@ -147,6 +149,7 @@ struct ArmCandidate<'a> {
     x: &'a [Vec<f64>],
     base: &'a BaseHead,
     l2: f64,
+    control: &'a Control,
 }
 
 impl ArmCandidate<'_> {
@@ -200,6 +203,7 @@ impl Candidate for ArmCandidate<'_> {
     }
 
     fn fit(&self, pairs: &[LabeledPair]) -> Result<CandidateFit, LearnError> {
+        self.control.step()?;
         let (w, bias, iterations, converged, loss) = if self.kind == ArmKind::General {
             let w = self.base.weight.clone();
             let loss = pairs
@@ -340,6 +344,39 @@ fn arm(
 /// gives the folds, repeats, seed, bootstrap, holdout, learning-curve sizes and the Likert
 /// pair cap; `l2_sp` and `scratch_l2` the λ grids. The returned scorer is the fine-tuned refit;
 /// [`Report::comparison`] holds all three arms.
+/// Progress and cancellation of one fine-tuning run, shared with whoever shows it (the GUI's
+/// job): every fit of every arm, fold and learning-curve point counts one step; a cancelled
+/// run stops at its next fit with [`LearnError::Cancelled`] and stores nothing.
+#[derive(Debug, Default)]
+pub struct Control {
+    cancel: AtomicBool,
+    done: AtomicUsize,
+    total: AtomicUsize,
+}
+
+impl Control {
+    /// Asks the run to stop at its next fit.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Fits done and planned (0 planned until the folds are known).
+    pub fn progress(&self) -> (usize, usize) {
+        (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
+    }
+
+    fn step(&self) -> Result<(), LearnError> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(LearnError::Cancelled);
+        }
+        self.done.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 pub fn finetune(
     table: &FeatureTable,
     labels: &Labels,
@@ -347,6 +384,7 @@ pub fn finetune(
     opts: &TrainOptions,
     l2_sp: &[f64],
     scratch_l2: &[f64],
+    control: &Control,
 ) -> Result<Trained, LearnError> {
     opts.validate()?;
     let positive = |v: &[f64]| !v.is_empty() && v.iter().all(|x| *x > 0.0 && x.is_finite());
@@ -398,16 +436,13 @@ pub fn finetune(
                 x: &x,
                 base,
                 l2,
+                control,
             })
             .collect()
     };
     let general = make(ArmKind::General, &[0.0]);
     let scratch = make(ArmKind::Scratch, scratch_l2);
     let tuned = make(ArmKind::Finetuned, l2_sp);
-    let sel_general = cv::select(&refs(&general), &data, &splits, &cvo)?;
-    let sel_scratch = cv::select(&refs(&scratch), &data, &splits, &cvo)?;
-    let sel_tuned = cv::select(&refs(&tuned), &data, &splits, &cvo)?;
-
     let full = splits[0][0].train.len();
     let mut sizes: Vec<usize> = opts
         .curve_sizes
@@ -416,6 +451,27 @@ pub fn finetune(
         .filter(|&s| s < full)
         .collect();
     sizes.push(full);
+    // Steps: every candidate on every split, each arm's curve, the three refits and the stored one.
+    let per_split: usize = splits.iter().map(Vec::len).sum();
+    let curves = if opts.curve {
+        3 * sizes.len() * per_split
+    } else {
+        0
+    };
+    control.total.store(
+        (general.len() + scratch.len() + tuned.len()) * per_split + curves + 4,
+        Ordering::Relaxed,
+    );
+    // A cancelled run's fits fail fast; whatever the selection makes of that, say "cancelled".
+    let checked = |r: Result<cv::Selection, LearnError>| {
+        if control.cancel.load(Ordering::Relaxed) {
+            return Err(LearnError::Cancelled);
+        }
+        r
+    };
+    let sel_general = checked(cv::select(&refs(&general), &data, &splits, &cvo))?;
+    let sel_scratch = checked(cv::select(&refs(&scratch), &data, &splits, &cvo))?;
+    let sel_tuned = checked(cv::select(&refs(&tuned), &data, &splits, &cvo))?;
     let build = |kind: ArmKind,
                  sel: &cv::Selection,
                  cands: &[ArmCandidate<'_>]|
@@ -450,6 +506,9 @@ pub fn finetune(
     let scratch = build(ArmKind::Scratch, &sel_scratch, &scratch)?;
     let finetuned = build(ArmKind::Finetuned, &sel_tuned, &tuned)?;
     let tuned_fit = tuned[sel_tuned.chosen].fit(&all_pairs)?;
+    if control.cancel.load(Ordering::Relaxed) {
+        return Err(LearnError::Cancelled);
+    }
     let chosen_cv = sel_tuned.results[sel_tuned.chosen].clone();
 
     let beats_general = finetuned.accuracy > general.accuracy;
@@ -710,9 +769,52 @@ mod tests {
     }
 
     #[test]
+    fn progress_counts_every_fit_and_cancel_stops_the_run() {
+        let (table, labels, base, _) = domain(120, 16, 200, 45.0);
+        let control = Control::default();
+        assert_eq!(control.progress(), (0, 0));
+        finetune(
+            &table,
+            &labels,
+            &base,
+            &quick(),
+            &SP_GRID,
+            &SCRATCH_GRID,
+            &control,
+        )
+        .unwrap();
+        let (done, total) = control.progress();
+        assert!(total > 0 && done > 0, "{done} / {total}");
+        // Learning-curve points with too few pairs are skipped, so done ≤ total.
+        assert!(done <= total, "{done} / {total}");
+        let cancelled = Control::default();
+        cancelled.cancel();
+        let e = finetune(
+            &table,
+            &labels,
+            &base,
+            &quick(),
+            &SP_GRID,
+            &SCRATCH_GRID,
+            &cancelled,
+        );
+        assert!(matches!(e, Err(LearnError::Cancelled)), "{e:?}");
+        assert_eq!(cancelled.progress().0, 0);
+    }
+
+    #[test]
     fn fine_tuning_beats_the_general_head_on_a_shifted_domain() {
         let (table, labels, base, _) = domain(300, 16, 600, 45.0);
-        let t = finetune(&table, &labels, &base, &quick(), &SP_GRID, &SCRATCH_GRID).unwrap();
+        let t = finetune(
+            &table,
+            &labels,
+            &base,
+            &quick(),
+            &SP_GRID,
+            &SCRATCH_GRID,
+            &Control::default(),
+        )
+        .unwrap();
         let c = t.report.comparison.as_ref().unwrap();
         assert!(c.beats_general, "{}", c.verdict);
         assert!(
@@ -748,7 +850,16 @@ mod tests {
         // The taste equals the head and labels are few and noisy: the verdict is honest
         // either way, and a strong L2-SP keeps the fine-tuned head close to the general one.
         let (table, labels, base, _) = domain(200, 16, 60, 0.0);
-        let t = finetune(&table, &labels, &base, &quick(), &[1e3], &SCRATCH_GRID).unwrap();
+        let t = finetune(
+            &table,
+            &labels,
+            &base,
+            &quick(),
+            &[1e3],
+            &SCRATCH_GRID,
+            &Control::default(),
+        )
+        .unwrap();
         let c = t.report.comparison.unwrap();
         assert!(
             (c.finetuned.accuracy - c.general.accuracy).abs() < 0.02,
@@ -880,13 +991,44 @@ mod tests {
     #[test]
     fn bad_input_is_an_error() {
         let (table, labels, mut base, _) = domain(30, 6, 40, 30.0);
-        assert!(finetune(&table, &labels, &base, &quick(), &[], &SCRATCH_GRID).is_err());
+        assert!(
+            finetune(
+                &table,
+                &labels,
+                &base,
+                &quick(),
+                &[],
+                &SCRATCH_GRID,
+                &Control::default()
+            )
+            .is_err()
+        );
         let mut other = base.clone();
         other.model = "clip:other".into();
-        let e = finetune(&table, &labels, &other, &quick(), &SP_GRID, &SCRATCH_GRID).unwrap_err();
+        let e = finetune(
+            &table,
+            &labels,
+            &other,
+            &quick(),
+            &SP_GRID,
+            &SCRATCH_GRID,
+            &Control::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("assay embed"), "{e}");
         base.weight.pop();
-        assert!(finetune(&table, &labels, &base, &quick(), &SP_GRID, &SCRATCH_GRID).is_err());
+        assert!(
+            finetune(
+                &table,
+                &labels,
+                &base,
+                &quick(),
+                &SP_GRID,
+                &SCRATCH_GRID,
+                &Control::default()
+            )
+            .is_err()
+        );
         let none = Labels {
             items: labels.items.clone(),
             pairs: vec![],
@@ -894,6 +1036,17 @@ mod tests {
         };
         let mut b2 = base.clone();
         b2.weight.push(0.0);
-        assert!(finetune(&table, &none, &b2, &quick(), &SP_GRID, &SCRATCH_GRID).is_err());
+        assert!(
+            finetune(
+                &table,
+                &none,
+                &b2,
+                &quick(),
+                &SP_GRID,
+                &SCRATCH_GRID,
+                &Control::default()
+            )
+            .is_err()
+        );
     }
 }

@@ -99,6 +99,9 @@ pub enum LearnError {
     Invalid(String),
     #[error("training failed: {0}")]
     Backend(String),
+    /// Stopped by the user (`finetune::Control::cancel`); nothing was stored.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// A trained scorer: everything needed to score an image, without burn.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::clip::{self, ClipOptions};
 use super::preference::{self, Embeddings, Fitted, PreferenceError, TrainRequest};
-use crate::learn::finetune::{self, BaseHead};
+use crate::learn::finetune::{self, BaseHead, Control};
 use crate::models::clip::aesthetic::AestheticHead;
 use crate::store::Store;
 
@@ -86,6 +86,16 @@ pub fn discover_base(opts: &ClipOptions) -> Result<BaseHead> {
 
 /// Fine-tunes `base` on the catalogue's labels (nothing is written).
 pub fn fit(store: &Store, req: &FinetuneRequest, base: &BaseHead) -> Result<Fitted> {
+    fit_with_control(store, req, base, &Control::default())
+}
+
+/// [`fit`] with progress and cancellation (`control`).
+pub fn fit_with_control(
+    store: &Store,
+    req: &FinetuneRequest,
+    base: &BaseHead,
+    control: &Control,
+) -> Result<Fitted> {
     let only = [base.model.clone()];
     preference::fit_with(
         store,
@@ -99,6 +109,7 @@ pub fn fit(store: &Store, req: &FinetuneRequest, base: &BaseHead) -> Result<Fitt
                 &req.train.options,
                 &req.l2_sp,
                 &req.scratch_l2,
+                control,
             )
         },
     )
@@ -111,7 +122,18 @@ pub fn finetune_and_store(
     req: &FinetuneRequest,
     base: &BaseHead,
 ) -> Result<FinetuneOutcome> {
-    let fitted = fit(store, req, base)?;
+    finetune_and_store_with_control(store, req, base, &Control::default())
+}
+
+/// [`finetune_and_store`] with progress and cancellation (`control`): a cancelled run stores
+/// nothing.
+pub fn finetune_and_store_with_control(
+    store: &mut Store,
+    req: &FinetuneRequest,
+    base: &BaseHead,
+    control: &Control,
+) -> Result<FinetuneOutcome> {
+    let fitted = fit_with_control(store, req, base, control)?;
     let beats = fitted
         .report
         .comparison

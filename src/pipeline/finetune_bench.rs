@@ -279,6 +279,7 @@ pub fn run(
                 &opts,
                 &finetune::SP_GRID,
                 &finetune::SCRATCH_GRID,
+                &finetune::Control::default(),
             )
             .map_err(|e| format!("{n} labels, repeat {r}: {e}"))?;
             let c = t.report.comparison.ok_or("no comparison")?;

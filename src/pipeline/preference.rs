@@ -44,6 +44,7 @@ impl From<LearnError> for PreferenceError {
         match e {
             LearnError::NoLabels(m) | LearnError::Invalid(m) => PreferenceError::Usage(m),
             LearnError::Backend(m) => PreferenceError::Learn(m),
+            LearnError::Cancelled => PreferenceError::Usage("cancelled; nothing was stored".into()),
         }
     }
 }
