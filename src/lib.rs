@@ -9,11 +9,13 @@
 
 pub mod catalog;
 pub mod cli;
+
 pub mod export;
 pub mod fuzz;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod human;
+pub mod imaging;
 pub mod learn;
 pub mod memory;
 pub mod metadata;

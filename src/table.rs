@@ -4,9 +4,56 @@
 use std::sync::OnceLock;
 
 use crate::metadata;
-use crate::selection::{Cell, Value};
 use crate::signals;
 use crate::store::{ImageRow, SignalKey, SignalValue};
+
+/// A cell value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Num(f64),
+    Text(String),
+}
+
+impl Value {
+    /// The number, where the value is one or is text that parses as one.
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            Value::Num(x) => Some(*x),
+            Value::Text(t) => t.trim().parse().ok(),
+            Value::Null => None,
+        }
+    }
+}
+
+/// A borrowed cell: the value of one column of one row, without allocating (the fast path of
+/// [`crate::selection::Bound::eval`] and of sorting).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Num(f64),
+    Text(&'a str),
+}
+
+impl Cell<'_> {
+    /// The owned value.
+    pub fn to_value(self) -> Value {
+        match self {
+            Cell::Null => Value::Null,
+            Cell::Num(x) => Value::Num(x),
+            Cell::Text(t) => Value::Text(t.to_string()),
+        }
+    }
+
+    /// The number, where the cell is one or is text that parses as one.
+    pub fn as_num(self) -> Option<f64> {
+        match self {
+            Cell::Num(x) => Some(x),
+            Cell::Text(t) => t.trim().parse().ok(),
+            Cell::Null => None,
+        }
+    }
+}
 
 /// Non-signal columns, in display order.
 pub const BASE_COLUMNS: &[&str] = &[

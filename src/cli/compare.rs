@@ -1,6 +1,6 @@
 //! `assay compare`: distribution metrics (FD, KID, precision/recall/density/coverage) between two
 //! catalogued folders, two feature files, or the groups of one folder (`--by FIELD`). The
-//! statistics live in `compare_eval.rs`, the feature-file readers in `npy.rs`.
+//! statistics live in `ranking::compare`, the feature-file readers in `monitor::npy`.
 //!
 //! # Batch evaluation
 //!
@@ -40,7 +40,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use super::UsageError;
-use super::compare_eval::{EvalOptions, evaluate, zscore_pooled};
+use crate::ranking::compare::{EvalOptions, TooFewRows, evaluate, zscore_pooled};
 use crate::signals;
 use crate::store::Store;
 
@@ -256,6 +256,17 @@ fn load_space(store: &Store, space: &Space) -> anyhow::Result<(Vectors, usize)> 
     }
 }
 
+/// [`evaluate`] as the JSON `assay compare` prints; too few rows on a side is a usage error.
+fn evaluate_json(a: &[Vec<f64>], b: &[Vec<f64>], opt: &EvalOptions) -> anyhow::Result<Value> {
+    match evaluate(a, b, opt) {
+        Ok(r) => Ok(serde_json::to_value(r)?),
+        Err(e) => match e.downcast::<TooFewRows>() {
+            Ok(t) => Err(UsageError(t.to_string()).into()),
+            Err(e) => Err(e),
+        },
+    }
+}
+
 /// Evaluates two row sets in `space`: classical vectors are z-scored over A∪B first.
 fn evaluate_pair(
     space: &Space,
@@ -266,7 +277,7 @@ fn evaluate_pair(
     match space {
         Space::Classical => classical_pair(a, b, opt),
         Space::Clip(model) => {
-            let mut r = evaluate(&a, &b, opt)?;
+            let mut r = evaluate_json(&a, &b, opt)?;
             r["features"] = json!(space.label());
             r["model"] = json!(model);
             r["standardisation"] =
@@ -300,9 +311,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
             let [fa, fb] = files.as_slice() else {
                 return Err(usage("--features-file needs two files"));
             };
-            let a = super::npy::read_matrix(fa)?;
-            let b = super::npy::read_matrix(fb)?;
-            let mut r = evaluate(&a, &b, &opt)?;
+            let a = crate::monitor::npy::read_matrix(fa)?;
+            let b = crate::monitor::npy::read_matrix(fb)?;
+            let mut r = evaluate_json(&a, &b, &opt)?;
             r["features"] = json!("feature files (used as given, not standardised)");
             r["a"] = json!(fa.display().to_string());
             r["b"] = json!(fb.display().to_string());
@@ -356,7 +367,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
 fn inception_scores(files: &[PathBuf], splits: usize) -> anyhow::Result<Value> {
     let mut out = Vec::new();
     for f in files {
-        let rows = super::npy::read_matrix(f)?;
+        let rows = crate::monitor::npy::read_matrix(f)?;
         if rows.is_empty() {
             return Err(usage(&format!(
                 "{} has no rows: the Inception Score needs logits",
@@ -386,7 +397,7 @@ fn classical_pair(
     opt: &EvalOptions,
 ) -> anyhow::Result<Value> {
     let constant = zscore_pooled(&mut a, &mut b);
-    let mut r = evaluate(&a, &b, opt)?;
+    let mut r = evaluate_json(&a, &b, opt)?;
     r["features"] = json!(CLASSICAL_LABEL);
     r["feature_keys"] = json!(signals::classical_feature_keys());
     r["standardisation"] = json!(

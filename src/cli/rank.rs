@@ -1,19 +1,16 @@
 //! `assay rank DIR` (Bradley–Terry with bootstrap intervals, Elo for comparison) and
-//! `assay agreement DIR` (Krippendorff's α and Fleiss' κ per protocol and criterion).
-//! Events flagged as attention checks are gold items, not opinions: they are left out.
+//! `assay agreement DIR` (Krippendorff's α and Fleiss' κ per protocol and criterion): the
+//! statistics of `human::report`, printed. Events flagged as attention checks are gold items,
+//! not opinions: they are left out.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::label::open_catalogue_read_only as open_catalogue;
 use super::{ListFormat, UsageError};
-use crate::human::report::reading;
-use crate::human::{self, Event, Payload, attention};
-use crate::ranking::agreement::{self, FleissMethod, Level};
-use crate::ranking::bt::{self, BtOptions};
-use crate::ranking::elo::{self, EloOptions};
+use crate::human::report::{self, AgreementRow, RankError, reading};
+use crate::human::{Event, Payload, attention};
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -81,70 +78,35 @@ pub(super) fn load_events(store: &Store, include_unreliable: bool) -> anyhow::Re
 pub fn rank(a: &RankArgs) -> anyhow::Result<u8> {
     let store = open_catalogue(&a.dir, a.db.as_deref())?;
     let events = load_events(&store, a.include_unreliable)?;
-    let (names, comps) = human::comparisons(&events, &a.criterion);
-    if comps.is_empty() {
-        return Err(UsageError(format!(
-            "no pairwise or best-of-N labels for criterion '{}' yet; import some with `assay label import`",
-            a.criterion
-        ))
-        .into());
-    }
-    let opts = BtOptions {
-        alpha: a.alpha,
-        ..BtOptions::default()
+    let r = match report::rank_criterion(&events, &a.criterion, a.alpha, a.bootstrap, a.seed) {
+        Ok(r) => r,
+        Err(e @ RankError::NoComparisons(_)) => return Err(UsageError(e.to_string()).into()),
+        Err(RankError::Stats(e)) => return Err(e.into()),
     };
-    let fit = bt::fit(names.len(), &comps, &opts)?;
-    let ci = bt::bootstrap(names.len(), &comps, &opts, a.bootstrap, a.seed)?;
-    let elo = elo::online_elo(names.len(), &comps, &EloOptions::default())?;
-    let mut counts = vec![0usize; names.len()];
-    for c in &comps {
-        counts[c.a] += 1;
-        counts[c.b] += 1;
-    }
-    let mut order: Vec<usize> = (0..names.len()).collect();
-    order.sort_by(|&i, &j| fit.theta[j].total_cmp(&fit.theta[i]));
-    let rows: Vec<_> = order
-        .iter()
-        .enumerate()
-        .map(|(rank, &i)| {
-            json!({
-                "rank": rank + 1, "item": names[i], "theta": fit.theta[i],
-                "ci_low": ci.lower[i], "ci_high": ci.upper[i], "rating": bt::to_elo_scale(fit.theta[i]),
-                "elo": elo[i], "comparisons": counts[i],
-            })
-        })
-        .collect();
     match a.format {
         ListFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&json!({
-                "criterion": a.criterion, "comparisons": comps.len(), "items": names.len(),
-                "bootstrap_rounds": a.bootstrap, "failed_rounds": ci.failed_rounds,
-                "alpha": a.alpha, "converged": fit.converged, "ranking": rows,
-            }))?
+            serde_json::to_string_pretty(&serde_json::to_value(&r)?)?
         ),
         ListFormat::Text => {
             println!(
                 "Bradley–Terry, criterion '{}': {} comparisons over {} items, {} bootstrap rounds (95 % intervals)",
-                a.criterion,
-                comps.len(),
-                names.len(),
-                a.bootstrap
+                r.criterion, r.comparisons, r.items, r.bootstrap_rounds
             );
             println!(
                 "{:>4}  {:>8}  {:>19}  {:>7}  {:>5}  item",
                 "rank", "θ", "95 % interval", "Elo", "n"
             );
-            for (rank, &i) in order.iter().enumerate() {
+            for x in &r.ranking {
                 println!(
                     "{:>4}  {:>8.3}  [{:>7.3}, {:>7.3}]  {:>7.1}  {:>5}  {}",
-                    rank + 1,
-                    fit.theta[i],
-                    ci.lower[i],
-                    ci.upper[i],
-                    elo[i],
-                    counts[i],
-                    super::term::escape(&names[i])
+                    x.rank,
+                    x.theta,
+                    x.ci_low,
+                    x.ci_high,
+                    x.elo,
+                    x.comparisons,
+                    super::term::escape(&x.item)
                 );
             }
         }
@@ -152,82 +114,53 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// An agreement row as `assay agreement --format json` prints it.
+fn agreement_json(r: &AgreementRow) -> Value {
+    let alphas: Vec<Value> = r
+        .alphas
+        .iter()
+        .map(|(level, a)| match a {
+            Ok(v) => json!({"level": level, "alpha": v, "reading": reading(*v)}),
+            Err(why) => json!({"level": level, "alpha": null, "why": why}),
+        })
+        .collect();
+    let fleiss = match &r.fleiss {
+        Ok((k, units)) => json!({"kappa": k, "units": units}),
+        Err(why) => json!({"kappa": null, "why": why}),
+    };
+    json!({
+        "protocol": r.protocol, "criterion": r.criterion, "raters": r.rater_names,
+        "units": r.units, "krippendorff": alphas, "fleiss": fleiss,
+    })
+}
+
 pub fn agreement(a: &AgreementArgs) -> anyhow::Result<u8> {
     let store = open_catalogue(&a.dir, a.db.as_deref())?;
     let events = load_events(&store, a.include_unreliable)?;
-    let keys: BTreeSet<(String, String)> = events
-        .iter()
-        .filter(|e| matches!(e.protocol.as_str(), "pairwise" | "likert"))
-        .map(|e| (e.protocol.clone(), e.payload.criterion.clone()))
-        .collect();
-    let mut results = Vec::new();
-    for (protocol, criterion) in keys {
-        let (units, raters, data) = human::rating_matrix(&events, &protocol, &criterion);
-        let levels: &[(Level, &str)] = if protocol == "likert" {
-            &[(Level::Ordinal, "ordinal"), (Level::Interval, "interval")]
-        } else {
-            &[(Level::Nominal, "nominal")]
-        };
-        let mut alphas = Vec::new();
-        for (level, name) in levels {
-            alphas.push(match agreement::krippendorff_alpha(&data, *level) {
-                Ok(v) => json!({"level": name, "alpha": v, "reading": reading(v)}),
-                Err(e) => json!({"level": name, "alpha": null, "why": e.to_string()}),
-            });
-        }
-        // Fleiss' κ on the units every rater judged (it needs the same number per unit).
-        let complete: Vec<Vec<i64>> = (0..units.len())
-            .filter_map(|u| {
-                data.iter()
-                    .map(|r| r.get(u).copied().flatten().map(|v| v as i64))
-                    .collect::<Option<Vec<_>>>()
-            })
-            .collect();
-        let fleiss = if complete.is_empty() || raters.len() < 2 {
-            json!({"kappa": null, "why": "Fleiss' κ needs units judged by every rater, and at least two raters"})
-        } else {
-            let (_, counts) = agreement::aggregate_raters(&complete);
-            match agreement::fleiss_kappa(&counts, FleissMethod::Fleiss) {
-                Ok(k) => json!({"kappa": k, "units": complete.len()}),
-                Err(e) => json!({"kappa": null, "why": e.to_string()}),
-            }
-        };
-        results.push(json!({
-            "protocol": protocol, "criterion": criterion, "raters": raters, "units": units.len(),
-            "krippendorff": alphas, "fleiss": fleiss,
-        }));
-    }
+    let rows = report::agreement(&events);
     match a.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
+        ListFormat::Json => {
+            let results: Vec<Value> = rows.iter().map(agreement_json).collect();
+            println!("{}", serde_json::to_string_pretty(&results)?);
+        }
         ListFormat::Text => {
-            if results.is_empty() {
-                println!("no pairwise or Likert labels yet");
+            if rows.is_empty() {
+                println!("no pairwise, Likert or multi-dimensional labels yet");
             }
-            for r in &results {
+            for r in &rows {
                 println!(
                     "{} / {}: {} raters, {} units",
-                    r["protocol"].as_str().unwrap_or(""),
-                    r["criterion"].as_str().unwrap_or(""),
-                    r["raters"].as_array().map_or(0, Vec::len),
-                    r["units"]
+                    r.protocol, r.criterion, r.raters, r.units
                 );
-                for al in r["krippendorff"].as_array().into_iter().flatten() {
-                    match al["alpha"].as_f64() {
-                        Some(v) => println!(
-                            "  Krippendorff α ({}) = {v:.3}: {}",
-                            al["level"].as_str().unwrap_or(""),
-                            reading(v)
-                        ),
-                        None => println!(
-                            "  Krippendorff α ({}): {}",
-                            al["level"].as_str().unwrap_or(""),
-                            al["why"].as_str().unwrap_or("")
-                        ),
+                for (level, al) in &r.alphas {
+                    match al {
+                        Ok(v) => println!("  Krippendorff α ({level}) = {v:.3}: {}", reading(*v)),
+                        Err(why) => println!("  Krippendorff α ({level}): {why}"),
                     }
                 }
-                match r["fleiss"]["kappa"].as_f64() {
-                    Some(k) => println!("  Fleiss κ = {k:.3} over {} units", r["fleiss"]["units"]),
-                    None => println!("  Fleiss κ: {}", r["fleiss"]["why"].as_str().unwrap_or("")),
+                match &r.fleiss {
+                    Ok((k, units)) => println!("  Fleiss κ = {k:.3} over {units} units"),
+                    Err(why) => println!("  Fleiss κ: {why}"),
                 }
             }
         }

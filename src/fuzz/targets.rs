@@ -278,8 +278,8 @@ fn run_labels(b: &[u8]) {
 }
 
 fn run_npy(b: &[u8]) {
-    let _ = crate::cli::npy::parse_npy(b);
-    let _ = crate::cli::npy::parse_csv(b);
+    let _ = crate::monitor::npy::parse_npy(b);
+    let _ = crate::monitor::npy::parse_csv(b);
 }
 
 fn npy_bytes(version: u8, descr: &str, shape: &str, payload: &[u8]) -> Vec<u8> {

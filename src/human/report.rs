@@ -2,17 +2,22 @@
 //! a background thread: Bradley–Terry rankings with bootstrap intervals per criterion,
 //! agreement per protocol and criterion (Krippendorff's α with its reading guide, Fleiss' κ),
 //! and a per-rater summary (judgements, median response time, attention pass rate, agreement
-//! with the majority of the other raters).
+//! with the majority of the other raters). `assay rank` and `assay agreement` print the same
+//! statistics ([`rank_criterion`], [`agreement()`]), so the CLI and the GUI never disagree.
 //!
 //! Attention checks never enter statistics; raters below the attention threshold are left out
 //! unless `include_unreliable` is set (their events stay in the store).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
 use super::attention::{self, RaterChecks};
 use super::{Event, comparisons, rating_matrix};
 use crate::ranking::agreement::{self, FleissMethod, Level};
-use crate::ranking::bt::{self, BtOptions};
+use crate::ranking::bt::{self, BtFit, BtIntervals, BtOptions, Comparison};
+use crate::ranking::elo::{self, EloOptions};
+use crate::ranking::error::StatsError;
 
 /// Options of [`build`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,6 +69,8 @@ pub struct AgreementRow {
     pub protocol: String,
     pub criterion: String,
     pub raters: usize,
+    /// The raters, in the order of the rating matrix.
+    pub rater_names: Vec<String>,
     pub units: usize,
     /// (level, α or why not).
     pub alphas: Vec<(&'static str, Result<f64, String>)>,
@@ -111,6 +118,130 @@ pub fn reading(alpha: f64) -> &'static str {
 /// Multi-dimensional rating dimensions, in screen order.
 pub const DIMENSIONS: &[&str] = &["fidelity", "alignment", "aesthetics"];
 
+/// One item of a [`CriterionRanking`] (`assay rank --format json` prints these fields).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankedItem {
+    /// 1 = best.
+    pub rank: usize,
+    pub item: String,
+    pub theta: f64,
+    /// 95 % bootstrap interval.
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// θ on the Elo scale ([`bt::to_elo_scale`]).
+    pub rating: f64,
+    /// FastChat-style online Elo, for comparison.
+    pub elo: f64,
+    pub comparisons: usize,
+}
+
+/// The Bradley–Terry ranking of one criterion with intervals and Elo: `assay rank`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CriterionRanking {
+    pub criterion: String,
+    pub comparisons: usize,
+    pub items: usize,
+    pub bootstrap_rounds: usize,
+    pub failed_rounds: usize,
+    pub alpha: f64,
+    pub converged: bool,
+    /// Best first.
+    pub ranking: Vec<RankedItem>,
+}
+
+/// Why [`rank_criterion`] has no ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RankError {
+    /// No pairwise or best-of-N labels for the criterion.
+    NoComparisons(String),
+    Stats(StatsError),
+}
+
+impl std::fmt::Display for RankError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoComparisons(c) => write!(
+                f,
+                "no pairwise or best-of-N labels for criterion '{c}' yet; import some with `assay label import`"
+            ),
+            Self::Stats(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RankError {}
+
+impl From<StatsError> for RankError {
+    fn from(e: StatsError) -> Self {
+        Self::Stats(e)
+    }
+}
+
+/// The Bradley–Terry fit, its bootstrap intervals and each item's number of comparisons.
+fn fit_with_intervals(
+    n: usize,
+    comps: &[Comparison],
+    opts: &BtOptions,
+    rounds: usize,
+    seed: u64,
+) -> Result<(BtFit, BtIntervals, Vec<usize>), StatsError> {
+    let fit = bt::fit(n, comps, opts)?;
+    let ci = bt::bootstrap(n, comps, opts, rounds, seed)?;
+    let mut counts = vec![0usize; n];
+    for c in comps {
+        counts[c.a] += 1;
+        counts[c.b] += 1;
+    }
+    Ok((fit, ci, counts))
+}
+
+/// Ranks the items of `criterion` from the (already filtered) events: Bradley–Terry with prior
+/// `alpha`, `rounds` bootstrap rounds from `seed`, and online Elo; best first.
+pub fn rank_criterion(
+    events: &[Event],
+    criterion: &str,
+    alpha: f64,
+    rounds: usize,
+    seed: u64,
+) -> Result<CriterionRanking, RankError> {
+    let (names, comps) = comparisons(events, criterion);
+    if comps.is_empty() {
+        return Err(RankError::NoComparisons(criterion.to_string()));
+    }
+    let opts = BtOptions {
+        alpha,
+        ..BtOptions::default()
+    };
+    let (fit, ci, counts) = fit_with_intervals(names.len(), &comps, &opts, rounds, seed)?;
+    let elo = elo::online_elo(names.len(), &comps, &EloOptions::default())?;
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&i, &j| fit.theta[j].total_cmp(&fit.theta[i]));
+    let ranking = order
+        .iter()
+        .enumerate()
+        .map(|(rank, &i)| RankedItem {
+            rank: rank + 1,
+            item: names[i].clone(),
+            theta: fit.theta[i],
+            ci_low: ci.lower[i],
+            ci_high: ci.upper[i],
+            rating: bt::to_elo_scale(fit.theta[i]),
+            elo: elo[i],
+            comparisons: counts[i],
+        })
+        .collect();
+    Ok(CriterionRanking {
+        criterion: criterion.to_string(),
+        comparisons: comps.len(),
+        items: names.len(),
+        bootstrap_rounds: rounds,
+        failed_rounds: ci.failed_rounds,
+        alpha,
+        converged: fit.converged,
+        ranking,
+    })
+}
+
 /// Builds the report from all stored events; `sessions[i]` is event i's session id.
 pub fn build(events: &[Event], sessions: &[String], opts: &ReportOptions) -> Report {
     let (reliable, unreliable) = attention::reliable_events(events, opts.threshold);
@@ -125,7 +256,7 @@ pub fn build(events: &[Event], sessions: &[String], opts: &ReportOptions) -> Rep
     };
     Report {
         rankings: rankings(&used, opts),
-        agreement: agreement_rows(&used),
+        agreement: agreement(&used),
         raters: rater_rows(events, sessions, &used, &unreliable),
         excluded: if opts.include_unreliable {
             Vec::new()
@@ -150,33 +281,27 @@ fn rankings(used: &[Event], opts: &ReportOptions) -> Vec<Ranking> {
                 alpha: opts.alpha,
                 ..BtOptions::default()
             };
-            let rows = bt::fit(names.len(), &comps, &bt_opts)
-                .and_then(|fit| {
-                    let ci = bt::bootstrap(
-                        names.len(),
-                        &comps,
-                        &bt_opts,
-                        opts.bootstrap_rounds.max(1),
-                        opts.seed,
-                    )?;
-                    let mut counts = vec![0usize; names.len()];
-                    for c in &comps {
-                        counts[c.a] += 1;
-                        counts[c.b] += 1;
-                    }
-                    let mut rows: Vec<RankRow> = (0..names.len())
-                        .map(|i| RankRow {
-                            item: names[i].clone(),
-                            theta: fit.theta[i],
-                            low: ci.lower[i],
-                            high: ci.upper[i],
-                            comparisons: counts[i],
-                        })
-                        .collect();
-                    rows.sort_by(|a, b| b.theta.total_cmp(&a.theta));
-                    Ok(rows)
-                })
-                .map_err(|e| e.to_string());
+            let rows = fit_with_intervals(
+                names.len(),
+                &comps,
+                &bt_opts,
+                opts.bootstrap_rounds.max(1),
+                opts.seed,
+            )
+            .map(|(fit, ci, counts)| {
+                let mut rows: Vec<RankRow> = (0..names.len())
+                    .map(|i| RankRow {
+                        item: names[i].clone(),
+                        theta: fit.theta[i],
+                        low: ci.lower[i],
+                        high: ci.upper[i],
+                        comparisons: counts[i],
+                    })
+                    .collect();
+                rows.sort_by(|a, b| b.theta.total_cmp(&a.theta));
+                rows
+            })
+            .map_err(|e| e.to_string());
             Ranking {
                 criterion: criterion.to_string(),
                 comparisons: comps.len(),
@@ -186,7 +311,10 @@ fn rankings(used: &[Event], opts: &ReportOptions) -> Vec<Ranking> {
         .collect()
 }
 
-fn agreement_rows(used: &[Event]) -> Vec<AgreementRow> {
+/// Agreement per protocol and criterion (pairwise: nominal α; Likert and each multi-dimensional
+/// rating: ordinal and interval α; Fleiss' κ on the units every rater judged) over the used
+/// events: the report's table and `assay agreement`.
+pub fn agreement(used: &[Event]) -> Vec<AgreementRow> {
     let mut keys: BTreeSet<(String, String)> = BTreeSet::new();
     for e in used {
         match e.protocol.as_str() {
@@ -239,6 +367,7 @@ fn agreement_rows(used: &[Event]) -> Vec<AgreementRow> {
                 protocol,
                 criterion,
                 raters: raters.len(),
+                rater_names: raters,
                 units: units.len(),
                 alphas,
                 fleiss,

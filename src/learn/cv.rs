@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use super::labels::{self, LabeledPair, Labels, LikertRating};
 use super::{LearnError, ScorerModel, model::Head};
-use crate::ranking::bt::percentile_sorted;
+use crate::ranking::quantile::percentile_sorted;
 use crate::ranking::rng::Rng;
 
 /// Accuracies closer than this are treated as equal by [`select`] (log loss decides).

@@ -11,6 +11,7 @@
 //! fit equals `choix.mm_pairwise(n_items, data, alpha=alpha)` iterate for iterate.
 
 use super::error::StatsError;
+use super::quantile::percentile_sorted;
 use super::rng::Rng;
 use graph::mle_obstacle;
 
@@ -286,22 +287,6 @@ fn bootstrap_round(n_items: usize, ix: &Index, opts: &BtOptions, seed: u64) -> O
     }
     let (theta, _, converged) = mm(n_items, &pairs, opts);
     converged.then_some(theta)
-}
-
-/// numpy `percentile(x, 100·q)` (method "linear", including its `_lerp`) on sorted `x`.
-pub fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let virt = last as f64 * q;
-    let lo = (virt.floor().max(0.0) as usize).min(last);
-    let hi = (lo + 1).min(last);
-    let t = virt - virt.floor();
-    let (a, b) = (*sorted.get(lo)?, *sorted.get(hi)?);
-    let d = b - a;
-    Some(if t >= 0.5 {
-        b - d * (1.0 - t)
-    } else {
-        a + d * t
-    })
 }
 
 /// [`bootstrap_with_threads`] on all available cores.

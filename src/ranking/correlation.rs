@@ -1,8 +1,8 @@
 //! Rank correlations (scipy `spearmanr`, `kendalltau` τ-b) and pairwise accuracy
 //! ("selector efficiency", docs/metrics-reference.md section 7).
 
-use super::bt::percentile_sorted;
 use super::error::StatsError;
+use super::quantile::percentile_sorted;
 use super::rng::Rng;
 
 /// Pairwise accuracy of a score against human choices (see [`pairwise_accuracy`]).

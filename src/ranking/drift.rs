@@ -19,6 +19,8 @@
 //!   [`PSI_EPSILON`] = 1e-4 before the logarithm. Usual reading: < 0.1 stable, 0.1–0.25
 //!   moderate shift, ≥ 0.25 significant shift.
 
+use super::quantile::percentile_sorted;
+
 /// Floor for a bin's share in [`psi`] (empty bins would otherwise give ±∞).
 pub const PSI_EPSILON: f64 = 1e-4;
 /// PSI below this: stable.
@@ -271,18 +273,6 @@ pub fn kolmogorov_sf(z: f64) -> f64 {
     }
 }
 
-/// NumPy's default (`linear`) quantile of sorted data.
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    let frac = pos - lo as f64;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
-}
-
 /// Result of [`psi`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PsiResult {
@@ -303,7 +293,7 @@ pub fn psi(baseline: &[f64], current: &[f64], bins: usize) -> Option<PsiResult> 
     }
     base.sort_by(f64::total_cmp);
     let mut edges: Vec<f64> = (1..bins)
-        .map(|i| quantile_sorted(&base, i as f64 / bins as f64))
+        .map(|i| percentile_sorted(&base, i as f64 / bins as f64).unwrap_or(f64::NAN))
         .collect();
     edges.dedup();
     let share = |xs: &[f64]| {

@@ -25,6 +25,7 @@
 
 pub mod agreement;
 pub mod bt;
+pub mod compare;
 pub mod correlation;
 mod dist_linalg;
 pub mod distribution;
@@ -34,4 +35,5 @@ pub mod error;
 pub mod fidelity;
 pub mod metric_error;
 pub mod prdc;
+pub mod quantile;
 pub mod rng;

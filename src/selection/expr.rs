@@ -24,23 +24,7 @@ use std::fmt;
 /// input is refused with the position of the first token past the limit).
 pub const MAX_DEPTH: usize = 100;
 
-/// A cell value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Num(f64),
-    Text(String),
-}
-
-impl Value {
-    fn as_num(&self) -> Option<f64> {
-        match self {
-            Value::Num(x) => Some(*x),
-            Value::Text(t) => t.trim().parse().ok(),
-            Value::Null => None,
-        }
-    }
-}
+pub use crate::table::{Cell, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -365,34 +349,6 @@ impl Expr {
             Expr::Not(a) => !a.eval(get),
             Expr::IsNull(n, want_null) => (get(n) == Value::Null) == *want_null,
             Expr::Cmp(n, op, lit) => compare(&get(n), *op, lit),
-        }
-    }
-}
-
-/// A borrowed cell: the value of one column of one row, without allocating (the fast path of
-/// [`Bound::eval`] and of sorting).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell<'a> {
-    Null,
-    Num(f64),
-    Text(&'a str),
-}
-
-impl Cell<'_> {
-    /// The owned value.
-    pub fn to_value(self) -> Value {
-        match self {
-            Cell::Null => Value::Null,
-            Cell::Num(x) => Value::Num(x),
-            Cell::Text(t) => Value::Text(t.to_string()),
-        }
-    }
-
-    fn as_num(self) -> Option<f64> {
-        match self {
-            Cell::Num(x) => Some(x),
-            Cell::Text(t) => t.trim().parse().ok(),
-            Cell::Null => None,
         }
     }
 }

@@ -58,7 +58,6 @@ pub mod dedup;
 pub mod faces;
 pub mod filters;
 pub mod phash;
-pub mod resample;
 pub mod tensor;
 
 use serde::Serialize;

@@ -16,6 +16,7 @@
 //! this for every reference image, so hashing the RGB buffer is enough; see
 //! [`hashes_from_dynamic`].
 
+use crate::imaging::resample::{Filter, resize};
 use image::DynamicImage;
 
 /// The three 64-bit perceptual hashes of one image.
@@ -44,13 +45,13 @@ pub fn gray_pil_l(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
 }
 
 /// Resizes an 8-bit single-channel image exactly like PIL's
-/// `Image.resize((new_w, new_h), Image.LANCZOS)` on mode `L` ([`super::resample`]).
+/// `Image.resize((new_w, new_h), Image.LANCZOS)` on mode `L` ([`crate::imaging::resample`]).
 ///
 /// Returns an empty vector when either output size is 0 or the input is empty or shorter
 /// than `w * h`.
 #[must_use]
 pub fn resize_lanczos_l(gray: &[u8], w: usize, h: usize, new_w: usize, new_h: usize) -> Vec<u8> {
-    super::resample::resize::<1>(gray, w, h, new_w, new_h, super::resample::Filter::Lanczos)
+    resize::<1>(gray, w, h, new_w, new_h, Filter::Lanczos)
 }
 
 /// Packs booleans row-major, first one in the most significant bit (ImageHash's hex order).

@@ -19,7 +19,7 @@
 //!   `pytorch_reader`; the HF ↔ open_clip key-remapping table is in `weights.rs`. Loading fails on
 //!   any missing, mis-shaped or unused tensor (only `position_ids`, `attn_mask` and OpenAI's scalar
 //!   buffers are ignored).
-//! - Preprocessing: Pillow's bicubic resampler reimplemented (`signals/resample.rs`, shared with
+//! - Preprocessing: Pillow's bicubic resampler reimplemented (`imaging/resample.rs`, shared with
 //!   the ImageHash Lanczos thumbnails; fixed point, antialiased), shorter side to S,
 //!   `⌊S·long/short⌋`, round-half-even centre crop, CLIP mean/std. Deliberate difference: we
 //!   convert to RGB before resizing (open_clip resizes RGBA/P images in their own mode). Tokenizer:

@@ -22,9 +22,9 @@ pub const MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 pub const STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// `Image.resize((new_w, new_h), Image.BICUBIC)` on an RGB image, bit-exact
-/// ([`crate::signals::resample`], shared with ImageHash's Lanczos thumbnails).
+/// ([`crate::imaging::resample`], shared with ImageHash's Lanczos thumbnails).
 pub fn resize_bicubic_rgb(rgb: &[u8], w: usize, h: usize, new_w: usize, new_h: usize) -> Vec<u8> {
-    use crate::signals::resample::{Filter, resize};
+    use crate::imaging::resample::{Filter, resize};
     resize::<3>(rgb, w, h, new_w, new_h, Filter::Bicubic)
 }
 

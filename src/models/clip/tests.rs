@@ -44,7 +44,7 @@ fn load_rgb(source: &str, file: &str) -> Option<(Vec<u8>, usize, usize)> {
         return None;
     }
     let img = image::open(&path).expect("decode");
-    let rgb = crate::signals::classical::rgb8_like_pil(&img);
+    let rgb = crate::imaging::rgb8_like_pil(&img);
     Some((rgb, img.width() as usize, img.height() as usize))
 }
 

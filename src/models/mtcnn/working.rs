@@ -6,7 +6,7 @@
 //!
 //! 1. shrinks the image so that its long side is at most [`WorkingResolution::max_side`]
 //!    (default 1024) with Pillow's antialiased bicubic filter (`Image.resize(size,
-//!    Image.BICUBIC)`, bit-exact through [`crate::signals::resample`], as CLIP's
+//!    Image.BICUBIC)`, bit-exact through [`crate::imaging::resample`], as CLIP's
 //!    preprocessing); smaller images are used as they are. (A box filter blurs more: the
 //!    R-Net/O-Net crops, taken from this copy, then move the boxes of marginal faces by several
 //!    pixels; with bicubic they stay within IoU 0.9 of the full-resolution ones on the
@@ -29,7 +29,7 @@
 //! [`Mtcnn::detect_batch`] (`assay faces --full-resolution`).
 
 use super::{Detection, Face, Mtcnn, MtcnnError, Options, RgbImage};
-use crate::signals::resample::{Filter, resize};
+use crate::imaging::resample::{Filter, resize};
 
 /// Where fast mode looks for faces.
 #[derive(Debug, Clone, Copy, PartialEq)]

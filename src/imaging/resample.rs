@@ -1,6 +1,6 @@
 //! Pillow's 8-bit separable resampler (`ImagingResample` in `src/libImaging/Resample.c`),
 //! bit-exact, for the two filters Assay's peers use: Lanczos-3 on mode `L` (ImageHash's
-//! thumbnails, [`super::phash`]) and bicubic (a = −0.5) on RGB (CLIP preprocessing,
+//! thumbnails, [`crate::signals::phash`]) and bicubic (a = −0.5) on RGB (CLIP preprocessing,
 //! `models::clip::preprocess`, and the face detector's working copy, `models::mtcnn`).
 //!
 //! As in Pillow: the filter support is widened by the downscale factor (antialiasing), the

@@ -11,6 +11,8 @@
 //! Everything here is pure except [`load_batches`], which reads through the [`Store`] API (no
 //! SQL of its own).
 
+pub mod npy;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -1,12 +1,88 @@
 //! The statistics behind `assay compare`: FD, KID, precision/recall/density/coverage between two
 //! feature matrices, with percentile bootstrap intervals, and the pooled z-scoring used for the
-//! classical-signal features. Pure functions over rows; the CLI file does the I/O.
+//! classical-signal features. Pure functions over rows with a typed result ([`BatchComparison`],
+//! serialised by `assay compare` as it is); the CLI does the I/O.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::ranking::distribution::{Features, frechet_distance, kid, kid_subsets};
 use crate::ranking::prdc::prdc;
+use crate::ranking::quantile::percentile_sorted;
 use crate::ranking::rng::Rng;
+
+/// One side has fewer than two feature rows: FD, KID and precision/recall are undefined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooFewRows {
+    /// `"A"` or `"B"`.
+    pub side: &'static str,
+    pub rows: usize,
+}
+
+impl std::fmt::Display for TooFewRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "batch {} has {} feature row{}: FD, KID and precision/recall need at least 2 \
+             images on each side",
+            self.side,
+            self.rows,
+            if self.rows == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl std::error::Error for TooFewRows {}
+
+/// A metric with its bootstrap interval (`None` when no round succeeded) and neighbourhood k.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub value: f64,
+    pub interval: Option<[f64; 2]>,
+    pub k: usize,
+}
+
+/// The Fréchet distance with its bootstrap interval and warnings.
+#[derive(Debug, Clone, Serialize)]
+pub struct FdEstimate {
+    pub value: f64,
+    pub interval: Option<[f64; 2]>,
+    pub warnings: Vec<String>,
+}
+
+/// KID over explicit subsets (its spread is the std over subsets, not bootstrapped).
+#[derive(Debug, Clone, Serialize)]
+pub struct KidEstimate {
+    pub mean: f64,
+    pub std: f64,
+    pub subsets: usize,
+    pub subset_size: usize,
+    pub spread: &'static str,
+}
+
+/// How the intervals were made.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootstrapInfo {
+    pub rounds: usize,
+    pub failed: usize,
+    pub level: f64,
+    pub method: &'static str,
+}
+
+/// The result of [`evaluate`]: set sizes, the metrics and notes for the reader.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchComparison {
+    pub n_a: usize,
+    pub n_b: usize,
+    pub d: usize,
+    pub fd: FdEstimate,
+    pub kid: KidEstimate,
+    pub precision: Estimate,
+    pub recall: Estimate,
+    pub density: Estimate,
+    pub coverage: Estimate,
+    pub bootstrap: BootstrapInfo,
+    pub notes: Vec<String>,
+}
 
 /// Options of one comparison.
 #[derive(Debug, Clone, Copy)]
@@ -65,26 +141,19 @@ fn resample(rows: &[Vec<f64>], rng: &mut Rng) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Percentile of sorted values (linear interpolation, numpy's default).
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let pos = q * last as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let (l, h) = (sorted.get(lo)?, sorted.get(hi)?);
-    Some(l + (h - l) * (pos - lo as f64))
-}
-
-/// Compares set `a` (the reference, "real") with set `b` ("fake"). Returns the JSON result.
-pub fn evaluate(a: &[Vec<f64>], b: &[Vec<f64>], opt: &EvalOptions) -> anyhow::Result<Value> {
+/// Compares set `a` (the reference, "real") with set `b` ("fake"). Fewer than two rows on a
+/// side is a [`TooFewRows`] error (inside the `anyhow::Error`).
+pub fn evaluate(
+    a: &[Vec<f64>],
+    b: &[Vec<f64>],
+    opt: &EvalOptions,
+) -> anyhow::Result<BatchComparison> {
     for (side, rows) in [("A", a), ("B", b)] {
         if rows.len() < 2 {
-            return Err(super::UsageError(format!(
-                "batch {side} has {} feature row{}: FD, KID and precision/recall need at least 2 \
-                 images on each side",
-                rows.len(),
-                if rows.len() == 1 { "" } else { "s" }
-            ))
+            return Err(TooFewRows {
+                side,
+                rows: rows.len(),
+            }
             .into());
         }
     }
@@ -138,17 +207,16 @@ pub fn evaluate(a: &[Vec<f64>], b: &[Vec<f64>], opt: &EvalOptions) -> anyhow::Re
             "every KID subset is the whole of A and B, so all subsets agree (std 0)".to_string(),
         );
     }
-    let interval = |i: usize| -> Value {
+    let interval = |i: usize| -> Option<[f64; 2]> {
         let mut v = draws.get(i).cloned().unwrap_or_default();
         v.retain(|x| x.is_finite());
         v.sort_by(f64::total_cmp);
-        match (percentile(&v, 0.025), percentile(&v, 0.975)) {
-            (Some(lo), Some(hi)) => json!([lo, hi]),
-            _ => Value::Null,
-        }
+        Some([percentile_sorted(&v, 0.025)?, percentile_sorted(&v, 0.975)?])
     };
     let fd_interval = interval(0);
-    if let (Some(lo), Some(hi)) = (fd_interval[0].as_f64(), fd_interval[1].as_f64())
+    if let Some([lo, hi]) = fd_interval
+        && lo.is_finite()
+        && hi.is_finite()
         && !(lo..=hi).contains(&fd.value)
     {
         notes.push(
@@ -158,25 +226,39 @@ pub fn evaluate(a: &[Vec<f64>], b: &[Vec<f64>], opt: &EvalOptions) -> anyhow::Re
                 .to_string(),
         );
     }
-    Ok(json!({
-        "n_a": n_a,
-        "n_b": n_b,
-        "d": d,
-        "fd": { "value": fd.value, "interval": fd_interval, "warnings": fd_warnings },
-        "kid": {
-            "mean": k.mean, "std": k.std, "subsets": subsets.len(), "subset_size": m,
-            "spread": "std over KID subsets (not bootstrapped)",
+    let estimate = |i: usize, value: f64, k: usize| Estimate {
+        value,
+        interval: interval(i),
+        k,
+    };
+    Ok(BatchComparison {
+        n_a,
+        n_b,
+        d,
+        fd: FdEstimate {
+            value: fd.value,
+            interval: fd_interval,
+            warnings: fd_warnings,
         },
-        "precision": { "value": pr.precision, "interval": interval(1), "k": K_PR },
-        "recall": { "value": pr.recall, "interval": interval(2), "k": K_PR },
-        "density": { "value": dc.density, "interval": interval(3), "k": K_DC },
-        "coverage": { "value": dc.coverage, "interval": interval(4), "k": K_DC },
-        "bootstrap": {
-            "rounds": opt.bootstrap, "failed": failed, "level": 0.95,
-            "method": "percentile; rows of A and of B resampled with replacement",
+        kid: KidEstimate {
+            mean: k.mean,
+            std: k.std,
+            subsets: subsets.len(),
+            subset_size: m,
+            spread: "std over KID subsets (not bootstrapped)",
         },
-        "notes": notes,
-    }))
+        precision: estimate(1, pr.precision, K_PR),
+        recall: estimate(2, pr.recall, K_PR),
+        density: estimate(3, dc.density, K_DC),
+        coverage: estimate(4, dc.coverage, K_DC),
+        bootstrap: BootstrapInfo {
+            rounds: opt.bootstrap,
+            failed,
+            level: 0.95,
+            method: "percentile; rows of A and of B resampled with replacement",
+        },
+        notes,
+    })
 }
 
 #[cfg(test)]
@@ -210,8 +292,9 @@ mod tests {
             seed: 1,
         };
         let a = cloud(40, 0.0, 1);
-        let same = evaluate(&a, &cloud(40, 0.0, 2), &opt).unwrap();
-        let far = evaluate(&a, &cloud(40, 0.7, 3), &opt).unwrap();
+        let json = |r: BatchComparison| serde_json::to_value(r).unwrap();
+        let same = json(evaluate(&a, &cloud(40, 0.0, 2), &opt).unwrap());
+        let far = json(evaluate(&a, &cloud(40, 0.7, 3), &opt).unwrap());
         assert!(far["fd"]["value"].as_f64() > same["fd"]["value"].as_f64());
         assert!(far["precision"]["value"].as_f64() < same["precision"]["value"].as_f64());
         assert_eq!(same["kid"]["subset_size"], 40);
@@ -220,12 +303,5 @@ mod tests {
             let iv = &same[key]["interval"];
             assert!(iv[0].as_f64().unwrap() <= iv[1].as_f64().unwrap(), "{key}");
         }
-    }
-
-    #[test]
-    fn percentile_interpolates() {
-        assert_eq!(percentile(&[1.0, 2.0, 3.0], 0.5), Some(2.0));
-        assert_eq!(percentile(&[0.0, 10.0], 0.25), Some(2.5));
-        assert_eq!(percentile(&[], 0.5), None);
     }
 }

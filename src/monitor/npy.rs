@@ -1,4 +1,4 @@
-//! Feature matrices from files for `assay compare --features-file`: a minimal `.npy` reader
+//! Feature matrices from files for `assay compare --features-file` (and the fuzz harness): a minimal `.npy` reader
 //! (format versions 1–3, dtype `<f4`/`<f8`, C order, 2-D) and comma-separated text (`.csv`, an
 //! optional header row of non-numbers is skipped). Rows are samples, columns are dimensions.
 
