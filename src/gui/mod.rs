@@ -121,6 +121,8 @@
 
 pub mod bench;
 pub mod bench_catalog;
+mod commands;
+mod events;
 mod jobs;
 pub mod labeling;
 mod labeling_jobs;
@@ -818,6 +820,8 @@ impl App {
         self.cmds.push(c);
     }
 
+    /// Handles every event the background jobs sent since the last frame, then the
+    /// collection's per-frame chores (`events.rs`).
     fn drain_events(&mut self, ctx: &egui::Context) {
         while let Ok(ev) = self.rx.try_recv() {
             let Some(c) = self.coll.as_mut() else {
@@ -834,85 +838,15 @@ impl App {
                         c.hist_cache.insert(key, h);
                     }
                 }
-                Event::Raw(id, r) => {
-                    if c.raw_requested == Some(id) {
-                        let r = r.map(|o| {
-                            o.map(|(raw, warnings)| {
-                                let pretty = serde_json::from_str::<serde_json::Value>(&raw)
-                                    .ok()
-                                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                                    .unwrap_or(raw);
-                                (pretty, warnings)
-                            })
-                        });
-                        c.raw = Some((id, r));
-                    }
-                }
-                Event::Written(seq, n) => {
-                    c.done_seq = c.done_seq.max(seq);
-                    c.unconfirmed.retain(|(s, _)| *s > seq);
-                    if !c.reload_in_flight && c.pending_rows.is_none() {
-                        // Every later read sees this batch.
-                        c.flag_log.retain(|(s, _)| *s > seq);
-                    }
-                    if n == 0 {
-                        // Show what the store really holds.
-                        c.reload();
-                    }
-                }
+                Event::Raw(id, r) => c.receive_raw(id, r),
+                Event::Written(seq, n) => c.batch_written(seq, n),
                 Event::ScanDone(r) => {
-                    c.scan = None;
-                    if let Err(e) = &r {
-                        self.message = Some((format!("scan failed: {e}"), true));
-                    }
-                    c.last_scan = Some(r.map(|s| *s));
-                    c.reload_in_flight = false;
-                    c.reload();
-                    c.pregenerated = false;
-                }
-                Event::Full(id, r) => {
-                    if c.full_requested == Some(id) {
-                        c.full_requested = None;
-                    }
-                    match r {
-                        Ok((img, scaled)) => {
-                            // Keep a few full images (compare shows up to four).
-                            if c.full_tex.len() >= 6 {
-                                let keep: Vec<i64> = c.compare_ids.clone();
-                                let cursor = c.sel.cursor;
-                                c.full_tex
-                                    .retain(|k, _| keep.contains(k) || Some(*k) == cursor);
-                            }
-                            let t = ctx.load_texture(
-                                format!("full-{id}"),
-                                img,
-                                egui::TextureOptions::LINEAR,
-                            );
-                            c.full_tex.insert(id, (t, scaled));
-                        }
-                        Err(e) => {
-                            c.full_failed.insert(id, e);
-                        }
+                    if let Some(e) = c.scan_done(r) {
+                        self.message = Some((e, true));
                     }
                 }
-                Event::ExportDone(r) => {
-                    c.export_job = None;
-                    self.message = Some(match &r {
-                        Ok(rep) => (
-                            format!(
-                                "exported {} files to {} ({} already there, {} failed{})",
-                                rep.exported,
-                                rep.to.display(),
-                                rep.already,
-                                rep.failed.len(),
-                                if rep.cancelled { ", cancelled" } else { "" }
-                            ),
-                            !rep.failed.is_empty(),
-                        ),
-                        Err(e) => (format!("export failed: {e}"), true),
-                    });
-                    c.last_export = Some(r);
-                }
+                Event::Full(id, r) => c.receive_full(id, r, ctx),
+                Event::ExportDone(r) => self.message = Some(c.export_done(r)),
                 Event::Error(e) => self.message = Some((e, true)),
                 Event::Label(m) => {
                     if let Some(e) = labeling::on_msg(c, m, ctx) {
@@ -928,22 +862,7 @@ impl App {
                         Err(e) => (e, true),
                     });
                 }
-                Event::PolicyCalibrated(cal) => {
-                    let hash = self
-                        .policy
-                        .editor
-                        .prepared
-                        .as_ref()
-                        .ok()
-                        .map(|p| p.hash.clone());
-                    if let Some((a, r)) = self
-                        .policy
-                        .evidence
-                        .receive_calibration(cal, hash.as_deref())
-                    {
-                        self.policy.editor.apply_bands(a, r);
-                    }
-                }
+                Event::PolicyCalibrated(cal) => self.policy.receive_calibration(cal),
                 Event::PolicyEvidence(t, e) => self.policy.evidence.receive_evidence(t, e),
                 Event::Scorers(r) => match r {
                     Ok(rows) => self.scorers.rows = Some(rows),
@@ -967,26 +886,11 @@ impl App {
             }
         }
         if let Some(c) = self.coll.as_mut() {
-            for (id, r) in c.thumbs.take_results() {
-                match r {
-                    Ok(img) => c.textures.insert(ctx, id, img),
-                    Err(e) => {
-                        c.textures.failed.insert(id, e);
-                    }
-                }
-            }
-            // While scanning, show new rows as they are committed.
-            if c.scan.is_some() && c.last_reload.elapsed() > Duration::from_millis(1500) {
-                c.reload();
-            }
-            if c.scan.is_none() && c.loaded && !c.pregenerated && !c.reload_in_flight {
-                // The thumbnail workers walk the rows themselves (no list of a million paths).
-                c.thumbs.pregenerate(&c.rows, c.root.clone());
-                c.pregenerated = true;
-            }
+            c.after_events(ctx);
         }
     }
 
+    /// Runs one command pushed during the frame (the longer ones are in `commands.rs`).
     fn apply(&mut self, cmd: Cmd, ctx: &egui::Context) {
         if let Cmd::Open(dir) = cmd {
             self.open(dir, ctx);
@@ -995,15 +899,7 @@ impl App {
         let Some(c) = self.coll.as_mut() else { return };
         match cmd {
             Cmd::Open(_) => {}
-            Cmd::Rescan => {
-                if c.scan.is_none() {
-                    let mut opts = ScanOptions::new(&c.root);
-                    opts.db = Some(c.db.clone());
-                    opts.clip = c.clip.clone();
-                    opts.thumbnails = c.db.parent().map(|d| d.join("thumbs"));
-                    c.scan = Some(ScanJob::start(opts, self.out.clone()));
-                }
-            }
+            Cmd::Rescan => c.rescan(&self.out),
             Cmd::CancelScan => {
                 if let Some(s) = &c.scan {
                     s.cancel.store(true, Ordering::Relaxed);
@@ -1021,17 +917,13 @@ impl App {
                 apply_change(c, ch);
             }
             Cmd::Undo => {
-                if let Some(ch) = c.history.undo() {
-                    let flags = ch.items.iter().map(|(id, b, _)| (*id, b.clone())).collect();
-                    c.write_flags(flags, Some("undo"));
-                    self.message = Some((format!("undid: {}", ch.label), false));
+                if let Some(label) = c.undo_change() {
+                    self.message = Some((format!("undid: {label}"), false));
                 }
             }
             Cmd::Redo => {
-                if let Some(ch) = c.history.redo() {
-                    let flags = ch.items.iter().map(|(id, _, a)| (*id, a.clone())).collect();
-                    c.write_flags(flags, Some("redo"));
-                    self.message = Some((format!("redid: {}", ch.label), false));
+                if let Some(label) = c.redo_change() {
+                    self.message = Some((format!("redid: {label}"), false));
                 }
             }
             Cmd::Click(id, mode) => {
@@ -1060,37 +952,7 @@ impl App {
                     self.mode = ViewMode::Detail;
                 }
             }
-            Cmd::ShowCompare => {
-                let mut ids: Vec<i64> = c
-                    .view_ids
-                    .iter()
-                    .copied()
-                    .filter(|id| c.sel.selected.contains(id))
-                    .take(4)
-                    .collect();
-                if ids.len() < 2 {
-                    // Lightroom: with one image, compare it with the next one.
-                    ids.clear();
-                    if let Some(p) = c
-                        .sel
-                        .cursor
-                        .and_then(|x| c.view_ids.iter().position(|&v| v == x))
-                    {
-                        ids.extend(c.view_ids.iter().skip(p).take(2));
-                        if ids.len() < 2 && p > 0 {
-                            ids.insert(0, c.view_ids[p - 1]);
-                        }
-                    }
-                }
-                if ids.len() >= 2 {
-                    c.compare_ids = ids;
-                    c.compare_focus = 0;
-                    c.zoom = ZoomPan::default();
-                    self.mode = ViewMode::Compare;
-                } else {
-                    self.message = Some(("select 2–4 images to compare".into(), false));
-                }
-            }
+            Cmd::ShowCompare => self.show_compare(),
             Cmd::FocusCompare(i) => {
                 if i < c.compare_ids.len() {
                     c.compare_focus = i;
@@ -1100,52 +962,7 @@ impl App {
                 self.settings.filters.dup_group = Some(g);
                 c.view_dirty = true;
             }
-            Cmd::StartExport(req, scope) => {
-                if crate::export::is_inside(&req.to, &c.root) {
-                    self.message = Some((
-                        format!(
-                            "the export folder {} is inside the collection; choose one outside it",
-                            req.to.display()
-                        ),
-                        true,
-                    ));
-                    return;
-                }
-                let rows: Vec<ImageRow> = match scope {
-                    ExportScope::Accepted => c
-                        .rows
-                        .iter()
-                        .filter(|r| model::status_of(r) == "accepted")
-                        .map(|r| ImageRow::clone(r))
-                        .collect(),
-                    ExportScope::Selected => c
-                        .sel
-                        .targets()
-                        .iter()
-                        .filter_map(|id| c.row(*id).cloned())
-                        .collect(),
-                    ExportScope::Shown => c
-                        .view
-                        .iter()
-                        .map(|&i| ImageRow::clone(&c.rows[i]))
-                        .collect(),
-                };
-                let mut rows: Vec<ImageRow> =
-                    rows.into_iter().filter(|r| r.error.is_none()).collect();
-                rows.sort_by(|a, b| a.path.cmp(&b.path));
-                if rows.is_empty() {
-                    self.message = Some(("nothing to export".into(), true));
-                    return;
-                }
-                c.export_job = Some(ExportJob::start(
-                    c.root.clone(),
-                    c.db.clone(),
-                    rows,
-                    req,
-                    self.out.clone(),
-                ));
-                self.export_dialog = None;
-            }
+            Cmd::StartExport(req, scope) => self.start_export(req, scope),
             Cmd::ShowPareto => self.mode = ViewMode::Pareto,
             Cmd::ShowPolicy => self.mode = ViewMode::Policy,
             Cmd::ShowScorers => self.mode = ViewMode::Scorers,

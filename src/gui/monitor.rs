@@ -259,12 +259,41 @@ fn pct(v: &Value) -> String {
         .map_or_else(|| "n/a".into(), |x| format!("{:.1} %", 100.0 * x))
 }
 
+/// The monitor view: batch field, baseline and signal; drift thresholds and report export;
+/// the batch tables and plots of the latest result.
 pub fn show(app: &mut App, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
     let Some(c) = app.coll.as_ref() else { return };
     let st = &mut app.monitor;
-    // (Re)compute when the inputs or the rows change. Agreement reads the decisions from the
-    // store, so a flag made here waits until the database worker has committed it.
+    request_compute(ui, st, c, &app.out);
+    let busy = !st.up_to_date();
+    ui.horizontal_wrapped(|ui| choices_row(ui, st, busy, &mut cmds));
+    ui.horizontal_wrapped(|ui| {
+        thresholds(ui, st);
+        ui.separator();
+        report_export(ui, st, &c.db, &app.out);
+    });
+    ui.separator();
+    if let Some(e) = &st.error {
+        ui.colored_label(DRIFT, e);
+    }
+    let Some(res) = st.result.clone() else {
+        if st.error.is_none() {
+            ui.weak("Computing the batches...");
+        }
+        app.cmds.extend(cmds);
+        return;
+    };
+    let signal = st.signal.clone();
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| results(ui, &res, signal.as_deref()));
+    app.cmds.extend(cmds);
+}
+
+/// Starts a computation when the inputs or the rows changed. Agreement reads the decisions
+/// from the store, so a flag made here waits until the database worker has committed it.
+fn request_compute(ui: &egui::Ui, st: &mut MonitorState, c: &super::Collection, out: &Outbox) {
     let key = (
         st.by.clone(),
         st.baseline.clone(),
@@ -285,149 +314,142 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
             st.baseline.clone(),
             st.thresholds,
             st.generation,
-            app.out.clone(),
+            out.clone(),
         );
     }
-    let busy = !st.up_to_date();
-    ui.horizontal_wrapped(|ui| {
-        if ui.button("Back to grid").clicked() {
-            cmds.push(Cmd::ShowGrid);
-        }
-        ui.separator();
-        ui.label(RichText::new("Batch monitor").strong());
-        ui.label("batch by");
-        let fields: Vec<(String, String)> = monitor::batch_fields()
-            .into_iter()
-            .map(|f| (f.to_string(), f.to_string()))
-            .collect();
-        if let Some(by) = combo(ui, "monitor-by", "Batch by", &st.by, &fields)
-            && by != st.by
-        {
-            st.by = by;
-            st.baseline = None;
-        }
-        ui.label("baseline");
-        let names: Vec<(String, String)> = st
-            .result
-            .as_ref()
-            .map(|r| r.batches.keys().map(|k| (k.clone(), k.clone())).collect())
-            .unwrap_or_default();
-        let shown = st
-            .result
-            .as_ref()
-            .map_or_else(String::new, |r| r.baseline.clone());
-        if let Some(b) = combo(ui, "monitor-baseline", "Baseline batch", &shown, &names) {
-            st.baseline = Some(b);
-        }
-        ui.label("signal");
-        let keys: Vec<(String, String)> = st
-            .result
-            .as_ref()
-            .map(|r| {
-                r.keys
-                    .iter()
-                    .map(|k| (k.clone(), signal_label(k)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let shown = st.signal.as_deref().map(signal_label).unwrap_or_default();
-        if let Some(k) = combo(ui, "monitor-signal", "Signal", &shown, &keys) {
-            st.signal = Some(k);
-        }
-        if busy {
-            ui.spinner();
-            ui.weak("computing...");
-        }
-    });
-    ui.horizontal_wrapped(|ui| {
-        let l = ui.label("Drift: KS p <");
-        ui.add(
-            egui::DragValue::new(&mut st.thresholds.alpha)
-                .range(1e-6..=0.5)
-                .speed(0.001),
-        )
-        .labelled_by(l.id);
-        let l = ui.label("or PSI >=");
-        ui.add(
-            egui::DragValue::new(&mut st.thresholds.psi)
-                .range(0.01..=5.0)
-                .speed(0.01),
-        )
-        .labelled_by(l.id);
-        let l = ui.label("PSI bins");
-        ui.add(egui::DragValue::new(&mut st.thresholds.bins).range(2..=50))
-            .labelled_by(l.id);
-        ui.separator();
-        if !st.report_path_set {
-            st.report_path = default_report_path(&c.db, &st.by).display().to_string();
-            st.report_path_set = true;
-        }
-        ui.label("report");
-        ui.add(egui::TextEdit::singleline(&mut st.report_path).desired_width(260.0))
-            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Report file"));
-        if ui.button("Browse...").clicked()
-            && let Some(p) = rfd::FileDialog::new()
-                .add_filter("HTML", &["html"])
-                .set_file_name(format!("monitor-{}.html", st.by))
-                .save_file()
-        {
-            st.report_path = p.display().to_string();
-        }
-        let can = st.result.is_some() && !st.exporting && !st.report_path.trim().is_empty();
-        if ui
-            .add_enabled(can, egui::Button::new("Export report"))
-            .on_hover_text(
-                "self-contained HTML with the tables and plots (as assay monitor --format html)",
-            )
-            .clicked()
-            && let Some(res) = st.result.clone()
-        {
-            st.exporting = true;
-            export(res, PathBuf::from(st.report_path.trim()), app.out.clone());
-        }
-    });
-    ui.separator();
-    if let Some(e) = &st.error {
-        ui.colored_label(DRIFT, e);
+}
+
+/// Back to the grid, and the choice of batch field, baseline batch and signal.
+fn choices_row(ui: &mut egui::Ui, st: &mut MonitorState, busy: bool, cmds: &mut Vec<Cmd>) {
+    if ui.button("Back to grid").clicked() {
+        cmds.push(Cmd::ShowGrid);
     }
-    let Some(res) = st.result.clone() else {
-        if st.error.is_none() {
-            ui.weak("Computing the batches...");
-        }
-        app.cmds.extend(cmds);
-        return;
-    };
-    let signal = st.signal.clone();
-    egui::ScrollArea::vertical()
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            batches_table(ui, &res);
-            if res.batches.len() < 2 {
-                ui.weak(format!(
-                    "Only one batch by {}: choose another field to compare batches.",
-                    res.by
-                ));
-            }
-            if res.keys.is_empty() {
-                ui.weak("No numeric signal has values yet (scan the collection first).");
-            }
-            if let Some(key) = &signal {
-                ui.add_space(8.0);
-                ui.label(RichText::new(format!("{} by batch", signal_label(key))).strong());
-                signal_table(ui, &res, key);
-                ui.columns(2, |cols| {
-                    means_plot(&mut cols[0], &res, key);
-                    ridgeline(&mut cols[1], &res, key);
-                });
-            }
-            ui.add_space(8.0);
-            ui.columns(2, |cols| {
-                review_plot(&mut cols[0], &res);
-                agreement_plot(&mut cols[1], &res);
-            });
-            ui.weak(res.report["drift_rule"].as_str().unwrap_or(""));
+    ui.separator();
+    ui.label(RichText::new("Batch monitor").strong());
+    ui.label("batch by");
+    let fields: Vec<(String, String)> = monitor::batch_fields()
+        .into_iter()
+        .map(|f| (f.to_string(), f.to_string()))
+        .collect();
+    if let Some(by) = combo(ui, "monitor-by", "Batch by", &st.by, &fields)
+        && by != st.by
+    {
+        st.by = by;
+        st.baseline = None;
+    }
+    ui.label("baseline");
+    let names: Vec<(String, String)> = st
+        .result
+        .as_ref()
+        .map(|r| r.batches.keys().map(|k| (k.clone(), k.clone())).collect())
+        .unwrap_or_default();
+    let shown = st
+        .result
+        .as_ref()
+        .map_or_else(String::new, |r| r.baseline.clone());
+    if let Some(b) = combo(ui, "monitor-baseline", "Baseline batch", &shown, &names) {
+        st.baseline = Some(b);
+    }
+    ui.label("signal");
+    let keys: Vec<(String, String)> = st
+        .result
+        .as_ref()
+        .map(|r| {
+            r.keys
+                .iter()
+                .map(|k| (k.clone(), signal_label(k)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown = st.signal.as_deref().map(signal_label).unwrap_or_default();
+    if let Some(k) = combo(ui, "monitor-signal", "Signal", &shown, &keys) {
+        st.signal = Some(k);
+    }
+    if busy {
+        ui.spinner();
+        ui.weak("computing...");
+    }
+}
+
+/// The drift rule's thresholds: KS p-value, PSI and PSI bins.
+fn thresholds(ui: &mut egui::Ui, st: &mut MonitorState) {
+    let l = ui.label("Drift: KS p <");
+    ui.add(
+        egui::DragValue::new(&mut st.thresholds.alpha)
+            .range(1e-6..=0.5)
+            .speed(0.001),
+    )
+    .labelled_by(l.id);
+    let l = ui.label("or PSI >=");
+    ui.add(
+        egui::DragValue::new(&mut st.thresholds.psi)
+            .range(0.01..=5.0)
+            .speed(0.01),
+    )
+    .labelled_by(l.id);
+    let l = ui.label("PSI bins");
+    ui.add(egui::DragValue::new(&mut st.thresholds.bins).range(2..=50))
+        .labelled_by(l.id);
+}
+
+/// The report file (default next to the database), Browse and Export report.
+fn report_export(ui: &mut egui::Ui, st: &mut MonitorState, db: &std::path::Path, out: &Outbox) {
+    if !st.report_path_set {
+        st.report_path = default_report_path(db, &st.by).display().to_string();
+        st.report_path_set = true;
+    }
+    ui.label("report");
+    ui.add(egui::TextEdit::singleline(&mut st.report_path).desired_width(260.0))
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Report file"));
+    if ui.button("Browse...").clicked()
+        && let Some(p) = rfd::FileDialog::new()
+            .add_filter("HTML", &["html"])
+            .set_file_name(format!("monitor-{}.html", st.by))
+            .save_file()
+    {
+        st.report_path = p.display().to_string();
+    }
+    let can = st.result.is_some() && !st.exporting && !st.report_path.trim().is_empty();
+    if ui
+        .add_enabled(can, egui::Button::new("Export report"))
+        .on_hover_text(
+            "self-contained HTML with the tables and plots (as assay monitor --format html)",
+        )
+        .clicked()
+        && let Some(res) = st.result.clone()
+    {
+        st.exporting = true;
+        export(res, PathBuf::from(st.report_path.trim()), out.clone());
+    }
+}
+
+/// The batches table, the chosen signal's table and plots, review share and agreement.
+fn results(ui: &mut egui::Ui, res: &MonitorResult, signal: Option<&str>) {
+    batches_table(ui, res);
+    if res.batches.len() < 2 {
+        ui.weak(format!(
+            "Only one batch by {}: choose another field to compare batches.",
+            res.by
+        ));
+    }
+    if res.keys.is_empty() {
+        ui.weak("No numeric signal has values yet (scan the collection first).");
+    }
+    if let Some(key) = signal {
+        ui.add_space(8.0);
+        ui.label(RichText::new(format!("{} by batch", signal_label(key))).strong());
+        signal_table(ui, res, key);
+        ui.columns(2, |cols| {
+            means_plot(&mut cols[0], res, key);
+            ridgeline(&mut cols[1], res, key);
         });
-    app.cmds.extend(cmds);
+    }
+    ui.add_space(8.0);
+    ui.columns(2, |cols| {
+        review_plot(&mut cols[0], res);
+        agreement_plot(&mut cols[1], res);
+    });
+    ui.weak(res.report["drift_rule"].as_str().unwrap_or(""));
 }
 
 fn batch_names(res: &MonitorResult) -> Vec<String> {

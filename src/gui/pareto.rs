@@ -180,6 +180,11 @@ fn ramp(t: f64) -> Color32 {
     )
 }
 
+/// One legend entry of the scatter plot: name, colour and points.
+type Series = (String, Color32, Vec<[f64; 2]>);
+
+/// The scatter plot of the two chosen signals with the Pareto front, box and click selection,
+/// and a hover tooltip with the thumbnail.
 fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
     let pts = scatter_points(app);
     let p = app.settings.pareto.clone();
@@ -213,9 +218,61 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
         ui.label("No shown image has both signals.");
         return;
     }
-    // Series: by status (4) or by colour bins (8) of a third signal.
-    let mut series: Vec<(String, Color32, Vec<[f64; 2]>)> = Vec::new();
-    match &p.color_by {
+    let series = scatter_series(c, &pts, p.color_by.as_deref());
+    let mut front_pts: Vec<[f64; 2]> = pts
+        .iter()
+        .filter(|(id, _, _)| front_set.contains(id))
+        .map(|(_, x, y)| [*x, *y])
+        .collect();
+    front_pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    let sel_pts: Vec<[f64; 2]> = pts
+        .iter()
+        .filter(|(id, _, _)| selected.contains(id))
+        .map(|(_, x, y)| [*x, *y])
+        .collect();
+    let resp = Plot::new("pareto-plot")
+        .x_axis_label(label(&p.x))
+        .y_axis_label(label(&p.y))
+        .allow_drag(false)
+        .allow_boxed_zoom(false)
+        .legend(egui_plot::Legend::default())
+        .show(ui, |pu| {
+            plot_scatter(pu, series, front_pts, sel_pts, p.brush_start);
+            (pu.pointer_coordinate(), *pu.transform())
+        });
+    let (pointer, transform) = resp.inner;
+    let r = resp.response;
+    // Nearest point within 10 px of the pointer.
+    let nearest = r.hover_pos().and_then(|hp| {
+        pts.iter()
+            .map(|(id, x, y)| {
+                (
+                    *id,
+                    transform
+                        .position_from_point(&PlotPoint::new(*x, *y))
+                        .distance(hp),
+                )
+            })
+            .filter(|(_, d)| *d <= 10.0)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, _)| id)
+    });
+    let brush_start = &mut app.settings.pareto.brush_start;
+    select_by_pointer(&r, pointer, nearest, &pts, brush_start, &mut c.sel, cmds);
+    if let Some(id) = nearest {
+        hover_tooltip(ui, c, id, &p, front_set.contains(&id));
+    }
+    let _ = ViewMode::Pareto;
+}
+
+/// The scatter's series: by status (4), or by colour bins (8, plus "no value") of a third signal.
+fn scatter_series(
+    c: &super::Collection,
+    pts: &[(i64, f64, f64)],
+    color_by: Option<&str>,
+) -> Vec<Series> {
+    let mut series: Vec<Series> = Vec::new();
+    match color_by {
         None => {
             for s in STATUSES {
                 let v: Vec<[f64; 2]> = pts
@@ -264,87 +321,73 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
             }
         }
     }
-    let mut front_pts: Vec<[f64; 2]> = pts
-        .iter()
-        .filter(|(id, _, _)| front_set.contains(id))
-        .map(|(_, x, y)| [*x, *y])
-        .collect();
-    front_pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
-    let sel_pts: Vec<[f64; 2]> = pts
-        .iter()
-        .filter(|(id, _, _)| selected.contains(id))
-        .map(|(_, x, y)| [*x, *y])
-        .collect();
-    let brush = p.brush_start;
-    let resp = Plot::new("pareto-plot")
-        .x_axis_label(label(&p.x))
-        .y_axis_label(label(&p.y))
-        .allow_drag(false)
-        .allow_boxed_zoom(false)
-        .legend(egui_plot::Legend::default())
-        .show(ui, |pu| {
-            for (name, col, v) in series {
-                if !v.is_empty() {
-                    pu.points(
-                        Points::new(name, PlotPoints::from(v))
-                            .color(col)
-                            .radius(3.0)
-                            .filled(true),
-                    );
-                }
-            }
-            pu.line(
-                Line::new("Pareto front", PlotPoints::from(front_pts.clone()))
-                    .color(Color32::from_rgb(255, 200, 60))
-                    .width(1.5),
-            );
+    series
+}
+
+/// Draws the series, the front (line and diamonds), the selection rings and the brush box.
+fn plot_scatter(
+    pu: &mut egui_plot::PlotUi,
+    series: Vec<Series>,
+    front_pts: Vec<[f64; 2]>,
+    sel_pts: Vec<[f64; 2]>,
+    brush: Option<PlotPoint>,
+) {
+    for (name, col, v) in series {
+        if !v.is_empty() {
             pu.points(
-                Points::new("front", PlotPoints::from(front_pts))
-                    .shape(MarkerShape::Diamond)
-                    .color(Color32::from_rgb(255, 200, 60))
-                    .radius(5.0)
-                    .filled(false),
+                Points::new(name, PlotPoints::from(v))
+                    .color(col)
+                    .radius(3.0)
+                    .filled(true),
             );
-            if !sel_pts.is_empty() {
-                pu.points(
-                    Points::new("selected", PlotPoints::from(sel_pts))
-                        .color(Color32::WHITE)
-                        .radius(6.0)
-                        .filled(false),
-                );
-            }
-            if let (Some(a), Some(b)) = (brush, pu.pointer_coordinate()) {
-                let poly = vec![[a.x, a.y], [b.x, a.y], [b.x, b.y], [a.x, b.y]];
-                pu.polygon(
-                    Polygon::new("brush", PlotPoints::from(poly))
-                        .fill_color(Color32::from_rgba_unmultiplied(120, 160, 255, 40)),
-                );
-            }
-            (pu.pointer_coordinate(), *pu.transform())
-        });
-    let (pointer, transform) = resp.inner;
-    let r = resp.response;
-    // Nearest point within 10 px of the pointer.
-    let nearest = r.hover_pos().and_then(|hp| {
-        pts.iter()
-            .map(|(id, x, y)| {
-                (
-                    *id,
-                    transform
-                        .position_from_point(&PlotPoint::new(*x, *y))
-                        .distance(hp),
-                )
-            })
-            .filter(|(_, d)| *d <= 10.0)
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(id, _)| id)
-    });
-    let modifiers = ui.input(|i| i.modifiers);
+        }
+    }
+    pu.line(
+        Line::new("Pareto front", PlotPoints::from(front_pts.clone()))
+            .color(Color32::from_rgb(255, 200, 60))
+            .width(1.5),
+    );
+    pu.points(
+        Points::new("front", PlotPoints::from(front_pts))
+            .shape(MarkerShape::Diamond)
+            .color(Color32::from_rgb(255, 200, 60))
+            .radius(5.0)
+            .filled(false),
+    );
+    if !sel_pts.is_empty() {
+        pu.points(
+            Points::new("selected", PlotPoints::from(sel_pts))
+                .color(Color32::WHITE)
+                .radius(6.0)
+                .filled(false),
+        );
+    }
+    if let (Some(a), Some(b)) = (brush, pu.pointer_coordinate()) {
+        let poly = vec![[a.x, a.y], [b.x, a.y], [b.x, b.y], [a.x, b.y]];
+        pu.polygon(
+            Polygon::new("brush", PlotPoints::from(poly))
+                .fill_color(Color32::from_rgba_unmultiplied(120, 160, 255, 40)),
+        );
+    }
+}
+
+/// Box selection by dragging (Ctrl adds) and click selection of the nearest point (Ctrl
+/// toggles); a click on nothing clears the selection.
+fn select_by_pointer(
+    r: &egui::Response,
+    pointer: Option<PlotPoint>,
+    nearest: Option<i64>,
+    pts: &[(i64, f64, f64)],
+    brush_start: &mut Option<PlotPoint>,
+    sel: &mut super::model::Selection,
+    cmds: &mut Vec<Cmd>,
+) {
+    let modifiers = r.ctx.input(|i| i.modifiers);
     if r.drag_started() {
-        app.settings.pareto.brush_start = pointer;
+        *brush_start = pointer;
     }
     if r.drag_stopped() {
-        if let (Some(a), Some(b)) = (app.settings.pareto.brush_start.take(), pointer) {
+        if let (Some(a), Some(b)) = (brush_start.take(), pointer) {
             let (x0, x1) = (a.x.min(b.x), a.x.max(b.x));
             let (y0, y1) = (a.y.min(b.y), a.y.max(b.y));
             let inside: Vec<i64> = pts
@@ -353,11 +396,11 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
                 .map(|(id, _, _)| *id)
                 .collect();
             if !modifiers.command {
-                c.sel.selected.clear();
+                sel.selected.clear();
             }
-            c.sel.selected.extend(inside.iter().copied());
+            sel.selected.extend(inside.iter().copied());
             if let Some(first) = inside.first() {
-                c.sel.cursor = Some(*first);
+                sel.cursor = Some(*first);
             }
         }
     } else if r.clicked() {
@@ -369,42 +412,51 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
             };
             cmds.push(Cmd::Click(id, mode));
         } else if !modifiers.command {
-            c.sel.selected.clear();
+            sel.selected.clear();
         }
     }
-    if let Some(id) = nearest
-        && let Some(row) = c.row(id).cloned()
-    {
-        let tex = c.textures.get_sized(id);
-        if tex.is_none() && row.error.is_none() {
-            let req = c.thumb_req(&row);
-            c.thumbs.want(vec![req]);
-        }
-        egui::Tooltip::always_open(
-            ui.ctx().clone(),
-            ui.layer_id(),
-            egui::Id::unique("pareto-hover"),
-            egui::PopupAnchor::Pointer,
-        )
-        .show(|ui| {
-            if let Some((t, size)) = tex {
-                let s = 160.0 / size.x.max(size.y);
-                ui.image((t, size * s));
-            }
-            ui.label(&row.path);
-            ui.label(format!(
-                "{}: {}  ·  {}: {}",
-                label(&p.x),
-                num(&row, &p.x).map_or("–".into(), |v| format!("{v:.4}")),
-                label(&p.y),
-                num(&row, &p.y).map_or("–".into(), |v| format!("{v:.4}"))
-            ));
-            if front_set.contains(&id) {
-                ui.colored_label(Color32::from_rgb(255, 200, 60), "on the Pareto front");
-            }
-        });
+}
+
+/// The hovered point's thumbnail (requested when missing), path, both values and whether it is
+/// on the front.
+fn hover_tooltip(
+    ui: &egui::Ui,
+    c: &mut super::Collection,
+    id: i64,
+    p: &ParetoState,
+    on_front: bool,
+) {
+    let Some(row) = c.row(id).cloned() else {
+        return;
+    };
+    let tex = c.textures.get_sized(id);
+    if tex.is_none() && row.error.is_none() {
+        let req = c.thumb_req(&row);
+        c.thumbs.want(vec![req]);
     }
-    let _ = ViewMode::Pareto;
+    egui::Tooltip::always_open(
+        ui.ctx().clone(),
+        ui.layer_id(),
+        egui::Id::unique("pareto-hover"),
+        egui::PopupAnchor::Pointer,
+    )
+    .show(|ui| {
+        if let Some((t, size)) = tex {
+            let s = 160.0 / size.x.max(size.y);
+            ui.image((t, size * s));
+        }
+        ui.label(&row.path);
+        ui.label(format!(
+            "{}: {}  ·  {}: {}",
+            label(&p.x),
+            num(&row, &p.x).map_or("–".into(), |v| format!("{v:.4}")),
+            label(&p.y),
+            num(&row, &p.y).map_or("–".into(), |v| format!("{v:.4}"))
+        ));
+        if on_front {
+            ui.colored_label(Color32::from_rgb(255, 200, 60), "on the Pareto front");
+        }
+    });
 }
 
 /// Parallel coordinates over the chosen keys: one polyline per shown image (subsampled above

@@ -8,7 +8,7 @@
 //! when they finish. Fine-tuning from the aesthetic head shows fits done / planned with rate and
 //! ETA, and can be cancelled (nothing is stored then).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -158,6 +158,7 @@ fn acc_text(v: &Value) -> String {
     }
 }
 
+/// The scorer view: training controls, the table of versions and the chosen one's curve.
 pub fn show(app: &mut App, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
     let Some(c) = app.coll.as_ref() else { return };
@@ -177,92 +178,13 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     });
     ui.separator();
     ui.horizontal(|ui| {
-        egui::ComboBox::from_id_salt("scorer-head")
-            .selected_text(match st.head() {
-                HeadChoice::Auto => "linear or MLP (cross-validated)",
-                HeadChoice::Linear => "linear head",
-                HeadChoice::Mlp => "MLP head",
-            })
-            .show_ui(ui, |ui| {
-                ui.selectable_value(
-                    &mut st.head,
-                    Some(HeadChoice::Auto),
-                    "linear or MLP (cross-validated)",
-                );
-                ui.selectable_value(&mut st.head, Some(HeadChoice::Linear), "linear head");
-                ui.selectable_value(&mut st.head, Some(HeadChoice::Mlp), "MLP head");
-            });
-        ui.checkbox(&mut st.from_aesthetic, "start from the aesthetic head")
-            .on_hover_text(
-                "fine-tune the general aesthetic head on these labels (L2-SP toward its weights) and compare it with the head itself and a head from scratch on the same folds; activated only when it beats the general head",
-            );
-        let busy = st.busy.is_some();
-        if ui
-            .add_enabled(!busy, egui::Button::new("Train now"))
-            .on_hover_text(
-                "compare heads and L2 strengths by cross-validation, refit the best on every label, store the version and make it active",
-            )
-            .clicked()
-        {
-            st.busy = Some("training…".into());
-            if st.from_aesthetic {
-                let control = Arc::new(Control::default());
-                st.finetune = Some((control.clone(), Instant::now()));
-                st.busy = Some("fine-tuning…".into());
-                finetune_job(c.db.clone(), control, app.out.clone());
-            } else {
-                train_job(c.db.clone(), st.head(), app.out.clone());
-            }
-        }
-        let active = st
-            .rows
-            .as_ref()
-            .and_then(|r| r.iter().find(|x| x.active).cloned());
-        let prev = st.rows.as_ref().and_then(|rows| {
-            let a = active.as_ref()?;
-            rows.iter()
-                .filter(|r| r.version < a.version)
-                .max_by_key(|r| r.version)
-                .cloned()
-        });
-        if ui
-            .add_enabled(!busy && prev.is_some(), egui::Button::new("Roll back"))
-            .on_hover_text("activate the previous version")
-            .clicked()
-            && let Some(p) = prev
-        {
-            st.busy = Some("rolling back…".into());
-            switch_job(c.db.clone(), p, "rollback", app.out.clone());
-        }
+        head_picker(ui, st);
+        train_buttons(ui, st, &c.db, &app.out);
         if let Some(b) = &st.busy {
             ui.spinner();
             ui.label(b);
         }
-        if let Some((control, started)) = &st.finetune {
-            let (done, total) = control.progress();
-            let secs = started.elapsed().as_secs_f64();
-            let rate = done as f64 / secs.max(1e-3);
-            let eta = if done > 0 && total > done {
-                format!(", about {:.0} s left", (total - done) as f64 / rate)
-            } else {
-                String::new()
-            };
-            ui.add(
-                egui::ProgressBar::new(if total > 0 { done as f32 / total as f32 } else { 0.0 })
-                    .desired_width(160.0)
-                    .text(format!("{done} / {total} fits, {rate:.1}/s{eta}")),
-            );
-            if ui
-                .button("Cancel")
-                .on_hover_text("stop fine-tuning; nothing is stored")
-                .clicked()
-            {
-                control.cancel();
-                st.busy = Some("cancelling…".into());
-            }
-            ui.ctx()
-                .request_repaint_after(std::time::Duration::from_millis(200));
-        }
+        finetune_progress(ui, st);
         match &st.last {
             Some(Ok(m)) => {
                 ui.label(m);
@@ -283,6 +205,128 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         return;
     }
     ui.add_space(6.0);
+    versions_table(ui, st, &rows, &c.db, &app.out);
+    // Learning curve of the chosen (else active, else newest) version.
+    let pick = st
+        .chosen
+        .and_then(|id| rows.iter().find(|r| r.id == id))
+        .or_else(|| rows.iter().find(|r| r.active))
+        .or(rows.last());
+    if let Some(r) = pick {
+        version_details(ui, r);
+    }
+    for c in cmds {
+        app.push(c);
+    }
+}
+
+/// The head to train: linear, MLP or either by cross-validation; or fine-tune the aesthetic head.
+fn head_picker(ui: &mut egui::Ui, st: &mut ScorersState) {
+    egui::ComboBox::from_id_salt("scorer-head")
+        .selected_text(match st.head() {
+            HeadChoice::Auto => "linear or MLP (cross-validated)",
+            HeadChoice::Linear => "linear head",
+            HeadChoice::Mlp => "MLP head",
+        })
+        .show_ui(ui, |ui| {
+            ui.selectable_value(
+                &mut st.head,
+                Some(HeadChoice::Auto),
+                "linear or MLP (cross-validated)",
+            );
+            ui.selectable_value(&mut st.head, Some(HeadChoice::Linear), "linear head");
+            ui.selectable_value(&mut st.head, Some(HeadChoice::Mlp), "MLP head");
+        });
+    ui.checkbox(&mut st.from_aesthetic, "start from the aesthetic head")
+        .on_hover_text(
+            "fine-tune the general aesthetic head on these labels (L2-SP toward its weights) and compare it with the head itself and a head from scratch on the same folds; activated only when it beats the general head",
+        );
+}
+
+/// "Train now" (training or fine-tuning job) and "Roll back" to the previous version.
+fn train_buttons(ui: &mut egui::Ui, st: &mut ScorersState, db: &Path, out: &Outbox) {
+    let busy = st.busy.is_some();
+    if ui
+        .add_enabled(!busy, egui::Button::new("Train now"))
+        .on_hover_text(
+            "compare heads and L2 strengths by cross-validation, refit the best on every label, store the version and make it active",
+        )
+        .clicked()
+    {
+        st.busy = Some("training…".into());
+        if st.from_aesthetic {
+            let control = Arc::new(Control::default());
+            st.finetune = Some((control.clone(), Instant::now()));
+            st.busy = Some("fine-tuning…".into());
+            finetune_job(db.to_path_buf(), control, out.clone());
+        } else {
+            train_job(db.to_path_buf(), st.head(), out.clone());
+        }
+    }
+    let active = st
+        .rows
+        .as_ref()
+        .and_then(|r| r.iter().find(|x| x.active).cloned());
+    let prev = st.rows.as_ref().and_then(|rows| {
+        let a = active.as_ref()?;
+        rows.iter()
+            .filter(|r| r.version < a.version)
+            .max_by_key(|r| r.version)
+            .cloned()
+    });
+    if ui
+        .add_enabled(!busy && prev.is_some(), egui::Button::new("Roll back"))
+        .on_hover_text("activate the previous version")
+        .clicked()
+        && let Some(p) = prev
+    {
+        st.busy = Some("rolling back…".into());
+        switch_job(db.to_path_buf(), p, "rollback", out.clone());
+    }
+}
+
+/// Fits done / planned of a running fine-tune, with rate, ETA and Cancel.
+fn finetune_progress(ui: &mut egui::Ui, st: &mut ScorersState) {
+    let Some((control, started)) = &st.finetune else {
+        return;
+    };
+    let (done, total) = control.progress();
+    let secs = started.elapsed().as_secs_f64();
+    let rate = done as f64 / secs.max(1e-3);
+    let eta = if done > 0 && total > done {
+        format!(", about {:.0} s left", (total - done) as f64 / rate)
+    } else {
+        String::new()
+    };
+    ui.add(
+        egui::ProgressBar::new(if total > 0 {
+            done as f32 / total as f32
+        } else {
+            0.0
+        })
+        .desired_width(160.0)
+        .text(format!("{done} / {total} fits, {rate:.1}/s{eta}")),
+    );
+    if ui
+        .button("Cancel")
+        .on_hover_text("stop fine-tuning; nothing is stored")
+        .clicked()
+    {
+        control.cancel();
+        st.busy = Some("cancelling…".into());
+    }
+    ui.ctx()
+        .request_repaint_after(std::time::Duration::from_millis(200));
+}
+
+/// One row per stored version (newest first): metrics, choose, activate.
+fn versions_table(
+    ui: &mut egui::Ui,
+    st: &mut ScorersState,
+    rows: &[ScorerRow],
+    db: &Path,
+    out: &Outbox,
+) {
     egui::Grid::new("scorer-versions")
         .striped(true)
         .num_columns(8)
@@ -341,77 +385,70 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                         .clicked()
                 {
                     st.busy = Some("activating…".into());
-                    switch_job(c.db.clone(), r.clone(), "activate", app.out.clone());
+                    switch_job(db.to_path_buf(), r.clone(), "activate", out.clone());
                 }
                 ui.end_row();
             }
         });
-    // Learning curve of the chosen (else active, else newest) version.
-    let pick = st
-        .chosen
-        .and_then(|id| rows.iter().find(|r| r.id == id))
-        .or_else(|| rows.iter().find(|r| r.active))
-        .or(rows.last());
-    if let Some(r) = pick {
-        let m = metrics(r);
-        // Cross-validated curves are by training events; older versions stored pairs.
-        let x_key = if m["learning_curve"][0]["training_events"].is_null() {
-            "training_pairs"
-        } else {
-            "training_events"
-        };
-        let pts: Vec<[f64; 2]> = m["learning_curve"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| Some([p[x_key].as_f64()?, p["accuracy"].as_f64()?]))
-                    .collect()
-            })
-            .unwrap_or_default();
-        ui.add_space(8.0);
-        ui.label(
-            RichText::new(format!(
-                "Learning curve of v{} (accuracy on unseen labels vs {})",
-                r.version,
-                x_key.replace('_', " ")
-            ))
-            .strong(),
-        );
-        let cmp = &m["comparison"];
-        if cmp.is_object() {
-            comparison_plot(ui, cmp);
-        } else if pts.is_empty() {
-            ui.weak("no learning curve stored for this version");
-        } else {
-            Plot::new("learning-curve")
-                .height(220.0)
-                .x_axis_label(x_key.replace('_', " "))
-                .y_axis_label("pairwise accuracy on unseen labels")
-                .include_y(0.5)
-                .include_y(1.0)
-                .show(ui, |pu| {
-                    pu.line(
-                        Line::new("accuracy", PlotPoints::from(pts.clone()))
-                            .color(Color32::from_rgb(90, 150, 230)),
-                    );
-                    pu.points(
-                        Points::new("points", PlotPoints::from(pts))
-                            .radius(3.0)
-                            .color(Color32::from_rgb(90, 150, 230)),
-                    );
-                });
-        }
-        if let Some(method) = m["method"].as_str() {
-            ui.add(egui::Label::new(RichText::new(method).weak()).wrap());
-        }
-        if let Some(notes) = m["notes"].as_array().filter(|n| !n.is_empty()) {
-            for n in notes {
-                ui.weak(n.as_str().unwrap_or_default());
-            }
-        }
+}
+
+/// A version's learning curve (or its fine-tune comparison), method and notes.
+fn version_details(ui: &mut egui::Ui, r: &ScorerRow) {
+    let m = metrics(r);
+    // Cross-validated curves are by training events; older versions stored pairs.
+    let x_key = if m["learning_curve"][0]["training_events"].is_null() {
+        "training_pairs"
+    } else {
+        "training_events"
+    };
+    let pts: Vec<[f64; 2]> = m["learning_curve"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| Some([p[x_key].as_f64()?, p["accuracy"].as_f64()?]))
+                .collect()
+        })
+        .unwrap_or_default();
+    ui.add_space(8.0);
+    ui.label(
+        RichText::new(format!(
+            "Learning curve of v{} (accuracy on unseen labels vs {})",
+            r.version,
+            x_key.replace('_', " ")
+        ))
+        .strong(),
+    );
+    let cmp = &m["comparison"];
+    if cmp.is_object() {
+        comparison_plot(ui, cmp);
+    } else if pts.is_empty() {
+        ui.weak("no learning curve stored for this version");
+    } else {
+        Plot::new("learning-curve")
+            .height(220.0)
+            .x_axis_label(x_key.replace('_', " "))
+            .y_axis_label("pairwise accuracy on unseen labels")
+            .include_y(0.5)
+            .include_y(1.0)
+            .show(ui, |pu| {
+                pu.line(
+                    Line::new("accuracy", PlotPoints::from(pts.clone()))
+                        .color(Color32::from_rgb(90, 150, 230)),
+                );
+                pu.points(
+                    Points::new("points", PlotPoints::from(pts))
+                        .radius(3.0)
+                        .color(Color32::from_rgb(90, 150, 230)),
+                );
+            });
     }
-    for c in cmds {
-        app.push(c);
+    if let Some(method) = m["method"].as_str() {
+        ui.add(egui::Label::new(RichText::new(method).weak()).wrap());
+    }
+    if let Some(notes) = m["notes"].as_array().filter(|n| !n.is_empty()) {
+        for n in notes {
+            ui.weak(n.as_str().unwrap_or_default());
+        }
     }
 }
 

@@ -60,39 +60,97 @@ fn placeholder(painter: &egui::Painter, rect: Rect, icon: &str, text: &str, colo
         .galley(pos, galley, Color32::GRAY);
 }
 
+/// The sizes of one grid cell: the square thumbnail and the file name under it.
+#[derive(Clone, Copy)]
+struct CellGeometry {
+    size: f32,
+    label_h: f32,
+    cell: Vec2,
+}
+
 /// The thumbnail grid. Only visible rows are laid out (`ScrollArea::show_rows`); thumbnails are
 /// requested for the visible rows plus one screen of margin, nearest first.
 pub fn grid(app: &mut App, ui: &mut egui::Ui) {
     let size = app.settings.thumb_size;
     let Some(c) = app.coll.as_mut() else { return };
     if c.view.is_empty() {
-        ui.vertical_centered(|ui| {
-            ui.add_space(ui.available_height() * 0.3);
-            if !c.loaded || (c.rows.is_empty() && c.scanning()) {
-                ui.spinner();
-                ui.label("Reading the collection…");
-            } else if c.rows.is_empty() {
-                ui.heading("No images in this folder");
-                ui.label("Assay reads PNG, JPEG, WebP, GIF, BMP and TIFF files (sub-folders too).");
-            } else {
-                ui.heading("No image matches the filters");
-                if ui.button("Clear filters").clicked() {
-                    app.settings.filters = Default::default();
-                    c.view_dirty = true;
-                }
-            }
-        });
+        if empty_grid(ui, c) {
+            app.settings.filters = Default::default();
+            c.view_dirty = true;
+        }
         return;
     }
     let spacing = 6.0;
     let label_h = 16.0;
     let cell = Vec2::new(size, size + label_h);
+    let g = CellGeometry {
+        size,
+        label_h,
+        cell,
+    };
     let avail_w = ui.available_width();
     let cols = (((avail_w + spacing) / (cell.x + spacing)).floor() as usize).max(1);
     c.grid_cols = cols;
     let n = c.view.len();
     let nrows = n.div_ceil(cols);
     let row_h = cell.y;
+    let area = grid_area(ui, c, cols, row_h);
+    let mut cmds = Vec::new();
+    let cursor = c.sel.cursor;
+    let out = area.show_rows(ui, row_h, nrows, |ui, range| {
+        let first = range.start * cols;
+        let last = (range.end * cols).min(n);
+        for r in range {
+            ui.horizontal(|ui| {
+                ui.spacing_mut().item_spacing.x = spacing;
+                for k in 0..cols {
+                    let p = r * cols + k;
+                    let Some(&ri) = c.view.get(p) else { break };
+                    let row = &c.rows[ri];
+                    let selected = c.sel.selected.contains(&row.id);
+                    grid_cell(ui, row, &mut c.textures, selected, cursor, g, &mut cmds);
+                }
+            });
+        }
+        (first, last)
+    });
+    c.grid_scroll = (out.state.clamped_offset().y, out.inner_rect.height());
+    let (first, last) = out.inner;
+    request_thumbnails(c, first, last, cols);
+    for cmd in cmds {
+        app.push(cmd);
+    }
+}
+
+/// What an empty grid says (reading, no images, nothing matches); true when "Clear filters"
+/// was clicked.
+fn empty_grid(ui: &mut egui::Ui, c: &super::Collection) -> bool {
+    let mut clear = false;
+    ui.vertical_centered(|ui| {
+        ui.add_space(ui.available_height() * 0.3);
+        if !c.loaded || (c.rows.is_empty() && c.scanning()) {
+            ui.spinner();
+            ui.label("Reading the collection…");
+        } else if c.rows.is_empty() {
+            ui.heading("No images in this folder");
+            ui.label("Assay reads PNG, JPEG, WebP, GIF, BMP and TIFF files (sub-folders too).");
+        } else {
+            ui.heading("No image matches the filters");
+            if ui.button("Clear filters").clicked() {
+                clear = true;
+            }
+        }
+    });
+    clear
+}
+
+/// The grid's scroll area, scrolled to bring the cursor into view when asked to.
+fn grid_area(
+    ui: &egui::Ui,
+    c: &mut super::Collection,
+    cols: usize,
+    row_h: f32,
+) -> egui::ScrollArea {
     let mut area = egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .id_salt("grid");
@@ -112,179 +170,182 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
             }
         }
     }
-    let mut cmds = Vec::new();
-    let cursor = c.sel.cursor;
-    let out = area.show_rows(ui, row_h, nrows, |ui, range| {
-        let first = range.start * cols;
-        let last = (range.end * cols).min(n);
-        for r in range {
-            ui.horizontal(|ui| {
-                ui.spacing_mut().item_spacing.x = spacing;
-                for k in 0..cols {
-                    let p = r * cols + k;
-                    let Some(&ri) = c.view.get(p) else { break };
-                    let row = &c.rows[ri];
-                    let id = row.id;
-                    let (rect, resp) = ui.allocate_exact_size(cell, Sense::click());
-                    let name = file_name(&row.path).to_string();
-                    let status = status_of(row).to_string();
-                    let selected = c.sel.selected.contains(&id);
-                    resp.widget_info(|| {
-                        egui::WidgetInfo::selected(egui::Role::ListBoxOption, true, selected, &name)
-                    });
-                    if !ui.is_rect_visible(rect) {
-                        continue;
-                    }
-                    let painter = ui.painter();
-                    let img_rect = Rect::from_min_size(rect.min, Vec2::splat(size));
-                    if selected || cursor == Some(id) {
-                        painter.rect_filled(
-                            rect.expand(2.0),
-                            4.0,
-                            ui.visuals().selection.bg_fill.gamma_multiply(if selected {
-                                0.8
-                            } else {
-                                0.35
-                            }),
-                        );
-                    }
-                    let error = row.error.clone();
-                    let tex = if error.is_none() {
-                        c.textures.get(id)
-                    } else {
-                        None
-                    };
-                    match (&error, tex, c.textures.failed.get(&id)) {
-                        (Some(e), _, _) => {
-                            placeholder(painter, img_rect, "!", e, Color32::from_rgb(220, 120, 60))
-                        }
-                        (None, Some(t), _) => {
-                            let tsize = c
-                                .textures
-                                .get_sized(id)
-                                .map_or(Vec2::splat(1.0), |(_, s)| s);
-                            let s = (size / tsize.x).min(size / tsize.y);
-                            let r = Rect::from_center_size(img_rect.center(), tsize * s);
-                            painter.image(
-                                t,
-                                r,
-                                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-                                Color32::WHITE,
-                            );
-                        }
-                        (None, None, Some(e)) => {
-                            placeholder(painter, img_rect, "!", e, Color32::from_rgb(220, 120, 60))
-                        }
-                        (None, None, None) => {
-                            painter.rect_filled(img_rect, 4.0, Color32::from_gray(30));
-                        }
-                    }
-                    // Badges: status (top-left), rating (bottom-left), near-duplicate group.
-                    if !status_badge(&status).is_empty() {
-                        let b = Rect::from_min_size(
-                            img_rect.min + Vec2::new(3.0, 3.0),
-                            Vec2::new(18.0, 18.0),
-                        );
-                        painter.rect_filled(b, 9.0, status_color(&status));
-                        painter.text(
-                            b.center(),
-                            Align2::CENTER_CENTER,
-                            status_badge(&status),
-                            FontId::proportional(11.0),
-                            Color32::WHITE,
-                        );
-                    } else if let Some(earlier) = &row.earlier_decision {
-                        // Decided on an earlier version whose pixels differ: a hollow badge.
-                        let st = earlier.split(' ').next().unwrap_or("");
-                        if !status_badge(st).is_empty() {
-                            let center = img_rect.min + Vec2::new(12.0, 12.0);
-                            painter.circle_stroke(
-                                center,
-                                8.0,
-                                egui::Stroke::new(1.5, status_color(st)),
-                            );
-                            painter.text(
-                                center,
-                                Align2::CENTER_CENTER,
-                                status_badge(st),
-                                FontId::proportional(11.0),
-                                status_color(st),
-                            );
-                        }
-                    }
-                    if let Some(stars) = row.decision_rating.filter(|r| *r > 0) {
-                        painter.text(
-                            img_rect.left_bottom() + Vec2::new(4.0, -4.0),
-                            Align2::LEFT_BOTTOM,
-                            "*".repeat(stars as usize),
-                            FontId::monospace(14.0),
-                            Color32::from_rgb(250, 210, 80),
-                        );
-                    }
-                    if let Some(g) = dup_group(row) {
-                        let t = format!("≈{g}");
-                        let pos = img_rect.right_top() + Vec2::new(-4.0, 4.0);
-                        let bg = painter.text(
-                            pos,
-                            Align2::RIGHT_TOP,
-                            &t,
-                            FontId::proportional(11.0),
-                            Color32::WHITE,
-                        );
-                        painter.rect_filled(
-                            bg.expand(2.0),
-                            3.0,
-                            Color32::from_rgba_unmultiplied(60, 90, 200, 200),
-                        );
-                        painter.text(
-                            pos,
-                            Align2::RIGHT_TOP,
-                            &t,
-                            FontId::proportional(11.0),
-                            Color32::WHITE,
-                        );
-                    }
-                    let label_rect = Rect::from_min_size(
-                        Pos2::new(rect.left(), img_rect.bottom()),
-                        Vec2::new(size, label_h),
-                    );
-                    let galley = painter.layout_no_wrap(
-                        name.clone(),
-                        FontId::proportional(11.0),
-                        ui.visuals().text_color(),
-                    );
-                    painter.with_clip_rect(label_rect).galley(
-                        label_rect.left_top() + Vec2::new(2.0, 2.0),
-                        galley,
-                        Color32::WHITE,
-                    );
-                    if resp.double_clicked() {
-                        cmds.push(Cmd::ShowDetail(Some(id)));
-                    } else if resp.clicked() {
-                        let m = ui.input(|i| i.modifiers);
-                        let mode = if m.shift {
-                            ClickMode::Range
-                        } else if m.command {
-                            ClickMode::Toggle
-                        } else {
-                            ClickMode::Replace
-                        };
-                        cmds.push(Cmd::Click(id, mode));
-                    }
-                    resp.on_hover_ui_at_pointer(|ui| {
-                        ui.label(&row.path);
-                        if let Some(p) = &row.positive {
-                            ui.label(egui::RichText::new(truncate(p, 200)).weak());
-                        }
-                    });
-                }
-            });
-        }
-        (first, last)
+    area
+}
+
+/// One grid cell: thumbnail, badges, file name; clicks become commands.
+fn grid_cell(
+    ui: &mut egui::Ui,
+    row: &ImageRow,
+    textures: &mut super::thumbs::TextureCache,
+    selected: bool,
+    cursor: Option<i64>,
+    g: CellGeometry,
+    cmds: &mut Vec<Cmd>,
+) {
+    let id = row.id;
+    let (rect, resp) = ui.allocate_exact_size(g.cell, Sense::click());
+    let name = file_name(&row.path).to_string();
+    let status = status_of(row).to_string();
+    resp.widget_info(|| {
+        egui::WidgetInfo::selected(egui::Role::ListBoxOption, true, selected, &name)
     });
-    c.grid_scroll = (out.state.clamped_offset().y, out.inner_rect.height());
-    // Thumbnails: the visible range first, then one screen of margin on either side.
-    let (first, last) = out.inner;
+    if !ui.is_rect_visible(rect) {
+        return;
+    }
+    let painter = ui.painter();
+    let img_rect = Rect::from_min_size(rect.min, Vec2::splat(g.size));
+    if selected || cursor == Some(id) {
+        painter.rect_filled(
+            rect.expand(2.0),
+            4.0,
+            ui.visuals()
+                .selection
+                .bg_fill
+                .gamma_multiply(if selected { 0.8 } else { 0.35 }),
+        );
+    }
+    paint_thumbnail(painter, img_rect, row, textures, g.size);
+    paint_badges(painter, img_rect, row, &status);
+    let label_rect = Rect::from_min_size(
+        Pos2::new(rect.left(), img_rect.bottom()),
+        Vec2::new(g.size, g.label_h),
+    );
+    let galley = painter.layout_no_wrap(
+        name.clone(),
+        FontId::proportional(11.0),
+        ui.visuals().text_color(),
+    );
+    painter.with_clip_rect(label_rect).galley(
+        label_rect.left_top() + Vec2::new(2.0, 2.0),
+        galley,
+        Color32::WHITE,
+    );
+    if resp.double_clicked() {
+        cmds.push(Cmd::ShowDetail(Some(id)));
+    } else if resp.clicked() {
+        let m = ui.input(|i| i.modifiers);
+        let mode = if m.shift {
+            ClickMode::Range
+        } else if m.command {
+            ClickMode::Toggle
+        } else {
+            ClickMode::Replace
+        };
+        cmds.push(Cmd::Click(id, mode));
+    }
+    resp.on_hover_ui_at_pointer(|ui| {
+        ui.label(&row.path);
+        if let Some(p) = &row.positive {
+            ui.label(egui::RichText::new(truncate(p, 200)).weak());
+        }
+    });
+}
+
+/// The thumbnail fitted into its square, or a placeholder (file error, thumbnail failure,
+/// loading).
+fn paint_thumbnail(
+    painter: &egui::Painter,
+    img_rect: Rect,
+    row: &ImageRow,
+    textures: &mut super::thumbs::TextureCache,
+    size: f32,
+) {
+    let id = row.id;
+    let error = row.error.clone();
+    let tex = if error.is_none() {
+        textures.get(id)
+    } else {
+        None
+    };
+    match (&error, tex, textures.failed.get(&id)) {
+        (Some(e), _, _) => placeholder(painter, img_rect, "!", e, Color32::from_rgb(220, 120, 60)),
+        (None, Some(t), _) => {
+            let tsize = textures.get_sized(id).map_or(Vec2::splat(1.0), |(_, s)| s);
+            let s = (size / tsize.x).min(size / tsize.y);
+            let r = Rect::from_center_size(img_rect.center(), tsize * s);
+            painter.image(
+                t,
+                r,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        (None, None, Some(e)) => {
+            placeholder(painter, img_rect, "!", e, Color32::from_rgb(220, 120, 60))
+        }
+        (None, None, None) => {
+            painter.rect_filled(img_rect, 4.0, Color32::from_gray(30));
+        }
+    }
+}
+
+/// Badges: status (top-left; hollow for a decision on an earlier version), rating
+/// (bottom-left), near-duplicate group (top-right).
+fn paint_badges(painter: &egui::Painter, img_rect: Rect, row: &ImageRow, status: &str) {
+    if !status_badge(status).is_empty() {
+        let b = Rect::from_min_size(img_rect.min + Vec2::new(3.0, 3.0), Vec2::new(18.0, 18.0));
+        painter.rect_filled(b, 9.0, status_color(status));
+        painter.text(
+            b.center(),
+            Align2::CENTER_CENTER,
+            status_badge(status),
+            FontId::proportional(11.0),
+            Color32::WHITE,
+        );
+    } else if let Some(earlier) = &row.earlier_decision {
+        // Decided on an earlier version whose pixels differ: a hollow badge.
+        let st = earlier.split(' ').next().unwrap_or("");
+        if !status_badge(st).is_empty() {
+            let center = img_rect.min + Vec2::new(12.0, 12.0);
+            painter.circle_stroke(center, 8.0, egui::Stroke::new(1.5, status_color(st)));
+            painter.text(
+                center,
+                Align2::CENTER_CENTER,
+                status_badge(st),
+                FontId::proportional(11.0),
+                status_color(st),
+            );
+        }
+    }
+    if let Some(stars) = row.decision_rating.filter(|r| *r > 0) {
+        painter.text(
+            img_rect.left_bottom() + Vec2::new(4.0, -4.0),
+            Align2::LEFT_BOTTOM,
+            "*".repeat(stars as usize),
+            FontId::monospace(14.0),
+            Color32::from_rgb(250, 210, 80),
+        );
+    }
+    if let Some(g) = dup_group(row) {
+        let t = format!("≈{g}");
+        let pos = img_rect.right_top() + Vec2::new(-4.0, 4.0);
+        let bg = painter.text(
+            pos,
+            Align2::RIGHT_TOP,
+            &t,
+            FontId::proportional(11.0),
+            Color32::WHITE,
+        );
+        painter.rect_filled(
+            bg.expand(2.0),
+            3.0,
+            Color32::from_rgba_unmultiplied(60, 90, 200, 200),
+        );
+        painter.text(
+            pos,
+            Align2::RIGHT_TOP,
+            &t,
+            FontId::proportional(11.0),
+            Color32::WHITE,
+        );
+    }
+}
+
+/// Thumbnails: the visible range `first..last` first, then one screen of margin on either
+/// side; then the texture budget (what the screen holds plus its margins, at least 256).
+fn request_thumbnails(c: &mut super::Collection, first: usize, last: usize, cols: usize) {
+    let n = c.view.len();
     let margin = (last - first).max(cols);
     let lo = first.saturating_sub(margin);
     let hi = (last + margin).min(n);
@@ -299,9 +360,6 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
     c.thumbs.want(reqs);
     // Texture budget: what the screen holds plus its margins, at least 256.
     c.textures.evict((3 * (last - first + 2 * cols)).max(256));
-    for cmd in cmds {
-        app.push(cmd);
-    }
 }
 
 pub fn truncate(s: &str, n: usize) -> String {

@@ -1,0 +1,128 @@
+//! What the UI thread does with the events its background jobs send (`App::drain_events`):
+//! the collection's share of them (raw metadata, committed batches, finished scans, full
+//! images, exports) and the per-frame collection chores after the channel is drained
+//! (thumbnail results, live reloads while scanning, thumbnail pregeneration).
+
+use std::time::Duration;
+
+use eframe::egui;
+
+use super::Collection;
+use super::jobs::ExportReport;
+use crate::pipeline::ScanSummary;
+
+impl Collection {
+    /// The raw metadata of `id`, pretty-printed, if it is still the one asked for.
+    pub(super) fn receive_raw(&mut self, id: i64, r: Result<Option<(String, String)>, String>) {
+        if self.raw_requested == Some(id) {
+            let r = r.map(|o| {
+                o.map(|(raw, warnings)| {
+                    let pretty = serde_json::from_str::<serde_json::Value>(&raw)
+                        .ok()
+                        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                        .unwrap_or(raw);
+                    (pretty, warnings)
+                })
+            });
+            self.raw = Some((id, r));
+        }
+    }
+
+    /// Decision batch `seq` committed with `n` rows (0: it failed, so reload what the store
+    /// holds).
+    pub(super) fn batch_written(&mut self, seq: u64, n: usize) {
+        self.done_seq = self.done_seq.max(seq);
+        self.unconfirmed.retain(|(s, _)| *s > seq);
+        if !self.reload_in_flight && self.pending_rows.is_none() {
+            // Every later read sees this batch.
+            self.flag_log.retain(|(s, _)| *s > seq);
+        }
+        if n == 0 {
+            // Show what the store really holds.
+            self.reload();
+        }
+    }
+
+    /// A scan finished: keep its summary and reload; returns the message when it failed.
+    pub(super) fn scan_done(&mut self, r: Result<Box<ScanSummary>, String>) -> Option<String> {
+        self.scan = None;
+        let message = r.as_ref().err().map(|e| format!("scan failed: {e}"));
+        self.last_scan = Some(r.map(|s| *s));
+        self.reload_in_flight = false;
+        self.reload();
+        self.pregenerated = false;
+        message
+    }
+
+    /// A full image decoded (kept as a texture, a few at a time) or why it failed.
+    pub(super) fn receive_full(
+        &mut self,
+        id: i64,
+        r: Result<(egui::ColorImage, bool), String>,
+        ctx: &egui::Context,
+    ) {
+        if self.full_requested == Some(id) {
+            self.full_requested = None;
+        }
+        match r {
+            Ok((img, scaled)) => {
+                // Keep a few full images (compare shows up to four).
+                if self.full_tex.len() >= 6 {
+                    let keep: Vec<i64> = self.compare_ids.clone();
+                    let cursor = self.sel.cursor;
+                    self.full_tex
+                        .retain(|k, _| keep.contains(k) || Some(*k) == cursor);
+                }
+                let t = ctx.load_texture(format!("full-{id}"), img, egui::TextureOptions::LINEAR);
+                self.full_tex.insert(id, (t, scaled));
+            }
+            Err(e) => {
+                self.full_failed.insert(id, e);
+            }
+        }
+    }
+
+    /// An export finished: keep its report; returns the status-bar message (and whether it is
+    /// an error).
+    pub(super) fn export_done(&mut self, r: Result<ExportReport, String>) -> (String, bool) {
+        self.export_job = None;
+        let message = match &r {
+            Ok(rep) => (
+                format!(
+                    "exported {} files to {} ({} already there, {} failed{})",
+                    rep.exported,
+                    rep.to.display(),
+                    rep.already,
+                    rep.failed.len(),
+                    if rep.cancelled { ", cancelled" } else { "" }
+                ),
+                !rep.failed.is_empty(),
+            ),
+            Err(e) => (format!("export failed: {e}"), true),
+        };
+        self.last_export = Some(r);
+        message
+    }
+
+    /// After the events: install finished thumbnails, reload while scanning (new rows as they
+    /// are committed), and pregenerate thumbnails once the collection is loaded and idle.
+    pub(super) fn after_events(&mut self, ctx: &egui::Context) {
+        for (id, r) in self.thumbs.take_results() {
+            match r {
+                Ok(img) => self.textures.insert(ctx, id, img),
+                Err(e) => {
+                    self.textures.failed.insert(id, e);
+                }
+            }
+        }
+        // While scanning, show new rows as they are committed.
+        if self.scan.is_some() && self.last_reload.elapsed() > Duration::from_millis(1500) {
+            self.reload();
+        }
+        if self.scan.is_none() && self.loaded && !self.pregenerated && !self.reload_in_flight {
+            // The thumbnail workers walk the rows themselves (no list of a million paths).
+            self.thumbs.pregenerate(&self.rows, self.root.clone());
+            self.pregenerated = true;
+        }
+    }
+}
