@@ -43,6 +43,7 @@ use crate::ranking::bt::{Comparison, Outcome};
 pub mod attention;
 pub mod report;
 pub mod schedule;
+pub mod session;
 pub mod validate;
 
 /// The protocols Assay records.
