@@ -631,6 +631,7 @@ fn scorer_status_ui(ui: &mut egui::Ui, s: &Session) {
     }
 }
 
+/// The setup tab: the study's settings, "Start session" and the earlier sessions.
 fn setup_ui(c: &mut Collection, ui: &mut egui::Ui) -> Result<(), String> {
     let mut start = false;
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -642,93 +643,7 @@ fn setup_ui(c: &mut Collection, ui: &mut egui::Ui) -> Result<(), String> {
             });
         }
         let l = &mut c.label;
-        egui::Grid::new("study")
-            .num_columns(2)
-            .spacing([16.0, 6.0])
-            .show(ui, |ui| {
-                ui.label("Rater");
-                ui.horizontal(|ui| {
-                    let field = ui.add(
-                        egui::TextEdit::singleline(&mut l.rater)
-                            .hint_text("your name")
-                            .desired_width(160.0),
-                    );
-                    field.widget_info(|| {
-                        egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Rater name")
-                    });
-                    for r in l.raters.clone() {
-                        if ui.selectable_label(l.rater == r, &r).clicked() {
-                            l.rater = r;
-                        }
-                    }
-                });
-                ui.end_row();
-                ui.label("Protocol");
-                ui.horizontal(|ui| {
-                    for p in Protocol::ALL {
-                        ui.selectable_value(&mut l.study.protocol, p, p.label());
-                    }
-                });
-                ui.end_row();
-                if l.study.protocol != Protocol::Multi {
-                    ui.label("Criterion");
-                    ui.horizontal(|ui| {
-                        for (k, _) in CRITERIA {
-                            ui.selectable_value(&mut l.study.criterion, (*k).to_string(), *k);
-                        }
-                    });
-                    ui.end_row();
-                }
-                ui.label("Scope");
-                ui.horizontal(|ui| {
-                    ui.selectable_value(&mut l.study.scope, Scope::PromptGroup, "same prompt")
-                        .on_hover_text("items meet only images of the same prompt (or folder)");
-                    ui.selectable_value(&mut l.study.scope, Scope::Collection, "whole collection");
-                });
-                ui.end_row();
-                if l.study.protocol == Protocol::Pairwise {
-                    ui.label("Comparisons per item");
-                    ui.add(egui::DragValue::new(&mut l.study.comparisons_per_item).range(1..=50));
-                    ui.end_row();
-                    ui.label("\"Both bad\" answer");
-                    ui.checkbox(&mut l.study.both_bad, "offer it (B)");
-                    ui.end_row();
-                }
-                if l.study.protocol == Protocol::BestOfN {
-                    ui.label("N");
-                    ui.add(egui::DragValue::new(&mut l.study.best_of).range(2..=9));
-                    ui.end_row();
-                }
-                ui.label(match l.study.protocol {
-                    Protocol::Pairwise => "Raters per pair",
-                    Protocol::BestOfN => "Raters per set",
-                    _ => "Raters per item",
-                });
-                ui.add(egui::DragValue::new(&mut l.study.raters_per_pair).range(1..=20))
-                    .on_hover_text("at least 3 for agreement statistics");
-                ui.end_row();
-                ui.label("Attention checks");
-                ui.add(
-                    egui::Slider::new(&mut l.study.attention_rate, 0.0..=0.5)
-                        .custom_formatter(|v, _| format!("{:.0} %", v * 100.0)),
-                )
-                .on_hover_text(
-                    "share of trials showing an image against a heavily degraded copy of itself",
-                );
-                ui.end_row();
-                if l.study.protocol != Protocol::Multi {
-                    ui.label("Retrain the scorer every");
-                    ui.horizontal(|ui| {
-                        ui.add(egui::DragValue::new(&mut l.study.retrain_every).range(0..=10_000));
-                        ui.label("labels (0 = never)");
-                    })
-                    .response
-                    .on_hover_text(
-                        "in the background, as `assay train` does: a new active version of the preference scorer; pairwise trials then ask about the pairs it is least sure of",
-                    );
-                    ui.end_row();
-                }
-            });
+        study_grid(ui, l);
         if l.study.protocol == Protocol::BestOfN {
             ui.weak("Best-of-N studies have no attention checks yet.");
         }
@@ -749,24 +664,120 @@ fn setup_ui(c: &mut Collection, ui: &mut egui::Ui) -> Result<(), String> {
                 s.id, s.answered
             ));
         }
-        if !l.sessions.is_empty() {
-            ui.add_space(12.0);
-            ui.label(RichText::new("Earlier sessions").strong());
-            egui::Grid::new("sessions").striped(true).show(ui, |ui| {
-                for s in l.sessions.iter().rev().take(20) {
-                    ui.label(&s.rater);
-                    ui.label(&s.protocol);
-                    ui.label(format!("{} events", s.events));
-                    ui.weak(&s.first);
-                    ui.end_row();
-                }
-            });
-        }
+        earlier_sessions(ui, &l.sessions);
     });
     if start {
         start_session(c)?;
     }
     Ok(())
+}
+
+/// The study's settings: rater, protocol and the protocol's parameters.
+fn study_grid(ui: &mut egui::Ui, l: &mut Labeling) {
+    egui::Grid::new("study")
+        .num_columns(2)
+        .spacing([16.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("Rater");
+            ui.horizontal(|ui| {
+                let field = ui.add(
+                    egui::TextEdit::singleline(&mut l.rater)
+                        .hint_text("your name")
+                        .desired_width(160.0),
+                );
+                field.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Rater name")
+                });
+                for r in l.raters.clone() {
+                    if ui.selectable_label(l.rater == r, &r).clicked() {
+                        l.rater = r;
+                    }
+                }
+            });
+            ui.end_row();
+            ui.label("Protocol");
+            ui.horizontal(|ui| {
+                for p in Protocol::ALL {
+                    ui.selectable_value(&mut l.study.protocol, p, p.label());
+                }
+            });
+            ui.end_row();
+            if l.study.protocol != Protocol::Multi {
+                ui.label("Criterion");
+                ui.horizontal(|ui| {
+                    for (k, _) in CRITERIA {
+                        ui.selectable_value(&mut l.study.criterion, (*k).to_string(), *k);
+                    }
+                });
+                ui.end_row();
+            }
+            ui.label("Scope");
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut l.study.scope, Scope::PromptGroup, "same prompt")
+                    .on_hover_text("items meet only images of the same prompt (or folder)");
+                ui.selectable_value(&mut l.study.scope, Scope::Collection, "whole collection");
+            });
+            ui.end_row();
+            if l.study.protocol == Protocol::Pairwise {
+                ui.label("Comparisons per item");
+                ui.add(egui::DragValue::new(&mut l.study.comparisons_per_item).range(1..=50));
+                ui.end_row();
+                ui.label("\"Both bad\" answer");
+                ui.checkbox(&mut l.study.both_bad, "offer it (B)");
+                ui.end_row();
+            }
+            if l.study.protocol == Protocol::BestOfN {
+                ui.label("N");
+                ui.add(egui::DragValue::new(&mut l.study.best_of).range(2..=9));
+                ui.end_row();
+            }
+            ui.label(match l.study.protocol {
+                Protocol::Pairwise => "Raters per pair",
+                Protocol::BestOfN => "Raters per set",
+                _ => "Raters per item",
+            });
+            ui.add(egui::DragValue::new(&mut l.study.raters_per_pair).range(1..=20))
+                .on_hover_text("at least 3 for agreement statistics");
+            ui.end_row();
+            ui.label("Attention checks");
+            ui.add(
+                egui::Slider::new(&mut l.study.attention_rate, 0.0..=0.5)
+                    .custom_formatter(|v, _| format!("{:.0} %", v * 100.0)),
+            )
+            .on_hover_text(
+                "share of trials showing an image against a heavily degraded copy of itself",
+            );
+            ui.end_row();
+            if l.study.protocol != Protocol::Multi {
+                ui.label("Retrain the scorer every");
+                ui.horizontal(|ui| {
+                    ui.add(egui::DragValue::new(&mut l.study.retrain_every).range(0..=10_000));
+                    ui.label("labels (0 = never)");
+                })
+                .response
+                .on_hover_text(
+                    "in the background, as `assay train` does: a new active version of the preference scorer; pairwise trials then ask about the pairs it is least sure of",
+                );
+                ui.end_row();
+            }
+        });
+}
+
+/// The latest earlier sessions (rater, protocol, events, start).
+fn earlier_sessions(ui: &mut egui::Ui, sessions: &[SessionSummary]) {
+    if !sessions.is_empty() {
+        ui.add_space(12.0);
+        ui.label(RichText::new("Earlier sessions").strong());
+        egui::Grid::new("sessions").striped(true).show(ui, |ui| {
+            for s in sessions.iter().rev().take(20) {
+                ui.label(&s.rater);
+                ui.label(&s.protocol);
+                ui.label(format!("{} events", s.events));
+                ui.weak(&s.first);
+                ui.end_row();
+            }
+        });
+    }
 }
 
 /// Draws one shown item into `rect`: the full-resolution texture (the thumbnail meanwhile),
@@ -806,6 +817,7 @@ fn shown_ui(
     ready
 }
 
+/// The trials tab: the question, the trial's images and the answer buttons (or the end).
 fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
     let Some(c) = app.coll.as_mut() else { return };
     let Some(s) = c.label.session.as_ref() else {
@@ -826,6 +838,35 @@ fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
         }
         return;
     }
+    let protocol = s.study.protocol;
+    trial_header(ui, c, s);
+    let Some(t) = s.trial.clone() else { return };
+    let area = ui.available_rect_before_wrap();
+    let foot = 40.0;
+    let body = Rect::from_min_max(area.min, egui::pos2(area.max.x, area.max.y - foot));
+    let ready = trial_images(c, ui, body, &t.shown, protocol);
+    if ready
+        && let Some(tr) = c.label.session.as_mut().and_then(|s| s.trial.as_mut())
+        && tr.started.is_none()
+    {
+        tr.started = Some(Instant::now());
+    }
+    if !ready {
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(50));
+    }
+    let foot_rect = Rect::from_min_max(egui::pos2(area.min.x, body.max.y), area.max);
+    let mut foot_ui = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(foot_rect)
+            .layout(egui::Layout::left_to_right(egui::Align::Center)),
+    );
+    foot_buttons(c, &mut foot_ui, protocol, &t, ready);
+    ui.allocate_rect(area, egui::Sense::hover());
+}
+
+/// The trial's question, the prompt (when there is one) and the keys.
+fn trial_header(ui: &mut egui::Ui, c: &Collection, s: &Session) {
     let protocol = s.study.protocol;
     let question = match protocol {
         Protocol::Multi => "Rate fidelity, prompt alignment and aesthetics separately".to_string(),
@@ -860,11 +901,18 @@ fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
         }
         ui.weak(keys);
     });
-    let Some(t) = s.trial.clone() else { return };
-    let area = ui.available_rect_before_wrap();
-    let foot = 40.0;
-    let body = Rect::from_min_max(area.min, egui::pos2(area.max.x, area.max.y - foot));
-    let n = t.shown.len();
+}
+
+/// Lays the shown items out in a grid over `body`, each with its position tag; returns
+/// whether every full-resolution image was on screen.
+fn trial_images(
+    c: &mut Collection,
+    ui: &mut egui::Ui,
+    body: Rect,
+    shown: &[Shown],
+    protocol: Protocol,
+) -> bool {
+    let n = shown.len();
     let (cols, rows) = match n {
         0..=3 => (n.max(1), 1),
         4 => (2, 2),
@@ -875,7 +923,7 @@ fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
     let h = body.height() / rows as f32;
     let max_side = ui.ctx().input(|i| i.max_texture_side).min(8192);
     let mut ready = true;
-    for (k, x) in t.shown.iter().enumerate() {
+    for (k, x) in shown.iter().enumerate() {
         let cell = Rect::from_min_size(
             body.min + Vec2::new((k % cols) as f32 * w, (k / cols) as f32 * h),
             Vec2::new(w, h),
@@ -898,26 +946,10 @@ fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
             );
         }
     }
-    if ready
-        && let Some(tr) = c.label.session.as_mut().and_then(|s| s.trial.as_mut())
-        && tr.started.is_none()
-    {
-        tr.started = Some(Instant::now());
-    }
-    if !ready {
-        ui.ctx()
-            .request_repaint_after(std::time::Duration::from_millis(50));
-    }
-    let foot_rect = Rect::from_min_max(egui::pos2(area.min.x, body.max.y), area.max);
-    let mut foot_ui = ui.new_child(
-        egui::UiBuilder::new()
-            .max_rect(foot_rect)
-            .layout(egui::Layout::left_to_right(egui::Align::Center)),
-    );
-    foot_buttons(c, &mut foot_ui, protocol, &t, ready);
-    ui.allocate_rect(area, egui::Sense::hover());
+    ready
 }
 
+/// The answer buttons of the protocol, the trial's reason and "End session".
 fn foot_buttons(c: &mut Collection, ui: &mut egui::Ui, protocol: Protocol, t: &Trial, ready: bool) {
     let mut chosen = None;
     ui.add_enabled_ui(ready, |ui| match protocol {
