@@ -5,7 +5,9 @@
 //!
 //! Every answer becomes one append-only label event (rater, session, protocol, criterion,
 //! items in scheduled order and in on-screen order, answer, response time, attention-check
-//! flag), sent at once to the database worker. Scheduling is `human::schedule` (pure); the
+//! flag), sent at once to the database worker. The session itself (trial sequence, attention
+//! checks, answers as events, fit bookkeeping) is `human::session` and its scheduling
+//! `human::schedule`, both pure; this file lays out, paints and runs the workers. The
 //! Bradley–Terry scores it uses, the degraded gold images and the statistics are computed on
 //! background threads (`labeling_jobs.rs`). The screens are blind: no file names or signals.
 //!
