@@ -5,7 +5,9 @@
 //!
 //! Every answer becomes one append-only label event (rater, session, protocol, criterion,
 //! items in scheduled order and in on-screen order, answer, response time, attention-check
-//! flag), sent at once to the database worker. Scheduling is `human::schedule` (pure); the
+//! flag), sent at once to the database worker. The session itself (trial sequence, attention
+//! checks, answers as events, fit bookkeeping) is `human::session` and its scheduling
+//! `human::schedule`, both pure; this file lays out, paints and runs the workers. The
 //! Bradley–Terry scores it uses, the degraded gold images and the statistics are computed on
 //! background threads (`labeling_jobs.rs`). The screens are blind: no file names or signals.
 //!
@@ -16,7 +18,7 @@
 //! that scorer is least sure about (`PairScheduler::set_model`). The header shows the labels
 //! so far and the current cross-validated accuracy estimate.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use eframe::egui::{self, Align2, Color32, FontId, Key, Rect, RichText, Vec2};
@@ -25,45 +27,10 @@ use super::labeling_jobs::{
     GoldMaker, LabelDb, LabelMsg, ScorerFit, StatsReq, StatsWorker, Stored, scorer_job,
 };
 use super::{App, Collection, ViewMode, jobs::DbCmd, jobs::Outbox, zoom};
-use crate::human::schedule::{PairScheduler, ScheduleConfig, next_set, next_single};
-use crate::human::{self, Payload, attention, report::DIMENSIONS};
-use crate::ranking::rng::Rng;
+use crate::human::session::{self as hs, Item};
+pub use crate::human::session::{Answer, Protocol, Scope, Shown, Study, Trial};
+use crate::human::{self, attention, report::DIMENSIONS};
 use crate::store::{NewLabelEvent, SessionSummary};
-
-/// Evaluation protocols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Pairwise,
-    Likert,
-    BestOfN,
-    Multi,
-}
-
-impl Protocol {
-    pub const ALL: [Protocol; 4] = [
-        Protocol::Pairwise,
-        Protocol::Likert,
-        Protocol::BestOfN,
-        Protocol::Multi,
-    ];
-    /// The name stored in `label_events.protocol`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Protocol::Pairwise => "pairwise",
-            Protocol::Likert => "likert",
-            Protocol::BestOfN => "best_of_n",
-            Protocol::Multi => "multi",
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Protocol::Pairwise => "Pairwise (A vs B)",
-            Protocol::Likert => "Likert (1–5)",
-            Protocol::BestOfN => "Best of N",
-            Protocol::Multi => "Multi-dimensional",
-        }
-    }
-}
 
 /// Criteria a study can ask about.
 pub const CRITERIA: &[(&str, &str)] = &[
@@ -73,52 +40,6 @@ pub const CRITERIA: &[(&str, &str)] = &[
     ("aesthetics", "Which image is more beautiful?"),
 ];
 
-/// Which items may meet in a trial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Same prompt (or, without metadata, same folder).
-    PromptGroup,
-    Collection,
-}
-
-/// A study's settings (chosen in the setup tab).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Study {
-    pub protocol: Protocol,
-    pub criterion: String,
-    pub scope: Scope,
-    pub comparisons_per_item: usize,
-    /// Distinct raters per pair (per item for Likert / multi, per set for best-of-N).
-    pub raters_per_pair: usize,
-    /// Share of trials that are attention checks (0–0.5).
-    pub attention_rate: f64,
-    /// Offer "both bad" in pairwise trials.
-    pub both_bad: bool,
-    /// N of best-of-N (2–9).
-    pub best_of: usize,
-    pub seed: u64,
-    /// Retrain (and store, and activate) the preference scorer every this many new labels
-    /// (0 = never).
-    pub retrain_every: usize,
-}
-
-impl Default for Study {
-    fn default() -> Self {
-        Self {
-            protocol: Protocol::Pairwise,
-            criterion: "overall".into(),
-            scope: Scope::PromptGroup,
-            comparisons_per_item: 4,
-            raters_per_pair: 3,
-            attention_rate: 0.1,
-            both_bad: true,
-            best_of: 4,
-            seed: 0,
-            retrain_every: 25,
-        }
-    }
-}
-
 /// Tabs of the labeling view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -127,77 +48,11 @@ pub enum Tab {
     Results,
 }
 
-/// Something shown in a trial: a session item, or the degraded copy of one (gold).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shown {
-    Image(usize),
-    Degraded(usize),
-}
-
-impl Shown {
-    pub fn item(self) -> usize {
-        match self {
-            Shown::Image(k) | Shown::Degraded(k) => k,
-        }
-    }
-}
-
-/// One trial on screen.
-#[derive(Debug, Clone)]
-pub struct Trial {
-    /// Scheduled order (stored as `items`).
-    pub items: Vec<Shown>,
-    /// On-screen order, left to right (stored as `order`).
-    pub shown: Vec<Shown>,
-    pub attention: bool,
-    pub why: &'static str,
-    /// When every image was on screen at full resolution (response time starts).
-    pub started: Option<Instant>,
-    /// Multi-dimensional ratings (sliders start in the middle) and how many were typed.
-    pub ratings: Vec<f64>,
-    pub typed: usize,
-}
-
-/// A rater's session: its id is recorded on every event.
-pub struct Session {
-    pub id: String,
-    pub rater: String,
-    pub study: Study,
-    /// Image ids of the session's items (readable images, by path).
-    pub ids: Vec<i64>,
-    pub paths: Vec<String>,
-    hashes: Vec<String>,
-    groups: Vec<u32>,
-    sched: PairScheduler,
-    singles: Vec<BTreeSet<String>>,
-    set_shown: Vec<usize>,
-    seen_sets: HashSet<Vec<usize>>,
-    rng: Rng,
-    theta: Option<Vec<f64>>,
-    fit_generation: u64,
-    theta_generation: u64,
-    pub trial: Option<Trial>,
-    /// Answers given in this session (checks included) and checks among them.
-    pub answered: usize,
-    pub checks: usize,
-    pub complete: bool,
-    last_was_check: bool,
-    /// Labels of the study's criterion in the collection (every rater; checks excluded).
-    pub labels_so_far: usize,
-    /// `labels_so_far` when the scorer was last fitted.
-    labels_at_fit: usize,
-    scorer_generation: u64,
-    pub scorer: ScorerStatus,
-}
+/// A rater's session (`human::session`) with the scorer fits this screen shows.
+pub type Session = hs::Session<ScorerFit>;
 
 /// The preference scorer as the labeling session sees it.
-#[derive(Debug, Clone, Default)]
-pub struct ScorerStatus {
-    /// A fit is running in the background.
-    pub running: bool,
-    pub last: Option<ScorerFit>,
-    pub error: Option<String>,
-}
+pub type ScorerStatus = hs::ScorerStatus<ScorerFit>;
 
 /// Labeling state of a collection.
 pub struct Labeling {
@@ -344,24 +199,19 @@ pub fn on_msg(c: &mut Collection, m: LabelMsg, ctx: &egui::Context) -> Option<St
         }
         LabelMsg::Scorer(generation, r) => {
             let s = l.session.as_mut()?;
-            if generation != s.scorer_generation {
+            if !s.scorer_finished(generation) {
                 return None;
             }
-            s.scorer.running = false;
             match r {
                 Ok((fit, model)) => {
-                    if s.study.protocol == Protocol::Pairwise {
-                        s.sched.set_model(model);
-                    }
                     let stored = fit.version.is_some();
-                    s.scorer.last = Some(fit);
-                    s.scorer.error = None;
+                    s.scorer_fitted(fit, model);
                     if stored {
                         // learned_preference values changed.
                         c.reload();
                     }
                 }
-                Err(e) => s.scorer.error = Some(e),
+                Err(e) => s.scorer_failed(e),
             }
             maybe_retrain(c);
         }
@@ -380,12 +230,8 @@ pub fn on_msg(c: &mut Collection, m: LabelMsg, ctx: &egui::Context) -> Option<St
         }
         LabelMsg::Theta(generation, theta) => {
             // Fits are skipped while answers arrive faster: any newer one replaces the old.
-            if let Some(s) = l.session.as_mut()
-                && generation > s.theta_generation
-                && generation <= s.fit_generation
-            {
-                s.theta = Some(theta);
-                s.theta_generation = generation;
+            if let Some(s) = l.session.as_mut() {
+                s.accept_theta(generation, theta);
             }
         }
         LabelMsg::Report(generation, r) => {
@@ -414,6 +260,25 @@ fn now_seed() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// The session's items: the collection's readable images, by path.
+fn session_items(c: &Collection) -> Vec<Item> {
+    let mut rows: Vec<&crate::store::ImageRow> = c
+        .rows
+        .iter()
+        .map(|r| &**r)
+        .filter(|r| r.error.is_none() && r.hash.is_some())
+        .collect();
+    rows.sort_by(|a, b| a.path.cmp(&b.path));
+    rows.iter()
+        .map(|r| Item {
+            id: r.id,
+            path: r.path.clone(),
+            hash: r.hash.clone().unwrap_or_default(),
+            group: group_key(r),
+        })
+        .collect()
+}
+
 /// Starts a session for the rater named in the setup tab.
 pub fn start_session(c: &mut Collection) -> Result<(), String> {
     let rater = c.label.rater.trim().to_string();
@@ -423,76 +288,19 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
     if !c.label.loaded {
         return Err("the stored labels are still loading".into());
     }
-    let mut rows: Vec<&crate::store::ImageRow> = c
-        .rows
-        .iter()
-        .map(|r| &**r)
-        .filter(|r| r.error.is_none() && r.hash.is_some())
-        .collect();
-    rows.sort_by(|a, b| a.path.cmp(&b.path));
-    if rows.len() < 2 {
+    let items = session_items(c);
+    if items.len() < 2 {
         return Err("labeling needs at least two readable images".into());
     }
     let study = c.label.study.clone();
-    let mut group_ids: HashMap<String, u32> = HashMap::new();
-    let groups: Vec<u32> = rows
-        .iter()
-        .map(|r| {
-            let n = group_ids.len() as u32;
-            *group_ids.entry(group_key(r)).or_insert(n)
-        })
-        .collect();
-    let within = study.scope == Scope::PromptGroup;
-    let cfg = ScheduleConfig {
-        comparisons_per_item: study.comparisons_per_item,
-        raters_per_pair: study.raters_per_pair.max(1),
-    };
     let seed = if study.seed == 0 {
         now_seed()
     } else {
         study.seed
     };
     let time = crate::store::now_utc();
-    let id = format!(
-        "{rater}@{time}#{:04x}",
-        Rng::new(seed ^ 0x5e55).next_u64() & 0xffff
-    );
-    let mut s = Session {
-        id,
-        rater: rater.clone(),
-        ids: rows.iter().map(|r| r.id).collect(),
-        paths: rows.iter().map(|r| r.path.clone()).collect(),
-        hashes: rows
-            .iter()
-            .map(|r| r.hash.clone().unwrap_or_default())
-            .collect(),
-        sched: PairScheduler::new(&groups, within, cfg),
-        singles: vec![BTreeSet::new(); rows.len()],
-        set_shown: vec![0; rows.len()],
-        seen_sets: HashSet::new(),
-        groups: if within { groups } else { vec![0; rows.len()] },
-        rng: Rng::new(seed),
-        theta: None,
-        fit_generation: 0,
-        theta_generation: 0,
-        trial: None,
-        answered: 0,
-        checks: 0,
-        complete: false,
-        last_was_check: false,
-        labels_so_far: 0,
-        labels_at_fit: 0,
-        scorer_generation: 0,
-        scorer: ScorerStatus::default(),
-        study,
-    };
-    replay_history(&mut s, &c.label.stored);
-    s.labels_so_far = c
-        .label
-        .stored
-        .iter()
-        .filter(|st| counts_for_scorer(&s.study, &st.event))
-        .count();
+    let mut s = Session::new(rater.clone(), study, &items, seed, &time);
+    s.replay(c.label.stored.iter().map(|st| &st.event));
     c.db_worker
         .send(DbCmd::Label(LabelDb::AddRater(rater.clone())));
     if !c.label.raters.contains(&rater) {
@@ -516,67 +324,14 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
     Ok(())
 }
 
-/// Feeds the stored events of the study's protocol and criterion into the scheduler.
-fn replay_history(s: &mut Session, stored: &[Stored]) {
-    let index: HashMap<&str, usize> = s
-        .paths
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.as_str(), i))
-        .collect();
-    let protocol = s.study.protocol.key();
-    for st in stored {
-        let e = &st.event;
-        if e.protocol != protocol
-            || e.payload.attention_check
-            || (protocol != "multi" && e.payload.criterion != s.study.criterion)
-        {
-            continue;
-        }
-        let ix: Vec<usize> = e
-            .payload
-            .items
-            .iter()
-            .filter_map(|p| index.get(p.as_str()).copied())
-            .collect();
-        match (protocol, ix.as_slice()) {
-            ("pairwise", [a, b]) => s.sched.record(*a, *b, &e.rater),
-            ("likert" | "multi", [a]) => {
-                s.singles[*a].insert(e.rater.clone());
-            }
-            ("best_of_n", set) if !set.is_empty() => {
-                for &i in set {
-                    s.set_shown[i] += 1;
-                }
-                if e.rater == s.rater {
-                    let mut v = set.to_vec();
-                    v.sort_unstable();
-                    s.seen_sets.insert(v);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Whether an event is a label the preference scorer of this study learns from.
-fn counts_for_scorer(study: &Study, e: &human::Event) -> bool {
-    !e.payload.attention_check
-        && matches!(e.protocol.as_str(), "pairwise" | "best_of_n" | "likert")
-        && e.payload.criterion == study.criterion
-}
-
 /// Fits the preference scorer in the background (`store`: as a new active version, else for
 /// scheduling only).
 fn request_scorer_fit(c: &mut Collection, store: bool) {
     let l = &mut c.label;
     let Some(s) = l.session.as_mut() else { return };
-    if s.scorer.running || s.study.protocol == Protocol::Multi {
+    let Some(generation) = s.begin_scorer_fit() else {
         return;
-    }
-    s.scorer.running = true;
-    s.scorer_generation += 1;
-    s.labels_at_fit = s.labels_so_far;
+    };
     let req = crate::pipeline::preference::TrainRequest {
         criterion: s.study.criterion.clone(),
         include_unreliable: l.include_unreliable,
@@ -594,31 +349,27 @@ fn request_scorer_fit(c: &mut Collection, store: bool) {
         req,
         store,
         s.paths.clone(),
-        s.scorer_generation,
+        generation,
         l.out.clone(),
     );
 }
 
 /// Retrains when `retrain_every` labels arrived since the last fit (and none is running).
 fn maybe_retrain(c: &mut Collection) {
-    let due = c.label.session.as_ref().is_some_and(|s| {
-        s.study.retrain_every > 0
-            && !s.scorer.running
-            && s.labels_so_far >= s.labels_at_fit + s.study.retrain_every
-    });
+    let due = c.label.session.as_ref().is_some_and(Session::retrain_due);
     if due && c.label.unconfirmed.is_empty() {
         request_scorer_fit(c, true);
     }
 }
 
+/// Asks the statistics thread for Bradley–Terry scores of the session's items (scheduling).
 fn request_fit(l: &mut Labeling) {
     let Some(s) = l.session.as_mut() else { return };
-    if !matches!(s.study.protocol, Protocol::Pairwise | Protocol::BestOfN) {
+    let Some(generation) = s.begin_fit() else {
         return;
-    }
-    s.fit_generation += 1;
+    };
     l.stats.send(StatsReq::Fit {
-        generation: s.fit_generation,
+        generation,
         events: l.stored.iter().map(|st| st.event.clone()).collect(),
         criterion: s.study.criterion.clone(),
         items: s.paths.clone(),
@@ -627,42 +378,26 @@ fn request_fit(l: &mut Labeling) {
 
 /// Keeps a few gold images ready (decoded and degraded off-thread).
 fn refill_gold(c: &mut Collection) {
-    let Some(s) = c.label.session.as_mut() else {
+    let l = &mut c.label;
+    let Some(s) = l.session.as_mut() else {
         return;
     };
-    if s.study.attention_rate <= 0.0 || s.study.protocol == Protocol::BestOfN {
-        return;
-    }
-    let ready = s
-        .ids
-        .iter()
-        .filter(|id| c.label.gold_tex.contains_key(id))
-        .count();
-    let mut want = 3usize.saturating_sub(ready + c.label.gold_requested.len());
-    let mut tries = 0;
-    while want > 0 && tries < 20 {
-        tries += 1;
-        let k = s.rng.below(s.ids.len());
-        let id = s.ids[k];
-        if c.label.gold_tex.contains_key(&id)
-            || c.label.gold_requested.contains(&id)
-            || c.label.gold_failed.contains(&id)
-        {
-            continue;
-        }
+    let wanted = s.gold_to_make(
+        |id| l.gold_tex.contains_key(&id),
+        l.gold_requested.len(),
+        |id| {
+            l.gold_requested.contains(&id)
+                || l.gold_failed.contains(&id)
+                || !c.index.contains_key(&id)
+        },
+    );
+    for (id, seed) in wanted {
         let Some(row) = c.index.get(&id).map(|&i| &c.rows[i]) else {
             continue;
         };
         let path = crate::export::absolute_path(&c.root, row);
-        c.label.gold.request(id, path, s.rng.next_u64());
-        c.label.gold_requested.insert(id);
-        want -= 1;
-    }
-}
-
-fn shuffle(v: &mut [Shown], rng: &mut Rng) {
-    for k in (1..v.len()).rev() {
-        v.swap(k, rng.below(k + 1));
+        l.gold.request(id, path, seed);
+        l.gold_requested.insert(id);
     }
 }
 
@@ -670,75 +405,11 @@ fn shuffle(v: &mut [Shown], rng: &mut Rng) {
 fn next_trial(c: &mut Collection) {
     let l = &mut c.label;
     let Some(s) = l.session.as_mut() else { return };
-    s.trial = None;
-    let check_due = s.study.attention_rate > 0.0
-        && !s.last_was_check
-        && s.study.protocol != Protocol::BestOfN
-        && s.rng.next_f64() < s.study.attention_rate;
-    let gold: Vec<usize> = (0..s.ids.len())
-        .filter(|&k| l.gold_tex.contains_key(&s.ids[k]))
-        .collect();
-    let (items, attention, why) = if check_due && !gold.is_empty() {
-        let k = gold[s.rng.below(gold.len())];
-        let items = match s.study.protocol {
-            Protocol::Pairwise => vec![Shown::Image(k), Shown::Degraded(k)],
-            _ => vec![Shown::Degraded(k)],
-        };
-        (items, true, "attention check")
-    } else {
-        let rater = s.rater.clone();
-        let picked = match s.study.protocol {
-            Protocol::Pairwise => s
-                .sched
-                .next(&rater, s.theta.as_deref(), &mut s.rng)
-                .map(|p| (vec![p.a, p.b], p.why.label())),
-            Protocol::Likert | Protocol::Multi => next_single(
-                &s.singles,
-                &rater,
-                s.study.raters_per_pair.max(1),
-                &mut s.rng,
-            )
-            .map(|i| (vec![i], "fewest ratings")),
-            Protocol::BestOfN => next_set(
-                &s.groups,
-                &s.set_shown,
-                &s.seen_sets,
-                s.study.best_of.clamp(2, 9),
-                &mut s.rng,
-            )
-            .map(|v| (v, "fewest appearances")),
-        };
-        let Some((ix, why)) = picked else {
-            s.complete = true;
-            return;
-        };
-        (ix.into_iter().map(Shown::Image).collect(), false, why)
-    };
-    let mut shown = items.clone();
-    shuffle(&mut shown, &mut s.rng);
-    s.last_was_check = attention;
-    // Full-resolution textures of the trial's images are kept (see `Event::Full`).
-    c.compare_ids = shown.iter().map(|x| s.ids[x.item()]).collect();
-    s.trial = Some(Trial {
-        items,
-        shown,
-        attention,
-        why,
-        started: None,
-        ratings: vec![3.0; DIMENSIONS.len()],
-        typed: 0,
-    });
-}
-
-/// A rater's answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    /// The image at this on-screen position.
-    Pick(usize),
-    Tie,
-    BothBad,
-    Rating(f64),
-    Ratings(Vec<f64>),
+    s.next_trial(|id| l.gold_tex.contains_key(&id));
+    if s.trial.is_some() {
+        // Full-resolution textures of the trial's images are kept (see `Event::Full`).
+        c.compare_ids = s.shown_ids();
+    }
 }
 
 /// Records the answer to the current trial (ignored until the images are on screen) and
@@ -746,95 +417,22 @@ pub enum Answer {
 pub fn answer(c: &mut Collection, a: Answer) {
     let l = &mut c.label;
     let Some(s) = l.session.as_mut() else { return };
-    let Some(t) = s.trial.as_ref() else { return };
-    let Some(started) = t.started else { return };
-    let name = |x: &Shown| match *x {
-        Shown::Image(k) => s.paths[k].clone(),
-        Shown::Degraded(k) => attention::degraded_name(&s.paths[k]),
-    };
-    let hash = |x: &Shown| match *x {
-        Shown::Image(k) => s.hashes[k].clone(),
-        Shown::Degraded(k) => attention::degraded_name(&s.hashes[k]),
-    };
-    let protocol = s.study.protocol;
-    let (choice, rating, ratings) = match (&a, protocol) {
-        (Answer::Pick(i), Protocol::Pairwise | Protocol::BestOfN) => {
-            let Some(x) = t.shown.get(*i) else { return };
-            (Some(name(x)), None, None)
-        }
-        (Answer::Tie, Protocol::Pairwise) => (Some("tie".to_string()), None, None),
-        (Answer::BothBad, Protocol::Pairwise) if s.study.both_bad => {
-            (Some("both_bad".to_string()), None, None)
-        }
-        (Answer::Rating(r), Protocol::Likert) => (None, Some(*r), None),
-        (Answer::Ratings(v), Protocol::Multi) if v.len() == DIMENSIONS.len() => {
-            let m: BTreeMap<String, f64> = DIMENSIONS
-                .iter()
-                .map(|d| (*d).to_string())
-                .zip(v.iter().copied())
-                .collect();
-            (None, None, Some(m))
-        }
-        _ => return,
-    };
-    let payload = Payload {
-        criterion: if protocol == Protocol::Multi {
-            "multi".to_string()
-        } else {
-            s.study.criterion.clone()
-        },
-        items: t.items.iter().map(name).collect(),
-        hashes: t.items.iter().map(hash).collect(),
-        order: t.shown.iter().map(name).collect(),
-        choice,
-        rating,
-        ratings,
-        response_ms: Some(started.elapsed().as_millis() as u64),
-        attention_check: t.attention,
-    };
     let time = crate::store::now_utc();
-    let uid = human::event_uid(protocol.key(), &s.rater, &s.id, Some(&time), &payload);
-    let new = NewLabelEvent {
-        uid,
-        time: Some(time.clone()),
-        rater: s.rater.clone(),
-        session: s.id.clone(),
-        protocol: protocol.key().to_string(),
-        payload: serde_json::to_string(&payload).unwrap_or_default(),
+    let Some(rec) = s.answer(&a, Instant::now(), &time) else {
+        return;
     };
-    // The scheduler learns at once (the store confirms later).
-    if !t.attention {
-        let ix: Vec<usize> = t.items.iter().map(|x| x.item()).collect();
-        match (protocol, ix.as_slice()) {
-            (Protocol::Pairwise, [a, b]) => s.sched.record(*a, *b, &s.rater),
-            (Protocol::Likert | Protocol::Multi, [a]) => {
-                s.singles[*a].insert(s.rater.clone());
-            }
-            (Protocol::BestOfN, set) => {
-                for &i in set {
-                    s.set_shown[i] += 1;
-                }
-                let mut v = set.to_vec();
-                v.sort_unstable();
-                s.seen_sets.insert(v);
-            }
-            _ => {}
-        }
-        if protocol != Protocol::Multi && payload.criterion == s.study.criterion {
-            s.labels_so_far += 1;
-        }
-    } else {
-        s.checks += 1;
-    }
-    s.answered += 1;
+    let new = NewLabelEvent {
+        uid: rec.uid,
+        time: Some(time.clone()),
+        rater: rec.event.rater.clone(),
+        session: s.id.clone(),
+        protocol: rec.event.protocol.clone(),
+        payload: serde_json::to_string(&rec.event.payload).unwrap_or_default(),
+    };
     l.stored.push(Stored {
         session: s.id.clone(),
         time,
-        event: human::Event {
-            rater: s.rater.clone(),
-            protocol: protocol.key().to_string(),
-            payload,
-        },
+        event: rec.event,
     });
     l.sent_seq += 1;
     l.unconfirmed.insert(l.sent_seq);
@@ -932,20 +530,14 @@ pub fn keyboard(app: &mut App, ctx: &egui::Context) {
                     .session
                     .as_mut()
                     .and_then(|s| s.trial.as_mut())
-                    .map(|t| {
-                        if let Some(v) = t.ratings.get_mut(t.typed) {
-                            *v = r;
-                        }
-                        t.typed += 1;
-                        (t.typed >= DIMENSIONS.len()).then(|| t.ratings.clone())
-                    });
-                if let Some(Some(v)) = full {
+                    .and_then(|t| t.type_rating(r));
+                if let Some(v) = full {
                     answer(c, Answer::Ratings(v));
                 }
             }
             (Protocol::Multi, Answer::Ratings(_)) => {
                 if let Some(t) = c.label.session.as_mut().and_then(|s| s.trial.as_mut()) {
-                    t.typed = 0;
+                    t.restart_typing();
                 }
             }
             (_, a) => answer(c, a),
@@ -1037,11 +629,11 @@ fn scorer_status_ui(ui: &mut egui::Ui, s: &Session) {
     } else if let Some(e) = &st.error {
         ui.weak("scorer: not trained").on_hover_text(e);
     } else if s.study.retrain_every > 0 {
-        let next = (s.labels_at_fit + s.study.retrain_every).saturating_sub(s.labels_so_far);
-        ui.weak(format!("retrains in {next} labels"));
+        ui.weak(format!("retrains in {} labels", s.labels_until_retrain()));
     }
 }
 
+/// The setup tab: the study's settings, "Start session" and the earlier sessions.
 fn setup_ui(c: &mut Collection, ui: &mut egui::Ui) -> Result<(), String> {
     let mut start = false;
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -1053,93 +645,7 @@ fn setup_ui(c: &mut Collection, ui: &mut egui::Ui) -> Result<(), String> {
             });
         }
         let l = &mut c.label;
-        egui::Grid::new("study")
-            .num_columns(2)
-            .spacing([16.0, 6.0])
-            .show(ui, |ui| {
-                ui.label("Rater");
-                ui.horizontal(|ui| {
-                    let field = ui.add(
-                        egui::TextEdit::singleline(&mut l.rater)
-                            .hint_text("your name")
-                            .desired_width(160.0),
-                    );
-                    field.widget_info(|| {
-                        egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Rater name")
-                    });
-                    for r in l.raters.clone() {
-                        if ui.selectable_label(l.rater == r, &r).clicked() {
-                            l.rater = r;
-                        }
-                    }
-                });
-                ui.end_row();
-                ui.label("Protocol");
-                ui.horizontal(|ui| {
-                    for p in Protocol::ALL {
-                        ui.selectable_value(&mut l.study.protocol, p, p.label());
-                    }
-                });
-                ui.end_row();
-                if l.study.protocol != Protocol::Multi {
-                    ui.label("Criterion");
-                    ui.horizontal(|ui| {
-                        for (k, _) in CRITERIA {
-                            ui.selectable_value(&mut l.study.criterion, (*k).to_string(), *k);
-                        }
-                    });
-                    ui.end_row();
-                }
-                ui.label("Scope");
-                ui.horizontal(|ui| {
-                    ui.selectable_value(&mut l.study.scope, Scope::PromptGroup, "same prompt")
-                        .on_hover_text("items meet only images of the same prompt (or folder)");
-                    ui.selectable_value(&mut l.study.scope, Scope::Collection, "whole collection");
-                });
-                ui.end_row();
-                if l.study.protocol == Protocol::Pairwise {
-                    ui.label("Comparisons per item");
-                    ui.add(egui::DragValue::new(&mut l.study.comparisons_per_item).range(1..=50));
-                    ui.end_row();
-                    ui.label("\"Both bad\" answer");
-                    ui.checkbox(&mut l.study.both_bad, "offer it (B)");
-                    ui.end_row();
-                }
-                if l.study.protocol == Protocol::BestOfN {
-                    ui.label("N");
-                    ui.add(egui::DragValue::new(&mut l.study.best_of).range(2..=9));
-                    ui.end_row();
-                }
-                ui.label(match l.study.protocol {
-                    Protocol::Pairwise => "Raters per pair",
-                    Protocol::BestOfN => "Raters per set",
-                    _ => "Raters per item",
-                });
-                ui.add(egui::DragValue::new(&mut l.study.raters_per_pair).range(1..=20))
-                    .on_hover_text("at least 3 for agreement statistics");
-                ui.end_row();
-                ui.label("Attention checks");
-                ui.add(
-                    egui::Slider::new(&mut l.study.attention_rate, 0.0..=0.5)
-                        .custom_formatter(|v, _| format!("{:.0} %", v * 100.0)),
-                )
-                .on_hover_text(
-                    "share of trials showing an image against a heavily degraded copy of itself",
-                );
-                ui.end_row();
-                if l.study.protocol != Protocol::Multi {
-                    ui.label("Retrain the scorer every");
-                    ui.horizontal(|ui| {
-                        ui.add(egui::DragValue::new(&mut l.study.retrain_every).range(0..=10_000));
-                        ui.label("labels (0 = never)");
-                    })
-                    .response
-                    .on_hover_text(
-                        "in the background, as `assay train` does: a new active version of the preference scorer; pairwise trials then ask about the pairs it is least sure of",
-                    );
-                    ui.end_row();
-                }
-            });
+        study_grid(ui, l);
         if l.study.protocol == Protocol::BestOfN {
             ui.weak("Best-of-N studies have no attention checks yet.");
         }
@@ -1160,24 +666,120 @@ fn setup_ui(c: &mut Collection, ui: &mut egui::Ui) -> Result<(), String> {
                 s.id, s.answered
             ));
         }
-        if !l.sessions.is_empty() {
-            ui.add_space(12.0);
-            ui.label(RichText::new("Earlier sessions").strong());
-            egui::Grid::new("sessions").striped(true).show(ui, |ui| {
-                for s in l.sessions.iter().rev().take(20) {
-                    ui.label(&s.rater);
-                    ui.label(&s.protocol);
-                    ui.label(format!("{} events", s.events));
-                    ui.weak(&s.first);
-                    ui.end_row();
-                }
-            });
-        }
+        earlier_sessions(ui, &l.sessions);
     });
     if start {
         start_session(c)?;
     }
     Ok(())
+}
+
+/// The study's settings: rater, protocol and the protocol's parameters.
+fn study_grid(ui: &mut egui::Ui, l: &mut Labeling) {
+    egui::Grid::new("study")
+        .num_columns(2)
+        .spacing([16.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("Rater");
+            ui.horizontal(|ui| {
+                let field = ui.add(
+                    egui::TextEdit::singleline(&mut l.rater)
+                        .hint_text("your name")
+                        .desired_width(160.0),
+                );
+                field.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Rater name")
+                });
+                for r in l.raters.clone() {
+                    if ui.selectable_label(l.rater == r, &r).clicked() {
+                        l.rater = r;
+                    }
+                }
+            });
+            ui.end_row();
+            ui.label("Protocol");
+            ui.horizontal(|ui| {
+                for p in Protocol::ALL {
+                    ui.selectable_value(&mut l.study.protocol, p, p.label());
+                }
+            });
+            ui.end_row();
+            if l.study.protocol != Protocol::Multi {
+                ui.label("Criterion");
+                ui.horizontal(|ui| {
+                    for (k, _) in CRITERIA {
+                        ui.selectable_value(&mut l.study.criterion, (*k).to_string(), *k);
+                    }
+                });
+                ui.end_row();
+            }
+            ui.label("Scope");
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut l.study.scope, Scope::PromptGroup, "same prompt")
+                    .on_hover_text("items meet only images of the same prompt (or folder)");
+                ui.selectable_value(&mut l.study.scope, Scope::Collection, "whole collection");
+            });
+            ui.end_row();
+            if l.study.protocol == Protocol::Pairwise {
+                ui.label("Comparisons per item");
+                ui.add(egui::DragValue::new(&mut l.study.comparisons_per_item).range(1..=50));
+                ui.end_row();
+                ui.label("\"Both bad\" answer");
+                ui.checkbox(&mut l.study.both_bad, "offer it (B)");
+                ui.end_row();
+            }
+            if l.study.protocol == Protocol::BestOfN {
+                ui.label("N");
+                ui.add(egui::DragValue::new(&mut l.study.best_of).range(2..=9));
+                ui.end_row();
+            }
+            ui.label(match l.study.protocol {
+                Protocol::Pairwise => "Raters per pair",
+                Protocol::BestOfN => "Raters per set",
+                _ => "Raters per item",
+            });
+            ui.add(egui::DragValue::new(&mut l.study.raters_per_pair).range(1..=20))
+                .on_hover_text("at least 3 for agreement statistics");
+            ui.end_row();
+            ui.label("Attention checks");
+            ui.add(
+                egui::Slider::new(&mut l.study.attention_rate, 0.0..=0.5)
+                    .custom_formatter(|v, _| format!("{:.0} %", v * 100.0)),
+            )
+            .on_hover_text(
+                "share of trials showing an image against a heavily degraded copy of itself",
+            );
+            ui.end_row();
+            if l.study.protocol != Protocol::Multi {
+                ui.label("Retrain the scorer every");
+                ui.horizontal(|ui| {
+                    ui.add(egui::DragValue::new(&mut l.study.retrain_every).range(0..=10_000));
+                    ui.label("labels (0 = never)");
+                })
+                .response
+                .on_hover_text(
+                    "in the background, as `assay train` does: a new active version of the preference scorer; pairwise trials then ask about the pairs it is least sure of",
+                );
+                ui.end_row();
+            }
+        });
+}
+
+/// The latest earlier sessions (rater, protocol, events, start).
+fn earlier_sessions(ui: &mut egui::Ui, sessions: &[SessionSummary]) {
+    if !sessions.is_empty() {
+        ui.add_space(12.0);
+        ui.label(RichText::new("Earlier sessions").strong());
+        egui::Grid::new("sessions").striped(true).show(ui, |ui| {
+            for s in sessions.iter().rev().take(20) {
+                ui.label(&s.rater);
+                ui.label(&s.protocol);
+                ui.label(format!("{} events", s.events));
+                ui.weak(&s.first);
+                ui.end_row();
+            }
+        });
+    }
 }
 
 /// Draws one shown item into `rect`: the full-resolution texture (the thumbnail meanwhile),
@@ -1217,6 +819,7 @@ fn shown_ui(
     ready
 }
 
+/// The trials tab: the question, the trial's images and the answer buttons (or the end).
 fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
     let Some(c) = app.coll.as_mut() else { return };
     let Some(s) = c.label.session.as_ref() else {
@@ -1237,6 +840,35 @@ fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
         }
         return;
     }
+    let protocol = s.study.protocol;
+    trial_header(ui, c, s);
+    let Some(t) = s.trial.clone() else { return };
+    let area = ui.available_rect_before_wrap();
+    let foot = 40.0;
+    let body = Rect::from_min_max(area.min, egui::pos2(area.max.x, area.max.y - foot));
+    let ready = trial_images(c, ui, body, &t.shown, protocol);
+    if ready
+        && let Some(tr) = c.label.session.as_mut().and_then(|s| s.trial.as_mut())
+        && tr.started.is_none()
+    {
+        tr.started = Some(Instant::now());
+    }
+    if !ready {
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(50));
+    }
+    let foot_rect = Rect::from_min_max(egui::pos2(area.min.x, body.max.y), area.max);
+    let mut foot_ui = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(foot_rect)
+            .layout(egui::Layout::left_to_right(egui::Align::Center)),
+    );
+    foot_buttons(c, &mut foot_ui, protocol, &t, ready);
+    ui.allocate_rect(area, egui::Sense::hover());
+}
+
+/// The trial's question, the prompt (when there is one) and the keys.
+fn trial_header(ui: &mut egui::Ui, c: &Collection, s: &Session) {
     let protocol = s.study.protocol;
     let question = match protocol {
         Protocol::Multi => "Rate fidelity, prompt alignment and aesthetics separately".to_string(),
@@ -1271,11 +903,18 @@ fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
         }
         ui.weak(keys);
     });
-    let Some(t) = s.trial.clone() else { return };
-    let area = ui.available_rect_before_wrap();
-    let foot = 40.0;
-    let body = Rect::from_min_max(area.min, egui::pos2(area.max.x, area.max.y - foot));
-    let n = t.shown.len();
+}
+
+/// Lays the shown items out in a grid over `body`, each with its position tag; returns
+/// whether every full-resolution image was on screen.
+fn trial_images(
+    c: &mut Collection,
+    ui: &mut egui::Ui,
+    body: Rect,
+    shown: &[Shown],
+    protocol: Protocol,
+) -> bool {
+    let n = shown.len();
     let (cols, rows) = match n {
         0..=3 => (n.max(1), 1),
         4 => (2, 2),
@@ -1286,7 +925,7 @@ fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
     let h = body.height() / rows as f32;
     let max_side = ui.ctx().input(|i| i.max_texture_side).min(8192);
     let mut ready = true;
-    for (k, x) in t.shown.iter().enumerate() {
+    for (k, x) in shown.iter().enumerate() {
         let cell = Rect::from_min_size(
             body.min + Vec2::new((k % cols) as f32 * w, (k / cols) as f32 * h),
             Vec2::new(w, h),
@@ -1309,26 +948,10 @@ fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
             );
         }
     }
-    if ready
-        && let Some(tr) = c.label.session.as_mut().and_then(|s| s.trial.as_mut())
-        && tr.started.is_none()
-    {
-        tr.started = Some(Instant::now());
-    }
-    if !ready {
-        ui.ctx()
-            .request_repaint_after(std::time::Duration::from_millis(50));
-    }
-    let foot_rect = Rect::from_min_max(egui::pos2(area.min.x, body.max.y), area.max);
-    let mut foot_ui = ui.new_child(
-        egui::UiBuilder::new()
-            .max_rect(foot_rect)
-            .layout(egui::Layout::left_to_right(egui::Align::Center)),
-    );
-    foot_buttons(c, &mut foot_ui, protocol, &t, ready);
-    ui.allocate_rect(area, egui::Sense::hover());
+    ready
 }
 
+/// The answer buttons of the protocol, the trial's reason and "End session".
 fn foot_buttons(c: &mut Collection, ui: &mut egui::Ui, protocol: Protocol, t: &Trial, ready: bool) {
     let mut chosen = None;
     ui.add_enabled_ui(ready, |ui| match protocol {

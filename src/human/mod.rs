@@ -30,6 +30,8 @@
 //! items, in-memory degradation, pass rates, events of raters below 80 % left out of statistics),
 //! `schedule.rs` (pure pair scheduler: replication, coverage, then the pairs the preference scorer
 //! is least sure about — Bradley–Terry closeness without one; single-item and best-of-N sets),
+//! `session.rs` (a rater's labeling session as a pure state machine: study settings, trial
+//! sequence with attention checks, answers as label events, fit and retraining bookkeeping),
 //! `report.rs` (a study's rankings with bootstrap intervals, agreement with the reading guide,
 //! per-rater summary); `assay label import/export`, `assay rank`, `assay agreement`
 //! (`--include-unreliable`)
@@ -43,6 +45,7 @@ use crate::ranking::bt::{Comparison, Outcome};
 pub mod attention;
 pub mod report;
 pub mod schedule;
+pub mod session;
 pub mod validate;
 
 /// The protocols Assay records.
