@@ -1,7 +1,7 @@
 //! The desktop workbench (eframe/egui). Only this module uses egui.
 //!
 //! Structure (rerun's and egui's conventions): [`App`] owns the open [`Collection`] and the
-//! settings; panels (`panels.rs`) and views (`views.rs`) read state and push [`Cmd`]s, which
+//! settings; panels (`panels/`) and views (`views.rs`) read state and push [`Cmd`]s, which
 //! the app applies after the frame's UI. Background threads (`jobs.rs`, `thumbs.rs`) scan,
 //! read the database, append decisions, make thumbnails, decode full images and export; they
 //! report through a channel drained at the start of each frame, so the UI thread never decodes,
