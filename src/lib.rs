@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod domain;
 
 pub mod export;
 pub mod fuzz;

@@ -1,6 +1,7 @@
 //! The column model over catalogued images, shared by `assay table` and (later) the GUI grid:
 //! every metadata field and every registered signal is a column with a stable name.
 
+use crate::domain::Status;
 use std::sync::OnceLock;
 
 use crate::metadata;
@@ -282,7 +283,7 @@ pub fn cell(row: &ImageRow, col: Col) -> Cell<'_> {
         Col::Model => text(row.model.as_deref()),
         Col::GenWidth => num(row.gen_width),
         Col::GenHeight => num(row.gen_height),
-        Col::Status => Cell::Text(row.status.as_deref().unwrap_or("none")),
+        Col::Status => Cell::Text(row.status.unwrap_or(Status::None).as_str()),
         Col::DecisionSource => text(row.decision_source.as_deref()),
         Col::DecisionReason => text(row.decision_reason.as_deref()),
         Col::Rating => num(row.decision_rating),

@@ -7,6 +7,7 @@
 //! earlier-decisions query next to the whole `image_rows` load it is part of. Times are the
 //! median of 3 runs, with the page cache warm.
 
+use crate::domain::Status;
 use std::path::Path;
 use std::time::Instant;
 
@@ -87,7 +88,11 @@ fn generate(db: &Path, images: usize, events: usize, dim: usize) -> anyhow::Resu
         .iter()
         .map(|&id| NewDecision {
             image_id: id,
-            status: if id % 3 == 0 { "accepted" } else { "rejected" }.into(),
+            status: if id % 3 == 0 {
+                Status::Accepted
+            } else {
+                Status::Rejected
+            },
             rating: Some(id % 6),
             source: "human".into(),
             reason: None,

@@ -4,6 +4,7 @@
 //! precision target; then reports each side's precision and recall on held-out decisions with
 //! Wilson 95 % intervals.
 
+use crate::domain::Status;
 use std::path::PathBuf;
 
 use serde_json::json;
@@ -95,9 +96,9 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
         if r.decision_source.as_deref() != Some("human") {
             continue;
         }
-        let label = match r.status.as_deref() {
-            Some("accepted") => true,
-            Some("rejected") => false,
+        let label = match r.status {
+            Some(Status::Accepted) => true,
+            Some(Status::Rejected) => false,
             _ => continue,
         };
         let Value::Num(v) = table::value(&r, signal) else {

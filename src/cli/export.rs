@@ -4,6 +4,7 @@
 //! `export` copies or links the files whose latest status matches, writes a manifest with every
 //! column, and optional XMP sidecars. Originals are never modified.
 
+use crate::domain::Status;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -67,13 +68,13 @@ pub struct DecideArgs {
     pub db: Option<PathBuf>,
 }
 
-fn matches(filter: StatusFilter, status: Option<&str>) -> bool {
+fn matches(filter: StatusFilter, status: Option<Status>) -> bool {
     match filter {
         StatusFilter::All => true,
-        StatusFilter::Unflagged => matches!(status, None | Some("none")),
-        StatusFilter::Accepted => status == Some("accepted"),
-        StatusFilter::Rejected => status == Some("rejected"),
-        StatusFilter::Review => status == Some("review"),
+        StatusFilter::Unflagged => matches!(status, None | Some(Status::None)),
+        StatusFilter::Accepted => status == Some(Status::Accepted),
+        StatusFilter::Rejected => status == Some(Status::Rejected),
+        StatusFilter::Review => status == Some(Status::Review),
     }
 }
 
@@ -82,7 +83,7 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
     let mut rows: Vec<ImageRow> = store
         .image_rows(false)?
         .into_iter()
-        .filter(|r| r.error.is_none() && matches(a.status, r.status.as_deref()))
+        .filter(|r| r.error.is_none() && matches(a.status, r.status))
         .collect();
     if export::is_inside(&a.to, &a.dir) {
         return Err(UsageError(format!(
@@ -96,7 +97,7 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
         .map(|r| Source {
             path: export::absolute_path(&a.dir, r),
             rel: r.path.clone(),
-            status: r.status.as_deref().unwrap_or("none").to_string(),
+            status: r.status.unwrap_or(Status::None),
             rating: r.decision_rating,
             prompt: r.positive.as_deref().map(str::to_string),
         })
@@ -218,10 +219,10 @@ impl ProgressLine {
 pub fn decide(a: &DecideArgs) -> anyhow::Result<u8> {
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
     let status = match a.status {
-        DecideStatus::Accepted => "accepted",
-        DecideStatus::Rejected => "rejected",
-        DecideStatus::Review => "review",
-        DecideStatus::Unflagged => "none",
+        DecideStatus::Accepted => Status::Accepted,
+        DecideStatus::Rejected => Status::Rejected,
+        DecideStatus::Review => Status::Review,
+        DecideStatus::Unflagged => Status::None,
     };
     let root = a.dir.canonicalize().unwrap_or_else(|_| a.dir.clone());
     let mut rows = Vec::new();
@@ -238,7 +239,7 @@ pub fn decide(a: &DecideArgs) -> anyhow::Result<u8> {
         match store.image_id(&rel)? {
             Some(id) => rows.push(NewDecision {
                 image_id: id,
-                status: status.to_string(),
+                status,
                 rating: a.rating,
                 source: "human".to_string(),
                 reason: None,

@@ -4,6 +4,7 @@
 //! `--best-of-n` reports the best-of-N curves and selector efficiency instead
 //! (`select_best_of_n.rs`).
 
+use crate::domain::Status;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -86,9 +87,9 @@ pub fn run(a: &SelectArgs) -> anyhow::Result<u8> {
                 "{} {} ({source}): {} accepted, {} review, {} rejected; {} human decisions kept",
                 if a.dry_run { "would apply" } else { "applied" },
                 pol.name,
-                by_band.get("accepted").unwrap_or(&0),
-                by_band.get("review").unwrap_or(&0),
-                by_band.get("rejected").unwrap_or(&0),
+                by_band.get(&Status::Accepted).unwrap_or(&0),
+                by_band.get(&Status::Review).unwrap_or(&0),
+                by_band.get(&Status::Rejected).unwrap_or(&0),
                 human.len()
             );
             for ((s, r), n) in by_reason {

@@ -24,6 +24,7 @@
 //! with every column; `assay export`, and `assay decide` for headless human decisions; the GUI's
 //! export dialog runs the same code (`export::export`, `write_manifest`) in a background job
 
+use crate::domain::Status;
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read as _, Write as _};
@@ -49,8 +50,8 @@ pub struct Source {
     pub path: PathBuf,
     /// Relative path in the collection (for messages and the manifest).
     pub rel: String,
-    /// Latest decision status (`accepted`, `rejected`, `review`, `none`).
-    pub status: String,
+    /// Latest decision status.
+    pub status: Status,
     /// 0–5, when rated.
     pub rating: Option<i64>,
     pub prompt: Option<String>,
@@ -276,14 +277,14 @@ pub fn xml_escape(s: &str) -> String {
 
 /// An XMP sidecar: `xmp:Rating` (Lightroom: −1 = rejected), `xmp:Label`, digiKam's
 /// `digiKam:PickLabel` (1 rejected, 2 pending, 3 accepted) and the prompt as `dc:description`.
-pub fn xmp_sidecar(status: &str, rating: Option<i64>, prompt: Option<&str>) -> String {
+pub fn xmp_sidecar(status: Status, rating: Option<i64>, prompt: Option<&str>) -> String {
     let (pick, label) = match status {
-        "accepted" => (3, "Accepted"),
-        "rejected" => (1, "Rejected"),
-        "review" => (2, "Review"),
-        _ => (0, ""),
+        Status::Accepted => (3, "Accepted"),
+        Status::Rejected => (1, "Rejected"),
+        Status::Review => (2, "Review"),
+        Status::None => (0, ""),
     };
-    let xmp_rating = if status == "rejected" {
+    let xmp_rating = if status == Status::Rejected {
         -1
     } else {
         rating.unwrap_or(0).clamp(0, 5)
@@ -385,7 +386,7 @@ pub fn export(
             let mut side_name = name.clone();
             side_name.push(".xmp");
             let side = out.join(side_name);
-            let text = xmp_sidecar(&src.status, src.rating, src.prompt.as_deref());
+            let text = xmp_sidecar(src.status, src.rating, src.prompt.as_deref());
             // A sidecar is ours to (re)write only if it is absent or was written by Assay.
             let ours =
                 std::fs::read_to_string(&side).map_or(true, |t| t.contains("x:xmptk=\"Assay\""));
@@ -421,7 +422,7 @@ mod tests {
         Source {
             path: p,
             rel: rel.into(),
-            status: "accepted".into(),
+            status: Status::Accepted,
             rating: Some(4),
             prompt: Some("a <cat> & dog".into()),
         }
@@ -458,8 +459,8 @@ mod tests {
 
     #[test]
     fn rejected_rating_is_minus_one_and_links_work() {
-        assert!(xmp_sidecar("rejected", Some(3), None).contains("xmp:Rating=\"-1\""));
-        assert!(xmp_sidecar("review", None, None).contains("digiKam:PickLabel=\"2\""));
+        assert!(xmp_sidecar(Status::Rejected, Some(3), None).contains("xmp:Rating=\"-1\""));
+        assert!(xmp_sidecar(Status::Review, None, None).contains("digiKam:PickLabel=\"2\""));
         let t = tempfile::tempdir().unwrap();
         let s = vec![src(&t.path().join("c"), "z.png", b"zz")];
         for (mode, dir) in [(Mode::Hardlink, "h"), (Mode::Symlink, "s")] {

@@ -66,7 +66,7 @@ impl Collection {
             ExportScope::Accepted => self
                 .rows
                 .iter()
-                .filter(|r| model::status_of(r) == "accepted")
+                .filter(|r| model::status_of(r) == crate::domain::Status::Accepted)
                 .map(|r| ImageRow::clone(r))
                 .collect(),
             ExportScope::Selected => self

@@ -407,7 +407,7 @@ impl ExportJob {
                 .map(|r| Source {
                     path: export::absolute_path(&root, r),
                     rel: r.path.clone(),
-                    status: r.status.as_deref().unwrap_or("none").to_string(),
+                    status: r.status.unwrap_or(crate::domain::Status::None),
                     rating: r.decision_rating,
                     prompt: r.positive.as_deref().map(str::to_string),
                 })

@@ -138,6 +138,7 @@ mod thumbs;
 mod views;
 mod zoom;
 
+use crate::domain::Status;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -230,7 +231,7 @@ pub enum Cmd {
     Rescan,
     CancelScan,
     /// Set the status of the targets (selection, or cursor; in compare: the focused image).
-    SetStatus(&'static str),
+    SetStatus(Status),
     SetRating(Option<i64>),
     Undo,
     Redo,
@@ -620,14 +621,8 @@ impl Collection {
         }
         for (id, f) in &flags {
             if let Some(r) = self.row(*id) {
-                let before = model::STATUSES
-                    .iter()
-                    .position(|s| *s == model::status_of(r))
-                    .unwrap_or(3);
-                let after = model::STATUSES
-                    .iter()
-                    .position(|s| *s == f.status)
-                    .unwrap_or(3);
+                let before = model::status_index(model::status_of(r));
+                let after = model::status_index(f.status);
                 self.status_counts[before] = self.status_counts[before].saturating_sub(1);
                 self.status_counts[after] += 1;
             }
@@ -642,7 +637,7 @@ impl Collection {
             .iter()
             .map(|(id, f)| NewDecision {
                 image_id: *id,
-                status: f.status.clone(),
+                status: f.status,
                 rating: f.rating,
                 source: "human".to_string(),
                 reason: reason.map(str::to_string),
@@ -1036,16 +1031,16 @@ impl App {
             }
             let pressed = |i: &egui::InputState, k: Key| i.key_pressed(k);
             if pressed(i, Key::P) {
-                cmds.push(Cmd::SetStatus("accepted"));
+                cmds.push(Cmd::SetStatus(Status::Accepted));
             }
             if pressed(i, Key::X) {
-                cmds.push(Cmd::SetStatus("rejected"));
+                cmds.push(Cmd::SetStatus(Status::Rejected));
             }
             if pressed(i, Key::U) {
-                cmds.push(Cmd::SetStatus("none"));
+                cmds.push(Cmd::SetStatus(Status::None));
             }
             if pressed(i, Key::R) && shift {
-                cmds.push(Cmd::SetStatus("review"));
+                cmds.push(Cmd::SetStatus(Status::Review));
             }
             for (k, n) in [
                 (Key::Num0, 0),
@@ -1209,7 +1204,7 @@ fn apply_change(c: &mut Collection, mut ch: model::Change) {
     }
     let flags = ch.items.iter().map(|(id, _, a)| (*id, a.clone())).collect();
     let what = match (&ch.items[0].1, &ch.items[0].2) {
-        (b, a) if b.status != a.status => a.status.clone(),
+        (b, a) if b.status != a.status => a.status.to_string(),
         (_, a) => format!(
             "rating {}",
             a.rating.map_or("none".into(), |r| r.to_string())

@@ -2,6 +2,7 @@
 //! sort), the selection and cursor, and the undo history of culling actions. Panels read it and
 //! emit [`Cmd`](super::Cmd)s; the app applies them. Everything here is plain data and unit-tested.
 
+use crate::domain::Status;
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::store::ImageRow;
 use crate::table::{self, Col};
 
 /// Decision statuses in display order (`none` = unflagged).
-pub const STATUSES: [&str; 4] = ["accepted", "rejected", "review", "none"];
+pub const STATUSES: [Status; 4] = Status::ALL;
 
 /// A numeric range filter on one column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,12 +89,13 @@ impl Default for Sort {
     }
 }
 
-/// Lower-case status of a row (`none` when it has no decision).
-pub fn status_of(row: &ImageRow) -> &str {
-    row.status.as_deref().unwrap_or("none")
+/// The status of a row ([`Status::None`] when it has no decision).
+pub fn status_of(row: &ImageRow) -> Status {
+    row.status.unwrap_or(Status::None)
 }
 
-fn status_index(s: &str) -> usize {
+/// The position of `s` in [`STATUSES`].
+pub fn status_index(s: Status) -> usize {
     STATUSES.iter().position(|x| *x == s).unwrap_or(3)
 }
 
@@ -412,14 +414,14 @@ impl Selection {
 /// A decision state of one image: status and rating.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flag {
-    pub status: String,
+    pub status: Status,
     pub rating: Option<i64>,
 }
 
 impl Flag {
     pub fn of(row: &ImageRow) -> Self {
         Self {
-            status: status_of(row).to_string(),
+            status: status_of(row),
             rating: row.decision_rating,
         }
     }
@@ -472,7 +474,7 @@ pub fn make_change<R: Borrow<ImageRow>>(
     rows: &[R],
     index: &HashMap<i64, usize>,
     ids: &[i64],
-    status: Option<&str>,
+    status: Option<Status>,
     rating: Option<Option<i64>>,
     label: &str,
 ) -> Change {
@@ -482,7 +484,7 @@ pub fn make_change<R: Borrow<ImageRow>>(
             let row = rows[*index.get(id)?].borrow();
             let before = Flag::of(row);
             let after = Flag {
-                status: status.map_or_else(|| before.status.clone(), str::to_string),
+                status: status.unwrap_or(before.status),
                 rating: rating.unwrap_or(before.rating),
             };
             (after != before).then_some((*id, before, after))
@@ -517,7 +519,7 @@ pub fn apply_flags<R: RowMut>(rows: &mut [R], index: &HashMap<i64, usize>, flags
     for (id, f) in flags {
         if let Some(&i) = index.get(id) {
             let r = rows[i].row_mut();
-            r.status = Some(f.status.as_str().into());
+            r.status = Some(f.status);
             r.decision_rating = f.rating;
             r.decision_source = Some("human".into());
             r.decision_reason = None;
@@ -572,7 +574,7 @@ mod tests {
     #[test]
     fn filters_combine() {
         let mut r = rows();
-        r[0].status = Some("rejected".into());
+        r[0].status = Some(Status::Rejected);
         let mut f = Filters {
             search: "RED".into(),
             ..Default::default()
@@ -673,7 +675,7 @@ mod tests {
         let mut r = rows();
         let index: HashMap<i64, usize> = r.iter().enumerate().map(|(i, x)| (x.id, i)).collect();
         let mut h = History::default();
-        let c = make_change(&r, &index, &[1, 2], Some("accepted"), None, "pick");
+        let c = make_change(&r, &index, &[1, 2], Some(Status::Accepted), None, "pick");
         assert_eq!(c.items.len(), 2);
         apply_flags(
             &mut r,
@@ -685,13 +687,13 @@ mod tests {
         );
         h.push(c);
         // Picking again changes nothing and records nothing.
-        let again = make_change(&r, &index, &[1, 2], Some("accepted"), None, "pick");
+        let again = make_change(&r, &index, &[1, 2], Some(Status::Accepted), None, "pick");
         assert!(again.items.is_empty());
         let c2 = make_change(&r, &index, &[1], None, Some(Some(4)), "rate");
         assert_eq!(
             c2.items[0].2,
             Flag {
-                status: "accepted".into(),
+                status: Status::Accepted,
                 rating: Some(4)
             }
         );
@@ -699,7 +701,7 @@ mod tests {
         let u = h.undo().unwrap();
         assert_eq!(u.items[0].1.rating, None);
         let u = h.undo().unwrap();
-        assert_eq!(u.items[0].1.status, "none");
+        assert_eq!(u.items[0].1.status, Status::None);
         assert!(!h.can_undo());
         assert!(h.redo().is_some());
         assert!(h.can_redo());
@@ -707,7 +709,7 @@ mod tests {
             &r,
             &index,
             &[3],
-            Some("rejected"),
+            Some(Status::Rejected),
             None,
             "reject",
         ));

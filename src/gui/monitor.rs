@@ -701,7 +701,7 @@ fn review_plot(ui: &mut egui::Ui, res: &MonitorResult) {
                     Bar::new(x, 100.0 * v)
                         .width(0.6)
                         .name(name)
-                        .fill(super::views::status_color("review")),
+                        .fill(super::views::status_color(crate::domain::Status::Review)),
                 );
                 percent_interval(pu, x, &b["review_rate_ci95"]);
             }

@@ -280,8 +280,7 @@ fn scatter_series(
                     .filter(|(id, _, _)| c.row(*id).is_some_and(|r| status_of(r) == s))
                     .map(|(_, x, y)| [*x, *y])
                     .collect();
-                let name = if s == "none" { "unflagged" } else { s };
-                series.push((name.to_string(), status_color(s), v));
+                series.push((s.label().to_string(), status_color(s), v));
             }
         }
         Some(key) => {
@@ -482,16 +481,12 @@ fn parallel(app: &mut App, ui: &mut egui::Ui) {
         ui.label("Choose at least two signals.");
         return;
     }
-    let rows: Vec<(i64, String, Vec<Option<f64>>)> = c
+    let rows: Vec<(i64, crate::domain::Status, Vec<Option<f64>>)> = c
         .view
         .iter()
         .map(|&i| {
             let r = &c.rows[i];
-            (
-                r.id,
-                status_of(r).to_string(),
-                keys.iter().map(|k| num(r, k)).collect(),
-            )
+            (r.id, status_of(r), keys.iter().map(|k| num(r, k)).collect())
         })
         .collect();
     let ranges: Vec<(f64, f64)> = (0..keys.len())
@@ -533,7 +528,7 @@ fn parallel(app: &mut App, ui: &mut egui::Ui) {
         let (col, w) = if sel {
             (Color32::WHITE, 1.8)
         } else {
-            (status_color(status).gamma_multiply(0.45), 1.0)
+            (status_color(*status).gamma_multiply(0.45), 1.0)
         };
         painter.add(egui::Shape::line(pts, Stroke::new(w, col)));
         drawn += 1;

@@ -5,6 +5,7 @@
 //!
 //! Planning runs on a background thread whenever the text changes (the newest result wins).
 
+use crate::domain::Status;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -123,8 +124,8 @@ impl PolicyEditor {
     }
 }
 
-fn count(plan: &Plan, s: &str) -> u64 {
-    plan.counts.get(s).copied().unwrap_or(0)
+fn count(plan: &Plan, s: Status) -> u64 {
+    plan.counts.get(&s).copied().unwrap_or(0)
 }
 
 /// The policy editor view: toolbar, the policy text and its effect side by side.
@@ -316,9 +317,9 @@ fn effect(ui: &mut egui::Ui, ed: &mut PolicyEditor) -> Option<(Prepared, Arc<Pla
 fn band_counts(ui: &mut egui::Ui, plan: &Plan) {
     ui.horizontal(|ui| {
         for (s, lab) in [
-            ("accepted", "accept"),
-            ("review", "review"),
-            ("rejected", "reject"),
+            (Status::Accepted, "accept"),
+            (Status::Review, "review"),
+            (Status::Rejected, "reject"),
         ] {
             ui.label(
                 RichText::new(format!("{lab}: {}", count(plan, s)))
@@ -344,11 +345,11 @@ fn histogram(ui: &mut egui::Ui, plan: &Plan, accept: f64, reject: f64) {
         .map(|(k, n)| {
             let mid = (k as f64 + 0.5) / bins as f64;
             let col = if mid >= accept {
-                super::views::status_color("accepted")
+                super::views::status_color(Status::Accepted)
             } else if mid < reject {
-                super::views::status_color("rejected")
+                super::views::status_color(Status::Rejected)
             } else {
-                super::views::status_color("review")
+                super::views::status_color(Status::Review)
             };
             Bar::new(mid, f64::from(*n))
                 .width(1.0 / bins as f64)
@@ -375,7 +376,7 @@ fn reasons(ui: &mut egui::Ui, plan: &Plan) {
         .striped(true)
         .show(ui, |ui| {
             for ((s, reason), n) in &plan.reasons {
-                ui.colored_label(super::views::status_color(s), s);
+                ui.colored_label(super::views::status_color(*s), s.as_str());
                 ui.monospace(n.to_string());
                 ui.label(reason);
                 ui.end_row();

@@ -7,6 +7,7 @@
 //! worker); the statistics run on short-lived `assay-policy-*` threads and report through
 //! `Event`s, so the UI thread neither queries nor computes in bulk.
 
+use crate::domain::Status;
 use std::sync::Arc;
 
 use eframe::egui::{self, RichText};
@@ -403,9 +404,9 @@ fn calibration_result_ui(ui: &mut egui::Ui, c: &PolicyCalibration) {
 
 fn band_row(ui: &mut egui::Ui, name: &str, s: &BandStat) {
     let status = match name {
-        "accept" => "accepted",
-        "reject" => "rejected",
-        _ => "review",
+        "accept" => Status::Accepted,
+        "reject" => Status::Rejected,
+        _ => Status::Review,
     };
     ui.colored_label(super::views::status_color(status), name);
     ui.monospace(s.n.to_string());

@@ -1,5 +1,6 @@
 //! The central views: the virtualised grid, the detail (loupe) view and compare.
 
+use crate::domain::Status;
 use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
 use super::model::{ClickMode, status_of};
@@ -7,22 +8,22 @@ use super::{App, Cmd, ViewMode, zoom};
 use crate::store::ImageRow;
 
 /// Colour of a decision status.
-pub fn status_color(status: &str) -> Color32 {
+pub fn status_color(status: Status) -> Color32 {
     match status {
-        "accepted" => Color32::from_rgb(70, 170, 90),
-        "rejected" => Color32::from_rgb(200, 70, 60),
-        "review" => Color32::from_rgb(220, 170, 40),
-        _ => Color32::from_gray(110),
+        Status::Accepted => Color32::from_rgb(70, 170, 90),
+        Status::Rejected => Color32::from_rgb(200, 70, 60),
+        Status::Review => Color32::from_rgb(220, 170, 40),
+        Status::None => Color32::from_gray(110),
     }
 }
 
 /// One-letter badge of a status (the key that sets it; Shift+R for review).
-pub fn status_badge(status: &str) -> &'static str {
+pub fn status_badge(status: Status) -> &'static str {
     match status {
-        "accepted" => "P",
-        "rejected" => "X",
-        "review" => "R",
-        _ => "",
+        Status::Accepted => "P",
+        Status::Rejected => "X",
+        Status::Review => "R",
+        Status::None => "",
     }
 }
 
@@ -186,7 +187,7 @@ fn grid_cell(
     let id = row.id;
     let (rect, resp) = ui.allocate_exact_size(g.cell, Sense::click());
     let name = file_name(&row.path).to_string();
-    let status = status_of(row).to_string();
+    let status = status_of(row);
     resp.widget_info(|| {
         egui::WidgetInfo::selected(egui::Role::ListBoxOption, true, selected, &name)
     });
@@ -206,7 +207,7 @@ fn grid_cell(
         );
     }
     paint_thumbnail(painter, img_rect, row, textures, g.size);
-    paint_badges(painter, img_rect, row, &status);
+    paint_badges(painter, img_rect, row, status);
     let label_rect = Rect::from_min_size(
         Pos2::new(rect.left(), img_rect.bottom()),
         Vec2::new(g.size, g.label_h),
@@ -282,7 +283,7 @@ fn paint_thumbnail(
 
 /// Badges: status (top-left; hollow for a decision on an earlier version), rating
 /// (bottom-left), near-duplicate group (top-right).
-fn paint_badges(painter: &egui::Painter, img_rect: Rect, row: &ImageRow, status: &str) {
+fn paint_badges(painter: &egui::Painter, img_rect: Rect, row: &ImageRow, status: Status) {
     if !status_badge(status).is_empty() {
         let b = Rect::from_min_size(img_rect.min + Vec2::new(3.0, 3.0), Vec2::new(18.0, 18.0));
         painter.rect_filled(b, 9.0, status_color(status));
@@ -295,7 +296,7 @@ fn paint_badges(painter: &egui::Painter, img_rect: Rect, row: &ImageRow, status:
         );
     } else if let Some(earlier) = &row.earlier_decision {
         // Decided on an earlier version whose pixels differ: a hollow badge.
-        let st = earlier.split(' ').next().unwrap_or("");
+        let st = Status::parse(earlier.split(' ').next().unwrap_or("")).unwrap_or(Status::None);
         if !status_badge(st).is_empty() {
             let center = img_rect.min + Vec2::new(12.0, 12.0);
             painter.circle_stroke(center, 8.0, egui::Stroke::new(1.5, status_color(st)));
@@ -528,13 +529,13 @@ pub fn detail(app: &mut App, ui: &mut egui::Ui) {
 /// Pick / reject / unflag buttons (the same commands as P / X / U).
 fn culling_buttons(ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
     if ui.button("Pick").on_hover_text("P").clicked() {
-        cmds.push(Cmd::SetStatus("accepted"));
+        cmds.push(Cmd::SetStatus(Status::Accepted));
     }
     if ui.button("Reject").on_hover_text("X").clicked() {
-        cmds.push(Cmd::SetStatus("rejected"));
+        cmds.push(Cmd::SetStatus(Status::Rejected));
     }
     if ui.button("Unflag").on_hover_text("U").clicked() {
-        cmds.push(Cmd::SetStatus("none"));
+        cmds.push(Cmd::SetStatus(Status::None));
     }
 }
 
@@ -571,7 +572,7 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
             .coll
             .as_ref()
             .and_then(|c| c.row(*id))
-            .map(|r| (file_name(&r.path).to_string(), status_of(r).to_string()))
+            .map(|r| (file_name(&r.path).to_string(), status_of(r)))
             .unwrap_or_default();
         let resp = zoomable(app, ui, body, *id, k);
         if resp.clicked() {
@@ -583,7 +584,7 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
                 .layout(egui::Layout::left_to_right(egui::Align::Center)),
         );
         if head_ui
-            .selectable_label(k == focus, format!("{name} {}", status_badge(&status)))
+            .selectable_label(k == focus, format!("{name} {}", status_badge(status)))
             .clicked()
         {
             cmds.push(Cmd::FocusCompare(k));
@@ -594,7 +595,7 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
             .clicked()
         {
             cmds.push(Cmd::FocusCompare(k));
-            cmds.push(Cmd::SetStatus("accepted"));
+            cmds.push(Cmd::SetStatus(Status::Accepted));
         }
         if head_ui
             .small_button("Reject")
@@ -602,12 +603,12 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
             .clicked()
         {
             cmds.push(Cmd::FocusCompare(k));
-            cmds.push(Cmd::SetStatus("rejected"));
+            cmds.push(Cmd::SetStatus(Status::Rejected));
         }
         let stroke = if k == focus {
             Stroke::new(2.0, ui.visuals().selection.stroke.color)
         } else {
-            Stroke::new(1.0, status_color(&status))
+            Stroke::new(1.0, status_color(status))
         };
         ui.painter()
             .rect_stroke(cell, 2.0, stroke, egui::StrokeKind::Inside);

@@ -13,6 +13,7 @@
 
 pub mod npy;
 
+use crate::domain::Status;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -38,7 +39,7 @@ pub struct Batch {
     /// Per signal, the finite values.
     pub values: BTreeMap<String, Vec<f64>>,
     /// (human status, policy status) pairs.
-    pub pairs: Vec<(String, String)>,
+    pub pairs: Vec<(Status, Status)>,
 }
 
 /// Whether `by` can batch a collection: `folder`, `scan_date` or a table column.
@@ -138,23 +139,21 @@ pub fn batch_key(row: &ImageRow, by: &str) -> String {
 /// as [`Store::human_policy_statuses`] returns them.
 pub fn group(
     rows: &[ImageRow],
-    pairs: &[(i64, String, String)],
+    pairs: &[(i64, Status, Status)],
     by: &str,
     keys: &[String],
 ) -> BTreeMap<String, Batch> {
-    let pairs: BTreeMap<i64, (&str, &str)> = pairs
-        .iter()
-        .map(|(id, h, p)| (*id, (h.as_str(), p.as_str())))
-        .collect();
+    let pairs: BTreeMap<i64, (Status, Status)> =
+        pairs.iter().map(|&(id, h, p)| (id, (h, p))).collect();
     let mut out: BTreeMap<String, Batch> = BTreeMap::new();
     for r in rows {
         let b = out.entry(batch_key(r, by)).or_default();
         b.n += 1;
-        if let Some(s) = r.status.as_deref() {
-            if s != "none" {
+        if let Some(s) = r.status {
+            if s != Status::None {
                 b.decided += 1;
             }
-            if s == "review" {
+            if s == Status::Review {
                 b.review += 1;
             }
         }
@@ -165,8 +164,8 @@ pub fn group(
                 b.values.entry(key.clone()).or_default().push(*v);
             }
         }
-        if let Some((h, p)) = pairs.get(&r.id) {
-            b.pairs.push(((*h).to_string(), (*p).to_string()));
+        if let Some(&pair) = pairs.get(&r.id) {
+            b.pairs.push(pair);
         }
     }
     out
@@ -771,7 +770,7 @@ mod tests {
             values: BTreeMap::from([("x".to_string(), values)]),
             pairs: pairs
                 .iter()
-                .map(|(h, p)| (h.to_string(), p.to_string()))
+                .map(|(h, p)| (h.parse().unwrap(), p.parse().unwrap()))
                 .collect(),
         }
     }
@@ -833,7 +832,7 @@ mod tests {
             id,
             path: path.to_string(),
             first_seen: first_seen.map(String::from),
-            status: status.map(Into::into),
+            status: status.map(|s| s.parse().unwrap()),
             model: (id % 2 == 0).then(|| "sdxl".into()),
             ..Default::default()
         };
@@ -884,9 +883,9 @@ mod tests {
             ),
         ];
         let pairs = vec![
-            (1, "rejected".to_string(), "review".to_string()),
-            (3, "accepted".to_string(), "accepted".to_string()),
-            (99, "accepted".to_string(), "accepted".to_string()),
+            (1, Status::Rejected, Status::Review),
+            (3, Status::Accepted, Status::Accepted),
+            (99, Status::Accepted, Status::Accepted),
         ];
         let keys = ["x".to_string()];
         let by_day = group(&rows, &pairs, SCAN_DATE, &keys);

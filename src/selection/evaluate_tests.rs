@@ -14,7 +14,7 @@ fn row(id: i64, prompt: &str, blur: Option<f64>, status: Option<&str>) -> ImageR
         id,
         path: format!("{prompt}/{id}.png"),
         positive: Some(prompt.into()),
-        status: status.map(Into::into),
+        status: status.map(|s| s.parse().unwrap()),
         decision_source: status.map(|_| "human".into()),
         ..ImageRow::default()
     };

@@ -14,6 +14,7 @@
 //!   evidence alone about half of the compared images are good, whatever their absolute quality,
 //!   so thresholds calibrated on it separate the better half from the worse.
 
+use crate::domain::Status;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::human::{self, Event};
@@ -106,9 +107,9 @@ pub fn image_labels(
     let mut counts = LabelCounts::default();
     let mut out = HashMap::new();
     for r in rows {
-        let decision = match (r.decision_source.as_deref(), r.status.as_deref()) {
-            (Some("human"), Some("accepted")) => Some(true),
-            (Some("human"), Some("rejected")) => Some(false),
+        let decision = match (r.decision_source.as_deref(), r.status) {
+            (Some("human"), Some(Status::Accepted)) => Some(true),
+            (Some("human"), Some(Status::Rejected)) => Some(false),
             _ => None,
         };
         let pair = pairwise.by_path.get(&r.path).map(|x| x.0);
@@ -168,16 +169,16 @@ pub fn human_best(
     }
     let human_status = |r: &ImageRow| {
         (r.decision_source.as_deref() == Some("human"))
-            .then(|| r.status.clone())
+            .then_some(r.status)
             .flatten()
     };
     let accepted: Vec<&&ImageRow> = group
         .iter()
-        .filter(|r| human_status(r).as_deref() == Some("accepted"))
+        .filter(|r| human_status(r) == Some(Status::Accepted))
         .collect();
     let rejected = group
         .iter()
-        .filter(|r| human_status(r).as_deref() == Some("rejected"))
+        .filter(|r| human_status(r) == Some(Status::Rejected))
         .count();
     if let [one] = accepted.as_slice()
         && rejected + 1 == group.len()
@@ -264,7 +265,7 @@ mod tests {
         ImageRow {
             id,
             path: path.into(),
-            status: status.map(Into::into),
+            status: status.map(|s| s.parse().unwrap()),
             decision_source: status.map(|_| "human".into()),
             ..ImageRow::default()
         }

@@ -2,6 +2,7 @@
 //! band and per reason. Pure: `assay select` writes the plan; the GUI's policy editor shows it
 //! live and writes it when applied.
 
+use crate::domain::Status;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
@@ -69,19 +70,19 @@ pub struct Plan {
     pub decisions: Vec<NewDecision>,
     /// Scored outcomes (readable images that reached the policy).
     pub outcomes: Vec<Outcome>,
-    /// Count per status (`accepted`, `review`, `rejected`).
-    pub counts: BTreeMap<String, u64>,
+    /// Count per status (accepted, review, rejected).
+    pub counts: BTreeMap<Status, u64>,
     /// Count per (status, reason kind).
-    pub reasons: BTreeMap<(String, String), u64>,
+    pub reasons: BTreeMap<(Status, String), u64>,
     /// Images left alone because a human decided them.
     pub kept_human: usize,
 }
 
-fn status(b: Band) -> &'static str {
+fn status(b: Band) -> Status {
     match b {
-        Band::Accept => "accepted",
-        Band::Reject => "rejected",
-        Band::Review => "review",
+        Band::Accept => Status::Accepted,
+        Band::Reject => Status::Rejected,
+        Band::Review => Status::Review,
     }
 }
 
@@ -100,7 +101,7 @@ pub fn plan(p: &Prepared, rows: &[ImageRow], human: &HashSet<i64>) -> Result<Pla
         if let Some(err) = &r.error {
             decisions.push(NewDecision {
                 image_id: r.id,
-                status: "rejected".into(),
+                status: Status::Rejected,
                 rating: None,
                 source: p.source.clone(),
                 reason: Some(format!("unreadable file: {err}")),
@@ -135,7 +136,7 @@ pub fn plan(p: &Prepared, rows: &[ImageRow], human: &HashSet<i64>) -> Result<Pla
     for o in &outcomes {
         decisions.push(NewDecision {
             image_id: o.id,
-            status: status(o.band).into(),
+            status: status(o.band),
             rating: None,
             source: p.source.clone(),
             reason: Some(o.reason.clone()),
@@ -145,10 +146,10 @@ pub fn plan(p: &Prepared, rows: &[ImageRow], human: &HashSet<i64>) -> Result<Pla
             ),
         });
     }
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut reasons: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut counts: BTreeMap<Status, u64> = BTreeMap::new();
+    let mut reasons: BTreeMap<(Status, String), u64> = BTreeMap::new();
     for d in &decisions {
-        *counts.entry(d.status.clone()).or_default() += 1;
+        *counts.entry(d.status).or_default() += 1;
         let reason = d.reason.clone().unwrap_or_default();
         // Group by kind: drop the per-image number from "score 0.667 ≥ accept 0.5".
         let reason = if reason.starts_with("unreadable file") {
@@ -161,7 +162,7 @@ pub fn plan(p: &Prepared, rows: &[ImageRow], human: &HashSet<i64>) -> Result<Pla
         } else {
             reason
         };
-        *reasons.entry((d.status.clone(), reason)).or_default() += 1;
+        *reasons.entry((d.status, reason)).or_default() += 1;
     }
     Ok(Plan {
         decisions,
@@ -271,13 +272,13 @@ mod tests {
         // Image 0 (blur 40 < 50) fails the blur gate; the unreadable one is rejected.
         assert!(
             plan.reasons
-                .contains_key(&("rejected".into(), "blurry".into()))
+                .contains_key(&(Status::Rejected, "blurry".into()))
         );
         assert!(
             plan.reasons
-                .contains_key(&("rejected".into(), "unreadable file".into()))
+                .contains_key(&(Status::Rejected, "unreadable file".into()))
         );
         // top_k = 2 caps the accepted images of the one prompt group.
-        assert!(plan.counts.get("accepted").copied().unwrap_or(0) <= 2);
+        assert!(plan.counts.get(&Status::Accepted).copied().unwrap_or(0) <= 2);
     }
 }

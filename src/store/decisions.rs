@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension as _, params};
 
 use super::{Result, Store, now_utc};
+use crate::domain::Status;
 
 /// A decision to append.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDecision {
     pub image_id: i64,
-    /// accepted / rejected / review / none.
-    pub status: String,
+    pub status: Status,
     pub rating: Option<i64>,
     /// `human`, or `policy:<name>@<hash prefix>`.
     pub source: String,
@@ -46,7 +46,7 @@ impl Store {
 
     /// For every image with both a human decision and a policy decision: the image id, the
     /// latest human status and the latest policy status (`assay monitor`'s agreement).
-    pub fn human_policy_statuses(&self) -> Result<Vec<(i64, String, String)>> {
+    pub fn human_policy_statuses(&self) -> Result<Vec<(i64, Status, Status)>> {
         let mut stmt = self.conn.prepare(
             "SELECT h.image_id, h.status, p.status FROM decisions h JOIN decisions p
                 ON p.image_id = h.image_id
@@ -83,7 +83,7 @@ impl Store {
     pub fn latest_decision(
         &self,
         image_id: i64,
-    ) -> Result<Option<(String, String, Option<String>)>> {
+    ) -> Result<Option<(Status, String, Option<String>)>> {
         Ok(self
             .conn
             .query_row(
@@ -97,6 +97,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::Status;
     use crate::store::Store;
 
     #[test]
@@ -106,19 +107,19 @@ mod tests {
         let ids = s
             .write_ingest(&[rec("a.png"), rec("b.png"), rec("c.png")])
             .unwrap();
-        s.append_decision(ids[0], "review", None, "policy:p@1", None)
+        s.append_decision(ids[0], Status::Review, None, "policy:p@1", None)
             .unwrap();
-        s.append_decision(ids[0], "rejected", None, "human", None)
+        s.append_decision(ids[0], Status::Rejected, None, "human", None)
             .unwrap();
-        s.append_decision(ids[0], "accepted", None, "policy:p@2", None)
+        s.append_decision(ids[0], Status::Accepted, None, "policy:p@2", None)
             .unwrap();
-        s.append_decision(ids[1], "accepted", None, "human", None)
+        s.append_decision(ids[1], Status::Accepted, None, "human", None)
             .unwrap();
-        s.append_decision(ids[2], "accepted", None, "policy:p@1", None)
+        s.append_decision(ids[2], Status::Accepted, None, "policy:p@1", None)
             .unwrap();
         assert_eq!(
             s.human_policy_statuses().unwrap(),
-            vec![(ids[0], "rejected".to_string(), "accepted".to_string())]
+            vec![(ids[0], Status::Rejected, Status::Accepted)]
         );
     }
 }

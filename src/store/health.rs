@@ -681,6 +681,7 @@ pub fn restore(db: &Path, backup: &Path) -> Result<Option<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Status;
     use crate::store::{NewLabelEvent, new_image};
 
     fn catalogue(path: &Path, events: usize) -> Store {
@@ -693,7 +694,7 @@ mod tests {
             )
             .unwrap();
         for id in ids.iter().take(10) {
-            s.append_decision(*id, "accepted", Some(3), "human", None)
+            s.append_decision(*id, Status::Accepted, Some(3), "human", None)
                 .unwrap();
         }
         let ev: Vec<NewLabelEvent> = (0..events)
@@ -753,7 +754,7 @@ mod tests {
         );
         let backup = s.rotate_backups(2).unwrap().unwrap();
         assert_eq!(Store::list_backups(&db), vec![backup.clone()]);
-        s.append_decision(1, "rejected", None, "human", Some("after the backup"))
+        s.append_decision(1, Status::Rejected, None, "human", Some("after the backup"))
             .unwrap();
         drop(s);
         let mut bytes = std::fs::read(&db).unwrap();

@@ -22,6 +22,7 @@ pub use raters::SessionSummary;
 pub use rows::{ReadTimes, RowSlot, SignalKey, Signals};
 pub use scorers::{NewScorer, ScorerLogRow, ScorerRow};
 
+use crate::domain::Status;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -225,7 +226,7 @@ pub struct ImageRow {
     pub parser: Option<Arc<str>>,
     /// JSON `[[key, value], ...]` of the metadata fields without a column.
     pub extra_json: Option<String>,
-    pub status: Option<Arc<str>>,
+    pub status: Option<Status>,
     /// Source and reason of the latest decision (`human` or `policy:<name>@<hash>`).
     pub decision_source: Option<Arc<str>>,
     pub decision_reason: Option<Arc<str>>,
@@ -244,6 +245,13 @@ pub struct ImageRow {
     pub signals: Signals,
 }
 
+impl ImageRow {
+    /// The latest decision's status as stored (`accepted`, …), `None` when undecided.
+    pub fn status_str(&self) -> Option<&'static str> {
+        self.status.map(Status::as_str)
+    }
+}
+
 /// A stored signal value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignalValue {
@@ -251,8 +259,24 @@ pub enum SignalValue {
     Text(Box<str>),
 }
 
-/// Decision status values of the append-only `decisions` log.
-pub const DECISION_STATUSES: &[&str] = &["accepted", "rejected", "review", "none"];
+/// A decision status is stored as its spelling ([`Status::as_str`]); the `decisions` table's
+/// check constraint admits exactly [`Status::ALL`].
+impl rusqlite::types::ToSql for Status {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for Status {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Status::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(Box::new(crate::domain::UnknownStatus(
+                s.to_string(),
+            )))
+        })
+    }
+}
 
 /// An open collection database.
 pub struct Store {
@@ -769,7 +793,7 @@ impl Store {
     pub fn append_decision(
         &self,
         image_id: i64,
-        status: &str,
+        status: Status,
         rating: Option<i64>,
         source: &str,
         reason: Option<&str>,
@@ -882,7 +906,7 @@ mod tests {
         let mut s = Store::open_in_memory().unwrap();
         let ids = s.write_ingest(&[super::new_image("a.png")]).unwrap();
         let d = s
-            .append_decision(ids[0], "accepted", Some(4), "human", None)
+            .append_decision(ids[0], Status::Accepted, Some(4), "human", None)
             .unwrap();
         let err = s.try_rewrite_decision(d, "rejected").unwrap_err();
         assert!(
@@ -896,8 +920,15 @@ mod tests {
             )
             .unwrap();
         assert!(s.conn.execute("DELETE FROM label_events", []).is_err());
+        // The check constraint refuses a status outside Status::ALL (the typed API cannot
+        // even spell one).
         assert!(
-            s.append_decision(ids[0], "bogus", None, "human", None)
+            s.conn
+                .execute(
+                    "INSERT INTO decisions (image_id, status, rating, source, reason, time)
+                     VALUES (?1, 'bogus', NULL, 'human', NULL, 't')",
+                    [ids[0]],
+                )
                 .is_err()
         );
         assert_eq!(s.count("decisions").unwrap(), 1);

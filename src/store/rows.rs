@@ -637,13 +637,13 @@ impl super::Store {
              WHERE id IN (SELECT MAX(id) FROM decisions GROUP BY image_id)",
         )?;
         let mut q = stmt.query([])?;
-        let [mut statuses, mut sources, mut reasons] = std::array::from_fn(|_| Texts::default());
+        let [mut sources, mut reasons] = std::array::from_fn(|_| Texts::default());
         while let Some(r) = q.next()? {
             let Some(p) = map.get(r.get(0)?) else {
                 continue;
             };
             let row = rows[p].get_mut();
-            row.status = statuses.get(r, 1)?;
+            row.status = r.get(1)?;
             row.decision_source = sources.get(r, 2)?;
             row.decision_reason = reasons.get(r, 3)?;
             row.decision_rating = r.get(4)?;
@@ -941,7 +941,7 @@ mod tests {
         s.mark_missing(&[ids[3]]).unwrap();
         let d = |id, status: &str, source: &str| NewDecision {
             image_id: id,
-            status: status.into(),
+            status: status.parse().unwrap(),
             rating: Some(2),
             source: source.into(),
             reason: Some("r".into()),
@@ -1013,7 +1013,11 @@ mod tests {
             vec!["tenengrad", "phash", "not_registered"],
             "registry order, then other keys"
         );
-        assert_eq!(c.status.as_deref(), Some("rejected"), "the latest decision");
+        assert_eq!(
+            c.status.map(|s| s.as_str()),
+            Some("rejected"),
+            "the latest decision"
+        );
         let (raw, warnings) = file.raw_metadata(c.id).unwrap().unwrap();
         assert!(raw.contains("\"7\""));
         assert_eq!(warnings, "[\"odd\"]");

@@ -481,7 +481,7 @@ mod tests {
         assert!(text.contains("Negative prompt: "));
         assert_eq!(raw[0]["truncated"], serde_json::Value::Bool(false));
         // Decisions for one image in 17 (copy index 0 here).
-        assert_eq!(c0a.status.as_deref(), Some("accepted"));
+        assert_eq!(c0a.status, Some(crate::domain::Status::Accepted));
         assert_eq!(s.integrity_check().unwrap(), "ok");
         // Already big enough: nothing added.
         assert_eq!(s.synthesize(&spec, |_, _| ()).unwrap().added, 0);

@@ -106,6 +106,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::Status;
     use crate::store::{ImageFacts, IngestRecord, Store, Upsert};
 
     fn version(path: &str, upsert: Upsert, hash: &str, pixels: &str) -> IngestRecord {
@@ -136,9 +137,9 @@ mod tests {
                 version("edited.png", Upsert::New, "h2", "p2"),
             ])
             .unwrap();
-        s.append_decision(ids[0], "accepted", Some(4), "human", None)
+        s.append_decision(ids[0], Status::Accepted, Some(4), "human", None)
             .unwrap();
-        s.append_decision(ids[1], "rejected", None, "human", Some("blurry"))
+        s.append_decision(ids[1], Status::Rejected, None, "human", Some("blurry"))
             .unwrap();
         let new = s
             .write_ingest(&[
@@ -165,7 +166,7 @@ mod tests {
         let rows = s.image_rows(false).unwrap();
         let same = rows.iter().find(|r| r.path == "same.png").unwrap();
         assert_eq!(same.id, new[0]);
-        assert_eq!(same.status.as_deref(), Some("accepted"));
+        assert_eq!(same.status, Some(Status::Accepted));
         assert_eq!(same.decision_rating, Some(4));
         assert_eq!(same.decision_source.as_deref(), Some("human"));
         assert!(

@@ -101,8 +101,7 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
             .unwrap()
             .row(cursor)
             .unwrap()
-            .status
-            .as_deref()
+            .status_str()
             .unwrap_or("none"),
         "none"
     );
@@ -131,7 +130,7 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     h.run_steps(1);
     wait(&mut h, "the rescan and reload", |a| idle(a) && settled(a));
     let c = h.state().coll.as_ref().unwrap();
-    assert_eq!(c.row(cursor).unwrap().status.as_deref(), Some("rejected"));
+    assert_eq!(c.row(cursor).unwrap().status_str(), Some("rejected"));
     assert_eq!(c.view_ids, expected(h.state()));
     assert_eq!(
         c.status_counts,

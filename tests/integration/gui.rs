@@ -55,7 +55,7 @@ fn latest(db: &Path, path: &str) -> Option<(String, Option<i64>, String, Option<
     let rows = store.image_rows(false).unwrap();
     let r = rows.iter().find(|r| r.path == path)?;
     Some((
-        r.status.as_deref()?.to_string(),
+        r.status_str()?.to_string(),
         r.decision_rating,
         r.decision_source.as_deref()?.to_string(),
         r.decision_reason.as_deref().map(str::to_string),
@@ -428,7 +428,9 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
         h.state().policy.editor.text
     );
     let after = counts(h.state());
-    assert!(after.get("accepted") <= before.get("accepted"));
+    assert!(
+        after.get(&assay::domain::Status::Accepted) <= before.get(&assay::domain::Status::Accepted)
+    );
     assert_ne!(after, before, "counts follow the threshold");
     assert_eq!(after.values().sum::<u64>(), 30);
     h.get_by_label_contains("Apply to 30 images").click();
@@ -450,15 +452,21 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     assert_eq!(by_policy, 30);
     let human = rows.iter().find(|r| r.id == human_id).unwrap();
     assert_eq!(
-        (human.status.as_deref(), human.decision_source.as_deref()),
+        (human.status_str(), human.decision_source.as_deref()),
         (Some("rejected"), Some("human")),
         "human decisions win"
     );
     let in_review = rows
         .iter()
-        .filter(|r| r.status.as_deref() == Some("review"))
+        .filter(|r| r.status_str() == Some("review"))
         .count();
-    assert_eq!(in_review as u64, after.get("review").copied().unwrap_or(0));
+    assert_eq!(
+        in_review as u64,
+        after
+            .get(&assay::domain::Status::Review)
+            .copied()
+            .unwrap_or(0)
+    );
     drop(store);
     // The review band as a queue in the grid. Applying reloads the rows and re-plans; while
     // that settles, widgets before the button can come and go, which changes its automatic id,
@@ -481,7 +489,7 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     assert!(
         c.view_ids
             .iter()
-            .all(|id| c.row(*id).unwrap().status.as_deref() == Some("review"))
+            .all(|id| c.row(*id).unwrap().status_str() == Some("review"))
     );
 }
 
@@ -595,7 +603,11 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
                 .image_id(&format!("coffee_cup/seed_{c}.jpg"))
                 .unwrap()
                 .unwrap();
-            let status = if c == "2001" { "accepted" } else { "rejected" };
+            let status = if c == "2001" {
+                assay::domain::Status::Accepted
+            } else {
+                assay::domain::Status::Rejected
+            };
             store
                 .append_decision(id, status, None, "human", None)
                 .unwrap();

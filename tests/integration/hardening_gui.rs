@@ -73,5 +73,5 @@ fn the_inspector_shows_a_decision_made_on_an_earlier_version() {
     );
     let c = h.state().coll.as_ref().unwrap();
     let kept = c.rows.iter().find(|r| r.path == "kept.png").unwrap();
-    assert_eq!(kept.status.as_deref(), Some("accepted"));
+    assert_eq!(kept.status_str(), Some("accepted"));
 }

@@ -144,7 +144,7 @@ fn monitor_dashboard_flags_the_degraded_batch() {
                 .is_some_and(|s| s.starts_with("policy:")),
             "every image has a policy decision"
         );
-        (row.path.clone(), row.status.as_deref().unwrap().to_string())
+        (row.path.clone(), row.status_str().unwrap().to_string())
     };
     let batch = path.split('/').next().unwrap().to_string();
     let review_before = {
@@ -162,7 +162,7 @@ fn monitor_dashboard_flags_the_degraded_batch() {
     {
         let c = h.state().coll.as_ref().unwrap();
         let row = c.rows.iter().find(|r| r.path == path).unwrap();
-        assert_ne!(row.status.as_deref(), Some(policy_status.as_str()));
+        assert_ne!(row.status_str(), Some(policy_status.as_str()));
     }
     h.key_press(Key::M);
     wait(&mut h, "agreement for the flagged batch", |a| {

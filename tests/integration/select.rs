@@ -21,7 +21,7 @@ fn select_applies_the_example_policy() {
     store
         .append_decision(
             human_id,
-            "rejected",
+            assay::domain::Status::Rejected,
             Some(1),
             "human",
             Some("I don't like it"),

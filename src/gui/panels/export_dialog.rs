@@ -40,7 +40,7 @@ pub fn export_dialog(app: &mut App, ctx: &egui::Context) {
     let counts = [
         c.rows
             .iter()
-            .filter(|r| model::status_of(r) == "accepted" && r.error.is_none())
+            .filter(|r| model::status_of(r) == crate::domain::Status::Accepted && r.error.is_none())
             .count(),
         c.sel.targets().len(),
         c.view.len(),

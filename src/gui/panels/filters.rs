@@ -47,11 +47,11 @@ fn choice_filters(ui: &mut egui::Ui, c: &Collection, f: &mut Filters) -> bool {
     ui.horizontal_wrapped(|ui| {
         for (k, s) in STATUSES.iter().enumerate() {
             let n = c.status_counts[k];
-            let label = if *s == "none" { "unflagged" } else { s };
+            let label = s.label();
             changed |= ui
                 .checkbox(
                     &mut f.statuses[k],
-                    RichText::new(format!("{label} ({n})")).color(status_color(s)),
+                    RichText::new(format!("{label} ({n})")).color(status_color(*s)),
                 )
                 .changed();
         }

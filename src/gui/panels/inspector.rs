@@ -4,7 +4,7 @@
 use eframe::egui::{self, Color32, RichText};
 
 use crate::gui::model;
-use crate::gui::views::{status_badge, status_color, truncate};
+use crate::gui::views::{status_color, truncate};
 use crate::gui::{App, Cmd, Collection, ViewMode};
 use crate::signals::{self, Direction};
 use crate::store::{ImageRow, SignalValue};
@@ -50,23 +50,15 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
 /// size / format.
 fn image_summary(ui: &mut egui::Ui, row: &ImageRow) {
     ui.heading(truncate(&row.path, 60));
-    let status = model::status_of(row).to_string();
+    let status = model::status_of(row);
     ui.horizontal(|ui| {
-        ui.colored_label(
-            status_color(&status),
-            if status == "none" {
-                "unflagged".into()
-            } else {
-                status.clone()
-            },
-        );
+        ui.colored_label(status_color(status), status.label());
         if let Some(r) = row.decision_rating {
             ui.label(format!("rating {r}/5"));
         }
         if let Some(src) = &row.decision_source {
             ui.weak(format!("by {src}"));
         }
-        let _ = status_badge(&status);
     });
     if let Some(reason) = row.decision_reason.as_deref() {
         ui.weak(reason);
