@@ -76,6 +76,7 @@ fn config(arch: &str) -> anyhow::Result<ClipConfig> {
     ClipConfig::builtin(arch).with_context(|| format!("unknown architecture {arch}"))
 }
 
+/// Runs `assay bench clip` and prints its JSON (see the module docs).
 pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
     let mut backends = Vec::new();
     if !a.no_cpu {
@@ -87,8 +88,7 @@ pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
     let mut results = Vec::new();
     // Warm-up embeddings of the first backend per (arch, batch): the later backends' warm-up
     // outputs (same seed, same input) are compared with them, so a fast wrong result shows.
-    let mut reference: std::collections::HashMap<(String, usize), Vec<Vec<f32>>> =
-        std::collections::HashMap::new();
+    let mut reference: Reference = std::collections::HashMap::new();
     for (label, choice) in backends {
         let sel = backend::select(choice)?;
         let label = if a.f16 && label == "wgpu" {
@@ -105,131 +105,25 @@ pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
             let cfg = config(arch)?;
             let t0 = Instant::now();
             let clip = Clip::random(&cfg, &sel.device, 1)?;
-            let load_s = t0.elapsed().as_secs_f64();
-            let dtype = format!("{:?}", clip.model.vision.proj.dtype()).to_lowercase();
-            let s = cfg.vision.image_size;
-            for &b in &a.batch {
-                let b = if cfg.vision.tower.width >= 1024 {
-                    b.min(8)
-                } else {
-                    b
-                };
-                let base: Vec<f32> = (0..b * 3 * s * s)
-                    .map(|i| ((i * 2_654_435_761) % 1000) as f32 / 500.0 - 1.0)
-                    .collect();
-                let run = |k: usize| -> anyhow::Result<(f64, Vec<Vec<f32>>)> {
-                    let px: Vec<f32> = base.iter().map(|v| v + k as f32 * 1e-3).collect();
-                    let t = Instant::now();
-                    let e = clip.embed_pixels(px, b)?;
-                    anyhow::ensure!(e.len() == b, "batch");
-                    Ok((t.elapsed().as_secs_f64(), e))
-                };
-                let (warm, first) = run(0)?;
-                let mut times = Vec::new();
-                for k in 1..=a.reps.max(1) {
-                    times.push(run(k)?.0);
-                }
-                // Largest relative L2 difference of a row from the first backend's row.
-                let agreement = match reference.get(&(arch.clone(), b)) {
-                    None => {
-                        reference.insert((arch.clone(), b), first);
-                        serde_json::Value::Null
-                    }
-                    Some(want) => {
-                        let worst = want
-                            .iter()
-                            .zip(&first)
-                            .map(|(w, g)| {
-                                let d: f64 =
-                                    w.iter().zip(g).map(|(x, y)| f64::from(x - y).powi(2)).sum();
-                                let n: f64 = w.iter().map(|x| f64::from(*x).powi(2)).sum();
-                                (d / n.max(f64::MIN_POSITIVE)).sqrt()
-                            })
-                            .fold(0.0, f64::max);
-                        eprintln!(
-                            "  {arch} batch {b}: max relative difference from the first backend {worst:.2e}"
-                        );
-                        json!(worst)
-                    }
-                };
-                times.sort_by(f64::total_cmp);
-                let med = times[times.len() / 2];
-                let ips = b as f64 / med;
-                eprintln!(
-                    "  {arch} {dtype} batch {b}: {ips:.2} images/s (median {:.1} ms/batch, warm-up {:.1} s)",
-                    med * 1e3,
-                    warm
-                );
-                results.push(json!({
-                    "backend": label, "adapter": sel.describe(), "arch": arch, "batch": b,
-                    "dtype": dtype, "images_per_s": ips, "median_batch_ms": med * 1e3, "warmup_s": warm,
-                    "build_s": load_s, "times_s": times, "max_rel_diff_vs_first_backend": agreement,
-                }));
-            }
-        }
-    }
-    let mut baseline = serde_json::Value::Null;
-    if let Some(py) = &a.python {
-        let script = super::bench::baseline_script("bench_clip_torch.py");
-        let mut cmd = Command::new(py);
-        cmd.arg(&script)
-            .arg("--arch")
-            .arg(a.arch.join(","))
-            .arg("--batch")
-            .arg(
-                a.batch
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            )
-            .arg("--reps")
-            .arg(a.reps.to_string());
-        if let Some(extra) = &a.python_args {
-            cmd.args(extra.split_whitespace());
-        }
-        // The baseline's progress and errors go straight to our stderr.
-        cmd.stderr(std::process::Stdio::inherit());
-        let out = cmd.output().with_context(|| format!("running {py}"))?;
-        if out.status.success() {
-            baseline = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        } else {
-            eprintln!("baseline failed ({})", out.status);
-        }
-    }
-    // images/s ratio against every baseline row of the same arch and batch, keyed by the
-    // baseline's device and dtype (`ratio_vs_torch_cpu_float32`, `ratio_vs_torch_cuda_float16`…).
-    if let Some(rows) = baseline.get("results").and_then(|r| r.as_array()) {
-        for r in &mut results {
-            let Some(ours) = r["images_per_s"].as_f64() else {
-                continue;
+            let tower = Tower {
+                label,
+                sel: &sel,
+                arch,
+                load_s: t0.elapsed().as_secs_f64(),
+                dtype: format!("{:?}", clip.model.vision.proj.dtype()).to_lowercase(),
+                clip,
+                cfg,
             };
-            let mut ratios = Vec::new();
-            for m in rows
-                .iter()
-                .filter(|b| b["arch"] == r["arch"] && b["batch"] == r["batch"])
-            {
-                if let (Some(theirs), Some(dev), Some(dt)) = (
-                    m["images_per_s"].as_f64(),
-                    m["device"].as_str(),
-                    m["dtype"].as_str(),
-                ) {
-                    let ratio = ours / theirs;
-                    eprintln!(
-                        "  {} {} batch {} on {}: {ratio:.2}x torch {dev} {dt}",
-                        r["arch"].as_str().unwrap_or("?"),
-                        r["backend"].as_str().unwrap_or("?"),
-                        r["batch"],
-                        r["adapter"].as_str().unwrap_or("?"),
-                    );
-                    ratios.push((format!("ratio_vs_torch_{dev}_{dt}"), ratio));
-                }
-            }
-            for (k, v) in ratios {
-                r[k] = json!(v);
+            for &b in &a.batch {
+                results.push(tower.time_batch(b, a.reps, &mut reference)?);
             }
         }
     }
+    let baseline = match &a.python {
+        Some(py) => torch_baseline(a, py)?,
+        None => serde_json::Value::Null,
+    };
+    add_ratios(&mut results, &baseline);
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
@@ -237,4 +131,163 @@ pub fn run(a: &ClipBenchArgs) -> anyhow::Result<u8> {
         }))?
     );
     Ok(0)
+}
+
+/// The first backend's warm-up embeddings per (arch, batch).
+type Reference = std::collections::HashMap<(String, usize), Vec<Vec<f32>>>;
+
+/// One architecture's random-weight tower on one backend.
+struct Tower<'a> {
+    /// The backend's name in the results (`flex`, `wgpu`, `wgpu-f16`).
+    label: &'static str,
+    sel: &'a backend::Selected,
+    arch: &'a str,
+    /// Seconds to build the model.
+    load_s: f64,
+    dtype: String,
+    clip: Clip,
+    cfg: ClipConfig,
+}
+
+impl Tower<'_> {
+    /// Times batch size `b` (at most 8 for towers 1024 wide): one warm-up, then `reps` runs on
+    /// perturbed inputs; compares the warm-up output with `reference`. Returns the result row.
+    fn time_batch(
+        &self,
+        b: usize,
+        reps: usize,
+        reference: &mut Reference,
+    ) -> anyhow::Result<serde_json::Value> {
+        let (arch, dtype) = (self.arch, &self.dtype);
+        let s = self.cfg.vision.image_size;
+        let b = if self.cfg.vision.tower.width >= 1024 {
+            b.min(8)
+        } else {
+            b
+        };
+        let base: Vec<f32> = (0..b * 3 * s * s)
+            .map(|i| ((i * 2_654_435_761) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let run = |k: usize| -> anyhow::Result<(f64, Vec<Vec<f32>>)> {
+            let px: Vec<f32> = base.iter().map(|v| v + k as f32 * 1e-3).collect();
+            let t = Instant::now();
+            let e = self.clip.embed_pixels(px, b)?;
+            anyhow::ensure!(e.len() == b, "batch");
+            Ok((t.elapsed().as_secs_f64(), e))
+        };
+        let (warm, first) = run(0)?;
+        let mut times = Vec::new();
+        for k in 1..=reps.max(1) {
+            times.push(run(k)?.0);
+        }
+        // Largest relative L2 difference of a row from the first backend's row.
+        let agreement = match reference.get(&(arch.to_string(), b)) {
+            None => {
+                reference.insert((arch.to_string(), b), first);
+                serde_json::Value::Null
+            }
+            Some(want) => {
+                let worst = max_relative_difference(want, &first);
+                eprintln!(
+                    "  {arch} batch {b}: max relative difference from the first backend {worst:.2e}"
+                );
+                json!(worst)
+            }
+        };
+        times.sort_by(f64::total_cmp);
+        let med = times[times.len() / 2];
+        let ips = b as f64 / med;
+        eprintln!(
+            "  {arch} {dtype} batch {b}: {ips:.2} images/s (median {:.1} ms/batch, warm-up {:.1} s)",
+            med * 1e3,
+            warm
+        );
+        Ok(json!({
+            "backend": self.label, "adapter": self.sel.describe(), "arch": arch, "batch": b,
+            "dtype": dtype, "images_per_s": ips, "median_batch_ms": med * 1e3, "warmup_s": warm,
+            "build_s": self.load_s, "times_s": times, "max_rel_diff_vs_first_backend": agreement,
+        }))
+    }
+}
+
+/// The largest relative L2 difference of a row of `got` from the same row of `want`.
+fn max_relative_difference(want: &[Vec<f32>], got: &[Vec<f32>]) -> f64 {
+    want.iter()
+        .zip(got)
+        .map(|(w, g)| {
+            let d: f64 = w.iter().zip(g).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+            let n: f64 = w.iter().map(|x| f64::from(*x).powi(2)).sum();
+            (d / n.max(f64::MIN_POSITIVE)).sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Runs `scripts/bench_clip_torch.py` with interpreter `py` on the same shapes: its JSON, or
+/// null when it failed.
+fn torch_baseline(a: &ClipBenchArgs, py: &str) -> anyhow::Result<serde_json::Value> {
+    let script = super::bench::baseline_script("bench_clip_torch.py");
+    let mut cmd = Command::new(py);
+    cmd.arg(&script)
+        .arg("--arch")
+        .arg(a.arch.join(","))
+        .arg("--batch")
+        .arg(
+            a.batch
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .arg("--reps")
+        .arg(a.reps.to_string());
+    if let Some(extra) = &a.python_args {
+        cmd.args(extra.split_whitespace());
+    }
+    // The baseline's progress and errors go straight to our stderr.
+    cmd.stderr(std::process::Stdio::inherit());
+    let out = cmd.output().with_context(|| format!("running {py}"))?;
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
+    } else {
+        eprintln!("baseline failed ({})", out.status);
+        Ok(serde_json::Value::Null)
+    }
+}
+
+/// Adds to each result its images/s ratio against every baseline row of the same arch and
+/// batch, keyed by the baseline's device and dtype (`ratio_vs_torch_cpu_float32`,
+/// `ratio_vs_torch_cuda_float16`…).
+fn add_ratios(results: &mut [serde_json::Value], baseline: &serde_json::Value) {
+    let Some(rows) = baseline.get("results").and_then(|r| r.as_array()) else {
+        return;
+    };
+    for r in results {
+        let Some(ours) = r["images_per_s"].as_f64() else {
+            continue;
+        };
+        let mut ratios = Vec::new();
+        for m in rows
+            .iter()
+            .filter(|b| b["arch"] == r["arch"] && b["batch"] == r["batch"])
+        {
+            if let (Some(theirs), Some(dev), Some(dt)) = (
+                m["images_per_s"].as_f64(),
+                m["device"].as_str(),
+                m["dtype"].as_str(),
+            ) {
+                let ratio = ours / theirs;
+                eprintln!(
+                    "  {} {} batch {} on {}: {ratio:.2}x torch {dev} {dt}",
+                    r["arch"].as_str().unwrap_or("?"),
+                    r["backend"].as_str().unwrap_or("?"),
+                    r["batch"],
+                    r["adapter"].as_str().unwrap_or("?"),
+                );
+                ratios.push((format!("ratio_vs_torch_{dev}_{dt}"), ratio));
+            }
+        }
+        for (k, v) in ratios {
+            r[k] = json!(v);
+        }
+    }
 }

@@ -640,26 +640,10 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
     (n > 0).then(|| s / n as f64)
 }
 
+/// Runs `assay bench flywheel` (see the module docs): prints the summary and writes it as
+/// JSON with `--json`.
 pub fn run(a: &FlywheelArgs) -> anyhow::Result<u8> {
-    let fixtures = a
-        .fixtures
-        .clone()
-        .or_else(|| std::env::var_os("ASSAY_FIXTURES").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("../shared/fixtures"));
-    if !fixtures.join("photos").is_dir() {
-        return Err(super::UsageError(format!(
-            "no fixture photos under {} (set --fixtures or ASSAY_FIXTURES)",
-            fixtures.display()
-        ))
-        .into());
-    }
-    if a.photos == 0 || a.photos > COLOR_PHOTOS.len() || a.labels.is_empty() {
-        return Err(super::UsageError(format!(
-            "--photos must be 1–{} and --labels non-empty",
-            COLOR_PHOTOS.len()
-        ))
-        .into());
-    }
+    let fixtures = checked_fixtures(a)?;
     let root = match &a.keep {
         Some(k) => {
             std::fs::create_dir_all(k)?;
@@ -680,12 +664,82 @@ pub fn run(a: &FlywheelArgs) -> anyhow::Result<u8> {
         .max()
         .unwrap_or(0)
         .max(a.target_labels);
-    let mut runs = Vec::new();
-    let mut end_to_end_check = None;
-    let (mut assay_s, mut sklearn_s) = (0.0, 0.0);
+    let mut bench = Bench {
+        a,
+        root,
+        device,
+        opts,
+        max_labels,
+        runs: Vec::new(),
+        end_to_end_check: None,
+        assay_s: 0.0,
+        sklearn_s: 0.0,
+    };
     let started = Instant::now();
     for s in 0..a.sets {
-        let set = build_set(&fixtures, &root, s, a)?;
+        bench.run_set(&fixtures, s)?;
+    }
+    let summary = bench.summary(started);
+    print_summary(&summary, a);
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_string_pretty(&summary)?)?;
+    }
+    if a.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&bench.root);
+    }
+    Ok(0)
+}
+
+/// The fixtures folder (`--fixtures`, `ASSAY_FIXTURES`, `../shared/fixtures`), after checking
+/// that it has photos and that `--photos` and `--labels` are usable.
+fn checked_fixtures(a: &FlywheelArgs) -> anyhow::Result<PathBuf> {
+    let fixtures = a
+        .fixtures
+        .clone()
+        .or_else(|| std::env::var_os("ASSAY_FIXTURES").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("../shared/fixtures"));
+    if !fixtures.join("photos").is_dir() {
+        return Err(super::UsageError(format!(
+            "no fixture photos under {} (set --fixtures or ASSAY_FIXTURES)",
+            fixtures.display()
+        ))
+        .into());
+    }
+    if a.photos == 0 || a.photos > COLOR_PHOTOS.len() || a.labels.is_empty() {
+        return Err(super::UsageError(format!(
+            "--photos must be 1–{} and --labels non-empty",
+            COLOR_PHOTOS.len()
+        ))
+        .into());
+    }
+    Ok(fixtures)
+}
+
+/// One repeat's label stream and its random-label points (baseline accuracies filled in later).
+type Repeat = (usize, Vec<Label>, Vec<RandomPoint>);
+
+/// One invocation of the bench: its settings and what the sets add up.
+struct Bench<'a> {
+    a: &'a FlywheelArgs,
+    /// Where the sets are written (`--keep` or a temporary folder).
+    root: PathBuf,
+    device: burn::tensor::Device,
+    opts: TrainOptions,
+    /// Length of every label stream (the largest `--labels` or the target).
+    max_labels: usize,
+    runs: Vec<Run>,
+    /// Stored-score and in-process accuracy of the end-to-end check.
+    end_to_end_check: Option<(f64, Option<f64>)>,
+    assay_s: f64,
+    sklearn_s: f64,
+}
+
+impl Bench<'_> {
+    /// Builds set `s`, runs its repeats (random labels, the baseline, the active simulation)
+    /// and removes it unless `--keep`.
+    fn run_set(&mut self, fixtures: &Path, s: usize) -> anyhow::Result<()> {
+        let a = self.a;
+        let set = build_set(fixtures, &self.root, s, a)?;
         eprintln!(
             "set {s}: {} images from {} ({} scanned features)",
             set.items.len(),
@@ -695,105 +749,164 @@ pub fn run(a: &FlywheelArgs) -> anyhow::Result<u8> {
         let mut sk_runs = Vec::new();
         let mut per_repeat = Vec::new();
         for r in 0..a.repeats {
-            let seed = a.seed.wrapping_mul(7919) ^ ((s as u64) << 32 | r as u64);
-            let stream = random_stream(&set, max_labels, a.noise, seed);
-            let mut counts: Vec<usize> = a.labels.clone();
-            if !counts.contains(&a.target_labels) {
-                counts.push(a.target_labels);
-            }
-            counts.sort_unstable();
-            let mut random = Vec::new();
-            for &n in counts.iter().filter(|&&n| n <= stream.len()) {
-                let t = Instant::now();
-                let (scores, t_) = train_scores(&set, &stream[..n], &opts, &device)?;
-                assay_s += t.elapsed().as_secs_f64();
-                let (acc, pairs) = order_accuracy(&set.items, &scores, &seen(&stream[..n]));
-                random.push(RandomPoint {
-                    labels: n,
-                    assay: acc,
-                    sklearn: None,
-                    heldout_pairs: pairs,
-                    chosen: t_.report.chosen.describe(),
-                    cv_estimate: t_.report.estimate.as_ref().map(|e| e.accuracy),
-                });
-                sk_runs.push((format!("r{r}n{n}"), stream[..n].to_vec()));
-            }
-            per_repeat.push((r, stream, random));
+            per_repeat.push(self.random_repeat(&set, s, r, &mut sk_runs)?);
         }
         let sk = match &a.python {
             Some(py) => {
                 let t = Instant::now();
-                let v = sklearn_scores(py, &set, &sk_runs, &root)?;
-                sklearn_s += t.elapsed().as_secs_f64();
+                let v = sklearn_scores(py, &set, &sk_runs, &self.root)?;
+                self.sklearn_s += t.elapsed().as_secs_f64();
                 Some(v)
             }
             None => None,
         };
-        for (r, stream, mut random) in per_repeat {
-            for p in &mut random {
-                let id = format!("r{r}n{}", p.labels);
-                p.sklearn = sk
-                    .as_ref()
-                    .and_then(|m| m.get(&id))
-                    .map(|scores| order_accuracy(&set.items, scores, &seen(&stream[..p.labels])).0);
-            }
-            let at_target = random.iter().find(|p| p.labels == a.target_labels);
-            let targets = (
-                at_target.and_then(|p| p.sklearn),
-                at_target.map(|p| p.assay),
-            );
-            if s == 0 && r == 0 && stream.len() >= a.target_labels {
-                let e2e = end_to_end(&set, &stream[..a.target_labels], &opts)?;
-                end_to_end_check = Some((e2e, targets.1));
-            }
-            let active = if a.active_max > 0 {
-                active_run(
-                    &set,
-                    &stream,
-                    a,
-                    &opts,
-                    &device,
-                    a.seed ^ (s as u64) << 16 ^ r as u64,
-                )?
-            } else {
-                Vec::new()
-            };
-            let run = Run {
-                set: s,
-                repeat: r,
-                active_to_sklearn: targets.0.and_then(|t| first_reaching(&active, t)),
-                active_to_assay: targets.1.and_then(|t| first_reaching(&active, t)),
-                random,
-                active,
-            };
-            eprintln!(
-                "  repeat {r}: {}",
-                run.random
-                    .iter()
-                    .map(|p| format!(
-                        "{} labels: assay {:.4}{}",
-                        p.labels,
-                        p.assay,
-                        p.sklearn
-                            .map_or(String::new(), |x| format!(" / sklearn {x:.4}"))
-                    ))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            );
-            runs.push(run);
+        for repeat in per_repeat {
+            let run = self.finish_repeat(&set, s, repeat, sk.as_ref())?;
+            self.runs.push(run);
         }
         if a.keep.is_none() {
             let _ = std::fs::remove_dir_all(&set.dir);
         }
+        Ok(())
     }
-    // Mean curves over sets × repeats.
+
+    /// Repeat `r` of set `s` with random labels: Assay trained on the first n labels of the
+    /// seeded stream for every n of `--labels` (and the target); the baseline's runs are
+    /// added to `sk_runs`.
+    fn random_repeat(
+        &mut self,
+        set: &Set,
+        s: usize,
+        r: usize,
+        sk_runs: &mut Vec<(String, Vec<Label>)>,
+    ) -> anyhow::Result<Repeat> {
+        let a = self.a;
+        let seed = a.seed.wrapping_mul(7919) ^ ((s as u64) << 32 | r as u64);
+        let stream = random_stream(set, self.max_labels, a.noise, seed);
+        let mut counts: Vec<usize> = a.labels.clone();
+        if !counts.contains(&a.target_labels) {
+            counts.push(a.target_labels);
+        }
+        counts.sort_unstable();
+        let mut random = Vec::new();
+        for &n in counts.iter().filter(|&&n| n <= stream.len()) {
+            let t = Instant::now();
+            let (scores, t_) = train_scores(set, &stream[..n], &self.opts, &self.device)?;
+            self.assay_s += t.elapsed().as_secs_f64();
+            let (acc, pairs) = order_accuracy(&set.items, &scores, &seen(&stream[..n]));
+            random.push(RandomPoint {
+                labels: n,
+                assay: acc,
+                sklearn: None,
+                heldout_pairs: pairs,
+                chosen: t_.report.chosen.describe(),
+                cv_estimate: t_.report.estimate.as_ref().map(|e| e.accuracy),
+            });
+            sk_runs.push((format!("r{r}n{n}"), stream[..n].to_vec()));
+        }
+        Ok((r, stream, random))
+    }
+
+    /// Completes a repeat: the baseline's accuracies, the end-to-end check (first set and
+    /// repeat) and the active simulation; prints the repeat's line.
+    fn finish_repeat(
+        &mut self,
+        set: &Set,
+        s: usize,
+        (r, stream, mut random): Repeat,
+        sk: Option<&HashMap<String, Vec<f64>>>,
+    ) -> anyhow::Result<Run> {
+        let a = self.a;
+        for p in &mut random {
+            let id = format!("r{r}n{}", p.labels);
+            p.sklearn = sk
+                .and_then(|m| m.get(&id))
+                .map(|scores| order_accuracy(&set.items, scores, &seen(&stream[..p.labels])).0);
+        }
+        let at_target = random.iter().find(|p| p.labels == a.target_labels);
+        let targets = (
+            at_target.and_then(|p| p.sklearn),
+            at_target.map(|p| p.assay),
+        );
+        if s == 0 && r == 0 && stream.len() >= a.target_labels {
+            let e2e = end_to_end(set, &stream[..a.target_labels], &self.opts)?;
+            self.end_to_end_check = Some((e2e, targets.1));
+        }
+        let active = if a.active_max > 0 {
+            active_run(
+                set,
+                &stream,
+                a,
+                &self.opts,
+                &self.device,
+                a.seed ^ (s as u64) << 16 ^ r as u64,
+            )?
+        } else {
+            Vec::new()
+        };
+        let run = Run {
+            set: s,
+            repeat: r,
+            active_to_sklearn: targets.0.and_then(|t| first_reaching(&active, t)),
+            active_to_assay: targets.1.and_then(|t| first_reaching(&active, t)),
+            random,
+            active,
+        };
+        eprintln!(
+            "  repeat {r}: {}",
+            run.random
+                .iter()
+                .map(|p| format!(
+                    "{} labels: assay {:.4}{}",
+                    p.labels,
+                    p.assay,
+                    p.sklearn
+                        .map_or(String::new(), |x| format!(" / sklearn {x:.4}"))
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        Ok(run)
+    }
+
+    /// The JSON summary: settings, times, mean curves over sets × repeats and every run.
+    fn summary(&self, started: Instant) -> serde_json::Value {
+        let a = self.a;
+        let mean_random = mean_random(&self.runs);
+        let mean_active = mean_active(&self.runs);
+        let target_of = |key: &str| {
+            mean_random
+                .iter()
+                .find(|p| p["labels"] == a.target_labels)
+                .and_then(|p| p[key].as_f64())
+        };
+        let (t_sk, t_assay) = (target_of("sklearn"), target_of("assay"));
+        json!({
+            "bench": "flywheel", "photos": a.photos, "sets": a.sets, "repeats": a.repeats,
+            "noise": a.noise, "images_per_set": a.photos * 13, "faces": !a.no_faces, "head": a.head,
+            "retrain_every": a.retrain_every, "coverage": a.coverage,
+            "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+            "seconds": started.elapsed().as_secs_f64(), "assay_train_s": self.assay_s, "sklearn_s": self.sklearn_s,
+            "mean_random": mean_random, "mean_active": mean_active,
+            "target_labels": a.target_labels,
+            "active_labels_to_sklearn_target": t_sk.and_then(|t| first_reaching(&mean_active, t)),
+            "active_labels_to_assay_target": t_assay.and_then(|t| first_reaching(&mean_active, t)),
+            "end_to_end": self.end_to_end_check.map(|(e, i)| json!({"stored_scores": e, "in_process": i})),
+            "runs": self.runs,
+        })
+    }
+}
+
+/// Mean random-label accuracies (Assay's and the baseline's) at each label count, over every
+/// run that has the count.
+fn mean_random(runs: &[Run]) -> Vec<serde_json::Value> {
     let mut counts: Vec<usize> = runs
         .iter()
         .flat_map(|r| r.random.iter().map(|p| p.labels))
         .collect();
     counts.sort_unstable();
     counts.dedup();
-    let mean_random: Vec<serde_json::Value> = counts
+    counts
         .iter()
         .map(|&n| {
             let pts: Vec<&RandomPoint> = runs
@@ -807,14 +920,18 @@ pub fn run(a: &FlywheelArgs) -> anyhow::Result<u8> {
                 "runs": pts.len(),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The mean active curve: the steps every run reached, with their mean accuracy and ties.
+fn mean_active(runs: &[Run]) -> Vec<ActivePoint> {
     let mut steps: Vec<usize> = runs
         .iter()
         .flat_map(|r| r.active.iter().map(|p| p.labels))
         .collect();
     steps.sort_unstable();
     steps.dedup();
-    let mean_active: Vec<ActivePoint> = steps
+    steps
         .iter()
         .filter_map(|&n| {
             let pts: Vec<&ActivePoint> = runs
@@ -827,35 +944,7 @@ pub fn run(a: &FlywheelArgs) -> anyhow::Result<u8> {
                 ties: pts.iter().map(|p| p.ties).sum::<usize>() / pts.len().max(1),
             })
         })
-        .collect();
-    let target_of = |key: &str| {
-        mean_random
-            .iter()
-            .find(|p| p["labels"] == a.target_labels)
-            .and_then(|p| p[key].as_f64())
-    };
-    let (t_sk, t_assay) = (target_of("sklearn"), target_of("assay"));
-    let summary = json!({
-        "bench": "flywheel", "photos": a.photos, "sets": a.sets, "repeats": a.repeats,
-        "noise": a.noise, "images_per_set": a.photos * 13, "faces": !a.no_faces, "head": a.head,
-        "retrain_every": a.retrain_every, "coverage": a.coverage,
-        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
-        "seconds": started.elapsed().as_secs_f64(), "assay_train_s": assay_s, "sklearn_s": sklearn_s,
-        "mean_random": mean_random, "mean_active": mean_active,
-        "target_labels": a.target_labels,
-        "active_labels_to_sklearn_target": t_sk.and_then(|t| first_reaching(&mean_active, t)),
-        "active_labels_to_assay_target": t_assay.and_then(|t| first_reaching(&mean_active, t)),
-        "end_to_end": end_to_end_check.map(|(e, i)| json!({"stored_scores": e, "in_process": i})),
-        "runs": runs,
-    });
-    print_summary(&summary, a);
-    if let Some(p) = &a.json {
-        std::fs::write(p, serde_json::to_string_pretty(&summary)?)?;
-    }
-    if a.keep.is_none() {
-        let _ = std::fs::remove_dir_all(&root);
-    }
-    Ok(0)
+        .collect()
 }
 
 fn tempfile_root() -> anyhow::Result<PathBuf> {

@@ -2,7 +2,7 @@
 //! healthy backup (the damaged file is kept beside it); `--restore [FILE]` puts a backup in
 //! place instead; `--list` shows the backups. See `store::health`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -31,92 +31,16 @@ pub struct RepairArgs {
     pub format: ListFormat,
 }
 
+/// Runs `assay repair` (see the module docs).
 pub fn run(a: &RepairArgs) -> anyhow::Result<u8> {
     let (db, _) = Store::locate(&a.dir, a.db.as_deref(), false);
     let backups = Store::list_backups(&db);
     if a.list {
-        let mut out = Vec::new();
-        for b in &backups {
-            let size = std::fs::metadata(b).map_or(0, |m| m.len());
-            let summary = Store::open_read_only(b).and_then(|s| {
-                let bad = s.quick_check()?;
-                Ok((
-                    bad.is_empty(),
-                    s.count("images")?,
-                    s.count("decisions")?,
-                    s.count("label_events")?,
-                ))
-            });
-            out.push(match summary {
-                Ok((ok, images, decisions, events)) => serde_json::json!({
-                    "path": b.display().to_string(), "bytes": size, "healthy": ok,
-                    "images": images, "decisions": decisions, "label_events": events,
-                }),
-                Err(e) => serde_json::json!({
-                    "path": b.display().to_string(), "bytes": size, "healthy": false,
-                    "error": e.to_string(),
-                }),
-            });
-        }
-        match a.format {
-            ListFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-            ListFormat::Text => {
-                if out.is_empty() {
-                    println!(
-                        "no backups of {} yet (a scan makes one before it writes)",
-                        escape(&db.display().to_string())
-                    );
-                }
-                for b in &out {
-                    println!(
-                        "{}  {} bytes  {}",
-                        escape(b["path"].as_str().unwrap_or("")),
-                        b["bytes"],
-                        if b["healthy"] == true {
-                            format!(
-                                "{} images, {} decisions, {} label events",
-                                b["images"], b["decisions"], b["label_events"]
-                            )
-                        } else {
-                            format!(
-                                "DAMAGED {}",
-                                escape(b["error"].as_str().unwrap_or("(quick_check failed)"))
-                            )
-                        }
-                    );
-                }
-            }
-        }
+        print_backups(&db, &backups, a.format)?;
         return Ok(0);
     }
     if a.restore {
-        let backup = if let Some(chosen) = &a.from {
-            chosen.clone()
-        } else {
-            backups.first().cloned().ok_or_else(|| {
-                UsageError(format!(
-                    "no backups of {} to restore (looked in {})",
-                    db.display(),
-                    Store::backups_dir(&db).display()
-                ))
-            })?
-        };
-        let aside = health::restore(&db, &backup)
-            .with_context(|| format!("cannot restore {}", backup.display()))?;
-        let restored = Store::open_read_only(&db)?;
-        let (events, decisions) = (
-            restored.count("label_events")?,
-            restored.count("decisions")?,
-        );
-        println!(
-            "restored {} from {} ({decisions} decisions, {events} label events){}",
-            escape(&db.display().to_string()),
-            escape(&backup.display().to_string()),
-            aside.map_or(String::new(), |p| format!(
-                "; the previous file is kept as {}",
-                escape(&p.display().to_string())
-            ))
-        );
+        restore(a, &db, &backups)?;
         return Ok(0);
     }
     if !db.exists() && backups.is_empty() {
@@ -137,49 +61,141 @@ pub fn run(a: &RepairArgs) -> anyhow::Result<u8> {
     };
     match a.format {
         ListFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ListFormat::Text => print_repair(&report, &db, &a.dir),
+    }
+    Ok(0)
+}
+
+/// `--list`: every backup of `db` with its size and health (counts when healthy).
+fn print_backups(db: &Path, backups: &[PathBuf], format: ListFormat) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    for b in backups {
+        let size = std::fs::metadata(b).map_or(0, |m| m.len());
+        let summary = Store::open_read_only(b).and_then(|s| {
+            let bad = s.quick_check()?;
+            Ok((
+                bad.is_empty(),
+                s.count("images")?,
+                s.count("decisions")?,
+                s.count("label_events")?,
+            ))
+        });
+        out.push(match summary {
+            Ok((ok, images, decisions, events)) => serde_json::json!({
+                "path": b.display().to_string(), "bytes": size, "healthy": ok,
+                "images": images, "decisions": decisions, "label_events": events,
+            }),
+            Err(e) => serde_json::json!({
+                "path": b.display().to_string(), "bytes": size, "healthy": false,
+                "error": e.to_string(),
+            }),
+        });
+    }
+    match format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
         ListFormat::Text => {
-            println!("repaired {}", escape(&db.display().to_string()));
-            if let Some(why) = &report.unreadable {
+            if out.is_empty() {
                 println!(
-                    "  the damaged file could not be read at all ({}); rebuilt from the backup",
-                    escape(why)
+                    "no backups of {} yet (a scan makes one before it writes)",
+                    escape(&db.display().to_string())
                 );
             }
-            for (t, r) in &report.tables {
-                if r.salvaged + r.from_backup + r.unreadable_ranges == 0 {
-                    continue;
-                }
+            for b in &out {
                 println!(
-                    "  {t:<13} {:>8} rows read, {:>6} only in the backup{}",
-                    r.salvaged,
-                    r.from_backup,
-                    if r.unreadable_ranges > 0 {
-                        format!(", {} unreadable stretch(es) skipped", r.unreadable_ranges)
+                    "{}  {} bytes  {}",
+                    escape(b["path"].as_str().unwrap_or("")),
+                    b["bytes"],
+                    if b["healthy"] == true {
+                        format!(
+                            "{} images, {} decisions, {} label events",
+                            b["images"], b["decisions"], b["label_events"]
+                        )
                     } else {
-                        String::new()
+                        format!(
+                            "DAMAGED {}",
+                            escape(b["error"].as_str().unwrap_or("(quick_check failed)"))
+                        )
                     }
-                );
-            }
-            match &report.backup {
-                Some(b) => println!(
-                    "  gaps filled from the backup {}",
-                    escape(&b.display().to_string())
-                ),
-                None => println!("  no healthy backup was available to fill gaps"),
-            }
-            if let Some(p) = &report.damaged_copy {
-                println!(
-                    "  the damaged file is kept as {}",
-                    escape(&p.display().to_string())
-                );
-            }
-            if report.rescan_needed {
-                println!(
-                    "  signals and metadata will be recomputed: run `assay scan {}`",
-                    escape(&a.dir.display().to_string())
                 );
             }
         }
     }
-    Ok(0)
+    Ok(())
+}
+
+/// `--restore [--from FILE]`: puts the chosen (or newest) backup in place of `db`.
+fn restore(a: &RepairArgs, db: &Path, backups: &[PathBuf]) -> anyhow::Result<()> {
+    let backup = if let Some(chosen) = &a.from {
+        chosen.clone()
+    } else {
+        backups.first().cloned().ok_or_else(|| {
+            UsageError(format!(
+                "no backups of {} to restore (looked in {})",
+                db.display(),
+                Store::backups_dir(db).display()
+            ))
+        })?
+    };
+    let aside = health::restore(db, &backup)
+        .with_context(|| format!("cannot restore {}", backup.display()))?;
+    let restored = Store::open_read_only(db)?;
+    let (events, decisions) = (
+        restored.count("label_events")?,
+        restored.count("decisions")?,
+    );
+    println!(
+        "restored {} from {} ({decisions} decisions, {events} label events){}",
+        escape(&db.display().to_string()),
+        escape(&backup.display().to_string()),
+        aside.map_or(String::new(), |p| format!(
+            "; the previous file is kept as {}",
+            escape(&p.display().to_string())
+        ))
+    );
+    Ok(())
+}
+
+/// The text report of a repair of `db` in collection `dir`.
+fn print_repair(report: &health::RepairReport, db: &Path, dir: &Path) {
+    println!("repaired {}", escape(&db.display().to_string()));
+    if let Some(why) = &report.unreadable {
+        println!(
+            "  the damaged file could not be read at all ({}); rebuilt from the backup",
+            escape(why)
+        );
+    }
+    for (t, r) in &report.tables {
+        if r.salvaged + r.from_backup + r.unreadable_ranges == 0 {
+            continue;
+        }
+        println!(
+            "  {t:<13} {:>8} rows read, {:>6} only in the backup{}",
+            r.salvaged,
+            r.from_backup,
+            if r.unreadable_ranges > 0 {
+                format!(", {} unreadable stretch(es) skipped", r.unreadable_ranges)
+            } else {
+                String::new()
+            }
+        );
+    }
+    match &report.backup {
+        Some(b) => println!(
+            "  gaps filled from the backup {}",
+            escape(&b.display().to_string())
+        ),
+        None => println!("  no healthy backup was available to fill gaps"),
+    }
+    if let Some(p) = &report.damaged_copy {
+        println!(
+            "  the damaged file is kept as {}",
+            escape(&p.display().to_string())
+        );
+    }
+    if report.rescan_needed {
+        println!(
+            "  signals and metadata will be recomputed: run `assay scan {}`",
+            escape(&dir.display().to_string())
+        );
+    }
 }

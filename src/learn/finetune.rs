@@ -339,11 +339,6 @@ fn arm(
     Ok((sel.chosen, r, rows))
 }
 
-/// Fine-tunes `base` on `labels` (items named as in `table.items`) and compares it with the
-/// general predictor and a from-scratch head on the same folds (see the module docs). `opts`
-/// gives the folds, repeats, seed, bootstrap, holdout, learning-curve sizes and the Likert
-/// pair cap; `l2_sp` and `scratch_l2` the λ grids. The returned scorer is the fine-tuned refit;
-/// [`Report::comparison`] holds all three arms.
 /// Progress and cancellation of one fine-tuning run, shared with whoever shows it (the GUI's
 /// job): every fit of every arm, fold and learning-curve point counts one step; a cancelled
 /// run stops at its next fit with [`LearnError::Cancelled`] and stores nothing.
@@ -377,6 +372,11 @@ impl Control {
     }
 }
 
+/// Fine-tunes `base` on `labels` (items named as in `table.items`) and compares it with the
+/// general predictor and a from-scratch head on the same folds (see the module docs). `opts`
+/// gives the folds, repeats, seed, bootstrap, holdout, learning-curve sizes and the Likert
+/// pair cap; `l2_sp` and `scratch_l2` the λ grids. The returned scorer is the fine-tuned refit;
+/// [`Report::comparison`] holds all three arms.
 pub fn finetune(
     table: &FeatureTable,
     labels: &Labels,
@@ -387,19 +387,7 @@ pub fn finetune(
     control: &Control,
 ) -> Result<Trained, LearnError> {
     opts.validate()?;
-    let positive = |v: &[f64]| !v.is_empty() && v.iter().all(|x| *x > 0.0 && x.is_finite());
-    if !positive(l2_sp) || !positive(scratch_l2) {
-        return Err(LearnError::Invalid(
-            "L2-SP and from-scratch strengths must be positive and finite (at least one each)"
-                .into(),
-        ));
-    }
-    if base.weight.iter().any(|v| !v.is_finite()) || !base.bias.is_finite() {
-        return Err(LearnError::Invalid(format!(
-            "the head {} has non-finite weights",
-            base.name
-        )));
-    }
+    check_inputs(base, l2_sp, scratch_l2)?;
     let xs = design(table, labels, base)?;
     let d = base.weight.len();
     let usable: Vec<bool> = xs.iter().map(Option::is_some).collect();
@@ -407,22 +395,14 @@ pub fn finetune(
         .into_iter()
         .map(|v| v.unwrap_or_else(|| vec![0.0; d]))
         .collect();
-    let super::EventSplit {
-        data,
-        events,
-        kept,
-        heldout: heldout_events,
-        train_pairs: all_pairs,
-        test_pairs,
-        dropped,
-    } = super::EventSplit::new(labels, usable.clone(), opts);
-    let splits = cv::splits(&kept, opts.folds, opts.repeats, opts.seed);
-    if all_pairs.is_empty() || splits.is_empty() {
+    let split = super::EventSplit::new(labels, usable.clone(), opts);
+    let splits = cv::splits(&split.kept, opts.folds, opts.repeats, opts.seed);
+    if split.train_pairs.is_empty() || splits.is_empty() {
         return Err(LearnError::NoLabels(format!(
             "too few labels to fine-tune and compare: {} events ({} held out), {} usable training pairs; the comparison with the general predictor needs cross-validation",
-            events.len(),
-            heldout_events.len(),
-            all_pairs.len()
+            split.events.len(),
+            split.heldout.len(),
+            split.train_pairs.len()
         )));
     }
     let cvo = cv::CvOptions {
@@ -444,13 +424,7 @@ pub fn finetune(
     let scratch = make(ArmKind::Scratch, scratch_l2);
     let tuned = make(ArmKind::Finetuned, l2_sp);
     let full = splits[0][0].train.len();
-    let mut sizes: Vec<usize> = opts
-        .curve_sizes
-        .iter()
-        .copied()
-        .filter(|&s| s < full)
-        .collect();
-    sizes.push(full);
+    let sizes = super::curve_sizes(opts, full);
     // Steps: every candidate on every split, each arm's curve, the three refits and the stored one.
     let per_split: usize = splits.iter().map(Vec::len).sum();
     let curves = if opts.curve {
@@ -469,23 +443,98 @@ pub fn finetune(
         }
         r
     };
-    let sel_general = checked(cv::select(&refs(&general), &data, &splits, &cvo))?;
-    let sel_scratch = checked(cv::select(&refs(&scratch), &data, &splits, &cvo))?;
-    let sel_tuned = checked(cv::select(&refs(&tuned), &data, &splits, &cvo))?;
-    let build = |kind: ArmKind,
-                 sel: &cv::Selection,
-                 cands: &[ArmCandidate<'_>]|
-     -> Result<Arm, LearnError> {
+    let sel_general = checked(cv::select(&refs(&general), &split.data, &splits, &cvo))?;
+    let sel_scratch = checked(cv::select(&refs(&scratch), &split.data, &splits, &cvo))?;
+    let sel_tuned = checked(cv::select(&refs(&tuned), &split.data, &splits, &cvo))?;
+    let folds = Folds {
+        split: &split,
+        splits: &splits,
+        sizes: &sizes,
+        full,
+        opts,
+    };
+    let general = folds.arm(ArmKind::General, &sel_general, &general)?;
+    let scratch = folds.arm(ArmKind::Scratch, &sel_scratch, &scratch)?;
+    let finetuned = folds.arm(ArmKind::Finetuned, &sel_tuned, &tuned)?;
+    let tuned_fit = tuned[sel_tuned.chosen].fit(&split.train_pairs)?;
+    if control.cancel.load(Ordering::Relaxed) {
+        return Err(LearnError::Cancelled);
+    }
+    let chosen_cv = sel_tuned.results[sel_tuned.chosen].clone();
+
+    let beats_general = finetuned.accuracy > general.accuracy;
+    let comparison = Comparison {
+        base: base.clone(),
+        verdict: verdict(&general, &scratch, &finetuned, beats_general),
+        method: method_text(opts, base, &split, l2_sp, scratch_l2),
+        general,
+        scratch,
+        finetuned,
+        beats_general,
+    };
+    let report = report(
+        &split,
+        opts,
+        &usable,
+        &tuned_fit,
+        chosen_cv.as_ref(),
+        comparison,
+    );
+    Ok(Trained {
+        model: tuned_fit.model,
+        report,
+        posterior: None,
+    })
+}
+
+/// Refuses empty or non-positive λ grids and a base head with non-finite weights.
+fn check_inputs(base: &BaseHead, l2_sp: &[f64], scratch_l2: &[f64]) -> Result<(), LearnError> {
+    let positive = |v: &[f64]| !v.is_empty() && v.iter().all(|x| *x > 0.0 && x.is_finite());
+    if !positive(l2_sp) || !positive(scratch_l2) {
+        return Err(LearnError::Invalid(
+            "L2-SP and from-scratch strengths must be positive and finite (at least one each)"
+                .into(),
+        ));
+    }
+    if base.weight.iter().any(|v| !v.is_finite()) || !base.bias.is_finite() {
+        return Err(LearnError::Invalid(format!(
+            "the head {} has non-finite weights",
+            base.name
+        )));
+    }
+    Ok(())
+}
+
+/// The folds and learning-curve sizes all three arms share.
+struct Folds<'a> {
+    split: &'a super::EventSplit<'a>,
+    splits: &'a [Vec<cv::Split>],
+    sizes: &'a [usize],
+    /// Training events of a full split (the learning curve's last point).
+    full: usize,
+    opts: &'a TrainOptions,
+}
+
+impl Folds<'_> {
+    /// One arm: its chosen candidate's estimate, refit on every training label (accuracy on
+    /// the held-out events) and learning curve.
+    fn arm(
+        &self,
+        kind: ArmKind,
+        sel: &cv::Selection,
+        cands: &[ArmCandidate<'_>],
+    ) -> Result<Arm, LearnError> {
+        let opts = self.opts;
         let (k, r, rows) = arm(kind, sel, cands, kind != ArmKind::General)?;
         let c = &cands[k];
-        let fit = c.fit(&all_pairs)?;
+        let fit = c.fit(&self.split.train_pairs)?;
         let mut curve = if opts.curve {
-            cv::learning_curve(c, &data, &splits, &sizes, opts.seed)
+            cv::learning_curve(c, &self.split.data, self.splits, self.sizes, opts.seed)
         } else {
             Vec::new()
         };
         if let Some(last) = curve.last_mut()
-            && last.training_events == full
+            && last.training_events == self.full
         {
             last.accuracy = r.accuracy;
         }
@@ -498,22 +547,16 @@ pub fn finetune(
             pairs: r.pairs,
             candidates: rows,
             learning_curve: curve,
-            heldout: accuracy(&fit.scores, &test_pairs, opts.seed),
+            heldout: accuracy(&fit.scores, &self.split.test_pairs, opts.seed),
             model: fit.model,
         })
-    };
-    let general = build(ArmKind::General, &sel_general, &general)?;
-    let scratch = build(ArmKind::Scratch, &sel_scratch, &scratch)?;
-    let finetuned = build(ArmKind::Finetuned, &sel_tuned, &tuned)?;
-    let tuned_fit = tuned[sel_tuned.chosen].fit(&all_pairs)?;
-    if control.cancel.load(Ordering::Relaxed) {
-        return Err(LearnError::Cancelled);
     }
-    let chosen_cv = sel_tuned.results[sel_tuned.chosen].clone();
+}
 
-    let beats_general = finetuned.accuracy > general.accuracy;
+/// [`Comparison::verdict`]: whether the fine-tuned head beats the general predictor, in words.
+fn verdict(general: &Arm, scratch: &Arm, finetuned: &Arm, beats_general: bool) -> String {
     let pct = |a: f64| format!("{:.1} %", 100.0 * a);
-    let verdict = if beats_general {
+    if beats_general {
         format!(
             "the fine-tuned head agrees with held-out labels more often than the general predictor ({} vs {}, from scratch {})",
             pct(finetuned.accuracy),
@@ -527,10 +570,20 @@ pub fn finetune(
             pct(general.accuracy),
             pct(scratch.accuracy)
         )
-    };
-    let method = format!(
+    }
+}
+
+/// [`Comparison::method`]: how the three arms were compared, in words.
+fn method_text(
+    opts: &TrainOptions,
+    base: &BaseHead,
+    split: &super::EventSplit<'_>,
+    l2_sp: &[f64],
+    scratch_l2: &[f64],
+) -> String {
+    format!(
         "{}-fold cross-validation over labelled events, repeated {} times (seed {}), the same folds for all three arms: the general predictor {} as it is; a linear Bradley–Terry head from scratch on the L2-normalised {} embedding (λ in {:?}); the head fine-tuned from its weights with the Bradley–Terry loss plus λ‖w − w₀‖² (L2-SP, λ in {:?}). Each estimate is the pooled out-of-fold pairwise accuracy on decided pairs with a 95 % percentile-bootstrap interval over events ({} resamples); choosing λ on the same folds makes the two fitted arms slightly optimistic. The stored scorer is the fine-tuned head with the chosen λ refitted on all {} training events ({} pairs); its bias is the general head's, so `learned_preference` stays on the `aesthetic` scale.",
-        opts.folds.min(kept.len()),
+        opts.folds.min(split.kept.len()),
         opts.repeats,
         opts.seed,
         base.name,
@@ -538,24 +591,44 @@ pub fn finetune(
         scratch_l2,
         l2_sp,
         opts.bootstrap,
-        kept.len(),
-        all_pairs.len()
-    );
-    let spec = finetuned.spec.clone();
-    let report = Report {
-        method: method.clone(),
+        split.kept.len(),
+        split.train_pairs.len()
+    )
+}
+
+/// The fine-tuned scorer's [`Report`]: the fine-tuned arm's numbers, the stored refit
+/// `tuned_fit`, and the whole `comparison`.
+fn report(
+    split: &super::EventSplit<'_>,
+    opts: &TrainOptions,
+    usable: &[bool],
+    tuned_fit: &CandidateFit,
+    chosen_cv: Option<&CvResult>,
+    comparison: Comparison,
+) -> Report {
+    let finetuned = &comparison.finetuned;
+    let d = comparison.base.weight.len();
+    let mut notes = vec![comparison.verdict.clone()];
+    if !tuned_fit.converged {
+        notes.push(format!(
+            "the final fit stopped after {} iterations before its gradient reached the tolerance",
+            tuned_fit.iterations
+        ));
+    }
+    Report {
+        method: comparison.method.clone(),
         head: Head::Linear,
-        chosen: spec.clone(),
+        chosen: finetuned.spec.clone(),
         features: d,
-        feature_names: vec![format!("{}[0..{d}] (L2-normalised)", base.model)],
+        feature_names: vec![format!("{}[0..{d}] (L2-normalised)", comparison.base.model)],
         split: SplitCounts {
-            events: events.len(),
-            training_events: kept.len(),
-            heldout_events: heldout_events.len(),
-            training_pairs: all_pairs.len(),
-            heldout_pairs: test_pairs.len(),
+            events: split.events.len(),
+            training_events: split.kept.len(),
+            heldout_events: split.heldout.len(),
+            training_pairs: split.train_pairs.len(),
+            heldout_pairs: split.test_pairs.len(),
             items_without_features: usable.iter().filter(|u| !**u).count(),
-            dropped_pairs: dropped,
+            dropped_pairs: split.dropped,
         },
         estimate: Some(Estimate {
             accuracy: finetuned.accuracy,
@@ -563,15 +636,7 @@ pub fn finetune(
             pairs: finetuned.pairs,
             source: "cross-validation".into(),
         }),
-        cv: chosen_cv.as_ref().map(|r| CvSummary {
-            folds: opts.folds.min(kept.len()),
-            repeats: opts.repeats,
-            seed: opts.seed,
-            log_loss: r.log_loss,
-            fold_accuracy: r.fold_accuracy.clone(),
-            interval_method: "percentile bootstrap over labelled events of the out-of-fold results"
-                .into(),
-        }),
+        cv: chosen_cv.map(|r| CvSummary::of(r, opts, split.kept.len())),
         candidates: finetuned.candidates.clone(),
         heldout: finetuned.heldout.clone(),
         fit: FitSummary {
@@ -579,34 +644,12 @@ pub fn finetune(
             converged: tuned_fit.converged,
             train_loss: tuned_fit.loss,
         },
-        train_accuracy: accuracy(&tuned_fit.scores, &all_pairs, opts.seed),
+        train_accuracy: accuracy(&tuned_fit.scores, &split.train_pairs, opts.seed),
         likert_spearman: None,
         learning_curve: finetuned.learning_curve.clone(),
-        notes: {
-            let mut n = vec![verdict.clone()];
-            if !tuned_fit.converged {
-                n.push(format!(
-                    "the final fit stopped after {} iterations before its gradient reached the tolerance",
-                    tuned_fit.iterations
-                ));
-            }
-            n
-        },
-        comparison: Some(Comparison {
-            base: base.clone(),
-            general,
-            scratch,
-            finetuned,
-            beats_general,
-            verdict,
-            method,
-        }),
-    };
-    Ok(Trained {
-        model: tuned_fit.model,
-        report,
-        posterior: None,
-    })
+        notes,
+        comparison: Some(comparison),
+    }
 }
 
 /// One plain gradient-descent step on the fine-tuning objective for a fixed batch (the unit

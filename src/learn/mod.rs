@@ -414,6 +414,21 @@ pub struct CvSummary {
     pub interval_method: String,
 }
 
+impl CvSummary {
+    /// The settings behind the chosen candidate's result `r` on `training_events` events.
+    pub(crate) fn of(r: &CvResult, opts: &TrainOptions, training_events: usize) -> Self {
+        Self {
+            folds: opts.folds.min(training_events),
+            repeats: opts.repeats,
+            seed: opts.seed,
+            log_loss: r.log_loss,
+            fold_accuracy: r.fold_accuracy.clone(),
+            interval_method: "percentile bootstrap over labelled events of the out-of-fold results"
+                .into(),
+        }
+    }
+}
+
 /// One compared candidate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CandidateRow {
@@ -785,69 +800,23 @@ pub fn train(
     if table.names.is_empty() && table.embeddings.is_empty() {
         return Err(LearnError::Invalid("no features to learn from".into()));
     }
-    let row_of: std::collections::HashMap<&str, usize> = table
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
-    let rows: Vec<Option<usize>> = labels
-        .items
-        .iter()
-        .map(|i| row_of.get(i.as_str()).copied())
-        .collect();
-    let EventSplit {
-        data,
-        events,
-        kept,
-        heldout: heldout_events,
-        train_pairs: all_pairs,
-        test_pairs,
-        dropped,
-    } = EventSplit::new(labels, rows.iter().map(Option::is_some).collect(), opts);
-    if all_pairs.is_empty() {
+    let rows = label_rows(table, labels);
+    let split = EventSplit::new(labels, rows.iter().map(Option::is_some).collect(), opts);
+    if split.train_pairs.is_empty() {
         return Err(LearnError::NoLabels(format!(
             "no training pairs: {} labelled events ({} held out), {} pairs dropped for items without features",
-            events.len(),
-            heldout_events.len(),
-            dropped
+            split.events.len(),
+            split.heldout.len(),
+            split.dropped
         )));
     }
 
     let designs = designs(table, &rows, opts);
-    let linear: Vec<LinearCandidate<'_>> = designs
-        .iter()
-        .flat_map(|d| {
-            opts.l2
-                .iter()
-                .map(move |&l2| LinearCandidate { design: d, l2 })
-        })
-        .collect();
-    let mlp: Vec<MlpCandidate<'_>> = if opts.head == HeadChoice::Linear {
-        Vec::new()
-    } else {
-        designs
-            .iter()
-            .flat_map(|d| {
-                opts.mlp_l2.iter().map(move |&l2| MlpCandidate {
-                    design: d,
-                    l2,
-                    hidden: opts.hidden,
-                    lr: opts.lr,
-                    epochs: opts.epochs,
-                    seed: opts.seed,
-                    device,
-                })
-            })
-            .collect()
-    };
-    let mut candidates: Vec<&dyn Candidate> = Vec::new();
-    if opts.head != HeadChoice::Mlp {
-        candidates.extend(linear.iter().map(|c| c as &dyn Candidate));
-    }
-    candidates.extend(mlp.iter().map(|c| c as &dyn Candidate));
+    let linear = linear_candidates(&designs, opts);
+    let mlp = mlp_candidates(&designs, opts, device);
+    let candidates = candidate_refs(&linear, &mlp, opts);
 
-    let splits = cv::splits(&kept, opts.folds, opts.repeats, opts.seed);
+    let splits = cv::splits(&split.kept, opts.folds, opts.repeats, opts.seed);
     let cv_opts = cv::CvOptions {
         bootstrap: opts.bootstrap,
         seed: opts.seed,
@@ -859,155 +828,40 @@ pub fn train(
     let selection = if splits.is_empty() {
         None
     } else {
-        cv::select(&candidates, &data, &splits, &cv_opts).ok()
+        cv::select(&candidates, &split.data, &splits, &cv_opts).ok()
     };
-    let chosen = match &selection {
-        Some(s) => s.chosen,
-        None => {
-            // The middle of the linear grid on the signals (or the first candidate).
-            let k = if opts.head == HeadChoice::Mlp {
-                0
-            } else {
-                opts.l2.len() / 2
-            };
-            notes.push(format!(
-                "too few labels for cross-validation: no estimate; {} was fitted without selection",
-                candidates[k].spec().describe()
-            ));
-            k
-        }
-    };
+    let chosen = chosen_candidate(selection.as_ref(), &candidates, opts, &mut notes);
     let cand = candidates[chosen];
-    let final_fit = cand.fit(&all_pairs)?;
-    let heldout = accuracy(&final_fit.scores, &test_pairs, opts.seed);
+    let final_fit = cand.fit(&split.train_pairs)?;
+    let heldout = accuracy(&final_fit.scores, &split.test_pairs, opts.seed);
     let chosen_cv = selection.as_ref().and_then(|s| s.results[chosen].clone());
-    let estimate = match (&chosen_cv, &heldout) {
-        (Some(r), _) => Some(Estimate {
-            accuracy: r.accuracy,
-            interval: r.interval,
-            pairs: r.pairs,
-            source: "cross-validation".into(),
-        }),
-        (None, Some(h)) => Some(Estimate {
-            accuracy: h.accuracy,
-            interval: h.interval,
-            pairs: h.pairs,
-            source: "holdout".into(),
-        }),
-        (None, None) => None,
-    };
-    let candidate_rows: Vec<CandidateRow> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let r = selection.as_ref().and_then(|s| s.results[i].as_ref());
-            CandidateRow {
-                spec: c.spec(),
-                accuracy: r.map(|r| r.accuracy),
-                interval: r.and_then(|r| r.interval),
-                log_loss: r.map(|r| r.log_loss),
-            }
-        })
-        .collect();
-
+    let estimate = headline_estimate(chosen_cv.as_ref(), heldout.as_ref());
+    let candidate_rows = candidate_rows(&candidates, selection.as_ref());
     let learning_curve = match (&selection, opts.curve) {
         (Some(_), true) => {
-            let full = splits
-                .first()
-                .and_then(|r| r.first())
-                .map_or(0, |s| s.train.len());
-            let mut sizes: Vec<usize> = opts
-                .curve_sizes
-                .iter()
-                .copied()
-                .filter(|&s| s < full)
-                .collect();
-            sizes.push(full);
-            let mut curve = cv::learning_curve(cand, &data, &splits, &sizes, opts.seed);
-            // The full-size point is the estimate itself (same fits); keep its exact value.
-            if let (Some(last), Some(r)) = (curve.last_mut(), &chosen_cv)
-                && last.training_events == full
-            {
-                last.accuracy = r.accuracy;
-            }
-            curve
+            chosen_learning_curve(cand, &split.data, &splits, opts, chosen_cv.as_ref())
         }
         _ => Vec::new(),
     };
     let likert_spearman = match &chosen_cv {
-        Some(r) => likert_correlation(labels, &kept, &r.oof_scores),
+        Some(r) => likert_correlation(labels, &split.kept, &r.oof_scores),
         None => {
             let s: Vec<Option<f64>> = final_fit.scores.iter().copied().map(Some).collect();
-            likert_correlation(labels, &heldout_events, &s)
+            likert_correlation(labels, &split.heldout, &s)
         }
     };
-
-    // The posterior of the best linear candidate (for active labeling).
-    let best_linear = match &selection {
-        Some(s) => {
-            let lin: Vec<Option<CvResult>> = s.results[..if opts.head == HeadChoice::Mlp {
-                0
-            } else {
-                linear.len()
-            }]
-                .to_vec();
-            cv::best(&lin)
-        }
-        None if opts.head != HeadChoice::Mlp => Some(chosen),
-        None => None,
-    };
-    let posterior = best_linear.and_then(|i| {
-        let c = &linear[i];
-        let f = c.solve(&all_pairs).ok()?;
-        let prec = linear::precision(&c.design.x, &all_pairs, c.l2, &f.w);
-        let cov = linear::spd_inverse(&prec, f.w.len())?;
-        Some(Posterior {
-            spec: c.spec(),
-            standardizer: c.design.standardizer.clone(),
-            projections: c.design.projections.clone(),
-            w: f.w,
-            cov,
-        })
-    });
+    let posterior = best_linear(selection.as_ref(), chosen, linear.len(), opts)
+        .and_then(|i| linear_posterior(&linear[i], &split.train_pairs));
 
     let spec = cand.spec();
-    let method = match &selection {
-        Some(_) => format!(
-            "{} candidates ({}) compared by {}-fold cross-validation over labelled events, repeated {} times (seed {}), on the same folds; the estimate is the chosen candidate's pooled out-of-fold pairwise accuracy on decided pairs, with a 95 % percentile-bootstrap interval over events ({} resamples; it ignores training-set variance and is slightly optimistic after choosing the best of {}). The stored scorer is the chosen candidate ({}) refitted on all {} training events ({} pairs){}.",
-            candidates.len(),
-            candidate_summary(opts, designs.len()),
-            opts.folds.min(kept.len()),
-            opts.repeats,
-            opts.seed,
-            opts.bootstrap,
-            candidates.len(),
-            spec.describe(),
-            kept.len(),
-            all_pairs.len(),
-            if heldout_events.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; {} events ({} pairs) were held out from selection and refit and give the `heldout` accuracy",
-                    heldout_events.len(),
-                    test_pairs.len()
-                )
-            }
-        ),
-        None => format!(
-            "no cross-validation (too few labelled events with decided pairs); {} fitted on all {} training events{}.",
-            spec.describe(),
-            kept.len(),
-            if heldout_events.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; the estimate is the accuracy on {} held-out events",
-                    heldout_events.len()
-                )
-            }
-        ),
-    };
+    let method = method_text(
+        &split,
+        opts,
+        &spec,
+        candidates.len(),
+        designs.len(),
+        selection.is_some(),
+    );
     if !final_fit.converged && spec.head == Head::Linear {
         notes.push(format!(
             "the final linear fit stopped after {} iterations before its gradient reached the tolerance",
@@ -1025,24 +879,18 @@ pub fn train(
         features: design.standardizer.names.len(),
         feature_names: design.standardizer.names.clone(),
         split: SplitCounts {
-            events: events.len(),
-            training_events: kept.len(),
-            heldout_events: heldout_events.len(),
-            training_pairs: all_pairs.len(),
-            heldout_pairs: test_pairs.len(),
+            events: split.events.len(),
+            training_events: split.kept.len(),
+            heldout_events: split.heldout.len(),
+            training_pairs: split.train_pairs.len(),
+            heldout_pairs: split.test_pairs.len(),
             items_without_features: rows.iter().filter(|r| r.is_none()).count(),
-            dropped_pairs: dropped,
+            dropped_pairs: split.dropped,
         },
         estimate,
-        cv: chosen_cv.as_ref().map(|r| CvSummary {
-            folds: opts.folds.min(kept.len()),
-            repeats: opts.repeats,
-            seed: opts.seed,
-            log_loss: r.log_loss,
-            fold_accuracy: r.fold_accuracy.clone(),
-            interval_method: "percentile bootstrap over labelled events of the out-of-fold results"
-                .into(),
-        }),
+        cv: chosen_cv
+            .as_ref()
+            .map(|r| CvSummary::of(r, opts, split.kept.len())),
         candidates: candidate_rows,
         heldout,
         fit: FitSummary {
@@ -1050,7 +898,7 @@ pub fn train(
             converged: final_fit.converged,
             train_loss: final_fit.loss,
         },
-        train_accuracy: accuracy(&final_fit.scores, &all_pairs, opts.seed),
+        train_accuracy: accuracy(&final_fit.scores, &split.train_pairs, opts.seed),
         likert_spearman,
         learning_curve,
         notes,
@@ -1061,6 +909,257 @@ pub fn train(
         report,
         posterior,
     })
+}
+
+/// The feature-table row of every labelled item (`None`: the item has no features).
+fn label_rows(table: &FeatureTable, labels: &Labels) -> Vec<Option<usize>> {
+    let row_of: std::collections::HashMap<&str, usize> = table
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    labels
+        .items
+        .iter()
+        .map(|i| row_of.get(i.as_str()).copied())
+        .collect()
+}
+
+/// The linear head × every `opts.l2` on every design.
+fn linear_candidates<'a>(designs: &'a [Design], opts: &TrainOptions) -> Vec<LinearCandidate<'a>> {
+    designs
+        .iter()
+        .flat_map(|d| {
+            opts.l2
+                .iter()
+                .map(move |&l2| LinearCandidate { design: d, l2 })
+        })
+        .collect()
+}
+
+/// The MLP head × every `opts.mlp_l2` on every design (none with `--head linear`).
+fn mlp_candidates<'a>(
+    designs: &'a [Design],
+    opts: &TrainOptions,
+    device: &'a Device,
+) -> Vec<MlpCandidate<'a>> {
+    if opts.head == HeadChoice::Linear {
+        return Vec::new();
+    }
+    designs
+        .iter()
+        .flat_map(|d| {
+            opts.mlp_l2.iter().map(move |&l2| MlpCandidate {
+                design: d,
+                l2,
+                hidden: opts.hidden,
+                lr: opts.lr,
+                epochs: opts.epochs,
+                seed: opts.seed,
+                device,
+            })
+        })
+        .collect()
+}
+
+/// The candidates compared: the linear ones (unless `--head mlp`), then the MLP ones.
+fn candidate_refs<'a>(
+    linear: &'a [LinearCandidate<'a>],
+    mlp: &'a [MlpCandidate<'a>],
+    opts: &TrainOptions,
+) -> Vec<&'a dyn Candidate> {
+    let mut candidates: Vec<&dyn Candidate> = Vec::new();
+    if opts.head != HeadChoice::Mlp {
+        candidates.extend(linear.iter().map(|c| c as &dyn Candidate));
+    }
+    candidates.extend(mlp.iter().map(|c| c as &dyn Candidate));
+    candidates
+}
+
+/// Index of the candidate to refit: the selected one, or without cross-validation the middle
+/// of the linear grid on the signals (or the first candidate), noted in `notes`.
+fn chosen_candidate(
+    selection: Option<&cv::Selection>,
+    candidates: &[&dyn Candidate],
+    opts: &TrainOptions,
+    notes: &mut Vec<String>,
+) -> usize {
+    if let Some(s) = selection {
+        return s.chosen;
+    }
+    let k = if opts.head == HeadChoice::Mlp {
+        0
+    } else {
+        opts.l2.len() / 2
+    };
+    notes.push(format!(
+        "too few labels for cross-validation: no estimate; {} was fitted without selection",
+        candidates[k].spec().describe()
+    ));
+    k
+}
+
+/// The headline estimate: the chosen candidate's cross-validation, else the holdout accuracy.
+fn headline_estimate(chosen_cv: Option<&CvResult>, heldout: Option<&Accuracy>) -> Option<Estimate> {
+    match (chosen_cv, heldout) {
+        (Some(r), _) => Some(Estimate {
+            accuracy: r.accuracy,
+            interval: r.interval,
+            pairs: r.pairs,
+            source: "cross-validation".into(),
+        }),
+        (None, Some(h)) => Some(Estimate {
+            accuracy: h.accuracy,
+            interval: h.interval,
+            pairs: h.pairs,
+            source: "holdout".into(),
+        }),
+        (None, None) => None,
+    }
+}
+
+/// Every candidate's cross-validated estimate, in candidate order.
+fn candidate_rows(
+    candidates: &[&dyn Candidate],
+    selection: Option<&cv::Selection>,
+) -> Vec<CandidateRow> {
+    candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let r = selection.and_then(|s| s.results[i].as_ref());
+            CandidateRow {
+                spec: c.spec(),
+                accuracy: r.map(|r| r.accuracy),
+                interval: r.and_then(|r| r.interval),
+                log_loss: r.map(|r| r.log_loss),
+            }
+        })
+        .collect()
+}
+
+/// The cross-validated learning curve of the chosen candidate at `opts.curve_sizes` below the
+/// full training size, and the full size (whose accuracy is the estimate itself).
+fn chosen_learning_curve(
+    cand: &dyn Candidate,
+    data: &cv::PairData<'_>,
+    splits: &[Vec<cv::Split>],
+    opts: &TrainOptions,
+    chosen_cv: Option<&CvResult>,
+) -> Vec<CurvePoint> {
+    let full = splits
+        .first()
+        .and_then(|r| r.first())
+        .map_or(0, |s| s.train.len());
+    let sizes = curve_sizes(opts, full);
+    let mut curve = cv::learning_curve(cand, data, splits, &sizes, opts.seed);
+    // The full-size point is the estimate itself (same fits); keep its exact value.
+    if let (Some(last), Some(r)) = (curve.last_mut(), chosen_cv)
+        && last.training_events == full
+    {
+        last.accuracy = r.accuracy;
+    }
+    curve
+}
+
+/// The learning-curve sizes: `opts.curve_sizes` below `full` training events, then `full`.
+pub(crate) fn curve_sizes(opts: &TrainOptions, full: usize) -> Vec<usize> {
+    let mut sizes: Vec<usize> = opts
+        .curve_sizes
+        .iter()
+        .copied()
+        .filter(|&s| s < full)
+        .collect();
+    sizes.push(full);
+    sizes
+}
+
+/// Index (among the linear candidates) of the best linear candidate, whose posterior drives
+/// active labeling: the best cross-validated one, or the chosen one without selection.
+fn best_linear(
+    selection: Option<&cv::Selection>,
+    chosen: usize,
+    linear: usize,
+    opts: &TrainOptions,
+) -> Option<usize> {
+    match selection {
+        Some(s) => {
+            let lin: Vec<Option<CvResult>> = s.results[..if opts.head == HeadChoice::Mlp {
+                0
+            } else {
+                linear
+            }]
+                .to_vec();
+            cv::best(&lin)
+        }
+        None if opts.head != HeadChoice::Mlp => Some(chosen),
+        None => None,
+    }
+}
+
+/// The Laplace posterior of the linear candidate `c` refitted on `pairs`.
+fn linear_posterior(c: &LinearCandidate<'_>, pairs: &[LabeledPair]) -> Option<Posterior> {
+    let f = c.solve(pairs).ok()?;
+    let prec = linear::precision(&c.design.x, pairs, c.l2, &f.w);
+    let cov = linear::spd_inverse(&prec, f.w.len())?;
+    Some(Posterior {
+        spec: c.spec(),
+        standardizer: c.design.standardizer.clone(),
+        projections: c.design.projections.clone(),
+        w: f.w,
+        cov,
+    })
+}
+
+/// [`Report::method`]: how the estimate and the stored scorer were obtained, in words.
+fn method_text(
+    split: &EventSplit<'_>,
+    opts: &TrainOptions,
+    spec: &CandidateSpec,
+    candidates: usize,
+    designs: usize,
+    cross_validated: bool,
+) -> String {
+    let heldout_events = &split.heldout;
+    if cross_validated {
+        format!(
+            "{} candidates ({}) compared by {}-fold cross-validation over labelled events, repeated {} times (seed {}), on the same folds; the estimate is the chosen candidate's pooled out-of-fold pairwise accuracy on decided pairs, with a 95 % percentile-bootstrap interval over events ({} resamples; it ignores training-set variance and is slightly optimistic after choosing the best of {}). The stored scorer is the chosen candidate ({}) refitted on all {} training events ({} pairs){}.",
+            candidates,
+            candidate_summary(opts, designs),
+            opts.folds.min(split.kept.len()),
+            opts.repeats,
+            opts.seed,
+            opts.bootstrap,
+            candidates,
+            spec.describe(),
+            split.kept.len(),
+            split.train_pairs.len(),
+            if heldout_events.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} events ({} pairs) were held out from selection and refit and give the `heldout` accuracy",
+                    heldout_events.len(),
+                    split.test_pairs.len()
+                )
+            }
+        )
+    } else {
+        format!(
+            "no cross-validation (too few labelled events with decided pairs); {} fitted on all {} training events{}.",
+            spec.describe(),
+            split.kept.len(),
+            if heldout_events.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the estimate is the accuracy on {} held-out events",
+                    heldout_events.len()
+                )
+            }
+        )
+    }
 }
 
 fn candidate_summary(opts: &TrainOptions, designs: usize) -> String {

@@ -174,6 +174,51 @@ pub fn run(
         return Err("the rater noise must be positive".into());
     }
     let t0 = std::time::Instant::now();
+    let (emb, d) = embed_images(o)?;
+    let seconds_embedding = t0.elapsed().as_secs_f64();
+
+    let t1 = std::time::Instant::now();
+    let domain = Domain::simulate(o, &emb, d);
+    let opts = TrainOptions {
+        folds: o.folds,
+        repeats: 1,
+        bootstrap: 200,
+        curve: false,
+        seed: o.seed,
+        ..TrainOptions::default()
+    };
+    let total = o.labels.len() * o.repeats;
+    let mut done = 0;
+    let mut tick = || {
+        done += 1;
+        progress(done, total);
+    };
+    let mut rows = Vec::new();
+    for &n in &o.labels {
+        rows.push(domain.row(o, &opts, n, &mut tick)?);
+    }
+    let gain_at_1000 = rows
+        .iter()
+        .find(|r| r.labels == 1000)
+        .map(|r| r.finetuned.accuracy - r.general.accuracy);
+    Ok(BenchResult {
+        images: o.images,
+        dim: d,
+        angle: o.angle,
+        noise: o.noise,
+        repeats: o.repeats,
+        test_pairs: domain.test_pairs.len(),
+        oracle: domain.oracle,
+        target_not_worse: rows.iter().all(|r| r.not_worse),
+        gain_at_1000,
+        rows,
+        seconds_embedding,
+        seconds_training: t1.elapsed().as_secs_f64(),
+    })
+}
+
+/// The procedural images embedded by the tiny CLIP (`o.clip`), and the embedding width.
+fn embed_images(o: &BenchOptions) -> Result<(Vec<Vec<f32>>, usize), String> {
     let device = burn::tensor::Device::flex();
     let clip = Clip::load_path(&o.clip, &device).map_err(|e| {
         format!(
@@ -189,94 +234,117 @@ pub fn run(
             chunk.iter().map(|v| (v.as_slice(), size, size)).collect();
         emb.extend(clip.embed_rgb(&batch).map_err(|e| e.to_string())?);
     }
-    let seconds_embedding = t0.elapsed().as_secs_f64();
-    let d = clip.dim();
-    let x: Vec<Vec<f64>> = emb.iter().map(|v| normalized(v)).collect();
+    Ok((emb, clip.dim()))
+}
 
-    let t1 = std::time::Instant::now();
-    let mut rng = Rng::new(o.seed ^ 0x4ead);
-    let raw_w0: Vec<f64> = (0..d).map(|_| rng.next_f64() * 2.0 - 1.0).collect();
-    // Scale the general head so that its scores spread like the taste's (unit std), offset 5.
-    let w0 = sim::domain_taste(&x, &raw_w0, 0.0, 0);
-    let taste = sim::domain_taste(&x, &w0, o.angle.to_radians(), o.seed ^ 0x7a57e);
-    let truth: Vec<f64> = x
-        .iter()
-        .map(|r| r.iter().zip(&taste).map(|(a, b)| a * b).sum())
-        .collect();
-    let model = "clip:tiny-test".to_string();
-    let base = BaseHead {
-        name: "simulated-general-head".into(),
-        model: model.clone(),
-        weight: w0,
-        bias: 5.0,
-    };
+/// The simulated domain: the general head, the training images with their taste scores, and
+/// the test images with their fixed test labels.
+struct Domain {
+    base: BaseHead,
+    train_table: FeatureTable,
+    train_truth: Vec<f64>,
+    test_table: FeatureTable,
+    test_pairs: Vec<LabeledPair>,
+    /// Normalised test embeddings (a consistency check of the arms' scores).
+    test_x: Vec<Vec<f64>>,
+    /// Test agreement of the taste itself.
+    oracle: f64,
+}
 
-    // Split the images: training images first (seeded order), then test images.
-    let mut order: Vec<usize> = (0..o.images).collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
-    }
-    let n_train = o.images * 7 / 10;
-    let (train_ids, test_ids) = order.split_at(n_train);
-    let sub = |ids: &[usize]| -> (FeatureTable, Vec<f64>) {
-        let mut t = FeatureTable::new(vec![]);
-        for &i in ids {
-            t.items.push(format!("img{i:05}"));
-            t.rows.push(vec![]);
+impl Domain {
+    /// The general head, the domain's taste and the 70 / 30 split of the embedded images.
+    fn simulate(o: &BenchOptions, emb: &[Vec<f32>], d: usize) -> Self {
+        let x: Vec<Vec<f64>> = emb.iter().map(|v| normalized(v)).collect();
+        let mut rng = Rng::new(o.seed ^ 0x4ead);
+        let raw_w0: Vec<f64> = (0..d).map(|_| rng.next_f64() * 2.0 - 1.0).collect();
+        // Scale the general head so that its scores spread like the taste's (unit std), offset 5.
+        let w0 = sim::domain_taste(&x, &raw_w0, 0.0, 0);
+        let taste = sim::domain_taste(&x, &w0, o.angle.to_radians(), o.seed ^ 0x7a57e);
+        let truth: Vec<f64> = x
+            .iter()
+            .map(|r| r.iter().zip(&taste).map(|(a, b)| a * b).sum())
+            .collect();
+        let model = "clip:tiny-test".to_string();
+        let base = BaseHead {
+            name: "simulated-general-head".into(),
+            model: model.clone(),
+            weight: w0,
+            bias: 5.0,
+        };
+
+        // Split the images: training images first (seeded order), then test images.
+        let mut order: Vec<usize> = (0..o.images).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
         }
-        let vecs: Vec<Vec<f32>> = ids.iter().map(|&i| emb[i].clone()).collect();
-        let mut k = 0;
-        t.add_embedding(&model, d, |_| {
-            k += 1;
-            Some(vecs[k - 1].clone())
-        });
-        (t, ids.iter().map(|&i| truth[i]).collect())
-    };
-    let (train_table, train_truth) = sub(train_ids);
-    let (test_table, test_truth) = sub(test_ids);
-    let test_pairs = sim::pairs(&test_truth, o.test_pairs, o.noise, o.seed ^ 0x7e57, 0);
-    let test_x: Vec<Vec<f64>> = test_table.embeddings[0]
-        .vectors
-        .iter()
-        .map(|v| normalized(v.as_deref().unwrap_or(&[])))
-        .collect();
-    let oracle = correlation::pairwise_accuracy(&decided(&test_truth, &test_pairs))
-        .map_or(f64::NAN, |a| a.accuracy);
+        let n_train = o.images * 7 / 10;
+        let (train_ids, test_ids) = order.split_at(n_train);
+        let sub = |ids: &[usize]| -> (FeatureTable, Vec<f64>) {
+            let mut t = FeatureTable::new(vec![]);
+            for &i in ids {
+                t.items.push(format!("img{i:05}"));
+                t.rows.push(vec![]);
+            }
+            let vecs: Vec<Vec<f32>> = ids.iter().map(|&i| emb[i].clone()).collect();
+            let mut k = 0;
+            t.add_embedding(&model, d, |_| {
+                k += 1;
+                Some(vecs[k - 1].clone())
+            });
+            (t, ids.iter().map(|&i| truth[i]).collect())
+        };
+        let (train_table, train_truth) = sub(train_ids);
+        let (test_table, test_truth) = sub(test_ids);
+        let test_pairs = sim::pairs(&test_truth, o.test_pairs, o.noise, o.seed ^ 0x7e57, 0);
+        let test_x: Vec<Vec<f64>> = test_table.embeddings[0]
+            .vectors
+            .iter()
+            .map(|v| normalized(v.as_deref().unwrap_or(&[])))
+            .collect();
+        let oracle = correlation::pairwise_accuracy(&decided(&test_truth, &test_pairs))
+            .map_or(f64::NAN, |a| a.accuracy);
+        Self {
+            base,
+            train_table,
+            train_truth,
+            test_table,
+            test_pairs,
+            test_x,
+            oracle,
+        }
+    }
 
-    let opts = TrainOptions {
-        folds: o.folds,
-        repeats: 1,
-        bootstrap: 200,
-        curve: false,
-        seed: o.seed,
-        ..TrainOptions::default()
-    };
-    let total = o.labels.len() * o.repeats;
-    let mut done = 0;
-    let mut rows = Vec::new();
-    for &n in &o.labels {
+    /// The row of `n` training labels: every repeat fine-tuned on new labels and its three arms
+    /// scored on the test labels; `tick` after each repeat.
+    fn row(
+        &self,
+        o: &BenchOptions,
+        opts: &TrainOptions,
+        n: usize,
+        tick: &mut impl FnMut(),
+    ) -> Result<Row, String> {
         let mut pooled: [Vec<(f64, f64)>; 3] = Default::default();
         let mut cv: [Vec<f64>; 3] = Default::default();
         let mut l2_sp = Vec::new();
         let mut activated = 0;
         for r in 0..o.repeats {
             let pairs = sim::pairs(
-                &train_truth,
+                &self.train_truth,
                 n,
                 o.noise,
                 o.seed ^ ((r as u64 + 1) << 32) ^ n as u64,
                 0,
             );
             let labels = Labels {
-                items: train_table.items.clone(),
+                items: self.train_table.items.clone(),
                 pairs,
                 likert: vec![],
             };
             let t = finetune::finetune(
-                &train_table,
+                &self.train_table,
                 &labels,
-                &base,
-                &opts,
+                &self.base,
+                opts,
                 &finetune::SP_GRID,
                 &finetune::SCRATCH_GRID,
                 &finetune::Control::default(),
@@ -287,20 +355,19 @@ pub fn run(
                 .into_iter()
                 .enumerate()
             {
-                let rows = arm.model.inputs(&test_table);
+                let rows = arm.model.inputs(&self.test_table);
                 let scores: Vec<f64> = rows.iter().map(|row| arm.model.score(row)).collect();
-                debug_assert_eq!(scores.len(), test_x.len());
-                pooled[k].extend(decided(&scores, &test_pairs));
+                debug_assert_eq!(scores.len(), self.test_x.len());
+                pooled[k].extend(decided(&scores, &self.test_pairs));
                 cv[k].push(arm.accuracy);
             }
             l2_sp.push(c.finetuned.spec.l2);
             activated += usize::from(c.beats_general);
-            done += 1;
-            progress(done, total);
+            tick();
         }
         let [g, s, f] = [0, 1, 2].map(|k| point(&pooled[k], &cv[k], o.seed ^ k as u64));
         let not_worse = f.interval.1 >= g.interval.0 && f.interval.1 >= s.interval.0;
-        rows.push(Row {
+        Ok(Row {
             labels: n,
             general: g,
             scratch: s,
@@ -308,26 +375,8 @@ pub fn run(
             l2_sp,
             activated,
             not_worse,
-        });
+        })
     }
-    let gain_at_1000 = rows
-        .iter()
-        .find(|r| r.labels == 1000)
-        .map(|r| r.finetuned.accuracy - r.general.accuracy);
-    Ok(BenchResult {
-        images: o.images,
-        dim: d,
-        angle: o.angle,
-        noise: o.noise,
-        repeats: o.repeats,
-        test_pairs: test_pairs.len(),
-        oracle,
-        target_not_worse: rows.iter().all(|r| r.not_worse),
-        gain_at_1000,
-        rows,
-        seconds_embedding,
-        seconds_training: t1.elapsed().as_secs_f64(),
-    })
 }
 
 #[cfg(test)]

@@ -345,7 +345,12 @@ pub(crate) fn prepare(
     ctx: &IngestCtx<'_>,
 ) -> Prepared {
     let opts = ctx.opts;
-    let started = Instant::now();
+    let job = FileJob {
+        index,
+        old,
+        opts,
+        started: Instant::now(),
+    };
     let mut facts = store::ImageFacts {
         path: found.rel.clone(),
         path_raw: found.rel_raw.clone(),
@@ -353,48 +358,18 @@ pub(crate) fn prepare(
         mtime_ns: found.mtime_ns,
         ..Default::default()
     };
-    let upsert_for = |hash: Option<&str>| match old {
-        None => Upsert::New,
-        Some(k) => match (&k.hash, hash) {
-            (Some(a), Some(b)) if a != b => Upsert::NewVersion {
-                old_id: k.id,
-                old_version: k.version,
-            },
-            _ => Upsert::Same { id: k.id },
-        },
-    };
-    let failed = |facts: store::ImageFacts, reason: String, vanished: bool| Prepared {
-        index,
-        record: IngestRecord {
-            upsert: upsert_for(facts.hash.as_deref()),
-            facts: store::ImageFacts {
-                error: Some(reason),
-                ..facts
-            },
-            metadata: None,
-            signals: Vec::new(),
-            signals_version: Some(signals::signal_set_version(opts.faces)),
-            embedding: None,
-        },
-        faces: None,
-        clip: None,
-        vanished,
-        has_face: false,
-        decode_time: started.elapsed(),
-        signals_time: Duration::ZERO,
-    };
     if found.size > opts.max_file_bytes {
         let reason = format!(
             "file is {} bytes, above the {} byte limit; not read",
             found.size, opts.max_file_bytes
         );
-        return failed(facts, reason, false);
+        return job.failed(facts, reason, false);
     }
     let bytes = match std::fs::read(&found.abs) {
         Ok(b) => b,
         Err(e) => {
             let vanished = e.kind() == std::io::ErrorKind::NotFound;
-            return failed(facts, io_reason(&e), vanished);
+            return job.failed(facts, io_reason(&e), vanished);
         }
     };
     facts.size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
@@ -416,27 +391,12 @@ pub(crate) fn prepare(
     {
         warnings.push(w);
     }
-    let metadata_row = MetadataRow {
-        tool: meta.tool.clone(),
-        positive: meta.positive.clone(),
-        negative: meta.negative.clone(),
-        seed: meta.seed,
-        steps: meta.steps,
-        sampler: meta.sampler.clone(),
-        cfg: meta.cfg,
-        model: meta.model.clone(),
-        gen_width: meta.size.map(|s| s.0),
-        gen_height: meta.size.map(|s| s.1),
-        raw_json: serde_json::to_string(&meta.raw).unwrap_or_else(|_| "[]".to_string()),
-        warnings_json: serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".to_string()),
-        parser: meta.parser.clone(),
-        extra_json: serde_json::to_string(&meta.extra).unwrap_or_else(|_| "[]".to_string()),
-    };
-    let upsert = upsert_for(facts.hash.as_deref());
+    let metadata_row = metadata_row(&meta, &warnings);
+    let upsert = job.upsert(facts.hash.as_deref());
     let d = match decoded {
         Ok(d) => d,
         Err(e) => {
-            let mut p = failed(facts, e, false);
+            let mut p = job.failed(facts, e, false);
             p.record.metadata = Some(metadata_row);
             return p;
         }
@@ -454,46 +414,16 @@ pub(crate) fn prepare(
     let (w, h) = (d.image.width(), d.image.height());
     // RGB8 exactly as PIL's convert("RGB") (16-bit: high byte), the peers' convention.
     let rgb = classical::into_rgb8_like_pil(d.image);
-    let decode_time = started.elapsed();
+    let decode_time = job.started.elapsed();
 
     let started = Instant::now();
-    let (wu, hu) = (w as usize, h as usize);
-    let hashes = phash::hashes(&rgb, wu, hu);
-    let c = match ctx.tensor {
-        Some(device) => tensor::compute_batch(device, &[rgb.as_slice()], wu, hu)
-            .pop()
-            .unwrap_or_default(),
-        None => classical::compute(&rgb, wu, hu),
-    };
-    let mut rows = classical_rows(&c, c.blank || alpha_zero);
-    let hash_row = |key: &str, v: u64| SignalRow {
-        key: key.to_string(),
-        value: None,
-        text: Some(phash::to_hex(v)),
-        producer: signals::HASHES.to_string(),
-    };
-    rows.push(hash_row("ahash", hashes.ahash));
-    rows.push(hash_row("dhash", hashes.dhash));
-    rows.push(hash_row("phash", hashes.phash));
-    let fp = opts.filters.producer();
-    let flag = |key: &str, ok: bool| SignalRow {
-        key: key.to_string(),
-        value: Some(if ok { 1.0 } else { 0.0 }),
-        text: None,
-        producer: fp.clone(),
-    };
-    rows.push(flag("size_ok", opts.filters.size_ok(w, h)));
-    rows.push(flag("aspect_ok", opts.filters.aspect_ok(w, h)));
+    let rows = measure(&rgb, w, h, alpha_zero, ctx);
     let already_embedded = matches!(upsert, Upsert::Same { id } if ctx.embedded.contains(&id));
-    let clip = ctx.clip_size.filter(|_| !already_embedded).map(|size| {
-        clip_preprocess::resize_crop(&rgb, wu, hu, size).ok_or_else(|| {
-            format!(
-                "image of {w}x{h} pixels cannot be preprocessed for CLIP (empty, or more \
-                 elongated than {}:1)",
-                clip_preprocess::MAX_ASPECT
-            )
-        })
-    });
+    let clip = ctx
+        .clip_size
+        .filter(|_| !already_embedded)
+        .map(|size| clip_crop(&rgb, w, h, size));
+    let (wu, hu) = (w as usize, h as usize);
     let faces = opts
         .faces
         .then(|| WorkingCopy::from_frame(rgb, wu, hu, &opts.face_resolution));
@@ -515,6 +445,120 @@ pub(crate) fn prepare(
         decode_time,
         signals_time: started.elapsed(),
     }
+}
+
+/// One file of [`prepare`]: what its record's upsert and a failure record need.
+struct FileJob<'a> {
+    index: usize,
+    old: Option<&'a KnownImage>,
+    opts: &'a ScanOptions,
+    /// When the file's work began (its decode time runs from here).
+    started: Instant,
+}
+
+impl FileJob<'_> {
+    /// How the record is written: new, the same image, or a new version of the stored one.
+    fn upsert(&self, hash: Option<&str>) -> Upsert {
+        match self.old {
+            None => Upsert::New,
+            Some(k) => match (&k.hash, hash) {
+                (Some(a), Some(b)) if a != b => Upsert::NewVersion {
+                    old_id: k.id,
+                    old_version: k.version,
+                },
+                _ => Upsert::Same { id: k.id },
+            },
+        }
+    }
+
+    /// The record of a file that failed with `reason`: its facts so far and no signals.
+    fn failed(&self, facts: store::ImageFacts, reason: String, vanished: bool) -> Prepared {
+        Prepared {
+            index: self.index,
+            record: IngestRecord {
+                upsert: self.upsert(facts.hash.as_deref()),
+                facts: store::ImageFacts {
+                    error: Some(reason),
+                    ..facts
+                },
+                metadata: None,
+                signals: Vec::new(),
+                signals_version: Some(signals::signal_set_version(self.opts.faces)),
+                embedding: None,
+            },
+            faces: None,
+            clip: None,
+            vanished,
+            has_face: false,
+            decode_time: self.started.elapsed(),
+            signals_time: Duration::ZERO,
+        }
+    }
+}
+
+/// The stored metadata row of a file's generation metadata, with its `warnings`.
+fn metadata_row(meta: &metadata::GenerationMetadata, warnings: &[String]) -> MetadataRow {
+    MetadataRow {
+        tool: meta.tool.clone(),
+        positive: meta.positive.clone(),
+        negative: meta.negative.clone(),
+        seed: meta.seed,
+        steps: meta.steps,
+        sampler: meta.sampler.clone(),
+        cfg: meta.cfg,
+        model: meta.model.clone(),
+        gen_width: meta.size.map(|s| s.0),
+        gen_height: meta.size.map(|s| s.1),
+        raw_json: serde_json::to_string(&meta.raw).unwrap_or_else(|_| "[]".to_string()),
+        warnings_json: serde_json::to_string(warnings).unwrap_or_else(|_| "[]".to_string()),
+        parser: meta.parser.clone(),
+        extra_json: serde_json::to_string(&meta.extra).unwrap_or_else(|_| "[]".to_string()),
+    }
+}
+
+/// The signal rows measured on a `w`×`h` RGB8 frame: classical signals (batched tensors on
+/// the device when there is one), perceptual hashes and the hard filters.
+fn measure(rgb: &[u8], w: u32, h: u32, alpha_zero: bool, ctx: &IngestCtx<'_>) -> Vec<SignalRow> {
+    let opts = ctx.opts;
+    let (wu, hu) = (w as usize, h as usize);
+    let hashes = phash::hashes(rgb, wu, hu);
+    let c = match ctx.tensor {
+        Some(device) => tensor::compute_batch(device, &[rgb], wu, hu)
+            .pop()
+            .unwrap_or_default(),
+        None => classical::compute(rgb, wu, hu),
+    };
+    let mut rows = classical_rows(&c, c.blank || alpha_zero);
+    let hash_row = |key: &str, v: u64| SignalRow {
+        key: key.to_string(),
+        value: None,
+        text: Some(phash::to_hex(v)),
+        producer: signals::HASHES.to_string(),
+    };
+    rows.push(hash_row("ahash", hashes.ahash));
+    rows.push(hash_row("dhash", hashes.dhash));
+    rows.push(hash_row("phash", hashes.phash));
+    let fp = opts.filters.producer();
+    let flag = |key: &str, ok: bool| SignalRow {
+        key: key.to_string(),
+        value: Some(if ok { 1.0 } else { 0.0 }),
+        text: None,
+        producer: fp.clone(),
+    };
+    rows.push(flag("size_ok", opts.filters.size_ok(w, h)));
+    rows.push(flag("aspect_ok", opts.filters.aspect_ok(w, h)));
+    rows
+}
+
+/// CLIP's `size`×`size` crop of a `w`×`h` RGB8 frame, or why it cannot be made.
+fn clip_crop(rgb: &[u8], w: u32, h: u32, size: usize) -> Result<Vec<u8>, String> {
+    clip_preprocess::resize_crop(rgb, w as usize, h as usize, size).ok_or_else(|| {
+        format!(
+            "image of {w}x{h} pixels cannot be preprocessed for CLIP (empty, or more \
+             elongated than {}:1)",
+            clip_preprocess::MAX_ASPECT
+        )
+    })
 }
 
 /// Files larger than this are decoded from disk (a second read) instead of from the bytes
@@ -617,115 +661,24 @@ pub fn scan(
     progress: &Progress,
     cancel: &AtomicBool,
 ) -> Result<ScanSummary, ScanError> {
-    if !opts.root.is_dir() {
-        return Err(ScanError::NotAFolder {
-            path: opts.root.clone(),
-        });
-    }
-    let (db_path, fallback) = opts.db_path();
-    let mut store = Store::open(&db_path)?;
-    // The catalogue passed its check when it was opened: back it up before writing.
-    let backup = scan_log::backup_before_scan(&store, opts.backups);
-    let selected = backend::select(opts.backend)?;
-    let detector = if opts.faces {
-        Some(Mtcnn::new(&selected.device)?)
-    } else {
-        None
-    };
-    let mut clip_skipped = None;
-    let mut clip_notes = Vec::new();
-    let loaded = if opts.clip.enabled {
-        let explicit = opts.clip.model.is_some() || opts.clip.head.is_some();
-        match clip::load(&opts.clip, &selected.device) {
-            Ok(l) => {
-                clip_notes.clone_from(&l.notes);
-                Some(l)
-            }
-            Err(e) if explicit => return Err(ScanError::Clip(e.to_string())),
-            Err(clip::ClipJobError::NoWeights(m)) => {
-                clip_skipped = Some(m);
-                None
-            }
-            Err(e) => {
-                clip_skipped = Some(format!("CLIP weights were found but cannot be used: {e}"));
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let record = scan_log::ScanRecord::begin(&store)?;
-    let mut summary = ScanSummary {
-        root: opts.root.display().to_string(),
-        database: db_path.display().to_string(),
-        database_fallback: fallback,
-        backend: if selected.tensor_signals {
-            selected.describe()
-        } else {
-            "plain Rust (CPU)".to_string()
-        },
-        faces: opts.faces,
-        clip_skipped,
-        clip_notes,
-        backup: backup.as_ref().ok().cloned().flatten(),
-        backup_error: backup.err(),
-        ..Default::default()
-    };
+    let Opened {
+        mut store,
+        selected,
+        detector,
+        loaded,
+        record,
+        mut summary,
+    } = open_scan(opts)?;
 
     progress.set_phase("discover");
     let found = catalog::discover(&opts.root);
-    summary.found = found.files.len() as u64;
-    summary.folder_errors = found
-        .errors
-        .iter()
-        .map(|(p, r)| FileError {
-            path: p.display().to_string(),
-            reason: r.clone(),
-        })
-        .collect();
-    for (path, reason) in &found.file_errors {
-        summary.failed += 1;
-        *summary
-            .failures_by_reason
-            .entry(reason_kind(reason))
-            .or_default() += 1;
-        summary.errors.push(FileError {
-            path: path.clone(),
-            reason: reason.clone(),
-        });
-    }
-
+    record_discovery(&found, &mut summary);
     let known: HashMap<Vec<u8>, KnownImage> = store
         .known_images()?
         .into_iter()
         .map(|k| (k.path_raw.clone(), k))
         .collect();
-    let seen: HashSet<&[u8]> = found.files.iter().map(|f| f.rel_raw.as_slice()).collect();
-    let mut todo: Vec<(&Found, Option<&KnownImage>)> = Vec::new();
-    for f in &found.files {
-        match known.get(&f.rel_raw) {
-            Some(k)
-                if !k.missing
-                    && k.size == i64::try_from(f.size).ok()
-                    && k.mtime_ns == Some(f.mtime_ns)
-                    && signals::signals_current(k.signals_version, opts.faces) =>
-            {
-                summary.unchanged += 1;
-            }
-            k => todo.push((f, k)),
-        }
-    }
-    // Unchanged files that failed before still count as failed inputs.
-    summary.failed_earlier = known
-        .values()
-        .filter(|k| k.failed && !k.missing && seen.contains(k.path_raw.as_slice()))
-        .filter(|k| !todo.iter().any(|(_, t)| t.is_some_and(|t| t.id == k.id)))
-        .count() as u64;
-    let mut missing_ids: Vec<i64> = known
-        .values()
-        .filter(|k| !k.missing && !seen.contains(k.path_raw.as_slice()))
-        .map(|k| k.id)
-        .collect();
+    let (todo, mut missing_ids) = triage(&found.files, &known, opts, &mut summary);
 
     progress.set_phase(if opts.faces { "scan + faces" } else { "scan" });
     progress.set_total(todo.len() as u64);
@@ -800,39 +753,221 @@ pub fn scan(
     if let Some(l) = &loaded
         && !summary.cancelled
     {
-        if let Some(e) = outcome.clip_error {
-            summary.clip_error = Some(e);
-        } else {
-            let prior = clip::Prior {
-                embedded: outcome.embedded,
-                failures: outcome.clip_failures,
-                seconds: outcome.clip_seconds,
-            };
-            let r = pool.install(|| {
-                clip::run_after(
-                    &mut store,
-                    &opts.root,
-                    l,
-                    opts.clip.batch,
-                    &opts.decode,
-                    progress,
-                    cancel,
-                    prior,
-                )
-            });
-            match r {
-                Ok(c) => {
-                    summary.cancelled |= c.cancelled;
-                    summary.clip = Some(c);
-                }
-                Err(e) => summary.clip_error = Some(e.to_string()),
+        let r = clip_after_ingest(&mut store, opts, l, outcome, &pool, progress, cancel);
+        match r {
+            Ok(c) => {
+                summary.cancelled |= c.cancelled;
+                summary.clip = Some(c);
             }
+            Err(e) => summary.clip_error = Some(e),
         }
     }
+    finish_scan(&mut store, record, progress, &mut summary)?;
+    Ok(summary)
+}
+
+/// What a scan opens before it reads a file.
+struct Opened {
+    store: Store,
+    selected: backend::Selected,
+    detector: Option<Mtcnn>,
+    loaded: Option<clip::LoadedClip>,
+    record: scan_log::ScanRecord,
+    /// The summary with its settings filled in.
+    summary: ScanSummary,
+}
+
+/// Opens the catalogue (backed up first), selects the device, loads the face detector and
+/// CLIP, and records the start of the scan.
+fn open_scan(opts: &ScanOptions) -> Result<Opened, ScanError> {
+    if !opts.root.is_dir() {
+        return Err(ScanError::NotAFolder {
+            path: opts.root.clone(),
+        });
+    }
+    let (db_path, fallback) = opts.db_path();
+    let store = Store::open(&db_path)?;
+    // The catalogue passed its check when it was opened: back it up before writing.
+    let backup = scan_log::backup_before_scan(&store, opts.backups);
+    let selected = backend::select(opts.backend)?;
+    let detector = if opts.faces {
+        Some(Mtcnn::new(&selected.device)?)
+    } else {
+        None
+    };
+    let ClipSetup {
+        loaded,
+        skipped: clip_skipped,
+        notes: clip_notes,
+    } = load_clip(opts, &selected.device)?;
+    let record = scan_log::ScanRecord::begin(&store)?;
+    let summary = ScanSummary {
+        root: opts.root.display().to_string(),
+        database: db_path.display().to_string(),
+        database_fallback: fallback,
+        backend: if selected.tensor_signals {
+            selected.describe()
+        } else {
+            "plain Rust (CPU)".to_string()
+        },
+        faces: opts.faces,
+        clip_skipped,
+        clip_notes,
+        backup: backup.as_ref().ok().cloned().flatten(),
+        backup_error: backup.err(),
+        ..Default::default()
+    };
+    Ok(Opened {
+        store,
+        selected,
+        detector,
+        loaded,
+        record,
+        summary,
+    })
+}
+
+/// CLIP as a scan starts: the model, or why it is skipped, and its setup notes.
+#[derive(Default)]
+struct ClipSetup {
+    loaded: Option<clip::LoadedClip>,
+    /// No weights found (where to put them), or found weights that cannot be used.
+    skipped: Option<String>,
+    notes: Vec<String>,
+}
+
+/// Loads CLIP when it is on. A model or head asked for explicitly that cannot be used is an
+/// error; otherwise a CLIP that cannot run is skipped with the reason.
+fn load_clip(opts: &ScanOptions, device: &burn::tensor::Device) -> Result<ClipSetup, ScanError> {
+    if !opts.clip.enabled {
+        return Ok(ClipSetup::default());
+    }
+    let explicit = opts.clip.model.is_some() || opts.clip.head.is_some();
+    let skipped = |why: String| ClipSetup {
+        skipped: Some(why),
+        ..ClipSetup::default()
+    };
+    match clip::load(&opts.clip, device) {
+        Ok(l) => Ok(ClipSetup {
+            notes: l.notes.clone(),
+            loaded: Some(l),
+            skipped: None,
+        }),
+        Err(e) if explicit => Err(ScanError::Clip(e.to_string())),
+        Err(clip::ClipJobError::NoWeights(m)) => Ok(skipped(m)),
+        Err(e) => Ok(skipped(format!(
+            "CLIP weights were found but cannot be used: {e}"
+        ))),
+    }
+}
+
+/// Counts the files found and records the folders and files discovery could not read.
+fn record_discovery(found: &catalog::Discovery, summary: &mut ScanSummary) {
+    summary.found = found.files.len() as u64;
+    summary.folder_errors = found
+        .errors
+        .iter()
+        .map(|(p, r)| FileError {
+            path: p.display().to_string(),
+            reason: r.clone(),
+        })
+        .collect();
+    for (path, reason) in &found.file_errors {
+        summary.failed += 1;
+        *summary
+            .failures_by_reason
+            .entry(reason_kind(reason))
+            .or_default() += 1;
+        summary.errors.push(FileError {
+            path: path.clone(),
+            reason: reason.clone(),
+        });
+    }
+}
+
+/// The files to process (with their stored image, if any) and the ids of stored images no
+/// longer on disk; counts the unchanged files and those of them that failed before.
+fn triage<'a>(
+    files: &'a [Found],
+    known: &'a HashMap<Vec<u8>, KnownImage>,
+    opts: &ScanOptions,
+    summary: &mut ScanSummary,
+) -> (Vec<(&'a Found, Option<&'a KnownImage>)>, Vec<i64>) {
+    let seen: HashSet<&[u8]> = files.iter().map(|f| f.rel_raw.as_slice()).collect();
+    let mut todo: Vec<(&Found, Option<&KnownImage>)> = Vec::new();
+    for f in files {
+        match known.get(&f.rel_raw) {
+            Some(k)
+                if !k.missing
+                    && k.size == i64::try_from(f.size).ok()
+                    && k.mtime_ns == Some(f.mtime_ns)
+                    && signals::signals_current(k.signals_version, opts.faces) =>
+            {
+                summary.unchanged += 1;
+            }
+            k => todo.push((f, k)),
+        }
+    }
+    // Unchanged files that failed before still count as failed inputs.
+    summary.failed_earlier = known
+        .values()
+        .filter(|k| k.failed && !k.missing && seen.contains(k.path_raw.as_slice()))
+        .filter(|k| !todo.iter().any(|(_, t)| t.is_some_and(|t| t.id == k.id)))
+        .count() as u64;
+    let missing_ids: Vec<i64> = known
+        .values()
+        .filter(|k| !k.missing && !seen.contains(k.path_raw.as_slice()))
+        .map(|k| k.id)
+        .collect();
+    (todo, missing_ids)
+}
+
+/// The CLIP pass after ingest: the images the pipeline did not embed, continuing from what it
+/// did (`outcome`); the pipeline's CLIP error instead when its CLIP stage stopped.
+fn clip_after_ingest(
+    store: &mut Store,
+    opts: &ScanOptions,
+    loaded: &clip::LoadedClip,
+    outcome: flow::Outcome,
+    pool: &rayon::ThreadPool,
+    progress: &Progress,
+    cancel: &AtomicBool,
+) -> Result<clip::ClipSummary, String> {
+    if let Some(e) = outcome.clip_error {
+        return Err(e);
+    }
+    let prior = clip::Prior {
+        embedded: outcome.embedded,
+        failures: outcome.clip_failures,
+        seconds: outcome.clip_seconds,
+    };
+    pool.install(|| {
+        clip::run_after(
+            store,
+            &opts.root,
+            loaded,
+            opts.clip.batch,
+            &opts.decode,
+            progress,
+            cancel,
+            prior,
+        )
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Rescores with the active preference scorer (unless cancelled), fills in the times and
+/// memory, and records the end of the scan.
+fn finish_scan(
+    store: &mut Store,
+    record: scan_log::ScanRecord,
+    progress: &Progress,
+    summary: &mut ScanSummary,
+) -> Result<(), ScanError> {
     // The flywheel: new and changed images get the active preference scorer's value.
     if !summary.cancelled {
         progress.set_phase("learned preference");
-        match preference::refresh_active(&mut store) {
+        match preference::refresh_active(store) {
             Ok(r) => summary.learned = r,
             Err(e) => summary.learned_error = Some(e.to_string()),
         }
@@ -845,12 +980,12 @@ pub fn scan(
         "done"
     };
     record.finish(
-        &store,
+        store,
         status,
-        &serde_json::to_string(&summary).unwrap_or_default(),
+        &serde_json::to_string(&*summary).unwrap_or_default(),
     )?;
     progress.finish();
-    Ok(summary)
+    Ok(())
 }
 
 /// Recomputes `size_ok` and `aspect_ok` for every current image from its stored dimensions.

@@ -62,26 +62,7 @@ pub fn compute_batch(
     let n = images.len();
     let (h, w) = (height, width);
     let plane = h * w;
-    // One contiguous [N, 1, H, W] f32 tensor per channel. (Slicing a planar [N, 3, H, W]
-    // tensor with `narrow` and reshaping the result mixed images up on burn-wgpu 0.22.1 for
-    // N > 1; separate uploads avoid strided views.)
-    let mut planes = [
-        vec![0f32; n * plane],
-        vec![0f32; n * plane],
-        vec![0f32; n * plane],
-    ];
-    for (i, rgb) in images.iter().enumerate() {
-        for (p, px) in rgb.chunks_exact(3).take(plane).enumerate() {
-            for (c, v) in px.iter().enumerate() {
-                if let Some(slot) = planes.get_mut(c).and_then(|pl| pl.get_mut(i * plane + p)) {
-                    *slot = f32::from(*v);
-                }
-            }
-        }
-    }
-    let [pr, pg, pb] = planes;
-    let upload = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [n, 1, h, w]), device);
-    let (r, g, b) = (upload(pr), upload(pg), upload(pb));
+    let [r, g, b] = upload_channels(device, images, w, h);
 
     // OpenCV BT.601 grey, exact: (9798R + 19235G + 3735B + 16384) >> 15.
     let gray = (r.clone() * 9798.0 + g.clone() * 19235.0 + b.clone() * 3735.0 + 16384.0)
@@ -89,29 +70,7 @@ pub fn compute_batch(
         .mul_scalar(1.0 / 32768.0)
         .floor(); // [N,1,H,W]
 
-    // Laplacian and Sobel with BORDER_REFLECT_101 (= burn's Reflect padding).
-    let padded = gray.clone().pad([(1, 1), (1, 1)], PadMode::Reflect);
-    let opts = || ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-    let lap = conv2d(
-        padded.clone(),
-        kernel(device, &[[0., 1., 0., 1., -4., 1., 0., 1., 0.]]),
-        None,
-        opts(),
-    );
-    let lap_var = var4(lap);
-    let sobel = conv2d(
-        padded,
-        kernel(
-            device,
-            &[
-                [-1., 0., 1., -2., 0., 2., -1., 0., 1.],
-                [-1., -2., -1., 0., 0., 0., 1., 2., 1.],
-            ],
-        ),
-        None,
-        opts(),
-    ); // [N,2,H,W]
-    let tenengrad = mean4(sobel.powi_scalar(2).sum_dim(1));
+    let (lap_var, tenengrad) = sharpness(device, &gray);
 
     // Exposure and contrast.
     let shadows = mean4(gray.clone().lower_equal_elem(5.0).float());
@@ -130,25 +89,16 @@ pub fn compute_batch(
 
     // Immerkær noise over the valid interior.
     let noise_k = kernel(device, &[[1., -2., 1., -2., 4., -2., 1., -2., 1.]]);
-    let noise_sum = sum4(conv2d(gray.clone(), noise_k, None, opts()).abs());
+    let noise_sum = sum4(conv2d(gray.clone(), noise_k, None, conv_options()).abs());
     let noise = noise_sum
         .mul_scalar((std::f64::consts::PI / 2.0).sqrt() / (6.0 * (w - 2) as f64 * (h - 2) as f64));
 
-    // Blockiness: |Δ| across 8-px grid boundaries vs elsewhere, both directions pooled.
-    let dh = (gray.clone().narrow(3, 1, w - 1) - gray.clone().narrow(3, 0, w - 1)).abs(); // [N,1,H,W-1]
-    let dv = (gray.clone().narrow(2, 1, h - 1) - gray.clone().narrow(2, 0, h - 1)).abs(); // [N,1,H-1,W]
-    let col_mask: Vec<f32> = (1..w).map(|c| f32::from(u8::from(c % 8 == 0))).collect();
-    let row_mask: Vec<f32> = (1..h).map(|r| f32::from(u8::from(r % 8 == 0))).collect();
-    let n_bcols = col_mask.iter().filter(|m| **m > 0.0).count();
-    let n_brows = row_mask.iter().filter(|m| **m > 0.0).count();
-    let col_mask = Tensor::<4>::from_data(TensorData::new(col_mask, [1, 1, 1, w - 1]), device);
-    let row_mask = Tensor::<4>::from_data(TensorData::new(row_mask, [1, 1, h - 1, 1]), device);
-    let dh_total = sum4(dh.clone());
-    let dh_bound = sum4(dh * col_mask);
-    let dv_total = sum4(dv.clone());
-    let dv_bound = sum4(dv * row_mask);
-    let bound_sum = dh_bound.clone() + dv_bound.clone();
-    let other_sum = dh_total + dv_total - dh_bound - dv_bound;
+    let Blockiness {
+        bound_sum,
+        other_sum,
+        bound_count,
+        other_count,
+    } = Blockiness::sums(device, &gray, w, h);
 
     // Blank: std < 2 or > 98 % within ±2 of the (numpy) median.
     let sorted = gray.clone().reshape([n, plane]).sort(1);
@@ -183,32 +133,134 @@ pub fn compute_batch(
         .into_data()
         .try_into_vec_as::<f32>()
         .unwrap_or_default();
-
-    let bound_count = (h * n_bcols + w * n_brows) as f64;
-    let other_count = (h * (w - 1) + (h - 1) * w) as f64 - bound_count;
     (0..n)
         .map(|i| {
-            let v = |k: usize| f64::from(values.get(i * K + k).copied().unwrap_or(f32::NAN));
-            let other_mean = v(9) / other_count;
-            let blockiness = if bound_count > 0.0 && other_mean > 0.0 {
-                Some((v(8) / bound_count) / other_mean)
-            } else {
-                None
-            };
-            Classical {
-                blur_laplacian_var: Some(v(0)),
-                tenengrad: Some(v(1)),
-                clip_shadows: v(2),
-                clip_highlights: v(3),
-                luminance_mean: v(4),
-                contrast_rms: v(5),
-                colorfulness: v(6),
-                noise_sigma: Some(v(7)),
-                blockiness,
-                blank: v(10).sqrt() < 2.0 || v(11) > 0.98,
-            }
+            classical_of(
+                &values[(i * K).min(values.len())..],
+                bound_count,
+                other_count,
+            )
         })
         .collect()
+}
+
+/// 3×3 convolution, stride 1, no padding.
+fn conv_options() -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [0, 0], [1, 1], 1)
+}
+
+/// One contiguous [N, 1, H, W] f32 tensor per channel of the `w`×`h` RGB8 `images`. (Slicing a
+/// planar [N, 3, H, W] tensor with `narrow` and reshaping the result mixed images up on
+/// burn-wgpu 0.22.1 for N > 1; separate uploads avoid strided views.)
+fn upload_channels(device: &Device, images: &[&[u8]], w: usize, h: usize) -> [Tensor<4>; 3] {
+    let n = images.len();
+    let plane = h * w;
+    let mut planes = [
+        vec![0f32; n * plane],
+        vec![0f32; n * plane],
+        vec![0f32; n * plane],
+    ];
+    for (i, rgb) in images.iter().enumerate() {
+        for (p, px) in rgb.chunks_exact(3).take(plane).enumerate() {
+            for (c, v) in px.iter().enumerate() {
+                if let Some(slot) = planes.get_mut(c).and_then(|pl| pl.get_mut(i * plane + p)) {
+                    *slot = f32::from(*v);
+                }
+            }
+        }
+    }
+    let [pr, pg, pb] = planes;
+    let upload = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [n, 1, h, w]), device);
+    [upload(pr), upload(pg), upload(pb)]
+}
+
+/// Laplacian variance and Tenengrad (mean squared Sobel magnitude) of the grey images, with
+/// BORDER_REFLECT_101 (= burn's Reflect padding): two [N, 1, 1, 1] tensors.
+fn sharpness(device: &Device, gray: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    let padded = gray.clone().pad([(1, 1), (1, 1)], PadMode::Reflect);
+    let lap = conv2d(
+        padded.clone(),
+        kernel(device, &[[0., 1., 0., 1., -4., 1., 0., 1., 0.]]),
+        None,
+        conv_options(),
+    );
+    let lap_var = var4(lap);
+    let sobel = conv2d(
+        padded,
+        kernel(
+            device,
+            &[
+                [-1., 0., 1., -2., 0., 2., -1., 0., 1.],
+                [-1., -2., -1., 0., 0., 0., 1., 2., 1.],
+            ],
+        ),
+        None,
+        conv_options(),
+    ); // [N,2,H,W]
+    let tenengrad = mean4(sobel.powi_scalar(2).sum_dim(1));
+    (lap_var, tenengrad)
+}
+
+/// Blockiness: |Δ| across 8-px grid boundaries vs elsewhere, both directions pooled.
+struct Blockiness {
+    /// Per-image sums of |Δ| across grid boundaries and elsewhere, [N, 1, 1, 1].
+    bound_sum: Tensor<4>,
+    other_sum: Tensor<4>,
+    /// Differences counted in each sum (the same for every image).
+    bound_count: f64,
+    other_count: f64,
+}
+
+impl Blockiness {
+    /// The sums of the `w`×`h` grey images.
+    fn sums(device: &Device, gray: &Tensor<4>, w: usize, h: usize) -> Self {
+        let dh = (gray.clone().narrow(3, 1, w - 1) - gray.clone().narrow(3, 0, w - 1)).abs(); // [N,1,H,W-1]
+        let dv = (gray.clone().narrow(2, 1, h - 1) - gray.clone().narrow(2, 0, h - 1)).abs(); // [N,1,H-1,W]
+        let col_mask: Vec<f32> = (1..w).map(|c| f32::from(u8::from(c % 8 == 0))).collect();
+        let row_mask: Vec<f32> = (1..h).map(|r| f32::from(u8::from(r % 8 == 0))).collect();
+        let n_bcols = col_mask.iter().filter(|m| **m > 0.0).count();
+        let n_brows = row_mask.iter().filter(|m| **m > 0.0).count();
+        let col_mask = Tensor::<4>::from_data(TensorData::new(col_mask, [1, 1, 1, w - 1]), device);
+        let row_mask = Tensor::<4>::from_data(TensorData::new(row_mask, [1, 1, h - 1, 1]), device);
+        let dh_total = sum4(dh.clone());
+        let dh_bound = sum4(dh * col_mask);
+        let dv_total = sum4(dv.clone());
+        let dv_bound = sum4(dv * row_mask);
+        let bound_sum = dh_bound.clone() + dv_bound.clone();
+        let other_sum = dh_total + dv_total - dh_bound - dv_bound;
+        let bound_count = (h * n_bcols + w * n_brows) as f64;
+        let other_count = (h * (w - 1) + (h - 1) * w) as f64 - bound_count;
+        Self {
+            bound_sum,
+            other_sum,
+            bound_count,
+            other_count,
+        }
+    }
+}
+
+/// One image's signals from its `K` values read back (missing values are NaN), with the
+/// difference counts of the blockiness sums.
+fn classical_of(values: &[f32], bound_count: f64, other_count: f64) -> Classical {
+    let v = |k: usize| f64::from(values.get(k).copied().unwrap_or(f32::NAN));
+    let other_mean = v(9) / other_count;
+    let blockiness = if bound_count > 0.0 && other_mean > 0.0 {
+        Some((v(8) / bound_count) / other_mean)
+    } else {
+        None
+    };
+    Classical {
+        blur_laplacian_var: Some(v(0)),
+        tenengrad: Some(v(1)),
+        clip_shadows: v(2),
+        clip_highlights: v(3),
+        luminance_mean: v(4),
+        contrast_rms: v(5),
+        colorfulness: v(6),
+        noise_sigma: Some(v(7)),
+        blockiness,
+        blank: v(10).sqrt() < 2.0 || v(11) > 0.98,
+    }
 }
 
 #[cfg(test)]

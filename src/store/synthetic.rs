@@ -134,30 +134,10 @@ impl super::Store {
     pub fn synthesize(
         &mut self,
         spec: &Synthesis,
-        mut progress: impl FnMut(usize, usize),
+        progress: impl FnMut(usize, usize),
     ) -> Result<Synthesized> {
         let c = &self.conn;
-        c.execute_batch(
-            "DROP TABLE IF EXISTS temp.syn_tpl; DROP TABLE IF EXISTS temp.syn_words;
-             DROP TABLE IF EXISTS temp.syn_jitter; DROP TABLE IF EXISTS temp.syn_sig;
-             CREATE TEMP TABLE syn_tpl (k INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE, sub TEXT NOT NULL);
-             CREATE TEMP TABLE syn_words (list INTEGER, k INTEGER, w TEXT NOT NULL, PRIMARY KEY (list, k));
-             CREATE TEMP TABLE syn_jitter (key TEXT PRIMARY KEY, salt INTEGER, lo REAL, hi REAL);",
-        )?;
-        let plen = spec.template_prefix.len();
-        c.execute(
-            "INSERT INTO syn_tpl (k, id, sub)
-             SELECT row_number() OVER (ORDER BY id) - 1, id, substr(path, ?1 + 1) FROM images
-             WHERE current = 1 AND missing = 0 AND error IS NULL AND substr(path, 1, ?1) = ?2",
-            params![plen as i64, spec.template_prefix],
-        )?;
-        let templates: usize =
-            c.query_row("SELECT COUNT(*) FROM syn_tpl", [], |r| r.get::<_, i64>(0))? as usize;
-        let current: usize = c.query_row(
-            "SELECT COUNT(*) FROM images WHERE current = 1 AND missing = 0",
-            [],
-            |r| r.get::<_, i64>(0),
-        )? as usize;
+        let (templates, current) = stage_templates(c, spec)?;
         let extra = spec.rows.saturating_sub(current);
         if templates == 0 || extra == 0 {
             return Ok(Synthesized {
@@ -166,44 +146,176 @@ impl super::Store {
                 folders: 0,
             });
         }
-        for (list, words) in [SUBJECTS, STYLES, LIGHTS, NEGATIVES, MODELS, SAMPLERS, TOOLS]
-            .iter()
-            .enumerate()
-        {
-            for (k, w) in words.iter().enumerate() {
-                c.execute(
-                    "INSERT INTO syn_words (list, k, w) VALUES (?1, ?2, ?3)",
-                    params![list as i64, k as i64, w],
-                )?;
-            }
-        }
-        // Continuous signals get jitter; flags, counts, groups, hashes and JSON do not.
-        for (i, d) in signals::registry().iter().enumerate() {
-            let continuous = d.kind == Kind::Number && !matches!(d.key, "dup_group" | "face_count");
-            if continuous {
-                c.execute(
-                    "INSERT INTO syn_jitter (key, salt, lo, hi) VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        d.key,
-                        (i as i64 + 1) * 7_919_003,
-                        d.range.0.unwrap_or(f64::MIN),
-                        d.range.1.unwrap_or(f64::MAX)
-                    ],
-                )?;
-            }
-        }
+        stage_words_and_jitter(c)?;
         let base: i64 = c.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM images", [], |r| {
             r.get(0)
         })?;
-        let n = |list: usize| match list {
-            0 => SUBJECTS.len(),
-            1 => STYLES.len(),
-            2 => LIGHTS.len(),
-            3 => NEGATIVES.len(),
-            4 => MODELS.len(),
-            5 => SAMPLERS.len(),
-            _ => TOOLS.len(),
-        } as i64;
+        let sql = CopySql::new();
+        // Template signals once, with the template number of each near-duplicate group's
+        // lowest image (groups are renumbered within each copy).
+        c.execute_batch(
+            "CREATE TEMP TABLE syn_sig AS
+                 SELECT t.k AS k, s.key AS key, s.value AS value, s.text AS text,
+                     s.producer AS producer,
+                     (SELECT t2.k FROM syn_tpl t2 WHERE s.key = 'dup_group' AND s.value != 0
+                          AND t2.id = CAST(s.value AS INTEGER)) AS grp
+                 FROM syn_tpl t JOIN signals s ON s.image_id = t.id ORDER BY t.k, s.key;
+             CREATE INDEX temp.syn_sig_k ON syn_sig(k);",
+        )?;
+        let copy = CopyParams {
+            base,
+            templates,
+            extra,
+            spec,
+        };
+        self.insert_copies(&sql, &copy, progress)?;
+        self.conn.execute_batch(
+            "DROP TABLE temp.syn_tpl; DROP TABLE temp.syn_words; DROP TABLE temp.syn_jitter;
+             DROP TABLE temp.syn_sig;",
+        )?;
+        Ok(Synthesized {
+            templates,
+            added: extra,
+            folders: extra.div_ceil(templates),
+        })
+    }
+
+    /// Runs the copy statements over `0..extra` in [`CHUNK`]s, in one transaction during which
+    /// the signal indexes are dropped and rebuilt at the end.
+    fn insert_copies(
+        &mut self,
+        sql: &CopySql,
+        p: &CopyParams<'_>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<()> {
+        // One transaction: the signal indexes are dropped and rebuilt at the end (sorting once
+        // is far cheaper than ~25 random index inserts per image), never seen missing.
+        let cache: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        self.conn.execute_batch("PRAGMA cache_size = -262144")?;
+        let tx = self.conn.transaction()?;
+        let indexes: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT name, sql FROM sqlite_master
+                 WHERE type = 'index' AND tbl_name = 'signals' AND sql IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        for (name, _) in &indexes {
+            tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        }
+        let mut done = 0;
+        while done < p.extra {
+            let end = (done + CHUNK).min(p.extra);
+            for sql in [&sql.images, &sql.metadata, &sql.signals, &sql.decisions] {
+                let mut stmt = tx.prepare(sql)?;
+                let values: [rusqlite::types::Value; 6] = [
+                    (done as i64).into(),
+                    (end as i64).into(),
+                    p.base.into(),
+                    (p.templates as i64).into(),
+                    p.spec.copy_prefix.clone().into(),
+                    p.spec.jitter.into(),
+                ];
+                // Each statement binds the parameters it names (?1 to ?n).
+                for (i, v) in values.iter().enumerate().take(stmt.parameter_count()) {
+                    stmt.raw_bind_parameter(i + 1, v)?;
+                }
+                stmt.raw_execute()?;
+            }
+            done = end;
+            progress(done, p.extra);
+        }
+        for (_, sql) in &indexes {
+            tx.execute_batch(sql)?;
+        }
+        tx.commit()?;
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = {cache}"))?;
+        Ok(())
+    }
+}
+
+/// Creates the temporary tables and numbers the templates (`syn_tpl`); returns the number of
+/// templates and of current images.
+fn stage_templates(c: &rusqlite::Connection, spec: &Synthesis) -> Result<(usize, usize)> {
+    c.execute_batch(
+        "DROP TABLE IF EXISTS temp.syn_tpl; DROP TABLE IF EXISTS temp.syn_words;
+         DROP TABLE IF EXISTS temp.syn_jitter; DROP TABLE IF EXISTS temp.syn_sig;
+         CREATE TEMP TABLE syn_tpl (k INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE, sub TEXT NOT NULL);
+         CREATE TEMP TABLE syn_words (list INTEGER, k INTEGER, w TEXT NOT NULL, PRIMARY KEY (list, k));
+         CREATE TEMP TABLE syn_jitter (key TEXT PRIMARY KEY, salt INTEGER, lo REAL, hi REAL);",
+    )?;
+    let plen = spec.template_prefix.len();
+    c.execute(
+        "INSERT INTO syn_tpl (k, id, sub)
+         SELECT row_number() OVER (ORDER BY id) - 1, id, substr(path, ?1 + 1) FROM images
+         WHERE current = 1 AND missing = 0 AND error IS NULL AND substr(path, 1, ?1) = ?2",
+        params![plen as i64, spec.template_prefix],
+    )?;
+    let templates: usize =
+        c.query_row("SELECT COUNT(*) FROM syn_tpl", [], |r| r.get::<_, i64>(0))? as usize;
+    let current: usize = c.query_row(
+        "SELECT COUNT(*) FROM images WHERE current = 1 AND missing = 0",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as usize;
+    Ok((templates, current))
+}
+
+/// Fills the word lists of the generated metadata (`syn_words`) and the jitter of each
+/// continuous signal (`syn_jitter`).
+fn stage_words_and_jitter(c: &rusqlite::Connection) -> Result<()> {
+    for (list, words) in WORD_LISTS.iter().enumerate() {
+        for (k, w) in words.iter().enumerate() {
+            c.execute(
+                "INSERT INTO syn_words (list, k, w) VALUES (?1, ?2, ?3)",
+                params![list as i64, k as i64, w],
+            )?;
+        }
+    }
+    // Continuous signals get jitter; flags, counts, groups, hashes and JSON do not.
+    for (i, d) in signals::registry().iter().enumerate() {
+        let continuous = d.kind == Kind::Number && !matches!(d.key, "dup_group" | "face_count");
+        if continuous {
+            c.execute(
+                "INSERT INTO syn_jitter (key, salt, lo, hi) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    d.key,
+                    (i as i64 + 1) * 7_919_003,
+                    d.range.0.unwrap_or(f64::MIN),
+                    d.range.1.unwrap_or(f64::MAX)
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The word lists of the generated metadata, numbered as `syn_words.list`.
+const WORD_LISTS: [&[&str]; 7] = [SUBJECTS, STYLES, LIGHTS, NEGATIVES, MODELS, SAMPLERS, TOOLS];
+
+/// The parameters the copy statements bind: `?1`/`?2` the chunk (set per chunk), `?3` the
+/// first new id, `?4` the templates, `?5` the copy prefix, `?6` the jitter.
+struct CopyParams<'a> {
+    base: i64,
+    templates: usize,
+    /// Copies to add.
+    extra: usize,
+    spec: &'a Synthesis,
+}
+
+/// The `INSERT … SELECT` statements that make copies `?1..?2` (see [`CopyParams`]).
+struct CopySql {
+    images: String,
+    metadata: String,
+    signals: String,
+    decisions: String,
+}
+
+impl CopySql {
+    fn new() -> Self {
+        let n = |list: usize| WORD_LISTS[list].len() as i64;
         let (ns, nst, nl, nn, nm, nsa, nt) = (n(0), n(1), n(2), n(3), n(4), n(5), n(6));
         // seq(i): copy number i / K of template i % K; the new id is base + i.
         let seq =
@@ -250,17 +362,6 @@ impl super::Store {
                    CROSS JOIN syn_words tl ON tl.list = 6 AND tl.k = (seq.i / 40) % {nt}
                    WHERE seq.i % 10 != 9)"
         );
-        // Template signals once, with the template number of each near-duplicate group's
-        // lowest image (groups are renumbered within each copy).
-        c.execute_batch(
-            "CREATE TEMP TABLE syn_sig AS
-                 SELECT t.k AS k, s.key AS key, s.value AS value, s.text AS text,
-                     s.producer AS producer,
-                     (SELECT t2.k FROM syn_tpl t2 WHERE s.key = 'dup_group' AND s.value != 0
-                          AND t2.id = CAST(s.value AS INTEGER)) AS grp
-                 FROM syn_tpl t JOIN signals s ON s.image_id = t.id ORDER BY t.k, s.key;
-             CREATE INDEX temp.syn_sig_k ON syn_sig(k);",
-        )?;
         let signals = format!(
             "{seq}
              INSERT INTO signals (image_id, key, value, text, producer)
@@ -289,59 +390,12 @@ impl super::Store {
                  '2026-01-01T00:00:00.000Z'
              FROM seq WHERE seq.i % 17 = 0"
         );
-        // One transaction: the signal indexes are dropped and rebuilt at the end (sorting once
-        // is far cheaper than ~25 random index inserts per image), never seen missing.
-        let cache: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
-        self.conn.execute_batch("PRAGMA cache_size = -262144")?;
-        let tx = self.conn.transaction()?;
-        let indexes: Vec<(String, String)> = {
-            let mut stmt = tx.prepare(
-                "SELECT name, sql FROM sqlite_master
-                 WHERE type = 'index' AND tbl_name = 'signals' AND sql IS NOT NULL",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<std::result::Result<_, _>>()?
-        };
-        for (name, _) in &indexes {
-            tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        Self {
+            images,
+            metadata,
+            signals,
+            decisions,
         }
-        let mut done = 0;
-        while done < extra {
-            let end = (done + CHUNK).min(extra);
-            for sql in [&images, &metadata, &signals, &decisions] {
-                let mut stmt = tx.prepare(sql)?;
-                let values: [rusqlite::types::Value; 6] = [
-                    (done as i64).into(),
-                    (end as i64).into(),
-                    base.into(),
-                    (templates as i64).into(),
-                    spec.copy_prefix.clone().into(),
-                    spec.jitter.into(),
-                ];
-                // Each statement binds the parameters it names (?1 to ?n).
-                for (i, v) in values.iter().enumerate().take(stmt.parameter_count()) {
-                    stmt.raw_bind_parameter(i + 1, v)?;
-                }
-                stmt.raw_execute()?;
-            }
-            done = end;
-            progress(done, extra);
-        }
-        for (_, sql) in &indexes {
-            tx.execute_batch(sql)?;
-        }
-        tx.commit()?;
-        self.conn
-            .execute_batch(&format!("PRAGMA cache_size = {cache}"))?;
-        self.conn.execute_batch(
-            "DROP TABLE temp.syn_tpl; DROP TABLE temp.syn_words; DROP TABLE temp.syn_jitter;
-             DROP TABLE temp.syn_sig;",
-        )?;
-        Ok(Synthesized {
-            templates,
-            added: extra,
-            folders: extra.div_ceil(templates),
-        })
     }
 }
 
