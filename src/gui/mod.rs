@@ -48,6 +48,9 @@
 //!   and push it on the undo stack. Undo/redo append the earlier/later state (reason
 //!   `undo`/`redo`). A reload that was read before a batch committed gets that batch re-applied
 //!   (sequence numbers), so the grid never flickers back.
+//! - **Keys.** One command table (`shortcuts.rs`: command, keys, views, menu label, help line)
+//!   drives the key handler (`keyboard.rs`), the menus' labels and key text and the help overlay;
+//!   the labeling trial's answer keys are matched in `labeling.rs` and only listed there.
 //! - **Thumbnails.** Keyed by content hash: `<db folder>/thumbs/<xxh3>_256.jpg` (alpha flattened on
 //!   grey; written via a temporary file and rename). The grid replaces the wanted list every frame
 //!   with the visible rows, then one screen of margin below and above; when nothing is wanted the
@@ -124,6 +127,7 @@ pub mod bench_catalog;
 mod commands;
 mod events;
 mod jobs;
+mod keyboard;
 pub mod labeling;
 mod labeling_jobs;
 mod labeling_stats;
@@ -134,6 +138,7 @@ pub mod pareto;
 pub mod policy_editor;
 pub mod policy_evidence;
 pub mod scorers;
+mod shortcuts;
 mod thumbs;
 mod views;
 mod zoom;
@@ -1004,143 +1009,7 @@ impl App {
         }
     }
 
-    /// Keyboard shortcuts (Lightroom habits), unless a text field has focus.
-    fn keyboard(&mut self, ctx: &egui::Context) {
-        if ctx.egui_wants_keyboard_input() || self.coll.is_none() {
-            return;
-        }
-        use egui::{Key, Modifiers};
-        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::L)) {
-            self.push(Cmd::ShowLabel);
-        }
-        if self.mode == ViewMode::Label {
-            labeling::keyboard(self, ctx);
-            return;
-        }
-        let mut cmds = Vec::new();
-        ctx.input_mut(|i| {
-            let shift = i.modifiers.shift;
-            if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
-                || i.consume_key(Modifiers::COMMAND, Key::Y)
-            {
-                cmds.push(Cmd::Redo);
-            } else if i.consume_key(Modifiers::COMMAND, Key::Z) {
-                cmds.push(Cmd::Undo);
-            }
-            if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::E) {
-                self.export_dialog = Some(panels::ExportDialog::default());
-            }
-            let plain = !i.modifiers.command && !i.modifiers.alt;
-            if !plain {
-                return;
-            }
-            let pressed = |i: &egui::InputState, k: Key| i.key_pressed(k);
-            if pressed(i, Key::P) {
-                cmds.push(Cmd::SetStatus("accepted"));
-            }
-            if pressed(i, Key::X) {
-                cmds.push(Cmd::SetStatus("rejected"));
-            }
-            if pressed(i, Key::U) {
-                cmds.push(Cmd::SetStatus("none"));
-            }
-            if pressed(i, Key::R) && shift {
-                cmds.push(Cmd::SetStatus("review"));
-            }
-            for (k, n) in [
-                (Key::Num0, 0),
-                (Key::Num1, 1),
-                (Key::Num2, 2),
-                (Key::Num3, 3),
-                (Key::Num4, 4),
-                (Key::Num5, 5),
-            ] {
-                if pressed(i, k) {
-                    cmds.push(Cmd::SetRating(if n == 0 { None } else { Some(n) }));
-                }
-            }
-            if pressed(i, Key::Questionmark) || pressed(i, Key::F1) {
-                self.show_help = !self.show_help;
-            }
-            if pressed(i, Key::Escape) {
-                if self.show_help {
-                    self.show_help = false;
-                } else {
-                    cmds.push(Cmd::ShowGrid);
-                }
-            }
-            if pressed(i, Key::G) {
-                cmds.push(Cmd::ShowGrid);
-            }
-            if pressed(i, Key::Space) || pressed(i, Key::Enter) || pressed(i, Key::E) {
-                cmds.push(if self.mode == ViewMode::Detail && pressed(i, Key::Space) {
-                    Cmd::ShowGrid
-                } else {
-                    Cmd::ShowDetail(None)
-                });
-            }
-            if pressed(i, Key::C) {
-                cmds.push(Cmd::ShowCompare);
-            }
-            if pressed(i, Key::V) {
-                cmds.push(Cmd::ShowPareto);
-            }
-            if pressed(i, Key::M) {
-                cmds.push(Cmd::ShowMonitor);
-            }
-            if pressed(i, Key::Z) && !shift && self.mode != ViewMode::Grid {
-                let ppp = i.pixels_per_point;
-                if let Some(c) = self.coll.as_mut() {
-                    c.zoom.toggle_actual(ppp);
-                }
-            }
-            if pressed(i, Key::F) {
-                self.settings.show_faces = !self.settings.show_faces;
-            }
-            if pressed(i, Key::I) {
-                self.settings.show_inspector = !self.settings.show_inspector;
-            }
-            let cols = self.grid_columns();
-            if self.mode == ViewMode::Compare {
-                if pressed(i, Key::ArrowLeft) {
-                    cmds.push(Cmd::FocusCompare(self.compare_focus().saturating_sub(1)));
-                }
-                if pressed(i, Key::ArrowRight) {
-                    cmds.push(Cmd::FocusCompare(self.compare_focus() + 1));
-                }
-                return;
-            }
-            if pressed(i, Key::ArrowRight) {
-                cmds.push(Cmd::Step(1, shift));
-            }
-            if pressed(i, Key::ArrowLeft) {
-                cmds.push(Cmd::Step(-1, shift));
-            }
-            if self.mode == ViewMode::Grid {
-                if pressed(i, Key::ArrowDown) {
-                    cmds.push(Cmd::Step(cols as isize, shift));
-                }
-                if pressed(i, Key::ArrowUp) {
-                    cmds.push(Cmd::Step(-(cols as isize), shift));
-                }
-            }
-            if pressed(i, Key::Home) {
-                cmds.push(Cmd::Home(shift));
-            }
-            if pressed(i, Key::End) {
-                cmds.push(Cmd::End(shift));
-            }
-        });
-        ctx.input_mut(|i| {
-            if i.consume_key(Modifiers::COMMAND, Key::A)
-                && let Some(c) = self.coll.as_mut()
-            {
-                c.sel.selected = c.view_ids.iter().copied().collect();
-            }
-        });
-        self.cmds.extend(cmds);
-    }
-
+    /// The focused image of compare.
     fn compare_focus(&self) -> usize {
         self.coll.as_ref().map_or(0, |c| c.compare_focus)
     }
