@@ -48,6 +48,9 @@
 //!   and push it on the undo stack. Undo/redo append the earlier/later state (reason
 //!   `undo`/`redo`). A reload that was read before a batch committed gets that batch re-applied
 //!   (sequence numbers), so the grid never flickers back.
+//! - **Newest request wins.** Every background request is tagged by a `latest::Latest`
+//!   (`next()`), and a result is used only while its tag `is_current`: views, histograms (by
+//!   rows version), policy plans, calibration and evidence, monitor results, labeling reports.
 //! - **Keys.** One command table (`shortcuts.rs`: command, keys, views, menu label, help line)
 //!   drives the key handler (`keyboard.rs`), the menus' labels and key text and the help overlay;
 //!   the labeling trial's answer keys are matched in `labeling.rs` and only listed there.
@@ -131,6 +134,7 @@ mod keyboard;
 pub mod labeling;
 mod labeling_jobs;
 mod labeling_stats;
+mod latest;
 pub mod model;
 pub mod monitor;
 mod panels;
@@ -159,6 +163,7 @@ use jobs::{
     DbCmd, DbWorker, Event, ExportJob, ExportReport, ExportRequest, FullLoader, Outbox, ScanJob,
     ViewReq, ViewResult, ViewWorker,
 };
+use latest::Latest;
 use model::{ClickMode, Filters, Flag, History, Selection, Sort};
 use thumbs::{TextureCache, ThumbReq, ThumbService};
 pub use zoom::ZoomPan;
@@ -295,7 +300,7 @@ pub struct Collection {
     pub index: Arc<HashMap<i64, usize>>,
     /// Bumped when `rows` is replaced by a reload (not by flags): views name the rows they
     /// were computed on.
-    rows_id: u64,
+    rows_id: Latest,
     /// Rows read by a reload, installed together with their view (large collections), and
     /// the decision sequence number they were read at.
     pending_rows: Option<PendingRows>,
@@ -309,7 +314,7 @@ pub struct Collection {
     views: ViewWorker,
     out: Outbox,
     /// The newest view requested, and whether it is still being computed.
-    view_gen: u64,
+    view_gen: Latest,
     view_in_flight: bool,
     /// Seconds the last view took to compute (filters and sort; the benchmark reads it).
     pub view_seconds: f64,
@@ -395,7 +400,7 @@ impl Collection {
             fallback_db: fallback,
             rows: Rows::default(),
             index: Arc::default(),
-            rows_id: 0,
+            rows_id: Latest::default(),
             pending_rows: None,
             view: Vec::new(),
             view_ids: Vec::new(),
@@ -404,7 +409,7 @@ impl Collection {
             view_dirty: true,
             views: ViewWorker::start(out.clone()),
             out: out.clone(),
-            view_gen: 0,
+            view_gen: Latest::default(),
             view_in_flight: false,
             view_seconds: 0.0,
             inline_view_rows: INLINE_VIEW_ROWS,
@@ -497,11 +502,11 @@ impl Collection {
 
     /// Rows from a reload: shown at once when small, else together with their view.
     fn set_rows(&mut self, rows: Rows, index: Arc<HashMap<i64, usize>>, done_seq: u64) {
-        self.rows_id += 1;
+        let rows_id = self.rows_id.next();
         if let Some((old, ..)) = self.pending_rows.take() {
             self.db_worker.send(DbCmd::Drop(old));
         }
-        self.pending_rows = Some((rows, index, done_seq, self.rows_id));
+        self.pending_rows = Some((rows, index, done_seq, rows_id));
         self.view_dirty = true;
     }
 
@@ -531,13 +536,13 @@ impl Collection {
             return;
         }
         self.view_dirty = false;
-        self.view_gen += 1;
+        let generation = self.view_gen.next();
         let (rows, rows_id) = match &self.pending_rows {
             Some((rows, _, _, id)) => (rows.clone(), *id),
-            None => (self.rows.clone(), self.rows_id),
+            None => (self.rows.clone(), self.rows_id.current()),
         };
         let req = ViewReq {
-            generation: self.view_gen,
+            generation,
             rows_id,
             rows,
             filters: filters.clone(),
@@ -555,7 +560,7 @@ impl Collection {
 
     /// Shows a computed view unless a newer one was requested since.
     fn accept_view(&mut self, r: ViewResult) {
-        if r.generation != self.view_gen {
+        if !self.view_gen.is_current(r.generation) {
             return;
         }
         self.view_in_flight = false;
@@ -563,7 +568,7 @@ impl Collection {
             // Decisions made while these rows were read: counts and status filters follow.
             self.view_dirty = true;
         }
-        if r.rows_id != self.rows_id {
+        if !self.rows_id.is_current(r.rows_id) {
             return;
         }
         self.view = r.view;
@@ -600,7 +605,13 @@ impl Collection {
         }
         if self.hist_requested.insert(key.to_string()) {
             let out = self.out.clone();
-            jobs::histogram(self.rows.clone(), self.rows_id, key.to_string(), 40, out);
+            jobs::histogram(
+                self.rows.clone(),
+                self.rows_id.current(),
+                key.to_string(),
+                40,
+                out,
+            );
         }
         HistState::Computing
     }
@@ -839,7 +850,7 @@ impl App {
                 }
                 Event::View(r) => c.accept_view(*r),
                 Event::Hist(rows_id, key, h) => {
-                    if rows_id == c.rows_id {
+                    if c.rows_id.is_current(rows_id) {
                         c.hist_cache.insert(key, h);
                     }
                 }
