@@ -21,12 +21,13 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
-use eframe::egui::{self, Align2, Color32, FontId, Key, Rect, RichText, Vec2};
+use eframe::egui::{self, Align2, FontId, Key, Rect, RichText, Vec2};
 
 use super::labeling_jobs::{
     GoldMaker, LabelDb, LabelMsg, ScorerFit, StatsReq, StatsWorker, Stored, scorer_job,
 };
 use super::latest::Latest;
+use super::theme;
 use super::{App, Collection, ViewMode, jobs::DbCmd, jobs::Outbox, zoom};
 use crate::human::session::{self as hs, Item};
 pub use crate::human::session::{Answer, Protocol, Scope, Shown, Study, Trial};
@@ -945,7 +946,7 @@ fn trial_images(
                 Align2::LEFT_TOP,
                 tag,
                 FontId::proportional(16.0),
-                Color32::from_gray(230),
+                theme::TRIAL_TAG,
             );
         }
     }

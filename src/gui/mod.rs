@@ -143,6 +143,7 @@ pub mod policy_editor;
 pub mod policy_evidence;
 pub mod scorers;
 mod shortcuts;
+mod theme;
 mod thumbs;
 mod views;
 mod zoom;

@@ -23,9 +23,7 @@ use super::{App, Cmd};
 use crate::monitor::{self, Batch, Thresholds};
 use crate::store::Store;
 
-const DRIFT: Color32 = Color32::from_rgb(220, 80, 70);
-const BASE: Color32 = Color32::from_rgb(110, 160, 230);
-const OK: Color32 = Color32::from_rgb(120, 190, 120);
+use super::theme::{BASELINE as BASE, DRIFT, NO_DRIFT as OK};
 
 /// One finished computation.
 #[derive(Debug)]

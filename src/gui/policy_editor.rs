@@ -9,11 +9,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, RichText};
 use egui_plot::{Bar, BarChart, Plot, VLine};
 
 use super::jobs::{Event, Outbox, spawn};
 use super::latest::Latest;
+use super::theme;
 use super::{App, Cmd};
 use crate::selection::plan::{self, Plan, Prepared};
 
@@ -366,8 +367,8 @@ fn histogram(ui: &mut egui::Ui, plan: &Plan, accept: f64, reject: f64) {
         .allow_scroll(false)
         .show(ui, |pu| {
             pu.bar_chart(BarChart::new("scores", bars));
-            pu.vline(VLine::new("accept", accept).color(Color32::from_rgb(70, 170, 90)));
-            pu.vline(VLine::new("reject", reject).color(Color32::from_rgb(200, 70, 60)));
+            pu.vline(VLine::new("accept", accept).color(theme::ACCEPTED));
+            pu.vline(VLine::new("reject", reject).color(theme::REJECTED));
         });
 }
 
