@@ -21,11 +21,13 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
-use eframe::egui::{self, Align2, Color32, FontId, Key, Rect, RichText, Vec2};
+use eframe::egui::{self, Align2, FontId, Key, Rect, RichText, Vec2};
 
 use super::labeling_jobs::{
     GoldMaker, LabelDb, LabelMsg, ScorerFit, StatsReq, StatsWorker, Stored, scorer_job,
 };
+use super::latest::Latest;
+use super::theme;
 use super::{App, Collection, ViewMode, jobs::DbCmd, jobs::Outbox, zoom};
 use crate::human::session::{self as hs, Item};
 pub use crate::human::session::{Answer, Protocol, Scope, Shown, Study, Trial};
@@ -68,7 +70,7 @@ pub struct Labeling {
     pub session: Option<Session>,
     pub tab: Tab,
     pub report: Option<human::report::Report>,
-    report_generation: u64,
+    report_generation: Latest,
     /// Events covered by the report requested last, and by the report shown.
     report_requested_for: usize,
     report_for: usize,
@@ -98,7 +100,7 @@ impl Labeling {
             session: None,
             tab: Tab::Setup,
             report: None,
-            report_generation: 0,
+            report_generation: Latest::default(),
             report_requested_for: usize::MAX,
             report_for: usize::MAX,
             threshold: attention::DEFAULT_THRESHOLD,
@@ -129,7 +131,7 @@ impl Labeling {
         if self.report_requested_for == self.stored.len() {
             return;
         }
-        self.report_generation += 1;
+        let generation = self.report_generation.next();
         self.report_requested_for = self.stored.len();
         let opts = human::report::ReportOptions {
             threshold: self.threshold,
@@ -137,7 +139,7 @@ impl Labeling {
             ..Default::default()
         };
         self.stats.send(StatsReq::Report {
-            generation: self.report_generation,
+            generation,
             events: self.stored.iter().map(|s| s.event.clone()).collect(),
             sessions: self.stored.iter().map(|s| s.session.clone()).collect(),
             opts,
@@ -235,7 +237,7 @@ pub fn on_msg(c: &mut Collection, m: LabelMsg, ctx: &egui::Context) -> Option<St
             }
         }
         LabelMsg::Report(generation, r) => {
-            if generation == l.report_generation {
+            if l.report_generation.is_current(generation) {
                 l.report = Some(*r);
                 l.report_for = l.report_requested_for;
             }
@@ -944,7 +946,7 @@ fn trial_images(
                 Align2::LEFT_TOP,
                 tag,
                 FontId::proportional(16.0),
-                Color32::from_gray(230),
+                theme::TRIAL_TAG,
             );
         }
     }

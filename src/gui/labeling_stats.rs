@@ -5,6 +5,7 @@
 use eframe::egui::{self, Color32, RichText, Sense, Stroke, Vec2};
 
 use super::Collection;
+use super::theme;
 use crate::human::report::{Ranking, Report, reading};
 
 /// The results tab.
@@ -42,7 +43,7 @@ pub fn results_ui(c: &mut Collection, ui: &mut egui::Ui) {
         }
         if !rep.excluded.is_empty() {
             ui.colored_label(
-                Color32::from_rgb(220, 170, 40),
+                theme::LEFT_OUT,
                 format!(
                     "Left out of the statistics (attention pass rate below the threshold; kept in the store): {}",
                     rep.excluded.join(", ")
@@ -99,14 +100,14 @@ fn ranking_ui(ui: &mut egui::Ui, r: &Ranking) {
                         egui::pos2(rect.left(), rect.center().y),
                         egui::pos2(rect.right(), rect.center().y),
                     ],
-                    Stroke::new(1.0, Color32::from_gray(60)),
+                    Stroke::new(1.0, theme::INTERVAL_AXIS),
                 );
                 p.line_segment(
                     [
                         egui::pos2(x(row.low), rect.center().y),
                         egui::pos2(x(row.high), rect.center().y),
                     ],
-                    Stroke::new(4.0, Color32::from_rgb(90, 140, 220)),
+                    Stroke::new(4.0, theme::INTERVAL),
                 );
                 p.circle_filled(
                     egui::pos2(x(row.theta), rect.center().y),
@@ -205,7 +206,7 @@ fn raters_ui(ui: &mut egui::Ui, rep: &Report) {
                     _ => "–".into(),
                 });
                 if r.unreliable {
-                    ui.colored_label(Color32::from_rgb(220, 170, 40), "below threshold");
+                    ui.colored_label(theme::LEFT_OUT, "below threshold");
                 } else {
                     ui.label("");
                 }

@@ -48,6 +48,12 @@
 //!   and push it on the undo stack. Undo/redo append the earlier/later state (reason
 //!   `undo`/`redo`). A reload that was read before a batch committed gets that batch re-applied
 //!   (sequence numbers), so the grid never flickers back.
+//! - **Newest request wins.** Every background request is tagged by a `latest::Latest`
+//!   (`next()`), and a result is used only while its tag `is_current`: views, histograms (by
+//!   rows version), policy plans, calibration and evidence, monitor results, labeling reports.
+//! - **Keys.** One command table (`shortcuts.rs`: command, keys, views, menu label, help line)
+//!   drives the key handler (`keyboard.rs`), the menus' labels and key text and the help overlay;
+//!   the labeling trial's answer keys are matched in `labeling.rs` and only listed there.
 //! - **Thumbnails.** Keyed by content hash: `<db folder>/thumbs/<xxh3>_256.jpg` (alpha flattened on
 //!   grey; written via a temporary file and rename). The grid replaces the wanted list every frame
 //!   with the visible rows, then one screen of margin below and above; when nothing is wanted the
@@ -124,9 +130,11 @@ pub mod bench_catalog;
 mod commands;
 mod events;
 mod jobs;
+mod keyboard;
 pub mod labeling;
 mod labeling_jobs;
 mod labeling_stats;
+mod latest;
 pub mod model;
 pub mod monitor;
 mod panels;
@@ -134,6 +142,8 @@ pub mod pareto;
 pub mod policy_editor;
 pub mod policy_evidence;
 pub mod scorers;
+mod shortcuts;
+mod theme;
 mod thumbs;
 mod views;
 mod zoom;
@@ -155,6 +165,7 @@ use jobs::{
     DbCmd, DbWorker, Event, ExportJob, ExportReport, ExportRequest, FullLoader, Outbox, ScanJob,
     ViewReq, ViewResult, ViewWorker,
 };
+use latest::Latest;
 use model::{ClickMode, Filters, Flag, History, Selection, Sort};
 use thumbs::{TextureCache, ThumbReq, ThumbService};
 pub use zoom::ZoomPan;
@@ -291,7 +302,7 @@ pub struct Collection {
     pub index: Arc<HashMap<i64, usize>>,
     /// Bumped when `rows` is replaced by a reload (not by flags): views name the rows they
     /// were computed on.
-    rows_id: u64,
+    rows_id: Latest,
     /// Rows read by a reload, installed together with their view (large collections), and
     /// the decision sequence number they were read at.
     pending_rows: Option<PendingRows>,
@@ -305,7 +316,7 @@ pub struct Collection {
     views: ViewWorker,
     out: Outbox,
     /// The newest view requested, and whether it is still being computed.
-    view_gen: u64,
+    view_gen: Latest,
     view_in_flight: bool,
     /// Seconds the last view took to compute (filters and sort; the benchmark reads it).
     pub view_seconds: f64,
@@ -391,7 +402,7 @@ impl Collection {
             fallback_db: fallback,
             rows: Rows::default(),
             index: Arc::default(),
-            rows_id: 0,
+            rows_id: Latest::default(),
             pending_rows: None,
             view: Vec::new(),
             view_ids: Vec::new(),
@@ -400,7 +411,7 @@ impl Collection {
             view_dirty: true,
             views: ViewWorker::start(out.clone()),
             out: out.clone(),
-            view_gen: 0,
+            view_gen: Latest::default(),
             view_in_flight: false,
             view_seconds: 0.0,
             inline_view_rows: INLINE_VIEW_ROWS,
@@ -493,11 +504,11 @@ impl Collection {
 
     /// Rows from a reload: shown at once when small, else together with their view.
     fn set_rows(&mut self, rows: Rows, index: Arc<HashMap<i64, usize>>, done_seq: u64) {
-        self.rows_id += 1;
+        let rows_id = self.rows_id.next();
         if let Some((old, ..)) = self.pending_rows.take() {
             self.db_worker.send(DbCmd::Drop(old));
         }
-        self.pending_rows = Some((rows, index, done_seq, self.rows_id));
+        self.pending_rows = Some((rows, index, done_seq, rows_id));
         self.view_dirty = true;
     }
 
@@ -527,13 +538,13 @@ impl Collection {
             return;
         }
         self.view_dirty = false;
-        self.view_gen += 1;
+        let generation = self.view_gen.next();
         let (rows, rows_id) = match &self.pending_rows {
             Some((rows, _, _, id)) => (rows.clone(), *id),
-            None => (self.rows.clone(), self.rows_id),
+            None => (self.rows.clone(), self.rows_id.current()),
         };
         let req = ViewReq {
-            generation: self.view_gen,
+            generation,
             rows_id,
             rows,
             filters: filters.clone(),
@@ -551,7 +562,7 @@ impl Collection {
 
     /// Shows a computed view unless a newer one was requested since.
     fn accept_view(&mut self, r: ViewResult) {
-        if r.generation != self.view_gen {
+        if !self.view_gen.is_current(r.generation) {
             return;
         }
         self.view_in_flight = false;
@@ -559,7 +570,7 @@ impl Collection {
             // Decisions made while these rows were read: counts and status filters follow.
             self.view_dirty = true;
         }
-        if r.rows_id != self.rows_id {
+        if !self.rows_id.is_current(r.rows_id) {
             return;
         }
         self.view = r.view;
@@ -596,7 +607,13 @@ impl Collection {
         }
         if self.hist_requested.insert(key.to_string()) {
             let out = self.out.clone();
-            jobs::histogram(self.rows.clone(), self.rows_id, key.to_string(), 40, out);
+            jobs::histogram(
+                self.rows.clone(),
+                self.rows_id.current(),
+                key.to_string(),
+                40,
+                out,
+            );
         }
         HistState::Computing
     }
@@ -829,7 +846,7 @@ impl App {
                 }
                 Event::View(r) => c.accept_view(*r),
                 Event::Hist(rows_id, key, h) => {
-                    if rows_id == c.rows_id {
+                    if c.rows_id.is_current(rows_id) {
                         c.hist_cache.insert(key, h);
                     }
                 }
@@ -999,143 +1016,7 @@ impl App {
         }
     }
 
-    /// Keyboard shortcuts (Lightroom habits), unless a text field has focus.
-    fn keyboard(&mut self, ctx: &egui::Context) {
-        if ctx.egui_wants_keyboard_input() || self.coll.is_none() {
-            return;
-        }
-        use egui::{Key, Modifiers};
-        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::L)) {
-            self.push(Cmd::ShowLabel);
-        }
-        if self.mode == ViewMode::Label {
-            labeling::keyboard(self, ctx);
-            return;
-        }
-        let mut cmds = Vec::new();
-        ctx.input_mut(|i| {
-            let shift = i.modifiers.shift;
-            if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
-                || i.consume_key(Modifiers::COMMAND, Key::Y)
-            {
-                cmds.push(Cmd::Redo);
-            } else if i.consume_key(Modifiers::COMMAND, Key::Z) {
-                cmds.push(Cmd::Undo);
-            }
-            if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::E) {
-                self.export_dialog = Some(panels::ExportDialog::default());
-            }
-            let plain = !i.modifiers.command && !i.modifiers.alt;
-            if !plain {
-                return;
-            }
-            let pressed = |i: &egui::InputState, k: Key| i.key_pressed(k);
-            if pressed(i, Key::P) {
-                cmds.push(Cmd::SetStatus(Status::Accepted));
-            }
-            if pressed(i, Key::X) {
-                cmds.push(Cmd::SetStatus(Status::Rejected));
-            }
-            if pressed(i, Key::U) {
-                cmds.push(Cmd::SetStatus(Status::None));
-            }
-            if pressed(i, Key::R) && shift {
-                cmds.push(Cmd::SetStatus(Status::Review));
-            }
-            for (k, n) in [
-                (Key::Num0, 0),
-                (Key::Num1, 1),
-                (Key::Num2, 2),
-                (Key::Num3, 3),
-                (Key::Num4, 4),
-                (Key::Num5, 5),
-            ] {
-                if pressed(i, k) {
-                    cmds.push(Cmd::SetRating(if n == 0 { None } else { Some(n) }));
-                }
-            }
-            if pressed(i, Key::Questionmark) || pressed(i, Key::F1) {
-                self.show_help = !self.show_help;
-            }
-            if pressed(i, Key::Escape) {
-                if self.show_help {
-                    self.show_help = false;
-                } else {
-                    cmds.push(Cmd::ShowGrid);
-                }
-            }
-            if pressed(i, Key::G) {
-                cmds.push(Cmd::ShowGrid);
-            }
-            if pressed(i, Key::Space) || pressed(i, Key::Enter) || pressed(i, Key::E) {
-                cmds.push(if self.mode == ViewMode::Detail && pressed(i, Key::Space) {
-                    Cmd::ShowGrid
-                } else {
-                    Cmd::ShowDetail(None)
-                });
-            }
-            if pressed(i, Key::C) {
-                cmds.push(Cmd::ShowCompare);
-            }
-            if pressed(i, Key::V) {
-                cmds.push(Cmd::ShowPareto);
-            }
-            if pressed(i, Key::M) {
-                cmds.push(Cmd::ShowMonitor);
-            }
-            if pressed(i, Key::Z) && !shift && self.mode != ViewMode::Grid {
-                let ppp = i.pixels_per_point;
-                if let Some(c) = self.coll.as_mut() {
-                    c.zoom.toggle_actual(ppp);
-                }
-            }
-            if pressed(i, Key::F) {
-                self.settings.show_faces = !self.settings.show_faces;
-            }
-            if pressed(i, Key::I) {
-                self.settings.show_inspector = !self.settings.show_inspector;
-            }
-            let cols = self.grid_columns();
-            if self.mode == ViewMode::Compare {
-                if pressed(i, Key::ArrowLeft) {
-                    cmds.push(Cmd::FocusCompare(self.compare_focus().saturating_sub(1)));
-                }
-                if pressed(i, Key::ArrowRight) {
-                    cmds.push(Cmd::FocusCompare(self.compare_focus() + 1));
-                }
-                return;
-            }
-            if pressed(i, Key::ArrowRight) {
-                cmds.push(Cmd::Step(1, shift));
-            }
-            if pressed(i, Key::ArrowLeft) {
-                cmds.push(Cmd::Step(-1, shift));
-            }
-            if self.mode == ViewMode::Grid {
-                if pressed(i, Key::ArrowDown) {
-                    cmds.push(Cmd::Step(cols as isize, shift));
-                }
-                if pressed(i, Key::ArrowUp) {
-                    cmds.push(Cmd::Step(-(cols as isize), shift));
-                }
-            }
-            if pressed(i, Key::Home) {
-                cmds.push(Cmd::Home(shift));
-            }
-            if pressed(i, Key::End) {
-                cmds.push(Cmd::End(shift));
-            }
-        });
-        ctx.input_mut(|i| {
-            if i.consume_key(Modifiers::COMMAND, Key::A)
-                && let Some(c) = self.coll.as_mut()
-            {
-                c.sel.selected = c.view_ids.iter().copied().collect();
-            }
-        });
-        self.cmds.extend(cmds);
-    }
-
+    /// The focused image of compare.
     fn compare_focus(&self) -> usize {
         self.coll.as_ref().map_or(0, |c| c.compare_focus)
     }

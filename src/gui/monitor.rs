@@ -18,13 +18,12 @@ use egui_plot::{Bar, BarChart, GridInput, GridMark, HLine, Line, Plot, PlotPoint
 use serde_json::Value;
 
 use super::jobs::{Event, Outbox, spawn};
+use super::latest::Latest;
 use super::{App, Cmd};
 use crate::monitor::{self, Batch, Thresholds};
 use crate::store::Store;
 
-const DRIFT: Color32 = Color32::from_rgb(220, 80, 70);
-const BASE: Color32 = Color32::from_rgb(110, 160, 230);
-const OK: Color32 = Color32::from_rgb(120, 190, 120);
+use super::theme::{BASELINE as BASE, DRIFT, NO_DRIFT as OK};
 
 /// One finished computation.
 #[derive(Debug)]
@@ -67,7 +66,7 @@ pub struct MonitorState {
     /// Last result received (kept on screen while recomputing).
     pub result: Option<Arc<MonitorResult>>,
     pub error: Option<String>,
-    generation: u64,
+    generation: Latest,
     received: u64,
     /// (by, baseline, thresholds, rows generation, last committed decision batch) of the
     /// last request.
@@ -86,7 +85,7 @@ impl Default for MonitorState {
             report_path_set: false,
             result: None,
             error: None,
-            generation: 0,
+            generation: Latest::default(),
             received: 0,
             requested: None,
             exporting: false,
@@ -101,17 +100,17 @@ impl MonitorState {
         let generation = self.generation;
         *self = Self::default();
         self.generation = generation;
-        self.received = generation;
+        self.received = generation.current();
     }
 
     /// Whether the result on screen answers the latest request.
     pub fn up_to_date(&self) -> bool {
-        self.requested.is_some() && self.received == self.generation
+        self.requested.is_some() && self.generation.is_current(self.received)
     }
 
     /// A result of computation `generation` (older ones are dropped).
     pub fn receive(&mut self, generation: u64, r: Result<Arc<MonitorResult>, String>) {
-        if generation != self.generation {
+        if !self.generation.is_current(generation) {
             return;
         }
         self.received = generation;
@@ -306,14 +305,14 @@ fn request_compute(ui: &egui::Ui, st: &mut MonitorState, c: &super::Collection, 
     let dragging = ui.ctx().input(|i| i.pointer.any_down());
     if c.loaded && c.pending_writes() == 0 && !dragging && st.requested.as_ref() != Some(&key) {
         st.requested = Some(key);
-        st.generation += 1;
+        let generation = st.generation.next();
         compute(
             c.rows.clone(),
             c.db.clone(),
             st.by.clone(),
             st.baseline.clone(),
             st.thresholds,
-            st.generation,
+            generation,
             out.clone(),
         );
     }

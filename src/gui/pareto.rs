@@ -10,6 +10,7 @@ use egui_plot::{Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points, Polygon}
 use serde::{Deserialize, Serialize};
 
 use super::model::{ClickMode, STATUSES, status_of};
+use super::theme;
 use super::views::status_color;
 use super::{App, Cmd, ViewMode};
 use crate::selection::Value;
@@ -343,13 +344,13 @@ fn plot_scatter(
     }
     pu.line(
         Line::new("Pareto front", PlotPoints::from(front_pts.clone()))
-            .color(Color32::from_rgb(255, 200, 60))
+            .color(theme::PARETO_FRONT)
             .width(1.5),
     );
     pu.points(
         Points::new("front", PlotPoints::from(front_pts))
             .shape(MarkerShape::Diamond)
-            .color(Color32::from_rgb(255, 200, 60))
+            .color(theme::PARETO_FRONT)
             .radius(5.0)
             .filled(false),
     );
@@ -363,10 +364,7 @@ fn plot_scatter(
     }
     if let (Some(a), Some(b)) = (brush, pu.pointer_coordinate()) {
         let poly = vec![[a.x, a.y], [b.x, a.y], [b.x, b.y], [a.x, b.y]];
-        pu.polygon(
-            Polygon::new("brush", PlotPoints::from(poly))
-                .fill_color(Color32::from_rgba_unmultiplied(120, 160, 255, 40)),
-        );
+        pu.polygon(Polygon::new("brush", PlotPoints::from(poly)).fill_color(theme::BRUSH));
     }
 }
 
@@ -453,7 +451,7 @@ fn hover_tooltip(
             num(&row, &p.y).map_or("–".into(), |v| format!("{v:.4}"))
         ));
         if on_front {
-            ui.colored_label(Color32::from_rgb(255, 200, 60), "on the Pareto front");
+            ui.colored_label(theme::PARETO_FRONT, "on the Pareto front");
         }
     });
 }
@@ -500,7 +498,7 @@ fn parallel(app: &mut App, ui: &mut egui::Ui) {
     let step = (rows.len() / 3000).max(1);
     let (rect, _) = ui.allocate_exact_size(ui.available_size(), egui::Sense::hover());
     let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 0.0, Color32::from_gray(20));
+    painter.rect_filled(rect, 0.0, theme::PARALLEL_BG);
     let inner = rect.shrink2(Vec2::new(60.0, 30.0));
     let ax_x = |j: usize| inner.left() + inner.width() * j as f32 / (keys.len() - 1) as f32;
     let to_y = |j: usize, v: f64| {

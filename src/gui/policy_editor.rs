@@ -10,10 +10,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, RichText};
 use egui_plot::{Bar, BarChart, Plot, VLine};
 
 use super::jobs::{Event, Outbox, spawn};
+use super::latest::Latest;
+use super::theme;
 use super::{App, Cmd};
 use crate::selection::plan::{self, Plan, Prepared};
 
@@ -28,7 +30,8 @@ pub struct PolicyEditor {
     pub prepared: Result<Prepared, String>,
     /// The latest plan of the current text (None while computing or invalid).
     pub plan: Option<Arc<Plan>>,
-    generation: u64,
+    /// Bumped by every edit and every change of the rows; plans carry the one they answer.
+    generation: Latest,
     planned_generation: u64,
     /// Generation of `plan` (older plans stay on screen, marked, until the new one arrives).
     received_generation: u64,
@@ -44,7 +47,7 @@ impl Default for PolicyEditor {
             path: None,
             prepared: Err(String::new()),
             plan: None,
-            generation: 0,
+            generation: Latest::default(),
             planned_generation: 0,
             received_generation: u64::MAX,
             accept: 0.5,
@@ -63,22 +66,23 @@ impl PolicyEditor {
             self.accept = p.policy.bands.accept;
             self.reject = p.policy.bands.reject;
         }
-        self.generation += 1;
+        self.generation.next();
     }
 
     /// Whether the shown plan belongs to the current text.
     pub fn up_to_date(&self) -> bool {
-        self.plan.is_some() && self.received_generation == self.generation
+        self.plan.is_some() && self.generation.is_current(self.received_generation)
     }
 
     /// Starts planning the current text over `rows` when needed.
     pub fn request_plan(&mut self, rows: &super::Rows, out: &Outbox) {
         let Ok(p) = &self.prepared else { return };
-        if self.planned_generation == self.generation {
+        let g = self.generation.current();
+        if self.planned_generation == g {
             return;
         }
-        self.planned_generation = self.generation;
-        let (p, rows, g) = (p.clone(), rows.clone(), self.generation);
+        self.planned_generation = g;
+        let (p, rows) = (p.clone(), rows.clone());
         let out = out.clone();
         spawn("assay-policy", move || {
             let rows = super::owned_rows(&rows);
@@ -94,7 +98,7 @@ impl PolicyEditor {
 
     /// A finished plan (ignored when the text changed since).
     pub fn receive(&mut self, generation: u64, r: Result<Arc<Plan>, String>) {
-        if generation != self.generation {
+        if !self.generation.is_current(generation) {
             return;
         }
         match r {
@@ -120,7 +124,7 @@ impl PolicyEditor {
 
     /// The text's generation (bumped by every edit and every change of the rows).
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.generation.current()
     }
 }
 
@@ -135,7 +139,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     let rows_changed = c.rows_generation != app.policy.rows_generation;
     if rows_changed {
         app.policy.rows_generation = c.rows_generation;
-        app.policy.editor.generation += 1;
+        app.policy.editor.generation.next();
     }
     if let Some(cm) = app.coll.as_mut() {
         let ed = &app.policy.editor;
@@ -364,8 +368,8 @@ fn histogram(ui: &mut egui::Ui, plan: &Plan, accept: f64, reject: f64) {
         .allow_scroll(false)
         .show(ui, |pu| {
             pu.bar_chart(BarChart::new("scores", bars));
-            pu.vline(VLine::new("accept", accept).color(Color32::from_rgb(70, 170, 90)));
-            pu.vline(VLine::new("reject", reject).color(Color32::from_rgb(200, 70, 60)));
+            pu.vline(VLine::new("accept", accept).color(theme::ACCEPTED));
+            pu.vline(VLine::new("reject", reject).color(theme::REJECTED));
         });
 }
 

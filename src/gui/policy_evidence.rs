@@ -16,6 +16,7 @@ use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 use super::Collection;
 use super::jobs::{Event, Outbox, spawn};
 use super::labeling;
+use super::latest::Latest;
 use crate::human::{self, attention};
 use crate::selection::calibrate::BandStat;
 use crate::selection::evaluate::{self, BestOfN, CalibrateOptions, Efficiency, PolicyCalibration};
@@ -49,12 +50,12 @@ pub struct EvidenceState {
     /// Calibrate was pressed while the labels were still loading.
     calibrate_wanted: bool,
     pub calibrating: bool,
-    calib_token: u64,
+    calib_token: Latest,
     pub calibration: Option<Result<Box<PolicyCalibration>, String>>,
     /// The best-of-N evidence, or why it could not be computed.
     pub evidence: Option<Result<Arc<Evidence>, String>>,
     evidence_key: Option<EvidenceKey>,
-    evidence_token: u64,
+    evidence_token: Latest,
 }
 
 impl Default for EvidenceState {
@@ -69,11 +70,11 @@ impl Default for EvidenceState {
             n_max: 16,
             calibrate_wanted: false,
             calibrating: false,
-            calib_token: 0,
+            calib_token: Latest::default(),
             calibration: None,
             evidence: None,
             evidence_key: None,
-            evidence_token: 0,
+            evidence_token: Latest::default(),
         }
     }
 }
@@ -123,8 +124,8 @@ impl EvidenceState {
         };
         if self.evidence_key.as_ref() != Some(&key) {
             self.evidence_key = Some(key);
-            self.evidence_token += 1;
-            let (p, rows, token) = (p.clone(), c.rows.clone(), self.evidence_token);
+            let token = self.evidence_token.next();
+            let (p, rows) = (p.clone(), c.rows.clone());
             let all: Vec<human::Event> = c.label.stored.iter().map(|s| s.event.clone()).collect();
             let (quality, n_max, out) = (self.quality.clone(), self.n_max, out.clone());
             spawn("assay-policy-evidence", move || {
@@ -149,7 +150,7 @@ impl EvidenceState {
     }
 
     fn start_calibration(&mut self, c: &Collection, p: &Prepared, out: &Outbox) {
-        self.calib_token += 1;
+        let token = self.calib_token.next();
         self.calibrating = true;
         let opts = CalibrateOptions {
             cost_false_accept: self.cost_false_accept,
@@ -158,7 +159,7 @@ impl EvidenceState {
             holdout: self.holdout,
             ..CalibrateOptions::default()
         };
-        let (p, rows, ev, token) = (p.clone(), c.rows.clone(), events(c), self.calib_token);
+        let (p, rows, ev) = (p.clone(), c.rows.clone(), events(c));
         let out = out.clone();
         spawn("assay-policy-calibrate", move || {
             let rows = super::owned_rows(&rows);
@@ -176,7 +177,7 @@ impl EvidenceState {
     /// A finished calibration; returns the thresholds to set when it is the latest one and
     /// still belongs to the policy on screen (`hash`).
     pub fn receive_calibration(&mut self, c: Calibrated, hash: Option<&str>) -> Option<(f64, f64)> {
-        if c.token != self.calib_token {
+        if !self.calib_token.is_current(c.token) {
             return None;
         }
         self.calibrating = false;
@@ -195,7 +196,7 @@ impl EvidenceState {
     }
 
     pub fn receive_evidence(&mut self, token: u64, e: Result<Arc<Evidence>, String>) {
-        if token == self.evidence_token {
+        if self.evidence_token.is_current(token) {
             self.evidence = Some(e);
         }
     }

@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, RichText};
 use egui_plot::{Line, Plot, PlotPoints, Points};
 use serde_json::Value;
 
 use super::jobs::{Event, Outbox, spawn};
+use super::theme;
 use super::{App, Cmd};
 use crate::learn::finetune::Control;
 use crate::learn::{HeadChoice, TrainOptions};
@@ -348,7 +349,7 @@ fn versions_table(
                 let m = metrics(r);
                 let t = training(r);
                 ui.label(if r.active {
-                    RichText::new("active").color(Color32::from_rgb(70, 170, 90))
+                    RichText::new("active").color(theme::ACTIVE)
                 } else {
                     RichText::new("")
                 });
@@ -431,14 +432,11 @@ fn version_details(ui: &mut egui::Ui, r: &ScorerRow) {
             .include_y(0.5)
             .include_y(1.0)
             .show(ui, |pu| {
-                pu.line(
-                    Line::new("accuracy", PlotPoints::from(pts.clone()))
-                        .color(Color32::from_rgb(90, 150, 230)),
-                );
+                pu.line(Line::new("accuracy", PlotPoints::from(pts.clone())).color(theme::ACCENT));
                 pu.points(
                     Points::new("points", PlotPoints::from(pts))
                         .radius(3.0)
-                        .color(Color32::from_rgb(90, 150, 230)),
+                        .color(theme::ACCENT),
                 );
             });
     }
@@ -456,9 +454,9 @@ fn version_details(ui: &mut egui::Ui, r: &ScorerRow) {
 /// their cross-validated agreement with 95 % intervals on the same folds, and learning curves.
 fn comparison_plot(ui: &mut egui::Ui, cmp: &Value) {
     let arms = [
-        ("general", "general head", Color32::from_rgb(150, 150, 150)),
-        ("scratch", "from scratch", Color32::from_rgb(230, 160, 60)),
-        ("finetuned", "fine-tuned", Color32::from_rgb(90, 150, 230)),
+        ("general", "general head", theme::GENERAL_HEAD),
+        ("scratch", "from scratch", theme::SCRATCH_HEAD),
+        ("finetuned", "fine-tuned", theme::FINETUNED_HEAD),
     ];
     for (k, name, color) in arms {
         ui.horizontal(|ui| {

@@ -4,16 +4,17 @@ use crate::domain::Status;
 use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
 use super::model::{ClickMode, status_of};
+use super::theme;
 use super::{App, Cmd, ViewMode, zoom};
 use crate::store::ImageRow;
 
 /// Colour of a decision status.
 pub fn status_color(status: Status) -> Color32 {
     match status {
-        Status::Accepted => Color32::from_rgb(70, 170, 90),
-        Status::Rejected => Color32::from_rgb(200, 70, 60),
-        Status::Review => Color32::from_rgb(220, 170, 40),
-        Status::None => Color32::from_gray(110),
+        Status::Accepted => theme::ACCEPTED,
+        Status::Rejected => theme::REJECTED,
+        Status::Review => theme::REVIEW,
+        Status::None => theme::UNFLAGGED,
     }
 }
 
@@ -41,7 +42,7 @@ fn dup_group(row: &ImageRow) -> Option<i64> {
 
 /// Draws a placeholder with a reason (unreadable file, thumbnail failure, loading).
 fn placeholder(painter: &egui::Painter, rect: Rect, icon: &str, text: &str, color: Color32) {
-    painter.rect_filled(rect, 4.0, Color32::from_gray(35));
+    painter.rect_filled(rect, 4.0, theme::PLACEHOLDER_BG);
     painter.text(
         rect.center() - Vec2::new(0.0, 10.0),
         Align2::CENTER_CENTER,
@@ -52,7 +53,7 @@ fn placeholder(painter: &egui::Painter, rect: Rect, icon: &str, text: &str, colo
     let galley = painter.layout(
         text.to_string(),
         FontId::proportional(10.0),
-        Color32::from_gray(170),
+        theme::PLACEHOLDER_TEXT,
         rect.width() - 8.0,
     );
     let pos = Pos2::new(rect.left() + 4.0, rect.center().y + 6.0);
@@ -260,7 +261,7 @@ fn paint_thumbnail(
         None
     };
     match (&error, tex, textures.failed.get(&id)) {
-        (Some(e), _, _) => placeholder(painter, img_rect, "!", e, Color32::from_rgb(220, 120, 60)),
+        (Some(e), _, _) => placeholder(painter, img_rect, "!", e, theme::UNREADABLE),
         (None, Some(t), _) => {
             let tsize = textures.get_sized(id).map_or(Vec2::splat(1.0), |(_, s)| s);
             let s = (size / tsize.x).min(size / tsize.y);
@@ -272,11 +273,9 @@ fn paint_thumbnail(
                 Color32::WHITE,
             );
         }
-        (None, None, Some(e)) => {
-            placeholder(painter, img_rect, "!", e, Color32::from_rgb(220, 120, 60))
-        }
+        (None, None, Some(e)) => placeholder(painter, img_rect, "!", e, theme::UNREADABLE),
         (None, None, None) => {
-            painter.rect_filled(img_rect, 4.0, Color32::from_gray(30));
+            painter.rect_filled(img_rect, 4.0, theme::THUMB_BG);
         }
     }
 }
@@ -315,7 +314,7 @@ fn paint_badges(painter: &egui::Painter, img_rect: Rect, row: &ImageRow, status:
             Align2::LEFT_BOTTOM,
             "*".repeat(stars as usize),
             FontId::monospace(14.0),
-            Color32::from_rgb(250, 210, 80),
+            theme::STARS,
         );
     }
     if let Some(g) = dup_group(row) {
@@ -328,11 +327,7 @@ fn paint_badges(painter: &egui::Painter, img_rect: Rect, row: &ImageRow, status:
             FontId::proportional(11.0),
             Color32::WHITE,
         );
-        painter.rect_filled(
-            bg.expand(2.0),
-            3.0,
-            Color32::from_rgba_unmultiplied(60, 90, 200, 200),
-        );
+        painter.rect_filled(bg.expand(2.0), 3.0, theme::DUP_BADGE);
         painter.text(
             pos,
             Align2::RIGHT_TOP,
@@ -411,7 +406,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
             rect.shrink(rect.width() * 0.3),
             "!",
             e,
-            Color32::from_rgb(220, 120, 60),
+            theme::UNREADABLE,
         );
     } else if full.is_none() {
         painter.text(
@@ -419,7 +414,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
             Align2::LEFT_TOP,
             "loading full resolution…",
             FontId::proportional(12.0),
-            Color32::from_gray(200),
+            theme::IMAGE_NOTE,
         );
     } else if full.is_some_and(|(_, scaled)| scaled) {
         painter.text(
@@ -427,7 +422,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
             Align2::LEFT_TOP,
             format!("shown downscaled to {max_side}px (texture limit)"),
             FontId::proportional(12.0),
-            Color32::from_gray(200),
+            theme::IMAGE_NOTE,
         );
     }
     let ppp = ui.ctx().pixels_per_point();
@@ -437,7 +432,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
         Align2::RIGHT_BOTTOM,
         zl,
         FontId::proportional(12.0),
-        Color32::from_gray(220),
+        theme::ZOOM_LABEL,
     );
     resp
 }

@@ -115,7 +115,7 @@ pub fn show(
         }
     }
     let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 0.0, egui::Color32::from_gray(18));
+    painter.rect_filled(rect, 0.0, super::theme::IMAGE_BG);
     if let Some(tex) = tex {
         let r = zp.image_rect(rect, img);
         painter.image(

@@ -1,9 +1,10 @@
 //! The filter bar: status, tool, duplicates, errors, signal ranges with histograms, expression.
 
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, RichText};
 
 use super::column_label;
 use crate::gui::model::{Filters, RangeFilter, STATUSES};
+use crate::gui::theme;
 use crate::gui::views::status_color;
 use crate::gui::{App, Collection, HistState};
 use crate::signals;
@@ -209,7 +210,7 @@ fn histogram_widget(ui: &mut egui::Ui, counts: &[u32], lo: f64, hi: f64, a: f64,
         egui::Sense::hover(),
     );
     let p = ui.painter_at(rect);
-    p.rect_filled(rect, 2.0, Color32::from_gray(28));
+    p.rect_filled(rect, 2.0, theme::HISTOGRAM_BG);
     let max = counts.iter().copied().max().unwrap_or(1).max(1) as f32;
     let w = rect.width() / counts.len().max(1) as f32;
     let span = (hi - lo).max(1e-12);
@@ -219,9 +220,9 @@ fn histogram_widget(ui: &mut egui::Ui, counts: &[u32], lo: f64, hi: f64, a: f64,
         let centre = lo + (k as f64 + 0.5) / counts.len() as f64 * span;
         let kept = centre >= a && centre <= b;
         let col = if kept {
-            Color32::from_rgb(90, 150, 230)
+            theme::ACCENT
         } else {
-            Color32::from_gray(70)
+            theme::OUT_OF_RANGE
         };
         p.rect_filled(
             egui::Rect::from_min_max(
@@ -236,7 +237,7 @@ fn histogram_widget(ui: &mut egui::Ui, counts: &[u32], lo: f64, hi: f64, a: f64,
         let x = rect.left() + ((v - lo) / span) as f32 * rect.width();
         p.line_segment(
             [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-            egui::Stroke::new(1.5, Color32::YELLOW),
+            egui::Stroke::new(1.5, theme::RANGE_MARK),
         );
     }
 }

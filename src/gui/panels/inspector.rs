@@ -1,9 +1,10 @@
 //! The inspector: the image's decision and size, generation metadata, signals with units and
 //! direction, raw metadata.
 
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, RichText};
 
 use crate::gui::model;
+use crate::gui::theme;
 use crate::gui::views::{status_color, truncate};
 use crate::gui::{App, Cmd, Collection, ViewMode};
 use crate::signals::{self, Direction};
@@ -234,7 +235,7 @@ fn raw_metadata_section(ui: &mut egui::Ui, c: &mut Collection, id: i64) {
                 .wrap(),
             );
             if warnings != "[]" {
-                ui.colored_label(Color32::YELLOW, format!("warnings: {warnings}"));
+                ui.colored_label(theme::WARNING, format!("warnings: {warnings}"));
             }
         }
     }

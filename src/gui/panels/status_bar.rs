@@ -1,8 +1,9 @@
 //! The status bar: scan progress with rate, ETA and cancel (and the last scan's CLIP pass),
 //! export progress, pending writes, messages.
 
-use eframe::egui::{self, Color32};
+use eframe::egui;
 
+use crate::gui::theme;
 use crate::gui::{App, Cmd};
 use crate::pipeline::progress::{format_rate, format_secs};
 
@@ -23,7 +24,7 @@ fn clip_status(ui: &mut egui::Ui, s: &crate::pipeline::ScanSummary) {
         ui.weak("· CLIP off: no weights").on_hover_text(why);
     }
     if let Some(e) = &s.clip_error {
-        ui.colored_label(Color32::YELLOW, "· CLIP pass stopped")
+        ui.colored_label(theme::WARNING, "· CLIP pass stopped")
             .on_hover_text(e);
     }
 }
@@ -91,7 +92,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                     .on_hover_text(format!("database: {}", c.db.display()));
                     clip_status(ui, s);
                     if s.cancelled {
-                        ui.colored_label(Color32::YELLOW, "scan cancelled — Rescan to finish");
+                        ui.colored_label(theme::WARNING, "scan cancelled — Rescan to finish");
                     }
                 }
                 if c.fallback_db {

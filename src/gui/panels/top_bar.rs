@@ -4,6 +4,7 @@ use eframe::egui;
 
 use super::{ExportDialog, column_label};
 use crate::gui::model;
+use crate::gui::shortcuts::{Command, spec};
 use crate::gui::{App, Cmd, ViewMode};
 
 /// Menu bar and toolbar (sort, search, thumbnail size).
@@ -14,7 +15,11 @@ pub fn top_bar(app: &mut App, ui: &mut egui::Ui) {
             ui.menu_button("Edit", |ui| edit_menu(app, ui));
             ui.menu_button("View", |ui| view_menu(app, ui));
             ui.menu_button("Help", |ui| {
-                if ui.button("Keyboard shortcuts (?)").clicked() {
+                let help = spec(Command::Help);
+                if ui
+                    .button(format!("{} ({})", help.label, help.menu_key()))
+                    .clicked()
+                {
                     app.show_help = true;
                     ui.close();
                 }
@@ -51,7 +56,9 @@ fn file_menu(app: &mut App, ui: &mut egui::Ui) {
         app.push(Cmd::Rescan);
         ui.close();
     }
-    if ui.add_enabled(open, egui::Button::new("Export…")).clicked() {
+    // The File menu shows no key text.
+    let export = spec(Command::Export).label;
+    if ui.add_enabled(open, egui::Button::new(export)).clicked() {
         app.export_dialog = Some(ExportDialog::default());
         ui.close();
     }
@@ -66,36 +73,31 @@ fn edit_menu(app: &mut App, ui: &mut egui::Ui) {
     let (u, r) = app.coll.as_ref().map_or((false, false), |c| {
         (c.history.can_undo(), c.history.can_redo())
     });
-    if ui
-        .add_enabled(u, egui::Button::new("Undo").shortcut_text("Ctrl+Z"))
-        .clicked()
-    {
-        app.push(Cmd::Undo);
-        ui.close();
-    }
-    if ui
-        .add_enabled(r, egui::Button::new("Redo").shortcut_text("Ctrl+Shift+Z"))
-        .clicked()
-    {
-        app.push(Cmd::Redo);
-        ui.close();
+    for (enabled, command, cmd) in [(u, Command::Undo, Cmd::Undo), (r, Command::Redo, Cmd::Redo)] {
+        let s = spec(command);
+        let button = egui::Button::new(s.label).shortcut_text(s.menu_key());
+        if ui.add_enabled(enabled, button).clicked() {
+            app.push(cmd);
+            ui.close();
+        }
     }
 }
 
-/// View: the view modes with their keys, and the side panels.
+/// View: the view modes with their keys (from the shortcut table), and the side panels.
 fn view_menu(app: &mut App, ui: &mut egui::Ui) {
-    for (m, label, key) in [
-        (ViewMode::Grid, "Grid", "G"),
-        (ViewMode::Detail, "Detail", "Space"),
-        (ViewMode::Compare, "Compare", "C"),
-        (ViewMode::Label, "Labeling", "Ctrl+L"),
-        (ViewMode::Pareto, "Pareto", "V"),
-        (ViewMode::Policy, "Selection policy", ""),
-        (ViewMode::Scorers, "Preference scorer", ""),
-        (ViewMode::Monitor, "Batch monitor", "M"),
+    for m in [
+        ViewMode::Grid,
+        ViewMode::Detail,
+        ViewMode::Compare,
+        ViewMode::Label,
+        ViewMode::Pareto,
+        ViewMode::Policy,
+        ViewMode::Scorers,
+        ViewMode::Monitor,
     ] {
+        let s = spec(Command::for_view(m));
         if ui
-            .add(egui::Button::selectable(app.mode == m, label).shortcut_text(key))
+            .add(egui::Button::selectable(app.mode == m, s.label).shortcut_text(s.menu_key()))
             .clicked()
         {
             app.push(match m {
@@ -113,7 +115,9 @@ fn view_menu(app: &mut App, ui: &mut egui::Ui) {
     }
     ui.separator();
     ui.checkbox(&mut app.settings.show_filters, "Filters panel");
-    ui.checkbox(&mut app.settings.show_inspector, "Inspector (I)");
+    let inspector = spec(Command::Inspector);
+    let label = format!("{} ({})", inspector.label, inspector.menu_key());
+    ui.checkbox(&mut app.settings.show_inspector, label);
 }
 
 /// The grid's toolbar: sort column and direction, search, thumbnail size, counts.
