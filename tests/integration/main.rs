@@ -10,7 +10,8 @@
 //! scripts with pinned peer versions. Benchmarks are `assay bench` subcommands, never timed tests;
 //! their
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
+// Test code: a panic is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 // End-to-end scenarios (scan → label → train → GUI) read top to bottom as one story each; the
 // 150-line cap applies to the library and the binary.
 #![allow(clippy::too_many_lines)]
