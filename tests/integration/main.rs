@@ -7,8 +7,7 @@
 //! `assay` binary on `../shared/fixtures` (positive prompt per MANIFEST row), the demo (every
 //! signal shows its defect), a generated corpus of broken files, incremental rescans, a SIGKILL
 //! mid-scan, and tensor-vs-plain parity on flex and wgpu. Reference vectors come from committed
-//! scripts with pinned peer versions. Benchmarks are `assay bench` subcommands, never timed tests;
-//! their
+//! scripts with pinned peer versions. Benchmarks are `assay bench` subcommands, never timed tests.
 
 // Test code: a panic is a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
