@@ -452,7 +452,7 @@ fn by_group(
     args: &CompareArgs,
     opt: &EvalOptions,
 ) -> anyhow::Result<(Value, u8)> {
-    if field != "folder" && !crate::table::is_column(field) {
+    if field != crate::monitor::FOLDER && !crate::table::is_column(field) {
         return Err(usage(&format!(
             "unknown --by field '{field}'; use `folder` or a column of `assay table --list-columns`"
         )));
@@ -462,25 +462,15 @@ fn by_group(
     let (vectors, skipped) = load_space(&store, &space)?;
     let mut key_of: BTreeMap<String, String> = BTreeMap::new();
     for r in store.image_rows(false)? {
-        let k = if field == "folder" {
-            r.path
-                .split_once('/')
-                .map_or(".", |(first, _)| first)
-                .to_string()
-        } else {
-            match crate::table::value(&r, field) {
-                crate::selection::Value::Null => "(none)".to_string(),
-                v => crate::table::to_csv(&v),
-            }
-        };
-        key_of.insert(r.path.clone(), k);
+        // The batch monitor's key: `folder` = first path component, else the column's value.
+        key_of.insert(r.path.clone(), crate::monitor::batch_key(&r, field));
     }
     let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
     for (p, v) in vectors {
         let g = key_of
             .get(&p)
             .cloned()
-            .unwrap_or_else(|| "(none)".to_string());
+            .unwrap_or_else(|| crate::monitor::NONE.to_string());
         groups.entry(g).or_default().push(v);
     }
     let Some(baseline) = groups
