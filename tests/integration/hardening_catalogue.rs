@@ -400,7 +400,9 @@ fn a_killed_scan_does_not_stay_running() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("col");
     std::fs::create_dir_all(&dir).unwrap();
-    for i in 0..400u32 {
+    // Enough files that the scan is still running when the poll below first sees it (400 took
+    // under half a second on the idle machine, and a loaded CI machine once missed the window).
+    for i in 0..2000u32 {
         std::fs::write(
             dir.join(format!("{i:04}.png")),
             png_with_text(96, 96, (i % 251) as u8, &[]),
