@@ -166,7 +166,7 @@ pub fn run(n: usize, corpus: &Path, frames: usize) -> anyhow::Result<serde_json:
         std::thread::sleep(Duration::from_millis(16));
     }
     let cold = d.scroll(-150.0, frames);
-    let cold_textures = d.app.coll.as_ref().map_or(0, |c| c.textures.len());
+    let cold_textures = d.app.coll.as_ref().map_or(0, |c| c.caches.textures.len());
     let scrolled = d
         .app
         .coll

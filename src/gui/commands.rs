@@ -8,12 +8,12 @@ use crate::store::ImageRow;
 impl Collection {
     /// Starts a scan of the collection's folder into its database, unless one runs.
     pub(super) fn rescan(&mut self, out: &Outbox) {
-        if self.scan.is_none() {
+        if self.jobs.scan.is_none() {
             let mut opts = ScanOptions::new(&self.root);
             opts.db = Some(self.db.clone());
-            opts.clip = self.clip.clone();
+            opts.clip = self.jobs.clip.clone();
             opts.thumbnails = self.db.parent().map(|d| d.join("thumbs"));
-            self.scan = Some(ScanJob::start(opts, out.clone()));
+            self.jobs.scan = Some(ScanJob::start(opts, out.clone()));
         }
     }
 
@@ -121,7 +121,7 @@ impl App {
             self.message = Some(("nothing to export".into(), true));
             return;
         }
-        c.export_job = Some(ExportJob::start(
+        c.jobs.export_job = Some(ExportJob::start(
             c.root.clone(),
             c.db.clone(),
             rows,

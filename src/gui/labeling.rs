@@ -806,7 +806,7 @@ fn shown_ui(
     let (tex, ready) = match x {
         Shown::Image(_) => match c.full(id, max_side) {
             Some((t, _)) => (Some(t), true),
-            None => (c.textures.get(id), c.full_error(id).is_some()),
+            None => (c.caches.textures.get(id), c.full_error(id).is_some()),
         },
         Shown::Degraded(_) => (c.label.gold_tex.get(&id).map(egui::TextureHandle::id), true),
     };

@@ -127,6 +127,7 @@
 
 pub mod bench;
 pub mod bench_catalog;
+mod collection;
 mod commands;
 mod events;
 mod jobs;
@@ -149,7 +150,7 @@ mod views;
 mod zoom;
 
 use crate::domain::Status;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -159,15 +160,15 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{ScanOptions, ScanSummary};
+use crate::pipeline::ScanOptions;
 use crate::store::{ImageRow, NewDecision, Store};
+use collection::{Caches, Jobs};
 use jobs::{
-    DbCmd, DbWorker, Event, ExportJob, ExportReport, ExportRequest, FullLoader, Outbox, ScanJob,
-    ViewReq, ViewResult, ViewWorker,
+    DbCmd, DbWorker, Event, ExportRequest, Outbox, ScanJob, ViewReq, ViewResult, ViewWorker,
 };
 use latest::Latest;
 use model::{ClickMode, Filters, Flag, History, Selection, Sort};
-use thumbs::{TextureCache, ThumbReq, ThumbService};
+use thumbs::ThumbReq;
 pub use zoom::ZoomPan;
 
 /// The collection's rows, shared with background jobs (the view, thumbnail and monitor
@@ -294,8 +295,6 @@ type RawMetadata = Result<Option<(String, String)>, String>;
 pub struct Collection {
     pub root: PathBuf,
     pub db: PathBuf,
-    /// CLIP options of this collection's scans.
-    clip: crate::pipeline::clip::ClipOptions,
     pub fallback_db: bool,
     /// Every current image, in path order (as the store returns them).
     pub rows: Rows,
@@ -328,9 +327,6 @@ pub struct Collection {
     /// Every decision batch sent, until rows read after it are shown (re-applied to rows
     /// read before it was committed).
     flag_log: Vec<(u64, Vec<(i64, Flag)>)>,
-    /// The raw metadata of the inspected image (id, pretty JSON, warnings), when loaded.
-    raw: Option<(i64, RawMetadata)>,
-    raw_requested: Option<i64>,
     /// Rows received at least once.
     pub loaded: bool,
     /// Bumped whenever rows or their decisions change (live views recompute).
@@ -344,29 +340,20 @@ pub struct Collection {
     unconfirmed: Vec<(u64, Vec<(i64, Flag)>)>,
     reload_in_flight: bool,
     last_reload: Instant,
-    pub scan: Option<ScanJob>,
-    pub last_scan: Option<Result<ScanSummary, String>>,
-    thumbs: ThumbService,
-    pub textures: TextureCache,
-    full: FullLoader,
-    full_tex: HashMap<i64, (egui::TextureHandle, bool)>,
-    full_failed: HashMap<i64, String>,
-    full_requested: Option<i64>,
     pub zoom: ZoomPan,
     pub compare_ids: Vec<i64>,
     pub compare_focus: usize,
-    hist_cache: HashMap<String, Option<(f64, f64, Vec<u32>)>>,
-    hist_requested: HashSet<String>,
-    pub export_job: Option<ExportJob>,
-    pub last_export: Option<Result<ExportReport, String>>,
     /// Grid scroll offset and viewport height of the last frame.
     grid_scroll: (f32, f32),
     scroll_to_cursor: bool,
-    pregenerated: bool,
     /// Columns of the grid in the last frame (arrow up/down move by a row).
     grid_cols: usize,
     /// Human-evaluation state: study, session, trial, statistics.
     pub label: labeling::Labeling,
+    /// What was loaded on demand and is kept: thumbnails, full images, histograms, raw metadata.
+    pub caches: Caches,
+    /// The scan and export jobs and their last results.
+    pub jobs: Jobs,
 }
 
 impl Collection {
@@ -397,7 +384,6 @@ impl Collection {
         let scan = scan.then(|| ScanJob::start(opts, out.clone()));
         Self {
             root,
-            clip,
             db: db_path,
             fallback_db: fallback,
             rows: Rows::default(),
@@ -418,8 +404,6 @@ impl Collection {
             status_counts: [0; 4],
             tools: Vec::new(),
             flag_log: Vec::new(),
-            raw: None,
-            raw_requested: None,
             loaded: false,
             rows_generation: 0,
             sel: Selection::default(),
@@ -430,26 +414,15 @@ impl Collection {
             unconfirmed: Vec::new(),
             reload_in_flight: true,
             last_reload: Instant::now(),
-            scan,
-            last_scan: None,
-            thumbs: ThumbService::start(thumbs_dir, workers, ctx.clone()),
-            textures: TextureCache::default(),
-            full: FullLoader::start(out.clone()),
-            full_tex: HashMap::new(),
-            full_failed: HashMap::new(),
-            full_requested: None,
             zoom: ZoomPan::default(),
             compare_ids: Vec::new(),
             compare_focus: 0,
-            hist_cache: HashMap::new(),
-            hist_requested: HashSet::new(),
-            export_job: None,
-            last_export: None,
             grid_scroll: (0.0, 0.0),
             scroll_to_cursor: false,
-            pregenerated: false,
             grid_cols: 1,
             label: labeling::Labeling::new(out),
+            caches: Caches::start(thumbs_dir, workers, ctx, out),
+            jobs: Jobs::new(clip, scan),
         }
     }
 
@@ -473,11 +446,11 @@ impl Collection {
 
     /// Whether every thumbnail has been generated (the background pass has run and is done).
     pub fn thumbs_settled(&self) -> bool {
-        self.pregenerated && self.thumbs.backlog() == 0 && !self.thumbs.busy()
+        self.caches.thumbs_settled()
     }
 
     pub fn scanning(&self) -> bool {
-        self.scan.is_some()
+        self.jobs.scanning()
     }
 
     /// Nothing in flight: rows loaded, view computed, scan finished, decisions committed,
@@ -485,11 +458,10 @@ impl Collection {
     pub fn idle(&self) -> bool {
         self.loaded
             && self.view_settled()
-            && self.scan.is_none()
+            && !self.jobs.busy()
             && self.unconfirmed.is_empty()
             && !self.reload_in_flight
-            && !self.thumbs.busy()
-            && self.export_job.is_none()
+            && !self.caches.thumbs.busy()
     }
 
     /// Whether the view on screen is the one for the current rows, filters and sort.
@@ -527,8 +499,7 @@ impl Collection {
         self.index = index;
         self.loaded = true;
         self.rows_generation += 1;
-        self.hist_cache.clear();
-        self.hist_requested.clear();
+        self.caches.clear_histograms();
         !self.flag_log.is_empty()
     }
 
@@ -597,15 +568,15 @@ impl Collection {
     /// Histogram of a column over all rows (cached until the rows change; computed off the
     /// UI thread for large collections, `Computing` meanwhile).
     pub fn histogram(&mut self, key: &str) -> HistState {
-        if let Some(h) = self.hist_cache.get(key) {
+        if let Some(h) = self.caches.hist_cache.get(key) {
             return HistState::Ready(h.clone());
         }
         if self.rows.len() <= self.inline_view_rows {
             let h = model::histogram(&self.rows[..], key, 40);
-            self.hist_cache.insert(key.to_string(), h.clone());
+            self.caches.hist_cache.insert(key.to_string(), h.clone());
             return HistState::Ready(h);
         }
-        if self.hist_requested.insert(key.to_string()) {
+        if self.caches.hist_requested.insert(key.to_string()) {
             let out = self.out.clone();
             jobs::histogram(
                 self.rows.clone(),
@@ -620,11 +591,11 @@ impl Collection {
 
     /// The raw metadata of `id` for the inspector: `None` while it loads (requested once).
     pub fn raw_metadata(&mut self, id: i64) -> Option<&Result<Option<(String, String)>, String>> {
-        if self.raw.as_ref().is_some_and(|(i, _)| *i == id) {
-            return self.raw.as_ref().map(|(_, r)| r);
+        if self.caches.raw.as_ref().is_some_and(|(i, _)| *i == id) {
+            return self.caches.raw.as_ref().map(|(_, r)| r);
         }
-        if self.raw_requested != Some(id) {
-            self.raw_requested = Some(id);
+        if self.caches.raw_requested != Some(id) {
+            self.caches.raw_requested = Some(id);
             self.db_worker.send(DbCmd::Raw(id));
         }
         None
@@ -677,28 +648,28 @@ impl Collection {
 
     /// Full-resolution texture of `id` (and whether it was downscaled), requesting the decode.
     pub fn full(&mut self, id: i64, max_side: usize) -> Option<(egui::TextureId, bool)> {
-        if let Some((t, scaled)) = self.full_tex.get(&id) {
+        if let Some((t, scaled)) = self.caches.full_tex.get(&id) {
             return Some((t.id(), *scaled));
         }
-        if !self.full_failed.contains_key(&id)
-            && self.full_requested != Some(id)
+        if !self.caches.full_failed.contains_key(&id)
+            && self.caches.full_requested != Some(id)
             && let Some(row) = self.row(id)
             && row.error.is_none()
         {
             let p = self.abs_path(row);
-            self.full.request(id, p, max_side);
-            self.full_requested = Some(id);
+            self.caches.full.request(id, p, max_side);
+            self.caches.full_requested = Some(id);
         }
         None
     }
 
     /// Whether the full-resolution texture of `id` is loaded.
     pub fn has_full(&self, id: i64) -> bool {
-        self.full_tex.contains_key(&id)
+        self.caches.has_full(id)
     }
 
     pub fn full_error(&self, id: i64) -> Option<&str> {
-        self.full_failed.get(&id).map(String::as_str)
+        self.caches.full_error(id)
     }
 
     fn thumb_req(&self, row: &ImageRow) -> ThumbReq {
@@ -847,7 +818,7 @@ impl App {
                 Event::View(r) => c.accept_view(*r),
                 Event::Hist(rows_id, key, h) => {
                     if c.rows_id.is_current(rows_id) {
-                        c.hist_cache.insert(key, h);
+                        c.caches.hist_cache.insert(key, h);
                     }
                 }
                 Event::Raw(id, r) => c.receive_raw(id, r),
@@ -913,7 +884,7 @@ impl App {
             Cmd::Open(_) => {}
             Cmd::Rescan => c.rescan(&self.out),
             Cmd::CancelScan => {
-                if let Some(s) = &c.scan {
+                if let Some(s) = &c.jobs.scan {
                     s.cancel.store(true, Ordering::Relaxed);
                 }
             }
@@ -1005,7 +976,7 @@ impl App {
                 c.scroll_to_cursor = true;
             }
             Cmd::CancelExport => {
-                if let Some(j) = &c.export_job {
+                if let Some(j) = &c.jobs.export_job {
                     j.cancel.store(true, Ordering::Relaxed);
                 }
             }
@@ -1124,7 +1095,7 @@ impl App {
         }
         self.keyboard(&ctx);
         if let Some(c) = self.coll.as_mut() {
-            c.textures.next_frame();
+            c.caches.textures.next_frame();
             c.refresh_view(&self.settings.filters, &self.settings.sort);
         }
         panels::top_bar(self, ui);

@@ -426,10 +426,10 @@ fn hover_tooltip(
     let Some(row) = c.row(id).cloned() else {
         return;
     };
-    let tex = c.textures.get_sized(id);
+    let tex = c.caches.textures.get_sized(id);
     if tex.is_none() && row.error.is_none() {
         let req = c.thumb_req(&row);
-        c.thumbs.want(vec![req]);
+        c.caches.thumbs.want(vec![req]);
     }
     egui::Tooltip::always_open(
         ui.ctx().clone(),

@@ -110,7 +110,15 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
                     let Some(&ri) = c.view.get(p) else { break };
                     let row = &c.rows[ri];
                     let selected = c.sel.selected.contains(&row.id);
-                    grid_cell(ui, row, &mut c.textures, selected, cursor, g, &mut cmds);
+                    grid_cell(
+                        ui,
+                        row,
+                        &mut c.caches.textures,
+                        selected,
+                        cursor,
+                        g,
+                        &mut cmds,
+                    );
                 }
             });
         }
@@ -350,12 +358,14 @@ fn request_thumbnails(c: &mut super::Collection, first: usize, last: usize, cols
     let reqs: Vec<_> = order
         .into_iter()
         .filter_map(|p| c.view.get(p).map(|&i| &c.rows[i]))
-        .filter(|r| r.error.is_none() && !c.textures.contains(r.id))
+        .filter(|r| r.error.is_none() && !c.caches.textures.contains(r.id))
         .map(|r| c.thumb_req(r))
         .collect();
-    c.thumbs.want(reqs);
+    c.caches.thumbs.want(reqs);
     // Texture budget: what the screen holds plus its margins, at least 256.
-    c.textures.evict((3 * (last - first + 2 * cols)).max(256));
+    c.caches
+        .textures
+        .evict((3 * (last - first + 2 * cols)).max(256));
 }
 
 pub fn truncate(s: &str, n: usize) -> String {
@@ -387,7 +397,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
         row.width.unwrap_or(1).max(1) as f32,
         row.height.unwrap_or(1).max(1) as f32,
     );
-    let tex = full.map(|(t, _)| t).or_else(|| c.textures.get(id));
+    let tex = full.map(|(t, _)| t).or_else(|| c.caches.textures.get(id));
     let resp = zoom::show(
         ui,
         rect,

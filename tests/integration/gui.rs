@@ -92,7 +92,10 @@ fn workbench_culls_the_demo_through_the_ui() {
         let c = h.state().coll.as_ref().unwrap();
         assert_eq!(c.rows.len(), 31);
         assert_eq!(c.view.len(), 31);
-        assert!(c.textures.len() >= 9, "visible thumbnails were loaded");
+        assert!(
+            c.caches.textures.len() >= 9,
+            "visible thumbnails were loaded"
+        );
         // Unreadable files are listed, with their reason, and get no thumbnail.
         assert!(c.rows.iter().filter(|r| r.error.is_some()).count() >= 2);
     }
