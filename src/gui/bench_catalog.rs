@@ -169,7 +169,7 @@ pub fn run(dir: &Path, rows: usize, frames: usize) -> anyhow::Result<Json> {
     for (name, change) in changes {
         change(&mut d.app);
         if let Some(c) = d.app.coll.as_mut() {
-            c.view_dirty = true;
+            c.view.dirty = true;
         }
         let (times, at) = d.run_until(frames, 60.0, |_| Vec::new(), settled);
         let c = d.app.coll.as_ref();
@@ -177,8 +177,8 @@ pub fn run(dir: &Path, rows: usize, frames: usize) -> anyhow::Result<Json> {
             name.into(),
             json!({
                 "view_s": at,
-                "computed_s": c.map(|c| c.view_seconds),
-                "shown": c.map(|c| c.view.len()),
+                "computed_s": c.map(|c| c.view.seconds),
+                "shown": c.map(|c| c.view.order.len()),
                 "frames": stats(times),
             }),
         );

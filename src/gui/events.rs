@@ -68,8 +68,8 @@ impl Collection {
             Ok((img, scaled)) => {
                 // Keep a few full images (compare shows up to four).
                 if self.caches.full_tex.len() >= 6 {
-                    let keep: Vec<i64> = self.compare_ids.clone();
-                    let cursor = self.sel.cursor;
+                    let keep: Vec<i64> = self.grid.compare_ids.clone();
+                    let cursor = self.grid.sel.cursor;
                     self.caches
                         .full_tex
                         .retain(|k, _| keep.contains(k) || Some(*k) == cursor);

@@ -322,7 +322,7 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
     refill_gold(c);
     next_trial(c);
     c.label.tab = Tab::Trial;
-    c.zoom = super::ZoomPan::default();
+    c.grid.zoom = super::ZoomPan::default();
     Ok(())
 }
 
@@ -410,7 +410,7 @@ fn next_trial(c: &mut Collection) {
     s.next_trial(|id| l.gold_tex.contains_key(&id));
     if s.trial.is_some() {
         // Full-resolution textures of the trial's images are kept (see `Event::Full`).
-        c.compare_ids = s.shown_ids();
+        c.grid.compare_ids = s.shown_ids();
     }
 }
 
@@ -521,7 +521,7 @@ pub fn keyboard(app: &mut App, ctx: &egui::Context) {
     });
     if toggle_zoom {
         let ppp = ctx.pixels_per_point();
-        c.zoom.toggle_actual(ppp);
+        c.grid.zoom.toggle_actual(ppp);
     }
     for a in answers {
         match (protocol, a) {
@@ -816,7 +816,7 @@ fn shown_ui(
         egui::Id::unique(("label-zoom", salt)),
         tex,
         img,
-        &mut c.zoom,
+        &mut c.grid.zoom,
     );
     ready
 }

@@ -162,12 +162,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::ScanOptions;
 use crate::store::{ImageRow, NewDecision, Store};
-use collection::{Caches, Jobs};
-use jobs::{
-    DbCmd, DbWorker, Event, ExportRequest, Outbox, ScanJob, ViewReq, ViewResult, ViewWorker,
-};
+use collection::{Caches, Grid, Jobs, ViewState};
+use jobs::{DbCmd, DbWorker, Event, ExportRequest, Outbox, ScanJob, ViewReq, ViewResult};
 use latest::Latest;
-use model::{ClickMode, Filters, Flag, History, Selection, Sort};
+use model::{ClickMode, Filters, Flag, Selection, Sort};
 use thumbs::ThumbReq;
 pub use zoom::ZoomPan;
 
@@ -305,25 +303,7 @@ pub struct Collection {
     /// Rows read by a reload, installed together with their view (large collections), and
     /// the decision sequence number they were read at.
     pending_rows: Option<PendingRows>,
-    /// Row indices shown, in order.
-    pub view: Vec<usize>,
-    pub view_ids: Vec<i64>,
-    /// Position of each row in `view` (`u32::MAX` when hidden).
-    view_pos: Vec<u32>,
-    pub view_error: Option<String>,
-    view_dirty: bool,
-    views: ViewWorker,
     out: Outbox,
-    /// The newest view requested, and whether it is still being computed.
-    view_gen: Latest,
-    view_in_flight: bool,
-    /// Seconds the last view took to compute (filters and sort; the benchmark reads it).
-    pub view_seconds: f64,
-    /// Collections up to this many rows compute their view inline ([`INLINE_VIEW_ROWS`]).
-    pub inline_view_rows: usize,
-    /// Rows per status (order of `model::STATUSES`) and the tools, for the filter bar.
-    pub status_counts: [usize; 4],
-    pub tools: Vec<String>,
     /// Every decision batch sent, until rows read after it are shown (re-applied to rows
     /// read before it was committed).
     flag_log: Vec<(u64, Vec<(i64, Flag)>)>,
@@ -331,8 +311,6 @@ pub struct Collection {
     pub loaded: bool,
     /// Bumped whenever rows or their decisions change (live views recompute).
     pub rows_generation: u64,
-    pub sel: Selection,
-    pub history: History,
     db_worker: DbWorker,
     /// Decision batches sent and confirmed (their flags are re-applied over stale reloads).
     sent_seq: u64,
@@ -340,16 +318,12 @@ pub struct Collection {
     unconfirmed: Vec<(u64, Vec<(i64, Flag)>)>,
     reload_in_flight: bool,
     last_reload: Instant,
-    pub zoom: ZoomPan,
-    pub compare_ids: Vec<i64>,
-    pub compare_focus: usize,
-    /// Grid scroll offset and viewport height of the last frame.
-    grid_scroll: (f32, f32),
-    scroll_to_cursor: bool,
-    /// Columns of the grid in the last frame (arrow up/down move by a row).
-    grid_cols: usize,
     /// Human-evaluation state: study, session, trial, statistics.
     pub label: labeling::Labeling,
+    /// The shown rows in order (filters and sort), the filter bar's counts, the view thread.
+    pub view: ViewState,
+    /// Selection, cursor, undo history, zoom, compared images, grid scroll and layout.
+    pub grid: Grid,
     /// What was loaded on demand and is kept: thumbnails, full images, histograms, raw metadata.
     pub caches: Caches,
     /// The scan and export jobs and their last results.
@@ -390,37 +364,19 @@ impl Collection {
             index: Arc::default(),
             rows_id: Latest::default(),
             pending_rows: None,
-            view: Vec::new(),
-            view_ids: Vec::new(),
-            view_pos: Vec::new(),
-            view_error: None,
-            view_dirty: true,
-            views: ViewWorker::start(out.clone()),
             out: out.clone(),
-            view_gen: Latest::default(),
-            view_in_flight: false,
-            view_seconds: 0.0,
-            inline_view_rows: INLINE_VIEW_ROWS,
-            status_counts: [0; 4],
-            tools: Vec::new(),
             flag_log: Vec::new(),
             loaded: false,
             rows_generation: 0,
-            sel: Selection::default(),
-            history: History::default(),
             db_worker,
             sent_seq: 0,
             done_seq: 0,
             unconfirmed: Vec::new(),
             reload_in_flight: true,
             last_reload: Instant::now(),
-            zoom: ZoomPan::default(),
-            compare_ids: Vec::new(),
-            compare_focus: 0,
-            grid_scroll: (0.0, 0.0),
-            scroll_to_cursor: false,
-            grid_cols: 1,
             label: labeling::Labeling::new(out),
+            view: ViewState::start(out),
+            grid: Grid::new(),
             caches: Caches::start(thumbs_dir, workers, ctx, out),
             jobs: Jobs::new(clip, scan),
         }
@@ -441,7 +397,7 @@ impl Collection {
 
     /// Vertical scroll offset of the grid (points) in the last frame.
     pub fn grid_offset(&self) -> f32 {
-        self.grid_scroll.0
+        self.grid.scroll.0
     }
 
     /// Whether every thumbnail has been generated (the background pass has run and is done).
@@ -466,7 +422,7 @@ impl Collection {
 
     /// Whether the view on screen is the one for the current rows, filters and sort.
     pub fn view_settled(&self) -> bool {
-        !self.view_dirty && !self.view_in_flight && self.pending_rows.is_none()
+        !self.view.dirty && !self.view.in_flight && self.pending_rows.is_none()
     }
 
     /// The row behind an id as a shared pointer (cheap to keep across a frame).
@@ -481,7 +437,7 @@ impl Collection {
             self.db_worker.send(DbCmd::Drop(old));
         }
         self.pending_rows = Some((rows, index, done_seq, rows_id));
-        self.view_dirty = true;
+        self.view.dirty = true;
     }
 
     /// Makes pending rows the shown ones, re-applying decisions sent after they were read
@@ -505,11 +461,11 @@ impl Collection {
 
     /// Starts (or, for small collections, computes) the view when something changed.
     fn refresh_view(&mut self, filters: &Filters, sort: &Sort) {
-        if !self.view_dirty {
+        if !self.view.dirty {
             return;
         }
-        self.view_dirty = false;
-        let generation = self.view_gen.next();
+        self.view.dirty = false;
+        let generation = self.view.generation.next();
         let (rows, rows_id) = match &self.pending_rows {
             Some((rows, _, _, id)) => (rows.clone(), *id),
             None => (self.rows.clone(), self.rows_id.current()),
@@ -521,47 +477,37 @@ impl Collection {
             filters: filters.clone(),
             sort: sort.clone(),
         };
-        if req.rows.len() <= self.inline_view_rows {
+        if req.rows.len() <= self.view.inline_rows {
             let r = jobs::compute_view(&req);
             drop(req);
             self.accept_view(r);
         } else {
-            self.view_in_flight = true;
-            self.views.send(req);
+            self.view.in_flight = true;
+            self.view.worker.send(req);
         }
     }
 
     /// Shows a computed view unless a newer one was requested since.
     fn accept_view(&mut self, r: ViewResult) {
-        if !self.view_gen.is_current(r.generation) {
+        if !self.view.generation.is_current(r.generation) {
             return;
         }
-        self.view_in_flight = false;
+        self.view.in_flight = false;
         if self.pending_rows.as_ref().is_some_and(|p| p.3 == r.rows_id) && self.install_rows() {
             // Decisions made while these rows were read: counts and status filters follow.
-            self.view_dirty = true;
+            self.view.dirty = true;
         }
         if !self.rows_id.is_current(r.rows_id) {
             return;
         }
-        self.view = r.view;
-        self.view_ids = r.view_ids;
-        self.view_pos = r.positions;
-        self.view_error = r.error;
-        self.status_counts = r.counts;
-        self.tools = r.tools;
-        self.view_seconds = r.seconds;
-        let (index, pos) = (&self.index, &self.view_pos);
-        self.sel.retain_with(
-            |id| {
-                index
-                    .get(&id)
-                    .is_some_and(|&i| pos.get(i).is_some_and(|&p| p != u32::MAX))
-            },
-            self.view_ids.first().copied(),
+        self.view.install(r);
+        let (index, view) = (&self.index, &self.view);
+        self.grid.sel.retain_with(
+            |id| index.get(&id).is_some_and(|&i| view.shows(i)),
+            self.view.ids.first().copied(),
         );
-        if self.sel.cursor.is_none() {
-            self.sel.cursor = self.view_ids.first().copied();
+        if self.grid.sel.cursor.is_none() {
+            self.grid.sel.cursor = self.view.ids.first().copied();
         }
     }
 
@@ -571,7 +517,7 @@ impl Collection {
         if let Some(h) = self.caches.hist_cache.get(key) {
             return HistState::Ready(h.clone());
         }
-        if self.rows.len() <= self.inline_view_rows {
+        if self.rows.len() <= self.view.inline_rows {
             let h = model::histogram(&self.rows[..], key, 40);
             self.caches.hist_cache.insert(key.to_string(), h.clone());
             return HistState::Ready(h);
@@ -611,8 +557,8 @@ impl Collection {
             if let Some(r) = self.row(*id) {
                 let before = model::status_index(model::status_of(r));
                 let after = model::status_index(f.status);
-                self.status_counts[before] = self.status_counts[before].saturating_sub(1);
-                self.status_counts[after] += 1;
+                self.view.status_counts[before] = self.view.status_counts[before].saturating_sub(1);
+                self.view.status_counts[after] += 1;
             }
         }
         model::apply_flags(
@@ -910,40 +856,40 @@ impl App {
                 }
             }
             Cmd::Click(id, mode) => {
-                c.sel.click(id, mode, &c.view_ids);
+                c.grid.sel.click(id, mode, &c.view.ids);
             }
             Cmd::Step(d, extend) => {
-                c.sel.step(d, &c.view_ids, extend);
-                c.scroll_to_cursor = true;
+                c.grid.sel.step(d, &c.view.ids, extend);
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::Home(extend) => {
-                c.sel.jump(0, &c.view_ids, extend);
-                c.scroll_to_cursor = true;
+                c.grid.sel.jump(0, &c.view.ids, extend);
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::End(extend) => {
-                c.sel.jump(usize::MAX, &c.view_ids, extend);
-                c.scroll_to_cursor = true;
+                c.grid.sel.jump(usize::MAX, &c.view.ids, extend);
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::ShowGrid => {
                 self.mode = ViewMode::Grid;
-                c.scroll_to_cursor = true;
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::ShowDetail(id) => {
-                if let Some(id) = id.or(c.sel.cursor) {
-                    c.sel.cursor = Some(id);
-                    c.zoom = ZoomPan::default();
+                if let Some(id) = id.or(c.grid.sel.cursor) {
+                    c.grid.sel.cursor = Some(id);
+                    c.grid.zoom = ZoomPan::default();
                     self.mode = ViewMode::Detail;
                 }
             }
             Cmd::ShowCompare => self.show_compare(),
             Cmd::FocusCompare(i) => {
-                if i < c.compare_ids.len() {
-                    c.compare_focus = i;
+                if i < c.grid.compare_ids.len() {
+                    c.grid.compare_focus = i;
                 }
             }
             Cmd::FilterDupGroup(g) => {
                 self.settings.filters.dup_group = Some(g);
-                c.view_dirty = true;
+                c.view.dirty = true;
             }
             Cmd::StartExport(req, scope) => self.start_export(req, scope),
             Cmd::ShowPareto => self.mode = ViewMode::Pareto,
@@ -952,7 +898,7 @@ impl App {
             Cmd::ShowMonitor => self.mode = ViewMode::Monitor,
             Cmd::ShowOnly(ids) => {
                 self.settings.filters.only_ids = Some(ids.into_iter().collect());
-                c.view_dirty = true;
+                c.view.dirty = true;
                 self.mode = ViewMode::Grid;
             }
             Cmd::Message(m, err) => self.message = Some((m, err)),
@@ -970,10 +916,10 @@ impl App {
                     statuses: [false, false, true, false],
                     ..Filters::default()
                 };
-                c.view_dirty = true;
+                c.view.dirty = true;
                 self.mode = ViewMode::Grid;
-                c.sel = Selection::default();
-                c.scroll_to_cursor = true;
+                c.grid.sel = Selection::default();
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::CancelExport => {
                 if let Some(j) = &c.jobs.export_job {
@@ -989,12 +935,12 @@ impl App {
 
     /// The focused image of compare.
     fn compare_focus(&self) -> usize {
-        self.coll.as_ref().map_or(0, |c| c.compare_focus)
+        self.coll.as_ref().map_or(0, |c| c.grid.compare_focus)
     }
 
     /// Columns of the grid at the current size (set by the grid view each frame).
     fn grid_columns(&self) -> usize {
-        self.coll.as_ref().map_or(1, |c| c.grid_cols.max(1))
+        self.coll.as_ref().map_or(1, |c| c.grid.cols.max(1))
     }
 
     fn take_screenshot_when_ready(&mut self, ctx: &egui::Context) {
@@ -1029,18 +975,19 @@ impl App {
 fn targets(c: &Collection, mode: ViewMode) -> (Vec<i64>, String) {
     let ids = match mode {
         ViewMode::Compare => c
+            .grid
             .compare_ids
-            .get(c.compare_focus)
+            .get(c.grid.compare_focus)
             .copied()
             .into_iter()
             .collect(),
-        ViewMode::Detail => c.sel.cursor.into_iter().collect(),
+        ViewMode::Detail => c.grid.sel.cursor.into_iter().collect(),
         ViewMode::Grid
         | ViewMode::Pareto
         | ViewMode::Policy
         | ViewMode::Scorers
         | ViewMode::Monitor
-        | ViewMode::Label => c.sel.targets(),
+        | ViewMode::Label => c.grid.sel.targets(),
     };
     let label = if ids.len() == 1 {
         c.row(ids[0]).map_or_else(String::new, |r| r.path.clone())
@@ -1064,7 +1011,7 @@ fn apply_change(c: &mut Collection, mut ch: model::Change) {
     };
     ch.label = format!("{what} {}", ch.label);
     c.write_flags(flags, None);
-    c.history.push(ch);
+    c.grid.history.push(ch);
 }
 
 impl eframe::App for App {
@@ -1149,7 +1096,7 @@ impl App {
         {
             // Re-filter and re-sort only when a flag can move or hide an image: never a
             // million-row pass per key press otherwise.
-            c.view_dirty = true;
+            c.view.dirty = true;
         }
         if let Some(c) = &self.coll
             && (!c.idle() || c.scanning())

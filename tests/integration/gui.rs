@@ -64,7 +64,7 @@ fn latest(db: &Path, path: &str) -> Option<(String, Option<i64>, String, Option<
 
 fn cursor_path(app: &App) -> String {
     let c = app.coll.as_ref().unwrap();
-    c.row(c.sel.cursor.unwrap()).unwrap().path.clone()
+    c.row(c.grid.sel.cursor.unwrap()).unwrap().path.clone()
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn workbench_culls_the_demo_through_the_ui() {
     {
         let c = h.state().coll.as_ref().unwrap();
         assert_eq!(c.rows.len(), 31);
-        assert_eq!(c.view.len(), 31);
+        assert_eq!(c.view.order.len(), 31);
         assert!(
             c.caches.textures.len() >= 9,
             "visible thumbnails were loaded"
@@ -125,7 +125,8 @@ fn workbench_culls_the_demo_through_the_ui() {
         assert!(app.settings.sort.descending);
         let c = app.coll.as_ref().unwrap();
         let vals: Vec<f64> = c
-            .view_ids
+            .view
+            .ids
             .iter()
             .filter_map(
                 |id| match c.row(*id).unwrap().signals.get("blur_laplacian_var") {
@@ -149,11 +150,11 @@ fn workbench_culls_the_demo_through_the_ui() {
     {
         let c = h.state().coll.as_ref().unwrap();
         assert!(
-            !c.view.is_empty() && c.view.len() < 31,
+            !c.view.order.is_empty() && c.view.order.len() < 31,
             "{} shown",
-            c.view.len()
+            c.view.order.len()
         );
-        for id in &c.view_ids {
+        for id in &c.view.ids {
             let r = c.row(*id).unwrap();
             let hay = format!(
                 "{} {} {}",
@@ -171,7 +172,7 @@ fn workbench_culls_the_demo_through_the_ui() {
     h.run_steps(2);
     h.get_by_label("seed_2001.jpg").click();
     h.run_steps(2);
-    assert_eq!(h.state().coll.as_ref().unwrap().view.len(), 31);
+    assert_eq!(h.state().coll.as_ref().unwrap().view.order.len(), 31);
     assert_eq!(cursor_path(h.state()), "coffee_cup/seed_2001.jpg");
 
     // Cull with the keyboard: P picks, → moves, X rejects, 4 rates.
@@ -224,14 +225,14 @@ fn workbench_culls_the_demo_through_the_ui() {
     h.key_press(Key::Space);
     h.run_steps(2);
     assert_eq!(h.state().mode, ViewMode::Detail);
-    let cur = h.state().coll.as_ref().unwrap().sel.cursor.unwrap();
+    let cur = h.state().coll.as_ref().unwrap().grid.sel.cursor.unwrap();
     wait(&mut h, "the full-resolution image", |a| {
         a.coll.as_ref().unwrap().has_full(cur)
     });
     h.get_by_label("Copy prompt");
     h.get_by_label("100%").click();
     h.run_steps(2);
-    assert!(h.state().coll.as_ref().unwrap().zoom.zoom.is_some());
+    assert!(h.state().coll.as_ref().unwrap().grid.zoom.zoom.is_some());
     h.key_press(Key::Escape);
     h.run_steps(2);
     assert_eq!(h.state().mode, ViewMode::Grid);
@@ -242,7 +243,7 @@ fn workbench_culls_the_demo_through_the_ui() {
     search.focus();
     search.type_text("coffee_cup");
     h.run_steps(3);
-    assert_eq!(h.state().coll.as_ref().unwrap().view.len(), 6);
+    assert_eq!(h.state().coll.as_ref().unwrap().view.order.len(), 6);
     h.get_by_label("seed_2003.jpg").click();
     h.run_steps(1);
     h.get_by_label("seed_2004.jpg")
@@ -251,7 +252,7 @@ fn workbench_culls_the_demo_through_the_ui() {
     h.key_press(Key::C);
     h.run_steps(3);
     assert_eq!(h.state().mode, ViewMode::Compare);
-    assert_eq!(h.state().coll.as_ref().unwrap().compare_ids.len(), 2);
+    assert_eq!(h.state().coll.as_ref().unwrap().grid.compare_ids.len(), 2);
     h.get_all_by_label("Pick").nth(1).unwrap().click();
     h.run_steps(3);
     wait(&mut h, "the compare pick", idle);
@@ -384,7 +385,7 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     assert!(!expected.is_empty() && expected.len() < 29);
     h.get_by_label("Select front").click();
     h.run_steps(2);
-    assert_eq!(h.state().coll.as_ref().unwrap().sel.selected, expected);
+    assert_eq!(h.state().coll.as_ref().unwrap().grid.sel.selected, expected);
     h.get_by_label("Show selection in grid").click();
     h.run_steps(3);
     {
@@ -394,7 +395,8 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
             .coll
             .as_ref()
             .unwrap()
-            .view_ids
+            .view
+            .ids
             .iter()
             .copied()
             .collect();
@@ -404,7 +406,7 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     h.key_press(Key::Home);
     h.key_press(Key::X);
     h.run_steps(2);
-    let human_id = h.state().coll.as_ref().unwrap().sel.cursor.unwrap();
+    let human_id = h.state().coll.as_ref().unwrap().grid.sel.cursor.unwrap();
 
     // Policy editor (View → Selection policy) with the shipped example.
     h.get_by_label("View").click();
@@ -488,9 +490,10 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     let app = h.state();
     assert_eq!(app.mode, ViewMode::Grid);
     let c = app.coll.as_ref().unwrap();
-    assert_eq!(c.view.len(), in_review);
+    assert_eq!(c.view.order.len(), in_review);
     assert!(
-        c.view_ids
+        c.view
+            .ids
             .iter()
             .all(|id| c.row(*id).unwrap().status_str() == Some("review"))
     );

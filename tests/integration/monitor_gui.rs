@@ -137,7 +137,7 @@ fn monitor_dashboard_flags_the_degraded_batch() {
     h.run_steps(2);
     let (path, policy_status) = {
         let c = h.state().coll.as_ref().unwrap();
-        let row = c.row(c.sel.cursor.unwrap()).unwrap();
+        let row = c.row(c.grid.sel.cursor.unwrap()).unwrap();
         assert!(
             row.decision_source
                 .as_deref()

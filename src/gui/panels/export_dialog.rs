@@ -42,8 +42,8 @@ pub fn export_dialog(app: &mut App, ctx: &egui::Context) {
             .iter()
             .filter(|r| model::status_of(r) == crate::domain::Status::Accepted && r.error.is_none())
             .count(),
-        c.sel.targets().len(),
-        c.view.len(),
+        c.grid.sel.targets().len(),
+        c.view.order.len(),
     ];
     let mut open = true;
     let mut start = None;
