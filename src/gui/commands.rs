@@ -66,6 +66,7 @@ impl Collection {
     fn export_rows(&self, scope: ExportScope) -> Vec<ImageRow> {
         let rows: Vec<ImageRow> = match scope {
             ExportScope::Accepted => self
+                .catalogue
                 .rows
                 .iter()
                 .filter(|r| model::status_of(r) == crate::domain::Status::Accepted)
@@ -82,7 +83,7 @@ impl Collection {
                 .view
                 .order
                 .iter()
-                .map(|&i| ImageRow::clone(&self.rows[i]))
+                .map(|&i| ImageRow::clone(&self.catalogue.rows[i]))
                 .collect(),
         };
         let mut rows: Vec<ImageRow> = rows.into_iter().filter(|r| r.error.is_none()).collect();

@@ -31,16 +31,7 @@ impl Collection {
     /// Decision batch `seq` committed with `n` rows (0: it failed, so reload what the store
     /// holds).
     pub(super) fn batch_written(&mut self, seq: u64, n: usize) {
-        self.done_seq = self.done_seq.max(seq);
-        self.unconfirmed.retain(|(s, _)| *s > seq);
-        if !self.reload_in_flight && self.pending_rows.is_none() {
-            // Every later read sees this batch.
-            self.flag_log.retain(|(s, _)| *s > seq);
-        }
-        if n == 0 {
-            // Show what the store really holds.
-            self.reload();
-        }
+        self.catalogue.batch_written(seq, n);
     }
 
     /// A scan finished: keep its summary and reload; returns the message when it failed.
@@ -48,7 +39,7 @@ impl Collection {
         self.jobs.scan = None;
         let message = r.as_ref().err().map(|e| format!("scan failed: {e}"));
         self.jobs.last_scan = Some(r.map(|s| *s));
-        self.reload_in_flight = false;
+        self.catalogue.reload_in_flight = false;
         self.reload();
         self.caches.pregenerated = false;
         message
@@ -117,18 +108,20 @@ impl Collection {
             }
         }
         // While scanning, show new rows as they are committed.
-        if self.jobs.scan.is_some() && self.last_reload.elapsed() > Duration::from_millis(1500) {
+        if self.jobs.scan.is_some()
+            && self.catalogue.last_reload.elapsed() > Duration::from_millis(1500)
+        {
             self.reload();
         }
         if self.jobs.scan.is_none()
-            && self.loaded
+            && self.catalogue.loaded
             && !self.caches.pregenerated
-            && !self.reload_in_flight
+            && !self.catalogue.reload_in_flight
         {
             // The thumbnail workers walk the rows themselves (no list of a million paths).
             self.caches
                 .thumbs
-                .pregenerate(&self.rows, self.root.clone());
+                .pregenerate(&self.catalogue.rows, self.root.clone());
             self.caches.pregenerated = true;
         }
     }

@@ -155,16 +155,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::ScanOptions;
 use crate::store::{ImageRow, NewDecision, Store};
-use collection::{Caches, Grid, Jobs, ViewState};
-use jobs::{DbCmd, DbWorker, Event, ExportRequest, Outbox, ScanJob, ViewReq, ViewResult};
-use latest::Latest;
+use collection::{Caches, Catalogue, Grid, Jobs, ViewState};
+use jobs::{DbCmd, Event, ExportRequest, Outbox, ScanJob, ViewReq, ViewResult};
 use model::{ClickMode, Filters, Flag, Selection, Sort};
 use thumbs::ThumbReq;
 pub use zoom::ZoomPan;
@@ -289,35 +288,17 @@ type PendingRows = (Rows, Arc<HashMap<i64, usize>>, u64, u64);
 /// The raw metadata of one image (pretty JSON, warnings), or why it could not be read.
 type RawMetadata = Result<Option<(String, String)>, String>;
 
-/// An open collection and all its view state.
+/// An open collection: its folder and database, and its parts (`collection/`), one job each.
 pub struct Collection {
+    /// The collection's folder, its database, and whether that is the per-user fallback for
+    /// a read-only collection.
     pub root: PathBuf,
     pub db: PathBuf,
     pub fallback_db: bool,
-    /// Every current image, in path order (as the store returns them).
-    pub rows: Rows,
-    pub index: Arc<HashMap<i64, usize>>,
-    /// Bumped when `rows` is replaced by a reload (not by flags): views name the rows they
-    /// were computed on.
-    rows_id: Latest,
-    /// Rows read by a reload, installed together with their view (large collections), and
-    /// the decision sequence number they were read at.
-    pending_rows: Option<PendingRows>,
+    /// Where background jobs report (drained at the start of each frame).
     out: Outbox,
-    /// Every decision batch sent, until rows read after it are shown (re-applied to rows
-    /// read before it was committed).
-    flag_log: Vec<(u64, Vec<(i64, Flag)>)>,
-    /// Rows received at least once.
-    pub loaded: bool,
-    /// Bumped whenever rows or their decisions change (live views recompute).
-    pub rows_generation: u64,
-    db_worker: DbWorker,
-    /// Decision batches sent and confirmed (their flags are re-applied over stale reloads).
-    sent_seq: u64,
-    done_seq: u64,
-    unconfirmed: Vec<(u64, Vec<(i64, Flag)>)>,
-    reload_in_flight: bool,
-    last_reload: Instant,
+    /// The rows, their index and versions, reloads and decision batches (database worker).
+    pub catalogue: Catalogue,
     /// Human-evaluation state: study, session, trial, statistics.
     pub label: labeling::Labeling,
     /// The shown rows in order (filters and sort), the filter bar's counts, the view thread.
@@ -349,31 +330,15 @@ impl Collection {
             .join("thumbs");
         opts.thumbnails = Some(thumbs_dir.clone());
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-        let db_worker = DbWorker::start(db_path.clone(), out.clone());
-        // Show what is already catalogued at once, then bring it up to date.
-        if db_path.exists() {
-            db_worker.send(DbCmd::Reload);
-        }
+        let catalogue = Catalogue::start(&db_path, out);
         let clip = opts.clip.clone();
         let scan = scan.then(|| ScanJob::start(opts, out.clone()));
         Self {
             root,
             db: db_path,
             fallback_db: fallback,
-            rows: Rows::default(),
-            index: Arc::default(),
-            rows_id: Latest::default(),
-            pending_rows: None,
             out: out.clone(),
-            flag_log: Vec::new(),
-            loaded: false,
-            rows_generation: 0,
-            db_worker,
-            sent_seq: 0,
-            done_seq: 0,
-            unconfirmed: Vec::new(),
-            reload_in_flight: true,
-            last_reload: Instant::now(),
+            catalogue,
             label: labeling::Labeling::new(out),
             view: ViewState::start(out),
             grid: Grid::new(),
@@ -383,7 +348,7 @@ impl Collection {
     }
 
     pub fn row(&self, id: i64) -> Option<&ImageRow> {
-        self.index.get(&id).map(|&i| self.rows[i].as_ref())
+        self.catalogue.row(id)
     }
 
     pub fn abs_path(&self, row: &ImageRow) -> PathBuf {
@@ -392,7 +357,7 @@ impl Collection {
 
     /// Decision batches not yet confirmed by the database worker.
     pub fn pending_writes(&self) -> usize {
-        self.unconfirmed.len()
+        self.catalogue.unconfirmed.len()
     }
 
     /// Vertical scroll offset of the grid (points) in the last frame.
@@ -412,51 +377,38 @@ impl Collection {
     /// Nothing in flight: rows loaded, view computed, scan finished, decisions committed,
     /// visible thumbnails loaded, no export running.
     pub fn idle(&self) -> bool {
-        self.loaded
+        self.catalogue.loaded
             && self.view_settled()
             && !self.jobs.busy()
-            && self.unconfirmed.is_empty()
-            && !self.reload_in_flight
+            && self.catalogue.unconfirmed.is_empty()
+            && !self.catalogue.reload_in_flight
             && !self.caches.thumbs.busy()
     }
 
     /// Whether the view on screen is the one for the current rows, filters and sort.
     pub fn view_settled(&self) -> bool {
-        !self.view.dirty && !self.view.in_flight && self.pending_rows.is_none()
+        !self.view.dirty && !self.view.in_flight && self.catalogue.pending_rows.is_none()
     }
 
     /// The row behind an id as a shared pointer (cheap to keep across a frame).
     pub fn row_arc(&self, id: i64) -> Option<Arc<ImageRow>> {
-        self.index.get(&id).map(|&i| self.rows[i].clone())
+        self.catalogue.row_arc(id)
     }
 
     /// Rows from a reload: shown at once when small, else together with their view.
     fn set_rows(&mut self, rows: Rows, index: Arc<HashMap<i64, usize>>, done_seq: u64) {
-        let rows_id = self.rows_id.next();
-        if let Some((old, ..)) = self.pending_rows.take() {
-            self.db_worker.send(DbCmd::Drop(old));
-        }
-        self.pending_rows = Some((rows, index, done_seq, rows_id));
+        self.catalogue.set_pending(rows, index, done_seq);
         self.view.dirty = true;
     }
 
     /// Makes pending rows the shown ones, re-applying decisions sent after they were read
     /// (so the grid never flickers back); whether any were re-applied.
     fn install_rows(&mut self) -> bool {
-        let Some((mut rows, index, done_seq, _)) = self.pending_rows.take() else {
+        let Some(reapplied) = self.catalogue.install_pending() else {
             return false;
         };
-        self.flag_log.retain(|(seq, _)| *seq > done_seq);
-        for (_, flags) in &self.flag_log {
-            model::apply_flags(Arc::make_mut(&mut rows).as_mut_slice(), &index, flags);
-        }
-        let old = std::mem::replace(&mut self.rows, rows);
-        self.db_worker.send(DbCmd::Drop(old));
-        self.index = index;
-        self.loaded = true;
-        self.rows_generation += 1;
         self.caches.clear_histograms();
-        !self.flag_log.is_empty()
+        reapplied
     }
 
     /// Starts (or, for small collections, computes) the view when something changed.
@@ -466,9 +418,12 @@ impl Collection {
         }
         self.view.dirty = false;
         let generation = self.view.generation.next();
-        let (rows, rows_id) = match &self.pending_rows {
+        let (rows, rows_id) = match &self.catalogue.pending_rows {
             Some((rows, _, _, id)) => (rows.clone(), *id),
-            None => (self.rows.clone(), self.rows_id.current()),
+            None => (
+                self.catalogue.rows.clone(),
+                self.catalogue.rows_id.current(),
+            ),
         };
         let req = ViewReq {
             generation,
@@ -493,15 +448,21 @@ impl Collection {
             return;
         }
         self.view.in_flight = false;
-        if self.pending_rows.as_ref().is_some_and(|p| p.3 == r.rows_id) && self.install_rows() {
+        if self
+            .catalogue
+            .pending_rows
+            .as_ref()
+            .is_some_and(|p| p.3 == r.rows_id)
+            && self.install_rows()
+        {
             // Decisions made while these rows were read: counts and status filters follow.
             self.view.dirty = true;
         }
-        if !self.rows_id.is_current(r.rows_id) {
+        if !self.catalogue.rows_id.is_current(r.rows_id) {
             return;
         }
         self.view.install(r);
-        let (index, view) = (&self.index, &self.view);
+        let (index, view) = (&self.catalogue.index, &self.view);
         self.grid.sel.retain_with(
             |id| index.get(&id).is_some_and(|&i| view.shows(i)),
             self.view.ids.first().copied(),
@@ -517,16 +478,16 @@ impl Collection {
         if let Some(h) = self.caches.hist_cache.get(key) {
             return HistState::Ready(h.clone());
         }
-        if self.rows.len() <= self.view.inline_rows {
-            let h = model::histogram(&self.rows[..], key, 40);
+        if self.catalogue.rows.len() <= self.view.inline_rows {
+            let h = model::histogram(&self.catalogue.rows[..], key, 40);
             self.caches.hist_cache.insert(key.to_string(), h.clone());
             return HistState::Ready(h);
         }
         if self.caches.hist_requested.insert(key.to_string()) {
             let out = self.out.clone();
             jobs::histogram(
-                self.rows.clone(),
-                self.rows_id.current(),
+                self.catalogue.rows.clone(),
+                self.catalogue.rows_id.current(),
                 key.to_string(),
                 40,
                 out,
@@ -542,7 +503,7 @@ impl Collection {
         }
         if self.caches.raw_requested != Some(id) {
             self.caches.raw_requested = Some(id);
-            self.db_worker.send(DbCmd::Raw(id));
+            self.catalogue.db_worker.send(DbCmd::Raw(id));
         }
         None
     }
@@ -562,11 +523,11 @@ impl Collection {
             }
         }
         model::apply_flags(
-            Arc::make_mut(&mut self.rows).as_mut_slice(),
-            &self.index,
+            Arc::make_mut(&mut self.catalogue.rows).as_mut_slice(),
+            &self.catalogue.index,
             &flags,
         );
-        self.rows_generation += 1;
+        self.catalogue.rows_generation += 1;
         let rows = flags
             .iter()
             .map(|(id, f)| NewDecision {
@@ -578,18 +539,21 @@ impl Collection {
                 detail: None,
             })
             .collect();
-        self.sent_seq += 1;
-        self.flag_log.push((self.sent_seq, flags.clone()));
-        self.unconfirmed.push((self.sent_seq, flags));
-        self.db_worker.send(DbCmd::Decide(self.sent_seq, rows));
+        self.catalogue.sent_seq += 1;
+        self.catalogue
+            .flag_log
+            .push((self.catalogue.sent_seq, flags.clone()));
+        self.catalogue
+            .unconfirmed
+            .push((self.catalogue.sent_seq, flags));
+        self.catalogue
+            .db_worker
+            .send(DbCmd::Decide(self.catalogue.sent_seq, rows));
     }
 
+    /// Asks the database worker for the rows, unless a reload is in flight.
     fn reload(&mut self) {
-        if !self.reload_in_flight {
-            self.reload_in_flight = true;
-            self.last_reload = Instant::now();
-            self.db_worker.send(DbCmd::Reload);
-        }
+        self.catalogue.reload();
     }
 
     /// Full-resolution texture of `id` (and whether it was downscaled), requesting the decode.
@@ -758,12 +722,12 @@ impl App {
             };
             match ev {
                 Event::Rows(rows, index, done) => {
-                    c.reload_in_flight = false;
+                    c.catalogue.reload_in_flight = false;
                     c.set_rows(rows, index, done);
                 }
                 Event::View(r) => c.accept_view(*r),
                 Event::Hist(rows_id, key, h) => {
-                    if c.rows_id.is_current(rows_id) {
+                    if c.catalogue.rows_id.is_current(rows_id) {
                         c.caches.hist_cache.insert(key, h);
                     }
                 }
@@ -836,13 +800,27 @@ impl App {
             }
             Cmd::SetStatus(status) => {
                 let (ids, label) = targets(c, self.mode);
-                let ch = model::make_change(&c.rows, &c.index, &ids, Some(status), None, &label);
+                let ch = model::make_change(
+                    &c.catalogue.rows,
+                    &c.catalogue.index,
+                    &ids,
+                    Some(status),
+                    None,
+                    &label,
+                );
                 apply_change(c, ch);
                 // Lightroom's auto-advance is off by default; keep the cursor.
             }
             Cmd::SetRating(r) => {
                 let (ids, label) = targets(c, self.mode);
-                let ch = model::make_change(&c.rows, &c.index, &ids, None, Some(r), &label);
+                let ch = model::make_change(
+                    &c.catalogue.rows,
+                    &c.catalogue.index,
+                    &ids,
+                    None,
+                    Some(r),
+                    &label,
+                );
                 apply_change(c, ch);
             }
             Cmd::Undo => {
@@ -903,7 +881,7 @@ impl App {
             }
             Cmd::Message(m, err) => self.message = Some((m, err)),
             Cmd::ApplyPolicy(p, plan) => {
-                c.db_worker.send(DbCmd::ApplyPolicy {
+                c.catalogue.db_worker.send(DbCmd::ApplyPolicy {
                     name: p.policy.name.clone(),
                     hash: p.hash.clone(),
                     text: p.text.clone(),

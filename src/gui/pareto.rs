@@ -91,7 +91,7 @@ pub fn scatter_points(app: &App) -> Vec<(i64, f64, f64)> {
         .order
         .iter()
         .filter_map(|&i| {
-            let r = &c.rows[i];
+            let r = &c.catalogue.rows[i];
             Some((r.id, num(r, &p.x)?, num(r, &p.y)?))
         })
         .collect()
@@ -493,7 +493,7 @@ fn parallel(app: &mut App, ui: &mut egui::Ui) {
         .order
         .iter()
         .map(|&i| {
-            let r = &c.rows[i];
+            let r = &c.catalogue.rows[i];
             (r.id, status_of(r), keys.iter().map(|k| num(r, k)).collect())
         })
         .collect();

@@ -110,7 +110,7 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
                     let Some(&ri) = c.view.order.get(p) else {
                         break;
                     };
-                    let row = &c.rows[ri];
+                    let row = &c.catalogue.rows[ri];
                     let selected = c.grid.sel.selected.contains(&row.id);
                     grid_cell(
                         ui,
@@ -140,10 +140,10 @@ fn empty_grid(ui: &mut egui::Ui, c: &super::Collection) -> bool {
     let mut clear = false;
     ui.vertical_centered(|ui| {
         ui.add_space(ui.available_height() * 0.3);
-        if !c.loaded || (c.rows.is_empty() && c.scanning()) {
+        if !c.catalogue.loaded || (c.catalogue.rows.is_empty() && c.scanning()) {
             ui.spinner();
             ui.label("Reading the collection…");
-        } else if c.rows.is_empty() {
+        } else if c.catalogue.rows.is_empty() {
             ui.heading("No images in this folder");
             ui.label("Assay reads PNG, JPEG, WebP, GIF, BMP and TIFF files (sub-folders too).");
         } else {
@@ -360,7 +360,7 @@ fn request_thumbnails(c: &mut super::Collection, first: usize, last: usize, cols
     order.extend((last..hi).chain((lo..first).rev()));
     let reqs: Vec<_> = order
         .into_iter()
-        .filter_map(|p| c.view.order.get(p).map(|&i| &c.rows[i]))
+        .filter_map(|p| c.view.order.get(p).map(|&i| &c.catalogue.rows[i]))
         .filter(|r| r.error.is_none() && !c.caches.textures.contains(r.id))
         .map(|r| c.thumb_req(r))
         .collect();

@@ -17,9 +17,13 @@ fn settled(app: &App) -> bool {
 /// The view the grid should show, computed here from the rows.
 fn expected(app: &App) -> Vec<i64> {
     let c = app.coll.as_ref().unwrap();
-    let (view, err) = model::compute_view(&c.rows[..], &app.settings.filters, &app.settings.sort);
+    let (view, err) = model::compute_view(
+        &c.catalogue.rows[..],
+        &app.settings.filters,
+        &app.settings.sort,
+    );
     assert!(err.is_none());
-    view.iter().map(|&i| c.rows[i].id).collect()
+    view.iter().map(|&i| c.catalogue.rows[i].id).collect()
 }
 
 fn async_views(h: &mut Harness<'static, App>) {
@@ -31,7 +35,7 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut h, _dir) = open_demo(tmp.path(), "the demo scan");
     async_views(&mut h);
-    let n = h.state().coll.as_ref().unwrap().rows.len();
+    let n = h.state().coll.as_ref().unwrap().catalogue.rows.len();
     assert!(n >= 30);
 
     // Sort from the toolbar: the new order arrives from the view thread.
@@ -134,7 +138,7 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     assert_eq!(c.view.ids, expected(h.state()));
     assert_eq!(
         c.view.status_counts,
-        model::status_counts(&c.rows[..]),
+        model::status_counts(&c.catalogue.rows[..]),
         "counts recomputed with the reloaded rows"
     );
 

@@ -90,14 +90,21 @@ fn workbench_culls_the_demo_through_the_ui() {
     assert!(db.exists(), "the app's scan created the catalogue");
     {
         let c = h.state().coll.as_ref().unwrap();
-        assert_eq!(c.rows.len(), 31);
+        assert_eq!(c.catalogue.rows.len(), 31);
         assert_eq!(c.view.order.len(), 31);
         assert!(
             c.caches.textures.len() >= 9,
             "visible thumbnails were loaded"
         );
         // Unreadable files are listed, with their reason, and get no thumbnail.
-        assert!(c.rows.iter().filter(|r| r.error.is_some()).count() >= 2);
+        assert!(
+            c.catalogue
+                .rows
+                .iter()
+                .filter(|r| r.error.is_some())
+                .count()
+                >= 2
+        );
     }
     assert!(
         dir.join(".assay/thumbs").read_dir().unwrap().count() > 0,
@@ -365,6 +372,7 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
             _ => None,
         };
         let pts: Vec<(i64, Vec<f64>)> = c
+            .catalogue
             .rows
             .iter()
             .filter_map(|r| {
@@ -568,6 +576,7 @@ fn scorer_view_trains_activates_and_rolls_back() {
             .coll
             .as_ref()
             .unwrap()
+            .catalogue
             .rows
             .iter()
             .any(|r| r.signals.contains_key("learned_preference"))
@@ -661,7 +670,8 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
     wait(&mut h, "the rescan", |a| {
         idle(a)
             && a.coll.as_ref().is_some_and(|c| {
-                c.rows
+                c.catalogue
+                    .rows
                     .iter()
                     .filter(|r| r.decision_source.is_some())
                     .count()
@@ -699,10 +709,11 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
             ..Default::default()
         };
         // The workbench shares its rows with background jobs; the library takes plain rows.
-        let rows = assay::gui::owned_rows(&c.rows);
+        let rows = assay::gui::owned_rows(&c.catalogue.rows);
         let want = assay::selection::evaluate::calibrate_policy(&p, &rows, &events, &o).unwrap();
         let moved = assay::selection::plan::set_bands(&text_before, want.accept, want.reject);
         let human: std::collections::HashSet<i64> = c
+            .catalogue
             .rows
             .iter()
             .filter(|r| r.decision_source.as_deref() == Some("human"))

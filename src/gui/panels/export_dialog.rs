@@ -38,7 +38,8 @@ pub fn export_dialog(app: &mut App, ctx: &egui::Context) {
     };
     let Some(c) = app.coll.as_ref() else { return };
     let counts = [
-        c.rows
+        c.catalogue
+            .rows
             .iter()
             .filter(|r| model::status_of(r) == crate::domain::Status::Accepted && r.error.is_none())
             .count(),

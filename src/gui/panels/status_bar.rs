@@ -81,7 +81,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                     let failed = s.failed + s.failed_earlier;
                     ui.label(format!(
                         "{} images · scanned in {:.1}s{}",
-                        c.rows.len(),
+                        c.catalogue.rows.len(),
                         s.seconds,
                         if failed > 0 {
                             format!(" · {failed} unreadable")

@@ -164,7 +164,7 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
         ui.label(format!(
             "{} shown of {} · {} selected",
             c.view.order.len(),
-            c.rows.len(),
+            c.catalogue.rows.len(),
             c.grid.sel.selected.len()
         ));
         if changed {
