@@ -52,26 +52,9 @@ impl Collection {
         r: Result<(egui::ColorImage, bool), String>,
         ctx: &egui::Context,
     ) {
-        if self.caches.full_requested == Some(id) {
-            self.caches.full_requested = None;
-        }
-        match r {
-            Ok((img, scaled)) => {
-                // Keep a few full images (compare shows up to four).
-                if self.caches.full_tex.len() >= 6 {
-                    let keep: Vec<i64> = self.grid.compare_ids.clone();
-                    let cursor = self.grid.sel.cursor;
-                    self.caches
-                        .full_tex
-                        .retain(|k, _| keep.contains(k) || Some(*k) == cursor);
-                }
-                let t = ctx.load_texture(format!("full-{id}"), img, egui::TextureOptions::LINEAR);
-                self.caches.full_tex.insert(id, (t, scaled));
-            }
-            Err(e) => {
-                self.caches.full_failed.insert(id, e);
-            }
-        }
+        let g = &self.grid;
+        self.caches
+            .receive_full(id, r, ctx, &g.compare_ids, g.sel.cursor);
     }
 
     /// An export finished: keep its report; returns the status-bar message (and whether it is

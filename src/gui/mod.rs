@@ -161,7 +161,7 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::ScanOptions;
-use crate::store::{ImageRow, NewDecision, Store};
+use crate::store::{ImageRow, Store};
 use collection::{Caches, Catalogue, Grid, Jobs, ViewState};
 use jobs::{DbCmd, Event, ExportRequest, Outbox, ScanJob, ViewReq, ViewResult};
 use model::{ClickMode, Filters, Flag, Selection, Sort};
@@ -522,33 +522,7 @@ impl Collection {
                 self.view.status_counts[after] += 1;
             }
         }
-        model::apply_flags(
-            Arc::make_mut(&mut self.catalogue.rows).as_mut_slice(),
-            &self.catalogue.index,
-            &flags,
-        );
-        self.catalogue.rows_generation += 1;
-        let rows = flags
-            .iter()
-            .map(|(id, f)| NewDecision {
-                image_id: *id,
-                status: f.status,
-                rating: f.rating,
-                source: "human".to_string(),
-                reason: reason.map(str::to_string),
-                detail: None,
-            })
-            .collect();
-        self.catalogue.sent_seq += 1;
-        self.catalogue
-            .flag_log
-            .push((self.catalogue.sent_seq, flags.clone()));
-        self.catalogue
-            .unconfirmed
-            .push((self.catalogue.sent_seq, flags));
-        self.catalogue
-            .db_worker
-            .send(DbCmd::Decide(self.catalogue.sent_seq, rows));
+        self.catalogue.decide(flags, reason);
     }
 
     /// Asks the database worker for the rows, unless a reload is in flight.

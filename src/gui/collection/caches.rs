@@ -70,6 +70,35 @@ impl Caches {
         self.hist_requested.clear();
     }
 
+    /// A full image decoded (kept as a texture, a few at a time: the compared ones and the
+    /// cursor's survive) or why it failed.
+    pub(in crate::gui) fn receive_full(
+        &mut self,
+        id: i64,
+        r: Result<(egui::ColorImage, bool), String>,
+        ctx: &egui::Context,
+        compared: &[i64],
+        cursor: Option<i64>,
+    ) {
+        if self.full_requested == Some(id) {
+            self.full_requested = None;
+        }
+        match r {
+            Ok((img, scaled)) => {
+                // Keep a few full images (compare shows up to four).
+                if self.full_tex.len() >= 6 {
+                    self.full_tex
+                        .retain(|k, _| compared.contains(k) || Some(*k) == cursor);
+                }
+                let t = ctx.load_texture(format!("full-{id}"), img, egui::TextureOptions::LINEAR);
+                self.full_tex.insert(id, (t, scaled));
+            }
+            Err(e) => {
+                self.full_failed.insert(id, e);
+            }
+        }
+    }
+
     /// Whether the full-resolution texture of `id` is loaded.
     pub fn has_full(&self, id: i64) -> bool {
         self.full_tex.contains_key(&id)

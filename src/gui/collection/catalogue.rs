@@ -10,7 +10,7 @@ use crate::gui::jobs::{DbCmd, DbWorker, Outbox};
 use crate::gui::latest::Latest;
 use crate::gui::model::{self, Flag};
 use crate::gui::{PendingRows, Rows};
-use crate::store::ImageRow;
+use crate::store::{ImageRow, NewDecision};
 
 /// A decision batch: its sequence number and the flags it set.
 type Batch = (u64, Vec<(i64, Flag)>);
@@ -118,6 +118,32 @@ impl Catalogue {
         self.loaded = true;
         self.rows_generation += 1;
         Some(!self.flag_log.is_empty())
+    }
+
+    /// Applies `flags` to the rows at once and sends them to the database worker as one batch
+    /// of human decisions (kept until confirmed, and re-applied over stale reloads).
+    pub(in crate::gui) fn decide(&mut self, flags: Vec<(i64, Flag)>, reason: Option<&str>) {
+        model::apply_flags(
+            Arc::make_mut(&mut self.rows).as_mut_slice(),
+            &self.index,
+            &flags,
+        );
+        self.rows_generation += 1;
+        let rows = flags
+            .iter()
+            .map(|(id, f)| NewDecision {
+                image_id: *id,
+                status: f.status,
+                rating: f.rating,
+                source: "human".to_string(),
+                reason: reason.map(str::to_string),
+                detail: None,
+            })
+            .collect();
+        self.sent_seq += 1;
+        self.flag_log.push((self.sent_seq, flags.clone()));
+        self.unconfirmed.push((self.sent_seq, flags));
+        self.db_worker.send(DbCmd::Decide(self.sent_seq, rows));
     }
 
     /// Decision batch `seq` committed with `n` rows (0: it failed, so reload what the store
