@@ -150,7 +150,7 @@ pub fn run(n: usize, corpus: &Path, frames: usize) -> anyhow::Result<serde_json:
         .app
         .coll
         .as_ref()
-        .is_some_and(|c| c.loaded && !c.scanning() && c.rows.len() >= n)
+        .is_some_and(|c| c.catalogue.loaded && !c.scanning() && c.catalogue.rows.len() >= n)
     {
         d.frame(Vec::new());
         std::thread::sleep(Duration::from_millis(5));
@@ -166,7 +166,7 @@ pub fn run(n: usize, corpus: &Path, frames: usize) -> anyhow::Result<serde_json:
         std::thread::sleep(Duration::from_millis(16));
     }
     let cold = d.scroll(-150.0, frames);
-    let cold_textures = d.app.coll.as_ref().map_or(0, |c| c.textures.len());
+    let cold_textures = d.app.coll.as_ref().map_or(0, |c| c.caches.textures.len());
     let scrolled = d
         .app
         .coll

@@ -93,7 +93,7 @@ impl Driver {
 fn settled(app: &App) -> bool {
     app.coll
         .as_ref()
-        .is_some_and(|c| c.loaded && c.view_settled())
+        .is_some_and(|c| c.catalogue.loaded && c.view_settled())
 }
 
 /// Runs the workbench measurements on the collection in `dir` (`rows` rows).
@@ -119,7 +119,7 @@ pub fn run(dir: &Path, rows: usize, frames: usize) -> anyhow::Result<Json> {
     };
     let (open_frames, _) = d.run_until(1, 600.0, |_| Vec::new(), settled);
     let open_s = t.elapsed().as_secs_f64();
-    let loaded = d.app.coll.as_ref().map_or(0, |c| c.rows.len());
+    let loaded = d.app.coll.as_ref().map_or(0, |c| c.catalogue.rows.len());
     anyhow::ensure!(
         loaded == rows,
         "the workbench shows {loaded} rows, not {rows}"
@@ -169,7 +169,7 @@ pub fn run(dir: &Path, rows: usize, frames: usize) -> anyhow::Result<Json> {
     for (name, change) in changes {
         change(&mut d.app);
         if let Some(c) = d.app.coll.as_mut() {
-            c.view_dirty = true;
+            c.view.dirty = true;
         }
         let (times, at) = d.run_until(frames, 60.0, |_| Vec::new(), settled);
         let c = d.app.coll.as_ref();
@@ -177,8 +177,8 @@ pub fn run(dir: &Path, rows: usize, frames: usize) -> anyhow::Result<Json> {
             name.into(),
             json!({
                 "view_s": at,
-                "computed_s": c.map(|c| c.view_seconds),
-                "shown": c.map(|c| c.view.len()),
+                "computed_s": c.map(|c| c.view.seconds),
+                "shown": c.map(|c| c.view.order.len()),
                 "frames": stats(times),
             }),
         );

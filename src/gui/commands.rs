@@ -8,18 +8,18 @@ use crate::store::ImageRow;
 impl Collection {
     /// Starts a scan of the collection's folder into its database, unless one runs.
     pub(super) fn rescan(&mut self, out: &Outbox) {
-        if self.scan.is_none() {
+        if self.jobs.scan.is_none() {
             let mut opts = ScanOptions::new(&self.root);
             opts.db = Some(self.db.clone());
-            opts.clip = self.clip.clone();
+            opts.clip = self.jobs.clip.clone();
             opts.thumbnails = self.db.parent().map(|d| d.join("thumbs"));
-            self.scan = Some(ScanJob::start(opts, out.clone()));
+            self.jobs.scan = Some(ScanJob::start(opts, out.clone()));
         }
     }
 
     /// Undoes the last change (appending the earlier state); returns its label.
     pub(super) fn undo_change(&mut self) -> Option<String> {
-        let ch = self.history.undo()?;
+        let ch = self.grid.history.undo()?;
         let flags = ch.items.iter().map(|(id, b, _)| (*id, b.clone())).collect();
         self.write_flags(flags, Some("undo"));
         Some(ch.label)
@@ -27,7 +27,7 @@ impl Collection {
 
     /// Redoes the last undone change (appending the later state); returns its label.
     pub(super) fn redo_change(&mut self) -> Option<String> {
-        let ch = self.history.redo()?;
+        let ch = self.grid.history.redo()?;
         let flags = ch.items.iter().map(|(id, _, a)| (*id, a.clone())).collect();
         self.write_flags(flags, Some("redo"));
         Some(ch.label)
@@ -37,23 +37,25 @@ impl Collection {
     /// the cursor and the next one (or the previous one at the end), as Lightroom does.
     fn compare_candidates(&self) -> Vec<i64> {
         let mut ids: Vec<i64> = self
-            .view_ids
+            .view
+            .ids
             .iter()
             .copied()
-            .filter(|id| self.sel.selected.contains(id))
+            .filter(|id| self.grid.sel.selected.contains(id))
             .take(4)
             .collect();
         if ids.len() < 2 {
             // Lightroom: with one image, compare it with the next one.
             ids.clear();
             if let Some(p) = self
+                .grid
                 .sel
                 .cursor
-                .and_then(|x| self.view_ids.iter().position(|&v| v == x))
+                .and_then(|x| self.view.ids.iter().position(|&v| v == x))
             {
-                ids.extend(self.view_ids.iter().skip(p).take(2));
+                ids.extend(self.view.ids.iter().skip(p).take(2));
                 if ids.len() < 2 && p > 0 {
-                    ids.insert(0, self.view_ids[p - 1]);
+                    ids.insert(0, self.view.ids[p - 1]);
                 }
             }
         }
@@ -64,12 +66,14 @@ impl Collection {
     fn export_rows(&self, scope: ExportScope) -> Vec<ImageRow> {
         let rows: Vec<ImageRow> = match scope {
             ExportScope::Accepted => self
+                .catalogue
                 .rows
                 .iter()
                 .filter(|r| model::status_of(r) == crate::domain::Status::Accepted)
                 .map(|r| ImageRow::clone(r))
                 .collect(),
             ExportScope::Selected => self
+                .grid
                 .sel
                 .targets()
                 .iter()
@@ -77,8 +81,9 @@ impl Collection {
                 .collect(),
             ExportScope::Shown => self
                 .view
+                .order
                 .iter()
-                .map(|&i| ImageRow::clone(&self.rows[i]))
+                .map(|&i| ImageRow::clone(&self.catalogue.rows[i]))
                 .collect(),
         };
         let mut rows: Vec<ImageRow> = rows.into_iter().filter(|r| r.error.is_none()).collect();
@@ -93,9 +98,9 @@ impl App {
         let Some(c) = self.coll.as_mut() else { return };
         let ids = c.compare_candidates();
         if ids.len() >= 2 {
-            c.compare_ids = ids;
-            c.compare_focus = 0;
-            c.zoom = ZoomPan::default();
+            c.grid.compare_ids = ids;
+            c.grid.compare_focus = 0;
+            c.grid.zoom = ZoomPan::default();
             self.mode = ViewMode::Compare;
         } else {
             self.message = Some(("select 2–4 images to compare".into(), false));
@@ -121,7 +126,7 @@ impl App {
             self.message = Some(("nothing to export".into(), true));
             return;
         }
-        c.export_job = Some(ExportJob::start(
+        c.jobs.export_job = Some(ExportJob::start(
             c.root.clone(),
             c.db.clone(),
             rows,

@@ -14,7 +14,7 @@ use crate::pipeline::ScanSummary;
 impl Collection {
     /// The raw metadata of `id`, pretty-printed, if it is still the one asked for.
     pub(super) fn receive_raw(&mut self, id: i64, r: Result<Option<(String, String)>, String>) {
-        if self.raw_requested == Some(id) {
+        if self.caches.raw_requested == Some(id) {
             let r = r.map(|o| {
                 o.map(|(raw, warnings)| {
                     let pretty = serde_json::from_str::<serde_json::Value>(&raw)
@@ -24,33 +24,24 @@ impl Collection {
                     (pretty, warnings)
                 })
             });
-            self.raw = Some((id, r));
+            self.caches.raw = Some((id, r));
         }
     }
 
     /// Decision batch `seq` committed with `n` rows (0: it failed, so reload what the store
     /// holds).
     pub(super) fn batch_written(&mut self, seq: u64, n: usize) {
-        self.done_seq = self.done_seq.max(seq);
-        self.unconfirmed.retain(|(s, _)| *s > seq);
-        if !self.reload_in_flight && self.pending_rows.is_none() {
-            // Every later read sees this batch.
-            self.flag_log.retain(|(s, _)| *s > seq);
-        }
-        if n == 0 {
-            // Show what the store really holds.
-            self.reload();
-        }
+        self.catalogue.batch_written(seq, n);
     }
 
     /// A scan finished: keep its summary and reload; returns the message when it failed.
     pub(super) fn scan_done(&mut self, r: Result<Box<ScanSummary>, String>) -> Option<String> {
-        self.scan = None;
+        self.jobs.scan = None;
         let message = r.as_ref().err().map(|e| format!("scan failed: {e}"));
-        self.last_scan = Some(r.map(|s| *s));
-        self.reload_in_flight = false;
+        self.jobs.last_scan = Some(r.map(|s| *s));
+        self.catalogue.reload_in_flight = false;
         self.reload();
-        self.pregenerated = false;
+        self.caches.pregenerated = false;
         message
     }
 
@@ -61,31 +52,15 @@ impl Collection {
         r: Result<(egui::ColorImage, bool), String>,
         ctx: &egui::Context,
     ) {
-        if self.full_requested == Some(id) {
-            self.full_requested = None;
-        }
-        match r {
-            Ok((img, scaled)) => {
-                // Keep a few full images (compare shows up to four).
-                if self.full_tex.len() >= 6 {
-                    let keep: Vec<i64> = self.compare_ids.clone();
-                    let cursor = self.sel.cursor;
-                    self.full_tex
-                        .retain(|k, _| keep.contains(k) || Some(*k) == cursor);
-                }
-                let t = ctx.load_texture(format!("full-{id}"), img, egui::TextureOptions::LINEAR);
-                self.full_tex.insert(id, (t, scaled));
-            }
-            Err(e) => {
-                self.full_failed.insert(id, e);
-            }
-        }
+        let g = &self.grid;
+        self.caches
+            .receive_full(id, r, ctx, &g.compare_ids, g.sel.cursor);
     }
 
     /// An export finished: keep its report; returns the status-bar message (and whether it is
     /// an error).
     pub(super) fn export_done(&mut self, r: Result<ExportReport, String>) -> (String, bool) {
-        self.export_job = None;
+        self.jobs.export_job = None;
         let message = match &r {
             Ok(rep) => (
                 format!(
@@ -100,29 +75,37 @@ impl Collection {
             ),
             Err(e) => (format!("export failed: {e}"), true),
         };
-        self.last_export = Some(r);
+        self.jobs.last_export = Some(r);
         message
     }
 
     /// After the events: install finished thumbnails, reload while scanning (new rows as they
     /// are committed), and pregenerate thumbnails once the collection is loaded and idle.
     pub(super) fn after_events(&mut self, ctx: &egui::Context) {
-        for (id, r) in self.thumbs.take_results() {
+        for (id, r) in self.caches.thumbs.take_results() {
             match r {
-                Ok(img) => self.textures.insert(ctx, id, img),
+                Ok(img) => self.caches.textures.insert(ctx, id, img),
                 Err(e) => {
-                    self.textures.failed.insert(id, e);
+                    self.caches.textures.failed.insert(id, e);
                 }
             }
         }
         // While scanning, show new rows as they are committed.
-        if self.scan.is_some() && self.last_reload.elapsed() > Duration::from_millis(1500) {
+        if self.jobs.scan.is_some()
+            && self.catalogue.last_reload.elapsed() > Duration::from_millis(1500)
+        {
             self.reload();
         }
-        if self.scan.is_none() && self.loaded && !self.pregenerated && !self.reload_in_flight {
+        if self.jobs.scan.is_none()
+            && self.catalogue.loaded
+            && !self.caches.pregenerated
+            && !self.catalogue.reload_in_flight
+        {
             // The thumbnail workers walk the rows themselves (no list of a million paths).
-            self.thumbs.pregenerate(&self.rows, self.root.clone());
-            self.pregenerated = true;
+            self.caches
+                .thumbs
+                .pregenerate(&self.catalogue.rows, self.root.clone());
+            self.caches.pregenerated = true;
         }
     }
 }

@@ -38,7 +38,7 @@ impl App {
         if has(Command::SelectAll)
             && let Some(c) = self.coll.as_mut()
         {
-            c.sel.selected = c.view_ids.iter().copied().collect();
+            c.grid.sel.selected = c.view.ids.iter().copied().collect();
         }
         self.cmds.extend(cmds);
     }
@@ -111,7 +111,7 @@ impl App {
         if has(Command::Zoom)
             && let Some(c) = self.coll.as_mut()
         {
-            c.zoom.toggle_actual(ppp);
+            c.grid.zoom.toggle_actual(ppp);
         }
         if has(Command::Faces) {
             self.settings.show_faces = !self.settings.show_faces;

@@ -158,7 +158,7 @@ impl Labeling {
 pub fn request_load(c: &mut Collection) {
     if !c.label.load_requested {
         c.label.load_requested = true;
-        c.db_worker.send(DbCmd::Label(LabelDb::Load));
+        c.catalogue.db_worker.send(DbCmd::Label(LabelDb::Load));
     }
 }
 
@@ -265,6 +265,7 @@ fn now_seed() -> u64 {
 /// The session's items: the collection's readable images, by path.
 fn session_items(c: &Collection) -> Vec<Item> {
     let mut rows: Vec<&crate::store::ImageRow> = c
+        .catalogue
         .rows
         .iter()
         .map(|r| &**r)
@@ -303,7 +304,8 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
     let time = crate::store::now_utc();
     let mut s = Session::new(rater.clone(), study, &items, seed, &time);
     s.replay(c.label.stored.iter().map(|st| &st.event));
-    c.db_worker
+    c.catalogue
+        .db_worker
         .send(DbCmd::Label(LabelDb::AddRater(rater.clone())));
     if !c.label.raters.contains(&rater) {
         c.label.raters.push(rater);
@@ -322,7 +324,7 @@ pub fn start_session(c: &mut Collection) -> Result<(), String> {
     refill_gold(c);
     next_trial(c);
     c.label.tab = Tab::Trial;
-    c.zoom = super::ZoomPan::default();
+    c.grid.zoom = super::ZoomPan::default();
     Ok(())
 }
 
@@ -390,11 +392,11 @@ fn refill_gold(c: &mut Collection) {
         |id| {
             l.gold_requested.contains(&id)
                 || l.gold_failed.contains(&id)
-                || !c.index.contains_key(&id)
+                || !c.catalogue.index.contains_key(&id)
         },
     );
     for (id, seed) in wanted {
-        let Some(row) = c.index.get(&id).map(|&i| &c.rows[i]) else {
+        let Some(row) = c.catalogue.index.get(&id).map(|&i| &c.catalogue.rows[i]) else {
             continue;
         };
         let path = crate::export::absolute_path(&c.root, row);
@@ -410,7 +412,7 @@ fn next_trial(c: &mut Collection) {
     s.next_trial(|id| l.gold_tex.contains_key(&id));
     if s.trial.is_some() {
         // Full-resolution textures of the trial's images are kept (see `Event::Full`).
-        c.compare_ids = s.shown_ids();
+        c.grid.compare_ids = s.shown_ids();
     }
 }
 
@@ -438,7 +440,8 @@ pub fn answer(c: &mut Collection, a: Answer) {
     });
     l.sent_seq += 1;
     l.unconfirmed.insert(l.sent_seq);
-    c.db_worker
+    c.catalogue
+        .db_worker
         .send(DbCmd::Label(LabelDb::Append(l.sent_seq, vec![new])));
     request_fit(&mut c.label);
     refill_gold(c);
@@ -449,7 +452,7 @@ pub fn answer(c: &mut Collection, a: Answer) {
 pub fn end_session(c: &mut Collection) {
     c.label.session = None;
     c.label.tab = Tab::Setup;
-    c.db_worker.send(DbCmd::Label(LabelDb::Load));
+    c.catalogue.db_worker.send(DbCmd::Label(LabelDb::Load));
     c.label.load_requested = true;
 }
 
@@ -521,7 +524,7 @@ pub fn keyboard(app: &mut App, ctx: &egui::Context) {
     });
     if toggle_zoom {
         let ppp = ctx.pixels_per_point();
-        c.zoom.toggle_actual(ppp);
+        c.grid.zoom.toggle_actual(ppp);
     }
     for a in answers {
         match (protocol, a) {
@@ -806,7 +809,7 @@ fn shown_ui(
     let (tex, ready) = match x {
         Shown::Image(_) => match c.full(id, max_side) {
             Some((t, _)) => (Some(t), true),
-            None => (c.textures.get(id), c.full_error(id).is_some()),
+            None => (c.caches.textures.get(id), c.full_error(id).is_some()),
         },
         Shown::Degraded(_) => (c.label.gold_tex.get(&id).map(egui::TextureHandle::id), true),
     };
@@ -816,7 +819,7 @@ fn shown_ui(
         egui::Id::unique(("label-zoom", salt)),
         tex,
         img,
-        &mut c.zoom,
+        &mut c.grid.zoom,
     );
     ready
 }

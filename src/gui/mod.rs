@@ -127,6 +127,7 @@
 
 pub mod bench;
 pub mod bench_catalog;
+mod collection;
 mod commands;
 mod events;
 mod jobs;
@@ -149,25 +150,22 @@ mod views;
 mod zoom;
 
 use crate::domain::Status;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{ScanOptions, ScanSummary};
-use crate::store::{ImageRow, NewDecision, Store};
-use jobs::{
-    DbCmd, DbWorker, Event, ExportJob, ExportReport, ExportRequest, FullLoader, Outbox, ScanJob,
-    ViewReq, ViewResult, ViewWorker,
-};
-use latest::Latest;
-use model::{ClickMode, Filters, Flag, History, Selection, Sort};
-use thumbs::{TextureCache, ThumbReq, ThumbService};
+use crate::pipeline::ScanOptions;
+use crate::store::{ImageRow, Store};
+use collection::{Caches, Catalogue, Grid, Jobs, ViewState};
+use jobs::{DbCmd, Event, ExportRequest, Outbox, ScanJob, ViewReq, ViewResult};
+use model::{ClickMode, Filters, Flag, Selection, Sort};
+use thumbs::ThumbReq;
 pub use zoom::ZoomPan;
 
 /// The collection's rows, shared with background jobs (the view, thumbnail and monitor
@@ -290,83 +288,27 @@ type PendingRows = (Rows, Arc<HashMap<i64, usize>>, u64, u64);
 /// The raw metadata of one image (pretty JSON, warnings), or why it could not be read.
 type RawMetadata = Result<Option<(String, String)>, String>;
 
-/// An open collection and all its view state.
+/// An open collection: its folder and database, and its parts (`collection/`), one job each.
 pub struct Collection {
+    /// The collection's folder, its database, and whether that is the per-user fallback for
+    /// a read-only collection.
     pub root: PathBuf,
     pub db: PathBuf,
-    /// CLIP options of this collection's scans.
-    clip: crate::pipeline::clip::ClipOptions,
     pub fallback_db: bool,
-    /// Every current image, in path order (as the store returns them).
-    pub rows: Rows,
-    pub index: Arc<HashMap<i64, usize>>,
-    /// Bumped when `rows` is replaced by a reload (not by flags): views name the rows they
-    /// were computed on.
-    rows_id: Latest,
-    /// Rows read by a reload, installed together with their view (large collections), and
-    /// the decision sequence number they were read at.
-    pending_rows: Option<PendingRows>,
-    /// Row indices shown, in order.
-    pub view: Vec<usize>,
-    pub view_ids: Vec<i64>,
-    /// Position of each row in `view` (`u32::MAX` when hidden).
-    view_pos: Vec<u32>,
-    pub view_error: Option<String>,
-    view_dirty: bool,
-    views: ViewWorker,
+    /// Where background jobs report (drained at the start of each frame).
     out: Outbox,
-    /// The newest view requested, and whether it is still being computed.
-    view_gen: Latest,
-    view_in_flight: bool,
-    /// Seconds the last view took to compute (filters and sort; the benchmark reads it).
-    pub view_seconds: f64,
-    /// Collections up to this many rows compute their view inline ([`INLINE_VIEW_ROWS`]).
-    pub inline_view_rows: usize,
-    /// Rows per status (order of `model::STATUSES`) and the tools, for the filter bar.
-    pub status_counts: [usize; 4],
-    pub tools: Vec<String>,
-    /// Every decision batch sent, until rows read after it are shown (re-applied to rows
-    /// read before it was committed).
-    flag_log: Vec<(u64, Vec<(i64, Flag)>)>,
-    /// The raw metadata of the inspected image (id, pretty JSON, warnings), when loaded.
-    raw: Option<(i64, RawMetadata)>,
-    raw_requested: Option<i64>,
-    /// Rows received at least once.
-    pub loaded: bool,
-    /// Bumped whenever rows or their decisions change (live views recompute).
-    pub rows_generation: u64,
-    pub sel: Selection,
-    pub history: History,
-    db_worker: DbWorker,
-    /// Decision batches sent and confirmed (their flags are re-applied over stale reloads).
-    sent_seq: u64,
-    done_seq: u64,
-    unconfirmed: Vec<(u64, Vec<(i64, Flag)>)>,
-    reload_in_flight: bool,
-    last_reload: Instant,
-    pub scan: Option<ScanJob>,
-    pub last_scan: Option<Result<ScanSummary, String>>,
-    thumbs: ThumbService,
-    pub textures: TextureCache,
-    full: FullLoader,
-    full_tex: HashMap<i64, (egui::TextureHandle, bool)>,
-    full_failed: HashMap<i64, String>,
-    full_requested: Option<i64>,
-    pub zoom: ZoomPan,
-    pub compare_ids: Vec<i64>,
-    pub compare_focus: usize,
-    hist_cache: HashMap<String, Option<(f64, f64, Vec<u32>)>>,
-    hist_requested: HashSet<String>,
-    pub export_job: Option<ExportJob>,
-    pub last_export: Option<Result<ExportReport, String>>,
-    /// Grid scroll offset and viewport height of the last frame.
-    grid_scroll: (f32, f32),
-    scroll_to_cursor: bool,
-    pregenerated: bool,
-    /// Columns of the grid in the last frame (arrow up/down move by a row).
-    grid_cols: usize,
+    /// The rows, their index and versions, reloads and decision batches (database worker).
+    pub catalogue: Catalogue,
     /// Human-evaluation state: study, session, trial, statistics.
     pub label: labeling::Labeling,
+    /// The shown rows in order (filters and sort), the filter bar's counts, the view thread.
+    pub view: ViewState,
+    /// Selection, cursor, undo history, zoom, compared images, grid scroll and layout.
+    pub grid: Grid,
+    /// What was loaded on demand and is kept: thumbnails, full images, histograms, raw metadata.
+    pub caches: Caches,
+    /// The scan and export jobs and their last results.
+    pub jobs: Jobs,
 }
 
 impl Collection {
@@ -388,73 +330,25 @@ impl Collection {
             .join("thumbs");
         opts.thumbnails = Some(thumbs_dir.clone());
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-        let db_worker = DbWorker::start(db_path.clone(), out.clone());
-        // Show what is already catalogued at once, then bring it up to date.
-        if db_path.exists() {
-            db_worker.send(DbCmd::Reload);
-        }
+        let catalogue = Catalogue::start(&db_path, out);
         let clip = opts.clip.clone();
         let scan = scan.then(|| ScanJob::start(opts, out.clone()));
         Self {
             root,
-            clip,
             db: db_path,
             fallback_db: fallback,
-            rows: Rows::default(),
-            index: Arc::default(),
-            rows_id: Latest::default(),
-            pending_rows: None,
-            view: Vec::new(),
-            view_ids: Vec::new(),
-            view_pos: Vec::new(),
-            view_error: None,
-            view_dirty: true,
-            views: ViewWorker::start(out.clone()),
             out: out.clone(),
-            view_gen: Latest::default(),
-            view_in_flight: false,
-            view_seconds: 0.0,
-            inline_view_rows: INLINE_VIEW_ROWS,
-            status_counts: [0; 4],
-            tools: Vec::new(),
-            flag_log: Vec::new(),
-            raw: None,
-            raw_requested: None,
-            loaded: false,
-            rows_generation: 0,
-            sel: Selection::default(),
-            history: History::default(),
-            db_worker,
-            sent_seq: 0,
-            done_seq: 0,
-            unconfirmed: Vec::new(),
-            reload_in_flight: true,
-            last_reload: Instant::now(),
-            scan,
-            last_scan: None,
-            thumbs: ThumbService::start(thumbs_dir, workers, ctx.clone()),
-            textures: TextureCache::default(),
-            full: FullLoader::start(out.clone()),
-            full_tex: HashMap::new(),
-            full_failed: HashMap::new(),
-            full_requested: None,
-            zoom: ZoomPan::default(),
-            compare_ids: Vec::new(),
-            compare_focus: 0,
-            hist_cache: HashMap::new(),
-            hist_requested: HashSet::new(),
-            export_job: None,
-            last_export: None,
-            grid_scroll: (0.0, 0.0),
-            scroll_to_cursor: false,
-            pregenerated: false,
-            grid_cols: 1,
+            catalogue,
             label: labeling::Labeling::new(out),
+            view: ViewState::start(out),
+            grid: Grid::new(),
+            caches: Caches::start(thumbs_dir, workers, ctx, out),
+            jobs: Jobs::new(clip, scan),
         }
     }
 
     pub fn row(&self, id: i64) -> Option<&ImageRow> {
-        self.index.get(&id).map(|&i| self.rows[i].as_ref())
+        self.catalogue.row(id)
     }
 
     pub fn abs_path(&self, row: &ImageRow) -> PathBuf {
@@ -463,85 +357,73 @@ impl Collection {
 
     /// Decision batches not yet confirmed by the database worker.
     pub fn pending_writes(&self) -> usize {
-        self.unconfirmed.len()
+        self.catalogue.unconfirmed.len()
     }
 
     /// Vertical scroll offset of the grid (points) in the last frame.
     pub fn grid_offset(&self) -> f32 {
-        self.grid_scroll.0
+        self.grid.scroll.0
     }
 
     /// Whether every thumbnail has been generated (the background pass has run and is done).
     pub fn thumbs_settled(&self) -> bool {
-        self.pregenerated && self.thumbs.backlog() == 0 && !self.thumbs.busy()
+        self.caches.thumbs_settled()
     }
 
     pub fn scanning(&self) -> bool {
-        self.scan.is_some()
+        self.jobs.scanning()
     }
 
     /// Nothing in flight: rows loaded, view computed, scan finished, decisions committed,
     /// visible thumbnails loaded, no export running.
     pub fn idle(&self) -> bool {
-        self.loaded
+        self.catalogue.loaded
             && self.view_settled()
-            && self.scan.is_none()
-            && self.unconfirmed.is_empty()
-            && !self.reload_in_flight
-            && !self.thumbs.busy()
-            && self.export_job.is_none()
+            && !self.jobs.busy()
+            && self.catalogue.unconfirmed.is_empty()
+            && !self.catalogue.reload_in_flight
+            && !self.caches.thumbs.busy()
     }
 
     /// Whether the view on screen is the one for the current rows, filters and sort.
     pub fn view_settled(&self) -> bool {
-        !self.view_dirty && !self.view_in_flight && self.pending_rows.is_none()
+        !self.view.dirty && !self.view.in_flight && self.catalogue.pending_rows.is_none()
     }
 
     /// The row behind an id as a shared pointer (cheap to keep across a frame).
     pub fn row_arc(&self, id: i64) -> Option<Arc<ImageRow>> {
-        self.index.get(&id).map(|&i| self.rows[i].clone())
+        self.catalogue.row_arc(id)
     }
 
     /// Rows from a reload: shown at once when small, else together with their view.
     fn set_rows(&mut self, rows: Rows, index: Arc<HashMap<i64, usize>>, done_seq: u64) {
-        let rows_id = self.rows_id.next();
-        if let Some((old, ..)) = self.pending_rows.take() {
-            self.db_worker.send(DbCmd::Drop(old));
-        }
-        self.pending_rows = Some((rows, index, done_seq, rows_id));
-        self.view_dirty = true;
+        self.catalogue.set_pending(rows, index, done_seq);
+        self.view.dirty = true;
     }
 
     /// Makes pending rows the shown ones, re-applying decisions sent after they were read
     /// (so the grid never flickers back); whether any were re-applied.
     fn install_rows(&mut self) -> bool {
-        let Some((mut rows, index, done_seq, _)) = self.pending_rows.take() else {
+        let Some(reapplied) = self.catalogue.install_pending() else {
             return false;
         };
-        self.flag_log.retain(|(seq, _)| *seq > done_seq);
-        for (_, flags) in &self.flag_log {
-            model::apply_flags(Arc::make_mut(&mut rows).as_mut_slice(), &index, flags);
-        }
-        let old = std::mem::replace(&mut self.rows, rows);
-        self.db_worker.send(DbCmd::Drop(old));
-        self.index = index;
-        self.loaded = true;
-        self.rows_generation += 1;
-        self.hist_cache.clear();
-        self.hist_requested.clear();
-        !self.flag_log.is_empty()
+        self.caches.clear_histograms();
+        reapplied
     }
 
     /// Starts (or, for small collections, computes) the view when something changed.
     fn refresh_view(&mut self, filters: &Filters, sort: &Sort) {
-        if !self.view_dirty {
+        if !self.view.dirty {
             return;
         }
-        self.view_dirty = false;
-        let generation = self.view_gen.next();
-        let (rows, rows_id) = match &self.pending_rows {
+        self.view.dirty = false;
+        let generation = self.view.generation.next();
+        let (rows, rows_id) = match &self.catalogue.pending_rows {
             Some((rows, _, _, id)) => (rows.clone(), *id),
-            None => (self.rows.clone(), self.rows_id.current()),
+            None => (
+                self.catalogue.rows.clone(),
+                self.catalogue.rows_id.current(),
+            ),
         };
         let req = ViewReq {
             generation,
@@ -550,66 +432,62 @@ impl Collection {
             filters: filters.clone(),
             sort: sort.clone(),
         };
-        if req.rows.len() <= self.inline_view_rows {
+        if req.rows.len() <= self.view.inline_rows {
             let r = jobs::compute_view(&req);
             drop(req);
             self.accept_view(r);
         } else {
-            self.view_in_flight = true;
-            self.views.send(req);
+            self.view.in_flight = true;
+            self.view.worker.send(req);
         }
     }
 
     /// Shows a computed view unless a newer one was requested since.
     fn accept_view(&mut self, r: ViewResult) {
-        if !self.view_gen.is_current(r.generation) {
+        if !self.view.generation.is_current(r.generation) {
             return;
         }
-        self.view_in_flight = false;
-        if self.pending_rows.as_ref().is_some_and(|p| p.3 == r.rows_id) && self.install_rows() {
+        self.view.in_flight = false;
+        if self
+            .catalogue
+            .pending_rows
+            .as_ref()
+            .is_some_and(|p| p.3 == r.rows_id)
+            && self.install_rows()
+        {
             // Decisions made while these rows were read: counts and status filters follow.
-            self.view_dirty = true;
+            self.view.dirty = true;
         }
-        if !self.rows_id.is_current(r.rows_id) {
+        if !self.catalogue.rows_id.is_current(r.rows_id) {
             return;
         }
-        self.view = r.view;
-        self.view_ids = r.view_ids;
-        self.view_pos = r.positions;
-        self.view_error = r.error;
-        self.status_counts = r.counts;
-        self.tools = r.tools;
-        self.view_seconds = r.seconds;
-        let (index, pos) = (&self.index, &self.view_pos);
-        self.sel.retain_with(
-            |id| {
-                index
-                    .get(&id)
-                    .is_some_and(|&i| pos.get(i).is_some_and(|&p| p != u32::MAX))
-            },
-            self.view_ids.first().copied(),
+        self.view.install(r);
+        let (index, view) = (&self.catalogue.index, &self.view);
+        self.grid.sel.retain_with(
+            |id| index.get(&id).is_some_and(|&i| view.shows(i)),
+            self.view.ids.first().copied(),
         );
-        if self.sel.cursor.is_none() {
-            self.sel.cursor = self.view_ids.first().copied();
+        if self.grid.sel.cursor.is_none() {
+            self.grid.sel.cursor = self.view.ids.first().copied();
         }
     }
 
     /// Histogram of a column over all rows (cached until the rows change; computed off the
     /// UI thread for large collections, `Computing` meanwhile).
     pub fn histogram(&mut self, key: &str) -> HistState {
-        if let Some(h) = self.hist_cache.get(key) {
+        if let Some(h) = self.caches.hist_cache.get(key) {
             return HistState::Ready(h.clone());
         }
-        if self.rows.len() <= self.inline_view_rows {
-            let h = model::histogram(&self.rows[..], key, 40);
-            self.hist_cache.insert(key.to_string(), h.clone());
+        if self.catalogue.rows.len() <= self.view.inline_rows {
+            let h = model::histogram(&self.catalogue.rows[..], key, 40);
+            self.caches.hist_cache.insert(key.to_string(), h.clone());
             return HistState::Ready(h);
         }
-        if self.hist_requested.insert(key.to_string()) {
+        if self.caches.hist_requested.insert(key.to_string()) {
             let out = self.out.clone();
             jobs::histogram(
-                self.rows.clone(),
-                self.rows_id.current(),
+                self.catalogue.rows.clone(),
+                self.catalogue.rows_id.current(),
                 key.to_string(),
                 40,
                 out,
@@ -620,12 +498,12 @@ impl Collection {
 
     /// The raw metadata of `id` for the inspector: `None` while it loads (requested once).
     pub fn raw_metadata(&mut self, id: i64) -> Option<&Result<Option<(String, String)>, String>> {
-        if self.raw.as_ref().is_some_and(|(i, _)| *i == id) {
-            return self.raw.as_ref().map(|(_, r)| r);
+        if self.caches.raw.as_ref().is_some_and(|(i, _)| *i == id) {
+            return self.caches.raw.as_ref().map(|(_, r)| r);
         }
-        if self.raw_requested != Some(id) {
-            self.raw_requested = Some(id);
-            self.db_worker.send(DbCmd::Raw(id));
+        if self.caches.raw_requested != Some(id) {
+            self.caches.raw_requested = Some(id);
+            self.catalogue.db_worker.send(DbCmd::Raw(id));
         }
         None
     }
@@ -640,65 +518,42 @@ impl Collection {
             if let Some(r) = self.row(*id) {
                 let before = model::status_index(model::status_of(r));
                 let after = model::status_index(f.status);
-                self.status_counts[before] = self.status_counts[before].saturating_sub(1);
-                self.status_counts[after] += 1;
+                self.view.status_counts[before] = self.view.status_counts[before].saturating_sub(1);
+                self.view.status_counts[after] += 1;
             }
         }
-        model::apply_flags(
-            Arc::make_mut(&mut self.rows).as_mut_slice(),
-            &self.index,
-            &flags,
-        );
-        self.rows_generation += 1;
-        let rows = flags
-            .iter()
-            .map(|(id, f)| NewDecision {
-                image_id: *id,
-                status: f.status,
-                rating: f.rating,
-                source: "human".to_string(),
-                reason: reason.map(str::to_string),
-                detail: None,
-            })
-            .collect();
-        self.sent_seq += 1;
-        self.flag_log.push((self.sent_seq, flags.clone()));
-        self.unconfirmed.push((self.sent_seq, flags));
-        self.db_worker.send(DbCmd::Decide(self.sent_seq, rows));
+        self.catalogue.decide(flags, reason);
     }
 
+    /// Asks the database worker for the rows, unless a reload is in flight.
     fn reload(&mut self) {
-        if !self.reload_in_flight {
-            self.reload_in_flight = true;
-            self.last_reload = Instant::now();
-            self.db_worker.send(DbCmd::Reload);
-        }
+        self.catalogue.reload();
     }
 
     /// Full-resolution texture of `id` (and whether it was downscaled), requesting the decode.
     pub fn full(&mut self, id: i64, max_side: usize) -> Option<(egui::TextureId, bool)> {
-        if let Some((t, scaled)) = self.full_tex.get(&id) {
+        if let Some((t, scaled)) = self.caches.full_tex.get(&id) {
             return Some((t.id(), *scaled));
         }
-        if !self.full_failed.contains_key(&id)
-            && self.full_requested != Some(id)
+        if !self.caches.full_failed.contains_key(&id)
+            && self.caches.full_requested != Some(id)
             && let Some(row) = self.row(id)
             && row.error.is_none()
         {
             let p = self.abs_path(row);
-            self.full.request(id, p, max_side);
-            self.full_requested = Some(id);
+            self.caches.full.request(id, p, max_side);
+            self.caches.full_requested = Some(id);
         }
         None
     }
 
     /// Whether the full-resolution texture of `id` is loaded.
     pub fn has_full(&self, id: i64) -> bool {
-        self.full_tex.contains_key(&id)
+        self.caches.has_full(id)
     }
 
     pub fn full_error(&self, id: i64) -> Option<&str> {
-        self.full_failed.get(&id).map(String::as_str)
+        self.caches.full_error(id)
     }
 
     fn thumb_req(&self, row: &ImageRow) -> ThumbReq {
@@ -841,13 +696,13 @@ impl App {
             };
             match ev {
                 Event::Rows(rows, index, done) => {
-                    c.reload_in_flight = false;
+                    c.catalogue.reload_in_flight = false;
                     c.set_rows(rows, index, done);
                 }
                 Event::View(r) => c.accept_view(*r),
                 Event::Hist(rows_id, key, h) => {
-                    if c.rows_id.is_current(rows_id) {
-                        c.hist_cache.insert(key, h);
+                    if c.catalogue.rows_id.is_current(rows_id) {
+                        c.caches.hist_cache.insert(key, h);
                     }
                 }
                 Event::Raw(id, r) => c.receive_raw(id, r),
@@ -913,19 +768,33 @@ impl App {
             Cmd::Open(_) => {}
             Cmd::Rescan => c.rescan(&self.out),
             Cmd::CancelScan => {
-                if let Some(s) = &c.scan {
+                if let Some(s) = &c.jobs.scan {
                     s.cancel.store(true, Ordering::Relaxed);
                 }
             }
             Cmd::SetStatus(status) => {
                 let (ids, label) = targets(c, self.mode);
-                let ch = model::make_change(&c.rows, &c.index, &ids, Some(status), None, &label);
+                let ch = model::make_change(
+                    &c.catalogue.rows,
+                    &c.catalogue.index,
+                    &ids,
+                    Some(status),
+                    None,
+                    &label,
+                );
                 apply_change(c, ch);
                 // Lightroom's auto-advance is off by default; keep the cursor.
             }
             Cmd::SetRating(r) => {
                 let (ids, label) = targets(c, self.mode);
-                let ch = model::make_change(&c.rows, &c.index, &ids, None, Some(r), &label);
+                let ch = model::make_change(
+                    &c.catalogue.rows,
+                    &c.catalogue.index,
+                    &ids,
+                    None,
+                    Some(r),
+                    &label,
+                );
                 apply_change(c, ch);
             }
             Cmd::Undo => {
@@ -939,40 +808,40 @@ impl App {
                 }
             }
             Cmd::Click(id, mode) => {
-                c.sel.click(id, mode, &c.view_ids);
+                c.grid.sel.click(id, mode, &c.view.ids);
             }
             Cmd::Step(d, extend) => {
-                c.sel.step(d, &c.view_ids, extend);
-                c.scroll_to_cursor = true;
+                c.grid.sel.step(d, &c.view.ids, extend);
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::Home(extend) => {
-                c.sel.jump(0, &c.view_ids, extend);
-                c.scroll_to_cursor = true;
+                c.grid.sel.jump(0, &c.view.ids, extend);
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::End(extend) => {
-                c.sel.jump(usize::MAX, &c.view_ids, extend);
-                c.scroll_to_cursor = true;
+                c.grid.sel.jump(usize::MAX, &c.view.ids, extend);
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::ShowGrid => {
                 self.mode = ViewMode::Grid;
-                c.scroll_to_cursor = true;
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::ShowDetail(id) => {
-                if let Some(id) = id.or(c.sel.cursor) {
-                    c.sel.cursor = Some(id);
-                    c.zoom = ZoomPan::default();
+                if let Some(id) = id.or(c.grid.sel.cursor) {
+                    c.grid.sel.cursor = Some(id);
+                    c.grid.zoom = ZoomPan::default();
                     self.mode = ViewMode::Detail;
                 }
             }
             Cmd::ShowCompare => self.show_compare(),
             Cmd::FocusCompare(i) => {
-                if i < c.compare_ids.len() {
-                    c.compare_focus = i;
+                if i < c.grid.compare_ids.len() {
+                    c.grid.compare_focus = i;
                 }
             }
             Cmd::FilterDupGroup(g) => {
                 self.settings.filters.dup_group = Some(g);
-                c.view_dirty = true;
+                c.view.dirty = true;
             }
             Cmd::StartExport(req, scope) => self.start_export(req, scope),
             Cmd::ShowPareto => self.mode = ViewMode::Pareto,
@@ -981,12 +850,12 @@ impl App {
             Cmd::ShowMonitor => self.mode = ViewMode::Monitor,
             Cmd::ShowOnly(ids) => {
                 self.settings.filters.only_ids = Some(ids.into_iter().collect());
-                c.view_dirty = true;
+                c.view.dirty = true;
                 self.mode = ViewMode::Grid;
             }
             Cmd::Message(m, err) => self.message = Some((m, err)),
             Cmd::ApplyPolicy(p, plan) => {
-                c.db_worker.send(DbCmd::ApplyPolicy {
+                c.catalogue.db_worker.send(DbCmd::ApplyPolicy {
                     name: p.policy.name.clone(),
                     hash: p.hash.clone(),
                     text: p.text.clone(),
@@ -999,13 +868,13 @@ impl App {
                     statuses: [false, false, true, false],
                     ..Filters::default()
                 };
-                c.view_dirty = true;
+                c.view.dirty = true;
                 self.mode = ViewMode::Grid;
-                c.sel = Selection::default();
-                c.scroll_to_cursor = true;
+                c.grid.sel = Selection::default();
+                c.grid.scroll_to_cursor = true;
             }
             Cmd::CancelExport => {
-                if let Some(j) = &c.export_job {
+                if let Some(j) = &c.jobs.export_job {
                     j.cancel.store(true, Ordering::Relaxed);
                 }
             }
@@ -1018,12 +887,12 @@ impl App {
 
     /// The focused image of compare.
     fn compare_focus(&self) -> usize {
-        self.coll.as_ref().map_or(0, |c| c.compare_focus)
+        self.coll.as_ref().map_or(0, |c| c.grid.compare_focus)
     }
 
     /// Columns of the grid at the current size (set by the grid view each frame).
     fn grid_columns(&self) -> usize {
-        self.coll.as_ref().map_or(1, |c| c.grid_cols.max(1))
+        self.coll.as_ref().map_or(1, |c| c.grid.cols.max(1))
     }
 
     fn take_screenshot_when_ready(&mut self, ctx: &egui::Context) {
@@ -1058,18 +927,19 @@ impl App {
 fn targets(c: &Collection, mode: ViewMode) -> (Vec<i64>, String) {
     let ids = match mode {
         ViewMode::Compare => c
+            .grid
             .compare_ids
-            .get(c.compare_focus)
+            .get(c.grid.compare_focus)
             .copied()
             .into_iter()
             .collect(),
-        ViewMode::Detail => c.sel.cursor.into_iter().collect(),
+        ViewMode::Detail => c.grid.sel.cursor.into_iter().collect(),
         ViewMode::Grid
         | ViewMode::Pareto
         | ViewMode::Policy
         | ViewMode::Scorers
         | ViewMode::Monitor
-        | ViewMode::Label => c.sel.targets(),
+        | ViewMode::Label => c.grid.sel.targets(),
     };
     let label = if ids.len() == 1 {
         c.row(ids[0]).map_or_else(String::new, |r| r.path.clone())
@@ -1093,7 +963,7 @@ fn apply_change(c: &mut Collection, mut ch: model::Change) {
     };
     ch.label = format!("{what} {}", ch.label);
     c.write_flags(flags, None);
-    c.history.push(ch);
+    c.grid.history.push(ch);
 }
 
 impl eframe::App for App {
@@ -1124,7 +994,7 @@ impl App {
         }
         self.keyboard(&ctx);
         if let Some(c) = self.coll.as_mut() {
-            c.textures.next_frame();
+            c.caches.textures.next_frame();
             c.refresh_view(&self.settings.filters, &self.settings.sort);
         }
         panels::top_bar(self, ui);
@@ -1178,7 +1048,7 @@ impl App {
         {
             // Re-filter and re-sort only when a flag can move or hide an image: never a
             // million-row pass per key press otherwise.
-            c.view_dirty = true;
+            c.view.dirty = true;
         }
         if let Some(c) = &self.coll
             && (!c.idle() || c.scanning())

@@ -297,17 +297,21 @@ fn request_compute(ui: &egui::Ui, st: &mut MonitorState, c: &super::Collection, 
         st.by.clone(),
         st.baseline.clone(),
         st.thresholds,
-        c.rows_generation,
-        c.done_seq,
+        c.catalogue.rows_generation,
+        c.catalogue.done_seq,
     );
     // While a threshold is being dragged (pointer held) nothing is started: one computation
     // follows the release instead of one per frame.
     let dragging = ui.ctx().input(|i| i.pointer.any_down());
-    if c.loaded && c.pending_writes() == 0 && !dragging && st.requested.as_ref() != Some(&key) {
+    if c.catalogue.loaded
+        && c.pending_writes() == 0
+        && !dragging
+        && st.requested.as_ref() != Some(&key)
+    {
         st.requested = Some(key);
         let generation = st.generation.next();
         compute(
-            c.rows.clone(),
+            c.catalogue.rows.clone(),
             c.db.clone(),
             st.by.clone(),
             st.baseline.clone(),

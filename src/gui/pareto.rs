@@ -88,9 +88,10 @@ pub fn scatter_points(app: &App) -> Vec<(i64, f64, f64)> {
     };
     let p = &app.settings.pareto;
     c.view
+        .order
         .iter()
         .filter_map(|&i| {
-            let r = &c.rows[i];
+            let r = &c.catalogue.rows[i];
             Some((r.id, num(r, &p.x)?, num(r, &p.y)?))
         })
         .collect()
@@ -192,7 +193,7 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
     let front = front_ids(&pts, p.x_max, p.y_max);
     let front_set: BTreeSet<i64> = front.iter().copied().collect();
     let Some(c) = app.coll.as_mut() else { return };
-    let selected = c.sel.selected.clone();
+    let selected = c.grid.sel.selected.clone();
     ui.horizontal(|ui| {
         ui.label(format!(
             "{} images with both values · front: {} · {} selected",
@@ -201,8 +202,8 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
             selected.len()
         ));
         if ui.button("Select front").clicked() {
-            c.sel.selected = front_set.clone();
-            c.sel.cursor = front.first().copied();
+            c.grid.sel.selected = front_set.clone();
+            c.grid.sel.cursor = front.first().copied();
         }
         if ui
             .add_enabled(
@@ -259,7 +260,15 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
             .map(|(id, _)| id)
     });
     let brush_start = &mut app.settings.pareto.brush_start;
-    select_by_pointer(&r, pointer, nearest, &pts, brush_start, &mut c.sel, cmds);
+    select_by_pointer(
+        &r,
+        pointer,
+        nearest,
+        &pts,
+        brush_start,
+        &mut c.grid.sel,
+        cmds,
+    );
     if let Some(id) = nearest {
         hover_tooltip(ui, c, id, &p, front_set.contains(&id));
     }
@@ -426,10 +435,10 @@ fn hover_tooltip(
     let Some(row) = c.row(id).cloned() else {
         return;
     };
-    let tex = c.textures.get_sized(id);
+    let tex = c.caches.textures.get_sized(id);
     if tex.is_none() && row.error.is_none() {
         let req = c.thumb_req(&row);
-        c.thumbs.want(vec![req]);
+        c.caches.thumbs.want(vec![req]);
     }
     egui::Tooltip::always_open(
         ui.ctx().clone(),
@@ -481,9 +490,10 @@ fn parallel(app: &mut App, ui: &mut egui::Ui) {
     }
     let rows: Vec<(i64, crate::domain::Status, Vec<Option<f64>>)> = c
         .view
+        .order
         .iter()
         .map(|&i| {
-            let r = &c.rows[i];
+            let r = &c.catalogue.rows[i];
             (r.id, status_of(r), keys.iter().map(|k| num(r, k)).collect())
         })
         .collect();
@@ -511,7 +521,7 @@ fn parallel(app: &mut App, ui: &mut egui::Ui) {
     };
     let mut drawn = 0;
     for (k, (id, status, vals)) in rows.iter().enumerate() {
-        let sel = c.sel.selected.contains(id);
+        let sel = c.grid.sel.selected.contains(id);
         if k % step != 0 && !sel {
             continue;
         }

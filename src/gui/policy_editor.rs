@@ -136,9 +136,9 @@ fn count(plan: &Plan, s: Status) -> u64 {
 pub fn show(app: &mut App, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
     let Some(c) = app.coll.as_ref() else { return };
-    let rows_changed = c.rows_generation != app.policy.rows_generation;
+    let rows_changed = c.catalogue.rows_generation != app.policy.rows_generation;
     if rows_changed {
-        app.policy.rows_generation = c.rows_generation;
+        app.policy.rows_generation = c.catalogue.rows_generation;
         app.policy.editor.generation.next();
     }
     if let Some(cm) = app.coll.as_mut() {
@@ -155,7 +155,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         .collect();
     let ev = &mut app.policy.evidence;
     let ed = &mut app.policy.editor;
-    ed.request_plan(&c.rows, &app.out);
+    ed.request_plan(&c.catalogue.rows, &app.out);
     ui.horizontal(|ui| toolbar(ui, ed, &mut cmds));
     ui.separator();
     let avail = ui.available_width();

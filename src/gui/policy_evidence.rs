@@ -117,7 +117,7 @@ impl EvidenceState {
         (policy.bands.accept, policy.bands.reject) = (0.0, 0.0);
         let key = EvidenceKey {
             policy,
-            rows_generation: c.rows_generation,
+            rows_generation: c.catalogue.rows_generation,
             labels: c.label.stored.len(),
             quality: self.quality.clone(),
             n_max: self.n_max,
@@ -125,7 +125,7 @@ impl EvidenceState {
         if self.evidence_key.as_ref() != Some(&key) {
             self.evidence_key = Some(key);
             let token = self.evidence_token.next();
-            let (p, rows) = (p.clone(), c.rows.clone());
+            let (p, rows) = (p.clone(), c.catalogue.rows.clone());
             let all: Vec<human::Event> = c.label.stored.iter().map(|s| s.event.clone()).collect();
             let (quality, n_max, out) = (self.quality.clone(), self.n_max, out.clone());
             spawn("assay-policy-evidence", move || {
@@ -159,7 +159,7 @@ impl EvidenceState {
             holdout: self.holdout,
             ..CalibrateOptions::default()
         };
-        let (p, rows, ev) = (p.clone(), c.rows.clone(), events(c));
+        let (p, rows, ev) = (p.clone(), c.catalogue.rows.clone(), events(c));
         let out = out.clone();
         spawn("assay-policy-calibrate", move || {
             let rows = super::owned_rows(&rows);

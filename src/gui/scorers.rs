@@ -165,8 +165,8 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     let Some(c) = app.coll.as_ref() else { return };
     let st = &mut app.scorers;
     // (Re)load the versions when the view opens on new rows (a job also changes the rows).
-    if st.requested_for != c.rows_generation {
-        st.requested_for = c.rows_generation;
+    if st.requested_for != c.catalogue.rows_generation {
+        st.requested_for = c.catalogue.rows_generation;
         load(c.db.clone(), app.out.clone());
     }
     ui.horizontal(|ui| {

@@ -75,10 +75,10 @@ struct CellGeometry {
 pub fn grid(app: &mut App, ui: &mut egui::Ui) {
     let size = app.settings.thumb_size;
     let Some(c) = app.coll.as_mut() else { return };
-    if c.view.is_empty() {
+    if c.view.order.is_empty() {
         if empty_grid(ui, c) {
             app.settings.filters = Default::default();
-            c.view_dirty = true;
+            c.view.dirty = true;
         }
         return;
     }
@@ -92,13 +92,13 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
     };
     let avail_w = ui.available_width();
     let cols = (((avail_w + spacing) / (cell.x + spacing)).floor() as usize).max(1);
-    c.grid_cols = cols;
-    let n = c.view.len();
+    c.grid.cols = cols;
+    let n = c.view.order.len();
     let nrows = n.div_ceil(cols);
     let row_h = cell.y;
     let area = grid_area(ui, c, cols, row_h);
     let mut cmds = Vec::new();
-    let cursor = c.sel.cursor;
+    let cursor = c.grid.sel.cursor;
     let out = area.show_rows(ui, row_h, nrows, |ui, range| {
         let first = range.start * cols;
         let last = (range.end * cols).min(n);
@@ -107,16 +107,26 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
                 ui.spacing_mut().item_spacing.x = spacing;
                 for k in 0..cols {
                     let p = r * cols + k;
-                    let Some(&ri) = c.view.get(p) else { break };
-                    let row = &c.rows[ri];
-                    let selected = c.sel.selected.contains(&row.id);
-                    grid_cell(ui, row, &mut c.textures, selected, cursor, g, &mut cmds);
+                    let Some(&ri) = c.view.order.get(p) else {
+                        break;
+                    };
+                    let row = &c.catalogue.rows[ri];
+                    let selected = c.grid.sel.selected.contains(&row.id);
+                    grid_cell(
+                        ui,
+                        row,
+                        &mut c.caches.textures,
+                        selected,
+                        cursor,
+                        g,
+                        &mut cmds,
+                    );
                 }
             });
         }
         (first, last)
     });
-    c.grid_scroll = (out.state.clamped_offset().y, out.inner_rect.height());
+    c.grid.scroll = (out.state.clamped_offset().y, out.inner_rect.height());
     let (first, last) = out.inner;
     request_thumbnails(c, first, last, cols);
     for cmd in cmds {
@@ -130,10 +140,10 @@ fn empty_grid(ui: &mut egui::Ui, c: &super::Collection) -> bool {
     let mut clear = false;
     ui.vertical_centered(|ui| {
         ui.add_space(ui.available_height() * 0.3);
-        if !c.loaded || (c.rows.is_empty() && c.scanning()) {
+        if !c.catalogue.loaded || (c.catalogue.rows.is_empty() && c.scanning()) {
             ui.spinner();
             ui.label("Reading the collection…");
-        } else if c.rows.is_empty() {
+        } else if c.catalogue.rows.is_empty() {
             ui.heading("No images in this folder");
             ui.label("Assay reads PNG, JPEG, WebP, GIF, BMP and TIFF files (sub-folders too).");
         } else {
@@ -156,15 +166,16 @@ fn grid_area(
     let mut area = egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .id_salt("grid");
-    if c.scroll_to_cursor {
-        c.scroll_to_cursor = false;
+    if c.grid.scroll_to_cursor {
+        c.grid.scroll_to_cursor = false;
         if let Some(pos) = c
+            .grid
             .sel
             .cursor
-            .and_then(|id| c.view_ids.iter().position(|&x| x == id))
+            .and_then(|id| c.view.ids.iter().position(|&x| x == id))
         {
             let y = (pos / cols) as f32 * (row_h + ui.spacing().item_spacing.y);
-            let (off, vh) = c.grid_scroll;
+            let (off, vh) = c.grid.scroll;
             if y < off {
                 area = area.vertical_scroll_offset(y);
             } else if vh > 0.0 && y + row_h > off + vh {
@@ -341,7 +352,7 @@ fn paint_badges(painter: &egui::Painter, img_rect: Rect, row: &ImageRow, status:
 /// Thumbnails: the visible range `first..last` first, then one screen of margin on either
 /// side; then the texture budget (what the screen holds plus its margins, at least 256).
 fn request_thumbnails(c: &mut super::Collection, first: usize, last: usize, cols: usize) {
-    let n = c.view.len();
+    let n = c.view.order.len();
     let margin = (last - first).max(cols);
     let lo = first.saturating_sub(margin);
     let hi = (last + margin).min(n);
@@ -349,13 +360,15 @@ fn request_thumbnails(c: &mut super::Collection, first: usize, last: usize, cols
     order.extend((last..hi).chain((lo..first).rev()));
     let reqs: Vec<_> = order
         .into_iter()
-        .filter_map(|p| c.view.get(p).map(|&i| &c.rows[i]))
-        .filter(|r| r.error.is_none() && !c.textures.contains(r.id))
+        .filter_map(|p| c.view.order.get(p).map(|&i| &c.catalogue.rows[i]))
+        .filter(|r| r.error.is_none() && !c.caches.textures.contains(r.id))
         .map(|r| c.thumb_req(r))
         .collect();
-    c.thumbs.want(reqs);
+    c.caches.thumbs.want(reqs);
     // Texture budget: what the screen holds plus its margins, at least 256.
-    c.textures.evict((3 * (last - first + 2 * cols)).max(256));
+    c.caches
+        .textures
+        .evict((3 * (last - first + 2 * cols)).max(256));
 }
 
 pub fn truncate(s: &str, n: usize) -> String {
@@ -387,18 +400,23 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
         row.width.unwrap_or(1).max(1) as f32,
         row.height.unwrap_or(1).max(1) as f32,
     );
-    let tex = full.map(|(t, _)| t).or_else(|| c.textures.get(id));
+    let tex = full.map(|(t, _)| t).or_else(|| c.caches.textures.get(id));
     let resp = zoom::show(
         ui,
         rect,
         egui::Id::unique(("zoom", salt)),
         tex,
         img_size,
-        &mut c.zoom,
+        &mut c.grid.zoom,
     );
     let painter = ui.painter_at(rect);
     if app.settings.show_faces {
-        face_overlay(&painter, c.zoom.image_rect(rect, img_size), img_size, &row);
+        face_overlay(
+            &painter,
+            c.grid.zoom.image_rect(rect, img_size),
+            img_size,
+            &row,
+        );
     }
     if let Some(e) = row.error.as_deref().or(c.full_error(id)) {
         placeholder(
@@ -426,7 +444,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
         );
     }
     let ppp = ui.ctx().pixels_per_point();
-    let zl = c.zoom.label(rect.size(), img_size, ppp);
+    let zl = c.grid.zoom.label(rect.size(), img_size, ppp);
     painter.text(
         rect.right_bottom() - Vec2::new(8.0, 8.0),
         Align2::RIGHT_BOTTOM,
@@ -479,16 +497,17 @@ fn face_overlay(painter: &egui::Painter, img_rect: Rect, img: Vec2, row: &ImageR
 /// Loupe view of the cursor image.
 pub fn detail(app: &mut App, ui: &mut egui::Ui) {
     let Some(c) = app.coll.as_ref() else { return };
-    let Some(id) = c.sel.cursor else {
+    let Some(id) = c.grid.sel.cursor else {
         app.push(Cmd::ShowGrid);
         return;
     };
     let (pos, total) = (
-        c.view_ids
+        c.view
+            .ids
             .iter()
             .position(|&x| x == id)
             .map_or(0, |p| p + 1),
-        c.view_ids.len(),
+        c.view.ids.len(),
     );
     let name = c.row(id).map(|r| r.path.clone()).unwrap_or_default();
     let mut cmds = Vec::new();
@@ -502,10 +521,10 @@ pub fn detail(app: &mut App, ui: &mut egui::Ui) {
         let zoom_100 = ui.button("100%");
         if let Some(c) = app.coll.as_mut() {
             if zoom_fit.clicked() {
-                c.zoom.zoom = None;
+                c.grid.zoom.zoom = None;
             }
             if zoom_100.clicked() {
-                c.zoom.zoom = Some(1.0 / ui.ctx().pixels_per_point());
+                c.grid.zoom.zoom = Some(1.0 / ui.ctx().pixels_per_point());
             }
         }
         ui.separator();
@@ -537,8 +556,8 @@ fn culling_buttons(ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
 /// Compare (Lightroom's Compare/Survey): 2–4 images with one shared zoom/pan.
 pub fn compare(app: &mut App, ui: &mut egui::Ui) {
     let Some(c) = app.coll.as_ref() else { return };
-    let ids = c.compare_ids.clone();
-    let focus = c.compare_focus;
+    let ids = c.grid.compare_ids.clone();
+    let focus = c.grid.compare_focus;
     if ids.len() < 2 {
         app.push(Cmd::ShowGrid);
         return;

@@ -17,13 +17,17 @@ fn settled(app: &App) -> bool {
 /// The view the grid should show, computed here from the rows.
 fn expected(app: &App) -> Vec<i64> {
     let c = app.coll.as_ref().unwrap();
-    let (view, err) = model::compute_view(&c.rows[..], &app.settings.filters, &app.settings.sort);
+    let (view, err) = model::compute_view(
+        &c.catalogue.rows[..],
+        &app.settings.filters,
+        &app.settings.sort,
+    );
     assert!(err.is_none());
-    view.iter().map(|&i| c.rows[i].id).collect()
+    view.iter().map(|&i| c.catalogue.rows[i].id).collect()
 }
 
 fn async_views(h: &mut Harness<'static, App>) {
-    h.state_mut().coll.as_mut().unwrap().inline_view_rows = 0;
+    h.state_mut().coll.as_mut().unwrap().view.inline_rows = 0;
 }
 
 #[test]
@@ -31,7 +35,7 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut h, _dir) = open_demo(tmp.path(), "the demo scan");
     async_views(&mut h);
-    let n = h.state().coll.as_ref().unwrap().rows.len();
+    let n = h.state().coll.as_ref().unwrap().catalogue.rows.len();
     assert!(n >= 30);
 
     // Sort from the toolbar: the new order arrives from the view thread.
@@ -50,7 +54,7 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
         }
     );
     let want = expected(h.state());
-    assert_eq!(h.state().coll.as_ref().unwrap().view_ids, want);
+    assert_eq!(h.state().coll.as_ref().unwrap().view.ids, want);
     assert_eq!(want.len(), n);
 
     // Search: typed one letter per frame; only the newest request counts.
@@ -59,7 +63,7 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     search.type_text("cat");
     h.run_steps(1);
     wait(&mut h, "the searched view", settled);
-    let shown = h.state().coll.as_ref().unwrap().view_ids.clone();
+    let shown = h.state().coll.as_ref().unwrap().view.ids.clone();
     assert_eq!(shown, expected(h.state()));
     assert!(
         !shown.is_empty() && shown.len() < n,
@@ -87,13 +91,13 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     // Click the first thumbnail (this also takes the keyboard focus from the search field).
     let name = {
         let c = h.state().coll.as_ref().unwrap();
-        let p = &c.row(c.view_ids[0]).unwrap().path;
+        let p = &c.row(c.view.ids[0]).unwrap().path;
         p.rsplit('/').next().unwrap().to_string()
     };
     h.get_all_by_label(&name).next().unwrap().click();
     h.run_steps(2);
-    let before = h.state().coll.as_ref().unwrap().status_counts;
-    let cursor = h.state().coll.as_ref().unwrap().sel.cursor.unwrap();
+    let before = h.state().coll.as_ref().unwrap().view.status_counts;
+    let cursor = h.state().coll.as_ref().unwrap().grid.sel.cursor.unwrap();
     assert_eq!(
         h.state()
             .coll
@@ -107,7 +111,7 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     );
     h.key_press(Key::X);
     h.run_steps(1);
-    let after = h.state().coll.as_ref().unwrap().status_counts;
+    let after = h.state().coll.as_ref().unwrap().view.status_counts;
     assert_eq!(after[1], before[1] + 1, "{before:?} -> {after:?}");
     assert_eq!(after.iter().sum::<usize>(), n);
     wait(&mut h, "the flag committed and the view recomputed", |a| {
@@ -115,12 +119,12 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     });
     let c = h.state().coll.as_ref().unwrap();
     assert!(
-        !c.view_ids.contains(&cursor),
+        !c.view.ids.contains(&cursor),
         "the rejected image is hidden"
     );
-    assert_eq!(c.view_ids, expected(h.state()));
+    assert_eq!(c.view.ids, expected(h.state()));
     assert_ne!(
-        c.sel.cursor,
+        c.grid.sel.cursor,
         Some(cursor),
         "the cursor moved to a shown image"
     );
@@ -131,10 +135,10 @@ fn views_of_large_collections_are_computed_off_the_ui_thread() {
     wait(&mut h, "the rescan and reload", |a| idle(a) && settled(a));
     let c = h.state().coll.as_ref().unwrap();
     assert_eq!(c.row(cursor).unwrap().status_str(), Some("rejected"));
-    assert_eq!(c.view_ids, expected(h.state()));
+    assert_eq!(c.view.ids, expected(h.state()));
     assert_eq!(
-        c.status_counts,
-        model::status_counts(&c.rows[..]),
+        c.view.status_counts,
+        model::status_counts(&c.catalogue.rows[..]),
         "counts recomputed with the reloaded rows"
     );
 

@@ -582,12 +582,18 @@ fn clip_gui_scan_embeds_in_the_background() {
     crate::gui::wait(&mut h, "the scan with CLIP", crate::gui::idle);
     {
         let c = h.state().coll.as_ref().unwrap();
-        let s = c.last_scan.as_ref().unwrap().as_ref().unwrap();
+        let s = c.jobs.last_scan.as_ref().unwrap().as_ref().unwrap();
         let clip = s.clip.as_ref().expect("CLIP ran in the GUI's scan");
         assert_eq!((clip.embedded, clip.failed, clip.clip_score), (4, 0, 1));
-        let gen_row = c.rows.iter().find(|r| r.path == "gen.png").unwrap();
+        let gen_row = c
+            .catalogue
+            .rows
+            .iter()
+            .find(|r| r.path == "gen.png")
+            .unwrap();
         assert!(gen_row.signals.contains_key("clip_score"), "rows reloaded");
         let other = c
+            .catalogue
             .rows
             .iter()
             .find(|r| r.path == "rings_90x131.png")

@@ -64,7 +64,7 @@ fn latest(db: &Path, path: &str) -> Option<(String, Option<i64>, String, Option<
 
 fn cursor_path(app: &App) -> String {
     let c = app.coll.as_ref().unwrap();
-    c.row(c.sel.cursor.unwrap()).unwrap().path.clone()
+    c.row(c.grid.sel.cursor.unwrap()).unwrap().path.clone()
 }
 
 #[test]
@@ -90,11 +90,21 @@ fn workbench_culls_the_demo_through_the_ui() {
     assert!(db.exists(), "the app's scan created the catalogue");
     {
         let c = h.state().coll.as_ref().unwrap();
-        assert_eq!(c.rows.len(), 31);
-        assert_eq!(c.view.len(), 31);
-        assert!(c.textures.len() >= 9, "visible thumbnails were loaded");
+        assert_eq!(c.catalogue.rows.len(), 31);
+        assert_eq!(c.view.order.len(), 31);
+        assert!(
+            c.caches.textures.len() >= 9,
+            "visible thumbnails were loaded"
+        );
         // Unreadable files are listed, with their reason, and get no thumbnail.
-        assert!(c.rows.iter().filter(|r| r.error.is_some()).count() >= 2);
+        assert!(
+            c.catalogue
+                .rows
+                .iter()
+                .filter(|r| r.error.is_some())
+                .count()
+                >= 2
+        );
     }
     assert!(
         dir.join(".assay/thumbs").read_dir().unwrap().count() > 0,
@@ -122,7 +132,8 @@ fn workbench_culls_the_demo_through_the_ui() {
         assert!(app.settings.sort.descending);
         let c = app.coll.as_ref().unwrap();
         let vals: Vec<f64> = c
-            .view_ids
+            .view
+            .ids
             .iter()
             .filter_map(
                 |id| match c.row(*id).unwrap().signals.get("blur_laplacian_var") {
@@ -146,11 +157,11 @@ fn workbench_culls_the_demo_through_the_ui() {
     {
         let c = h.state().coll.as_ref().unwrap();
         assert!(
-            !c.view.is_empty() && c.view.len() < 31,
+            !c.view.order.is_empty() && c.view.order.len() < 31,
             "{} shown",
-            c.view.len()
+            c.view.order.len()
         );
-        for id in &c.view_ids {
+        for id in &c.view.ids {
             let r = c.row(*id).unwrap();
             let hay = format!(
                 "{} {} {}",
@@ -168,7 +179,7 @@ fn workbench_culls_the_demo_through_the_ui() {
     h.run_steps(2);
     h.get_by_label("seed_2001.jpg").click();
     h.run_steps(2);
-    assert_eq!(h.state().coll.as_ref().unwrap().view.len(), 31);
+    assert_eq!(h.state().coll.as_ref().unwrap().view.order.len(), 31);
     assert_eq!(cursor_path(h.state()), "coffee_cup/seed_2001.jpg");
 
     // Cull with the keyboard: P picks, → moves, X rejects, 4 rates.
@@ -221,14 +232,14 @@ fn workbench_culls_the_demo_through_the_ui() {
     h.key_press(Key::Space);
     h.run_steps(2);
     assert_eq!(h.state().mode, ViewMode::Detail);
-    let cur = h.state().coll.as_ref().unwrap().sel.cursor.unwrap();
+    let cur = h.state().coll.as_ref().unwrap().grid.sel.cursor.unwrap();
     wait(&mut h, "the full-resolution image", |a| {
         a.coll.as_ref().unwrap().has_full(cur)
     });
     h.get_by_label("Copy prompt");
     h.get_by_label("100%").click();
     h.run_steps(2);
-    assert!(h.state().coll.as_ref().unwrap().zoom.zoom.is_some());
+    assert!(h.state().coll.as_ref().unwrap().grid.zoom.zoom.is_some());
     h.key_press(Key::Escape);
     h.run_steps(2);
     assert_eq!(h.state().mode, ViewMode::Grid);
@@ -239,7 +250,7 @@ fn workbench_culls_the_demo_through_the_ui() {
     search.focus();
     search.type_text("coffee_cup");
     h.run_steps(3);
-    assert_eq!(h.state().coll.as_ref().unwrap().view.len(), 6);
+    assert_eq!(h.state().coll.as_ref().unwrap().view.order.len(), 6);
     h.get_by_label("seed_2003.jpg").click();
     h.run_steps(1);
     h.get_by_label("seed_2004.jpg")
@@ -248,7 +259,7 @@ fn workbench_culls_the_demo_through_the_ui() {
     h.key_press(Key::C);
     h.run_steps(3);
     assert_eq!(h.state().mode, ViewMode::Compare);
-    assert_eq!(h.state().coll.as_ref().unwrap().compare_ids.len(), 2);
+    assert_eq!(h.state().coll.as_ref().unwrap().grid.compare_ids.len(), 2);
     h.get_all_by_label("Pick").nth(1).unwrap().click();
     h.run_steps(3);
     wait(&mut h, "the compare pick", idle);
@@ -361,6 +372,7 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
             _ => None,
         };
         let pts: Vec<(i64, Vec<f64>)> = c
+            .catalogue
             .rows
             .iter()
             .filter_map(|r| {
@@ -381,7 +393,7 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     assert!(!expected.is_empty() && expected.len() < 29);
     h.get_by_label("Select front").click();
     h.run_steps(2);
-    assert_eq!(h.state().coll.as_ref().unwrap().sel.selected, expected);
+    assert_eq!(h.state().coll.as_ref().unwrap().grid.sel.selected, expected);
     h.get_by_label("Show selection in grid").click();
     h.run_steps(3);
     {
@@ -391,7 +403,8 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
             .coll
             .as_ref()
             .unwrap()
-            .view_ids
+            .view
+            .ids
             .iter()
             .copied()
             .collect();
@@ -401,7 +414,7 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     h.key_press(Key::Home);
     h.key_press(Key::X);
     h.run_steps(2);
-    let human_id = h.state().coll.as_ref().unwrap().sel.cursor.unwrap();
+    let human_id = h.state().coll.as_ref().unwrap().grid.sel.cursor.unwrap();
 
     // Policy editor (View → Selection policy) with the shipped example.
     h.get_by_label("View").click();
@@ -485,9 +498,10 @@ fn pareto_view_selects_the_front_and_policy_editor_applies_live_thresholds() {
     let app = h.state();
     assert_eq!(app.mode, ViewMode::Grid);
     let c = app.coll.as_ref().unwrap();
-    assert_eq!(c.view.len(), in_review);
+    assert_eq!(c.view.order.len(), in_review);
     assert!(
-        c.view_ids
+        c.view
+            .ids
             .iter()
             .all(|id| c.row(*id).unwrap().status_str() == Some("review"))
     );
@@ -562,6 +576,7 @@ fn scorer_view_trains_activates_and_rolls_back() {
             .coll
             .as_ref()
             .unwrap()
+            .catalogue
             .rows
             .iter()
             .any(|r| r.signals.contains_key("learned_preference"))
@@ -655,7 +670,8 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
     wait(&mut h, "the rescan", |a| {
         idle(a)
             && a.coll.as_ref().is_some_and(|c| {
-                c.rows
+                c.catalogue
+                    .rows
                     .iter()
                     .filter(|r| r.decision_source.is_some())
                     .count()
@@ -693,10 +709,11 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
             ..Default::default()
         };
         // The workbench shares its rows with background jobs; the library takes plain rows.
-        let rows = assay::gui::owned_rows(&c.rows);
+        let rows = assay::gui::owned_rows(&c.catalogue.rows);
         let want = assay::selection::evaluate::calibrate_policy(&p, &rows, &events, &o).unwrap();
         let moved = assay::selection::plan::set_bands(&text_before, want.accept, want.reject);
         let human: std::collections::HashSet<i64> = c
+            .catalogue
             .rows
             .iter()
             .filter(|r| r.decision_source.as_deref() == Some("human"))

@@ -72,6 +72,11 @@ fn the_inspector_shows_a_decision_made_on_an_earlier_version() {
         "same pixels: the decision itself carried over"
     );
     let c = h.state().coll.as_ref().unwrap();
-    let kept = c.rows.iter().find(|r| r.path == "kept.png").unwrap();
+    let kept = c
+        .catalogue
+        .rows
+        .iter()
+        .find(|r| r.path == "kept.png")
+        .unwrap();
     assert_eq!(kept.status_str(), Some("accepted"));
 }

@@ -118,6 +118,7 @@ fn pairwise_study_with_two_raters_and_attention_checks() {
             .coll
             .as_ref()
             .unwrap()
+            .catalogue
             .rows
             .iter()
             .filter(|r| r.error.is_none())
@@ -294,6 +295,7 @@ fn pairwise_study_with_two_raters_and_attention_checks() {
         .coll
         .as_ref()
         .unwrap()
+        .catalogue
         .rows
         .iter()
         .map(|r| (r.path.clone(), r.id))

@@ -58,7 +58,10 @@ fn monitor_dashboard_flags_the_degraded_batch() {
         .with_size(egui::vec2(1500.0, 1000.0))
         .build_eframe(|cc| App::new(cc, opts));
     wait(&mut h, "the rescan", idle);
-    assert_eq!(h.state().coll.as_ref().unwrap().rows.len(), 2 * per_batch);
+    assert_eq!(
+        h.state().coll.as_ref().unwrap().catalogue.rows.len(),
+        2 * per_batch
+    );
 
     // M opens the dashboard; by folder (the default) before any human decision.
     h.key_press(Key::M);
@@ -137,7 +140,7 @@ fn monitor_dashboard_flags_the_degraded_batch() {
     h.run_steps(2);
     let (path, policy_status) = {
         let c = h.state().coll.as_ref().unwrap();
-        let row = c.row(c.sel.cursor.unwrap()).unwrap();
+        let row = c.row(c.grid.sel.cursor.unwrap()).unwrap();
         assert!(
             row.decision_source
                 .as_deref()
@@ -161,7 +164,7 @@ fn monitor_dashboard_flags_the_degraded_batch() {
     h.run_steps(2);
     {
         let c = h.state().coll.as_ref().unwrap();
-        let row = c.rows.iter().find(|r| r.path == path).unwrap();
+        let row = c.catalogue.rows.iter().find(|r| r.path == path).unwrap();
         assert_ne!(row.status_str(), Some(policy_status.as_str()));
     }
     h.key_press(Key::M);

@@ -38,12 +38,13 @@ pub fn export_dialog(app: &mut App, ctx: &egui::Context) {
     };
     let Some(c) = app.coll.as_ref() else { return };
     let counts = [
-        c.rows
+        c.catalogue
+            .rows
             .iter()
             .filter(|r| model::status_of(r) == crate::domain::Status::Accepted && r.error.is_none())
             .count(),
-        c.sel.targets().len(),
-        c.view.len(),
+        c.grid.sel.targets().len(),
+        c.view.order.len(),
     ];
     let mut open = true;
     let mut start = None;

@@ -30,11 +30,11 @@ pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
             let e = ui.add(egui::TextEdit::singleline(&mut f.expr).hint_text("e.g. colorfulness > 20"));
             e.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Expression"));
             changed |= e.changed();
-            if let Some(err) = &c.view_error {
+            if let Some(err) = &c.view.error {
                 ui.colored_label(ui.visuals().error_fg_color, err);
             }
             if changed {
-                c.view_dirty = true;
+                c.view.dirty = true;
             }
         });
     });
@@ -47,7 +47,7 @@ fn choice_filters(ui: &mut egui::Ui, c: &Collection, f: &mut Filters) -> bool {
     ui.label(RichText::new("Status").strong());
     ui.horizontal_wrapped(|ui| {
         for (k, s) in STATUSES.iter().enumerate() {
-            let n = c.status_counts[k];
+            let n = c.view.status_counts[k];
             let label = s.label();
             changed |= ui
                 .checkbox(
@@ -62,7 +62,7 @@ fn choice_filters(ui: &mut egui::Ui, c: &Collection, f: &mut Filters) -> bool {
         .selected_text(f.tool.clone().unwrap_or_else(|| "any".into()))
         .show_ui(ui, |ui| {
             changed |= ui.selectable_value(&mut f.tool, None, "any").changed();
-            for t in &c.tools {
+            for t in &c.view.tools {
                 changed |= ui
                     .selectable_value(&mut f.tool, Some(t.clone()), t.as_str())
                     .changed();

@@ -18,8 +18,8 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             let Some(c) = app.coll.as_mut() else { return };
             let id = match app.mode {
-                ViewMode::Compare => c.compare_ids.get(c.compare_focus).copied(),
-                _ => c.sel.cursor,
+                ViewMode::Compare => c.grid.compare_ids.get(c.grid.compare_focus).copied(),
+                _ => c.grid.sel.cursor,
             };
             let Some(row) = id.and_then(|id| c.row_arc(id)) else {
                 ui.weak("Select an image to see its signals and metadata.");

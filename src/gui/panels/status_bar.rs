@@ -35,7 +35,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let mut cmds = Vec::new();
             if let Some(c) = app.coll.as_ref() {
-                if let Some(scan) = &c.scan {
+                if let Some(scan) = &c.jobs.scan {
                     let s = scan.progress.snapshot();
                     let frac = if s.total > 0 {
                         s.done as f32 / s.total as f32
@@ -77,11 +77,11 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                     if ui.button("Cancel scan").clicked() {
                         cmds.push(Cmd::CancelScan);
                     }
-                } else if let Some(Ok(s)) = &c.last_scan {
+                } else if let Some(Ok(s)) = &c.jobs.last_scan {
                     let failed = s.failed + s.failed_earlier;
                     ui.label(format!(
                         "{} images · scanned in {:.1}s{}",
-                        c.rows.len(),
+                        c.catalogue.rows.len(),
                         s.seconds,
                         if failed > 0 {
                             format!(" · {failed} unreadable")
@@ -99,7 +99,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                     ui.label("· read-only folder: database in the user data folder")
                         .on_hover_text(c.db.display().to_string());
                 }
-                if let Some(job) = &c.export_job {
+                if let Some(job) = &c.jobs.export_job {
                     let s = job.progress.snapshot();
                     let frac = if s.total > 0 {
                         s.done as f32 / s.total as f32
@@ -120,7 +120,7 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                 if pending > 0 {
                     ui.label(format!("saving {pending}…"));
                 }
-                let backlog = c.thumbs.backlog();
+                let backlog = c.caches.thumbs.backlog();
                 if backlog > 0 {
                     ui.label(format!("· thumbnails: {backlog} to make"));
                 }

@@ -71,7 +71,7 @@ fn file_menu(app: &mut App, ui: &mut egui::Ui) {
 /// Edit: undo and redo.
 fn edit_menu(app: &mut App, ui: &mut egui::Ui) {
     let (u, r) = app.coll.as_ref().map_or((false, false), |c| {
-        (c.history.can_undo(), c.history.can_redo())
+        (c.grid.history.can_undo(), c.grid.history.can_redo())
     });
     for (enabled, command, cmd) in [(u, Command::Undo, Cmd::Undo), (r, Command::Redo, Cmd::Redo)] {
         let s = spec(command);
@@ -163,12 +163,12 @@ fn toolbar(app: &mut App, ui: &mut egui::Ui) {
         ui.separator();
         ui.label(format!(
             "{} shown of {} · {} selected",
-            c.view.len(),
-            c.rows.len(),
-            c.sel.selected.len()
+            c.view.order.len(),
+            c.catalogue.rows.len(),
+            c.grid.sel.selected.len()
         ));
         if changed {
-            c.view_dirty = true;
+            c.view.dirty = true;
         }
     }
 }
