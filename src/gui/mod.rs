@@ -233,6 +233,20 @@ pub enum ViewMode {
     Monitor,
 }
 
+impl ViewMode {
+    /// Every view, in the View menu's order.
+    pub const ALL: [ViewMode; 8] = [
+        ViewMode::Grid,
+        ViewMode::Detail,
+        ViewMode::Compare,
+        ViewMode::Label,
+        ViewMode::Pareto,
+        ViewMode::Policy,
+        ViewMode::Scorers,
+        ViewMode::Monitor,
+    ];
+}
+
 /// Everything a panel can ask for.
 #[derive(Debug, Clone)]
 pub enum Cmd {

@@ -485,22 +485,13 @@ mod tests {
 
     #[test]
     fn menus_show_the_same_labels_and_keys() {
-        let view: Vec<(String, String)> = [
-            ViewMode::Grid,
-            ViewMode::Detail,
-            ViewMode::Compare,
-            ViewMode::Label,
-            ViewMode::Pareto,
-            ViewMode::Policy,
-            ViewMode::Scorers,
-            ViewMode::Monitor,
-        ]
-        .into_iter()
-        .map(|m| {
-            let s = spec(Command::for_view(m));
-            (s.label.to_string(), s.menu_key())
-        })
-        .collect();
+        let view: Vec<(String, String)> = ViewMode::ALL
+            .into_iter()
+            .map(|m| {
+                let s = spec(Command::for_view(m));
+                (s.label.to_string(), s.menu_key())
+            })
+            .collect();
         let expect = [
             ("Grid", "G"),
             ("Detail", "Space"),

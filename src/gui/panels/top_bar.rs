@@ -85,16 +85,7 @@ fn edit_menu(app: &mut App, ui: &mut egui::Ui) {
 
 /// View: the view modes with their keys (from the shortcut table), and the side panels.
 fn view_menu(app: &mut App, ui: &mut egui::Ui) {
-    for m in [
-        ViewMode::Grid,
-        ViewMode::Detail,
-        ViewMode::Compare,
-        ViewMode::Label,
-        ViewMode::Pareto,
-        ViewMode::Policy,
-        ViewMode::Scorers,
-        ViewMode::Monitor,
-    ] {
+    for m in ViewMode::ALL {
         let s = spec(Command::for_view(m));
         if ui
             .add(egui::Button::selectable(app.mode == m, s.label).shortcut_text(s.menu_key()))
