@@ -396,7 +396,7 @@ fn refill_gold(c: &mut Collection) {
         },
     );
     for (id, seed) in wanted {
-        let Some(row) = c.catalogue.index.get(&id).map(|&i| &c.catalogue.rows[i]) else {
+        let Some(row) = c.catalogue.row(id) else {
             continue;
         };
         let path = crate::export::absolute_path(&c.root, row);
