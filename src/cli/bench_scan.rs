@@ -337,8 +337,10 @@ pub fn write_big_png(fixtures: Option<&Path>, path: &Path) -> anyhow::Result<u64
         .filter(|p| p.is_file())
         .and_then(|p| std::fs::read(p).ok())
         .and_then(|b| crate::catalog::decode::decode(&b, &Default::default()).ok())
-        .map(|d| d.image.to_rgb8())
-        .unwrap_or_else(|| super::bench::synthetic_rgb(512, 7));
+        .map_or_else(
+            || super::bench::synthetic_rgb(512, 7),
+            |d| d.image.to_rgb8(),
+        );
     let (sw, sh) = (f64::from(src.width()), f64::from(src.height()));
     let row_len = BIG_W as usize * 3;
     let mut px = vec![0u8; row_len * BIG_H as usize];

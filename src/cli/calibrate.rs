@@ -74,14 +74,14 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
         return Err(UsageError("give --signal KEY or --policy FILE".into()).into());
     };
     let def =
-        signals::get(signal).ok_or_else(|| UsageError(format!("unknown signal '{}'", signal)))?;
+        signals::get(signal).ok_or_else(|| UsageError(format!("unknown signal '{signal}'")))?;
     // Scores where higher = better.
     let sign = match def.direction {
         Direction::HigherIsBetter => 1.0,
         Direction::LowerIsBetter => -1.0,
         Direction::Neutral => {
             return Err(
-                UsageError(format!("'{}' has no better direction to threshold", signal)).into(),
+                UsageError(format!("'{signal}' has no better direction to threshold")).into(),
             );
         }
     };
@@ -117,8 +117,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
     let bads = train.1.len() - goods;
     if goods < 2 || bads < 2 {
         return Err(UsageError(format!(
-            "calibration needs at least two accepted and two rejected human decisions with '{}' (training part has {goods} accepted, {bads} rejected); record some with `assay decide`",
-            signal
+            "calibration needs at least two accepted and two rejected human decisions with '{signal}' (training part has {goods} accepted, {bads} rejected); record some with `assay decide`"
         ))
         .into());
     }

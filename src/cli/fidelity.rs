@@ -135,7 +135,7 @@ pub fn run(args: &FidelityArgs) -> anyhow::Result<u8> {
                 rows.push(v);
             }
             Err(reason) => {
-                failures.push(json!({ "reference": rrel, "test": trel, "reason": reason }))
+                failures.push(json!({ "reference": rrel, "test": trel, "reason": reason }));
             }
         }
     }

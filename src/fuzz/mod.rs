@@ -152,7 +152,7 @@ pub fn mutate(
         match rng.below(kinds) {
             // Bit flips.
             0 => {
-                for _ in 0..1 + rng.below(8) {
+                for _ in 0..=rng.below(8) {
                     if b.is_empty() {
                         break;
                     }

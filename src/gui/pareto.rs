@@ -202,7 +202,7 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
             selected.len()
         ));
         if ui.button("Select front").clicked() {
-            c.grid.sel.selected = front_set.clone();
+            c.grid.sel.selected.clone_from(&front_set);
             c.grid.sel.cursor = front.first().copied();
         }
         if ui

@@ -116,7 +116,7 @@ impl ThumbService {
         for i in 0..workers.max(1) {
             let (q, r, dir, ctx) = (queue.clone(), results.clone(), dir.clone(), ctx.clone());
             spawn(&format!("assay-thumb-{i}"), move || {
-                worker(&q, &r, &dir, &ctx)
+                worker(&q, &r, &dir, &ctx);
             });
         }
         Self { queue, results }
@@ -160,8 +160,7 @@ impl ThumbService {
         self.queue
             .0
             .lock()
-            .map(|q| !q.wanted.is_empty() || !q.in_flight.is_empty())
-            .unwrap_or(false)
+            .is_ok_and(|q| !q.wanted.is_empty() || !q.in_flight.is_empty())
     }
 
     /// How many thumbnails are still to be generated on disk.
@@ -169,8 +168,7 @@ impl ThumbService {
         self.queue
             .0
             .lock()
-            .map(|q| q.background.as_ref().map_or(0, Background::left))
-            .unwrap_or(0)
+            .map_or(0, |q| q.background.as_ref().map_or(0, Background::left))
     }
 }
 

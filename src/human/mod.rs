@@ -664,7 +664,7 @@ mod tests {
         let c = col();
         let plain =
             r#"{"protocol":"pairwise","rater":"r1","items":["a.png","b.png"],"choice":"a.png"}"#;
-        let timed = plain.replace("}", r#","time":"2026-01-01T00:00:00.000Z"}"#);
+        let timed = plain.replace('}', r#","time":"2026-01-01T00:00:00.000Z"}"#);
         let stored = parse_line(plain, &c).unwrap();
         let v = parse_line(&timed, &c).unwrap();
         assert_ne!(v.uid, stored.uid, "the time is part of the content id");

@@ -443,9 +443,9 @@ pub(crate) fn analyse(
                 warnings.push(format!(
                     "comfyui: first pass {first_id} has no prompt with a letter or digit; prompt from sampler {id}"
                 ));
-                m.positive = p.positive.clone();
+                m.positive.clone_from(&p.positive);
                 if m.negative.is_none() {
-                    m.negative = p.negative.clone();
+                    m.negative.clone_from(&p.negative);
                 }
             }
             None => {

@@ -187,7 +187,7 @@ struct Flattener<'w> {
     redirect: HashMap<Src, Src>,
 }
 
-impl<'w> Flattener<'w> {
+impl Flattener<'_> {
     /// Adds `node`, expanding it when it is a group node or subgraph instance.
     fn add(&mut self, node: Node, depth: usize) {
         if self.out.len() >= MAX_NODES {

@@ -8,9 +8,10 @@ use super::*;
 /// The fixtures folder, or `None` (test skipped) when it is missing, unless
 /// `ASSAY_REQUIRE_FIXTURES=1`.
 pub(super) fn fixtures_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("ASSAY_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+    let dir = std::env::var_os("ASSAY_FIXTURES").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
+        PathBuf::from,
+    );
     if dir.join("generated/MANIFEST.tsv").is_file() {
         return Some(dir);
     }

@@ -152,8 +152,9 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Result<f64, StatsError> {
     let y_ties = tied_pairs(&ys);
     let n = x.len() as u64;
     let total = n * (n - 1) / 2;
-    let con_minus_dis = total as i128 - x_ties as i128 - y_ties as i128 + joint_ties as i128
-        - 2 * discordant as i128;
+    let con_minus_dis = i128::from(total) - i128::from(x_ties) - i128::from(y_ties)
+        + i128::from(joint_ties)
+        - 2 * i128::from(discordant);
     let tau =
         con_minus_dis as f64 / ((total - x_ties) as f64).sqrt() / ((total - y_ties) as f64).sqrt();
     Ok(tau.clamp(-1.0, 1.0))

@@ -328,7 +328,7 @@ fn prdc_properties() {
     // mode collapse: 20 fakes jittered around one real sample → full precision, low coverage
     let row0 = a.row(0).unwrap();
     let few_data = (0..20)
-        .flat_map(|i| row0.iter().map(move |&v| v + i as f64 * 1e-9))
+        .flat_map(|i| row0.iter().map(move |&v| v + f64::from(i) * 1e-9))
         .collect();
     let few = Features::new(20, 6, few_data).unwrap();
     let p = prdc(&a, &few, 3).unwrap();

@@ -254,7 +254,7 @@ pub fn kolmogorov_sf(z: f64) -> f64 {
         let w = std::f64::consts::PI.powi(2) / (8.0 * z * z);
         let mut s = 0.0;
         for k in 1..=20 {
-            let m = (2 * k - 1) as f64;
+            let m = f64::from(2 * k - 1);
             s += (-m * m * w).exp();
         }
         (1.0 - (2.0 * std::f64::consts::PI).sqrt() / z * s).clamp(0.0, 1.0)
@@ -262,7 +262,7 @@ pub fn kolmogorov_sf(z: f64) -> f64 {
         // SF = 2 Σ_{k≥1} (−1)^{k−1} exp(−2k²z²).
         let mut s = 0.0;
         for k in 1..=100 {
-            let kf = k as f64;
+            let kf = f64::from(k);
             let term = (-2.0 * kf * kf * z * z).exp();
             s += if k % 2 == 1 { term } else { -term };
             if term < 1e-300 {

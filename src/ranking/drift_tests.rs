@@ -37,7 +37,7 @@ fn kolmogorov_sf_by_hand() {
         - (2.0 * std::f64::consts::PI).sqrt() / 1.18
             * (1..=20)
                 .map(|k| {
-                    let m = (2 * k - 1) as f64;
+                    let m = f64::from(2 * k - 1);
                     (-m * m * std::f64::consts::PI.powi(2) / (8.0 * 1.18 * 1.18)).exp()
                 })
                 .sum::<f64>();

@@ -289,7 +289,7 @@ fn policy_calibration_from_pairwise_labels_alone() {
 fn best_of_n_matches_closed_forms_and_monte_carlo() {
     // Scores k/(m+1), k = 1..m: E[max of N drawn without replacement] = N/(N+1) exactly.
     let m = 50;
-    let s: Vec<f64> = (1..=m).map(|k| k as f64 / (m + 1) as f64).collect();
+    let s: Vec<f64> = (1..=m).map(|k| f64::from(k) / f64::from(m + 1)).collect();
     let c = calibrate::best_of_n_curve(&s, 16);
     assert_eq!(c.len(), 16);
     for (i, v) in c.iter().enumerate() {
@@ -324,7 +324,7 @@ fn best_of_n_matches_closed_forms_and_monte_carlo() {
             pick += q[*chosen];
             best += drawn.iter().map(|i| q[*i]).fold(f64::MIN, f64::max);
         }
-        let (pick, best) = (pick / draws as f64, best / draws as f64);
+        let (pick, best) = (pick / f64::from(draws), best / f64::from(draws));
         assert!(
             (pick - exact_pick[n - 1]).abs() < 0.006,
             "N {n}: {pick} vs {}",

@@ -270,7 +270,7 @@ mod tests {
         // Two keys with ties, nulls, numbers and text; ties keep the original order.
         let rows: Vec<(Option<f64>, Option<&str>)> = (0..200)
             .map(|i| {
-                let a = (i % 7 != 3).then(|| ((i * 37) % 11) as f64);
+                let a = (i % 7 != 3).then(|| f64::from((i * 37) % 11));
                 let b = match i % 5 {
                     0 => None,
                     1 => Some("b"),

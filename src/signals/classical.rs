@@ -468,9 +468,10 @@ pub(crate) mod test_refs {
 
     /// Fixture root: `$ASSAY_FIXTURES`, else `<crate>/../shared/fixtures`.
     fn fixtures_dir() -> PathBuf {
-        std::env::var_os("ASSAY_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"))
+        std::env::var_os("ASSAY_FIXTURES").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
+            PathBuf::from,
+        )
     }
 
     /// `h = h * 0x100000001B3 + byte (mod 2^64)`, as `rgb_digest` in the Python script.

@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn dct_matches_definition() {
-        let x: Vec<f64> = (0..32).map(|i| ((i * 7919) % 255) as f64).collect();
+        let x: Vec<f64> = (0..32).map(|i| f64::from((i * 7919) % 255)).collect();
         let mut y = vec![0.0; 32];
         dct2(&x, &mut y, &OddCos::new(), 0);
         for (k, &yk) in y.iter().enumerate() {

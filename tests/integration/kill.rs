@@ -59,7 +59,7 @@ fn store_survives_kill_mid_scan() {
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let partial = store.count("images").unwrap();
     assert!(
-        partial >= committed && partial < n as i64,
+        partial >= committed && partial < i64::from(n),
         "partial = {partial}"
     );
     // Every committed image has its complete signal set (batches are atomic).
@@ -73,7 +73,7 @@ fn store_survives_kill_mid_scan() {
         Some(partial),
         "committed files are not redone: {s}"
     );
-    assert_eq!(s["new"].as_i64(), Some(n as i64 - partial));
+    assert_eq!(s["new"].as_i64(), Some(i64::from(n) - partial));
 
     let clean_db = tmp.path().join("clean.db");
     let (code, _) = scan_json(&dir, &clean_db, &["--jobs", "1"]);
@@ -83,7 +83,7 @@ fn store_survives_kill_mid_scan() {
     assert_eq!(a.len(), n as usize);
     assert_eq!(a, b, "resumed scan equals a clean scan");
     let resumed = assay::store::Store::open(&db).unwrap();
-    let after = resumed.count("signals").unwrap() as f64 / n as f64;
+    let after = resumed.count("signals").unwrap() as f64 / f64::from(n);
     // Committed batches held every per-image signal; `dup_group` is added once the scan ends.
     assert_eq!(per_image.fract(), 0.0, "batches are atomic: {per_image}");
     assert_eq!(

@@ -21,7 +21,7 @@ fn write_big_png(path: &std::path::Path) {
     let mut row = vec![0u8; W as usize * 3];
     for y in 0..H {
         for x in 0..W {
-            let (dx, dy) = (x as i64 - 5000, y as i64 - 5000);
+            let (dx, dy) = (i64::from(x) - 5000, i64::from(y) - 5000);
             let ring = ((dx * dx + dy * dy) as f64).sqrt() as u32 / 40 % 2;
             let grain = (x.wrapping_mul(7919) ^ y.wrapping_mul(104_729)) % 9;
             let i = x as usize * 3;

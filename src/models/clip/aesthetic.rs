@@ -137,7 +137,7 @@ impl HeadFiles {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
         Ok(Self {
             path: path.to_path_buf(),
             kind,

@@ -298,7 +298,7 @@ impl ClipConfig {
         ] {
             for k in keys {
                 match cfg.get(*k) {
-                    None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+                    None | Some(Value::Null | Value::Bool(false)) => {}
                     Some(Value::String(s)) if *k == "pool_type" && s == "argmax" => {}
                     Some(x) => {
                         return Err(ClipError::Config(format!(

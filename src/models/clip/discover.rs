@@ -132,9 +132,10 @@ fn hf_repo_name(dir: &Path) -> Option<String> {
 }
 
 fn name_of(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Resolves a user-given path (folder, HF cache repository, or checkpoint file).
@@ -154,7 +155,7 @@ pub fn resolve(path: &Path) -> Result<ModelFiles, ClipError> {
                 ))
             })?;
             let mut f = resolve_dir(&snap)?;
-            f.name = repo.clone();
+            f.name.clone_from(&repo);
             f.key = format!("{repo}@{}", f.key.rsplit('@').next().unwrap_or_default());
             return Ok(f);
         }

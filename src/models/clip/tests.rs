@@ -19,9 +19,10 @@ fn data_dir() -> PathBuf {
 }
 
 fn fixtures_dir() -> PathBuf {
-    std::env::var_os("ASSAY_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"))
+    std::env::var_os("ASSAY_FIXTURES").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
+        PathBuf::from,
+    )
 }
 
 fn refs() -> Value {
