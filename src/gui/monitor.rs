@@ -635,12 +635,7 @@ fn ridgeline(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
     };
     let names = batch_names(res);
     let n2 = names.clone();
-    let top = h
-        .batches
-        .iter()
-        .flat_map(|(_, _, c)| c.iter().copied())
-        .fold(0.0f64, f64::max)
-        .max(1e-12);
+    let top = h.top();
     let bins = h.batches.first().map_or(1, |b| b.2.len());
     let width = if h.hi > h.lo { h.hi - h.lo } else { 1.0 };
     Plot::new("monitor-ridgeline")

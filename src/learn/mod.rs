@@ -142,12 +142,7 @@ fn design_inputs(
             .collect();
         for (row, v) in rows.iter_mut().zip(&emb.vectors) {
             let Some(v) = v else { continue };
-            let norm = v
-                .iter()
-                .map(|&x| f64::from(x) * f64::from(x))
-                .sum::<f64>()
-                .sqrt();
-            let norm = if norm == 0.0 { 1.0 } else { norm };
+            let norm = crate::models::clip::aesthetic::l2_norm(v);
             for &k in &slots {
                 if let Some(x) = row[k].as_mut() {
                     *x /= norm;

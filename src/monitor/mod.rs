@@ -503,6 +503,17 @@ pub struct Histograms {
     pub batches: Vec<(usize, String, Vec<f64>)>,
 }
 
+impl Histograms {
+    /// The largest bin share over all batches (at least 1e-12): the plots' vertical scale.
+    pub fn top(&self) -> f64 {
+        self.batches
+            .iter()
+            .flat_map(|(_, _, c)| c.iter().copied())
+            .fold(0.0f64, f64::max)
+            .max(1e-12)
+    }
+}
+
 /// Histograms of `key` per batch over `bins` equal bins of the pooled range (`None` when no
 /// batch has a value). A constant signal puts everything in the first bin.
 pub fn histograms(key: &str, batches: &BTreeMap<String, Batch>, bins: usize) -> Option<Histograms> {
@@ -552,12 +563,7 @@ pub fn histogram_svg(key: &str, batches: &BTreeMap<String, Batch>) -> String {
         s += "<text x=\"10\" y=\"20\">no values</text></svg>";
         return s;
     };
-    let top = h
-        .batches
-        .iter()
-        .flat_map(|(_, _, c)| c.iter().copied())
-        .fold(0.0f64, f64::max)
-        .max(1e-12);
+    let top = h.top();
     for (i, _, c) in &h.batches {
         let pts: Vec<String> = c
             .iter()

@@ -300,13 +300,18 @@ impl AestheticHead {
 /// numpy's `a / ‖a‖₂` in f64 with a zero norm read as 1: every head's input (also what
 /// fine-tuning in `learn::finetune` trains on).
 pub fn normalized(v: &[f32]) -> Vec<f64> {
+    let norm = l2_norm(v);
+    v.iter().map(|&x| f64::from(x) / norm).collect()
+}
+
+/// `‖v‖₂` in f64, with a zero norm read as 1 (the divisor of [`normalized`]).
+pub fn l2_norm(v: &[f32]) -> f64 {
     let norm = v
         .iter()
         .map(|&x| f64::from(x) * f64::from(x))
         .sum::<f64>()
         .sqrt();
-    let norm = if norm == 0.0 { 1.0 } else { norm };
-    v.iter().map(|&x| f64::from(x) / norm).collect()
+    if norm == 0.0 { 1.0 } else { norm }
 }
 
 /// The bytes of a v1-layout head (`Linear(d, 1)`: `weight` `[1, d]` and `bias` `[1]`, f32) as

@@ -76,6 +76,29 @@ fn span(i: usize, scale: f32) -> Span {
     }
 }
 
+/// The source rows of output row `y` with their weights (TensorFlow's area resize: the overlap
+/// of `[y·hs, (y+1)·hs)` with each source row), into `ys`.
+fn source_rows(y: usize, hs: f32, in_h: usize, ys: &mut Vec<(usize, f32)>) {
+    let in_y = y as f32 * hs;
+    let in_y1 = (y + 1) as f32 * hs;
+    ys.clear();
+    for i in (in_y.floor() as i64)..(in_y1.ceil() as i64) {
+        let fi = i as f32;
+        let sy = if fi < in_y {
+            if fi + 1.0 > in_y1 {
+                hs
+            } else {
+                fi + 1.0 - in_y
+            }
+        } else if fi + 1.0 > in_y1 {
+            in_y1 - fi
+        } else {
+            1.0
+        };
+        ys.push((bound(i, in_h), sy));
+    }
+}
+
 fn bound(v: i64, limit: usize) -> usize {
     v.clamp(0, limit as i64 - 1) as usize
 }
@@ -144,24 +167,7 @@ pub fn resize_area(img: &Hwc, out_w: usize, out_h: usize) -> Hwc {
     let mut ys: Vec<(usize, f32)> = Vec::new();
     let mut sum = vec![0f32; out_w * 3];
     for (y, out) in data.chunks_exact_mut(out_w * 3).enumerate() {
-        let in_y = y as f32 * hs;
-        let in_y1 = (y + 1) as f32 * hs;
-        ys.clear();
-        for i in (in_y.floor() as i64)..(in_y1.ceil() as i64) {
-            let fi = i as f32;
-            let sy = if fi < in_y {
-                if fi + 1.0 > in_y1 {
-                    hs
-                } else {
-                    fi + 1.0 - in_y
-                }
-            } else if fi + 1.0 > in_y1 {
-                in_y1 - fi
-            } else {
-                1.0
-            };
-            ys.push((bound(i, in_h), sy));
-        }
+        source_rows(y, hs, in_h, &mut ys);
         sum.fill(0.0);
         for &(row, sy) in &ys {
             let src = &rows[row * out_w * 3..(row + 1) * out_w * 3];
@@ -269,24 +275,7 @@ mod tests {
         let xs: Vec<Span> = (0..out_w).map(|x| span(x, ws)).collect();
         let mut ys: Vec<(usize, f32)> = Vec::new();
         for y in 0..out_h {
-            let in_y = y as f32 * hs;
-            let in_y1 = (y + 1) as f32 * hs;
-            ys.clear();
-            for i in (in_y.floor() as i64)..(in_y1.ceil() as i64) {
-                let fi = i as f32;
-                let sy = if fi < in_y {
-                    if fi + 1.0 > in_y1 {
-                        hs
-                    } else {
-                        fi + 1.0 - in_y
-                    }
-                } else if fi + 1.0 > in_y1 {
-                    in_y1 - fi
-                } else {
-                    1.0
-                };
-                ys.push((bound(i, in_h), sy));
-            }
+            source_rows(y, hs, in_h, &mut ys);
             for (x, sx) in xs.iter().enumerate() {
                 let mut sum = [0f32; 3];
                 for &(row, sy) in &ys {
