@@ -18,7 +18,7 @@ use serde_json::{Value as Json, json};
 
 use super::bench::{Driver, peak_rss_mb, stats};
 use super::thumbs::{ThumbReq, make_thumb};
-use super::{App, AppOptions};
+use super::{App, AppOptions, Collection, Settings};
 use crate::memory::{reset_peak_rss, rss_mb};
 use crate::store::synthetic::{BENCH_SEARCH as SEARCH, BENCH_SORT as SORT, BENCH_WHERE as WHERE};
 
@@ -60,14 +60,14 @@ fn key(k: Key) -> Vec<Event> {
 
 impl Driver {
     /// Paced frames (60 per second) with the events `input(k)` of frame `k`, until `done`
-    /// holds and at least `frames` ran (`limit_s` at most); frame times and when `done` first
+    /// holds of the open collection and at least `frames` ran (`limit_s` at most); frame times and when `done` first
     /// held (seconds after the first frame).
     fn run_until(
         &mut self,
         frames: usize,
         limit_s: f64,
         mut input: impl FnMut(usize) -> Vec<Event>,
-        done: impl Fn(&App) -> bool,
+        done: impl Fn(Option<&Collection>) -> bool,
     ) -> (Vec<f64>, Option<f64>) {
         let start = Instant::now();
         let mut times = Vec::with_capacity(frames);
@@ -76,7 +76,7 @@ impl Driver {
         while k < frames || at.is_none() {
             let ms = self.frame(input(k));
             times.push(ms);
-            if at.is_none() && done(&self.app) {
+            if at.is_none() && done(self.app.coll.as_ref()) {
                 at = Some(start.elapsed().as_secs_f64());
             }
             k += 1;
@@ -90,10 +90,9 @@ impl Driver {
     }
 }
 
-fn settled(app: &App) -> bool {
-    app.coll
-        .as_ref()
-        .is_some_and(|c| c.catalogue.loaded && c.view_settled())
+/// Rows loaded and their view on screen.
+fn settled(coll: Option<&Collection>) -> bool {
+    coll.is_some_and(|c| c.catalogue.loaded && c.view_settled())
 }
 
 /// Runs the workbench measurements on the collection in `dir` (`rows` rows).
@@ -145,29 +144,29 @@ pub fn run(dir: &Path, rows: usize, frames: usize) -> anyhow::Result<Json> {
         json!({"frames": stats(scroll), "distance_points": offset}),
     );
 
-    type Change = Box<dyn Fn(&mut App)>;
+    type Change = Box<dyn Fn(&mut Settings)>;
     let changes: [(&str, Change); 3] = [
         (
             "sort",
-            Box::new(|a: &mut App| {
-                a.settings.sort.column = SORT.to_string();
-                a.settings.sort.descending = true;
+            Box::new(|s: &mut Settings| {
+                s.sort.column = SORT.to_string();
+                s.sort.descending = true;
             }),
         ),
         (
             "where",
-            Box::new(|a: &mut App| a.settings.filters.expr = WHERE.to_string()),
+            Box::new(|s: &mut Settings| s.filters.expr = WHERE.to_string()),
         ),
         (
             "search",
-            Box::new(|a: &mut App| {
-                a.settings.filters.expr.clear();
-                a.settings.filters.search = SEARCH.to_string();
+            Box::new(|s: &mut Settings| {
+                s.filters.expr.clear();
+                s.filters.search = SEARCH.to_string();
             }),
         ),
     ];
     for (name, change) in changes {
-        change(&mut d.app);
+        change(&mut d.app.settings);
         if let Some(c) = d.app.coll.as_mut() {
             c.view.dirty = true;
         }
@@ -200,7 +199,7 @@ pub fn run(dir: &Path, rows: usize, frames: usize) -> anyhow::Result<Json> {
         1,
         60.0,
         |_| Vec::new(),
-        |a| a.coll.as_ref().is_some_and(|c| c.pending_writes() == 0),
+        |c| c.is_some_and(|c| c.pending_writes() == 0),
     );
     out.insert(
         "cull".into(),

@@ -2,7 +2,11 @@
 //!
 //! Structure (rerun's and egui's conventions): [`App`] owns the open [`Collection`] and the
 //! settings; panels (`panels/`) and views (`views.rs`) read state and push [`Cmd`]s, which
-//! the app applies after the frame's UI. Background threads (`jobs.rs`, `thumbs.rs`) scan,
+//! the app applies after the frame's UI. A central view is given a [`ViewCtx`] (the collection,
+//! the jobs' outbox, the command queue) and its own state (the grid's filters, the Pareto axes,
+//! the policy editor, the scorers) instead of the whole `App`, and each panel only the fields it
+//! uses, so no view reaches another's state (labeling and the monitor still take the app).
+//! Background threads (`jobs.rs`, `thumbs.rs`) scan,
 //! read the database, append decisions, make thumbnails, decode full images and export; they
 //! report through a channel drained at the start of each frame, so the UI thread never decodes,
 //! queries in bulk or scores.
@@ -129,6 +133,7 @@ pub mod bench;
 pub mod bench_catalog;
 mod collection;
 mod commands;
+mod context;
 mod events;
 mod jobs;
 mod keyboard;
@@ -163,6 +168,7 @@ use serde::{Deserialize, Serialize};
 use crate::pipeline::ScanOptions;
 use crate::store::{ImageRow, Store};
 use collection::{Caches, Catalogue, Grid, Jobs, ViewState};
+pub use context::ViewCtx;
 use jobs::{DbCmd, Event, ExportRequest, Outbox, ScanJob, ViewReq, ViewResult};
 use model::{ClickMode, Filters, Flag, Selection, Sort};
 use thumbs::ThumbReq;
@@ -1011,37 +1017,17 @@ impl App {
             c.caches.textures.next_frame();
             c.refresh_view(&self.settings.filters, &self.settings.sort);
         }
-        panels::top_bar(self, ui);
-        panels::status_bar(self, ui);
-        if self.coll.is_some() {
-            if self.settings.show_filters && matches!(self.mode, ViewMode::Grid | ViewMode::Pareto)
-            {
-                panels::filters_panel(self, ui);
-            }
-            // Labeling is blind: no names or signals on screen. The monitor needs the width.
-            if self.settings.show_inspector
-                && !matches!(self.mode, ViewMode::Label | ViewMode::Monitor)
-            {
-                panels::inspector(self, ui);
-            }
-        }
-        egui::CentralPanel::default().show(ui, |ui| match self.coll.is_some() {
-            false => panels::welcome(self, ui),
-            true => match self.mode {
-                ViewMode::Grid => views::grid(self, ui),
-                ViewMode::Detail => views::detail(self, ui),
-                ViewMode::Compare => views::compare(self, ui),
-                ViewMode::Label => labeling::view(self, ui),
-                ViewMode::Pareto => pareto::show(self, ui),
-                ViewMode::Policy => policy_editor::show(self, ui),
-                ViewMode::Scorers => scorers::show(self, ui),
-                ViewMode::Monitor => monitor::show(self, ui),
-            },
-        });
+        self.panels(ui);
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         if self.show_help {
-            panels::help_overlay(self, &ctx);
+            panels::help_overlay(&mut self.show_help, &ctx);
         }
-        panels::export_dialog(self, &ctx);
+        panels::export_dialog(
+            &mut self.export_dialog,
+            self.coll.as_ref(),
+            &mut self.cmds,
+            &ctx,
+        );
         let cmds = std::mem::take(&mut self.cmds);
         let changed_view = cmds.iter().any(|c| {
             matches!(
@@ -1070,6 +1056,64 @@ impl App {
             ctx.request_repaint_after(Duration::from_millis(200));
         }
         self.take_screenshot_when_ready(&ctx);
+    }
+}
+
+impl App {
+    /// The menu and tool bars, the status bar, and (with a collection) the filter bar and the
+    /// inspector, each given only the fields it uses.
+    fn panels(&mut self, ui: &mut egui::Ui) {
+        panels::top_bar(
+            panels::TopBar {
+                coll: self.coll.as_mut(),
+                settings: &mut self.settings,
+                mode: self.mode,
+                show_help: &mut self.show_help,
+                export_dialog: &mut self.export_dialog,
+                cmds: &mut self.cmds,
+            },
+            ui,
+        );
+        panels::status_bar(
+            self.coll.as_ref(),
+            self.message.as_ref(),
+            &mut self.cmds,
+            ui,
+        );
+        let Some(c) = self.coll.as_mut() else { return };
+        if self.settings.show_filters && matches!(self.mode, ViewMode::Grid | ViewMode::Pareto) {
+            panels::filters_panel(c, &mut self.settings.filters, ui);
+        }
+        // Labeling is blind: no names or signals on screen. The monitor needs the width.
+        if self.settings.show_inspector && !matches!(self.mode, ViewMode::Label | ViewMode::Monitor)
+        {
+            panels::inspector(c, self.mode, &mut self.cmds, ui);
+        }
+    }
+
+    /// The central view of the mode (the welcome screen without a collection): a [`ViewCtx`]
+    /// plus the view's own state. Labeling and the monitor still take the whole app.
+    fn central(&mut self, ui: &mut egui::Ui) {
+        let Some(coll) = self.coll.as_mut() else {
+            panels::welcome(&self.settings.recent, &mut self.cmds, ui);
+            return;
+        };
+        let cx = ViewCtx {
+            coll,
+            out: &self.out,
+            cmds: &mut self.cmds,
+        };
+        let s = &mut self.settings;
+        match self.mode {
+            ViewMode::Grid => views::grid(cx, s.thumb_size, &mut s.filters, ui),
+            ViewMode::Detail => views::detail(cx, &mut s.show_faces, ui),
+            ViewMode::Compare => views::compare(cx, s.show_faces, ui),
+            ViewMode::Pareto => pareto::show(cx, &mut s.pareto, ui),
+            ViewMode::Policy => policy_editor::show(cx, &mut self.policy, ui),
+            ViewMode::Scorers => scorers::show(cx, &mut self.scorers, ui),
+            ViewMode::Label => labeling::view(self, ui),
+            ViewMode::Monitor => monitor::show(self, ui),
+        }
     }
 }
 

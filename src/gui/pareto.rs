@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{ClickMode, STATUSES, status_of};
 use super::theme;
 use super::views::status_color;
-use super::{App, Cmd, ViewMode};
+use super::{Cmd, Collection, ViewCtx, ViewMode};
 use crate::selection::Value;
 use crate::selection::rules::pareto_fronts;
 use crate::signals::{self, Direction};
@@ -82,11 +82,7 @@ fn num(row: &crate::store::ImageRow, key: &str) -> Option<f64> {
 }
 
 /// Points of the shown images with both values: (image id, x, y).
-pub fn scatter_points(app: &App) -> Vec<(i64, f64, f64)> {
-    let Some(c) = app.coll.as_ref() else {
-        return Vec::new();
-    };
-    let p = &app.settings.pareto;
+pub fn scatter_points(c: &Collection, p: &ParetoState) -> Vec<(i64, f64, f64)> {
     c.view
         .order
         .iter()
@@ -126,14 +122,15 @@ fn key_combo(ui: &mut egui::Ui, id: &str, accessible: &str, value: &mut String) 
     changed
 }
 
-pub fn show(app: &mut App, ui: &mut egui::Ui) {
+/// The Pareto view: its toolbar (scatter or parallel coordinates, signals, directions,
+/// colour) and the chosen plot; `p` is the view's persisted state.
+pub fn show(cx: ViewCtx<'_>, p: &mut ParetoState, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
     ui.horizontal_wrapped(|ui| {
         if ui.button("Back to grid").clicked() {
             cmds.push(Cmd::ShowGrid);
         }
         ui.separator();
-        let p = &mut app.settings.pareto;
         ui.selectable_value(&mut p.parallel, false, "Scatter");
         ui.selectable_value(&mut p.parallel, true, "Parallel coordinates");
         ui.separator();
@@ -160,14 +157,12 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                 });
         }
     });
-    if app.settings.pareto.parallel {
-        parallel(app, ui);
+    if p.parallel {
+        parallel(cx.coll, p, ui);
     } else {
-        scatter(app, ui, &mut cmds);
+        scatter(cx.coll, p, ui, &mut cmds);
     }
-    for c in cmds {
-        app.push(c);
-    }
+    cx.cmds.extend(cmds);
 }
 
 fn ramp(t: f64) -> Color32 {
@@ -187,12 +182,11 @@ type Series = (String, Color32, Vec<[f64; 2]>);
 
 /// The scatter plot of the two chosen signals with the Pareto front, box and click selection,
 /// and a hover tooltip with the thumbnail.
-fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
-    let pts = scatter_points(app);
-    let p = app.settings.pareto.clone();
+fn scatter(c: &mut Collection, state: &mut ParetoState, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
+    let pts = scatter_points(c, state);
+    let p = state.clone();
     let front = front_ids(&pts, p.x_max, p.y_max);
     let front_set: BTreeSet<i64> = front.iter().copied().collect();
-    let Some(c) = app.coll.as_mut() else { return };
     let selected = c.grid.sel.selected.clone();
     ui.horizontal(|ui| {
         ui.label(format!(
@@ -259,7 +253,7 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(id, _)| id)
     });
-    let brush_start = &mut app.settings.pareto.brush_start;
+    let brush_start = &mut state.brush_start;
     select_by_pointer(
         &r,
         pointer,
@@ -276,11 +270,7 @@ fn scatter(app: &mut App, ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
 }
 
 /// The scatter's series: by status (4), or by colour bins (8, plus "no value") of a third signal.
-fn scatter_series(
-    c: &super::Collection,
-    pts: &[(i64, f64, f64)],
-    color_by: Option<&str>,
-) -> Vec<Series> {
+fn scatter_series(c: &Collection, pts: &[(i64, f64, f64)], color_by: Option<&str>) -> Vec<Series> {
     let mut series: Vec<Series> = Vec::new();
     match color_by {
         None => {
@@ -425,13 +415,7 @@ fn select_by_pointer(
 
 /// The hovered point's thumbnail (requested when missing), path, both values and whether it is
 /// on the front.
-fn hover_tooltip(
-    ui: &egui::Ui,
-    c: &mut super::Collection,
-    id: i64,
-    p: &ParetoState,
-    on_front: bool,
-) {
+fn hover_tooltip(ui: &egui::Ui, c: &mut Collection, id: i64, p: &ParetoState, on_front: bool) {
     let Some(row) = c.row(id).cloned() else {
         return;
     };
@@ -467,13 +451,13 @@ fn hover_tooltip(
 
 /// Parallel coordinates over the chosen keys: one polyline per shown image (subsampled above
 /// 3,000), each axis scaled to its range with the better end at the top.
-fn parallel(app: &mut App, ui: &mut egui::Ui) {
+fn parallel(c: &Collection, p: &mut ParetoState, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
         ui.label("axes:");
         for k in numeric_keys() {
-            let mut on = app.settings.pareto.parallel_keys.iter().any(|x| x == k);
+            let mut on = p.parallel_keys.iter().any(|x| x == k);
             if ui.checkbox(&mut on, label(k)).changed() {
-                let keys = &mut app.settings.pareto.parallel_keys;
+                let keys = &mut p.parallel_keys;
                 if on {
                     keys.push(k.to_string());
                 } else {
@@ -482,8 +466,7 @@ fn parallel(app: &mut App, ui: &mut egui::Ui) {
             }
         }
     });
-    let keys = app.settings.pareto.parallel_keys.clone();
-    let Some(c) = app.coll.as_ref() else { return };
+    let keys = p.parallel_keys.clone();
     if keys.len() < 2 {
         ui.label("Choose at least two signals.");
         return;

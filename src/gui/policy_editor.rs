@@ -16,7 +16,7 @@ use egui_plot::{Bar, BarChart, Plot, VLine};
 use super::jobs::{Event, Outbox, spawn};
 use super::latest::Latest;
 use super::theme;
-use super::{App, Cmd};
+use super::{Cmd, ViewCtx};
 use crate::selection::plan::{self, Plan, Prepared};
 
 /// The example policy shipped with Assay (a starting point).
@@ -132,30 +132,27 @@ fn count(plan: &Plan, s: Status) -> u64 {
     plan.counts.get(&s).copied().unwrap_or(0)
 }
 
-/// The policy editor view: toolbar, the policy text and its effect side by side.
-pub fn show(app: &mut App, ui: &mut egui::Ui) {
+/// The policy editor view: toolbar, the policy text and its effect side by side; `st` is the
+/// editor's state kept by the app.
+pub fn show(cx: ViewCtx<'_>, st: &mut PolicyState, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
-    let Some(c) = app.coll.as_ref() else { return };
-    let rows_changed = c.catalogue.rows_generation != app.policy.rows_generation;
+    let c = cx.coll;
+    let rows_changed = c.catalogue.rows_generation != st.rows_generation;
     if rows_changed {
-        app.policy.rows_generation = c.catalogue.rows_generation;
-        app.policy.editor.generation.next();
+        st.rows_generation = c.catalogue.rows_generation;
+        st.editor.generation.next();
     }
-    if let Some(cm) = app.coll.as_mut() {
-        let ed = &app.policy.editor;
-        let prepared = ed.prepared.as_ref().ok();
-        app.policy.evidence.tick(cm, prepared, &app.out);
-    }
-    let Some(c) = app.coll.as_ref() else { return };
+    let prepared = st.editor.prepared.as_ref().ok();
+    st.evidence.tick(c, prepared, cx.out);
     let labels_loaded = c.label.loaded;
     let quality_keys: Vec<&'static str> = crate::signals::registry()
         .iter()
         .filter(|d| crate::selection::evaluate::is_quality_key(d.key))
         .map(|d| d.key)
         .collect();
-    let ev = &mut app.policy.evidence;
-    let ed = &mut app.policy.editor;
-    ed.request_plan(&c.catalogue.rows, &app.out);
+    let ev = &mut st.evidence;
+    let ed = &mut st.editor;
+    ed.request_plan(&c.catalogue.rows, cx.out);
     ui.horizontal(|ui| toolbar(ui, ed, &mut cmds));
     ui.separator();
     let avail = ui.available_width();
@@ -184,9 +181,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
                 });
             });
     });
-    for c in cmds {
-        app.push(c);
-    }
+    cx.cmds.extend(cmds);
 }
 
 /// The top row: back to the grid, the policy's name and file, example / open / save.

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::jobs::{Event, Outbox, spawn};
 use super::theme;
-use super::{App, Cmd};
+use super::{Cmd, ViewCtx};
 use crate::learn::finetune::Control;
 use crate::learn::{HeadChoice, TrainOptions};
 use crate::pipeline::clip::ClipOptions;
@@ -159,15 +159,15 @@ fn acc_text(v: &Value) -> String {
     }
 }
 
-/// The scorer view: training controls, the table of versions and the chosen one's curve.
-pub fn show(app: &mut App, ui: &mut egui::Ui) {
+/// The scorer view: training controls, the table of versions and the chosen one's curve; `st`
+/// is the view's state kept by the app.
+pub fn show(cx: ViewCtx<'_>, st: &mut ScorersState, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
-    let Some(c) = app.coll.as_ref() else { return };
-    let st = &mut app.scorers;
+    let (c, out) = (&*cx.coll, cx.out);
     // (Re)load the versions when the view opens on new rows (a job also changes the rows).
     if st.requested_for != c.catalogue.rows_generation {
         st.requested_for = c.catalogue.rows_generation;
-        load(c.db.clone(), app.out.clone());
+        load(c.db.clone(), out.clone());
     }
     ui.horizontal(|ui| {
         if ui.button("Back to grid").clicked() {
@@ -180,7 +180,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     ui.separator();
     ui.horizontal(|ui| {
         head_picker(ui, st);
-        train_buttons(ui, st, &c.db, &app.out);
+        train_buttons(ui, st, &c.db, out);
         if let Some(b) = &st.busy {
             ui.spinner();
             ui.label(b);
@@ -206,7 +206,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         return;
     }
     ui.add_space(6.0);
-    versions_table(ui, st, &rows, &c.db, &app.out);
+    versions_table(ui, st, &rows, &c.db, out);
     // Learning curve of the chosen (else active, else newest) version.
     let pick = st
         .chosen
@@ -216,9 +216,7 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
     if let Some(r) = pick {
         version_details(ui, r);
     }
-    for c in cmds {
-        app.push(c);
-    }
+    cx.cmds.extend(cmds);
 }
 
 /// The head to train: linear, MLP or either by cross-validation; or fine-tune the aesthetic head.

@@ -3,9 +3,9 @@
 use crate::domain::Status;
 use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
-use super::model::{ClickMode, status_of};
+use super::model::{ClickMode, Filters, status_of};
 use super::theme;
-use super::{App, Cmd, ViewMode, zoom};
+use super::{Cmd, Collection, ViewCtx, ViewMode, zoom};
 use crate::store::ImageRow;
 
 /// Colour of a decision status.
@@ -71,13 +71,13 @@ struct CellGeometry {
 }
 
 /// The thumbnail grid. Only visible rows are laid out (`ScrollArea::show_rows`); thumbnails are
-/// requested for the visible rows plus one screen of margin, nearest first.
-pub fn grid(app: &mut App, ui: &mut egui::Ui) {
-    let size = app.settings.thumb_size;
-    let Some(c) = app.coll.as_mut() else { return };
+/// requested for the visible rows plus one screen of margin, nearest first. "Clear filters"
+/// (shown when nothing matches) resets `filters`.
+pub fn grid(cx: ViewCtx<'_>, size: f32, filters: &mut Filters, ui: &mut egui::Ui) {
+    let c = cx.coll;
     if c.view.order.is_empty() {
         if empty_grid(ui, c) {
-            app.settings.filters = Default::default();
+            *filters = Default::default();
             c.view.dirty = true;
         }
         return;
@@ -129,14 +129,12 @@ pub fn grid(app: &mut App, ui: &mut egui::Ui) {
     c.grid.scroll = (out.state.clamped_offset().y, out.inner_rect.height());
     let (first, last) = out.inner;
     request_thumbnails(c, first, last, cols);
-    for cmd in cmds {
-        app.push(cmd);
-    }
+    cx.cmds.extend(cmds);
 }
 
 /// What an empty grid says (reading, no images, nothing matches); true when "Clear filters"
 /// was clicked.
-fn empty_grid(ui: &mut egui::Ui, c: &super::Collection) -> bool {
+fn empty_grid(ui: &mut egui::Ui, c: &Collection) -> bool {
     let mut clear = false;
     ui.vertical_centered(|ui| {
         ui.add_space(ui.available_height() * 0.3);
@@ -157,12 +155,7 @@ fn empty_grid(ui: &mut egui::Ui, c: &super::Collection) -> bool {
 }
 
 /// The grid's scroll area, scrolled to bring the cursor into view when asked to.
-fn grid_area(
-    ui: &egui::Ui,
-    c: &mut super::Collection,
-    cols: usize,
-    row_h: f32,
-) -> egui::ScrollArea {
+fn grid_area(ui: &egui::Ui, c: &mut Collection, cols: usize, row_h: f32) -> egui::ScrollArea {
     let mut area = egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .id_salt("grid");
@@ -351,7 +344,7 @@ fn paint_badges(painter: &egui::Painter, img_rect: Rect, row: &ImageRow, status:
 
 /// Thumbnails: the visible range `first..last` first, then one screen of margin on either
 /// side; then the texture budget (what the screen holds plus its margins, at least 256).
-fn request_thumbnails(c: &mut super::Collection, first: usize, last: usize, cols: usize) {
+fn request_thumbnails(c: &mut Collection, first: usize, last: usize, cols: usize) {
     let n = c.view.order.len();
     let margin = (last - first).max(cols);
     let lo = first.saturating_sub(margin);
@@ -386,12 +379,17 @@ fn max_texture_side(ui: &egui::Ui) -> usize {
 }
 
 /// Draws image `id` into `rect` with zoom/pan: the full-resolution texture when decoded,
-/// the thumbnail scaled up meanwhile (the "downscaled preview first").
-fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) -> egui::Response {
+/// the thumbnail scaled up meanwhile (the "downscaled preview first"); the face boxes over it
+/// with `faces`.
+fn zoomable(
+    c: &mut Collection,
+    faces: bool,
+    ui: &mut egui::Ui,
+    rect: Rect,
+    id: i64,
+    salt: usize,
+) -> egui::Response {
     let max_side = max_texture_side(ui);
-    let Some(c) = app.coll.as_mut() else {
-        return ui.allocate_rect(rect, Sense::hover());
-    };
     let Some(row) = c.row_arc(id) else {
         return ui.allocate_rect(rect, Sense::hover());
     };
@@ -410,7 +408,7 @@ fn zoomable(app: &mut App, ui: &mut egui::Ui, rect: Rect, id: i64, salt: usize) 
         &mut c.grid.zoom,
     );
     let painter = ui.painter_at(rect);
-    if app.settings.show_faces {
+    if faces {
         face_overlay(
             &painter,
             c.grid.zoom.image_rect(rect, img_size),
@@ -494,11 +492,11 @@ fn face_overlay(painter: &egui::Painter, img_rect: Rect, img: Vec2, row: &ImageR
     }
 }
 
-/// Loupe view of the cursor image.
-pub fn detail(app: &mut App, ui: &mut egui::Ui) {
-    let Some(c) = app.coll.as_ref() else { return };
+/// Loupe view of the cursor image; its "Faces" box toggles `show_faces`.
+pub fn detail(cx: ViewCtx<'_>, show_faces: &mut bool, ui: &mut egui::Ui) {
+    let c = cx.coll;
     let Some(id) = c.grid.sel.cursor else {
-        app.push(Cmd::ShowGrid);
+        cx.cmds.push(Cmd::ShowGrid);
         return;
     };
     let (pos, total) = (
@@ -519,25 +517,21 @@ pub fn detail(app: &mut App, ui: &mut egui::Ui) {
         ui.separator();
         let zoom_fit = ui.button("Fit").on_hover_text("Z toggles fit / 100 %");
         let zoom_100 = ui.button("100%");
-        if let Some(c) = app.coll.as_mut() {
-            if zoom_fit.clicked() {
-                c.grid.zoom.zoom = None;
-            }
-            if zoom_100.clicked() {
-                c.grid.zoom.zoom = Some(1.0 / ui.ctx().pixels_per_point());
-            }
+        if zoom_fit.clicked() {
+            c.grid.zoom.zoom = None;
+        }
+        if zoom_100.clicked() {
+            c.grid.zoom.zoom = Some(1.0 / ui.ctx().pixels_per_point());
         }
         ui.separator();
         culling_buttons(ui, &mut cmds);
         ui.separator();
-        ui.checkbox(&mut app.settings.show_faces, "Faces (F)")
+        ui.checkbox(show_faces, "Faces (F)")
             .on_hover_text("overlay the faces MTCNN found, coloured by their defect score");
     });
     let rect = ui.available_rect_before_wrap();
-    zoomable(app, ui, rect, id, 0);
-    for c in cmds {
-        app.push(c);
-    }
+    zoomable(c, *show_faces, ui, rect, id, 0);
+    cx.cmds.extend(cmds);
 }
 
 /// Pick / reject / unflag buttons (the same commands as P / X / U).
@@ -553,13 +547,14 @@ fn culling_buttons(ui: &mut egui::Ui, cmds: &mut Vec<Cmd>) {
     }
 }
 
-/// Compare (Lightroom's Compare/Survey): 2–4 images with one shared zoom/pan.
-pub fn compare(app: &mut App, ui: &mut egui::Ui) {
-    let Some(c) = app.coll.as_ref() else { return };
+/// Compare (Lightroom's Compare/Survey): 2–4 images with one shared zoom/pan (face boxes over
+/// them with `show_faces`).
+pub fn compare(cx: ViewCtx<'_>, show_faces: bool, ui: &mut egui::Ui) {
+    let c = cx.coll;
     let ids = c.grid.compare_ids.clone();
     let focus = c.grid.compare_focus;
     if ids.len() < 2 {
-        app.push(Cmd::ShowGrid);
+        cx.cmds.push(Cmd::ShowGrid);
         return;
     }
     let mut cmds = Vec::new();
@@ -582,13 +577,11 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
         .shrink(3.0);
         let head = Rect::from_min_size(cell.min, Vec2::new(cell.width(), 26.0));
         let body = Rect::from_min_max(Pos2::new(cell.left(), head.bottom()), cell.max);
-        let (name, status) = app
-            .coll
-            .as_ref()
-            .and_then(|c| c.row(*id))
+        let (name, status) = c
+            .row(*id)
             .map(|r| (file_name(&r.path).to_string(), status_of(r)))
             .unwrap_or_default();
-        let resp = zoomable(app, ui, body, *id, k);
+        let resp = zoomable(c, show_faces, ui, body, *id, k);
         if resp.clicked() {
             cmds.push(Cmd::FocusCompare(k));
         }
@@ -629,7 +622,5 @@ pub fn compare(app: &mut App, ui: &mut egui::Ui) {
     }
     ui.allocate_rect(area, Sense::hover());
     let _ = ViewMode::Compare;
-    for c in cmds {
-        app.push(c);
-    }
+    cx.cmds.extend(cmds);
 }

@@ -7,7 +7,7 @@ use eframe::egui;
 use crate::export::{ManifestFormat, Mode};
 use crate::gui::jobs::ExportRequest;
 use crate::gui::model;
-use crate::gui::{App, Cmd, ExportScope};
+use crate::gui::{Cmd, Collection, ExportScope};
 
 /// State of the export dialog.
 #[derive(Debug, Clone)]
@@ -31,12 +31,18 @@ impl Default for ExportDialog {
     }
 }
 
-/// The export dialog window, while one is open.
-pub fn export_dialog(app: &mut App, ctx: &egui::Context) {
-    let Some(d) = app.export_dialog.as_mut() else {
+/// The export dialog window, while one is open (`dialog`) on an open collection; "Start
+/// export" pushes `Cmd::StartExport`, closing the window clears `dialog`.
+pub fn export_dialog(
+    dialog: &mut Option<ExportDialog>,
+    coll: Option<&Collection>,
+    cmds: &mut Vec<Cmd>,
+    ctx: &egui::Context,
+) {
+    let Some(d) = dialog.as_mut() else {
         return;
     };
-    let Some(c) = app.coll.as_ref() else { return };
+    let Some(c) = coll else { return };
     let counts = [
         c.catalogue
             .rows
@@ -107,9 +113,9 @@ pub fn export_dialog(app: &mut App, ctx: &egui::Context) {
             }
         });
     if let Some((req, scope)) = start {
-        app.push(Cmd::StartExport(req, scope));
+        cmds.push(Cmd::StartExport(req, scope));
     }
     if !open {
-        app.export_dialog = None;
+        *dialog = None;
     }
 }

@@ -6,15 +6,14 @@ use super::column_label;
 use crate::gui::model::{Filters, RangeFilter, STATUSES};
 use crate::gui::theme;
 use crate::gui::views::status_color;
-use crate::gui::{App, Collection, HistState};
+use crate::gui::{Collection, HistState};
 use crate::signals;
 
-/// The filter bar: status, tool, duplicates, errors, signal ranges with histograms, expression.
-pub fn filters_panel(app: &mut App, ui: &mut egui::Ui) {
+/// The filter bar: status, tool, duplicates, errors, signal ranges with histograms, expression;
+/// edits `f` and marks the collection's view dirty when it changed.
+pub fn filters_panel(c: &mut Collection, f: &mut Filters, ui: &mut egui::Ui) {
     egui::Panel::left("filters").resizable(true).default_size(250.0).show(ui, |ui| {
         egui::ScrollArea::vertical().id_salt("filters-scroll").show(ui, |ui| {
-            let Some(c) = app.coll.as_mut() else { return };
-            let f = &mut app.settings.filters;
             let mut changed = false;
             ui.heading("Filters");
             if f.is_active() && ui.button("Clear all").clicked() {

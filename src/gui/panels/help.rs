@@ -2,11 +2,10 @@
 
 use eframe::egui;
 
-use crate::gui::App;
 use crate::gui::shortcuts;
 
-/// The keyboard-shortcut window; closing it hides the help.
-pub fn help_overlay(app: &mut App, ctx: &egui::Context) {
+/// The keyboard-shortcut window; closing it clears `show_help`.
+pub fn help_overlay(show_help: &mut bool, ctx: &egui::Context) {
     let mut open = true;
     egui::Window::new("Keyboard shortcuts")
         .open(&mut open)
@@ -24,6 +23,6 @@ pub fn help_overlay(app: &mut App, ctx: &egui::Context) {
             ui.weak("Every flag and rating is saved at once (append-only log); undo appends the earlier state.");
         });
     if !open {
-        app.show_help = false;
+        *show_help = false;
     }
 }

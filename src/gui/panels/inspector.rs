@@ -6,18 +6,18 @@ use eframe::egui::{self, RichText};
 use crate::gui::model;
 use crate::gui::theme;
 use crate::gui::views::{status_color, truncate};
-use crate::gui::{App, Cmd, Collection, ViewMode};
+use crate::gui::{Cmd, Collection, ViewMode};
 use crate::signals::{self, Direction};
 use crate::store::{ImageRow, SignalValue};
 
-/// The inspector: signals with units and direction, parsed metadata, raw metadata.
-pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
+/// The inspector: signals with units and direction, parsed metadata, raw metadata, of the
+/// cursor image (in compare, `mode`, the focused one).
+pub fn inspector(c: &mut Collection, mode: ViewMode, cmds: &mut Vec<Cmd>, ui: &mut egui::Ui) {
     egui::Panel::right("inspector")
         .resizable(true)
         .default_size(320.0)
         .show(ui, |ui| {
-            let Some(c) = app.coll.as_mut() else { return };
-            let id = match app.mode {
+            let id = match mode {
                 ViewMode::Compare => c.grid.compare_ids.get(c.grid.compare_focus).copied(),
                 _ => c.grid.sel.cursor,
             };
@@ -25,7 +25,6 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                 ui.weak("Select an image to see its signals and metadata.");
                 return;
             };
-            let mut cmds = Vec::new();
             egui::ScrollArea::vertical()
                 .id_salt("inspector-scroll")
                 .show(ui, |ui| {
@@ -36,14 +35,11 @@ pub fn inspector(app: &mut App, ui: &mut egui::Ui) {
                         .show(ui, |ui| generation_section(ui, &row));
                     egui::CollapsingHeader::new("Signals")
                         .default_open(true)
-                        .show(ui, |ui| signals_section(ui, &row, &mut cmds));
+                        .show(ui, |ui| signals_section(ui, &row, cmds));
                     egui::CollapsingHeader::new("Raw metadata")
                         .default_open(false)
                         .show(ui, |ui| raw_metadata_section(ui, c, row.id));
                 });
-            for c in cmds {
-                app.push(c);
-            }
         });
 }
 

@@ -15,7 +15,7 @@ pub use filters::filters_panel;
 pub use help::help_overlay;
 pub use inspector::inspector;
 pub use status_bar::status_bar;
-pub use top_bar::top_bar;
+pub use top_bar::{TopBar, top_bar};
 pub use welcome::welcome;
 
 use crate::signals;

@@ -4,7 +4,7 @@
 use eframe::egui;
 
 use crate::gui::theme;
-use crate::gui::{App, Cmd};
+use crate::gui::{Cmd, Collection};
 use crate::pipeline::progress::{format_rate, format_secs};
 
 /// The CLIP part of the last scan in the status bar: what was embedded, or why nothing was
@@ -29,12 +29,17 @@ fn clip_status(ui: &mut egui::Ui, s: &crate::pipeline::ScanSummary) {
     }
 }
 
-/// Status bar: scan progress with rate, ETA and cancel; export progress; pending writes; messages.
-pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
+/// Status bar: scan progress with rate, ETA and cancel; export progress; pending writes; the
+/// last `message` (text, is error).
+pub fn status_bar(
+    coll: Option<&Collection>,
+    message: Option<&(String, bool)>,
+    cmds: &mut Vec<Cmd>,
+    ui: &mut egui::Ui,
+) {
     egui::Panel::bottom("status").show(ui, |ui| {
         ui.horizontal(|ui| {
-            let mut cmds = Vec::new();
-            if let Some(c) = app.coll.as_ref() {
+            if let Some(c) = coll {
                 if let Some(scan) = &c.jobs.scan {
                     let s = scan.progress.snapshot();
                     let frac = if s.total > 0 {
@@ -125,16 +130,13 @@ pub fn status_bar(app: &mut App, ui: &mut egui::Ui) {
                     ui.label(format!("· thumbnails: {backlog} to make"));
                 }
             }
-            if let Some((m, err)) = &app.message {
+            if let Some((m, err)) = message {
                 ui.separator();
                 if *err {
                     ui.colored_label(ui.visuals().error_fg_color, m);
                 } else {
                     ui.label(m);
                 }
-            }
-            for c in cmds {
-                app.push(c);
             }
         });
     });

@@ -1,11 +1,14 @@
 //! The welcome screen: open a folder, recent collections, how to get a demo.
 
+use std::path::PathBuf;
+
 use eframe::egui::{self, RichText};
 
-use crate::gui::{App, Cmd};
+use crate::gui::Cmd;
 
-/// The welcome screen: open a folder, recent collections, how to get a demo.
-pub fn welcome(app: &mut App, ui: &mut egui::Ui) {
+/// The welcome screen: open a folder, the `recent` collections, how to get a demo; a chosen
+/// folder becomes `Cmd::Open` in `cmds`.
+pub fn welcome(recent: &[PathBuf], cmds: &mut Vec<Cmd>, ui: &mut egui::Ui) {
     ui.vertical_centered(|ui| {
         ui.add_space(ui.available_height() * 0.2);
         ui.heading(RichText::new("Assay").size(32.0));
@@ -16,15 +19,15 @@ pub fn welcome(app: &mut App, ui: &mut egui::Ui) {
             .clicked()
             && let Some(dir) = rfd::FileDialog::new().pick_folder()
         {
-            app.push(Cmd::Open(dir));
+            cmds.push(Cmd::Open(dir));
         }
         ui.weak("or drop a folder onto this window");
-        if !app.settings.recent.is_empty() {
+        if !recent.is_empty() {
             ui.add_space(16.0);
             ui.label(RichText::new("Recent collections").strong());
-            for p in app.settings.recent.clone() {
+            for p in recent {
                 if ui.link(p.display().to_string()).clicked() {
-                    app.push(Cmd::Open(p));
+                    cmds.push(Cmd::Open(p.clone()));
                 }
             }
         }
