@@ -47,7 +47,7 @@
 //!   request wins) and the export job. They report through one channel drained at the start of each
 //!   frame; `request_repaint` wakes the UI.
 //! - **Commands.** Panels and views read state and push `Cmd`s; `App::apply` runs them after the
-//!   frame's UI. Culling commands build a `model::Change` (before/after status and rating per
+//!   frame's UI, one method per family (edit, move, show, filter, job). Culling commands build a `model::Change` (before/after status and rating per
 //!   image), apply it in memory at once, send it to the database worker as one append-only batch
 //!   and push it on the undo stack. Undo/redo append the earlier/later state (reason
 //!   `undo`/`redo`). A reload that was read before a batch committed gets that batch re-applied
@@ -777,21 +777,46 @@ impl App {
         }
     }
 
-    /// Runs one command pushed during the frame (the longer ones are in `commands.rs`).
+    /// Runs one command pushed during the frame, by family (the longer ones are in
+    /// `commands.rs`); without a collection only `Open` runs.
     fn apply(&mut self, cmd: Cmd, ctx: &egui::Context) {
         if let Cmd::Open(dir) = cmd {
             self.open(dir, ctx);
             return;
         }
-        let Some(c) = self.coll.as_mut() else { return };
+        if self.coll.is_none() {
+            return;
+        }
         match cmd {
             Cmd::Open(_) => {}
-            Cmd::Rescan => c.rescan(&self.out),
-            Cmd::CancelScan => {
-                if let Some(s) = &c.jobs.scan {
-                    s.cancel.store(true, Ordering::Relaxed);
-                }
+            Cmd::Message(m, err) => self.message = Some((m, err)),
+            Cmd::SetStatus(_) | Cmd::SetRating(_) | Cmd::Undo | Cmd::Redo => self.apply_edit(cmd),
+            Cmd::Click(..) | Cmd::Step(..) | Cmd::Home(_) | Cmd::End(_) | Cmd::FocusCompare(_) => {
+                self.apply_move(cmd);
             }
+            Cmd::ShowGrid
+            | Cmd::ShowDetail(_)
+            | Cmd::ShowCompare
+            | Cmd::ShowLabel
+            | Cmd::ShowPareto
+            | Cmd::ShowPolicy
+            | Cmd::ShowScorers
+            | Cmd::ShowMonitor => self.apply_show(cmd),
+            Cmd::FilterDupGroup(_) | Cmd::ShowOnly(_) | Cmd::ReviewQueue => {
+                self.apply_filter(cmd);
+            }
+            Cmd::Rescan
+            | Cmd::CancelScan
+            | Cmd::StartExport(..)
+            | Cmd::CancelExport
+            | Cmd::ApplyPolicy(..) => self.apply_job(cmd),
+        }
+    }
+
+    /// Flags, ratings, undo and redo (the other commands are `apply`'s other families).
+    fn apply_edit(&mut self, cmd: Cmd) {
+        let Some(c) = self.coll.as_mut() else { return };
+        match cmd {
             Cmd::SetStatus(status) => {
                 let (ids, label) = targets(c, self.mode);
                 let ch = model::make_change(
@@ -827,6 +852,14 @@ impl App {
                     self.message = Some((format!("redid: {label}"), false));
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Clicks and cursor moves in the grid, the focused image of compare.
+    fn apply_move(&mut self, cmd: Cmd) {
+        let Some(c) = self.coll.as_mut() else { return };
+        match cmd {
             Cmd::Click(id, mode) => {
                 c.grid.sel.click(id, mode, &c.view.ids);
             }
@@ -842,6 +875,15 @@ impl App {
                 c.grid.sel.jump(usize::MAX, &c.view.ids, extend);
                 c.grid.scroll_to_cursor = true;
             }
+            Cmd::FocusCompare(i) if i < c.grid.compare_ids.len() => c.grid.compare_focus = i,
+            _ => {}
+        }
+    }
+
+    /// Switching the main view.
+    fn apply_show(&mut self, cmd: Cmd) {
+        let Some(c) = self.coll.as_mut() else { return };
+        match cmd {
             Cmd::ShowGrid => {
                 self.mode = ViewMode::Grid;
                 c.grid.scroll_to_cursor = true;
@@ -854,33 +896,31 @@ impl App {
                 }
             }
             Cmd::ShowCompare => self.show_compare(),
-            Cmd::FocusCompare(i) => {
-                if i < c.grid.compare_ids.len() {
-                    c.grid.compare_focus = i;
-                }
+            Cmd::ShowLabel => {
+                labeling::enter(c);
+                self.mode = ViewMode::Label;
             }
-            Cmd::FilterDupGroup(g) => {
-                self.settings.filters.dup_group = Some(g);
-                c.view.dirty = true;
-            }
-            Cmd::StartExport(req, scope) => self.start_export(req, scope),
             Cmd::ShowPareto => self.mode = ViewMode::Pareto,
             Cmd::ShowPolicy => self.mode = ViewMode::Policy,
             Cmd::ShowScorers => self.mode = ViewMode::Scorers,
             Cmd::ShowMonitor => self.mode = ViewMode::Monitor,
+            _ => {}
+        }
+    }
+
+    /// Filters set from elsewhere than the filter bar: a duplicate group, chosen ids, the
+    /// review queue (these return to the grid, but the duplicate group).
+    fn apply_filter(&mut self, cmd: Cmd) {
+        let Some(c) = self.coll.as_mut() else { return };
+        match cmd {
+            Cmd::FilterDupGroup(g) => {
+                self.settings.filters.dup_group = Some(g);
+                c.view.dirty = true;
+            }
             Cmd::ShowOnly(ids) => {
                 self.settings.filters.only_ids = Some(ids.into_iter().collect());
                 c.view.dirty = true;
                 self.mode = ViewMode::Grid;
-            }
-            Cmd::Message(m, err) => self.message = Some((m, err)),
-            Cmd::ApplyPolicy(p, plan) => {
-                c.catalogue.db_worker.send(DbCmd::ApplyPolicy {
-                    name: p.policy.name.clone(),
-                    hash: p.hash.clone(),
-                    text: p.text.clone(),
-                    decisions: plan.decisions.clone(),
-                });
             }
             Cmd::ReviewQueue => {
                 // The whole review band: other filters would hide part of it.
@@ -893,15 +933,35 @@ impl App {
                 c.grid.sel = Selection::default();
                 c.grid.scroll_to_cursor = true;
             }
+            _ => {}
+        }
+    }
+
+    /// Starting and cancelling the background jobs: scan, export, applying a policy.
+    fn apply_job(&mut self, cmd: Cmd) {
+        let Some(c) = self.coll.as_mut() else { return };
+        match cmd {
+            Cmd::Rescan => c.rescan(&self.out),
+            Cmd::CancelScan => {
+                if let Some(s) = &c.jobs.scan {
+                    s.cancel.store(true, Ordering::Relaxed);
+                }
+            }
+            Cmd::StartExport(req, scope) => self.start_export(req, scope),
             Cmd::CancelExport => {
                 if let Some(j) = &c.jobs.export_job {
                     j.cancel.store(true, Ordering::Relaxed);
                 }
             }
-            Cmd::ShowLabel => {
-                labeling::enter(c);
-                self.mode = ViewMode::Label;
+            Cmd::ApplyPolicy(p, plan) => {
+                c.catalogue.db_worker.send(DbCmd::ApplyPolicy {
+                    name: p.policy.name.clone(),
+                    hash: p.hash.clone(),
+                    text: p.text.clone(),
+                    decisions: plan.decisions.clone(),
+                });
             }
+            _ => {}
         }
     }
 
