@@ -38,6 +38,7 @@ pub mod clip;
 pub mod finetune;
 pub mod finetune_bench;
 mod flow;
+pub mod policy;
 pub mod preference;
 pub mod progress;
 pub mod scan_log;

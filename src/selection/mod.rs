@@ -79,6 +79,7 @@ pub mod expr;
 pub mod labels;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod rules;
 
 use std::cmp::Ordering;
