@@ -35,6 +35,7 @@
 //! cannot be decoded.
 
 pub mod clip;
+pub mod decide;
 pub mod finetune;
 pub mod finetune_bench;
 mod flow;
