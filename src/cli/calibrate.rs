@@ -4,17 +4,12 @@
 //! precision target; then reports each side's precision and recall on held-out decisions with
 //! Wilson 95 % intervals.
 
-use crate::domain::Status;
 use std::path::PathBuf;
-
-use serde_json::json;
 
 use super::label::open_catalogue_read_only as open_catalogue;
 use super::{ListFormat, UsageError};
-use crate::selection::Value;
-use crate::selection::calibrate::{self, BandStat};
-use crate::signals::{self, Direction};
-use crate::table;
+use crate::pipeline::policy::{self, PolicyUseError};
+use crate::selection::report::{self, SignalCalibrateOptions, SignalCalibration};
 
 #[derive(Debug, clap::Args)]
 pub struct CalibrateArgs {
@@ -51,19 +46,21 @@ pub struct CalibrateArgs {
     pub format: ListFormat,
 }
 
-fn stat_json(s: &BandStat) -> serde_json::Value {
-    json!({
-        "n": s.n, "good": s.n_good, "precision": s.precision, "recall": s.recall,
-        "interval": s.interval.map(|i| [i.lo, i.hi]),
-    })
-}
-
 /// Parses `--cost-ratio FA:FR`.
 pub(super) fn parse_cost_ratio(text: &str) -> Result<(f64, f64), UsageError> {
     text.split_once(':')
         .and_then(|(x, y)| Some((x.trim().parse::<f64>().ok()?, y.trim().parse::<f64>().ok()?)))
         .filter(|(x, y)| *x >= 0.0 && *y >= 0.0 && x.is_finite() && y.is_finite())
         .ok_or_else(|| UsageError(format!("--cost-ratio must look like 2:1, not '{text}'")))
+}
+
+/// The use-case's errors: the user-fixable ones exit 1.
+pub(super) fn cli_error(e: PolicyUseError) -> anyhow::Error {
+    if e.is_usage() {
+        UsageError(e.to_string()).into()
+    } else {
+        e.into()
+    }
 }
 
 pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
@@ -73,111 +70,55 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
     let Some(signal) = a.signal.as_deref() else {
         return Err(UsageError("give --signal KEY or --policy FILE".into()).into());
     };
-    let def =
-        signals::get(signal).ok_or_else(|| UsageError(format!("unknown signal '{signal}'")))?;
-    // Scores where higher = better.
-    let sign = match def.direction {
-        Direction::HigherIsBetter => 1.0,
-        Direction::LowerIsBetter => -1.0,
-        Direction::Neutral => {
-            return Err(
-                UsageError(format!("'{signal}' has no better direction to threshold")).into(),
-            );
-        }
-    };
+    report::signal_sign(signal).map_err(|e| UsageError(e.to_string()))?;
     let (fa, fr) = parse_cost_ratio(&a.cost_ratio)?;
-    if !(0.0..1.0).contains(&a.holdout) {
-        return Err(UsageError("--holdout must be in [0, 1)".into()).into());
-    }
+    let o = SignalCalibrateOptions {
+        signal: signal.to_string(),
+        cost_false_accept: fa,
+        cost_false_reject: fr,
+        target_precision: a.target_precision,
+        holdout: a.holdout,
+        seed: a.seed,
+    };
+    o.validate().map_err(|e| UsageError(e.to_string()))?;
     let store = open_catalogue(&a.dir, a.db.as_deref())?;
-    let mut train = (Vec::new(), Vec::new());
-    let mut test = (Vec::new(), Vec::new());
-    for r in store.image_rows(false)? {
-        if r.decision_source.as_deref() != Some("human") {
-            continue;
-        }
-        let label = match r.status {
-            Some(Status::Accepted) => true,
-            Some(Status::Rejected) => false,
-            _ => continue,
-        };
-        let Value::Num(v) = table::value(&r, signal) else {
-            continue;
-        };
-        // Deterministic split by path and seed.
-        let side = if calibrate::held_out(a.seed, &r.path, a.holdout) {
-            &mut test
-        } else {
-            &mut train
-        };
-        side.0.push(sign * v);
-        side.1.push(label);
-    }
-    let goods = train.1.iter().filter(|l| **l).count();
-    let bads = train.1.len() - goods;
-    if goods < 2 || bads < 2 {
-        return Err(UsageError(format!(
-            "calibration needs at least two accepted and two rejected human decisions with '{signal}' (training part has {goods} accepted, {bads} rejected); record some with `assay decide`"
-        ))
-        .into());
-    }
-    let Some(cost) = calibrate::threshold_min_cost(&train.0, &train.1, fa, fr) else {
-        return Err(UsageError("no finite scores to calibrate on".into()).into());
-    };
-    let precision = a
-        .target_precision
-        .and_then(|t| calibrate::threshold_for_precision(&train.0, &train.1, t));
-    let (eval, eval_name) = if test.0.is_empty() {
-        (&train, "training labels (no held-out set)")
-    } else {
-        (&test, "held-out labels")
-    };
-    let metrics = calibrate::band_metrics(&eval.0, &eval.1, cost.value, cost.value);
-    let cmp = if sign > 0.0 { "≥" } else { "≤" };
-    let shown = |v: f64| sign * v;
-    let out = json!({
-        "signal": signal, "accept_when": format!("{} {cmp} {}", signal, shown(cost.value)),
-        "threshold": shown(cost.value), "cost_ratio": [fa, fr], "train": {"n": train.1.len(), "accepted": goods, "rejected": bads},
-        "precision_target": a.target_precision.map(|t| json!({
-            "target": t, "threshold": precision.map(|p| shown(p.value)), "precision": precision.map(|p| p.precision),
-            "recall": precision.map(|p| p.recall),
-        })),
-        "evaluated_on": eval_name, "accept": stat_json(&metrics.accept), "reject": stat_json(&metrics.reject),
-    });
+    let c = policy::calibrate_signal(&store, &o).map_err(cli_error)?;
     match a.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-        ListFormat::Text => {
-            println!(
-                "accept when {} {cmp} {:.4}  (minimum cost at false-accept:false-reject = {fa}:{fr}; {} accepted / {} rejected human decisions)",
-                signal,
-                shown(cost.value),
-                goods,
-                bads
-            );
-            if let Some(t) = a.target_precision {
-                match precision {
-                    Some(p) => println!(
-                        "precision ≥ {t}: accept when {} {cmp} {:.4} (precision {:.3}, recall {:.3})",
-                        signal,
-                        shown(p.value),
-                        p.precision,
-                        p.recall
-                    ),
-                    None => println!("precision ≥ {t}: no threshold reaches it on these labels"),
-                }
-            }
-            for (name, s) in [("accept", &metrics.accept), ("reject", &metrics.reject)] {
-                let iv = s
-                    .interval
-                    .map_or_else(String::new, |i| format!(" [{:.3}, {:.3}]", i.lo, i.hi));
-                println!(
-                    "  {name:<6} on {eval_name}: n = {}, share good = {}{iv}",
-                    s.n,
-                    s.precision
-                        .map_or_else(|| "–".to_string(), |p| format!("{p:.3}"))
-                );
-            }
-        }
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::to_value(&c)?)?
+        ),
+        ListFormat::Text => print_text(&c),
     }
     Ok(0)
+}
+
+fn print_text(c: &SignalCalibration) {
+    let (signal, cmp) = (&c.signal, c.comparison);
+    let [fa, fr] = c.cost_ratio;
+    println!(
+        "accept when {signal} {cmp} {:.4}  (minimum cost at false-accept:false-reject = {fa}:{fr}; {} accepted / {} rejected human decisions)",
+        c.threshold, c.train.accepted, c.train.rejected
+    );
+    if let Some(t) = &c.precision_target {
+        let target = t.target;
+        match (t.threshold, t.precision, t.recall) {
+            (Some(v), Some(p), Some(r)) => println!(
+                "precision ≥ {target}: accept when {signal} {cmp} {v:.4} (precision {p:.3}, recall {r:.3})"
+            ),
+            _ => println!("precision ≥ {target}: no threshold reaches it on these labels"),
+        }
+    }
+    for (name, s) in [("accept", &c.accept), ("reject", &c.reject)] {
+        let iv = s
+            .interval
+            .map_or_else(String::new, |[lo, hi]| format!(" [{lo:.3}, {hi:.3}]"));
+        println!(
+            "  {name:<6} on {}: n = {}, share good = {}{iv}",
+            c.evaluated_on,
+            s.n,
+            s.precision
+                .map_or_else(|| "–".to_string(), |p| format!("{p:.3}"))
+        );
+    }
 }

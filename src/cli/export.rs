@@ -2,27 +2,18 @@
 //!
 //! `decide` records human decisions headlessly through the same append-only log the GUI uses;
 //! `export` copies or links the files whose latest status matches, writes a manifest with every
-//! column, and optional XMP sidecars. Originals are never modified.
+//! column, and optional XMP sidecars. Originals are never modified. The use-cases are
+//! `export::usecase` and `pipeline::decide`; this file parses and prints.
 
 use crate::domain::Status;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
+use std::path::PathBuf;
 
 use super::label::{open_catalogue, open_catalogue_read_only};
 use super::{EXIT_CANCELLED, EXIT_PARTIAL, UsageError};
-use crate::export::{self, Fate, ManifestFormat, Mode, Source};
-use crate::store::{ImageRow, NewDecision};
-
-/// Status filter for export; `unflagged` = no decision or `none`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StatusFilter {
-    Accepted,
-    Rejected,
-    Review,
-    Unflagged,
-    All,
-}
+pub use crate::export::usecase::StatusFilter;
+use crate::export::usecase::{ExportError, ExportJob, ExportOptions, ExportReport};
+use crate::export::{ManifestFormat, Mode};
+use crate::pipeline::decide::{self, DecideOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
@@ -68,107 +59,85 @@ pub struct DecideArgs {
     pub db: Option<PathBuf>,
 }
 
-fn matches(filter: StatusFilter, status: Option<Status>) -> bool {
-    match filter {
-        StatusFilter::All => true,
-        StatusFilter::Unflagged => matches!(status, None | Some(Status::None)),
-        StatusFilter::Accepted => status == Some(Status::Accepted),
-        StatusFilter::Rejected => status == Some(Status::Rejected),
-        StatusFilter::Review => status == Some(Status::Review),
+impl ExportArgs {
+    /// The export these arguments describe.
+    pub fn options(&self) -> ExportOptions {
+        ExportOptions {
+            dir: self.dir.clone(),
+            to: self.to.clone(),
+            status: self.status,
+            mode: self.mode,
+            xmp: self.xmp,
+            manifest: self.manifest,
+        }
     }
 }
 
 pub fn export(a: &ExportArgs) -> anyhow::Result<u8> {
+    let o = a.options();
     let store = open_catalogue_read_only(&a.dir, a.db.as_deref())?;
-    let mut rows: Vec<ImageRow> = store
-        .image_rows(false)?
-        .into_iter()
-        .filter(|r| r.error.is_none() && matches(a.status, r.status))
-        .collect();
-    if export::is_inside(&a.to, &a.dir) {
-        return Err(UsageError(format!(
-            "the export folder {} is inside the collection; choose a folder outside it",
-            a.to.display()
-        ))
-        .into());
-    }
-    let sources: Vec<Source> = rows
-        .iter()
-        .map(|r| Source {
-            path: export::absolute_path(&a.dir, r),
-            rel: r.path.clone(),
-            status: r.status.unwrap_or(Status::None),
-            rating: r.decision_rating,
-            prompt: r.positive.as_deref().map(str::to_string),
-        })
-        .collect();
+    let job = ExportJob::prepare(&store, &o).map_err(export_error)?;
     let cancel = super::scan::cancel_flag();
-    let total = sources.len();
-    // Temporary files of an export that was killed (the next export would remove them too;
-    // done first here to say so).
-    let leftovers = export::remove_leftovers(&a.to).unwrap_or(0);
-    if leftovers > 0 {
+    if job.leftovers > 0 {
         eprintln!(
-            "removed {leftovers} temporary file(s) left by an interrupted export in {}",
+            "removed {} temporary file(s) left by an interrupted export in {}",
+            job.leftovers,
             a.to.display()
         );
     }
-    let mut bar = ProgressLine::new(total);
-    let results = export::export(&sources, &a.to, a.mode, a.xmp, |done| {
-        bar.update(done);
-        !cancel.load(std::sync::atomic::Ordering::Relaxed)
-    })
-    .with_context(|| format!("cannot export into {}", a.to.display()))?;
-    bar.finish();
-    if let Some(fmt) = a.manifest {
-        // The manifest has every column, the raw metadata too.
-        store.load_raw(&mut rows)?;
-        export::write_manifest(&a.to, fmt, &results, &rows)?;
-    }
-    let failed: Vec<_> = results
-        .iter()
-        .filter_map(|e| match &e.fate {
-            Fate::Failed(why) => Some((e.rel.clone(), why.clone())),
-            _ => None,
+    let mut bar = ProgressLine::new(job.total());
+    let r = job
+        .run(&store, &o, |done| {
+            bar.update(done);
+            !cancel.load(std::sync::atomic::Ordering::Relaxed)
         })
-        .collect();
-    let new = results.iter().filter(|e| e.fate == Fate::Exported).count();
-    let already = results
-        .iter()
-        .filter(|e| e.fate == Fate::AlreadyExported)
-        .count();
-    println!(
-        "exported {new} files ({already} already there, {} failed) to {}",
-        failed.len(),
-        a.to.display()
-    );
-    let completed = results.iter().filter(|e| e.completed_partial).count();
-    if completed > 0 {
-        println!("  {completed} truncated copies from an interrupted export were completed");
-    }
-    let no_sidecar = results
-        .iter()
-        .filter(|e| a.xmp && !e.sidecar && !matches!(e.fate, Fate::Failed(_)))
-        .count();
-    if no_sidecar > 0 {
-        println!(
-            "  {no_sidecar} XMP sidecars were not written (unwritable, or another program's sidecar is there)"
-        );
-    }
-    for (rel, why) in &failed {
-        println!(
-            "  failed: {}: {}",
-            super::term::escape(rel),
-            super::term::escape(why)
-        );
-    }
-    Ok(if results.len() < total {
+        .map_err(export_error)?;
+    bar.finish();
+    print_export(&r);
+    Ok(if r.cancelled() {
         EXIT_CANCELLED
-    } else if failed.is_empty() {
+    } else if r.failed.is_empty() {
         0
     } else {
         EXIT_PARTIAL
     })
+}
+
+/// A target inside the collection is a usage error (exit 1).
+fn export_error(e: ExportError) -> anyhow::Error {
+    match e {
+        ExportError::InsideCollection(_) => UsageError(e.to_string()).into(),
+        e => e.into(),
+    }
+}
+
+fn print_export(r: &ExportReport) {
+    println!(
+        "exported {} files ({} already there, {} failed) to {}",
+        r.exported,
+        r.already_exported,
+        r.failed.len(),
+        r.to.display()
+    );
+    if r.completed_partial > 0 {
+        println!(
+            "  {} truncated copies from an interrupted export were completed",
+            r.completed_partial
+        );
+    }
+    if r.sidecars_missing > 0 {
+        println!(
+            "  {} XMP sidecars were not written (unwritable, or another program's sidecar is there)",
+            r.sidecars_missing
+        );
+    }
+    for f in &r.failed {
+        println!(
+            "  failed: {}: {}",
+            super::term::escape(&f.rel),
+            super::term::escape(&f.why)
+        );
+    }
 }
 
 /// Export progress on stderr: one rewritten line on a terminal; otherwise (a log file, a
@@ -218,40 +187,25 @@ impl ProgressLine {
 
 pub fn decide(a: &DecideArgs) -> anyhow::Result<u8> {
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
-    let status = match a.status {
-        DecideStatus::Accepted => Status::Accepted,
-        DecideStatus::Rejected => Status::Rejected,
-        DecideStatus::Review => Status::Review,
-        DecideStatus::Unflagged => Status::None,
+    let o = DecideOptions {
+        dir: a.dir.clone(),
+        status: match a.status {
+            DecideStatus::Accepted => Status::Accepted,
+            DecideStatus::Rejected => Status::Rejected,
+            DecideStatus::Review => Status::Review,
+            DecideStatus::Unflagged => Status::None,
+        },
+        rating: a.rating,
+        paths: a.paths.clone(),
     };
-    let root = a.dir.canonicalize().unwrap_or_else(|_| a.dir.clone());
-    let mut rows = Vec::new();
-    let mut unknown = 0;
-    for p in &a.paths {
-        let rel = match p.canonicalize() {
-            Ok(abs) if abs.starts_with(&root) => abs
-                .strip_prefix(&root)
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
-            _ => p.clone(),
-        };
-        let rel = rel.to_string_lossy().replace('\\', "/");
-        match store.image_id(&rel)? {
-            Some(id) => rows.push(NewDecision {
-                image_id: id,
-                status,
-                rating: a.rating,
-                source: "human".to_string(),
-                reason: None,
-                detail: None,
-            }),
-            None => {
-                unknown += 1;
-                eprintln!("not in the catalogue: {}", super::term::escape(&rel));
-            }
-        }
+    let d = decide::decide(&mut store, &o)?;
+    for rel in &d.unknown {
+        eprintln!("not in the catalogue: {}", super::term::escape(rel));
     }
-    store.append_decisions(&rows)?;
-    println!("recorded {} decisions ({status})", rows.len());
-    Ok(if unknown > 0 { EXIT_PARTIAL } else { 0 })
+    println!("recorded {} decisions ({})", d.recorded, d.status);
+    Ok(if d.unknown.is_empty() {
+        0
+    } else {
+        EXIT_PARTIAL
+    })
 }

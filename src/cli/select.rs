@@ -2,17 +2,17 @@
 //! per image (source = the policy's name and version). Human decisions always win: images whose
 //! latest decision came from a human are left alone. Unreadable files are rejected.
 //! `--best-of-n` reports the best-of-N curves and selector efficiency instead
-//! (`select_best_of_n.rs`).
+//! (`select_best_of_n.rs`). The use-cases are `pipeline::policy::{select, best_of_n}`; this file
+//! parses and prints.
 
 use crate::domain::Status;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-use serde_json::json;
-
+use super::ListFormat;
+use super::calibrate::cli_error;
 use super::label::open_catalogue;
-use super::{ListFormat, UsageError};
-use crate::selection::plan;
+use crate::pipeline::policy::{self, PolicyFile};
+use crate::selection::report::SelectReport;
 
 #[derive(Debug, clap::Args)]
 pub struct SelectArgs {
@@ -44,58 +44,34 @@ pub struct SelectArgs {
 }
 
 pub fn run(a: &SelectArgs) -> anyhow::Result<u8> {
-    let text = std::fs::read_to_string(&a.policy)
-        .with_context(|| format!("cannot read {}", a.policy.display()))?;
-    let prepared =
-        plan::prepare(&text).map_err(|e| UsageError(format!("{e} ({})", a.policy.display())))?;
-    let pol = &prepared.policy;
-    let source = &prepared.source;
+    let file = PolicyFile::read(&a.policy).map_err(cli_error)?;
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
-    let rows = store.image_rows(false)?;
     if a.best_of_n {
-        let events = super::rank::load_events(&store, false)?;
-        return super::select_best_of_n::run(a, &prepared, &rows, &events);
+        return super::select_best_of_n::run(a, &file, &store);
     }
-    let human: std::collections::HashSet<i64> = store
-        .latest_decision_sources()?
-        .into_iter()
-        .filter(|(_, s)| s == "human")
-        .map(|(id, _)| id)
-        .collect();
-    let plan = plan::plan(&prepared, &rows, &human).map_err(|e| UsageError(e.to_string()))?;
-    let (by_band, by_reason) = (&plan.counts, &plan.reasons);
-    if !a.dry_run {
-        store.record_policy(&pol.name, &prepared.hash, &text)?;
-        store.append_decisions(&plan.decisions)?;
-    }
+    let r = policy::select(&mut store, &file, a.dry_run).map_err(cli_error)?;
     match a.format {
-        ListFormat::Json => {
-            let reasons: Vec<_> = by_reason
-                .iter()
-                .map(|((s, r), n)| json!({"status": s, "reason": r, "count": n}))
-                .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({
-                    "policy": pol.name, "source": source, "written": !a.dry_run,
-                    "kept_human_decisions": human.len(), "counts": by_band, "reasons": reasons,
-                }))?
-            );
-        }
-        ListFormat::Text => {
-            println!(
-                "{} {} ({source}): {} accepted, {} review, {} rejected; {} human decisions kept",
-                if a.dry_run { "would apply" } else { "applied" },
-                pol.name,
-                by_band.get(&Status::Accepted).unwrap_or(&0),
-                by_band.get(&Status::Review).unwrap_or(&0),
-                by_band.get(&Status::Rejected).unwrap_or(&0),
-                human.len()
-            );
-            for ((s, r), n) in by_reason {
-                println!("  {s:<9} {n:>5}  {r}");
-            }
-        }
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::to_value(&r)?)?
+        ),
+        ListFormat::Text => print_text(&r),
     }
     Ok(0)
+}
+
+fn print_text(r: &SelectReport) {
+    println!(
+        "{} {} ({}): {} accepted, {} review, {} rejected; {} human decisions kept",
+        if r.written { "applied" } else { "would apply" },
+        r.policy,
+        r.source,
+        r.count(Status::Accepted),
+        r.count(Status::Review),
+        r.count(Status::Rejected),
+        r.kept_human_decisions
+    );
+    for x in &r.reasons {
+        println!("  {:<9} {:>5}  {}", x.status, x.count, x.reason);
+    }
 }

@@ -4,87 +4,27 @@
 //! is the humans' best image of a group (`selection::labels::human_best`), with a Wilson 95 %
 //! interval and the chance rate of a random pick. Writes nothing.
 
-use serde_json::json;
-
+use super::ListFormat;
+use super::calibrate::cli_error;
 use super::select::SelectArgs;
-use super::{ListFormat, UsageError};
-use crate::human::Event;
-use crate::selection::evaluate::{self, BestOfN, Efficiency, group_label};
-use crate::selection::plan::Prepared;
-use crate::store::ImageRow;
+use crate::pipeline::policy::{self, PolicyFile};
+use crate::selection::report::{BestOfNOptions, BestOfNReport};
+use crate::store::Store;
 
-pub fn run(
-    a: &SelectArgs,
-    p: &Prepared,
-    rows: &[ImageRow],
-    events: &[Event],
-) -> anyhow::Result<u8> {
-    if a.n_max == 0 {
-        return Err(UsageError("--n-max must be at least 1".into()).into());
-    }
-    let quality = match a.quality.as_deref() {
-        Some(k) => {
-            if !evaluate::is_quality_key(k) {
-                return Err(UsageError(format!(
-                    "--quality '{k}' is not a numeric signal with a better direction (see \
-                     `assay signals`)"
-                ))
-                .into());
-            }
-            Some(k)
-        }
-        None => evaluate::default_quality(rows),
+pub fn run(a: &SelectArgs, file: &PolicyFile, store: &Store) -> anyhow::Result<u8> {
+    let events = super::rank::load_events(store, false)?;
+    let o = BestOfNOptions {
+        n_max: a.n_max,
+        quality: a.quality.clone(),
+        criterion: a.criterion.clone(),
     };
-    let plan = evaluate::score_all(p, rows).map_err(|e| UsageError(e.to_string()))?;
-    let bon = evaluate::best_of_n(p, &plan, rows, quality, a.n_max);
-    let eff = evaluate::selector_efficiency(p, &plan, rows, events, &a.criterion);
-    let paths: std::collections::HashMap<i64, &str> =
-        rows.iter().map(|r| (r.id, r.path.as_str())).collect();
-    let path = |id: i64| {
-        paths
-            .get(&id)
-            .map_or_else(String::new, |p| (*p).to_string())
-    };
+    let r = policy::best_of_n(store, file, &events, &o).map_err(cli_error)?;
     match a.format {
-        ListFormat::Json => {
-            let groups: Vec<_> = bon
-                .groups
-                .iter()
-                .map(|g| {
-                    json!({"group": group_label(&g.key), "images": g.n_images, "candidates": g.n_candidates,
-                        "policy_pick": g.policy, "oracle": g.oracle})
-                })
-                .collect();
-            let pooled: Vec<_> = bon
-                .pooled
-                .iter()
-                .enumerate()
-                .map(|(i, (s, o, n))| json!({"n": i + 1, "policy_pick": s, "oracle": o, "groups": n}))
-                .collect();
-            let picks: Vec<_> = eff
-                .groups
-                .iter()
-                .map(|g| {
-                    json!({"group": group_label(&g.key), "size": g.size, "policy_pick": g.policy_pick.map(path),
-                        "human_best": path(g.human_best), "evidence": g.evidence.name(), "hit": g.hit})
-                })
-                .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({
-                    "policy": p.policy.name, "source": p.source, "quality": bon.quality,
-                    "sampling": "without replacement from each group's candidates",
-                    "groups": groups, "pooled": pooled,
-                    "selector_efficiency": {
-                        "criterion": a.criterion, "groups": eff.groups.len(), "hits": eff.hits,
-                        "rate": eff.rate, "interval": eff.interval.map(|i| [i.lo, i.hi]),
-                        "chance": eff.chance, "groups_without_evidence": eff.groups_without_evidence,
-                        "per_group": picks,
-                    },
-                }))?
-            );
-        }
-        ListFormat::Text => print_text(p, &bon, &eff, a),
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::to_value(&r)?)?
+        ),
+        ListFormat::Text => print_text(&r),
     }
     Ok(0)
 }
@@ -100,12 +40,12 @@ fn shown_ns(len: usize) -> Vec<usize> {
     ns
 }
 
-fn print_text(p: &Prepared, bon: &BestOfN, eff: &Efficiency, a: &SelectArgs) {
+fn print_text(r: &BestOfNReport) {
     println!(
         "{}: expected {} of the policy's pick among N images drawn without replacement (oracle in brackets)",
-        p.policy.name, bon.quality
+        r.policy, r.quality
     );
-    if bon.quality == "policy score" {
+    if r.quality == "policy score" {
         println!(
             "  (no quality signal given or found: the policy score is a percentile within each group, so this mostly reflects group size; try --quality KEY)"
         );
@@ -117,21 +57,19 @@ fn print_text(p: &Prepared, bon: &BestOfN, eff: &Efficiency, a: &SelectArgs) {
             .collect();
         println!("  {name}\n      {}", cells.join("  "));
     };
-    for g in &bon.groups {
+    for g in &r.groups {
         let name = format!(
             "{} ({} of {} images scored)",
-            group_label(&g.key),
-            g.n_candidates,
-            g.n_images
+            g.group, g.candidates, g.images
         );
-        if g.policy.is_empty() {
+        if g.policy_pick.is_empty() {
             println!("  {name}\n      no scored candidates");
         } else {
-            row(&name, &g.policy, &g.oracle);
+            row(&name, &g.policy_pick, &g.oracle);
         }
     }
-    let pooled_policy: Vec<f64> = bon.pooled.iter().map(|x| x.0).collect();
-    let pooled_oracle: Vec<f64> = bon.pooled.iter().map(|x| x.1).collect();
+    let pooled_policy: Vec<f64> = r.pooled.iter().map(|x| x.policy_pick).collect();
+    let pooled_oracle: Vec<f64> = r.pooled.iter().map(|x| x.oracle).collect();
     if !pooled_policy.is_empty() {
         row(
             "pooled (mean over groups with >= N)",
@@ -139,15 +77,11 @@ fn print_text(p: &Prepared, bon: &BestOfN, eff: &Efficiency, a: &SelectArgs) {
             &pooled_oracle,
         );
     }
+    let eff = &r.selector_efficiency;
     match (eff.rate, eff.interval, eff.chance) {
-        (Some(r), Some(i), Some(c)) => println!(
-            "selector efficiency ({}): top-1 = humans' best in {}/{} groups = {r:.3} [{:.3}, {:.3}]; chance {c:.3}; {} groups without evidence",
-            a.criterion,
-            eff.hits,
-            eff.groups.len(),
-            i.lo,
-            i.hi,
-            eff.groups_without_evidence
+        (Some(rate), Some([lo, hi]), Some(c)) => println!(
+            "selector efficiency ({}): top-1 = humans' best in {}/{} groups = {rate:.3} [{lo:.3}, {hi:.3}]; chance {c:.3}; {} groups without evidence",
+            eff.criterion, eff.hits, eff.groups, eff.groups_without_evidence
         ),
         _ => println!(
             "selector efficiency: no group has human evidence of its best image (one accepted and the rest rejected, every image compared, or every image rated); {} groups checked",

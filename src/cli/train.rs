@@ -1,20 +1,23 @@
 //! `assay train DIR` (fit, evaluate, version and activate a preference scorer) and
 //! `assay scorers DIR` (list versions with their metrics; `--activate ID` or `--rollback`).
-//! Parsing and printing only: the use-cases are `pipeline::preference`.
+//! Parsing and printing only: the use-cases are `pipeline::scorers` (over `pipeline::preference`
+//! and `pipeline::finetune`), whose typed reports this file prints.
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::label::open_catalogue;
 use super::{ListFormat, UsageError};
 use crate::human::attention;
-use crate::learn::{HeadChoice, TrainOptions};
+use crate::learn::finetune::Comparison;
+use crate::learn::{Accuracy, Head, HeadChoice, Report, TrainOptions};
 use crate::models::backend::BackendChoice;
 use crate::pipeline::clip::ClipOptions;
 use crate::pipeline::finetune::{self, FinetuneRequest};
 use crate::pipeline::finetune_bench;
-use crate::pipeline::preference::{self, PreferenceError, TrainRequest};
+use crate::pipeline::preference::{PreferenceError, TrainRequest, TrainingSummary};
+use crate::pipeline::scorers::{self, ScorerState, ScorersAction, ScorersReport};
 
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
@@ -196,116 +199,139 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<u8> {
     if a.from_aesthetic {
         return train_from_aesthetic(a, req, &mut store);
     }
-    let out = preference::train_and_store(&mut store, &req).map_err(cli_error)?;
-    let v = json!({
-        "scorer": {"id": out.id, "version": out.version, "active": out.images_scored.is_some(),
-                   "images_scored": out.images_scored},
-        "training": out.fitted.training,
-        "metrics": out.fitted.report,
-    });
+    let r = scorers::train(&mut store, &req).map_err(cli_error)?;
     match a.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
-        ListFormat::Text => print_train(&v),
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::to_value(&r)?)?
+        ),
+        ListFormat::Text => print_train(&r.scorer, &r.training, &r.metrics),
     }
     Ok(0)
 }
 
-fn fmt_acc(v: &Value) -> String {
-    match v["accuracy"].as_f64() {
-        Some(x) => {
-            let iv = v["interval"]
-                .as_array()
-                .and_then(|i| {
-                    Some(format!(
-                        " [{:.3}, {:.3}]",
-                        i.first()?.as_f64()?,
-                        i.get(1)?.as_f64()?
-                    ))
-                })
-                .unwrap_or_default();
-            format!("{x:.3}{iv} on {} pairs", v["pairs"])
-        }
-        None => "n/a".to_string(),
+/// A number as the JSON output writes it (`null` when not finite).
+fn json_number(x: f64) -> String {
+    Value::from(x).to_string()
+}
+
+/// An accuracy with its interval and pairs, `n/a` when it is not finite (null in the JSON).
+fn fmt_acc(accuracy: f64, interval: Option<(f64, f64)>, pairs: usize) -> String {
+    if !accuracy.is_finite() {
+        return "n/a".to_string();
+    }
+    let iv = interval
+        .filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+        .map(|(lo, hi)| format!(" [{lo:.3}, {hi:.3}]"))
+        .unwrap_or_default();
+    format!("{accuracy:.3}{iv} on {pairs} pairs")
+}
+
+/// [`fmt_acc`] of an [`Accuracy`], `n/a` without one.
+fn fmt_accuracy(a: Option<&Accuracy>) -> String {
+    a.map_or_else(
+        || "n/a".to_string(),
+        |a| fmt_acc(a.accuracy, a.interval, a.pairs),
+    )
+}
+
+/// `linear` / `mlp`.
+fn head_name(h: Head) -> &'static str {
+    match h {
+        Head::Linear => "linear",
+        Head::Mlp => "mlp",
     }
 }
 
-fn print_train(o: &Value) {
-    let (s, t, m) = (&o["scorer"], &o["training"], &o["metrics"]);
+fn print_train(s: &ScorerState, t: &TrainingSummary, m: &Report) {
     println!(
         "preference scorer v{} (id {}): {}; {} features; {}",
-        s["version"],
-        s["id"],
-        m["chosen"]["head"].as_str().map_or("?", |h| if h == "mlp" {
-            "MLP head"
-        } else {
-            "linear head"
-        }),
-        m["features"],
-        if s["active"].as_bool() == Some(true) {
-            format!("active, {} images scored", s["images_scored"])
-        } else {
-            "not activated".to_string()
+        s.version,
+        s.id,
+        match m.chosen.head {
+            Head::Mlp => "MLP head",
+            Head::Linear => "linear head",
+        },
+        m.features,
+        match s.images_scored {
+            Some(n) if s.active => format!("active, {n} images scored"),
+            _ => "not activated".to_string(),
         }
     );
     println!(
         "labels: {} events {} from {} raters, {} – {}",
-        t["events"],
-        t["by_protocol"],
-        t["raters"].as_array().map_or(0, Vec::len),
-        t["time_range"][0].as_str().unwrap_or("?"),
-        t["time_range"][1].as_str().unwrap_or("?")
+        t.events,
+        serde_json::to_string(&t.by_protocol).unwrap_or_default(),
+        t.raters.len(),
+        t.time_range.0.as_deref().unwrap_or("?"),
+        t.time_range.1.as_deref().unwrap_or("?")
     );
-    if let Some(ex) = t["raters_excluded"].as_array().filter(|a| !a.is_empty()) {
-        let names: Vec<&str> = ex.iter().filter_map(Value::as_str).collect();
+    if !t.raters_excluded.is_empty() {
         println!(
             "left out: {} events of raters below the attention threshold ({}); --include-unreliable keeps them",
-            t["events_of_excluded_raters"],
-            names.join(", ")
+            t.events_of_excluded_raters,
+            t.raters_excluded.join(", ")
         );
     }
-    let c = &m["chosen"];
+    let c = &m.chosen;
     println!(
         "chosen: {} head, λ = {}, features: {}",
-        c["head"].as_str().unwrap_or("?"),
-        c["l2"],
-        c["features"].as_str().unwrap_or("?")
+        head_name(c.head),
+        json_number(c.l2),
+        c.features
     );
-    let est = &m["estimate"];
-    let source = est["source"].as_str().unwrap_or("estimate");
-    println!("pairwise accuracy ({source}): {}", fmt_acc(est));
-    if !m["heldout"].is_null() {
-        println!("held-out pairwise accuracy: {}", fmt_acc(&m["heldout"]));
+    let est = m.estimate.as_ref();
+    let source = est.map_or("estimate", |e| e.source.as_str());
+    println!(
+        "pairwise accuracy ({source}): {}",
+        est.map_or_else(
+            || "n/a".to_string(),
+            |e| fmt_acc(e.accuracy, e.interval, e.pairs)
+        )
+    );
+    if m.heldout.is_some() {
+        println!(
+            "held-out pairwise accuracy: {}",
+            fmt_accuracy(m.heldout.as_ref())
+        );
     }
-    let sp = &m["split"];
+    let sp = &m.split;
     println!(
         "stored scorer: refitted on {} events ({} pairs), {} held out; {} pairs dropped (items without features)",
-        sp["training_events"], sp["training_pairs"], sp["heldout_events"], sp["dropped_pairs"]
+        sp.training_events, sp.training_pairs, sp.heldout_events, sp.dropped_pairs
     );
     println!(
         "training pairwise accuracy: {}",
-        fmt_acc(&m["train_accuracy"])
+        fmt_accuracy(m.train_accuracy.as_ref())
     );
-    if let Some(l) = m["likert_spearman"].as_object() {
-        match l.get("rho").and_then(Value::as_f64) {
+    print_train_tail(m);
+}
+
+/// The Likert correlation, learning curve, method and notes of a training report.
+fn print_train_tail(m: &Report) {
+    if let Some(l) = &m.likert_spearman {
+        match l.rho.filter(|r| r.is_finite()) {
             Some(r) => println!(
                 "Spearman ρ vs Likert ratings (out of fold): {r:.3} over {} items",
-                l["items"]
+                l.items
             ),
             None => println!(
                 "Spearman ρ vs Likert ratings: n/a ({})",
-                l.get("note").and_then(Value::as_str).unwrap_or("")
+                l.note.as_deref().unwrap_or("")
             ),
         }
     }
-    if let Some(c) = m["learning_curve"].as_array().filter(|c| !c.is_empty()) {
-        let pts: Vec<String> = c
+    if !m.learning_curve.is_empty() {
+        let pts: Vec<String> = m
+            .learning_curve
             .iter()
             .map(|p| {
-                format!(
-                    "{} → {:.3}",
-                    p["training_events"],
-                    p["accuracy"].as_f64().unwrap_or(f64::NAN)
-                )
+                let acc = if p.accuracy.is_finite() {
+                    p.accuracy
+                } else {
+                    f64::NAN
+                };
+                format!("{} → {acc:.3}", p.training_events)
             })
             .collect();
         println!(
@@ -313,9 +339,9 @@ fn print_train(o: &Value) {
             pts.join(", ")
         );
     }
-    println!("method: {}", m["method"].as_str().unwrap_or(""));
-    for n in m["notes"].as_array().into_iter().flatten() {
-        println!("note: {}", n.as_str().unwrap_or(""));
+    println!("method: {}", m.method);
+    for n in &m.notes {
+        println!("note: {n}");
     }
 }
 
@@ -336,103 +362,80 @@ pub fn scorers(a: &ScorersArgs) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
-    let switched = if a.rollback {
-        Some(preference::rollback(&mut store).map_err(cli_error)?)
+    let action = if a.rollback {
+        ScorersAction::Rollback
     } else if let Some(id) = a.activate {
-        Some(preference::activate(&mut store, id).map_err(|e| {
-            match e {
-                PreferenceError::Usage(m) if m.starts_with("no scorer") => UsageError(format!(
-                    "{m}; `assay scorers {}` lists them",
-                    a.dir.display()
-                ))
-                .into(),
-                e => cli_error(e),
-            }
-        })?)
+        ScorersAction::Activate(id)
     } else {
-        None
+        ScorersAction::List
     };
-    let list: Vec<Value> = store
-        .scorers()?
-        .into_iter()
-        .map(|r| {
-            let metrics: Value = r.metrics.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or(Value::Null);
-            let training: Value = r.training.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or(Value::Null);
-            let head = metrics["chosen"]["head"].clone();
-            let head = if head.is_null() { metrics["head"].clone() } else { head };
-            let h = preference::headline(&metrics);
-            json!({
-                "id": r.id, "kind": r.kind, "version": r.version, "active": r.active, "created": r.created,
-                "head": head, "accuracy": h["accuracy"], "accuracy_source": h["source"],
-                "accuracy_pairs": h["pairs"], "training_pairs": metrics["split"]["training_pairs"],
-                "events": training["events"], "raters": training["raters"].as_array().map(Vec::len),
-                "metrics": metrics, "training": training,
-            })
-        })
-        .collect();
-    let log: Vec<Value> = store
-        .scorer_log()?
-        .into_iter()
-        .map(|l| json!({"id": l.id, "scorer": l.scorer_id, "previous": l.previous, "action": l.action, "time": l.time}))
-        .collect();
+    let r = scorers::scorers(&mut store, action).map_err(|e| match e {
+        PreferenceError::Usage(m)
+            if matches!(action, ScorersAction::Activate(_)) && m.starts_with("no scorer") =>
+        {
+            UsageError(format!(
+                "{m}; `assay scorers {}` lists them",
+                a.dir.display()
+            ))
+            .into()
+        }
+        e => cli_error(e),
+    })?;
     match a.format {
         ListFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({"switched": switched, "scorers": list, "log": log})
-            )?
+            serde_json::to_string_pretty(&serde_json::to_value(&r)?)?
         ),
-        ListFormat::Text => {
-            if let Some(s) = &switched {
-                println!(
-                    "{} scorer {} (v{}): {} images rescored",
-                    s.action, s.id, s.version, s.images_scored
-                );
-            }
-            if list.is_empty() {
-                println!(
-                    "no scorers yet; train one with `assay train {}`",
-                    a.dir.display()
-                );
-            }
-            println!(
-                "  id  version  head    active   accuracy  training  created                   events/raters"
-            );
-            for s in &list {
-                println!(
-                    "{:>4}  {:>7}  {:<6}  {:>6}  {:>9}  {:>8}  {:<24}  {}/{}",
-                    s["id"].to_string(),
-                    s["version"].to_string(),
-                    s["head"].as_str().unwrap_or("?"),
-                    if s["active"].as_bool() == Some(true) {
-                        "*"
-                    } else {
-                        ""
-                    },
-                    s["accuracy"]
-                        .as_f64()
-                        .map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}")),
-                    s["training_pairs"].to_string(),
-                    s["created"].as_str().unwrap_or(""),
-                    s["events"],
-                    s["raters"]
-                );
-            }
-            for l in &log {
-                println!(
-                    "log {}: {} scorer {} (before: {}) at {}",
-                    l["id"],
-                    l["action"].as_str().unwrap_or(""),
-                    l["scorer"],
-                    l["previous"]
-                        .as_i64()
-                        .map_or_else(|| "none".to_string(), |v| v.to_string()),
-                    l["time"].as_str().unwrap_or("")
-                );
-            }
-        }
+        ListFormat::Text => print_scorers(&r, a),
     }
     Ok(0)
+}
+
+fn print_scorers(r: &ScorersReport, a: &ScorersArgs) {
+    if let Some(s) = &r.switched {
+        println!(
+            "{} scorer {} (v{}): {} images rescored",
+            s.action, s.id, s.version, s.images_scored
+        );
+    }
+    if r.scorers.is_empty() {
+        println!(
+            "no scorers yet; train one with `assay train {}`",
+            a.dir.display()
+        );
+    }
+    println!(
+        "  id  version  head    active   accuracy  training  created                   events/raters"
+    );
+    for s in &r.scorers {
+        let raters = s
+            .raters
+            .map_or_else(|| "null".to_string(), |n| n.to_string());
+        println!(
+            "{:>4}  {:>7}  {:<6}  {:>6}  {:>9}  {:>8}  {:<24}  {}/{raters}",
+            s.id,
+            s.version,
+            s.head.as_str().unwrap_or("?"),
+            if s.active { "*" } else { "" },
+            s.accuracy
+                .as_f64()
+                .map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}")),
+            s.training_pairs.to_string(),
+            s.created,
+            s.events,
+        );
+    }
+    for l in &r.log {
+        println!(
+            "log {}: {} scorer {} (before: {}) at {}",
+            l.id,
+            l.action,
+            l.scorer,
+            l.previous
+                .map_or_else(|| "none".to_string(), |v| v.to_string()),
+            l.time
+        );
+    }
 }
 
 fn train_from_aesthetic(
@@ -446,7 +449,6 @@ fn train_from_aesthetic(
         head: a.aesthetic_head.clone(),
         ..ClipOptions::default()
     };
-    let base = finetune::discover_base(&clip).map_err(cli_error)?;
     let d = FinetuneRequest::default();
     let req = FinetuneRequest {
         train,
@@ -454,19 +456,16 @@ fn train_from_aesthetic(
         activate_anyway: a.activate_anyway,
         ..d
     };
-    let out = finetune::finetune_and_store(store, &req, &base).map_err(cli_error)?;
-    let v = json!({
-        "scorer": {"id": out.id, "version": out.version, "active": out.images_scored.is_some(),
-                   "images_scored": out.images_scored, "not_activated": out.not_activated},
-        "training": out.fitted.training,
-        "metrics": out.fitted.report,
-    });
+    let r = scorers::train_from_aesthetic(store, &req, &clip).map_err(cli_error)?;
     match a.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::to_value(&r)?)?
+        ),
         ListFormat::Text => {
-            print_train(&v);
-            print_comparison(&v["metrics"]["comparison"]);
-            if let Some(n) = out.not_activated {
+            print_train(&r.scorer.state, &r.training, &r.metrics);
+            print_comparison(r.metrics.comparison.as_ref());
+            if let Some(n) = &r.scorer.not_activated {
                 println!("{n}");
             }
         }
@@ -474,20 +473,24 @@ fn train_from_aesthetic(
     Ok(0)
 }
 
-fn print_comparison(c: &Value) {
+fn print_comparison(c: Option<&Comparison>) {
     println!("held-out agreement on the same folds (cross-validated, 95 % intervals):");
-    for (k, name) in [
-        ("general", "general head"),
-        ("scratch", "from scratch"),
-        ("finetuned", "fine-tuned"),
-    ] {
+    let arms = c.map(|c| [&c.general, &c.scratch, &c.finetuned]);
+    for (i, name) in ["general head", "from scratch", "fine-tuned"]
+        .into_iter()
+        .enumerate()
+    {
+        let arm = arms.map(|a| a[i]);
         println!(
             "  {name:<13} {}  (λ = {})",
-            fmt_acc(&c[k]),
-            c[k]["spec"]["l2"]
+            arm.map_or_else(
+                || "n/a".to_string(),
+                |a| fmt_acc(a.accuracy, a.interval, a.pairs)
+            ),
+            arm.map_or_else(|| "null".to_string(), |a| json_number(a.spec.l2))
         );
     }
-    println!("{}", c["verdict"].as_str().unwrap_or(""));
+    println!("{}", c.map_or("", |c| c.verdict.as_str()));
 }
 
 pub fn bench_finetune(a: &BenchFinetuneArgs) -> anyhow::Result<u8> {

@@ -34,6 +34,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::store::ImageRow;
 use crate::table;
 
+pub mod usecase;
+
 /// How files reach the target folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -35,12 +35,15 @@
 //! cannot be decoded.
 
 pub mod clip;
+pub mod decide;
 pub mod finetune;
 pub mod finetune_bench;
 mod flow;
+pub mod policy;
 pub mod preference;
 pub mod progress;
 pub mod scan_log;
+pub mod scorers;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
 //! Selection: pure functions over per-image values: the filter-expression language ([`expr`])
 //! that `assay table --where` and policy gates use, sorting, selection policies ([`policy`]),
 //! ranking rules ([`rules`]), threshold calibration / best-of-N ([`calibrate`]), human evidence
-//! as labels ([`labels`]) and judging a whole policy against it ([`evaluate`]).
+//! as labels ([`labels`]), judging a whole policy against it ([`evaluate`]) and the typed reports
+//! of `assay calibrate` / `assay select` built from them ([`report`]).
 //!
 //! # Scope
 //!
@@ -79,6 +80,7 @@ pub mod expr;
 pub mod labels;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod rules;
 
 use std::cmp::Ordering;
