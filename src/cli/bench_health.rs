@@ -7,7 +7,7 @@
 //! earlier-decisions query next to the whole `image_rows` load it is part of. Times are the
 //! median of 3 runs, with the page cache warm.
 
-use crate::domain::Status;
+use crate::domain::{Protocol, Status};
 use std::path::Path;
 use std::time::Instant;
 
@@ -131,7 +131,7 @@ fn generate(db: &Path, images: usize, events: usize, dim: usize) -> anyhow::Resu
                 time: Some("2026-01-02T03:04:05.000Z".into()),
                 rater: format!("rater{}", e % 7),
                 session: format!("rater{}@t#{:04x}", e % 7, e / 100),
-                protocol: "pairwise".into(),
+                protocol: Protocol::Pairwise.as_str().into(),
                 payload: format!(
                     "{{\"criterion\":\"overall\",\"items\":[\"a{}.png\",\"b{}.png\"],\"hashes\":[\"{:032x}\",\"{:032x}\"],\"order\":[],\"choice\":\"tie\",\"rating\":null,\"ratings\":null,\"response_ms\":900,\"attention_check\":false}}",
                     e % images.max(1),
