@@ -643,6 +643,39 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_protocol_is_the_lines_own_error() {
+        let e = parse_line(
+            r#"{"protocol":"vote","rater":"r1","items":["a.png"]}"#,
+            &col(),
+        );
+        assert_eq!(
+            e.unwrap_err(),
+            "unknown protocol 'vote' (expected one of pairwise, likert, best_of_n, multi)"
+        );
+    }
+
+    #[test]
+    fn content_ids_hash_the_protocol_and_criterion_spellings() {
+        let payload = Payload {
+            criterion: Criterion::new("fidelity"),
+            items: vec!["a.png".into()],
+            hashes: vec!["h_a".into()],
+            order: vec!["a.png".into()],
+            choice: None,
+            rating: Some(4.0),
+            ratings: None,
+            response_ms: None,
+            attention_check: false,
+        };
+        // The formula of the string-typed events, spelled out: ids stored before stay valid.
+        let canonical = r#"["likert","r1","import",null,{"criterion":"fidelity","items":["a.png"],"hashes":["h_a"],"order":["a.png"],"choice":null,"rating":4.0,"ratings":null,"response_ms":null,"attention_check":false}]"#;
+        assert_eq!(
+            event_uid(Protocol::Likert, "r1", "import", None, &payload),
+            format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
+        );
+    }
+
+    #[test]
     fn repeats_in_a_file_get_occurrence_ids_and_explicit_ids_win() {
         let c = col();
         let line =
