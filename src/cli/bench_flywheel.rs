@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::human::schedule::{PairScheduler, ScheduleConfig};
-use crate::human::{self, Event, Payload};
+use crate::human::{self, Criterion, Event, Payload, Protocol};
 use crate::learn::{self, FeatureTable, HeadChoice, Labels, TrainOptions};
 use crate::pipeline::preference::{self, Embeddings, TrainRequest};
 use crate::pipeline::{self, Progress, ScanOptions};
@@ -336,9 +336,9 @@ fn event(set: &Set, l: &Label) -> Event {
     let (pa, pb) = (set.items[l.a].path.clone(), set.items[l.b].path.clone());
     Event {
         rater: "sim".into(),
-        protocol: "pairwise".into(),
+        protocol: Protocol::Pairwise,
         payload: Payload {
-            criterion: "overall".into(),
+            criterion: Criterion::overall(),
             items: vec![pa.clone(), pb.clone()],
             hashes: vec![],
             order: vec![pa, pb],
@@ -593,7 +593,7 @@ fn end_to_end(set: &Set, labels: &[Label], opts: &TrainOptions) -> anyhow::Resul
     for l in labels {
         let e = event(set, l);
         let line = json!({
-            "protocol": "pairwise", "rater": e.rater, "criterion": "overall",
+            "protocol": Protocol::Pairwise, "rater": e.rater, "criterion": Criterion::overall(),
             "items": e.payload.items, "choice": e.payload.choice,
         })
         .to_string();
@@ -604,7 +604,7 @@ fn end_to_end(set: &Set, labels: &[Label], opts: &TrainOptions) -> anyhow::Resul
             time: v.time,
             rater: v.rater,
             session: v.session,
-            protocol: v.protocol,
+            protocol: v.protocol.as_str().to_string(),
             payload: serde_json::to_string(&v.payload)?,
         });
     }

@@ -7,7 +7,7 @@
 //! earlier-decisions query next to the whole `image_rows` load it is part of. Times are the
 //! median of 3 runs, with the page cache warm.
 
-use crate::domain::Status;
+use crate::domain::{Protocol, Status};
 use std::path::Path;
 use std::time::Instant;
 
@@ -30,42 +30,7 @@ fn generate(db: &Path, images: usize, events: usize, dim: usize) -> anyhow::Resu
     let mut ids = Vec::with_capacity(images);
     for start in (0..images).step_by(batch) {
         let records: Vec<IngestRecord> = (start..(start + batch).min(images))
-            .map(|i| IngestRecord {
-                upsert: Upsert::New,
-                facts: ImageFacts {
-                    path: format!("batch{:03}/img{i:07}.png", i / 1000),
-                    path_raw: format!("batch{:03}/img{i:07}.png", i / 1000).into_bytes(),
-                    size: 1_500_000,
-                    mtime_ns: i as i64,
-                    hash: Some(format!("{:032x}", i as u128 * 7919)),
-                    width: Some(1024),
-                    height: Some(1024),
-                    format: Some("png".into()),
-                    frames: Some(1),
-                    orientation: Some(1),
-                    pixel_hash: Some(format!("{:032x}", i as u128 * 104_729)),
-                    error: None,
-                },
-                metadata: Some(MetadataRow {
-                    tool: Some("comfyui".into()),
-                    positive: Some(format!("a prompt number {}", i % 5000)),
-                    seed: Some(i as u64),
-                    steps: Some(30),
-                    raw_json: format!("[{{\"key\":\"png:tEXt:prompt\",\"value\":\"{raw}\"}}]"),
-                    warnings_json: "[]".into(),
-                    ..Default::default()
-                }),
-                signals: (0..24)
-                    .map(|k| SignalRow {
-                        key: format!("signal_{k:02}"),
-                        value: Some((i * 31 + k) as f64 / 7.0),
-                        text: None,
-                        producer: "bench@1".into(),
-                    })
-                    .collect(),
-                signals_version: Some(2),
-                embedding: None,
-            })
+            .map(|i| image_record(i, &raw))
             .collect();
         ids.extend(s.write_ingest(&records)?);
         if dim > 0 {
@@ -126,24 +91,70 @@ fn generate(db: &Path, images: usize, events: usize, dim: usize) -> anyhow::Resu
     s.write_ingest(&edited)?;
     for start in (0..events).step_by(10_000) {
         let ev: Vec<NewLabelEvent> = (start..(start + 10_000).min(events))
-            .map(|e| NewLabelEvent {
-                uid: format!("{e:032x}"),
-                time: Some("2026-01-02T03:04:05.000Z".into()),
-                rater: format!("rater{}", e % 7),
-                session: format!("rater{}@t#{:04x}", e % 7, e / 100),
-                protocol: "pairwise".into(),
-                payload: format!(
-                    "{{\"criterion\":\"overall\",\"items\":[\"a{}.png\",\"b{}.png\"],\"hashes\":[\"{:032x}\",\"{:032x}\"],\"order\":[],\"choice\":\"tie\",\"rating\":null,\"ratings\":null,\"response_ms\":900,\"attention_check\":false}}",
-                    e % images.max(1),
-                    (e * 7) % images.max(1),
-                    e,
-                    e + 1
-                ),
-            })
+            .map(|e| label_event(e, images))
             .collect();
         s.append_label_events(&ev)?;
     }
     Ok(())
+}
+
+/// The `i`-th generated image: a new PNG with ComfyUI metadata (`raw`: its padded JSON) and 24
+/// signals.
+fn image_record(i: usize, raw: &str) -> IngestRecord {
+    IngestRecord {
+        upsert: Upsert::New,
+        facts: ImageFacts {
+            path: format!("batch{:03}/img{i:07}.png", i / 1000),
+            path_raw: format!("batch{:03}/img{i:07}.png", i / 1000).into_bytes(),
+            size: 1_500_000,
+            mtime_ns: i as i64,
+            hash: Some(format!("{:032x}", i as u128 * 7919)),
+            width: Some(1024),
+            height: Some(1024),
+            format: Some("png".into()),
+            frames: Some(1),
+            orientation: Some(1),
+            pixel_hash: Some(format!("{:032x}", i as u128 * 104_729)),
+            error: None,
+        },
+        metadata: Some(MetadataRow {
+            tool: Some("comfyui".into()),
+            positive: Some(format!("a prompt number {}", i % 5000)),
+            seed: Some(i as u64),
+            steps: Some(30),
+            raw_json: format!("[{{\"key\":\"png:tEXt:prompt\",\"value\":\"{raw}\"}}]"),
+            warnings_json: "[]".into(),
+            ..Default::default()
+        }),
+        signals: (0..24)
+            .map(|k| SignalRow {
+                key: format!("signal_{k:02}"),
+                value: Some((i * 31 + k) as f64 / 7.0),
+                text: None,
+                producer: "bench@1".into(),
+            })
+            .collect(),
+        signals_version: Some(2),
+        embedding: None,
+    }
+}
+
+/// The `e`-th generated label event: a pairwise tie between two of the `images`.
+fn label_event(e: usize, images: usize) -> NewLabelEvent {
+    NewLabelEvent {
+        uid: format!("{e:032x}"),
+        time: Some("2026-01-02T03:04:05.000Z".into()),
+        rater: format!("rater{}", e % 7),
+        session: format!("rater{}@t#{:04x}", e % 7, e / 100),
+        protocol: Protocol::Pairwise.as_str().into(),
+        payload: format!(
+            "{{\"criterion\":\"overall\",\"items\":[\"a{}.png\",\"b{}.png\"],\"hashes\":[\"{:032x}\",\"{:032x}\"],\"order\":[],\"choice\":\"tie\",\"rating\":null,\"ratings\":null,\"response_ms\":900,\"attention_check\":false}}",
+            e % images.max(1),
+            (e * 7) % images.max(1),
+            e,
+            e + 1
+        ),
+    }
 }
 
 pub fn run(images: usize, events: usize, dim: usize, db: &Path) -> anyhow::Result<u8> {

@@ -160,7 +160,7 @@ fn import(a: &LabelFileArgs) -> anyhow::Result<u8> {
                     time: v.time,
                     rater: v.rater,
                     session: v.session,
-                    protocol: v.protocol,
+                    protocol: v.protocol.as_str().to_string(),
                     payload: serde_json::to_string(&v.payload)?,
                 });
             }
@@ -191,12 +191,16 @@ fn export(a: &LabelFileArgs) -> anyhow::Result<u8> {
     for e in store.label_events()? {
         let payload: human::Payload = serde_json::from_str(&e.payload)
             .with_context(|| format!("label event {} has an unreadable payload", e.id))?;
+        let protocol = e
+            .protocol
+            .parse()
+            .with_context(|| format!("label event {} has an unreadable protocol", e.id))?;
         let line = human::export_line(
             e.uid.as_deref(),
             &e.time,
             &e.rater,
             &e.session,
-            &e.protocol,
+            protocol,
             &payload,
         );
         serde_json::to_writer(&mut out, &line)?;

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use super::label::open_catalogue_read_only as open_catalogue;
@@ -54,9 +55,13 @@ pub(super) fn load_events(store: &Store, include_unreliable: bool) -> anyhow::Re
     let mut all = Vec::new();
     for e in store.label_events()? {
         let payload: Payload = serde_json::from_str(&e.payload)?;
+        let protocol = e
+            .protocol
+            .parse()
+            .with_context(|| format!("label event {} has an unreadable protocol", e.id))?;
         all.push(Event {
             rater: e.rater,
-            protocol: e.protocol,
+            protocol,
             payload,
         });
     }

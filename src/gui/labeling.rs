@@ -430,7 +430,7 @@ pub fn answer(c: &mut Collection, a: Answer) {
         time: Some(time.clone()),
         rater: rec.event.rater.clone(),
         session: s.id.clone(),
-        protocol: rec.event.protocol.clone(),
+        protocol: rec.event.protocol.as_str().to_string(),
         payload: serde_json::to_string(&rec.event.payload).unwrap_or_default(),
     };
     l.stored.push(Stored {
@@ -778,7 +778,7 @@ fn earlier_sessions(ui: &mut egui::Ui, sessions: &[SessionSummary]) {
         egui::Grid::new("sessions").striped(true).show(ui, |ui| {
             for s in sessions.iter().rev().take(20) {
                 ui.label(&s.rater);
-                ui.label(&s.protocol);
+                ui.label(s.protocol.as_str());
                 ui.label(format!("{} events", s.events));
                 ui.weak(&s.first);
                 ui.end_row();

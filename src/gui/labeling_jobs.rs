@@ -70,17 +70,20 @@ pub fn run_db(s: &mut Store, cmd: LabelDb, out: &Outbox) {
                     let mut events = Vec::with_capacity(rows.len());
                     let mut unreadable = 0;
                     for e in rows {
-                        match serde_json::from_str::<Payload>(&e.payload) {
-                            Ok(payload) => events.push(Stored {
+                        match (
+                            serde_json::from_str::<Payload>(&e.payload),
+                            e.protocol.parse(),
+                        ) {
+                            (Ok(payload), Ok(protocol)) => events.push(Stored {
                                 session: e.session,
                                 time: e.time,
                                 event: human::Event {
                                     rater: e.rater,
-                                    protocol: e.protocol,
+                                    protocol,
                                     payload,
                                 },
                             }),
-                            Err(_) => unreadable += 1,
+                            _ => unreadable += 1,
                         }
                     }
                     send(LabelMsg::Loaded {

@@ -143,8 +143,8 @@ fn agreement_ui(ui: &mut egui::Ui, rep: &Report) {
             }
             ui.end_row();
             for a in &rep.agreement {
-                ui.label(&a.protocol);
-                ui.label(&a.criterion);
+                ui.label(a.protocol.as_str());
+                ui.label(a.criterion.as_str());
                 ui.label(format!("{} · {}", a.raters, a.units));
                 ui.vertical(|ui| {
                     for (level, v) in &a.alphas {

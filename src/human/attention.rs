@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Event;
+use super::{Event, Protocol};
 use crate::ranking::rng::Rng;
 
 /// Suffix of a degraded copy's item name (and hash).
@@ -39,8 +39,8 @@ pub fn passed(e: &Event) -> Option<bool> {
     if !p.attention_check {
         return None;
     }
-    match e.protocol.as_str() {
-        "pairwise" | "best_of_n" => {
+    match e.protocol {
+        Protocol::Pairwise | Protocol::BestOfN => {
             let pristine: Vec<&String> = p
                 .items
                 .iter()
@@ -51,8 +51,8 @@ pub fn passed(e: &Event) -> Option<bool> {
             };
             Some(p.choice.as_deref() == Some(good.as_str()))
         }
-        "likert" => p.rating.map(|r| r <= 2.0),
-        "multi" => {
+        Protocol::Likert => p.rating.map(|r| r <= 2.0),
+        Protocol::Multi => {
             let r = p.ratings.as_ref()?;
             let v = r
                 .get("fidelity")
@@ -60,7 +60,6 @@ pub fn passed(e: &Event) -> Option<bool> {
                 .or_else(|| (!r.is_empty()).then(|| r.values().sum::<f64>() / r.len() as f64))?;
             Some(v <= 2.0)
         }
-        _ => None,
     }
 }
 
@@ -136,7 +135,7 @@ mod tests {
     fn ev(rater: &str, protocol: &str, items: &[&str], choice: Option<&str>, check: bool) -> Event {
         Event {
             rater: rater.into(),
-            protocol: protocol.into(),
+            protocol: protocol.parse().unwrap(),
             payload: Payload {
                 criterion: "overall".into(),
                 items: items.iter().map(|s| s.to_string()).collect(),

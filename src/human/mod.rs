@@ -40,6 +40,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::{Criterion, Protocol};
 use crate::ranking::bt::{Comparison, Outcome};
 
 pub mod attention;
@@ -48,9 +49,6 @@ pub mod schedule;
 pub mod session;
 pub mod validate;
 
-/// The protocols Assay records.
-pub const PROTOCOLS: &[&str] = &["pairwise", "likert", "best_of_n", "multi"];
-
 /// One label event as exchanged in JSON lines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,10 +56,12 @@ pub struct LabelLine {
     /// The event's identity (written by the exporter); absent: derived from the content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// As written: [`parse_line`] reads it as a [`Protocol`], so that an unknown one is that
+    /// line's own error rather than a JSON error.
     pub protocol: String,
     pub rater: String,
-    #[serde(default = "default_criterion")]
-    pub criterion: String,
+    #[serde(default)]
+    pub criterion: Criterion,
     pub items: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice: Option<String>,
@@ -85,14 +85,10 @@ pub struct LabelLine {
     pub hashes: Option<Vec<String>>,
 }
 
-fn default_criterion() -> String {
-    "overall".to_string()
-}
-
 /// The payload stored in `label_events.payload`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payload {
-    pub criterion: String,
+    pub criterion: Criterion,
     pub items: Vec<String>,
     pub hashes: Vec<String>,
     pub order: Vec<String>,
@@ -112,7 +108,7 @@ pub struct Validated {
     pub time: Option<String>,
     pub rater: String,
     pub session: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub payload: Payload,
 }
 
@@ -136,7 +132,7 @@ fn resolve_plain(
 /// The content id of an event (`label_events.uid`): the same content gives the same id, so
 /// importing an exported event into the collection that made it adds nothing.
 pub fn event_uid(
-    protocol: &str,
+    protocol: Protocol,
     rater: &str,
     session: &str,
     time: Option<&str>,
@@ -191,7 +187,7 @@ pub fn legacy_uid(v: &Validated, k: usize) -> Option<String> {
     if v.explicit_id || v.time.is_none() {
         return None;
     }
-    let uid = event_uid(&v.protocol, &v.rater, &v.session, None, &v.payload);
+    let uid = event_uid(v.protocol, &v.rater, &v.session, None, &v.payload);
     Some(if k == 0 { uid } else { repeat_uid(&uid, k) })
 }
 
@@ -211,38 +207,13 @@ pub fn parse_line_aliased(
     aliases: &HashMap<String, String>,
 ) -> Result<Validated, String> {
     let l: LabelLine = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
-    if !PROTOCOLS.contains(&l.protocol.as_str()) {
-        return Err(format!(
-            "unknown protocol '{}' (expected one of {})",
-            l.protocol,
-            PROTOCOLS.join(", ")
-        ));
-    }
+    let protocol: Protocol = l.protocol.parse().map_err(|e| format!("{e}"))?;
     if l.rater.trim().is_empty() {
         return Err("empty rater name".to_string());
     }
     validate::check_fields(&l)?;
-    let by_hash: HashMap<&str, &str> = paths
-        .iter()
-        .map(|(p, h)| (h.as_str(), p.as_str()))
-        .collect();
-    let resolve = |item: &str| -> Result<(String, String), String> {
-        // A gold item of an attention check: a degraded copy made in memory of a real item.
-        if l.attention_check
-            && let Some(base) = attention::degraded_base(item)
-        {
-            let (p, h) = resolve_plain(base, paths, &by_hash)?;
-            return Ok((attention::degraded_name(&p), attention::degraded_name(&h)));
-        }
-        resolve_plain(item, paths, &by_hash)
-    };
-    let mut items = Vec::new();
-    let mut hashes = Vec::new();
-    for it in &l.items {
-        let (p, h) = resolve(it)?;
-        items.push(p);
-        hashes.push(h);
-    }
+    let items = Items::new(&l, paths);
+    let (items_p, hashes) = items.resolve_all(&l.items)?;
     if let Some(given) = &l.hashes
         && (given.len() != hashes.len()
             || given
@@ -252,59 +223,19 @@ pub fn parse_line_aliased(
     {
         return Err("item hashes differ from this collection's files (another collection, or the files changed)".to_string());
     }
-    let n = items.len();
-    let choice = match (&l.choice, l.protocol.as_str()) {
-        (Some(c), "pairwise") if c == "tie" || c == "both_bad" => Some(c.clone()),
-        (Some(c), "pairwise" | "best_of_n") => {
-            let (p, _) = resolve(c)?;
-            if !items.contains(&p) {
-                return Err(format!("choice '{c}' is not one of the items shown"));
-            }
-            Some(p)
-        }
-        (None, "pairwise" | "best_of_n") => return Err("missing 'choice'".to_string()),
-        (Some(_), _) => {
-            return Err(format!(
-                "'choice' does not belong to a {} event",
-                l.protocol
-            ));
-        }
-        (None, _) => None,
-    };
-    match l.protocol.as_str() {
-        "pairwise" if n != 2 => return Err(format!("pairwise needs 2 items, got {n}")),
-        "pairwise" if items.first() == items.get(1) => {
-            return Err("pairwise items must differ".to_string());
-        }
-        "best_of_n" if !(2..=9).contains(&n) => {
-            return Err(format!("best_of_n needs 2–9 items, got {n}"));
-        }
-        "likert" | "multi" if n != 1 => {
-            return Err(format!("{} needs 1 item, got {n}", l.protocol));
-        }
-        _ => {}
-    }
-    match (l.protocol.as_str(), l.rating) {
-        ("likert", Some(r)) if !(1.0..=5.0).contains(&r) || r.fract() != 0.0 => {
-            return Err(format!("likert rating must be 1–5, got {r}"));
-        }
-        ("likert", None) => return Err("missing 'rating'".to_string()),
-        _ => {}
-    }
-    if l.protocol == "multi" && l.ratings.as_ref().is_none_or(BTreeMap::is_empty) {
-        return Err("missing 'ratings'".to_string());
-    }
+    let choice = items.choice(protocol, l.choice.as_deref(), &items_p)?;
+    check_shape(protocol, &items_p, l.rating, l.ratings.as_ref())?;
     let order = match &l.order {
         Some(o) => o
             .iter()
-            .map(|i| resolve(i).map(|r| r.0))
+            .map(|i| items.resolve(i).map(|r| r.0))
             .collect::<Result<Vec<_>, _>>()?,
-        None => items.clone(),
+        None => items_p.clone(),
     };
-    validate::check_order(&items, &order)?;
+    validate::check_order(&items_p, &order)?;
     let payload = Payload {
         criterion: l.criterion.clone(),
-        items,
+        items: items_p,
         hashes,
         order,
         choice,
@@ -314,28 +245,132 @@ pub fn parse_line_aliased(
         attention_check: l.attention_check,
     };
     let session = l.session.clone().unwrap_or_else(|| "import".to_string());
-    let explicit = match &l.id {
-        Some(id) if id.trim().is_empty() => return Err("empty 'id'".to_string()),
-        Some(id) if id.len() > MAX_ID_LEN => {
-            return Err(format!("'id' longer than {MAX_ID_LEN} bytes"));
-        }
-        Some(id) if id.chars().any(char::is_control) => {
-            return Err("'id' contains control characters".to_string());
-        }
-        Some(id) => Some(id.clone()),
-        None => None,
-    };
+    let explicit = explicit_id(l.id.as_deref())?;
     Ok(Validated {
         explicit_id: explicit.is_some(),
         uid: explicit.unwrap_or_else(|| {
-            event_uid(&l.protocol, &l.rater, &session, l.time.as_deref(), &payload)
+            event_uid(protocol, &l.rater, &session, l.time.as_deref(), &payload)
         }),
         time: l.time,
         rater: l.rater,
         session,
-        protocol: l.protocol,
+        protocol,
         payload,
     })
+}
+
+/// Resolves a line's item names (paths, content hashes, gold copies) against the collection.
+struct Items<'a> {
+    paths: &'a HashMap<String, String>,
+    by_hash: HashMap<&'a str, &'a str>,
+    attention_check: bool,
+}
+
+impl<'a> Items<'a> {
+    fn new(l: &LabelLine, paths: &'a HashMap<String, String>) -> Self {
+        Self {
+            paths,
+            by_hash: paths
+                .iter()
+                .map(|(p, h)| (h.as_str(), p.as_str()))
+                .collect(),
+            attention_check: l.attention_check,
+        }
+    }
+
+    /// `(path, hash)` of one item.
+    fn resolve(&self, item: &str) -> Result<(String, String), String> {
+        // A gold item of an attention check: a degraded copy made in memory of a real item.
+        if self.attention_check
+            && let Some(base) = attention::degraded_base(item)
+        {
+            let (p, h) = resolve_plain(base, self.paths, &self.by_hash)?;
+            return Ok((attention::degraded_name(&p), attention::degraded_name(&h)));
+        }
+        resolve_plain(item, self.paths, &self.by_hash)
+    }
+
+    /// Paths and hashes of `names`, in order; the first unknown item is the error.
+    fn resolve_all(&self, names: &[String]) -> Result<(Vec<String>, Vec<String>), String> {
+        let mut items = Vec::with_capacity(names.len());
+        let mut hashes = Vec::with_capacity(names.len());
+        for it in names {
+            let (p, h) = self.resolve(it)?;
+            items.push(p);
+            hashes.push(h);
+        }
+        Ok((items, hashes))
+    }
+
+    /// The line's `choice` resolved to a path: required by (and only allowed in) pairwise and
+    /// best-of-N events; pairwise also takes `tie` and `both_bad`.
+    fn choice(
+        &self,
+        protocol: Protocol,
+        choice: Option<&str>,
+        items: &[String],
+    ) -> Result<Option<String>, String> {
+        match (choice, protocol) {
+            (Some(c @ ("tie" | "both_bad")), Protocol::Pairwise) => Ok(Some(c.to_string())),
+            (Some(c), p) if p.compares() => {
+                let (path, _) = self.resolve(c)?;
+                if !items.contains(&path) {
+                    return Err(format!("choice '{c}' is not one of the items shown"));
+                }
+                Ok(Some(path))
+            }
+            (None, p) if p.compares() => Err("missing 'choice'".to_string()),
+            (Some(_), p) => Err(format!("'choice' does not belong to a {p} event")),
+            (None, _) => Ok(None),
+        }
+    }
+}
+
+/// The protocol's rules on the number of items and on the rating(s).
+fn check_shape(
+    protocol: Protocol,
+    items: &[String],
+    rating: Option<f64>,
+    ratings: Option<&BTreeMap<String, f64>>,
+) -> Result<(), String> {
+    let n = items.len();
+    match protocol {
+        Protocol::Pairwise if n != 2 => return Err(format!("pairwise needs 2 items, got {n}")),
+        Protocol::Pairwise if items.first() == items.get(1) => {
+            return Err("pairwise items must differ".to_string());
+        }
+        Protocol::BestOfN if !(2..=9).contains(&n) => {
+            return Err(format!("best_of_n needs 2–9 items, got {n}"));
+        }
+        Protocol::Likert | Protocol::Multi if n != 1 => {
+            return Err(format!("{protocol} needs 1 item, got {n}"));
+        }
+        _ => {}
+    }
+    match (protocol, rating) {
+        (Protocol::Likert, Some(r)) if !(1.0..=5.0).contains(&r) || r.fract() != 0.0 => {
+            return Err(format!("likert rating must be 1–5, got {r}"));
+        }
+        (Protocol::Likert, None) => return Err("missing 'rating'".to_string()),
+        _ => {}
+    }
+    if protocol == Protocol::Multi && ratings.is_none_or(BTreeMap::is_empty) {
+        return Err("missing 'ratings'".to_string());
+    }
+    Ok(())
+}
+
+/// The line's explicit `id`, when it has a usable one.
+fn explicit_id(id: Option<&str>) -> Result<Option<String>, String> {
+    match id {
+        Some(id) if id.trim().is_empty() => Err("empty 'id'".to_string()),
+        Some(id) if id.len() > MAX_ID_LEN => Err(format!("'id' longer than {MAX_ID_LEN} bytes")),
+        Some(id) if id.chars().any(char::is_control) => {
+            Err("'id' contains control characters".to_string())
+        }
+        Some(id) => Ok(Some(id.to_string())),
+        None => Ok(None),
+    }
 }
 
 /// The export line of a stored event (`id`: its stored uid).
@@ -344,12 +379,12 @@ pub fn export_line(
     time: &str,
     rater: &str,
     session: &str,
-    protocol: &str,
+    protocol: Protocol,
     p: &Payload,
 ) -> LabelLine {
     LabelLine {
         id: id.map(str::to_string),
-        protocol: protocol.to_string(),
+        protocol: protocol.as_str().to_string(),
         rater: rater.to_string(),
         criterion: p.criterion.clone(),
         items: p.items.clone(),
@@ -369,7 +404,7 @@ pub fn export_line(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub rater: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub payload: Payload,
 }
 
@@ -378,10 +413,7 @@ pub struct Event {
 pub fn comparisons(events: &[Event], criterion: &str) -> (Vec<String>, Vec<Comparison>) {
     let mut names: Vec<String> = events
         .iter()
-        .filter(|e| {
-            e.payload.criterion == criterion
-                && matches!(e.protocol.as_str(), "pairwise" | "best_of_n")
-        })
+        .filter(|e| e.payload.criterion == criterion && e.protocol.compares())
         .flat_map(|e| e.payload.items.iter().cloned())
         .collect();
     names.sort();
@@ -394,8 +426,8 @@ pub fn comparisons(events: &[Event], criterion: &str) -> (Vec<String>, Vec<Compa
     let mut comps = Vec::new();
     for e in events.iter().filter(|e| e.payload.criterion == criterion) {
         let idx = |s: &str| index.get(s).copied();
-        match e.protocol.as_str() {
-            "pairwise" => {
+        match e.protocol {
+            Protocol::Pairwise => {
                 let (Some(a), Some(b)) = (
                     e.payload.items.first().and_then(|s| idx(s)),
                     e.payload.items.get(1).and_then(|s| idx(s)),
@@ -413,7 +445,7 @@ pub fn comparisons(events: &[Event], criterion: &str) -> (Vec<String>, Vec<Compa
                 };
                 comps.push(Comparison { a, b, outcome });
             }
-            "best_of_n" => {
+            Protocol::BestOfN => {
                 let Some(w) = e.payload.choice.as_deref().and_then(idx) else {
                     continue;
                 };
@@ -431,7 +463,7 @@ pub fn comparisons(events: &[Event], criterion: &str) -> (Vec<String>, Vec<Compa
                     });
                 }
             }
-            _ => {}
+            Protocol::Likert | Protocol::Multi => {}
         }
     }
     (names, comps)
@@ -444,17 +476,17 @@ pub fn comparisons(events: &[Event], criterion: &str) -> (Vec<String>, Vec<Compa
 /// named by `criterion`. When a rater judged a unit several times the last judgement counts.
 pub fn rating_matrix(
     events: &[Event],
-    protocol: &str,
+    protocol: Protocol,
     criterion: &str,
 ) -> (Vec<String>, Vec<String>, Vec<Vec<Option<f64>>>) {
     let mut cells: BTreeMap<(String, String), f64> = BTreeMap::new();
     // Multi-dimensional events carry one rating per dimension: `criterion` names it.
     let matches = |e: &&Event| {
-        e.protocol == protocol && (protocol == "multi" || e.payload.criterion == criterion)
+        e.protocol == protocol && (protocol == Protocol::Multi || e.payload.criterion == criterion)
     };
     for e in events.iter().filter(matches) {
         let value = match protocol {
-            "pairwise" => {
+            Protocol::Pairwise => {
                 let (Some(a), Some(b)) = (e.payload.items.first(), e.payload.items.get(1)) else {
                     continue;
                 };
@@ -467,13 +499,13 @@ pub fn rating_matrix(
                 };
                 (unit, v)
             }
-            "likert" => {
+            Protocol::Likert => {
                 let (Some(item), Some(r)) = (e.payload.items.first(), e.payload.rating) else {
                     continue;
                 };
                 (item.clone(), r)
             }
-            "multi" => {
+            Protocol::Multi => {
                 let (Some(item), Some(r)) = (
                     e.payload.items.first(),
                     e.payload.ratings.as_ref().and_then(|r| r.get(criterion)),
@@ -482,7 +514,7 @@ pub fn rating_matrix(
                 };
                 (item.clone(), *r)
             }
-            _ => continue,
+            Protocol::BestOfN => continue,
         };
         cells.insert((value.0, e.rater.clone()), value.1);
     }
@@ -585,8 +617,21 @@ mod tests {
             attention_check: true,
         };
         let time = "2026-01-02T03:04:05.678Z";
-        let uid = event_uid("pairwise", "ana", "ana@t#0001", Some(time), &payload);
-        let line = export_line(Some(&uid), time, "ana", "ana@t#0001", "pairwise", &payload);
+        let uid = event_uid(
+            Protocol::Pairwise,
+            "ana",
+            "ana@t#0001",
+            Some(time),
+            &payload,
+        );
+        let line = export_line(
+            Some(&uid),
+            time,
+            "ana",
+            "ana@t#0001",
+            Protocol::Pairwise,
+            &payload,
+        );
         let back = parse_line(&serde_json::to_string(&line).unwrap(), &c).unwrap();
         assert_eq!(back.payload, payload);
         assert_eq!(back.uid, uid, "re-importing a GUI event adds nothing");
@@ -595,6 +640,39 @@ mod tests {
         plain.attention_check = false;
         let e = parse_line(&serde_json::to_string(&plain).unwrap(), &c).unwrap_err();
         assert!(e.contains("unknown item"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_protocol_is_the_lines_own_error() {
+        let e = parse_line(
+            r#"{"protocol":"vote","rater":"r1","items":["a.png"]}"#,
+            &col(),
+        );
+        assert_eq!(
+            e.unwrap_err(),
+            "unknown protocol 'vote' (expected one of pairwise, likert, best_of_n, multi)"
+        );
+    }
+
+    #[test]
+    fn content_ids_hash_the_protocol_and_criterion_spellings() {
+        let payload = Payload {
+            criterion: Criterion::new("fidelity"),
+            items: vec!["a.png".into()],
+            hashes: vec!["h_a".into()],
+            order: vec!["a.png".into()],
+            choice: None,
+            rating: Some(4.0),
+            ratings: None,
+            response_ms: None,
+            attention_check: false,
+        };
+        // The formula of the string-typed events, spelled out: ids stored before stay valid.
+        let canonical = r#"["likert","r1","import",null,{"criterion":"fidelity","items":["a.png"],"hashes":["h_a"],"order":["a.png"],"choice":null,"rating":4.0,"ratings":null,"response_ms":null,"attention_check":false}]"#;
+        assert_eq!(
+            event_uid(Protocol::Likert, "r1", "import", None, &payload),
+            format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
+        );
     }
 
     #[test]
@@ -711,7 +789,7 @@ mod tests {
                 .iter()
                 .all(|c| c.a == 2 && c.outcome == Outcome::AWins)
         );
-        let (units, raters, data) = rating_matrix(&events, "pairwise", "overall");
+        let (units, raters, data) = rating_matrix(&events, Protocol::Pairwise, "overall");
         assert_eq!(units, vec!["a.png | b.png"]);
         assert_eq!(raters, vec!["r1", "r2"]);
         assert_eq!(data, vec![vec![Some(0.0)], vec![Some(2.0)]]);

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::attention::{self, RaterChecks};
-use super::{Event, comparisons, rating_matrix};
+use super::{Criterion, Event, Protocol, comparisons, rating_matrix};
 use crate::ranking::agreement::{self, FleissMethod, Level};
 use crate::ranking::bt::{self, BtFit, BtIntervals, BtOptions, Comparison};
 use crate::ranking::elo::{self, EloOptions};
@@ -66,8 +66,9 @@ pub struct Ranking {
 /// Agreement of one protocol and criterion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgreementRow {
-    pub protocol: String,
-    pub criterion: String,
+    pub protocol: Protocol,
+    /// The criterion; for multi-dimensional events, the rating's dimension.
+    pub criterion: Criterion,
     pub raters: usize,
     /// The raters, in the order of the rating matrix.
     pub rater_names: Vec<String>,
@@ -270,7 +271,7 @@ pub fn build(events: &[Event], sessions: &[String], opts: &ReportOptions) -> Rep
 fn rankings(used: &[Event], opts: &ReportOptions) -> Vec<Ranking> {
     let criteria: BTreeSet<&str> = used
         .iter()
-        .filter(|e| matches!(e.protocol.as_str(), "pairwise" | "best_of_n"))
+        .filter(|e| e.protocol.compares())
         .map(|e| e.payload.criterion.as_str())
         .collect();
     criteria
@@ -315,24 +316,24 @@ fn rankings(used: &[Event], opts: &ReportOptions) -> Vec<Ranking> {
 /// rating: ordinal and interval α; Fleiss' κ on the units every rater judged) over the used
 /// events: the report's table and `assay agreement`.
 pub fn agreement(used: &[Event]) -> Vec<AgreementRow> {
-    let mut keys: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut keys: BTreeSet<(Protocol, Criterion)> = BTreeSet::new();
     for e in used {
-        match e.protocol.as_str() {
-            "pairwise" | "likert" => {
-                keys.insert((e.protocol.clone(), e.payload.criterion.clone()));
+        match e.protocol {
+            Protocol::Pairwise | Protocol::Likert => {
+                keys.insert((e.protocol, e.payload.criterion.clone()));
             }
-            "multi" => {
+            Protocol::Multi => {
                 for d in e.payload.ratings.iter().flat_map(|r| r.keys()) {
-                    keys.insert(("multi".into(), d.clone()));
+                    keys.insert((Protocol::Multi, Criterion::new(d.as_str())));
                 }
             }
-            _ => {}
+            Protocol::BestOfN => {}
         }
     }
     keys.into_iter()
         .map(|(protocol, criterion)| {
-            let (units, raters, data) = rating_matrix(used, &protocol, &criterion);
-            let levels: &[(Level, &'static str)] = if protocol == "pairwise" {
+            let (units, raters, data) = rating_matrix(used, protocol, criterion.as_str());
+            let levels: &[(Level, &'static str)] = if protocol == Protocol::Pairwise {
                 &[(Level::Nominal, "nominal")]
             } else {
                 &[(Level::Ordinal, "ordinal"), (Level::Interval, "interval")]
@@ -380,13 +381,13 @@ pub fn agreement(used: &[Event]) -> Vec<AgreementRow> {
 /// raters' values (pairwise and Likert units).
 fn majority(used: &[Event]) -> BTreeMap<String, (usize, usize)> {
     let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let keys: BTreeSet<(String, String)> = used
+    let keys: BTreeSet<(Protocol, &str)> = used
         .iter()
-        .filter(|e| matches!(e.protocol.as_str(), "pairwise" | "likert"))
-        .map(|e| (e.protocol.clone(), e.payload.criterion.clone()))
+        .filter(|e| matches!(e.protocol, Protocol::Pairwise | Protocol::Likert))
+        .map(|e| (e.protocol, e.payload.criterion.as_str()))
         .collect();
     for (protocol, criterion) in keys {
-        let (units, raters, data) = rating_matrix(used, &protocol, &criterion);
+        let (units, raters, data) = rating_matrix(used, protocol, criterion);
         for (r, name) in raters.iter().enumerate() {
             for u in 0..units.len() {
                 let Some(mine) = data[r][u] else { continue };
@@ -466,7 +467,7 @@ mod tests {
     fn pw(rater: &str, a: &str, b: &str, choice: &str, check: bool, ms: u64) -> Event {
         Event {
             rater: rater.into(),
-            protocol: "pairwise".into(),
+            protocol: Protocol::Pairwise,
             payload: Payload {
                 criterion: "overall".into(),
                 items: vec![a.into(), b.into()],

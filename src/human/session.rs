@@ -16,43 +16,11 @@ use std::time::Instant;
 
 use super::report::DIMENSIONS;
 use super::schedule::{PairModel, PairScheduler, ScheduleConfig, next_set, next_single};
-use super::{Event, Payload, attention};
+use super::{Criterion, Event, Payload, attention};
 use crate::ranking::rng::Rng;
 
-/// Evaluation protocols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Pairwise,
-    Likert,
-    BestOfN,
-    Multi,
-}
-
-impl Protocol {
-    pub const ALL: [Protocol; 4] = [
-        Protocol::Pairwise,
-        Protocol::Likert,
-        Protocol::BestOfN,
-        Protocol::Multi,
-    ];
-    /// The name stored in `label_events.protocol`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Protocol::Pairwise => "pairwise",
-            Protocol::Likert => "likert",
-            Protocol::BestOfN => "best_of_n",
-            Protocol::Multi => "multi",
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Protocol::Pairwise => "Pairwise (A vs B)",
-            Protocol::Likert => "Likert (1–5)",
-            Protocol::BestOfN => "Best of N",
-            Protocol::Multi => "Multi-dimensional",
-        }
-    }
-}
+/// Evaluation protocols (the domain type, re-exported where the session has always named it).
+pub use crate::domain::Protocol;
 
 /// Which items may meet in a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +72,10 @@ impl Study {
     /// Whether an event is a label the preference scorer of this study learns from.
     pub fn counts_for_scorer(&self, e: &Event) -> bool {
         !e.payload.attention_check
-            && matches!(e.protocol.as_str(), "pairwise" | "best_of_n" | "likert")
+            && matches!(
+                e.protocol,
+                Protocol::Pairwise | Protocol::BestOfN | Protocol::Likert
+            )
             && e.payload.criterion == self.criterion
     }
 
@@ -310,7 +281,7 @@ impl<F> Session<F> {
             .enumerate()
             .map(|(i, p)| (p.clone(), i))
             .collect();
-        let protocol = self.study.protocol.key();
+        let protocol = self.study.protocol;
         let mut labels = 0;
         for e in events {
             if self.study.counts_for_scorer(e) {
@@ -318,7 +289,7 @@ impl<F> Session<F> {
             }
             if e.protocol != protocol
                 || e.payload.attention_check
-                || (protocol != "multi" && e.payload.criterion != self.study.criterion)
+                || (protocol != Protocol::Multi && e.payload.criterion != self.study.criterion)
             {
                 continue;
             }
@@ -334,13 +305,13 @@ impl<F> Session<F> {
     }
 
     /// One stored judgement of `rater` over session items `ix`.
-    fn replay_one(&mut self, protocol: &str, ix: &[usize], rater: &str) {
+    fn replay_one(&mut self, protocol: Protocol, ix: &[usize], rater: &str) {
         match (protocol, ix) {
-            ("pairwise", [a, b]) => self.sched.record(*a, *b, rater),
-            ("likert" | "multi", [a]) => {
+            (Protocol::Pairwise, [a, b]) => self.sched.record(*a, *b, rater),
+            (Protocol::Likert | Protocol::Multi, [a]) => {
                 self.singles[*a].insert(rater.to_string());
             }
-            ("best_of_n", set) if !set.is_empty() => {
+            (Protocol::BestOfN, set) if !set.is_empty() => {
                 for &i in set {
                     self.set_shown[i] += 1;
                 }
@@ -438,9 +409,9 @@ impl<F> Session<F> {
         let (choice, rating, ratings) = self.answer_fields(a, t)?;
         let payload = Payload {
             criterion: if protocol == Protocol::Multi {
-                "multi".to_string()
+                Criterion::new(Protocol::Multi.as_str())
             } else {
-                self.study.criterion.clone()
+                Criterion::new(self.study.criterion.as_str())
             },
             items: t.items.iter().map(|x| self.name(x)).collect(),
             hashes: t.items.iter().map(|x| self.hash(x)).collect(),
@@ -451,7 +422,7 @@ impl<F> Session<F> {
             response_ms: Some(now.saturating_duration_since(started).as_millis() as u64),
             attention_check: t.attention,
         };
-        let uid = super::event_uid(protocol.key(), &self.rater, &self.id, Some(time), &payload);
+        let uid = super::event_uid(protocol, &self.rater, &self.id, Some(time), &payload);
         let ix: Vec<usize> = t.items.iter().map(|x| x.item()).collect();
         if payload.attention_check {
             self.checks += 1;
@@ -466,7 +437,7 @@ impl<F> Session<F> {
             uid,
             event: Event {
                 rater: self.rater.clone(),
-                protocol: protocol.key().to_string(),
+                protocol,
                 payload,
             },
         })

@@ -39,7 +39,7 @@ fn start<F>(s: &mut Session<F>, at: Instant) {
 fn event(protocol: &str, rater: &str, items: &[&str], criterion: &str, check: bool) -> Event {
     Event {
         rater: rater.into(),
-        protocol: protocol.into(),
+        protocol: protocol.parse().unwrap(),
         payload: Payload {
             criterion: criterion.into(),
             items: items.iter().map(|s| (*s).to_string()).collect(),
@@ -56,8 +56,8 @@ fn event(protocol: &str, rater: &str, items: &[&str], criterion: &str, check: bo
 
 #[test]
 fn protocol_keys_are_the_stored_names() {
-    let keys: Vec<&str> = Protocol::ALL.iter().map(|p| p.key()).collect();
-    assert_eq!(keys, crate::human::PROTOCOLS);
+    let keys: Vec<&str> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
+    assert_eq!(keys, ["pairwise", "likert", "best_of_n", "multi"]);
     assert_eq!(Protocol::Likert.label(), "Likert (1–5)");
 }
 
@@ -136,7 +136,7 @@ fn an_answer_becomes_a_label_event() {
         .unwrap();
     let p = &rec.event.payload;
     assert_eq!(rec.event.rater, "ana");
-    assert_eq!(rec.event.protocol, "pairwise");
+    assert_eq!(rec.event.protocol, Protocol::Pairwise);
     assert_eq!(p.criterion, "overall");
     let name = |x: &Shown| format!("g0/i{}.png", x.item());
     assert_eq!(p.items, t.items.iter().map(name).collect::<Vec<_>>());
@@ -153,7 +153,7 @@ fn an_answer_becomes_a_label_event() {
     assert!(!p.attention_check);
     assert_eq!(
         rec.uid,
-        crate::human::event_uid("pairwise", "ana", &s.id, Some(TIME), p)
+        crate::human::event_uid(Protocol::Pairwise, "ana", &s.id, Some(TIME), p)
     );
     assert_eq!((s.answered, s.checks, s.labels_so_far), (1, 0, 1));
     // The scheduler learned the pair: nothing left for this rater.
@@ -209,7 +209,7 @@ fn likert_and_multi_rate_each_item_once_per_rater() {
         start(&mut s, t0);
         let rec = s.answer(&Answer::Rating(4.0), t0, TIME).unwrap();
         assert_eq!(rec.event.payload.rating, Some(4.0));
-        assert_eq!(rec.event.protocol, "likert");
+        assert_eq!(rec.event.protocol, Protocol::Likert);
     }
     assert_eq!(seen.len(), 3);
     assert_eq!(s.labels_so_far, 3);

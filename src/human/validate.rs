@@ -104,7 +104,7 @@ pub fn is_rfc3339(s: &str) -> bool {
 /// `order` is checked by the caller after items are resolved ([`check_order`]).
 pub fn check_fields(l: &LabelLine) -> Result<(), String> {
     check_name("rater name", &l.rater)?;
-    check_name("criterion", &l.criterion)?;
+    check_name("criterion", l.criterion.as_str())?;
     if let Some(s) = &l.session {
         check_name("session", s)?;
     }

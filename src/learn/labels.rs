@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::domain::Protocol;
 use crate::human::{self, Event};
 use crate::ranking::bt::Outcome;
 use crate::ranking::rng::Rng;
@@ -67,7 +68,10 @@ pub fn assemble(events: &[Event], criterion: &str) -> Labels {
         .iter()
         .filter(|e| {
             e.payload.criterion == criterion
-                && matches!(e.protocol.as_str(), "pairwise" | "best_of_n" | "likert")
+                && matches!(
+                    e.protocol,
+                    Protocol::Pairwise | Protocol::BestOfN | Protocol::Likert
+                )
         })
         .flat_map(|e| e.payload.items.iter().cloned())
         .collect();
@@ -84,8 +88,8 @@ pub fn assemble(events: &[Event], criterion: &str) -> Labels {
         if e.payload.criterion != criterion {
             continue;
         }
-        match e.protocol.as_str() {
-            "pairwise" | "best_of_n" => {
+        match e.protocol {
+            Protocol::Pairwise | Protocol::BestOfN => {
                 let (local, comps) = human::comparisons(std::slice::from_ref(e), criterion);
                 let global = |i: usize| local.get(i).and_then(|n| index.get(n.as_str())).copied();
                 for c in comps {
@@ -105,7 +109,7 @@ pub fn assemble(events: &[Event], criterion: &str) -> Labels {
                     });
                 }
             }
-            "likert" => {
+            Protocol::Likert => {
                 let (Some(item), Some(rating)) = (
                     e.payload
                         .items
@@ -122,7 +126,7 @@ pub fn assemble(events: &[Event], criterion: &str) -> Labels {
                     event: k,
                 });
             }
-            _ => {}
+            Protocol::Multi => {}
         }
     }
     Labels {
@@ -200,7 +204,7 @@ mod tests {
     ) -> Event {
         Event {
             rater: rater.into(),
-            protocol: protocol.into(),
+            protocol: protocol.parse().unwrap(),
             payload: Payload {
                 criterion: "overall".into(),
                 items: items.iter().map(|s| (*s).to_string()).collect(),

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::domain::{Protocol, UnknownProtocol};
 use crate::human::schedule::PairModel;
 use crate::human::{Event, Payload, attention};
 use crate::learn::{self, FeatureTable, LearnError, Posterior, Report, ScorerModel, TrainOptions};
@@ -111,9 +112,12 @@ pub fn training_events(
     let mut times = Vec::new();
     for row in store.label_events()? {
         let payload: Payload = serde_json::from_str(&row.payload)?;
+        let protocol = row.protocol.parse().map_err(|e: UnknownProtocol| {
+            PreferenceError::Usage(format!("label event {}: {e}", row.id))
+        })?;
         all.push(Event {
             rater: row.rater,
-            protocol: row.protocol,
+            protocol,
             payload,
         });
         times.push(row.time);
@@ -181,7 +185,7 @@ pub struct TrainingSummary {
     pub criterion: String,
     /// Events that gave labels of the criterion.
     pub events: usize,
-    pub by_protocol: BTreeMap<String, usize>,
+    pub by_protocol: BTreeMap<Protocol, usize>,
     pub raters: Vec<String>,
     pub time_range: (Option<String>, Option<String>),
     pub attention_checks_excluded: usize,
@@ -307,13 +311,11 @@ pub fn fit_with(
         backend::select(req.backend).map_err(|e| PreferenceError::Backend(e.to_string()))?;
     let trained = learner(&table, &labels, &selected.device)?;
 
-    let mut by_protocol: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_protocol: BTreeMap<Protocol, usize> = BTreeMap::new();
     let mut raters = BTreeSet::new();
     let mut times = BTreeSet::new();
     for &k in &used {
-        *by_protocol
-            .entry(te.events[k].protocol.clone())
-            .or_default() += 1;
+        *by_protocol.entry(te.events[k].protocol).or_default() += 1;
         raters.insert(te.events[k].rater.clone());
         times.insert(te.times[k].clone());
     }

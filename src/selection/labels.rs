@@ -14,7 +14,7 @@
 //!   evidence alone about half of the compared images are good, whatever their absolute quality,
 //!   so thresholds calibrated on it separate the better half from the worse.
 
-use crate::domain::Status;
+use crate::domain::{Protocol, Status};
 use std::collections::{BTreeMap, HashMap};
 
 use crate::human::{self, Event};
@@ -213,7 +213,7 @@ pub fn human_best(
     let mut ratings = vec![(0.0, 0usize); group.len()];
     for e in group_events
         .iter()
-        .filter(|e| e.protocol == "likert" && e.payload.criterion == criterion)
+        .filter(|e| e.protocol == Protocol::Likert && e.payload.criterion == criterion)
     {
         if let (Some(item), Some(v)) = (e.payload.items.first(), e.payload.rating)
             && let Some(&i) = index.get(item.as_str())
@@ -246,7 +246,7 @@ mod tests {
     fn pair(a: &str, b: &str, choice: &str) -> Event {
         Event {
             rater: "r".into(),
-            protocol: "pairwise".into(),
+            protocol: Protocol::Pairwise,
             payload: Payload {
                 criterion: "overall".into(),
                 items: vec![a.into(), b.into()],
@@ -374,7 +374,7 @@ mod tests {
         // Ratings: every member rated, a unique best mean.
         let likert = |item: &str, v: f64| {
             let mut e = pair(item, item, item);
-            e.protocol = "likert".into();
+            e.protocol = Protocol::Likert;
             e.payload.items = vec![item.into()];
             e.payload.choice = None;
             e.payload.rating = Some(v);

@@ -22,7 +22,7 @@ pub use raters::SessionSummary;
 pub use rows::{ReadTimes, RowSlot, SignalKey, Signals};
 pub use scorers::{NewScorer, ScorerLogRow, ScorerRow};
 
-use crate::domain::Status;
+use crate::domain::{Protocol, Status, UnknownProtocol};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -274,6 +274,23 @@ impl rusqlite::types::FromSql for Status {
             rusqlite::types::FromSqlError::Other(Box::new(crate::domain::UnknownStatus(
                 s.to_string(),
             )))
+        })
+    }
+}
+
+/// A label event's protocol is stored as its spelling ([`Protocol::as_str`]) in
+/// `label_events.protocol`.
+impl rusqlite::types::ToSql for Protocol {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for Protocol {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Protocol::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(Box::new(UnknownProtocol(s.to_string())))
         })
     }
 }
@@ -899,6 +916,23 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn protocols_round_trip_through_sql_as_their_spelling() {
+        let s = Store::open_in_memory().unwrap();
+        for p in Protocol::ALL {
+            let (back, text): (Protocol, String) = s
+                .conn
+                .query_row("SELECT ?1, ?1", params![p], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            assert_eq!((back, text.as_str()), (p, p.as_str()));
+        }
+        let err = s
+            .conn
+            .query_row("SELECT 'vote'", [], |r| r.get::<_, Protocol>(0))
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown protocol 'vote'"), "{err}");
     }
 
     #[test]

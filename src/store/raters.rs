@@ -5,13 +5,14 @@
 use rusqlite::params;
 
 use super::{Result, Store};
+use crate::domain::Protocol;
 
 /// One labeling session, summarised from its events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSummary {
     pub session: String,
     pub rater: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub events: usize,
     pub first: String,
     pub last: String,

@@ -229,7 +229,7 @@ fn scorer_learns_distortion_severity_from_noisy_raters_on_fixture_photos() {
         .into_iter()
         .map(|e| assay::human::Event {
             rater: e.rater,
-            protocol: e.protocol,
+            protocol: e.protocol.parse().unwrap(),
             payload: serde_json::from_str(&e.payload).unwrap(),
         })
         .collect();
