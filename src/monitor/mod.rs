@@ -11,6 +11,8 @@
 //! Everything here is pure except [`load_batches`], which reads through the [`Store`] API (no
 //! SQL of its own).
 
+#[cfg(test)]
+mod golden_tests;
 pub mod npy;
 
 use crate::domain::Status;
