@@ -15,12 +15,11 @@ use std::sync::Arc;
 
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Bar, BarChart, GridInput, GridMark, HLine, Line, Plot, PlotPoints, Points};
-use serde_json::Value;
 
 use super::jobs::{Event, Outbox, spawn};
 use super::latest::Latest;
 use super::{App, Cmd};
-use crate::monitor::{self, Batch, Thresholds};
+use crate::monitor::{self, Batch, BatchReport, MonitorReport, Thresholds, finite};
 use crate::store::Store;
 
 use super::theme::{BASELINE as BASE, DRIFT, NO_DRIFT as OK};
@@ -33,21 +32,19 @@ pub struct MonitorResult {
     pub keys: Vec<String>,
     pub batches: BTreeMap<String, Batch>,
     /// `monitor::evaluate`'s report (what the CLI prints as JSON).
-    pub report: Value,
+    pub report: MonitorReport,
 }
 
 impl MonitorResult {
     /// The report's entry for batch `name`.
-    pub fn batch(&self, name: &str) -> Option<&Value> {
-        self.report["batches"]
-            .as_array()?
-            .iter()
-            .find(|b| b["batch"] == name)
+    pub fn batch(&self, name: &str) -> Option<&BatchReport> {
+        self.report.batches.iter().find(|b| b.batch == name)
     }
 
-    /// Whether batch `name` drifted on `key` (`None` for the baseline or an unknown batch).
+    /// Whether batch `name` drifted on `key` (`None` for the baseline, an unknown batch or an
+    /// unknown signal).
     pub fn drifted(&self, name: &str, key: &str) -> Option<bool> {
-        self.batch(name)?["signals"][key]["drift"].as_bool()
+        self.batch(name)?.signals.get(key)?.drift
     }
 }
 
@@ -246,16 +243,15 @@ fn name_at(names: &[String], v: f64) -> String {
 }
 
 fn fmt_p(p: Option<f64>) -> String {
-    p.map_or_else(|| "n/a".into(), |p| format!("{p:.2e}"))
+    finite(p).map_or_else(|| "n/a".into(), |p| format!("{p:.2e}"))
 }
 
 fn fmt(v: Option<f64>, digits: usize) -> String {
-    v.map_or_else(|| "n/a".into(), |x| format!("{x:.digits$}"))
+    finite(v).map_or_else(|| "n/a".into(), |x| format!("{x:.digits$}"))
 }
 
-fn pct(v: &Value) -> String {
-    v.as_f64()
-        .map_or_else(|| "n/a".into(), |x| format!("{:.1} %", 100.0 * x))
+fn pct(v: Option<f64>) -> String {
+    finite(v).map_or_else(|| "n/a".into(), |x| format!("{:.1} %", 100.0 * x))
 }
 
 /// The monitor view: batch field, baseline and signal; drift thresholds and report export;
@@ -452,7 +448,7 @@ fn results(ui: &mut egui::Ui, res: &MonitorResult, signal: Option<&str>) {
         review_plot(&mut cols[0], res);
         agreement_plot(&mut cols[1], res);
     });
-    ui.weak(res.report["drift_rule"].as_str().unwrap_or(""));
+    ui.weak(&res.report.drift_rule);
 }
 
 fn batch_names(res: &MonitorResult) -> Vec<String> {
@@ -475,15 +471,10 @@ fn batches_table(ui: &mut egui::Ui, res: &MonitorResult) {
                 ui.label(RichText::new(h).strong());
             }
             ui.end_row();
-            for b in res.report["batches"].as_array().into_iter().flatten() {
-                let name = b["batch"].as_str().unwrap_or("");
-                let base = b["baseline"] == true;
-                let drifted: Vec<String> = b["drifted_signals"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect();
+            for b in &res.report.batches {
+                let name = b.batch.as_str();
+                let base = b.baseline;
+                let drifted = &b.drifted_signals;
                 let colour = if base {
                     BASE
                 } else if drifted.is_empty() {
@@ -499,16 +490,16 @@ fn batches_table(ui: &mut egui::Ui, res: &MonitorResult) {
                     format!("DRIFT on {}", drifted.join(", "))
                 };
                 // One accessible summary per row (screen readers and the GUI test).
-                let summary = format!("batch {name}: N {}, {drift_text}", b["n"]);
+                let summary = format!("batch {name}: N {}, {drift_text}", b.n);
                 ui.colored_label(colour, name)
                     .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &summary));
-                ui.monospace(b["n"].to_string());
-                ui.monospace(format!("{} ({})", pct(&b["review_rate"]), b["review"]));
-                let hp = &b["human_policy"];
-                ui.monospace(if hp["n"] == 0 {
+                ui.monospace(b.n.to_string());
+                ui.monospace(format!("{} ({})", pct(b.review_rate), b.review));
+                let hp = &b.human_policy;
+                ui.monospace(if hp.n == 0 {
                     "no pairs".to_string()
                 } else {
-                    format!("{} of {}", pct(&hp["agreement"]), hp["n"])
+                    format!("{} of {}", pct(hp.agreement), hp.n)
                 });
                 ui.colored_label(colour, drift_text);
                 ui.end_row();
@@ -533,27 +524,31 @@ fn signal_table(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
                 ui.label(RichText::new(h).strong());
             }
             ui.end_row();
-            for b in res.report["batches"].as_array().into_iter().flatten() {
-                let s = &b["signals"][key];
-                let (text, colour) = match s["drift"].as_bool() {
+            for b in &res.report.batches {
+                // Every batch has every monitored signal (`key` is one of them).
+                let Some(s) = b.signals.get(key) else {
+                    continue;
+                };
+                let (text, colour) = match s.drift {
                     Some(true) => ("DRIFT", DRIFT),
                     Some(false) => ("ok", OK),
                     None => ("baseline", BASE),
                 };
-                let name = b["batch"].as_str().unwrap_or("");
+                let name = b.batch.as_str();
                 let summary = format!("{name} on {key}: {text}");
                 ui.colored_label(colour, name)
                     .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &summary));
-                ui.monospace(s["n"].to_string());
+                ui.monospace(s.n.to_string());
+                let [lo, hi] = monitor::ends(s.ci95);
                 ui.monospace(format!(
                     "{} [{}, {}]",
-                    fmt(s["mean"].as_f64(), 4),
-                    fmt(s["ci95"][0].as_f64(), 4),
-                    fmt(s["ci95"][1].as_f64(), 4)
+                    fmt(s.mean, 4),
+                    fmt(lo, 4),
+                    fmt(hi, 4)
                 ));
-                ui.monospace(fmt(s["ks"]["statistic"].as_f64(), 3));
-                ui.monospace(fmt_p(s["ks"]["p_value"].as_f64()));
-                ui.monospace(fmt(s["psi"].as_f64(), 3));
+                ui.monospace(fmt(s.ks.map(|k| k.statistic), 3));
+                ui.monospace(fmt_p(s.ks.map(|k| k.p_value)));
+                ui.monospace(fmt(s.psi, 3));
                 ui.colored_label(colour, text);
                 ui.end_row();
             }
@@ -568,8 +563,7 @@ fn batch_colour(res: &MonitorResult, name: &str, key: Option<&str>) -> Color32 {
         Some(k) => res.drifted(name, k) == Some(true),
         None => res
             .batch(name)
-            .and_then(|b| b["drifted_signals"].as_array())
-            .is_some_and(|a| !a.is_empty()),
+            .is_some_and(|b| !b.drifted_signals.is_empty()),
     };
     if drifted { DRIFT } else { OK }
 }
@@ -579,12 +573,8 @@ fn means_plot(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
     ui.label("Mean with 95 % interval per batch");
     let names = batch_names(res);
     batch_axis_plot("monitor-means", 220.0, &names, signal_label(key)).show(ui, |pu| {
-        if let Some(b) = res.batch(&res.baseline) {
-            let s = &b["signals"][key];
-            for v in [s["ci95"][0].as_f64(), s["ci95"][1].as_f64()]
-                .into_iter()
-                .flatten()
-            {
+        if let Some(s) = res.batch(&res.baseline).and_then(|b| b.signals.get(key)) {
+            for v in monitor::ends(s.ci95).into_iter().flatten() {
                 pu.hline(
                     HLine::new("baseline interval", v)
                         .color(BASE.gamma_multiply(0.6))
@@ -593,11 +583,12 @@ fn means_plot(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
             }
         }
         for (i, name) in names.iter().enumerate() {
-            let Some(b) = res.batch(name) else { continue };
-            let s = &b["signals"][key];
+            let Some(s) = res.batch(name).and_then(|b| b.signals.get(key)) else {
+                continue;
+            };
             let col = batch_colour(res, name, Some(key));
             let x = i as f64;
-            if let (Some(lo), Some(hi)) = (s["ci95"][0].as_f64(), s["ci95"][1].as_f64()) {
+            if let [Some(lo), Some(hi)] = monitor::ends(s.ci95) {
                 pu.line(
                     Line::new(name.clone(), PlotPoints::from(vec![[x, lo], [x, hi]]))
                         .color(col)
@@ -614,7 +605,7 @@ fn means_plot(ui: &mut egui::Ui, res: &MonitorResult, key: &str) {
                     );
                 }
             }
-            if let Some(m) = s["mean"].as_f64() {
+            if let Some(m) = finite(s.mean) {
                 pu.points(
                     Points::new(name.clone(), PlotPoints::from(vec![[x, m]]))
                         .color(col)
@@ -691,7 +682,7 @@ fn review_plot(ui: &mut egui::Ui, res: &MonitorResult) {
             let mut bars = Vec::new();
             for (i, name) in names.iter().enumerate() {
                 let Some(b) = res.batch(name) else { continue };
-                let Some(v) = b["review_rate"].as_f64() else {
+                let Some(v) = finite(b.review_rate) else {
                     continue;
                 };
                 let x = i as f64;
@@ -701,7 +692,7 @@ fn review_plot(ui: &mut egui::Ui, res: &MonitorResult) {
                         .name(name)
                         .fill(super::views::status_color(crate::domain::Status::Review)),
                 );
-                percent_interval(pu, x, &b["review_rate_ci95"]);
+                percent_interval(pu, x, b.review_rate_ci95);
             }
             pu.bar_chart(BarChart::new("review rate", bars));
         });
@@ -709,8 +700,8 @@ fn review_plot(ui: &mut egui::Ui, res: &MonitorResult) {
 
 /// A vertical grey 95 % interval at `x` from a `[lo, hi]` proportion pair, in percent
 /// (nothing when either end is missing).
-fn percent_interval(pu: &mut egui_plot::PlotUi<'_>, x: f64, ci: &serde_json::Value) {
-    if let (Some(lo), Some(hi)) = (ci[0].as_f64(), ci[1].as_f64()) {
+fn percent_interval(pu: &mut egui_plot::PlotUi<'_>, x: f64, ci: Option<[f64; 2]>) {
+    if let [Some(lo), Some(hi)] = monitor::ends(ci) {
         pu.line(
             Line::new(
                 "95 % interval",
@@ -726,11 +717,7 @@ fn percent_interval(pu: &mut egui_plot::PlotUi<'_>, x: f64, ci: &serde_json::Val
 fn agreement_plot(ui: &mut egui::Ui, res: &MonitorResult) {
     ui.label("Human-policy agreement per batch");
     let names = batch_names(res);
-    let any = res.report["batches"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|b| b["human_policy"]["n"].as_u64().unwrap_or(0) > 0);
+    let any = res.report.batches.iter().any(|b| b.human_policy.n > 0);
     if !any {
         ui.weak(
             "No image has both a human decision and a policy decision yet. Apply a selection \
@@ -746,13 +733,13 @@ fn agreement_plot(ui: &mut egui::Ui, res: &MonitorResult) {
             let mut pts = Vec::new();
             for (i, name) in names.iter().enumerate() {
                 let Some(b) = res.batch(name) else { continue };
-                let hp = &b["human_policy"];
-                let Some(v) = hp["agreement"].as_f64() else {
+                let hp = &b.human_policy;
+                let Some(v) = finite(hp.agreement) else {
                     continue;
                 };
                 let x = i as f64;
                 pts.push([x, 100.0 * v]);
-                percent_interval(pu, x, &hp["ci95"]);
+                percent_interval(pu, x, hp.ci95);
             }
             pu.line(
                 Line::new("agreement", PlotPoints::from(pts.clone()))

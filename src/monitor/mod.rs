@@ -5,19 +5,25 @@
 //! 95 % interval, KS and PSI against the baseline batch with a drift flag, the review rate
 //! (share of images whose latest decision is `review`) and human-vs-policy agreement on images
 //! that both decided, each with a Wilson interval. Batches are ordered by name, which for
-//! `scan_date` (`YYYY-MM-DD`) is chronological. Renderers: text, Markdown, self-contained HTML
-//! (inline SVG plots).
+//! `scan_date` (`YYYY-MM-DD`) is chronological. [`evaluate`] returns the typed
+//! [`MonitorReport`] (`report`; its serialization is the `--format json` output, pinned byte for
+//! byte by `golden_tests`); `render` has the text, Markdown and self-contained HTML (inline SVG
+//! plots) renderers.
 //!
 //! Everything here is pure except [`load_batches`], which reads through the [`Store`] API (no
 //! SQL of its own).
 
+#[cfg(test)]
+mod golden_tests;
 pub mod npy;
+mod render;
+mod report;
 
 use crate::domain::Status;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use serde_json::{Value, json};
+pub use render::{histogram_svg, render_html, render_markdown, render_text, series_svg};
+pub use report::{BatchReport, HumanPolicy, Ks, MonitorReport, Series, SignalStats, ends, finite};
 
 use crate::ranking::drift;
 use crate::selection::calibrate::{Z95, wilson};
@@ -204,294 +210,141 @@ impl Default for Thresholds {
     }
 }
 
-/// A proportion with its Wilson 95 % interval (`null`s when `n = 0`).
-fn proportion(k: usize, n: usize) -> (Value, Value) {
+/// A proportion with its Wilson 95 % interval (`None`s when `n = 0`).
+fn proportion(k: usize, n: usize) -> (Option<f64>, Option<[f64; 2]>) {
     match wilson(k, n, Z95) {
-        Some(w) => (num(k as f64 / n as f64), json!([num(w.lo), num(w.hi)])),
-        None => (Value::Null, Value::Null),
+        Some(w) => (Some(k as f64 / n as f64), Some([w.lo, w.hi])),
+        None => (None, None),
     }
 }
 
-fn num(x: f64) -> Value {
-    if x.is_finite() { json!(x) } else { Value::Null }
+/// How the review rate is counted (the report's `review_rate_rule`).
+const REVIEW_RATE_RULE: &str = "share of the batch's images whose latest decision is `review`";
+/// How agreement is counted (the report's `agreement_rule`).
+const AGREEMENT_RULE: &str = "images with both a human and a policy decision: share whose latest \
+                              human status equals the latest policy status";
+/// How the intervals are computed (the report's `interval`).
+const INTERVAL: &str = "mean ± 1.96 s/√n (normal approximation); rates: Wilson 95 % interval";
+
+/// The drift test and its thresholds, in words (the report's `drift_rule`).
+fn drift_rule(t: &Thresholds) -> String {
+    format!(
+        "drift when the KS p-value < {} or PSI >= {} (PSI: {} baseline-quantile bins, \
+         shares floored at {}; < 0.1 stable, 0.1-0.25 moderate, >= 0.25 significant); \
+         KS p-value as SciPy ks_2samp(method='asymp')",
+        t.alpha,
+        t.psi,
+        t.bins,
+        drift::PSI_EPSILON
+    )
 }
 
-/// The report as JSON (pure; used by every renderer and the tests).
+/// One signal's values `xs` in a batch against the baseline's `bs`: mean with interval, and
+/// unless the batch is the baseline, KS, PSI and the drift flag.
+fn signal_stats(xs: &[f64], bs: &[f64], is_baseline: bool, t: &Thresholds) -> SignalStats {
+    let mean = drift::mean_ci95(xs);
+    let mut s = SignalStats {
+        ci95: mean.map(|(_, lo, hi)| [lo, hi]),
+        drift: None,
+        ks: None,
+        mean: mean.map(|(m, _, _)| m),
+        n: xs.len(),
+        psi: None,
+    };
+    if !is_baseline {
+        let ks = drift::ks_2samp(bs, xs);
+        let psi = drift::psi(bs, xs, t.bins);
+        s.ks = ks.map(|k| Ks {
+            p_value: k.p_value,
+            statistic: k.statistic,
+        });
+        s.psi = psi.as_ref().map(|p| p.value);
+        s.drift = Some(
+            ks.is_some_and(|k| k.p_value < t.alpha)
+                || psi.as_ref().is_some_and(|p| p.value >= t.psi),
+        );
+    }
+    s
+}
+
+/// The finite values of `key` in batch `b` (none when it has no values of it).
+fn values<'a>(b: &'a Batch, key: &str) -> &'a [f64] {
+    b.values.get(key).map_or(&[][..], Vec::as_slice)
+}
+
+/// The report entry of batch `name` against the baseline batch `base`.
+fn batch_report(
+    name: &str,
+    b: &Batch,
+    (baseline, base): (&str, &Batch),
+    keys: &[String],
+    t: &Thresholds,
+) -> BatchReport {
+    let signals: BTreeMap<String, SignalStats> = keys
+        .iter()
+        .map(|key| {
+            let s = signal_stats(values(b, key), values(base, key), name == baseline, t);
+            (key.clone(), s)
+        })
+        .collect();
+    let agree = b.pairs.iter().filter(|(h, p)| h == p).count();
+    let (review_rate, review_rate_ci95) = proportion(b.review, b.n);
+    let (agreement, ci95) = proportion(agree, b.pairs.len());
+    BatchReport {
+        baseline: name == baseline,
+        batch: name.to_string(),
+        decided: b.decided,
+        drifted_signals: signals
+            .iter()
+            .filter(|(_, s)| s.drift == Some(true))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        human_policy: HumanPolicy {
+            agree,
+            agreement,
+            ci95,
+            n: b.pairs.len(),
+        },
+        n: b.n,
+        review: b.review,
+        review_rate,
+        review_rate_ci95,
+        signals,
+    }
+}
+
+/// The report (pure; used by every renderer, the GUI and the tests): per batch in name order
+/// its statistics against `baseline` (an unknown baseline compares against no values).
 pub fn evaluate(
     by: &str,
     baseline: &str,
     keys: &[String],
     batches: &BTreeMap<String, Batch>,
     t: &Thresholds,
-) -> Value {
+) -> MonitorReport {
     let empty = Batch::default();
     let base = batches.get(baseline).unwrap_or(&empty);
-    let mut out = Vec::new();
-    for (name, b) in batches {
-        let mut signals = serde_json::Map::new();
-        for key in keys {
-            let xs = b.values.get(key).map_or(&[][..], Vec::as_slice);
-            let bs = base.values.get(key).map_or(&[][..], Vec::as_slice);
-            let mut s = json!({ "n": xs.len() });
-            if let Some((m, lo, hi)) = drift::mean_ci95(xs) {
-                s["mean"] = num(m);
-                s["ci95"] = json!([num(lo), num(hi)]);
-            }
-            if name != baseline {
-                let ks = drift::ks_2samp(bs, xs);
-                let psi = drift::psi(bs, xs, t.bins);
-                if let Some(ks) = ks {
-                    s["ks"] = json!({ "statistic": num(ks.statistic), "p_value": num(ks.p_value) });
-                }
-                if let Some(p) = &psi {
-                    s["psi"] = num(p.value);
-                }
-                let drifted = ks.is_some_and(|k| k.p_value < t.alpha)
-                    || psi.as_ref().is_some_and(|p| p.value >= t.psi);
-                s["drift"] = json!(drifted);
-            }
-            signals.insert(key.clone(), s);
-        }
-        let agree = b.pairs.iter().filter(|(h, p)| h == p).count();
-        let (review_rate, review_ci) = proportion(b.review, b.n);
-        let (agreement, agreement_ci) = proportion(agree, b.pairs.len());
-        out.push(json!({
-            "batch": name,
-            "n": b.n,
-            "baseline": name == baseline,
-            "review": b.review,
-            "decided": b.decided,
-            "review_rate": review_rate,
-            "review_rate_ci95": review_ci,
-            "human_policy": {
-                "n": b.pairs.len(),
-                "agree": agree,
-                "agreement": agreement,
-                "ci95": agreement_ci,
-            },
-            "drifted_signals": signals.iter()
-                .filter(|(_, s)| s["drift"] == json!(true))
-                .map(|(k, _)| k.clone()).collect::<Vec<_>>(),
-            "signals": signals,
-        }));
-    }
-    let series = json!({
-        "batch": out.iter().map(|b| b["batch"].clone()).collect::<Vec<_>>(),
-        "n": out.iter().map(|b| b["n"].clone()).collect::<Vec<_>>(),
-        "review_rate": out.iter().map(|b| b["review_rate"].clone()).collect::<Vec<_>>(),
-        "agreement": out.iter().map(|b| b["human_policy"]["agreement"].clone())
-            .collect::<Vec<_>>(),
-        "agreement_n": out.iter().map(|b| b["human_policy"]["n"].clone()).collect::<Vec<_>>(),
-        "drifted_signals": out.iter().map(|b| json!(b["drifted_signals"].as_array().map_or(0, Vec::len)))
-            .collect::<Vec<_>>(),
-    });
-    json!({
-        "by": by,
-        "baseline": baseline,
-        "order": if by == SCAN_DATE { "chronological (UTC day of the first scan)" }
-                 else { "by batch name" },
-        "signals": keys,
-        "drift_rule": format!(
-            "drift when the KS p-value < {} or PSI >= {} (PSI: {} baseline-quantile bins, \
-             shares floored at {}; < 0.1 stable, 0.1-0.25 moderate, >= 0.25 significant); \
-             KS p-value as SciPy ks_2samp(method='asymp')",
-            t.alpha, t.psi, t.bins, drift::PSI_EPSILON
-        ),
-        "review_rate_rule": "share of the batch's images whose latest decision is `review`",
-        "agreement_rule": "images with both a human and a policy decision: share whose latest \
-                           human status equals the latest policy status",
-        "interval": "mean ± 1.96 s/√n (normal approximation); rates: Wilson 95 % interval",
-        "batches": out,
-        "series": series,
-    })
-}
-
-fn f(v: &Value, digits: usize) -> String {
-    v.as_f64()
-        .map_or_else(|| "n/a".to_string(), |x| format!("{x:.digits$}"))
-}
-
-fn pct(v: &Value) -> String {
-    v.as_f64()
-        .map_or_else(|| "n/a".to_string(), |x| format!("{:.1} %", 100.0 * x))
-}
-
-/// One line per (batch, signal) as table cells: batch, signal, n, mean, ci, KS D, KS p, PSI,
-/// drift.
-fn signal_cells(r: &Value) -> Vec<[String; 9]> {
-    let mut rows = Vec::new();
-    for b in r["batches"].as_array().into_iter().flatten() {
-        let name = b["batch"].as_str().unwrap_or("").to_string();
-        for (key, s) in b["signals"].as_object().into_iter().flatten() {
-            rows.push([
-                name.clone(),
-                key.clone(),
-                s["n"].to_string(),
-                f(&s["mean"], 4),
-                format!("[{}, {}]", f(&s["ci95"][0], 4), f(&s["ci95"][1], 4)),
-                f(&s["ks"]["statistic"], 3),
-                s["ks"]["p_value"]
-                    .as_f64()
-                    .map_or_else(|| "n/a".to_string(), |p| format!("{p:.2e}")),
-                f(&s["psi"], 3),
-                match s["drift"].as_bool() {
-                    Some(true) => "DRIFT".to_string(),
-                    Some(false) => "ok".to_string(),
-                    None => "baseline".to_string(),
-                },
-            ]);
-        }
-    }
-    rows
-}
-
-/// A rate with its interval: `12.5 % [5.1, 20.0]`.
-fn pct_ci(v: &Value, ci: &Value) -> String {
-    match (v.as_f64(), ci[0].as_f64(), ci[1].as_f64()) {
-        (Some(x), Some(lo), Some(hi)) => {
-            format!("{:.1} % [{:.1}, {:.1}]", 100.0 * x, 100.0 * lo, 100.0 * hi)
-        }
-        _ => pct(v),
+    let out: Vec<BatchReport> = batches
+        .iter()
+        .map(|(name, b)| batch_report(name, b, (baseline, base), keys, t))
+        .collect();
+    MonitorReport {
+        agreement_rule: AGREEMENT_RULE,
+        baseline: baseline.to_string(),
+        by: by.to_string(),
+        drift_rule: drift_rule(t),
+        interval: INTERVAL,
+        order: if by == SCAN_DATE {
+            "chronological (UTC day of the first scan)"
+        } else {
+            "by batch name"
+        },
+        review_rate_rule: REVIEW_RATE_RULE,
+        series: Series::of(&out),
+        signals: keys.to_vec(),
+        batches: out,
     }
 }
-
-fn batch_cells(r: &Value) -> Vec<[String; 6]> {
-    r["batches"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|b| {
-            [
-                b["batch"].as_str().unwrap_or("").to_string(),
-                b["n"].to_string(),
-                format!(
-                    "{} ({})",
-                    pct_ci(&b["review_rate"], &b["review_rate_ci95"]),
-                    b["review"]
-                ),
-                format!(
-                    "{} of {}",
-                    pct_ci(&b["human_policy"]["agreement"], &b["human_policy"]["ci95"]),
-                    b["human_policy"]["n"]
-                ),
-                b["drifted_signals"]
-                    .as_array()
-                    .map_or(0, Vec::len)
-                    .to_string(),
-                if b["baseline"] == json!(true) {
-                    "baseline".to_string()
-                } else {
-                    String::new()
-                },
-            ]
-        })
-        .collect()
-}
-
-const BATCH_HEAD: [&str; 6] = [
-    "batch",
-    "N",
-    "review rate [95% CI] (k)",
-    "human-policy agreement [95% CI]",
-    "drifted signals",
-    "",
-];
-const SIGNAL_HEAD: [&str; 9] = [
-    "batch", "signal", "n", "mean", "95% CI", "KS D", "KS p", "PSI", "drift",
-];
-
-pub fn render_text(r: &Value) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "by {}; baseline {}; batches in {} order",
-        r["by"],
-        r["baseline"],
-        r["order"].as_str().unwrap_or("")
-    );
-    let _ = writeln!(s, "{}", r["drift_rule"].as_str().unwrap_or(""));
-    let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "{:<20} {:>6} {:>26} {:>30} {:>8}",
-        "batch", "N", "review rate [95% CI] (k)", "human-policy agreement", "drifted"
-    );
-    for c in batch_cells(r) {
-        let _ = writeln!(
-            s,
-            "{:<20} {:>6} {:>26} {:>30} {:>8} {}",
-            c[0], c[1], c[2], c[3], c[4], c[5]
-        );
-    }
-    let _ = writeln!(s);
-    for c in signal_cells(r) {
-        let _ = writeln!(
-            s,
-            "{:<20} {:<20} {:>5} {:>12} {:>26} {:>6} {:>9} {:>6} {}",
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
-        );
-    }
-    s
-}
-
-fn md_row(cells: &[String]) -> String {
-    format!(
-        "| {} |\n",
-        cells
-            .iter()
-            .map(|c| c.replace('|', "\\|"))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    )
-}
-
-pub fn render_markdown(r: &Value) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "# Assay batch monitor\n");
-    let _ = writeln!(
-        s,
-        "Batches by `{}`; baseline `{}`.\n",
-        r["by"].as_str().unwrap_or(""),
-        r["baseline"].as_str().unwrap_or("")
-    );
-    let _ = writeln!(s, "- Drift: {}", r["drift_rule"].as_str().unwrap_or(""));
-    let _ = writeln!(
-        s,
-        "- Review rate: {}",
-        r["review_rate_rule"].as_str().unwrap_or("")
-    );
-    let _ = writeln!(
-        s,
-        "- Agreement: {}",
-        r["agreement_rule"].as_str().unwrap_or("")
-    );
-    let _ = writeln!(s, "- Interval: {}", r["interval"].as_str().unwrap_or(""));
-    let _ = writeln!(s, "- Order: {}\n", r["order"].as_str().unwrap_or(""));
-    let _ = writeln!(s, "## Batches: review rate and agreement over batches\n");
-    s += &md_row(&BATCH_HEAD.map(String::from));
-    s += &md_row(&BATCH_HEAD.map(|_| "---".to_string()));
-    for c in batch_cells(r) {
-        s += &md_row(&c);
-    }
-    let _ = writeln!(s, "\n## Signals\n");
-    s += &md_row(&SIGNAL_HEAD.map(String::from));
-    s += &md_row(&SIGNAL_HEAD.map(|_| "---".to_string()));
-    for c in signal_cells(r) {
-        s += &md_row(&c);
-    }
-    s
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-const COLOURS: [&str; 8] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-];
 
 /// Per-batch histograms of one signal over common bins of the pooled range.
 #[derive(Debug, Clone, PartialEq)]
@@ -548,222 +401,6 @@ pub fn histograms(key: &str, batches: &BTreeMap<String, Batch>, bins: usize) -> 
     })
 }
 
-/// Inline SVG: one density polyline per batch over 30 common bins of the pooled range.
-pub fn histogram_svg(key: &str, batches: &BTreeMap<String, Batch>) -> String {
-    const W: f64 = 360.0;
-    const H: f64 = 140.0;
-    const BINS: usize = 30;
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" \
-         role=\"img\"><title>{}</title>",
-        H + 20.0,
-        esc(key)
-    );
-    let Some(h) = histograms(key, batches, BINS) else {
-        s += "<text x=\"10\" y=\"20\">no values</text></svg>";
-        return s;
-    };
-    let top = h.top();
-    for (i, _, c) in &h.batches {
-        let pts: Vec<String> = c
-            .iter()
-            .enumerate()
-            .map(|(k, v)| {
-                format!(
-                    "{:.1},{:.1}",
-                    (k as f64 + 0.5) / BINS as f64 * W,
-                    H - v / top * (H - 10.0)
-                )
-            })
-            .collect();
-        let _ = write!(
-            s,
-            "<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"{}\" points=\"{}\"/>",
-            COLOURS[i % COLOURS.len()],
-            pts.join(" ")
-        );
-    }
-    let _ = write!(
-        s,
-        "<line x1=\"0\" y1=\"{H}\" x2=\"{W}\" y2=\"{H}\" stroke=\"#888\"/>\
-         <text x=\"0\" y=\"{}\" font-size=\"10\">{}</text>\
-         <text x=\"{W}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text></svg>",
-        H + 14.0,
-        esc(&format!("{:.4}", h.lo)),
-        H + 14.0,
-        esc(&format!("{:.4}", h.hi))
-    );
-    s
-}
-
-/// Inline SVG of the review rate and the human-policy agreement over the batches (in report
-/// order), each with its Wilson interval as a vertical bar; missing values leave gaps.
-pub fn series_svg(r: &Value) -> String {
-    const W: f64 = 480.0;
-    const H: f64 = 160.0;
-    const PAD: f64 = 30.0;
-    let batches = r["batches"].as_array().cloned().unwrap_or_default();
-    let n = batches.len();
-    let x = |i: usize| {
-        if n <= 1 {
-            PAD + (W - 2.0 * PAD) / 2.0
-        } else {
-            PAD + i as f64 * (W - 2.0 * PAD) / (n - 1) as f64
-        }
-    };
-    let y = |v: f64| H - v.clamp(0.0, 1.0) * (H - 10.0);
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" role=\"img\">\
-         <title>review rate and agreement over batches</title>\
-         <line x1=\"{PAD}\" y1=\"{H}\" x2=\"{}\" y2=\"{H}\" stroke=\"#888\"/>\
-         <text x=\"0\" y=\"{}\" font-size=\"10\">100%</text>\
-         <text x=\"0\" y=\"{H}\" font-size=\"10\">0%</text>",
-        H + 34.0,
-        W - PAD,
-        y(1.0) + 4.0
-    );
-    fn review(b: &Value) -> (&Value, &Value) {
-        (&b["review_rate"], &b["review_rate_ci95"])
-    }
-    fn agreement(b: &Value) -> (&Value, &Value) {
-        (&b["human_policy"]["agreement"], &b["human_policy"]["ci95"])
-    }
-    type Get = fn(&Value) -> (&Value, &Value);
-    let series: [(&str, Get); 2] = [("#ff7f0e", review), ("#1f77b4", agreement)];
-    for (colour, get) in series {
-        let mut segment: Vec<String> = Vec::new();
-        let mut lines = Vec::new();
-        for (i, b) in batches.iter().enumerate() {
-            let (v, ci) = get(b);
-            match v.as_f64() {
-                Some(v) => {
-                    segment.push(format!("{:.1},{:.1}", x(i), y(v)));
-                    if let (Some(lo), Some(hi)) = (ci[0].as_f64(), ci[1].as_f64()) {
-                        let _ = write!(
-                            s,
-                            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1:.1}\" y2=\"{2:.1}\" \
-                             stroke=\"{colour}\" stroke-opacity=\"0.5\"/>",
-                            x(i),
-                            y(lo),
-                            y(hi)
-                        );
-                    }
-                    let _ = write!(
-                        s,
-                        "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"/>",
-                        x(i),
-                        y(v)
-                    );
-                }
-                None => lines.push(std::mem::take(&mut segment)),
-            }
-        }
-        lines.push(segment);
-        for l in lines.into_iter().filter(|l| l.len() > 1) {
-            let _ = write!(
-                s,
-                "<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"{colour}\" points=\"{}\"/>",
-                l.join(" ")
-            );
-        }
-    }
-    for (i, b) in batches.iter().enumerate() {
-        let _ = write!(
-            s,
-            "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-            x(i),
-            H + 14.0,
-            esc(b["batch"].as_str().unwrap_or(""))
-        );
-    }
-    let _ = write!(
-        s,
-        "<text x=\"{PAD}\" y=\"{}\" font-size=\"10\" fill=\"#ff7f0e\">review rate</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#1f77b4\">human-policy agreement</text></svg>",
-        H + 30.0,
-        PAD + 90.0,
-        H + 30.0
-    );
-    s
-}
-
-pub fn render_html(r: &Value, batches: &BTreeMap<String, Batch>, keys: &[String]) -> String {
-    let mut s = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Assay batch monitor</title>\
-         <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
-         td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}\
-         td:first-child,td:nth-child(2){text-align:left}.drift{color:#b00;font-weight:bold}\
-         .plots{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>\n",
-    );
-    let _ = writeln!(
-        s,
-        "<h1>Assay batch monitor</h1><p>Batches by <code>{}</code>; baseline <code>{}</code>.</p>",
-        esc(r["by"].as_str().unwrap_or("")),
-        esc(r["baseline"].as_str().unwrap_or(""))
-    );
-    for k in [
-        "drift_rule",
-        "review_rate_rule",
-        "agreement_rule",
-        "interval",
-    ] {
-        let _ = writeln!(s, "<p>{}: {}</p>", k, esc(r[k].as_str().unwrap_or("")));
-    }
-    let table = |head: &[&str], rows: Vec<Vec<String>>| {
-        let mut t = String::from("<table><tr>");
-        for h in head {
-            let _ = write!(t, "<th>{}</th>", esc(h));
-        }
-        t += "</tr>\n";
-        for row in rows {
-            t += "<tr>";
-            for c in row {
-                let class = if c == "DRIFT" { " class=\"drift\"" } else { "" };
-                let _ = write!(t, "<td{class}>{}</td>", esc(&c));
-            }
-            t += "</tr>\n";
-        }
-        t + "</table>\n"
-    };
-    s += "<h2>Batches</h2>\n";
-    s += &table(
-        &BATCH_HEAD,
-        batch_cells(r).into_iter().map(|c| c.to_vec()).collect(),
-    );
-    s += "<h2>Review rate and agreement over batches</h2>\n";
-    let _ = writeln!(
-        s,
-        "<p>Batches in {} order; bars: Wilson 95 % intervals; gaps: no data.</p>{}",
-        esc(r["order"].as_str().unwrap_or("report")),
-        series_svg(r)
-    );
-    s += "<h2>Histograms</h2>\n<p>";
-    for (i, name) in batches.keys().enumerate() {
-        let _ = write!(
-            s,
-            "<span style=\"color:{}\">&#9632; {}</span> ",
-            COLOURS[i % COLOURS.len()],
-            esc(name)
-        );
-    }
-    s += "</p><div class=\"plots\">\n";
-    for key in keys {
-        let _ = writeln!(
-            s,
-            "<figure><figcaption>{}</figcaption>{}</figure>",
-            esc(key),
-            histogram_svg(key, batches)
-        );
-    }
-    s += "</div>\n<h2>Signals</h2>\n";
-    s += &table(
-        &SIGNAL_HEAD,
-        signal_cells(r).into_iter().map(|c| c.to_vec()).collect(),
-    );
-    s += "</body></html>\n";
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -804,17 +441,17 @@ mod tests {
             psi: 0.25,
         };
         let r = evaluate("model", "a", &["x".to_string()], &batches, &t);
-        let b = &r["batches"];
-        assert_eq!(b[0]["baseline"], json!(true));
-        assert!(b[0]["signals"]["x"].get("drift").is_none());
-        assert_eq!(b[1]["signals"]["x"]["drift"], json!(false));
-        assert_eq!(b[2]["signals"]["x"]["drift"], json!(true));
-        let d = b[2]["signals"]["x"]["ks"]["statistic"].as_f64().unwrap();
+        let b = &r.batches;
+        assert!(b[0].baseline);
+        assert!(b[0].signals["x"].drift.is_none());
+        assert_eq!(b[1].signals["x"].drift, Some(false));
+        assert_eq!(b[2].signals["x"].drift, Some(true));
+        let d = b[2].signals["x"].ks.unwrap().statistic;
         assert!((d - 0.5).abs() <= 0.005, "{d}");
-        assert_eq!(b[0]["review_rate"], json!(0.05));
-        assert_eq!(b[1]["review_rate"], json!(0.25));
-        assert_eq!(b[1]["human_policy"]["agreement"], json!(0.5));
-        assert_eq!(b[0]["human_policy"]["agreement"], Value::Null);
+        assert_eq!(b[0].review_rate, Some(0.05));
+        assert_eq!(b[1].review_rate, Some(0.25));
+        assert_eq!(b[1].human_policy.agreement, Some(0.5));
+        assert_eq!(b[0].human_policy.agreement, None);
         let md = render_markdown(&r);
         assert!(md.contains("| c | x | 200 |") && md.contains("DRIFT"));
         let html = render_html(&r, &batches, &["x".to_string()]);
@@ -922,21 +559,14 @@ mod tests {
             &by_day,
             &Thresholds::default(),
         );
-        assert_eq!(
-            r["order"],
-            json!("chronological (UTC day of the first scan)")
-        );
-        assert_eq!(
-            r["series"]["batch"],
-            json!(["2025-12-31", "2026-11-30", "2026-12-01"])
-        );
-        assert_eq!(r["series"]["agreement"], json!([null, null, 0.5]));
-        assert_eq!(r["series"]["review_rate"], json!([0.0, 0.0, 0.5]));
-        let ci = &r["batches"][2]["human_policy"]["ci95"];
-        let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+        assert_eq!(r.order, "chronological (UTC day of the first scan)");
+        assert_eq!(r.series.batch, ["2025-12-31", "2026-11-30", "2026-12-01"]);
+        assert_eq!(r.series.agreement, [None, None, Some(0.5)]);
+        assert_eq!(r.series.review_rate, [Some(0.0), Some(0.0), Some(0.5)]);
+        let [lo, hi] = r.batches[2].human_policy.ci95.unwrap();
         // statsmodels proportion_confint(1, 2, method="wilson") = (0.0945312, 0.9054688)
         assert!((lo - 0.094_531_2).abs() < 1e-6 && (hi - 0.905_468_8).abs() < 1e-6);
-        assert_eq!(r["batches"][0]["human_policy"]["ci95"], Value::Null);
+        assert_eq!(r.batches[0].human_policy.ci95, None);
         let svg = series_svg(&r);
         assert_eq!(
             svg.matches("<circle").count(),

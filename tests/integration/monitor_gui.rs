@@ -119,9 +119,9 @@ fn monitor_dashboard_flags_the_degraded_batch() {
             None,
             "the baseline"
         );
-        let sharp = &res.batch("degraded").unwrap()["signals"]["blur_laplacian_var"];
-        assert!(sharp["ks"]["p_value"].as_f64().unwrap() < 0.01, "{sharp}");
-        assert_eq!(sharp["n"].as_u64(), Some(per_batch as u64));
+        let sharp = &res.batch("degraded").unwrap().signals["blur_laplacian_var"];
+        assert!(sharp.ks.unwrap().p_value < 0.01, "{sharp:?}");
+        assert_eq!(sharp.n, per_batch);
     }
     // What the screen says, row by row (the rows' accessible summaries).
     h.get_by_label(&format!("batch clean: N {per_batch}, baseline"));
@@ -152,7 +152,7 @@ fn monitor_dashboard_flags_the_degraded_batch() {
     let batch = path.split('/').next().unwrap().to_string();
     let review_before = {
         let res = h.state().monitor.result.clone().unwrap();
-        res.batch(&batch).unwrap()["review"].as_i64().unwrap()
+        i64::try_from(res.batch(&batch).unwrap().review).unwrap()
     };
     let review_after = if policy_status == "review" {
         h.key_press(Key::P);
@@ -175,13 +175,13 @@ fn monitor_dashboard_flags_the_degraded_batch() {
                 .as_ref()
                 .unwrap()
                 .batch(&batch)
-                .is_some_and(|b| b["human_policy"]["n"] == 1)
+                .is_some_and(|b| b.human_policy.n == 1)
     });
     {
         let res = h.state().monitor.result.clone().unwrap();
         let b = res.batch(&batch).unwrap();
-        assert_eq!(b["human_policy"]["agreement"].as_f64(), Some(0.0), "{b}");
-        assert_eq!(b["review"].as_i64(), Some(review_after), "{b}");
+        assert_eq!(b.human_policy.agreement, Some(0.0), "{b:?}");
+        assert_eq!(i64::try_from(b.review).ok(), Some(review_after), "{b:?}");
     }
     assert!(
         h.query_by_label_contains("No image has both").is_none(),
