@@ -183,17 +183,6 @@ impl FromStr for Protocol {
     }
 }
 
-/// For literals in tests of other modules (`protocol: <spelling>.into()`).
-///
-/// # Panics
-/// On a string that is not a protocol's spelling.
-#[cfg(test)]
-impl From<&str> for Protocol {
-    fn from(s: &str) -> Self {
-        s.parse().unwrap_or_else(|e| panic!("{e}"))
-    }
-}
-
 /// What a label judges (`overall` unless the study names another criterion; a multi-dimensional
 /// event's is `multi`). A free name: serde and [`Criterion::as_str`] write it as the plain string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

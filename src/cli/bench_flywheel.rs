@@ -604,7 +604,7 @@ fn end_to_end(set: &Set, labels: &[Label], opts: &TrainOptions) -> anyhow::Resul
             time: v.time,
             rater: v.rater,
             session: v.session,
-            protocol: v.protocol.as_str().to_string(),
+            protocol: v.protocol,
             payload: serde_json::to_string(&v.payload)?,
         });
     }

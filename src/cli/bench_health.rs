@@ -146,7 +146,7 @@ fn label_event(e: usize, images: usize) -> NewLabelEvent {
         time: Some("2026-01-02T03:04:05.000Z".into()),
         rater: format!("rater{}", e % 7),
         session: format!("rater{}@t#{:04x}", e % 7, e / 100),
-        protocol: Protocol::Pairwise.as_str().into(),
+        protocol: Protocol::Pairwise,
         payload: format!(
             "{{\"criterion\":\"overall\",\"items\":[\"a{}.png\",\"b{}.png\"],\"hashes\":[\"{:032x}\",\"{:032x}\"],\"order\":[],\"choice\":\"tie\",\"rating\":null,\"ratings\":null,\"response_ms\":900,\"attention_check\":false}}",
             e % images.max(1),

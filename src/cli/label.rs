@@ -160,7 +160,7 @@ fn import(a: &LabelFileArgs) -> anyhow::Result<u8> {
                     time: v.time,
                     rater: v.rater,
                     session: v.session,
-                    protocol: v.protocol.as_str().to_string(),
+                    protocol: v.protocol,
                     payload: serde_json::to_string(&v.payload)?,
                 });
             }

@@ -28,7 +28,9 @@ impl App {
             self.push(Cmd::ShowLabel);
         }
         if mode == ViewMode::Label {
-            labeling::keyboard(self, ctx);
+            if let Some(c) = self.coll.as_mut() {
+                labeling::keyboard(c, &mut self.cmds, ctx);
+            }
             return;
         }
         let mut cmds = Vec::new();

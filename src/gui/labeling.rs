@@ -28,7 +28,7 @@ use super::labeling_jobs::{
 };
 use super::latest::Latest;
 use super::theme;
-use super::{App, Collection, ViewMode, jobs::DbCmd, jobs::Outbox, zoom};
+use super::{Cmd, Collection, ViewCtx, jobs::DbCmd, jobs::Outbox, zoom};
 use crate::human::session::{self as hs, Item};
 pub use crate::human::session::{Answer, Protocol, Scope, Shown, Study, Trial};
 use crate::human::{self, attention, report::DIMENSIONS};
@@ -430,7 +430,7 @@ pub fn answer(c: &mut Collection, a: Answer) {
         time: Some(time.clone()),
         rater: rec.event.rater.clone(),
         session: s.id.clone(),
-        protocol: rec.event.protocol.as_str().to_string(),
+        protocol: rec.event.protocol,
         payload: serde_json::to_string(&rec.event.payload).unwrap_or_default(),
     };
     l.stored.push(Stored {
@@ -457,13 +457,12 @@ pub fn end_session(c: &mut Collection) {
 }
 
 /// Keys of the labeling view (the app's culling keys are off here).
-pub fn keyboard(app: &mut App, ctx: &egui::Context) {
-    let Some(c) = app.coll.as_mut() else { return };
+pub fn keyboard(c: &mut Collection, cmds: &mut Vec<Cmd>, ctx: &egui::Context) {
     let tab = c.label.tab;
     let esc = ctx.input(|i| i.key_pressed(Key::Escape));
     if tab != Tab::Trial {
         if esc {
-            app.mode = ViewMode::Grid;
+            cmds.push(Cmd::ShowGrid);
         }
         return;
     }
@@ -551,8 +550,8 @@ pub fn keyboard(app: &mut App, ctx: &egui::Context) {
 }
 
 /// The labeling view: tabs, then the setup, the trial or the results.
-pub fn view(app: &mut App, ui: &mut egui::Ui) {
-    let Some(c) = app.coll.as_mut() else { return };
+pub fn view(cx: ViewCtx<'_>, ui: &mut egui::Ui) {
+    let c = cx.coll;
     let mut back = false;
     ui.horizontal(|ui| {
         if ui.button("Back to grid").on_hover_text("Esc").clicked() {
@@ -592,16 +591,16 @@ pub fn view(app: &mut App, ui: &mut egui::Ui) {
     });
     ui.separator();
     if back {
-        app.mode = ViewMode::Grid;
+        cx.cmds.push(Cmd::ShowGrid);
         return;
     }
     match c.label.tab {
         Tab::Setup => {
             if let Err(e) = setup_ui(c, ui) {
-                app.message = Some((e, true));
+                cx.cmds.push(Cmd::Message(e, true));
             }
         }
-        Tab::Trial => trial_ui(app, ui),
+        Tab::Trial => trial_ui(c, ui),
         Tab::Results => super::labeling_stats::results_ui(c, ui),
     }
 }
@@ -825,8 +824,7 @@ fn shown_ui(
 }
 
 /// The trials tab: the question, the trial's images and the answer buttons (or the end).
-fn trial_ui(app: &mut App, ui: &mut egui::Ui) {
-    let Some(c) = app.coll.as_mut() else { return };
+fn trial_ui(c: &mut Collection, ui: &mut egui::Ui) {
     let Some(s) = c.label.session.as_ref() else {
         c.label.tab = Tab::Setup;
         return;

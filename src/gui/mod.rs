@@ -1152,7 +1152,7 @@ impl App {
     }
 
     /// The central view of the mode (the welcome screen without a collection): a [`ViewCtx`]
-    /// plus the view's own state. Labeling and the monitor still take the whole app.
+    /// plus the view's own state.
     fn central(&mut self, ui: &mut egui::Ui) {
         let Some(coll) = self.coll.as_mut() else {
             panels::welcome(&self.settings.recent, &mut self.cmds, ui);
@@ -1171,8 +1171,8 @@ impl App {
             ViewMode::Pareto => pareto::show(cx, &mut s.pareto, ui),
             ViewMode::Policy => policy_editor::show(cx, &mut self.policy, ui),
             ViewMode::Scorers => scorers::show(cx, &mut self.scorers, ui),
-            ViewMode::Label => labeling::view(self, ui),
-            ViewMode::Monitor => monitor::show(self, ui),
+            ViewMode::Label => labeling::view(cx, ui),
+            ViewMode::Monitor => monitor::show(cx, &mut self.monitor, ui),
         }
     }
 }

@@ -18,7 +18,7 @@ use egui_plot::{Bar, BarChart, GridInput, GridMark, HLine, Line, Plot, PlotPoint
 
 use super::jobs::{Event, Outbox, spawn};
 use super::latest::Latest;
-use super::{App, Cmd};
+use super::{Cmd, ViewCtx};
 use crate::monitor::{self, Batch, BatchReport, MonitorReport, Thresholds, finite};
 use crate::store::Store;
 
@@ -256,17 +256,16 @@ fn pct(v: Option<f64>) -> String {
 
 /// The monitor view: batch field, baseline and signal; drift thresholds and report export;
 /// the batch tables and plots of the latest result.
-pub fn show(app: &mut App, ui: &mut egui::Ui) {
+pub fn show(cx: ViewCtx<'_>, st: &mut MonitorState, ui: &mut egui::Ui) {
     let mut cmds = Vec::new();
-    let Some(c) = app.coll.as_ref() else { return };
-    let st = &mut app.monitor;
-    request_compute(ui, st, c, &app.out);
+    let c = &*cx.coll;
+    request_compute(ui, st, c, cx.out);
     let busy = !st.up_to_date();
     ui.horizontal_wrapped(|ui| choices_row(ui, st, busy, &mut cmds));
     ui.horizontal_wrapped(|ui| {
         thresholds(ui, st);
         ui.separator();
-        report_export(ui, st, &c.db, &app.out);
+        report_export(ui, st, &c.db, cx.out);
     });
     ui.separator();
     if let Some(e) = &st.error {
@@ -276,14 +275,14 @@ pub fn show(app: &mut App, ui: &mut egui::Ui) {
         if st.error.is_none() {
             ui.weak("Computing the batches...");
         }
-        app.cmds.extend(cmds);
+        cx.cmds.extend(cmds);
         return;
     };
     let signal = st.signal.clone();
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| results(ui, &res, signal.as_deref()));
-    app.cmds.extend(cmds);
+    cx.cmds.extend(cmds);
 }
 
 /// Starts a computation when the inputs or the rows changed. Agreement reads the decisions

@@ -362,7 +362,7 @@ mod tests {
                     time: None,
                     rater: "r".into(),
                     session: "s".into(),
-                    protocol: "pairwise".into(),
+                    protocol: crate::domain::Protocol::Pairwise,
                     payload: serde_json::to_string(&payload).unwrap(),
                 }
             })

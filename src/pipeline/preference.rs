@@ -626,7 +626,7 @@ mod tests {
             time: None,
             rater: rater.into(),
             session: "s".into(),
-            protocol: "pairwise".into(),
+            protocol: crate::domain::Protocol::Pairwise,
             payload: serde_json::to_string(&payload).unwrap(),
         }
     }

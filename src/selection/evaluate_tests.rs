@@ -245,7 +245,7 @@ fn policy_calibration_reports_unusable_labels() {
 fn pair(a: &str, b: &str, choice: &str) -> Event {
     Event {
         rater: "r".into(),
-        protocol: "pairwise".into(),
+        protocol: crate::domain::Protocol::Pairwise,
         payload: Payload {
             criterion: "overall".into(),
             items: vec![a.into(), b.into()],

@@ -703,7 +703,7 @@ mod tests {
                 time: None,
                 rater: "r".into(),
                 session: "s".into(),
-                protocol: "likert".into(),
+                protocol: crate::domain::Protocol::Likert,
                 payload: format!("{{\"padding\":\"{}\"}}", "p".repeat(300 + e % 7)),
             })
             .collect();

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::domain::Protocol;
 use rusqlite::params;
 
 use super::{Result, Store, now_utc};
@@ -15,7 +16,7 @@ pub struct NewLabelEvent {
     pub time: Option<String>,
     pub rater: String,
     pub session: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     /// JSON: items shown, order, answer, criterion, response time, attention-check flag.
     pub payload: String,
 }
@@ -28,6 +29,7 @@ pub struct LabelEventRow {
     pub time: String,
     pub rater: String,
     pub session: String,
+    /// As stored: parsed (and an unknown spelling reported per event) where it is used.
     pub protocol: String,
     pub payload: String,
 }

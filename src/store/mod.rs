@@ -1026,7 +1026,7 @@ mod tests {
                 time: None,
                 rater: "r".into(),
                 session: "import".into(),
-                protocol: "pairwise".into(),
+                protocol: crate::domain::Protocol::Pairwise,
                 payload: "{}".into(),
             }])
             .unwrap();

@@ -73,7 +73,7 @@ mod tests {
             time: Some(format!("2026-01-01T00:00:0{uid}.000Z")),
             rater: rater.into(),
             session: session.into(),
-            protocol: "pairwise".into(),
+            protocol: crate::domain::Protocol::Pairwise,
             payload: "{}".into(),
         };
         s.append_label_events(&[

@@ -542,7 +542,7 @@ fn scorer_view_trains_activates_and_rolls_back() {
                     time: None,
                     rater: "r1".into(),
                     session: "s1".into(),
-                    protocol: "pairwise".into(),
+                    protocol: assay::domain::Protocol::Pairwise,
                     payload: payload.to_string(),
                 }
             })
@@ -657,7 +657,7 @@ fn policy_editor_calibrates_from_labels_and_plots_best_of_n() {
                     time: None,
                     rater: "r1".into(),
                     session: "s1".into(),
-                    protocol: "pairwise".into(),
+                    protocol: assay::domain::Protocol::Pairwise,
                     payload: payload.to_string(),
                 })
             })
