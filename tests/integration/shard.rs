@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{assay, fixtures_dir, run, scan_json, stderr, stdout, table_json};
+use crate::common::{
+    assay, copy_tree, fixtures_dir, png_with_text, run, scan_json, stderr, stdout, table_json,
+};
 
 /// Every column `assay table` has (`--list-columns`), comma-separated.
 fn all_columns(dir: &Path) -> String {
@@ -50,15 +52,29 @@ fn merge(out: &Path, dbs: &[std::path::PathBuf]) -> (i32, serde_json::Value) {
 /// and a batch's composition (which differs between a shard and the whole folder) changes the
 /// last bits of `face_area_max` / `face_conf_min` (~1e-7 relative), so those columns would not
 /// be byte-identical. Every other column is; the face columns are compared as nulls.
+/// The fixtures get six near duplicates (same pixels, other text chunks, so other content
+/// hashes): they fall into several shards, and only the merge can group them.
 #[test]
 fn sharded_scan_merged_equals_single_scan() {
-    let Some(fixtures) = fixtures_dir("sharded_scan_merged_equals_single_scan") else {
+    let Some(shared) = fixtures_dir("sharded_scan_merged_equals_single_scan") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
+    let fixtures = tmp.path().join("col");
+    copy_tree(&shared, &fixtures);
+    std::fs::create_dir(fixtures.join("dups")).unwrap();
+    for i in 0..6 {
+        let n = i.to_string();
+        let png = png_with_text(320, 320, 9, &[("Comment", n.as_str())]);
+        std::fs::write(fixtures.join(format!("dups/copy-{i}.png")), png).unwrap();
+    }
     let single = tmp.path().join("single.db");
-    let (code, _) = scan_json(&fixtures, &single, &["--no-faces"]);
+    let (code, summary) = scan_json(&fixtures, &single, &["--no-faces"]);
     assert_eq!(code, 0);
+    assert!(
+        summary["near_duplicate_groups"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
 
     // Four shard scans at once, as four workers would run them.
     let n = 4;
@@ -89,7 +105,7 @@ fn sharded_scan_merged_equals_single_scan() {
             s["other_shards"].as_u64().unwrap(),
         );
         assert_eq!(new + others, s["found"].as_u64().unwrap(), "{s}");
-        assert!(new > 0, "every shard gets some of the 44 files: {s}");
+        assert!(new > 0, "every shard gets some of the 50 files: {s}");
         in_shards += new;
     }
 
@@ -100,12 +116,22 @@ fn sharded_scan_merged_equals_single_scan() {
         expected.len(),
         "each file in exactly one shard"
     );
-    // A shard catalogue holds its own files only.
-    let mut paths: Vec<String> = shard_dbs
+    // A shard catalogue holds its own files only; the near duplicates are in several.
+    let by_shard: Vec<Vec<String>> = shard_dbs
         .iter()
-        .flat_map(|db| table_json(&fixtures, db, &["--columns", "path"]))
-        .map(|r| r["path"].as_str().unwrap().to_string())
+        .map(|db| {
+            table_json(&fixtures, db, &["--columns", "path"])
+                .iter()
+                .map(|r| r["path"].as_str().unwrap().to_string())
+                .collect()
+        })
         .collect();
+    let with_dups = by_shard
+        .iter()
+        .filter(|p| p.iter().any(|p| p.starts_with("dups/")))
+        .count();
+    assert!(with_dups >= 2, "{by_shard:?}");
+    let mut paths: Vec<String> = by_shard.concat();
     paths.sort();
     let single_paths: Vec<&str> = expected
         .iter()
