@@ -14,6 +14,7 @@
 //! animations
 
 pub mod decode;
+pub mod shard;
 pub mod thumb;
 
 use std::collections::HashSet;

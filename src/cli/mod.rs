@@ -35,6 +35,7 @@ mod export;
 mod faces;
 mod fidelity;
 mod label;
+mod merge;
 mod models;
 mod monitor;
 mod rank;
@@ -138,6 +139,9 @@ pub enum Command {
     /// Rebuild a damaged catalogue from every readable row and the newest backup
     /// (`--restore` puts a backup in place instead; `--list` shows them).
     Repair(repair::RepairArgs),
+    /// Merge shard catalogues (`assay scan --shard I/N`) into one: idempotent, conflicts
+    /// reported; near-duplicate groups recomputed over the merged images.
+    Merge(merge::MergeArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -183,6 +187,7 @@ pub fn run() -> ExitCode {
         Some(Command::Embed(args)) => embed::run(&args),
         Some(Command::Models(args)) => models::run(&args),
         Some(Command::Repair(args)) => repair::run(&args),
+        Some(Command::Merge(args)) => merge::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),

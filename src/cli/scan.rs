@@ -61,6 +61,11 @@ pub struct ScanArgs {
     /// into `<db>.backups/`; `assay repair` uses them). 0 turns them off.
     #[arg(long, default_value_t = crate::store::health::DEFAULT_BACKUPS)]
     pub backups: usize,
+    /// Score only shard I of N (numbered from 1: 1/4 … 4/4), chosen by content hash; files of
+    /// other shards are hashed but not decoded or stored. Default database:
+    /// DIR/.assay/shard-I-of-N.db. Combine the shards with `assay merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::catalog::shard::Shard>,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
@@ -135,6 +140,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     opts.dup_threshold = args.dup_threshold;
     opts.batch_size = args.batch;
     opts.backups = args.backups;
+    opts.shard = args.shard;
     opts.faces = !args.no_faces;
     opts.face_resolution = args.face_resolution.resolution();
     opts.clip.enabled = !args.no_clip;
@@ -216,6 +222,14 @@ fn summary_text(s: &ScanSummary) -> String {
         "  {} found: {} new, {} changed, {} refreshed, {} unchanged; {} missing",
         s.found, s.new, s.changed, s.refreshed, s.unchanged, s.missing
     );
+    if let Some(shard) = s.shard {
+        let _ = writeln!(
+            out,
+            "  shard {shard}: {} files of other shards hashed and skipped; near-duplicate groups \
+             are this shard's until `assay merge`",
+            s.other_shards.unwrap_or(0)
+        );
+    }
     let _ = writeln!(out, "  near-duplicate groups: {}", s.near_duplicate_groups);
     if s.faces {
         let _ = writeln!(

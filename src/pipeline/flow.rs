@@ -541,6 +541,15 @@ fn write_batch(
     let mut clip_notes: Vec<(bool, Option<FileError>)> = Vec::with_capacity(pending.len());
     let mut n_failed = 0;
     for p in pending.drain(..) {
+        if p.other_shard {
+            *summary.other_shards.get_or_insert(0) += 1;
+            // The path's stored row (its content was in this shard before) leaves the shard.
+            match p.record.upsert {
+                Upsert::Same { id } | Upsert::NewVersion { old_id: id, .. } => missing_ids.push(id),
+                Upsert::New => {}
+            }
+            continue;
+        }
         if let Some(reason) = &p.record.facts.error {
             n_failed += 1;
             summary.failed += 1;

@@ -22,7 +22,8 @@
 //! decode workers (one decode per file, frames held under a pixel budget; they hand on only small
 //! working copies) → faces (fast mode, `models/mtcnn/working.rs`) → CLIP crops embedded in the scan
 //! → an ordered writer, over bounded channels; progress reports files/s per stage and the slowest
-//! one. `assay bench scan`.
+//! one. `assay bench scan`. `--shard I/N` scores one slice of the folder by content hash into its
+//! own catalogue, and `assay merge` combines the shards ([`shard`]: how far that scales).
 //!
 //! # Failures
 //!
@@ -44,6 +45,7 @@ pub mod preference;
 pub mod progress;
 pub mod scan_log;
 pub mod scorers;
+pub mod shard;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -53,6 +55,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::catalog::decode::{self, DecodeConfig};
+use crate::catalog::shard::Shard;
 use crate::catalog::{self, Found};
 use crate::metadata;
 use crate::models::backend::{self, BackendChoice};
@@ -94,6 +97,8 @@ pub struct ScanOptions {
     pub clip: clip::ClipOptions,
     /// Backups of the catalogue kept (one is made before each scan; 0: none).
     pub backups: usize,
+    /// Score only this slice of the folder (by content hash, [`Shard`]); see [`shard`].
+    pub shard: Option<Shard>,
 }
 
 impl ScanOptions {
@@ -115,13 +120,19 @@ impl ScanOptions {
             thumbnails: None,
             clip: clip::ClipOptions::default(),
             backups: store::health::DEFAULT_BACKUPS,
+            shard: None,
         }
     }
 
     /// The database to use (see [`Store::locate`]) and whether it is the per-user fallback
-    /// for a read-only collection.
+    /// for a read-only collection. A sharded scan without `--db` writes
+    /// `<root>/.assay/shard-I-of-N.db` (no fallback: pass `--db` for a read-only folder).
     pub fn db_path(&self) -> (PathBuf, bool) {
-        Store::locate(&self.root, self.db.as_deref(), true)
+        let shard_db = self
+            .shard
+            .filter(|_| self.db.is_none())
+            .map(|s| Store::default_path(&self.root).with_file_name(s.file_name()));
+        Store::locate(&self.root, self.db.as_deref().or(shard_db.as_deref()), true)
     }
 }
 
@@ -195,6 +206,13 @@ pub struct ScanSummary {
     /// The backup of the catalogue made before this scan.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// The slice scored by a sharded scan (`--shard I/N`); absent for a whole scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// Files read and hashed by a sharded scan that belong to other shards: not decoded, not
+    /// scored, not stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_shards: Option<u64>,
     /// Why no backup could be made (the scan went on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_error: Option<String>,
@@ -266,6 +284,8 @@ pub(crate) struct Prepared {
     /// and not embedded by that model yet).
     pub(crate) clip: Option<Result<Vec<u8>, String>>,
     pub(crate) vanished: bool,
+    /// The file belongs to another shard of a sharded scan: nothing of it is written.
+    pub(crate) other_shard: bool,
     /// The detector found at least one face (set by the faces stage).
     pub(crate) has_face: bool,
     /// Time spent reading, hashing, decoding and parsing metadata, and on the CPU signals.
@@ -361,22 +381,10 @@ pub(crate) fn prepare(
         mtime_ns: found.mtime_ns,
         ..Default::default()
     };
-    if found.size > opts.max_file_bytes {
-        let reason = format!(
-            "file is {} bytes, above the {} byte limit; not read",
-            found.size, opts.max_file_bytes
-        );
-        return job.failed(facts, reason, false);
-    }
-    let bytes = match std::fs::read(&found.abs) {
+    let bytes = match job.read(found, &mut facts) {
         Ok(b) => b,
-        Err(e) => {
-            let vanished = e.kind() == std::io::ErrorKind::NotFound;
-            return job.failed(facts, io_reason(&e), vanished);
-        }
+        Err(p) => return *p,
     };
-    facts.size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    facts.hash = Some(catalog::content_hash(&bytes));
     let info = metadata::container_info(&bytes);
     facts.frames = Some(info.frames);
     let probe = decode::probe(&bytes);
@@ -444,6 +452,7 @@ pub(crate) fn prepare(
         faces,
         clip,
         vanished: false,
+        other_shard: false,
         has_face: false,
         decode_time,
         signals_time: started.elapsed(),
@@ -460,6 +469,47 @@ struct FileJob<'a> {
 }
 
 impl FileJob<'_> {
+    /// Reads and hashes the file into `facts`; the record to pass on instead when it cannot
+    /// be read or belongs to another shard. A sharded scan places a file without a content
+    /// hash by its path (see `catalog::shard`); the hash needs the bytes, which the scan reads
+    /// anyway, and another shard's file stops here, before any decoding.
+    fn read(&self, found: &Found, facts: &mut store::ImageFacts) -> Result<Vec<u8>, Box<Prepared>> {
+        let opts = self.opts;
+        let path_elsewhere = opts.shard.is_some_and(|s| !s.owns_path(&found.rel_raw));
+        if found.size > opts.max_file_bytes {
+            if path_elsewhere {
+                return Err(Box::new(self.other_shard(facts.clone())));
+            }
+            let reason = format!(
+                "file is {} bytes, above the {} byte limit; not read",
+                found.size, opts.max_file_bytes
+            );
+            return Err(Box::new(self.failed(facts.clone(), reason, false)));
+        }
+        let bytes = match std::fs::read(&found.abs) {
+            Ok(b) => b,
+            Err(e) => {
+                let vanished = e.kind() == std::io::ErrorKind::NotFound;
+                if path_elsewhere && !vanished {
+                    return Err(Box::new(self.other_shard(facts.clone())));
+                }
+                return Err(Box::new(self.failed(
+                    facts.clone(),
+                    io_reason(&e),
+                    vanished,
+                )));
+            }
+        };
+        facts.size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        let hash = catalog::content_hash(&bytes);
+        let elsewhere = opts.shard.is_some_and(|s| !s.owns_hash(&hash));
+        facts.hash = Some(hash);
+        if elsewhere {
+            return Err(Box::new(self.other_shard(facts.clone())));
+        }
+        Ok(bytes)
+    }
+
     /// How the record is written: new, the same image, or a new version of the stored one.
     fn upsert(&self, hash: Option<&str>) -> Upsert {
         match self.old {
@@ -492,10 +542,20 @@ impl FileJob<'_> {
             faces: None,
             clip: None,
             vanished,
+            other_shard: false,
             has_face: false,
             decode_time: self.started.elapsed(),
             signals_time: Duration::ZERO,
         }
+    }
+
+    /// A file of another shard: passed through the stages and counted, never written (a
+    /// stored row of its path, whose content moved to another shard, is marked missing here).
+    fn other_shard(&self, facts: store::ImageFacts) -> Prepared {
+        let mut p = self.failed(facts, String::new(), false);
+        p.record.facts.error = None;
+        p.other_shard = true;
+        p
     }
 }
 
@@ -814,6 +874,8 @@ fn open_scan(opts: &ScanOptions) -> Result<Opened, ScanError> {
             "plain Rust (CPU)".to_string()
         },
         faces: opts.faces,
+        shard: opts.shard,
+        other_shards: opts.shard.map(|_| 0),
         clip_skipped,
         clip_notes,
         backup: backup.as_ref().ok().cloned().flatten(),

@@ -33,7 +33,7 @@ pub const DEFAULT_BACKUPS: usize = 3;
 const MAX_CHECK_MESSAGES: usize = 20;
 
 /// Percent-encodes a path for an SQLite `file:` URI.
-fn file_uri(path: &Path, query: &str) -> String {
+pub(super) fn file_uri(path: &Path, query: &str) -> String {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     #[cfg(unix)]
     let bytes = {

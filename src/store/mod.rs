@@ -2,13 +2,15 @@
 //!
 //! One database per collection, by default at `<root>/.assay/assay.db`, in WAL mode so that a
 //! reader (the GUI, `assay table`) never blocks the scanner and a killed process loses at most the
-//! transaction in flight. Writes come in batches, one transaction per batch.
+//! transaction in flight. Writes come in batches, one transaction per batch. Shard catalogues
+//! (`assay scan --shard`) are combined by [`Store::merge_catalogues`] (`store/merge.rs`).
 
 mod check_schedule;
 mod decisions;
 mod features;
 pub mod health;
 mod labels;
+mod merge;
 mod raters;
 mod rows;
 mod schema;
@@ -18,6 +20,7 @@ mod versions;
 
 pub use decisions::NewDecision;
 pub use labels::{LabelEventRow, NewLabelEvent};
+pub use merge::{ConflictKind, MergeConflict, MergeError, MergeReport, ShardMerged};
 pub use raters::SessionSummary;
 pub use rows::{ReadTimes, RowSlot, SignalKey, Signals};
 pub use scorers::{NewScorer, ScorerLogRow, ScorerRow};

@@ -45,4 +45,5 @@ mod monitor;
 #[cfg(feature = "gui")]
 mod monitor_gui;
 mod select;
+mod shard;
 mod tensor_parity;
