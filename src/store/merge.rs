@@ -571,7 +571,7 @@ mod tests {
             time: Some("2026-01-01T00:00:00.000Z".into()),
             rater: "ann".into(),
             session: "ann@1".into(),
-            protocol: "pairwise".into(),
+            protocol: crate::domain::Protocol::Pairwise,
             payload: "{}".into(),
         }])
         .unwrap();
