@@ -595,8 +595,17 @@ fn scorer_view_trains_activates_and_rolls_back() {
         .map(|l| l.action)
         .collect();
     assert_eq!(log, vec!["train", "train", "rollback"]);
-    // The learning curve of the active version is plotted.
-    h.run_steps(3);
+    // The learning curve of the active version is plotted (its metrics load in the
+    // background: under load that takes more than a few frames).
+    let start = Instant::now();
+    while h.query_by_label_contains("Learning curve of v1").is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for the learning curve of v1"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
     h.get_by_label_contains("Learning curve of v1");
 }
 
