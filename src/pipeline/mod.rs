@@ -43,6 +43,7 @@ pub mod policy;
 pub mod preference;
 pub mod progress;
 pub mod scan_log;
+pub mod score_import;
 pub mod scorers;
 
 use std::collections::{HashMap, HashSet};

@@ -57,7 +57,9 @@ pub mod classical;
 pub mod dedup;
 pub mod faces;
 pub mod filters;
+pub mod imported;
 pub mod phash;
+pub mod score_file;
 pub mod tensor;
 
 use serde::Serialize;
@@ -83,6 +85,8 @@ pub enum Group {
     Learned,
     /// Identity signals (hashes, duplicate groups): not a quality.
     Identity,
+    /// Scores imported from an outside judge (`assay signals import`, [`imported`]).
+    Imported,
 }
 
 /// How the value is stored.
@@ -99,7 +103,7 @@ pub enum Kind {
 }
 
 /// One registered signal.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SignalDef {
     pub key: &'static str,
     pub label: &'static str,
@@ -462,9 +466,20 @@ const REGISTRY: &[SignalDef] = &[
     ),
 ];
 
-/// Every registered signal, in display order.
+/// Every registered signal, in display order: the built-in ones, then the signals imported into
+/// a catalogue this process has opened ([`imported`]).
 pub fn registry() -> &'static [SignalDef] {
+    imported::current().unwrap_or(REGISTRY)
+}
+
+/// The built-in signals only (their positions are the interned ids of `store::SignalKey`).
+pub fn builtin() -> &'static [SignalDef] {
     REGISTRY
+}
+
+/// Whether `key` names a built-in signal (an import may not take it).
+pub fn is_builtin(key: &str) -> bool {
+    REGISTRY.iter().any(|d| d.key == key)
 }
 
 /// The numeric classical signals, in registry order: the fallback feature vector of batch
@@ -477,9 +492,9 @@ pub fn classical_feature_keys() -> Vec<&'static str> {
         .collect()
 }
 
-/// Looks up a signal definition by key.
+/// Looks up a signal definition by key (built-in or imported).
 pub fn get(key: &str) -> Option<&'static SignalDef> {
-    REGISTRY.iter().find(|d| d.key == key)
+    registry().iter().find(|d| d.key == key)
 }
 
 #[cfg(test)]

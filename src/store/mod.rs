@@ -6,6 +6,7 @@
 
 mod check_schedule;
 mod decisions;
+mod external;
 mod features;
 pub mod health;
 mod labels;
@@ -17,6 +18,7 @@ pub mod synthetic;
 mod versions;
 
 pub use decisions::NewDecision;
+pub use external::ExternalSignal;
 pub use labels::{LabelEventRow, NewLabelEvent};
 pub use raters::SessionSummary;
 pub use rows::{ReadTimes, RowSlot, SignalKey, Signals};
@@ -412,6 +414,7 @@ impl Store {
         let (session, _checked) = check_schedule::begin(path, stamped, || store.check_health())?;
         store.session = Some(session);
         store.migrate()?;
+        store.register_external_signals();
         Ok(store)
     }
 
@@ -425,6 +428,7 @@ impl Store {
         };
         store.configure()?;
         store.migrate()?;
+        store.register_external_signals();
         Ok(store)
     }
 
@@ -659,7 +663,11 @@ impl Store {
                     ],
                 )?;
             }
-            tx.execute("DELETE FROM signals WHERE image_id = ?1", params![id])?;
+            // Imported scores name the content, which is unchanged here: they stay.
+            tx.execute(
+                "DELETE FROM signals WHERE image_id = ?1 AND producer NOT LIKE 'ext:%'",
+                params![id],
+            )?;
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO signals (image_id, key, value, text, producer) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -780,6 +788,7 @@ impl Store {
             "raters",
             "scans",
             "policies",
+            "external_signals",
         ];
         let Some(t) = TABLES.iter().find(|t| **t == table) else {
             return Ok(0);
