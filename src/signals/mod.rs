@@ -47,6 +47,16 @@
 //!   there (see `assay bench signals`), and the tensor path on a hardware GPU (`auto`/`wgpu`) or
 //!   with `--backend flex`. Hashes always run on the CPU (9×8 and 32×32 images).
 //!
+//! Imported signals ([`imported`], `assay signals import`): scores from judges that run elsewhere
+//! (VQAScore, HPSv3, Q-Align, an in-house model), read from CSV / JSON lines ([`score_file`]),
+//! join the registry as [`Group::Imported`] number signals with the direction given on import;
+//! their values carry the producer `ext:<producer>@<version>` and their provenance (judge,
+//! version, file hash, time, counts) lives in the catalogue (`store::schema`, migration 9).
+//! Opening a catalogue registers its imported definitions, so [`registry`] and [`get`] — which
+//! every table, filter, policy, Pareto view, learned-scorer feature list and export reads —
+//! return them after the built-in ones; [`builtin`] is the built-in list alone. A built-in key
+//! cannot be imported.
+//!
 //! The registry (`signals::registry()`) records key, label, unit, direction, range, group, kind
 //! (number / flag / hash / json) and producer version; `SIGNAL_SET_VERSION` forces recomputation of
 //! unchanged files when the set changes. It is 3 since fast-mode faces (2: full-resolution faces);

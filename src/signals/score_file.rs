@@ -231,6 +231,7 @@ struct LineCounter {
 
 impl LineCounter {
     /// The line of byte `offset` (offsets must not decrease).
+    #[allow(clippy::naive_bytecount)] // score files are small; no `bytecount` dependency
     fn line_at(&mut self, bytes: &[u8], offset: u64) -> usize {
         let mut offset = usize::try_from(offset)
             .unwrap_or(usize::MAX)

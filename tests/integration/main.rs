@@ -44,5 +44,6 @@ mod memory;
 mod monitor;
 #[cfg(feature = "gui")]
 mod monitor_gui;
+mod score_import;
 mod select;
 mod tensor_parity;
