@@ -339,3 +339,25 @@ pub fn to_csv(v: &Value) -> String {
         Value::Text(t) => t.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::{Direction, imported};
+
+    #[test]
+    fn imported_signals_are_columns() {
+        imported::register(&[imported::ImportedDef {
+            key: "table_test_judge".into(),
+            label: "Judge".into(),
+            direction: Direction::LowerIsBetter,
+            producer: imported::producer("judge", "1"),
+            description: String::new(),
+        }]);
+        assert!(is_column("table_test_judge"));
+        assert!(all_columns().contains(&"table_test_judge".to_string()));
+        let defaults = default_columns();
+        assert!(defaults.contains(&"table_test_judge".to_string()));
+        assert_eq!(defaults.last().map(String::as_str), Some("error"));
+    }
+}

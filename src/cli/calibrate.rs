@@ -64,6 +64,7 @@ pub(super) fn cli_error(e: PolicyUseError) -> anyhow::Error {
 }
 
 pub fn run(a: &CalibrateArgs) -> anyhow::Result<u8> {
+    super::signals::preload(&a.dir, a.db.as_deref()); // it may calibrate an imported signal
     if let Some(policy) = &a.policy {
         return super::calibrate_policy::run(a, policy);
     }

@@ -43,6 +43,7 @@ mod repair;
 mod scan;
 mod select;
 mod select_best_of_n;
+mod signals;
 mod table;
 pub mod term;
 pub mod train;
@@ -94,11 +95,9 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Print catalogued images with metadata and signals.
     Table(table::TableArgs),
-    /// List the signal registry (key, label, unit, direction, group, producer).
-    Signals {
-        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
-        format: ListFormat,
-    },
+    /// List the signal registry (key, label, unit, direction, group, producer); `list DIR`
+    /// adds a catalogue's imported signals, `import DIR --file F` imports outside scores.
+    Signals(signals::SignalsArgs),
     /// Import or export raters' label events as JSON lines.
     Label(label::LabelArgs),
     /// Bradley–Terry ranking of labelled items with bootstrap intervals (and Elo).
@@ -173,7 +172,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Some(Command::Scan(args)) => scan::run(&args),
         Some(Command::Table(args)) => table::run(&args),
-        Some(Command::Signals { format }) => list_signals(format),
+        Some(Command::Signals(args)) => signals::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Label(args)) => label::run(&args),
         Some(Command::Rank(args)) => rank::rank(&args),
@@ -240,27 +239,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
-
-fn list_signals(format: ListFormat) -> anyhow::Result<u8> {
-    let reg = crate::signals::registry();
-    match format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(reg)?),
-        ListFormat::Text => {
-            for d in reg {
-                println!(
-                    "{:<20} {:<32} {:<12} {:<16} {:<11} {}",
-                    d.key,
-                    d.label,
-                    d.unit,
-                    format!("{:?}", d.direction),
-                    format!("{:?}", d.group),
-                    d.producer
-                );
-            }
-        }
-    }
-    Ok(0)
-}
 
 #[cfg(feature = "gui")]
 fn open_gui(

@@ -44,6 +44,7 @@ pub struct SelectArgs {
 }
 
 pub fn run(a: &SelectArgs) -> anyhow::Result<u8> {
+    super::signals::preload(&a.dir, a.db.as_deref()); // a policy may name imported signals
     let file = PolicyFile::read(&a.policy).map_err(cli_error)?;
     let mut store = open_catalogue(&a.dir, a.db.as_deref())?;
     if a.best_of_n {

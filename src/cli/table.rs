@@ -53,6 +53,8 @@ pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
 /// `assay table` writing to `out` (the benchmark writes to a sink). Rows stream out: only
 /// the filtered, sorted row order is built, never a copy of the rows or of the output.
 pub fn run_to(args: &TableArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
+    // The catalogue's imported signals are columns too.
+    super::signals::preload(&args.dir, args.db.as_deref());
     if args.list_columns {
         for c in table::all_columns() {
             writeln!(out, "{c}")?;

@@ -453,6 +453,19 @@ mod tests {
     }
 
     #[test]
+    fn imported_signals_are_features() {
+        use crate::signals::{Direction, imported};
+        imported::register(&[imported::ImportedDef {
+            key: "features_test_judge".into(),
+            label: "Judge".into(),
+            direction: Direction::HigherIsBetter,
+            producer: imported::producer("judge", "1"),
+            description: String::new(),
+        }]);
+        assert!(signal_keys().contains(&"features_test_judge"));
+    }
+
+    #[test]
     fn constant_and_absent_features_standardise_to_zero() {
         let mut t = FeatureTable::new(vec!["c".into(), "none".into()]);
         t.items = vec!["a".into(), "b".into()];

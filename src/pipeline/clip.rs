@@ -22,7 +22,11 @@
 //!   status bar (the message on hover); the scan goes on and its exit code does not change. Weights
 //!   whose tensors fail to load stop the CLIP pass with `clip_error` (the rest of the scan is kept;
 //!   exit 2). An explicit `--model`/`--head` that cannot be used stops the scan before it starts
-//!   (exit 1). `--no-clip` (and `assay bench ingest`) turn the pass off.
+//!   (exit 1). A discovered head is used only with the architecture it was trained on; an
+//!   explicit `--head` whose input width equals the model's embedding width is used with any
+//!   model, with a warning in `notes` when the model is not its architecture
+//!   (`AestheticHead::check_explicit`); another width is refused. `--no-clip` (and `assay
+//!   bench ingest`) turn the pass off.
 //! - After ingest, filters and duplicate groups (`clip::run`): every readable, present image whose
 //!   current version has no vector for the model key is decoded again (rayon, the scan's pool; the
 //!   ingest batches do not keep pixels), preprocessed and embedded in batches of 16 on the device,
@@ -72,7 +76,9 @@ pub struct ClipOptions {
     pub models: Option<PathBuf>,
     /// A path, or a name / architecture among the discovered models (`--model`).
     pub model: Option<String>,
-    /// Aesthetic head file (`--head`); default: a discovered head trained for the model.
+    /// Aesthetic head file (`--head`; used with any model of its input width, with a warning
+    /// when the model is not the head's architecture); default: a discovered head trained for
+    /// the model.
     pub head: Option<PathBuf>,
     /// Images per forward pass on the device.
     pub batch: usize,
@@ -204,7 +210,9 @@ pub fn load(opts: &ClipOptions, device: &burn::tensor::Device) -> Result<LoadedC
     let head = match opts.head.as_deref() {
         Some(p) => {
             let h = AestheticHead::load(p)?;
-            h.check_model(arch, dim, name)?;
+            if let Some(warning) = h.check_explicit(arch, dim, name)? {
+                notes.push(warning);
+            }
             Some(h)
         }
         None => {

@@ -44,6 +44,7 @@ pub mod policy;
 pub mod preference;
 pub mod progress;
 pub mod scan_log;
+pub mod score_import;
 pub mod scorers;
 pub mod shard;
 

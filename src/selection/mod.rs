@@ -29,8 +29,9 @@
 //!
 //! # Policies
 //!
-//! Pure: no I/O, SQL or burn; the only outside read is the static signal registry (`signals::get`,
-//! for default directions). `Policy::from_toml` + `Policy::validate(known_keys)` (errors name the
+//! Pure: no I/O, SQL or burn; the only outside read is the in-memory signal registry
+//! (`signals::get`, for default directions; built-in signals plus the imported ones a catalogue
+//! registered when it was opened, `signals::imported`). `Policy::from_toml` + `Policy::validate(known_keys)` (errors name the
 //! key: unknown signals, unparsable or self-contradictory conditions such as `x < 3 and x > 5`,
 //! keys without a direction, empty weights, `accept < reject`, `top_k = 0`); `apply(&policy,
 //! &[Item]) -> Vec<Outcome>` in input order.

@@ -47,6 +47,16 @@
 //!   there (see `assay bench signals`), and the tensor path on a hardware GPU (`auto`/`wgpu`) or
 //!   with `--backend flex`. Hashes always run on the CPU (9×8 and 32×32 images).
 //!
+//! Imported signals ([`imported`], `assay signals import`): scores from judges that run elsewhere
+//! (VQAScore, HPSv3, Q-Align, an in-house model), read from CSV / JSON lines ([`score_file`]),
+//! join the registry as [`Group::Imported`] number signals with the direction given on import;
+//! their values carry the producer `ext:<producer>@<version>` and their provenance (judge,
+//! version, file hash, time, counts) lives in the catalogue (`store::schema`, migration 9).
+//! Opening a catalogue registers its imported definitions, so [`registry`] and [`get`] — which
+//! every table, filter, policy, Pareto view, learned-scorer feature list and export reads —
+//! return them after the built-in ones; [`builtin`] is the built-in list alone. A built-in key
+//! cannot be imported.
+//!
 //! The registry (`signals::registry()`) records key, label, unit, direction, range, group, kind
 //! (number / flag / hash / json) and producer version; `SIGNAL_SET_VERSION` forces recomputation of
 //! unchanged files when the set changes. It is 3 since fast-mode faces (2: full-resolution faces);
@@ -57,7 +67,9 @@ pub mod classical;
 pub mod dedup;
 pub mod faces;
 pub mod filters;
+pub mod imported;
 pub mod phash;
+pub mod score_file;
 pub mod tensor;
 
 use serde::Serialize;
@@ -83,6 +95,8 @@ pub enum Group {
     Learned,
     /// Identity signals (hashes, duplicate groups): not a quality.
     Identity,
+    /// Scores imported from an outside judge (`assay signals import`, [`imported`]).
+    Imported,
 }
 
 /// How the value is stored.
@@ -99,7 +113,7 @@ pub enum Kind {
 }
 
 /// One registered signal.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SignalDef {
     pub key: &'static str,
     pub label: &'static str,
@@ -462,9 +476,20 @@ const REGISTRY: &[SignalDef] = &[
     ),
 ];
 
-/// Every registered signal, in display order.
+/// Every registered signal, in display order: the built-in ones, then the signals imported into
+/// a catalogue this process has opened ([`imported`]).
 pub fn registry() -> &'static [SignalDef] {
+    imported::current().unwrap_or(REGISTRY)
+}
+
+/// The built-in signals only (their positions are the interned ids of `store::SignalKey`).
+pub fn builtin() -> &'static [SignalDef] {
     REGISTRY
+}
+
+/// Whether `key` names a built-in signal (an import may not take it).
+pub fn is_builtin(key: &str) -> bool {
+    REGISTRY.iter().any(|d| d.key == key)
 }
 
 /// The numeric classical signals, in registry order: the fallback feature vector of batch
@@ -477,9 +502,9 @@ pub fn classical_feature_keys() -> Vec<&'static str> {
         .collect()
 }
 
-/// Looks up a signal definition by key.
+/// Looks up a signal definition by key (built-in or imported).
 pub fn get(key: &str) -> Option<&'static SignalDef> {
-    REGISTRY.iter().find(|d| d.key == key)
+    registry().iter().find(|d| d.key == key)
 }
 
 #[cfg(test)]

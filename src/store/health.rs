@@ -202,11 +202,13 @@ impl Store {
             });
         }
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Self {
+        let store = Self {
             conn,
             path: path.to_path_buf(),
             session: None,
-        })
+        };
+        store.register_external_signals();
+        Ok(store)
     }
 
     /// Opens a catalogue for a command that only reads: [`Self::open_read_only`], except that
@@ -354,6 +356,7 @@ const TABLES: &[&str] = &[
     "images",
     "metadata",
     "signals",
+    "external_signals",
     "embeddings",
     "decisions",
     "label_events",

@@ -7,6 +7,7 @@
 
 mod check_schedule;
 mod decisions;
+mod external;
 mod features;
 pub mod health;
 mod labels;
@@ -19,6 +20,7 @@ pub mod synthetic;
 mod versions;
 
 pub use decisions::NewDecision;
+pub use external::ExternalSignal;
 pub use labels::{LabelEventRow, NewLabelEvent};
 pub use merge::{ConflictKind, MergeConflict, MergeError, MergeReport, ShardMerged};
 pub use raters::SessionSummary;
@@ -432,6 +434,7 @@ impl Store {
         let (session, _checked) = check_schedule::begin(path, stamped, || store.check_health())?;
         store.session = Some(session);
         store.migrate()?;
+        store.register_external_signals();
         Ok(store)
     }
 
@@ -445,6 +448,7 @@ impl Store {
         };
         store.configure()?;
         store.migrate()?;
+        store.register_external_signals();
         Ok(store)
     }
 
@@ -679,7 +683,11 @@ impl Store {
                     ],
                 )?;
             }
-            tx.execute("DELETE FROM signals WHERE image_id = ?1", params![id])?;
+            // Imported scores name the content, which is unchanged here: they stay.
+            tx.execute(
+                "DELETE FROM signals WHERE image_id = ?1 AND producer NOT LIKE 'ext:%'",
+                params![id],
+            )?;
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO signals (image_id, key, value, text, producer) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -800,6 +808,7 @@ impl Store {
             "raters",
             "scans",
             "policies",
+            "external_signals",
         ];
         let Some(t) = TABLES.iter().find(|t| **t == table) else {
             return Ok(0);

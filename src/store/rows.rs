@@ -29,9 +29,10 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::{ImageRow, Result, SignalValue};
 
-/// An interned signal key. Registered signals have the ids of their registry position, so
-/// the order of [`Signals::iter`] is the registry's; keys found only in a database get the
-/// next ids (interned once per process).
+/// An interned signal key. Built-in signals have the ids of their registry position, so
+/// the order of [`Signals::iter`] is the registry's; keys found only in a database (imported
+/// signals, or the registry of another version of Assay) get the next ids (interned once per
+/// process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SignalKey(u16);
 
@@ -43,7 +44,7 @@ struct Interner {
 fn registry_ids() -> &'static HashMap<&'static str, u16> {
     static IDS: OnceLock<HashMap<&'static str, u16>> = OnceLock::new();
     IDS.get_or_init(|| {
-        crate::signals::registry()
+        crate::signals::builtin()
             .iter()
             .enumerate()
             .map(|(i, d)| (d.key, u16::try_from(i).unwrap_or(u16::MAX)))
@@ -77,7 +78,7 @@ impl SignalKey {
         if let Some(k) = Self::lookup(key) {
             return k;
         }
-        let base = crate::signals::registry().len();
+        let base = crate::signals::builtin().len();
         let Ok(mut t) = extra_keys().write() else {
             return Self(u16::MAX);
         };
@@ -93,7 +94,7 @@ impl SignalKey {
 
     /// The key's name.
     pub fn name(self) -> &'static str {
-        let reg = crate::signals::registry();
+        let reg = crate::signals::builtin();
         let i = usize::from(self.0);
         if let Some(d) = reg.get(i) {
             return d.key;

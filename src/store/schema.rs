@@ -60,6 +60,16 @@
 //!   pixels). A new version with the same pixels gets copies of the previous version's decisions in
 //!   the ingest transaction; otherwise `ImageRow.earlier_decision` ("accepted on version 1") is
 //!   shown by `table` and the GUI until someone decides again.
+//! - Imported signals (migration 9, `store/external.rs`): `external_signals` holds one row per
+//!   signal imported by `assay signals import` — `key` (primary key), `label`, `direction`
+//!   (`higher`/`lower`), the judge's `producer` and `version`, the score `file` as named, its
+//!   xxh3-128 `file_hash`, `imported_at`, and the counts of the import (`rows` read, `matched`,
+//!   `unmatched`, `invalid`, `images` that received a value). The values are ordinary `signals`
+//!   rows with producer `ext:<producer>@<version>`; a re-import replaces the key's `ext:` values
+//!   and its row in one transaction. A rescan that rewrites an image's signals (same content)
+//!   keeps its `ext:` values; a new version of a file (new content) has none until the next
+//!   import. Opening a catalogue registers these definitions in the signal registry
+//!   (`signals::imported`).
 
 /// Every migration, oldest first. Never edit a released migration: append a new one.
 pub const MIGRATIONS: &[&str] = &[
@@ -236,5 +246,24 @@ CREATE TRIGGER label_events_uid_required BEFORE INSERT ON label_events
     // boxes) by key from an index alone, as `signals_key_value` serves the numbers.
     r"
 CREATE INDEX signals_key_text ON signals(key, value, text) WHERE text IS NOT NULL;
+",
+    // 9 (issue 21): signals imported from outside judges, with their provenance; their values
+    // are `signals` rows with producer `ext:<producer>@<version>` (see `store/external.rs`).
+    r"
+CREATE TABLE external_signals (
+    key         TEXT PRIMARY KEY,
+    label       TEXT NOT NULL,
+    direction   TEXT NOT NULL CHECK (direction IN ('higher', 'lower', 'neutral')),
+    producer    TEXT NOT NULL,               -- the judge's name
+    version     TEXT NOT NULL,               -- the judge's version
+    file        TEXT NOT NULL,               -- the score file as named on the command line
+    file_hash   TEXT NOT NULL,               -- xxh3-128 of the score file's bytes, hex
+    imported_at TEXT NOT NULL,
+    rows        INTEGER NOT NULL,            -- data rows read
+    matched     INTEGER NOT NULL,            -- rows naming a current image
+    unmatched   INTEGER NOT NULL,            -- rows naming no current image
+    invalid     INTEGER NOT NULL,            -- unreadable, not a finite number, duplicate key
+    images      INTEGER NOT NULL             -- images that received a value
+);
 ",
 ];

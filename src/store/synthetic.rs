@@ -275,7 +275,7 @@ fn stage_words_and_jitter(c: &rusqlite::Connection) -> Result<()> {
         }
     }
     // Continuous signals get jitter; flags, counts, groups, hashes and JSON do not.
-    for (i, d) in signals::registry().iter().enumerate() {
+    for (i, d) in signals::builtin().iter().enumerate() {
         let continuous = d.kind == Kind::Number && !matches!(d.key, "dup_group" | "face_count");
         if continuous {
             c.execute(

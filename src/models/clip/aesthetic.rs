@@ -291,6 +291,30 @@ impl AestheticHead {
         Ok(())
     }
 
+    /// The rule for a head named explicitly (`--head F`): a head whose input width is the
+    /// model's embedding width is used even when the model is not the architecture the head was
+    /// trained on (its file name and width suggest), with a warning to show the user (`Some`);
+    /// a head of another width is refused with [`Self::check_model`]'s message. Discovery
+    /// keeps [`Self::check_model`].
+    pub fn check_explicit(
+        &self,
+        arch: Option<&str>,
+        dim: usize,
+        name: &str,
+    ) -> Result<Option<String>, ClipError> {
+        match self.check_model(arch, dim, name) {
+            Ok(()) => Ok(None),
+            Err(_) if dim == self.files.dim => Ok(Some(format!(
+                "aesthetic head {} was trained on CLIP {} embeddings, not on {name} ({});                  applied because --head named it (same {dim}-d width), but its scores may not                  mean what they do on {}",
+                self.files.path.display(),
+                self.files.arch,
+                arch.unwrap_or("not a built-in architecture"),
+                self.files.arch,
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Identity of a score: head key and the CLIP model key (`<head>@<bytes>+clip:<model>`).
     pub fn producer(&self, clip_key: &str) -> String {
         format!("{}+clip:{clip_key}", self.files.key)
@@ -503,6 +527,39 @@ mod tests {
                 .map(|(a, b)| f64::from(*a) * b)
                 .sum::<f64>();
         assert!((h.score(&e).unwrap() - want).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_explicit_head_of_the_models_width_is_used_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Vec<f32> = (0..512).map(|i| (i as f32 * 0.01).sin()).collect();
+        let p = dir.path().join("sa_0_4_vit_b_32_linear.pth");
+        std::fs::write(&p, linear_head_pth(&w, 0.5)).unwrap();
+        let h = AestheticHead::load(&p).unwrap();
+        assert_eq!((h.files.dim, h.files.arch), (512, "ViT-B-32"));
+        // The architecture it was trained on: no warning, as discovery.
+        assert_eq!(
+            h.check_explicit(Some("ViT-B-32"), 512, "b32").unwrap(),
+            None
+        );
+        // Same width, another (or an unknown) architecture: discovery refuses, --head warns.
+        for arch in [Some("ViT-B-16"), None] {
+            assert!(h.check_model(arch, 512, "b16").is_err());
+            let warning = h.check_explicit(arch, 512, "b16").unwrap().unwrap();
+            assert!(warning.contains("trained on CLIP ViT-B-32"), "{warning}");
+            assert!(
+                warning.contains("applied because --head named it"),
+                "{warning}"
+            );
+        }
+        // Another width: refused with discovery's message.
+        let refused = h.check_explicit(Some("ViT-L-14"), 768, "l14").unwrap_err();
+        let discovery = h.check_model(Some("ViT-L-14"), 768, "l14").unwrap_err();
+        assert_eq!(refused.to_string(), discovery.to_string());
+        assert!(
+            refused.to_string().contains("768-d embeddings"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -33,9 +33,11 @@
 //!   1e-15.
 //! - Discovery (`discover.rs`): `--models DIR`, `$ASSAY_MODELS`, `models/` next to the binary,
 //!   `$XDG_DATA_HOME/assay/models`, the HF cache (`models--*clip*`, snapshot of `refs/main`); model
-//!   key = name + xxh3 of the weights file's size and first/last 64 KiB. Aesthetic heads are used
-//!   only with the architecture they were trained for (from the file name and input size),
-//!   otherwise refused with a message.
+//!   key = name + xxh3 of the weights file's size and first/last 64 KiB. Discovered aesthetic
+//!   heads are used only with the architecture they were trained for (from the file name and
+//!   input size), otherwise skipped with a note; an explicit `--head F` whose input width equals
+//!   the model's embedding width is used with any model, with a warning when the architecture
+//!   differs (`AestheticHead::check_explicit`); another width is refused.
 //! - `assay scan` and `assay embed DIR` embed a collection incrementally through the pipeline's
 //!   CLIP pass (`pipeline::clip`: skips images with a vector from the same model key, stores
 //!   vectors through `Store::set_embeddings`, then writes `aesthetic` and `clip_score` from the
