@@ -75,8 +75,8 @@ fn summary_text(s: &MergeSummary) -> String {
         let _ = writeln!(
             out,
             "  {}: {} images added ({} versions), {} already present; {} signals, {} embeddings, \
-             {} metadata, {} decisions, {} label events, {} scans; {} content and {} value \
-             conflicts",
+             {} metadata, {} decisions, {} label events, {} scans, {} imported signal definitions; \
+             {} content and {} value conflicts",
             escape(&d.database),
             d.images_added,
             d.versions_added,
@@ -87,6 +87,7 @@ fn summary_text(s: &MergeSummary) -> String {
             d.decisions,
             d.label_events,
             d.scans,
+            d.external_signals,
             d.content_conflicts,
             d.value_conflicts
         );

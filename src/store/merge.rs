@@ -108,6 +108,9 @@ pub struct ShardMerged {
     pub raters: u64,
     pub policies: u64,
     pub scans: u64,
+    /// Definitions of imported signals (`assay signals import`) new to the output; their values
+    /// are `signals` rows and merge with them.
+    pub external_signals: u64,
 }
 
 /// The result of [`Store::merge_catalogues`].
@@ -176,7 +179,8 @@ impl Store {
                 + merged.label_events
                 + merged.raters
                 + merged.policies
-                + merged.scans;
+                + merged.scans
+                + merged.external_signals;
             report.shards.push(merged);
         }
         Ok(report)
@@ -392,6 +396,7 @@ impl Store {
         m.raters = copy_unique(&tx, "raters", &cols("raters")?)?;
         m.policies = copy_unique(&tx, "policies", &cols("policies")?)?;
         m.scans = copy_new_content(&tx, "scans", &cols("scans")?)?;
+        m.external_signals = copy_unique(&tx, "external_signals", &cols("external_signals")?)?;
         tx.execute_batch("DROP TABLE temp.merge_map")?;
         tx.commit()?;
         Ok(m)
@@ -500,13 +505,15 @@ fn copy_decisions(conn: &rusqlite::Connection) -> rusqlite::Result<u64> {
     )
 }
 
-/// Rows of a table with a unique key besides `id` (uid, name, hash): the ones not stored yet.
+/// Rows of a table with a unique key besides `id` (uid, name, hash, an imported signal's key):
+/// the ones not stored yet (the output's row wins), in the shard's order.
 fn copy_unique(conn: &rusqlite::Connection, table: &str, cols: &[String]) -> rusqlite::Result<u64> {
     let rest = without(cols, &["id"]);
+    let order = if rest.len() < cols.len() { "x.id" } else { "1" };
     exec(
         conn,
         &format!(
-            "INSERT OR IGNORE INTO main.{table} ({c}) SELECT {s} FROM shard.{table} x ORDER BY x.id",
+            "INSERT OR IGNORE INTO main.{table} ({c}) SELECT {s} FROM shard.{table} x ORDER BY {order}",
             c = rest.join(", "),
             s = prefixed("x", &rest)
         ),
@@ -605,6 +612,13 @@ mod tests {
             detail: None,
         }])
         .unwrap();
+        sa.conn
+            .execute(
+                "INSERT INTO external_signals VALUES ('merge_test_judge', 'Judge', 'higher',
+                 'judge', '1', 's.csv', '00', 't', 1, 1, 0, 0, 1)",
+                [],
+            )
+            .unwrap();
         drop(sa);
         // b: a.png and c.png are new, d.png has other content, b.png the same content with
         // another blur value (a value conflict); the label event is shared.
@@ -641,6 +655,8 @@ mod tests {
         assert_eq!(r.shards[0].decisions, 1);
         assert_eq!((r.shards[0].label_events, r.shards[1].label_events), (1, 0));
         assert_eq!(out.count("embeddings").unwrap(), 4);
+        assert_eq!(r.shards[0].external_signals, 1, "the imported signal's definition");
+        assert_eq!(out.count("external_signals").unwrap(), 1);
         // The output's values are kept.
         let blur: f64 = out
             .conn
