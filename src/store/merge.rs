@@ -655,7 +655,10 @@ mod tests {
         assert_eq!(r.shards[0].decisions, 1);
         assert_eq!((r.shards[0].label_events, r.shards[1].label_events), (1, 0));
         assert_eq!(out.count("embeddings").unwrap(), 4);
-        assert_eq!(r.shards[0].external_signals, 1, "the imported signal's definition");
+        assert_eq!(
+            r.shards[0].external_signals, 1,
+            "the imported signal's definition"
+        );
         assert_eq!(out.count("external_signals").unwrap(), 1);
         // The output's values are kept.
         let blur: f64 = out
