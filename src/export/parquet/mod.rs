@@ -42,6 +42,8 @@ use serde::Serialize;
 
 use crate::table::Cell;
 
+pub mod table;
+
 /// Rows per row group: bounds the memory of one group's column buffers (engines split work
 /// by row group, so a million rows give ~15 tasks).
 pub const ROW_GROUP_ROWS: usize = 65_536;
