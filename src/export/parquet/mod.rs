@@ -42,6 +42,7 @@ use serde::Serialize;
 
 use crate::table::Cell;
 
+pub mod signals;
 pub mod table;
 
 /// Rows per row group: bounds the memory of one group's column buffers (engines split work
