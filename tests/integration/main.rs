@@ -44,6 +44,7 @@ mod memory;
 mod monitor;
 #[cfg(feature = "gui")]
 mod monitor_gui;
+mod parquet;
 mod select;
 mod shard;
 mod tensor_parity;
