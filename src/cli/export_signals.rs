@@ -60,7 +60,7 @@ pub fn run(args: &ExportSignalsArgs) -> anyhow::Result<u8> {
 fn report_text(r: &SignalsExportReport) -> String {
     use std::fmt::Write as _;
     let mut out = format!(
-        "wrote {}: {} rows, {} columns ({} signals, {} embeddings), {} row groups, {} bytes\n",
+        "wrote {}: {} rows, {} columns ({} signals, {} embeddings), {} row group(s), {} bytes\n",
         escape(&r.out),
         r.file.rows,
         r.file.columns.len(),

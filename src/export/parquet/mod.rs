@@ -331,10 +331,8 @@ fn float_lists<'a>(cells: impl Iterator<Item = Datum<'a>>, n: usize) -> Chunk<f3
 fn as_i64(d: Datum<'_>) -> Option<i64> {
     match d {
         Datum::Int(i) => Some(i),
-        // Integral and within ±2^63 (the f64 of i64::MAX rounds up to 2^63, so `<`).
-        Datum::Num(x) if x.fract() == 0.0 && x.abs() < 9.223_372_036_854_775_807e18 => {
-            Some(x as i64)
-        }
+        // Integral and within ±2^63 (`i64::MAX as f64` rounds up to 2^63, hence `<`).
+        Datum::Num(x) if x.fract() == 0.0 && x.abs() < i64::MAX as f64 => Some(x as i64),
         Datum::Text(t) => t.trim().parse().ok(),
         _ => None,
     }
@@ -343,9 +341,7 @@ fn as_i64(d: Datum<'_>) -> Option<i64> {
 fn as_u64(d: Datum<'_>) -> Option<u64> {
     match d {
         Datum::Int(i) => u64::try_from(i).ok(),
-        Datum::Num(x) if x.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&x) => {
-            Some(x as u64)
-        }
+        Datum::Num(x) if x.fract() == 0.0 && (0.0..u64::MAX as f64).contains(&x) => Some(x as u64),
         Datum::Text(t) => t.trim().parse().ok(),
         _ => None,
     }
