@@ -151,6 +151,13 @@ fn table_parquet_equals_table_json_cell_for_cell() {
         got.iter().any(|r| r[1].1 == Field::Null) && got.iter().any(|r| r[1].1 != Field::Null),
         "some seeds, some nulls"
     );
+
+    // `--out` writes the other formats too, byte for byte what stdout gets.
+    let csv = tmp.path().join("t.csv");
+    let o = run(&["table", d, "--db", b, "--out", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["table", d, "--db", b]);
+    assert_eq!(std::fs::read(&csv).unwrap(), o.stdout);
 }
 
 #[test]
