@@ -178,6 +178,7 @@ fn table_args(dir: &Path, sort: Option<&str>, filter: Option<&str>, columns: &st
         filter: filter.map(str::to_string),
         columns: Some(columns.to_string()),
         include_missing: false,
+        out: None,
         list_columns: false,
     }
 }

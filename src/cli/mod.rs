@@ -32,6 +32,7 @@ mod calibrate_policy;
 mod compare;
 mod embed;
 mod export;
+mod export_signals;
 mod faces;
 mod fidelity;
 mod label;
@@ -141,6 +142,9 @@ pub enum Command {
     /// Merge shard catalogues (`assay scan --shard I/N`) into one: idempotent, conflicts
     /// reported; near-duplicate groups recomputed over the merged images.
     Merge(merge::MergeArgs),
+    /// Write every current image's numeric signals (and `--embeddings`) as Parquet for engines
+    /// (Ray Data, Spark, Daft, pandas): one row per image with id, path and content hash.
+    ExportSignals(export_signals::ExportSignalsArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -187,6 +191,7 @@ pub fn run() -> ExitCode {
         Some(Command::Models(args)) => models::run(&args),
         Some(Command::Repair(args)) => repair::run(&args),
         Some(Command::Merge(args)) => merge::run(&args),
+        Some(Command::ExportSignals(args)) => export_signals::run(&args),
         Some(Command::Select(args)) => select::run(&args),
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),

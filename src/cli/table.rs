@@ -1,4 +1,8 @@
-//! `assay table DIR`: catalogued images with metadata and signals as CSV, JSON or JSON lines.
+//! `assay table DIR`: catalogued images with metadata and signals as CSV, JSON, JSON lines or
+//! Parquet (`export::parquet::table`: typed columns for engines). `--out FILE` writes any format
+//! to a file (through a temporary name, renamed when complete). Parquet is binary: it goes to
+//! `--out` or to a standard output that is not a terminal (a pipe, a redirect); on a terminal
+//! it is a usage error rather than bytes on the screen.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,6 +39,10 @@ pub struct TableArgs {
     /// Print the valid column names and exit.
     #[arg(long)]
     pub list_columns: bool,
+    /// Write to this file instead of stdout (replaced when it exists; required for Parquet
+    /// when stdout is a terminal).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -42,9 +50,32 @@ pub enum TableFormat {
     Csv,
     Json,
     Jsonl,
+    /// Typed columns (int64, double, boolean, utf8); needs `--out` on a terminal.
+    Parquet,
 }
 
 pub fn run(args: &TableArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &args.out {
+        let code =
+            crate::export::write_file_atomically(path, |w| run_to(args, w)).map_err(|e| {
+                if e.downcast_ref::<UsageError>().is_some() {
+                    e
+                } else {
+                    e.context(format!("cannot write {}", path.display()))
+                }
+            })?;
+        eprintln!("wrote {}", path.display());
+        return Ok(code);
+    }
+    if matches!(args.format, TableFormat::Parquet)
+        && !args.list_columns
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        return Err(UsageError(
+            "Parquet is binary: write it with --out FILE (or redirect stdout to a file)".into(),
+        )
+        .into());
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     run_to(args, &mut out)
@@ -134,12 +165,24 @@ pub fn run_to(args: &TableArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         store.load_raw(&mut rows)?;
     }
     drop(store);
+    write_rows(args, &columns, &cols, &rows, out)?;
+    out.flush()?;
+    Ok(0)
+}
 
+/// The selected rows in `args.format`.
+fn write_rows(
+    args: &TableArgs,
+    columns: &[String],
+    cols: &[Col],
+    rows: &[ImageRow],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     match args.format {
         TableFormat::Csv => {
             // On a terminal a person reads it: control characters (a file name with an ANSI
             // escape) are shown escaped. Into a pipe or a file the CSV stays exact.
-            let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let tty = args.out.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
             let cell = |v: String| {
                 if tty {
                     super::term::escape(&v).into_owned()
@@ -148,8 +191,8 @@ pub fn run_to(args: &TableArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                 }
             };
             let mut w = csv::Writer::from_writer(&mut *out);
-            w.write_record(&columns)?;
-            for r in &rows {
+            w.write_record(columns)?;
+            for r in rows {
                 w.write_record(
                     cols.iter()
                         .map(|c| cell(table::to_csv(&table::cell(r, *c).to_value()))),
@@ -160,7 +203,7 @@ pub fn run_to(args: &TableArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         TableFormat::Json | TableFormat::Jsonl => {
             let object = |r: &ImageRow| {
                 let mut m = serde_json::Map::new();
-                for (name, c) in columns.iter().zip(&cols) {
+                for (name, c) in columns.iter().zip(cols) {
                     m.insert(
                         name.clone(),
                         table::to_json(name, &table::cell(r, *c).to_value()),
@@ -173,21 +216,26 @@ pub fn run_to(args: &TableArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
                 use serde::ser::{SerializeSeq as _, Serializer as _};
                 let mut ser = serde_json::Serializer::pretty(&mut *out);
                 let mut seq = ser.serialize_seq(None)?;
-                for r in &rows {
+                for r in rows {
                     seq.serialize_element(&object(r))?;
                 }
                 seq.end()?;
                 writeln!(out)?;
             } else {
-                for r in &rows {
+                for r in rows {
                     serde_json::to_writer(&mut *out, &object(r))?;
                     writeln!(out)?;
                 }
             }
         }
+        TableFormat::Parquet => {
+            // The writer needs a `Send` sink; the file is smaller than the rows read.
+            let mut buf = Vec::new();
+            crate::export::parquet::table::write_table(&mut buf, rows, columns)?;
+            out.write_all(&buf)?;
+        }
     }
-    out.flush()?;
-    Ok(0)
+    Ok(())
 }
 
 /// The rows `assay table` prints: indices of the rows passing `filter` (on all cores), sorted

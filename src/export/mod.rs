@@ -22,7 +22,10 @@
 //! never overwriting (identical files count as already exported), XMP sidecars (`xmp:Rating` with
 //! −1 = rejected, `xmp:Label`, `digiKam:PickLabel`, prompt as `dc:description`), CSV/JSON manifest
 //! with every column; `assay export`, and `assay decide` for headless human decisions; the GUI's
-//! export dialog runs the same code (`export::export`, `write_manifest`) in a background job
+//! export dialog runs the same code (`export::export`, `write_manifest`) in a background job.
+//! [`parquet`]: the catalogue as Parquet for engines (`assay table --format parquet`, `assay
+//! export-signals`), written the same way (temporary name, renamed when complete:
+//! [`write_file_atomically`]).
 
 use crate::domain::Status;
 use std::collections::{HashMap, HashSet};
@@ -34,6 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::store::ImageRow;
 use crate::table;
 
+pub mod parquet;
 pub mod usecase;
 
 /// How files reach the target folder.
@@ -141,6 +145,33 @@ fn write_then_publish(
 ) -> std::io::Result<()> {
     let tmp = partial_path(dir);
     let result = write(&tmp).and_then(|()| publish(&tmp, target, replace));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes a file the way an export writes its files: `write` fills a temporary file in the
+/// target's folder, which is renamed to `target` (replacing it) when complete and removed on
+/// any error, so `target` is never seen half written.
+pub fn write_file_atomically<T, E: From<std::io::Error>>(
+    target: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, E>,
+) -> Result<T, E> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = partial_path(dir);
+    let result = (|| {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let value = write(&mut w)?;
+        w.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?
+            .sync_all()?;
+        publish(&tmp, target, true)?;
+        Ok(value)
+    })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -44,6 +44,7 @@ mod memory;
 mod monitor;
 #[cfg(feature = "gui")]
 mod monitor_gui;
+mod parquet;
 mod score_import;
 mod select;
 mod shard;
