@@ -25,6 +25,7 @@ pub enum JudgeKind {
     /// HPSv2 / HPSv2.1 (Wu et al. 2023), open_clip layout.
     Hps,
     /// PickScore v1 (Kirstain et al. 2023), Hugging Face layout.
+    #[serde(rename = "pickscore")]
     PickScore,
 }
 

@@ -222,7 +222,8 @@ mod tests {
         assert_eq!(resize_longest_pad(&img, 16, 16, 16), Some(img));
         let wide = vec![5u8; 16 * 8 * 3];
         let out = resize_longest_pad(&wide, 16, 8, 16).expect("pad");
-        assert_eq!(out.iter().filter(|&&v| v == 5).count(), 16 * 8 * 3);
+        let rows: Vec<u8> = out.chunks(16 * 3).map(|r| r[0]).collect();
+        assert_eq!(rows, [0, 0, 0, 0, 5, 5, 5, 5, 5, 5, 5, 5, 0, 0, 0, 0]);
         assert!(resize_longest_pad(&[], 0, 0, 16).is_none());
         assert!(resize_longest_pad(&vec![0u8; 65_535 * 3], 65_535, 1, 224).is_none());
         assert_eq!(
