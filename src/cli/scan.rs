@@ -223,6 +223,27 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// One line per judge that ran (`hps`, `pickscore`), and the files it could not score.
+fn judges_text(out: &mut String, s: &ScanSummary) {
+    use super::term::escape;
+    use std::fmt::Write as _;
+    for j in &s.judges {
+        let _ = writeln!(
+            out,
+            "  {} ({}): {} scored now, {} with a value, {} without a prompt, {} failed; {} ranked",
+            j.signal, j.model_name, j.scored, j.with_value, j.no_prompt, j.failed, j.ranked
+        );
+        for f in &j.failures {
+            let _ = writeln!(
+                out,
+                "    not scored: {}: {}",
+                escape(&f.path),
+                escape(&f.reason)
+            );
+        }
+    }
+}
+
 fn summary_text(s: &ScanSummary) -> String {
     use super::term::escape;
     use std::fmt::Write as _;
@@ -294,21 +315,7 @@ fn summary_text(s: &ScanSummary) -> String {
     if let Some(e) = &s.clip_error {
         let _ = writeln!(out, "  CLIP pass stopped: {e}");
     }
-    for j in &s.judges {
-        let _ = writeln!(
-            out,
-            "  {} ({}): {} scored now, {} with a value, {} without a prompt, {} failed; {} ranked",
-            j.signal, j.model_name, j.scored, j.with_value, j.no_prompt, j.failed, j.ranked
-        );
-        for f in &j.failures {
-            let _ = writeln!(
-                out,
-                "    not scored: {}: {}",
-                escape(&f.path),
-                escape(&f.reason)
-            );
-        }
-    }
+    judges_text(&mut out, s);
     if s.failed > 0 || s.failed_earlier > 0 {
         let mut reasons: Vec<_> = s.failures_by_reason.iter().collect();
         reasons.sort();

@@ -44,6 +44,9 @@
 //!   images without a prompt, and images/s. `Progress` (atomics) is read by the CLI bar (count,
 //!   rate, ETA) and later by the GUI status bar. Ctrl-C sets the cancel flag (a second Ctrl-C exits
 //!   at once); the scan stops after the current batch and exits 130.
+//! - Judges (`pipeline/judge.rs`, after this pass): HPSv2 / PickScore checkpoints found by the
+//!   same discovery are loaded lazily as [`LoadedClip`]s and run through the same batch decoding
+//!   (`decode_batch`, with the judge's preprocessing); their vectors are not stored.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! CLIP-based judges in the pipeline: HPSv2(.1) → `hps`, PickScore → `pickscore`, and each
 //! one's rank within the prompt group (`hps_rank`, `pickscore_rank`). A judge is a CLIP model
 //! with its own preprocessing and score formula (`models::clip::judge`); this module runs any
-//! judge the same way, through the CLIP pass's batch decoding ([`super::clip::decode_batch`])
+//! judge the same way, through the CLIP pass's batch decoding (`clip::decode_batch`)
 //! and the lazily loaded model ([`LoadedClip`]).
 //!
 //! - Setup (`load`): the judges among the discovered models (`models::clip::discover`: names

@@ -6,7 +6,9 @@
 //! tensors on a GPU), faces are detected (MTCNN on the selected device, unless turned off), and
 //! each batch is committed in one transaction. When CLIP weights are found (and CLIP is not
 //! turned off), a last phase embeds the images without an embedding from that model and
-//! computes `aesthetic` / `clip_score` ([`clip`]). Cancellation is checked
+//! computes `aesthetic` / `clip_score` ([`clip`]); then each judge found on disk (HPSv2, PickScore)
+//! scores the images with a prompt and ranks them within their prompt group ([`judge`]).
+//! Cancellation is checked
 //! between batches: what finished is kept. Bad files never stop a scan; each gets a reason.
 //!
 //! # Scan
@@ -16,7 +18,7 @@
 //! metadata, signals (per image on the CPU, or grouped by size on the device), one transaction per
 //! batch → mark missing → refresh the hard filters of every image from its stored dimensions and
 //! recompute duplicate groups from stored hashes (so new thresholds apply without re-reading
-//! unchanged files) → the CLIP pass (below) → record the scan. Unless `--no-faces`, each batch's
+//! unchanged files) → the CLIP pass (below) → the judges (`pipeline/judge.rs`) → record the scan. Unless `--no-faces`, each batch's
 //! decoded images also go through the MTCNN detector on the selected device (same-size images
 //! batched) before the transaction. Since issue 15 the processing is a stream (`pipeline/flow.rs`):
 //! decode workers (one decode per file, frames held under a pixel budget; they hand on only small
