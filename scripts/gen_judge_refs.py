@@ -174,11 +174,41 @@ def tiny_pickscore(images):
     return size, float(m.logit_scale.detach()), scores.T
 
 
+def full_size_hps(out_dir):
+    """Optional (`--vit-h DIR`, not committed: 2 GB): a random open_clip ViT-H-14 saved as
+    DIR/HPS_v2.1_compressed.pt (float16, HPS's layout, no sidecar: Assay must use its built-in
+    ViT-H-14) and DIR/check.json with HPS scores of the synthetic images for the first prompt,
+    for the ignored test `hps_full_size_checkpoint` (ASSAY_JUDGE_CHECK=DIR/check.json)."""
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(0)
+    m = open_clip.create_model("ViT-H-14", pretrained=None).eval()
+    sd = {k: v.detach().half().contiguous() for k, v in m.state_dict().items()}
+    ckpt = os.path.join(out_dir, "HPS_v2.1_compressed.pt")
+    torch.save({"state_dict": sd}, ckpt)
+    m.load_state_dict({k: v.float() for k, v in sd.items()})
+    del sd
+    names = ["grad_299x150.png", "rings_90x131.png", "tiny_40x30.png"]
+    x = torch.stack([hps_u8(Image.open(os.path.join(DATA, "clip", n)).convert("RGB"), 224)[1] for n in names])
+    ids = SimpleTokenizer()(PROMPTS[:1])
+    with torch.no_grad():
+        img_f = m.encode_image(x, normalize=True)
+        txt_f = m.encode_text(ids, normalize=True)
+        scores = (img_f @ txt_f.T)[:, 0]
+    check = {"checkpoint": ckpt, "prompt": PROMPTS[0], "images": ["clip/" + n for n in names],
+             "scores": scores.tolist()}
+    with open(os.path.join(out_dir, "check.json"), "w") as f:
+        json.dump(check, f, indent=1)
+    print("wrote", ckpt, "and check.json:", check["scores"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", default=os.path.join(ROOT, "..", "shared", "fixtures", "photos"))
+    ap.add_argument("--vit-h", help="also write a full-size random HPS checkpoint here (2 GB)")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    if args.vit_h:
+        full_size_hps(args.vit_h)
     files = [("clip/" + n, os.path.join(DATA, "clip", n))
              for n in ("grad_299x150.png", "rings_90x131.png", "tiny_40x30.png")]
     files += [("photos/" + n, os.path.join(args.photos, n)) for n in ("astronaut.png", "kodim01.png")]

@@ -181,3 +181,64 @@ fn hps_files_default_to_vit_h_14_and_prefer_v2_1() {
     assert_eq!((cfg.embed_dim, cfg.vision.tower.heads), (1024, 16));
     assert_eq!(Preprocess::LongestPad, JudgeKind::Hps.preprocess());
 }
+
+/// The built-in ViT-H-14 (HPS files without a sidecar) is open_clip 3.3.0's
+/// `model_configs/ViT-H-14.json`, verbatim.
+#[test]
+fn builtin_vit_h_14_is_open_clips_config() {
+    let json = r#"{"embed_dim": 1024,
+        "vision_cfg": {"image_size": 224, "layers": 32, "width": 1280, "head_width": 80, "patch_size": 14},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 1024, "heads": 16, "layers": 24}}"#;
+    let cfg = super::ClipConfig::from_open_clip_json(json).expect("config");
+    assert_eq!(Some(cfg.clone()), super::ClipConfig::builtin("ViT-H-14"));
+    cfg.validate().expect("valid");
+    // PickScore_v1's `config.json` (a transformers `CLIPConfig` of the same shapes, GELU).
+    let hf = r#"{"projection_dim": 1024,
+        "text_config": {"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16, "num_hidden_layers": 24, "hidden_act": "gelu", "layer_norm_eps": 1e-05, "max_position_embeddings": 77, "vocab_size": 49408, "eos_token_id": 49407},
+        "vision_config": {"hidden_size": 1280, "intermediate_size": 5120, "num_attention_heads": 16, "num_hidden_layers": 32, "hidden_act": "gelu", "layer_norm_eps": 1e-05, "image_size": 224, "patch_size": 14}}"#;
+    assert_eq!(super::ClipConfig::from_hf_json(hf).expect("hf"), cfg);
+}
+
+/// A full-size HPS checkpoint (ViT-H-14, HPS's pickle layout, no sidecar) against its reference:
+/// `gen_judge_refs.py --vit-h DIR` writes a random one (2 GB, not committed) and
+/// `DIR/check.json`; run with `ASSAY_JUDGE_CHECK=DIR/check.json cargo test --lib
+/// hps_full_size -- --ignored` (4 GB peak memory, about a minute on 2 cores).
+#[test]
+#[ignore = "needs a 2 GB checkpoint from scripts/gen_judge_refs.py --vit-h"]
+fn hps_full_size_checkpoint() {
+    let Some(check) = std::env::var_os("ASSAY_JUDGE_CHECK") else {
+        eprintln!("SKIPPED: set ASSAY_JUDGE_CHECK");
+        return;
+    };
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(check).expect("check.json")).expect("json");
+    let files = discover::resolve(std::path::Path::new(
+        r["checkpoint"].as_str().expect("checkpoint"),
+    ))
+    .expect("resolve");
+    assert_eq!(files.judge, Some(JudgeKind::Hps));
+    assert_eq!(files.config, ConfigSource::Builtin("ViT-H-14".into()));
+    let clip = Clip::load(&files, &Device::flex()).expect("load");
+    let (_, t) = clip
+        .embed_texts(&[r["prompt"].as_str().expect("prompt")])
+        .expect("text");
+    for (file, want) in r["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .zip(r["scores"].as_array().expect("scores"))
+    {
+        let (rgb, w, h) = image(file.as_str().expect("file")).expect("image");
+        let px = clip
+            .preprocess_rgb_with(JudgeKind::Hps.preprocess(), &rgb, w, h)
+            .expect("preprocess");
+        let e = clip.embed_pixels(px, 1).expect("embed");
+        let got = JudgeKind::Hps
+            .formula()
+            .score(&e[0], &t[0], None)
+            .expect("score");
+        let want = want.as_f64().expect("score");
+        eprintln!("{file}: {got} vs {want}");
+        assert!((got - want).abs() <= 1e-4 * want.abs().max(1e-3), "{file}");
+    }
+}
