@@ -102,6 +102,7 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<u8> {
         model: args.model.clone(),
         head: args.head.clone(),
         batch: args.batch,
+        judges: Vec::new(),
     };
     let loaded = clip_job::load(&opts, &selected.device).map_err(|e| match e {
         ClipJobError::NoWeights(m) => UsageError(m).into(),

@@ -1,5 +1,6 @@
-//! `assay models`: the CLIP weights and aesthetic heads found on disk (nothing is downloaded)
-//! and the signals they enable.
+//! `assay models`: the CLIP weights, aesthetic heads and judges (HPSv2, PickScore: CLIP
+//! checkpoints marked by their names, `models::clip::judge`) found on disk (nothing is
+//! downloaded) and the signals they enable.
 
 use std::path::PathBuf;
 
@@ -43,6 +44,14 @@ pub fn run(args: &ModelsArgs) -> anyhow::Result<u8> {
         .iter()
         .flat_map(|(_, f)| f.models.iter().map(move |m| (f.root.clone(), m)))
         .map(|(root, m)| {
+            if let Some(k) = m.files.judge {
+                let signals = vec![k.signal().to_string(), k.rank_signal().to_string()];
+                return ModelOut {
+                    model: m,
+                    root,
+                    signals,
+                };
+            }
             let mut signals = vec!["embeddings".to_string(), "clip_score".to_string()];
             for h in &heads {
                 if Some(h.arch) == m.arch && h.dim == m.embed_dim {
@@ -74,7 +83,7 @@ pub fn run(args: &ModelsArgs) -> anyhow::Result<u8> {
     match args.format {
         ListFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
         ListFormat::Text => {
-            if out.models.is_empty() {
+            if out.models.iter().all(|m| m.model.files.judge.is_some()) {
                 println!(
                     "{}",
                     super::embed::no_weights_message(args.models.as_deref())
@@ -93,6 +102,14 @@ pub fn run(args: &ModelsArgs) -> anyhow::Result<u8> {
                 );
                 println!("  weights  {}", f.weights.display());
                 println!("  key      {}", f.key);
+                if let Some(k) = f.judge {
+                    println!(
+                        "  role     judge {} (preprocessing {:?}, score {:?})",
+                        k.label(),
+                        k.preprocess(),
+                        k.formula()
+                    );
+                }
                 println!("  enables  {}", m.signals.join(", "));
             }
             for h in &out.heads {

@@ -1,5 +1,7 @@
 //! `assay scan DIR`: incremental catalogue + classical signals with a progress bar and Ctrl-C;
-//! with CLIP weights found, also embeddings, `aesthetic` and `clip_score` (`pipeline::clip`).
+//! with CLIP weights found, also embeddings, `aesthetic` and `clip_score` (`pipeline::clip`), and
+//! with HPSv2 / PickScore checkpoints found, `hps` / `pickscore` and their ranks (`pipeline::judge`;
+//! `--no-hps`, `--no-pickscore`).
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -8,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::{BackendArgs, EXIT_CANCELLED, EXIT_PARTIAL, UsageError};
+use crate::models::clip::judge::JudgeKind;
 use crate::pipeline::{self, Progress, ScanOptions, ScanSummary};
 
 #[derive(Debug, clap::Args)]
@@ -42,6 +45,12 @@ pub struct ScanArgs {
     /// Skip CLIP (embeddings, `aesthetic`, `clip_score`) even when weights are found.
     #[arg(long, conflicts_with_all = ["model", "models", "head"])]
     pub no_clip: bool,
+    /// Skip the HPSv2 judge (`hps`, `hps_rank`) even when its checkpoint is found.
+    #[arg(long)]
+    pub no_hps: bool,
+    /// Skip the PickScore judge (`pickscore`, `pickscore_rank`) even when it is found.
+    #[arg(long)]
+    pub no_pickscore: bool,
     /// Folder searched first for CLIP weights and aesthetic heads (then $ASSAY_MODELS,
     /// models/ next to the binary, the user data dir, the Hugging Face cache; see `assay models`).
     #[arg(long)]
@@ -147,6 +156,10 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     opts.clip.models.clone_from(&args.models);
     opts.clip.model.clone_from(&args.model);
     opts.clip.head.clone_from(&args.head);
+    opts.clip.judges.retain(|k| match k {
+        JudgeKind::Hps => !args.no_hps,
+        JudgeKind::PickScore => !args.no_pickscore,
+    });
     let progress = Arc::new(Progress::default());
     let cancel = cancel_flag();
     let bar = (!args.quiet)
@@ -177,6 +190,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     if let Some(e) = &summary.clip_error {
         eprintln!("warning: the CLIP pass stopped: {e}");
     }
+    for j in &summary.judges {
+        if let Some(e) = &j.error {
+            eprintln!("warning: the {} pass stopped: {e}", j.signal);
+        }
+    }
     if let Some(e) = &summary.backup_error {
         eprintln!("warning: no backup of the catalogue was made before this scan: {e}");
     }
@@ -203,6 +221,27 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         0
     })
+}
+
+/// One line per judge that ran (`hps`, `pickscore`), and the files it could not score.
+fn judges_text(out: &mut String, s: &ScanSummary) {
+    use super::term::escape;
+    use std::fmt::Write as _;
+    for j in &s.judges {
+        let _ = writeln!(
+            out,
+            "  {} ({}): {} scored now, {} with a value, {} without a prompt, {} failed; {} ranked",
+            j.signal, j.model_name, j.scored, j.with_value, j.no_prompt, j.failed, j.ranked
+        );
+        for f in &j.failures {
+            let _ = writeln!(
+                out,
+                "    not scored: {}: {}",
+                escape(&f.path),
+                escape(&f.reason)
+            );
+        }
+    }
 }
 
 fn summary_text(s: &ScanSummary) -> String {
@@ -276,6 +315,7 @@ fn summary_text(s: &ScanSummary) -> String {
     if let Some(e) = &s.clip_error {
         let _ = writeln!(out, "  CLIP pass stopped: {e}");
     }
+    judges_text(&mut out, s);
     if s.failed > 0 || s.failed_earlier > 0 {
         let mut reasons: Vec<_> = s.failures_by_reason.iter().collect();
         reasons.sort();

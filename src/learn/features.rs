@@ -17,9 +17,11 @@ pub const LOG1P_KEYS: [&str; 2] = ["blur_laplacian_var", "tenengrad"];
 /// `Number` signal except identity signals (hashes, duplicate groups), hard filters and learned
 /// scores (a scorer never learns from its own output). Today: the nine classical signals, the
 /// four face signals, and `aesthetic` and `clip_score` (present after `assay scan` with CLIP
-/// weights, or `assay embed`).
+/// weights, or `assay embed`). The judges' signals (`hps`, `pickscore` and their ranks) are
+/// not features yet: adding them changes the feature list of every scorer trained afterwards,
+/// with or without the checkpoints.
 pub fn signal_keys() -> Vec<&'static str> {
-    use crate::signals::{Group, Kind, registry};
+    use crate::signals::{Group, HPS, Kind, PICKSCORE, registry};
     registry()
         .iter()
         .filter(|d| {
@@ -28,6 +30,7 @@ pub fn signal_keys() -> Vec<&'static str> {
                     d.group,
                     Group::Identity | Group::HardFilter | Group::Learned
                 )
+                && ![HPS, PICKSCORE].contains(&d.producer)
         })
         .map(|d| d.key)
         .collect()

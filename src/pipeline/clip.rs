@@ -48,6 +48,9 @@
 //!   images without a prompt, and images/s. `Progress` (atomics) is read by the CLI bar (count,
 //!   rate, ETA) and later by the GUI status bar. Ctrl-C sets the cancel flag (a second Ctrl-C exits
 //!   at once); the scan stops after the current batch and exits 130.
+//! - Judges (`pipeline/judge.rs`, after this pass): HPSv2 / PickScore checkpoints found by the
+//!   same discovery are loaded lazily as [`LoadedClip`]s and run through the same batch decoding
+//!   (`decode_batch`, with the judge's preprocessing); their vectors are not stored.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -62,6 +65,8 @@ use super::{FileError, Progress};
 use crate::catalog::decode::{self, DecodeConfig};
 use crate::models::clip::aesthetic::AestheticHead;
 use crate::models::clip::discover::{self, Found, FoundModel};
+use crate::models::clip::judge::JudgeKind;
+use crate::models::clip::preprocess::Preprocess;
 use crate::models::clip::tokenizer::Tokenizer;
 use crate::models::clip::{Clip, ClipError, clip_score, preprocess, prompt};
 use crate::signals::{self, classical};
@@ -82,6 +87,9 @@ pub struct ClipOptions {
     pub head: Option<PathBuf>,
     /// Images per forward pass on the device.
     pub batch: usize,
+    /// The judges (HPSv2, PickScore) to run when their checkpoints are found
+    /// ([`super::judge`]); all by default, none for `assay embed`.
+    pub judges: Vec<JudgeKind>,
 }
 
 impl Default for ClipOptions {
@@ -92,6 +100,7 @@ impl Default for ClipOptions {
             model: None,
             head: None,
             batch: 16,
+            judges: JudgeKind::ALL.to_vec(),
         }
     }
 }
@@ -136,6 +145,17 @@ pub struct LoadedClip {
 }
 
 impl LoadedClip {
+    /// A model on disk, loaded onto `device` on first use, without a head (a judge's model).
+    pub fn lazy(model: FoundModel, device: &burn::tensor::Device) -> Self {
+        Self {
+            model,
+            head: None,
+            notes: Vec::new(),
+            device: device.clone(),
+            clip: OnceLock::new(),
+        }
+    }
+
     /// A model already in memory (tests, benchmarks).
     pub fn ready(clip: Clip, head: Option<AestheticHead>, notes: Vec<String>) -> Self {
         let model = FoundModel {
@@ -378,38 +398,13 @@ pub fn run_after(
             sum.cancelled = true;
             break;
         }
-        // Decode and preprocess in parallel; the model runs on the whole batch.
-        let crops: Vec<Result<Vec<u8>, String>> = chunk
-            .par_iter()
-            .map(|r| {
-                let (rgb, w, h) = load_rgb(&crate::export::absolute_path(root, r), decode_cfg)?;
-                preprocess::resize_crop(&rgb, w, h, size).ok_or_else(|| {
-                    format!(
-                        "image of {w}x{h} pixels cannot be preprocessed for CLIP (empty, or \
-                             more elongated than {}:1)",
-                        preprocess::MAX_ASPECT
-                    )
-                })
-            })
-            .collect();
-        let mut px = Vec::with_capacity(chunk.len() * 3 * size * size);
-        let mut ids = Vec::new();
-        let mut n_failed = 0;
-        for (r, c) in chunk.iter().zip(&crops) {
-            match c {
-                Ok(crop) => {
-                    preprocess::normalize_into(crop, &mut px);
-                    ids.push(r.id);
-                }
-                Err(e) => {
-                    n_failed += 1;
-                    sum.failures.push(FileError {
-                        path: r.path.clone(),
-                        reason: e.clone(),
-                    });
-                }
-            }
-        }
+        let Batch {
+            pixels: px,
+            ids,
+            failures,
+        } = decode_batch(chunk, root, decode_cfg, Preprocess::CenterCrop, size);
+        let n_failed = failures.len();
+        sum.failures.extend(failures);
         let emb = if ids.is_empty() {
             Vec::new()
         } else {
@@ -450,6 +445,56 @@ pub fn run_after(
     store.set_signals(&signal_rows)?;
     sum.seconds = t0.elapsed().as_secs_f64() + prior.seconds;
     Ok(sum)
+}
+
+/// One batch of images decoded and preprocessed for a model: the normalised pixels of those that
+/// worked (`ids`, in order) and the files that failed.
+pub(super) struct Batch {
+    pub pixels: Vec<f32>,
+    pub ids: Vec<i64>,
+    pub failures: Vec<FileError>,
+}
+
+/// Decodes `chunk` (rayon, the current pool) and preprocesses each image the way `how` says at
+/// `size`; the model then runs on the whole batch. Shared by the CLIP pass and the judges.
+pub(super) fn decode_batch(
+    chunk: &[&ImageRow],
+    root: &Path,
+    decode_cfg: &DecodeConfig,
+    how: Preprocess,
+    size: usize,
+) -> Batch {
+    let crops: Vec<Result<Vec<u8>, String>> = chunk
+        .par_iter()
+        .map(|r| {
+            let (rgb, w, h) = load_rgb(&crate::export::absolute_path(root, r), decode_cfg)?;
+            how.apply(&rgb, w, h, size).ok_or_else(|| {
+                format!(
+                    "image of {w}x{h} pixels cannot be preprocessed for CLIP (empty, or \
+                         more elongated than {}:1)",
+                    preprocess::MAX_ASPECT
+                )
+            })
+        })
+        .collect();
+    let mut batch = Batch {
+        pixels: Vec::with_capacity(chunk.len() * 3 * size * size),
+        ids: Vec::new(),
+        failures: Vec::new(),
+    };
+    for (r, c) in chunk.iter().zip(crops) {
+        match c {
+            Ok(crop) => {
+                preprocess::normalize_into(&crop, &mut batch.pixels);
+                batch.ids.push(r.id);
+            }
+            Err(reason) => batch.failures.push(FileError {
+                path: r.path.clone(),
+                reason,
+            }),
+        }
+    }
+    batch
 }
 
 /// The `aesthetic`, `clip_score` and `clip_prompt_truncated` rows to write: for images embedded

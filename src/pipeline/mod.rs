@@ -6,7 +6,9 @@
 //! tensors on a GPU), faces are detected (MTCNN on the selected device, unless turned off), and
 //! each batch is committed in one transaction. When CLIP weights are found (and CLIP is not
 //! turned off), a last phase embeds the images without an embedding from that model and
-//! computes `aesthetic` / `clip_score` ([`clip`]). Cancellation is checked
+//! computes `aesthetic` / `clip_score` ([`clip`]); then each judge found on disk (HPSv2, PickScore)
+//! scores the images with a prompt and ranks them within their prompt group ([`judge`]).
+//! Cancellation is checked
 //! between batches: what finished is kept. Bad files never stop a scan; each gets a reason.
 //!
 //! # Scan
@@ -16,7 +18,7 @@
 //! metadata, signals (per image on the CPU, or grouped by size on the device), one transaction per
 //! batch → mark missing → refresh the hard filters of every image from its stored dimensions and
 //! recompute duplicate groups from stored hashes (so new thresholds apply without re-reading
-//! unchanged files) → the CLIP pass (below) → record the scan. Unless `--no-faces`, each batch's
+//! unchanged files) → the CLIP pass (below) → the judges (`pipeline/judge.rs`) → record the scan. Unless `--no-faces`, each batch's
 //! decoded images also go through the MTCNN detector on the selected device (same-size images
 //! batched) before the transaction. Since issue 15 the processing is a stream (`pipeline/flow.rs`):
 //! decode workers (one decode per file, frames held under a pixel budget; they hand on only small
@@ -40,6 +42,7 @@ pub mod decide;
 pub mod finetune;
 pub mod finetune_bench;
 mod flow;
+pub mod judge;
 pub mod policy;
 pub mod preference;
 pub mod progress;
@@ -192,6 +195,10 @@ pub struct ScanSummary {
     /// Remarks of the CLIP setup (no aesthetic head for the model, heads skipped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub clip_notes: Vec<String>,
+    /// The judges' passes (`hps`, `pickscore`), one per judge found; empty without their
+    /// checkpoints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub judges: Vec<judge::JudgeSummary>,
     /// The active preference scorer rescored the collection (absent without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learned: Option<preference::Refreshed>,
@@ -227,6 +234,10 @@ impl ScanSummary {
             || !self.folder_errors.is_empty()
             || self.clip.as_ref().is_some_and(|c| c.failed > 0)
             || self.clip_error.is_some()
+            || self
+                .judges
+                .iter()
+                .any(|j| j.failed > 0 || j.error.is_some())
     }
 }
 
@@ -730,6 +741,7 @@ pub fn scan(
         selected,
         detector,
         loaded,
+        judges,
         record,
         mut summary,
     } = open_scan(opts)?;
@@ -826,6 +838,15 @@ pub fn scan(
             Err(e) => summary.clip_error = Some(e),
         }
     }
+    run_judges(
+        &mut store,
+        opts,
+        &judges,
+        &pool,
+        progress,
+        cancel,
+        &mut summary,
+    );
     finish_scan(&mut store, record, progress, &mut summary)?;
     Ok(summary)
 }
@@ -836,6 +857,8 @@ struct Opened {
     selected: backend::Selected,
     detector: Option<Mtcnn>,
     loaded: Option<clip::LoadedClip>,
+    /// The judges found (HPSv2, PickScore), loaded on first use.
+    judges: Vec<judge::LoadedJudge>,
     record: scan_log::ScanRecord,
     /// The summary with its settings filled in.
     summary: ScanSummary,
@@ -864,6 +887,7 @@ fn open_scan(opts: &ScanOptions) -> Result<Opened, ScanError> {
         skipped: clip_skipped,
         notes: clip_notes,
     } = load_clip(opts, &selected.device)?;
+    let judges = judge::load(&opts.clip, &selected.device);
     let record = scan_log::ScanRecord::begin(&store)?;
     let summary = ScanSummary {
         root: opts.root.display().to_string(),
@@ -888,9 +912,42 @@ fn open_scan(opts: &ScanOptions) -> Result<Opened, ScanError> {
         selected,
         detector,
         loaded,
+        judges,
         record,
         summary,
     })
+}
+
+/// Runs each judge found after the CLIP pass (unless cancelled); a judge that fails records
+/// its error in its summary and the scan goes on.
+fn run_judges(
+    store: &mut Store,
+    opts: &ScanOptions,
+    judges: &[judge::LoadedJudge],
+    pool: &rayon::ThreadPool,
+    progress: &Progress,
+    cancel: &AtomicBool,
+    summary: &mut ScanSummary,
+) {
+    for j in judges {
+        if summary.cancelled {
+            break;
+        }
+        let r = pool.install(|| {
+            judge::run(
+                store,
+                &opts.root,
+                j,
+                opts.clip.batch,
+                &opts.decode,
+                progress,
+                cancel,
+            )
+        });
+        let s = r.unwrap_or_else(|e| judge::JudgeSummary::failed(j, e.to_string()));
+        summary.cancelled |= s.cancelled;
+        summary.judges.push(s);
+    }
 }
 
 /// CLIP as a scan starts: the model, or why it is skipped, and its setup notes.

@@ -24,6 +24,9 @@
 //! | `dup_group` | single-linkage groups of pHash distance ≤ `--dup-threshold` (5); the group's lowest image id, 0 = no near duplicate; blank images get no value |
 //! | `aesthetic` | LAION aesthetic head (v1 linear or v2 MLP, found on disk) on the L2-normalised CLIP image embedding of its own CLIP (ViT-L/14 or ViT-B/32); producer `aesthetic@1:<head>+clip:<model key>`; computed by `assay scan` (when weights are found) and `assay embed` |
 //! | `clip_score` | `100·max(cos, 0)` between the image embedding and the cleaned positive prompt's text embedding (torchmetrics per pair); producer `clip_score@1:<model key>`; `clip_prompt_truncated` = 1 when the prompt exceeded 77 tokens |
+//! | `hps` | HPSv2(.1) human-preference score (checkpoint found on disk, `models::clip::judge`): cosine of the L2-normalised image and cleaned-prompt embeddings of HPS's fine-tuned open_clip ViT-H-14, image padded to a square after resizing its longest side (HPS's `resize_longest_max`) — HPS's `diag(logits)` without logit scale, ≈ 0.2–0.35; producer `hps@1:<model key>`; no value without a prompt |
+//! | `pickscore` | PickScore v1: `exp(logit_scale) · cos` of the Hugging Face `CLIPModel`'s image (`CLIPProcessor` crop) and prompt embeddings, ≈ 18–23; producer `pickscore@1:<model key>` |
+//! | `hps_rank`, `pickscore_rank` | rank within the prompt group (the stored positive prompt, as policies' `scope = "prompt"` and best-of-N), 1 = best, ties share the best rank; same producer as the score. Scores of these judges are comparable within a prompt, not across prompts |
 //! | `face_count`, `face_conf_min`, `face_area_max` | MTCNN faces (`models::mtcnn`); weakest O-Net probability (null without faces); largest box area / image area |
 //! | `face_defect` | worst face's `1 − exp(−Σ hinge penalties)`: landmark geometry (eye distance / box width, eye-line tilt, eyes–mouth distance, mouth vs eye line, mouth width, nose between eyes and mouth, symmetry, landmarks outside the box) and the eye-region similarity (NCC of the two eye patches, one mirrored; eyes ≥ 16 px apart); null without faces. Separates the fixture portraits from the same portraits with a warped eye region at AUC 0.91 (integration test) |
 //! | `face_boxes` | JSON (kind `json`, not a default table column): every face's box, confidence, landmarks and defect, for the GUI overlay |
@@ -143,6 +146,19 @@ pub const CLIP_SCORE: &str = "clip_score@1";
 pub const AESTHETIC: &str = "aesthetic@1";
 /// Producer of learned scores; stored values carry the scorer version (`preference@<version>`).
 pub const PREFERENCE: &str = "preference";
+/// Producer of HPSv2 scores and ranks; stored as `hps@1:<model key>`.
+pub const HPS: &str = "hps@1";
+/// Producer of PickScore scores and ranks; stored as `pickscore@1:<model key>`.
+pub const PICKSCORE: &str = "pickscore@1";
+
+/// The producer (name and version) of a CLIP-based judge's signals.
+pub fn judge_producer(kind: crate::models::clip::judge::JudgeKind) -> &'static str {
+    use crate::models::clip::judge::JudgeKind;
+    match kind {
+        JudgeKind::Hps => HPS,
+        JudgeKind::PickScore => PICKSCORE,
+    }
+}
 
 /// Version of the whole per-image signal set the scanner computes. An image whose stored
 /// `signals_version` differs is recomputed even when its file is unchanged.
@@ -473,6 +489,50 @@ const REGISTRY: &[SignalDef] = &[
         Kind::Number,
         PREFERENCE,
         "Score of the active preference scorer (`assay train`), trained on this collection's pairwise, best-of-N and Likert labels; the producer names the scorer version. Differences matter, not the scale: σ(a − b) estimates P(a preferred to b).",
+    ),
+    def(
+        "hps",
+        "Human preference (HPSv2)",
+        "cos",
+        Direction::HigherIsBetter,
+        (Some(-1.0), Some(1.0)),
+        Group::Aesthetic,
+        Kind::Number,
+        HPS,
+        "HPSv2/HPSv2.1 (checkpoint found on disk): cosine between the image and prompt embeddings of HPS's fine-tuned ViT-H-14, HPS's own preprocessing (longest side to 224, zero padding). Typically 0.2–0.35; comparable within a prompt (see hps_rank), not across prompts. No value without a prompt; the stored producer names the checkpoint.",
+    ),
+    def(
+        "hps_rank",
+        "HPSv2 rank in prompt group",
+        "rank",
+        Direction::LowerIsBetter,
+        (Some(1.0), None),
+        Group::Aesthetic,
+        Kind::Number,
+        HPS,
+        "Rank of hps among the images with the same positive prompt (the prompt group of policies and best-of-N): 1 = best, ties share the best rank.",
+    ),
+    def(
+        "pickscore",
+        "Human preference (PickScore)",
+        "logit",
+        Direction::HigherIsBetter,
+        (None, None),
+        Group::Aesthetic,
+        Kind::Number,
+        PICKSCORE,
+        "PickScore v1 (checkpoint found on disk): exp(logit_scale) · cosine between the image and prompt embeddings of its fine-tuned ViT-H-14 (CLIPProcessor preprocessing). Typically 18–23; comparable within a prompt (see pickscore_rank), softmax over a prompt's images gives preference probabilities. No value without a prompt; the stored producer names the checkpoint.",
+    ),
+    def(
+        "pickscore_rank",
+        "PickScore rank in prompt group",
+        "rank",
+        Direction::LowerIsBetter,
+        (Some(1.0), None),
+        Group::Aesthetic,
+        Kind::Number,
+        PICKSCORE,
+        "Rank of pickscore among the images with the same positive prompt (the prompt group of policies and best-of-N): 1 = best, ties share the best rank.",
     ),
 ];
 

@@ -35,6 +35,7 @@ mod hardening_export;
 #[cfg(feature = "gui")]
 mod hardening_gui;
 mod incremental;
+mod judges;
 mod kill;
 #[cfg(feature = "gui")]
 mod labeling_gui;

@@ -1,5 +1,5 @@
 //! CLIP architecture configuration: the built-in OpenAI shapes (ViT-B/32, ViT-B/16, ViT-L/14,
-//! ViT-L/14-336), Hugging Face `config.json`, and open_clip's `open_clip_config.json` /
+//! ViT-L/14-336) and open_clip's ViT-H-14 (LAION; the tower of HPSv2 and PickScore), Hugging Face `config.json`, and open_clip's `open_clip_config.json` /
 //! model-config JSON.
 
 use serde::Serialize;
@@ -139,9 +139,13 @@ impl ClipConfig {
     }
 
     /// A built-in OpenAI architecture by name (`ViT-B-32`, `ViT-B/32`, `vit-base-patch32`,
-    /// `clip-vit-large-patch14-336`, …; case-insensitive).
+    /// `clip-vit-large-patch14-336`, …; case-insensitive), or open_clip's `ViT-H-14`
+    /// (`vit-huge-patch14`: exact GELU, 16 vision heads of width 80, 1024-d embeddings).
     pub fn builtin(name: &str) -> Option<Self> {
         let n = name.to_ascii_lowercase().replace(['/', '_'], "-");
+        if n.contains("vit-h-14") || n.contains("huge-patch14") {
+            return Some(Self::vit_h_14());
+        }
         let text_b = TextConfig {
             vocab_size: 49408,
             context_length: 77,
@@ -179,7 +183,33 @@ impl ClipConfig {
 
     /// Names of the built-in architectures.
     pub fn builtin_names() -> &'static [&'static str] {
-        &["ViT-B-32", "ViT-B-16", "ViT-L-14", "ViT-L-14-336"]
+        &[
+            "ViT-B-32",
+            "ViT-B-16",
+            "ViT-L-14",
+            "ViT-L-14-336",
+            "ViT-H-14",
+        ]
+    }
+
+    /// open_clip's `ViT-H-14.json` (`model_configs/`): vision 32 layers × 1280 (head width 80),
+    /// patch 14 at 224 px; text 24 layers × 1024, 16 heads; 1024-d embeddings; exact GELU.
+    fn vit_h_14() -> Self {
+        ClipConfig {
+            embed_dim: 1024,
+            vision: VisionConfig {
+                image_size: 224,
+                patch_size: 14,
+                tower: tower(1280, 32, 16),
+            },
+            text: TextConfig {
+                vocab_size: 49408,
+                context_length: 77,
+                tower: tower(1024, 24, 16),
+            },
+            activation: Activation::Gelu,
+            layer_norm_eps: 1e-5,
+        }
     }
 
     /// Parses a Hugging Face `CLIPModel` `config.json`.

@@ -4,7 +4,7 @@
 //! (a path list), `models/` next to the executable, the user data dir
 //! (`$XDG_DATA_HOME/assay/models`, default `~/.local/share/assay/models`), the Hugging Face
 //! cache (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`; only
-//! `models--*` repositories whose name contains `clip`).
+//! `models--*` repositories whose name contains `clip`, or names a judge: `hpsv2`, `pickscore`).
 //!
 //! A model is a folder with `config.json` + `model.safetensors` (or `pytorch_model.bin`) in
 //! Hugging Face layout, a folder with `open_clip_config.json` + `open_clip_model.safetensors`
@@ -13,6 +13,11 @@
 //! (`.safetensors`, `.bin`, `.pt`, `.pth`) whose configuration comes from a sibling JSON, from
 //! a built-in architecture named in the file or folder name (`ViT-B-32`,
 //! `clip-vit-large-patch14`, …), or from the tensor shapes (OpenAI's rules).
+//!
+//! Judges (`judge.rs`: HPSv2, PickScore) are models like any other, marked by their name
+//! ([`ModelFiles::judge`]); a HPS file without a sidecar JSON is ViT-H-14, and a folder holding
+//! several HPS files (the `xswu/HPSv2` repository) uses HPSv2.1. [`pick`] never chooses a judge
+//! as the collection's CLIP model; [`judges`] lists them.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +26,7 @@ use serde::Serialize;
 use super::ClipError;
 use super::aesthetic::{HeadFiles, is_head_file};
 use super::config::{Activation, ClipConfig};
+use super::judge::JudgeKind;
 use super::weights::{Checkpoint, Format};
 
 /// Where a model's configuration comes from.
@@ -47,6 +53,9 @@ pub struct ModelFiles {
     pub key: String,
     pub weights: PathBuf,
     pub config: ConfigSource,
+    /// The reward model this checkpoint is (from its names), `None` for a plain CLIP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeKind>,
 }
 
 impl ModelFiles {
@@ -157,12 +166,14 @@ pub fn resolve(path: &Path) -> Result<ModelFiles, ClipError> {
             let mut f = resolve_dir(&snap)?;
             f.name.clone_from(&repo);
             f.key = format!("{repo}@{}", f.key.rsplit('@').next().unwrap_or_default());
+            f.judge = f.judge.or_else(|| JudgeKind::detect(&repo));
             return Ok(f);
         }
         // A snapshot folder inside the HF cache: name it after the repository.
         let mut f = resolve_dir(path)?;
         if let Some(repo) = path.parent().and_then(Path::parent).and_then(hf_repo_name) {
             f.key = format!("{repo}@{}", f.key.rsplit('@').next().unwrap_or_default());
+            f.judge = f.judge.or_else(|| JudgeKind::detect(&repo));
             f.name = repo;
         }
         return Ok(f);
@@ -192,6 +203,9 @@ fn resolve_dir(dir: &Path) -> Result<ModelFiles, ClipError> {
             .filter(|p| is_checkpoint(p) && !is_head_file(p))
             .collect();
         files.sort();
+        if let Some(hps) = newest_hps(&files) {
+            return resolve_file(&hps);
+        }
         match files.as_slice() {
             [one] => return resolve_file(one),
             [] => {
@@ -212,10 +226,28 @@ fn resolve_dir(dir: &Path) -> Result<ModelFiles, ClipError> {
     let fp = fingerprint(&weights)?;
     Ok(ModelFiles {
         key: format!("{name}@{fp:016x}"),
+        judge: JudgeKind::detect(&name),
         name,
         weights,
         config,
     })
+}
+
+/// The HPS checkpoint to use among several files that are all HPS checkpoints (`xswu/HPSv2`
+/// holds `HPS_v2_compressed.pt` and `HPS_v2.1_compressed.pt`): HPSv2.1 when present.
+fn newest_hps(files: &[PathBuf]) -> Option<PathBuf> {
+    let all_hps = files.len() > 1
+        && files
+            .iter()
+            .all(|f| JudgeKind::detect(&name_of(f)) == Some(JudgeKind::Hps));
+    if !all_hps {
+        return None;
+    }
+    let v21 = |f: &&PathBuf| {
+        let n = name_of(f).to_ascii_lowercase().replace(['-', '_'], ".");
+        n.contains("v2.1")
+    };
+    files.iter().find(v21).or(files.first()).cloned()
 }
 
 fn resolve_file(file: &Path) -> Result<ModelFiles, ClipError> {
@@ -235,10 +267,14 @@ fn resolve_file(file: &Path) -> Result<ModelFiles, ClipError> {
     ]
     .into_iter()
     .find(|p| p.is_file() && looks_open_clip(p));
+    let judge = JudgeKind::detect(&name_of(file)).or_else(|| JudgeKind::detect(&name));
     let config = if let Some(p) = sidecar_oc {
         ConfigSource::OpenClipJson(p)
     } else if dir.join("config.json").is_file() && looks_hf(&dir.join("config.json")) {
         ConfigSource::HfJson(dir.join("config.json"))
+    } else if judge == Some(JudgeKind::Hps) {
+        // HPS ships one architecture only.
+        ConfigSource::Builtin("ViT-H-14".into())
     } else if let Some(b) = builtin_from_name(&format!("{} {}", name_of(dir), stem)) {
         ConfigSource::Builtin(b.to_string())
     } else {
@@ -250,6 +286,7 @@ fn resolve_file(file: &Path) -> Result<ModelFiles, ClipError> {
         name,
         weights: file.to_path_buf(),
         config,
+        judge,
     })
 }
 
@@ -412,7 +449,8 @@ fn collect(
         if hf_cache {
             if p.is_dir()
                 && name.starts_with("models--")
-                && name.to_ascii_lowercase().contains("clip")
+                && (name.to_ascii_lowercase().contains("clip")
+                    || JudgeKind::detect(&name).is_some())
             {
                 models.push(p);
             }
@@ -435,10 +473,13 @@ fn collect(
     }
 }
 
-/// The first model found whose name, key, path or architecture matches `want`
-/// (case-insensitive substring), or the first model at all when `want` is `None`.
+/// The first CLIP model (not a judge) found whose name, key, path or architecture matches
+/// `want` (case-insensitive substring), or the first one at all when `want` is `None`.
 pub fn pick(found: &[(PathBuf, Found)], want: Option<&str>) -> Option<FoundModel> {
-    let mut all = found.iter().flat_map(|(_, f)| f.models.iter());
+    let mut all = found
+        .iter()
+        .flat_map(|(_, f)| f.models.iter())
+        .filter(|m| m.files.judge.is_none());
     match want {
         None => all.next().cloned(),
         Some(w) => {
@@ -456,6 +497,19 @@ pub fn pick(found: &[(PathBuf, Found)], want: Option<&str>) -> Option<FoundModel
             .cloned()
         }
     }
+}
+
+/// The first model found for each judge (search order), with its kind.
+pub fn judges(found: &[(PathBuf, Found)]) -> Vec<(JudgeKind, FoundModel)> {
+    let mut out: Vec<(JudgeKind, FoundModel)> = Vec::new();
+    for m in found.iter().flat_map(|(_, f)| f.models.iter()) {
+        if let Some(k) = m.files.judge
+            && !out.iter().any(|(have, _)| *have == k)
+        {
+            out.push((k, m.clone()));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -31,6 +31,12 @@
 //!   strings token-identical, image/text embeddings of the HF (f16, QuickGELU) and open_clip (bf16,
 //!   GELU) models within 8e-7 relative on flex and on wgpu (lavapipe), aesthetic heads within
 //!   1e-15.
+//! - Judges (`judge.rs`): HPSv2(.1) and PickScore are CLIP ViT-H-14 checkpoints with their own
+//!   preprocessing (HPS: longest side → S, zero padding, `preprocess::resize_longest_pad`) and
+//!   score formula (HPS: cosine; PickScore: `exp(logit_scale)·cosine`, the scale read from the
+//!   checkpoint). Parity (`scripts/gen_judge_refs.py` → `tests/data/judge_refs.json`): tiny
+//!   random models in HPS (open_clip state dict in a torch pickle under `state_dict`) and
+//!   PickScore (HF) layouts against open_clip / transformers.
 //! - Discovery (`discover.rs`): `--models DIR`, `$ASSAY_MODELS`, `models/` next to the binary,
 //!   `$XDG_DATA_HOME/assay/models`, the HF cache (`models--*clip*`, snapshot of `refs/main`); model
 //!   key = name + xxh3 of the weights file's size and first/last 64 KiB. Discovered aesthetic
@@ -53,6 +59,7 @@
 pub mod aesthetic;
 pub mod config;
 pub mod discover;
+pub mod judge;
 pub mod model;
 pub mod preprocess;
 pub mod prompt;
@@ -90,6 +97,9 @@ pub struct Clip {
     pub model: ClipModel,
     pub files: ModelFiles,
     device: Device,
+    /// The checkpoint's `logit_scale` (log of CLIP's temperature), when it has one: PickScore's
+    /// score multiplies the cosine by its exponential.
+    logit_scale: Option<f32>,
     /// The device is burn's `flex` CPU backend: batches are split across the rayon pool (see
     /// [`Clip::embed_pixels`]).
     cpu: bool,
@@ -113,10 +123,16 @@ impl Clip {
         let mut loader = weights::Loader::new(&ckpt, format);
         let model = model::build(&cfg, device, &mut loader)?;
         loader.finish()?;
+        let logit_scale = ckpt
+            .shapes()
+            .get("logit_scale")
+            .and_then(|_| ckpt.read("logit_scale").ok())
+            .and_then(|v| v.first().copied());
         Ok(Self {
             model,
             files: files.clone(),
             device: device.clone(),
+            logit_scale,
             cpu: is_flex(device),
         })
     }
@@ -132,8 +148,10 @@ impl Clip {
                 key: format!("random@{seed}"),
                 weights: std::path::PathBuf::new(),
                 config: ConfigSource::Inferred,
+                judge: None,
             },
             device: device.clone(),
+            logit_scale: None,
             cpu: is_flex(device),
         })
     }
@@ -157,6 +175,11 @@ impl Clip {
     /// Embedding size.
     pub fn dim(&self) -> usize {
         self.model.config.embed_dim
+    }
+
+    /// The checkpoint's `logit_scale` (a log temperature), if it stored one.
+    pub fn logit_scale(&self) -> Option<f32> {
+        self.logit_scale
     }
 
     /// The burn device the model lives on.
@@ -239,8 +262,19 @@ impl Clip {
     /// (empty, shorter than a pixel after resizing, or more elongated than
     /// [`preprocess::MAX_ASPECT`]).
     pub fn preprocess_rgb(&self, rgb: &[u8], w: usize, h: usize) -> Result<Vec<f32>, ClipError> {
+        self.preprocess_rgb_with(preprocess::Preprocess::CenterCrop, rgb, w, h)
+    }
+
+    /// [`Clip::preprocess_rgb`] with another preprocessing (a judge's).
+    pub fn preprocess_rgb_with(
+        &self,
+        how: preprocess::Preprocess,
+        rgb: &[u8],
+        w: usize,
+        h: usize,
+    ) -> Result<Vec<f32>, ClipError> {
         let s = self.image_size();
-        let crop = preprocess::resize_crop(rgb, w, h, s).ok_or_else(|| {
+        let crop = how.apply(rgb, w, h, s).ok_or_else(|| {
             ClipError::Input(format!(
                 "empty, short or too elongated (> {}:1) image {w}×{h}",
                 preprocess::MAX_ASPECT
@@ -338,5 +372,7 @@ pub fn clip_score(image: &[f32], text: &[f32]) -> f64 {
     100.0 * cosine(image, text).max(0.0)
 }
 
+#[cfg(test)]
+mod judge_tests;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,20 @@
 //! 3. centre crop S×S with `round((h − S)/2)` offsets, round half to even (torchvision),
 //! 4. `/255`, then `(x − mean)/std` with CLIP's constants, CHW f32.
 //!
+//! PickScore's `CLIPProcessor` (Hugging Face `CLIPImageProcessor`, PIL backend) resizes the same
+//! way but crops at `⌊overhang/2⌋` ([`resize_crop_hf`]): a 299×150 image at 64 px (overhang 63)
+//! starts its crop one column earlier than open_clip's.
+//!
+//! HPSv2 preprocesses differently ([`Preprocess::LongestPad`], [`resize_longest_pad`]): its
+//! open_clip fork's `image_transform(S, is_train=False, resize_longest_max=True)` =
+//! `ResizeMaxSize(S, fill=0)` — scale `S / max(w, h)`, each side `round(side · scale)` (Python's
+//! round, half to even), the same bicubic resampler, then zero padding to S×S with
+//! `⌊pad/2⌋` before and the rest after (open_clip 3.x spells it
+//! `resize_mode="longest"`: `ResizeKeepRatio(S, longest=1)` + `CenterCropOrPad(S, fill=0)`, the
+//! same pixels; `scripts/gen_judge_refs.py` checks both). Deliberate difference: an image whose
+//! long side is already S is padded too (`ResizeMaxSize` leaves it unpadded and non-square,
+//! which HPS's model then cannot take).
+//!
 //! Deliberate difference: open_clip resizes *before* `convert("RGB")`, so for RGBA images
 //! Pillow resamples premultiplied colour and palette images are resized in `P`/`L` mode; we
 //! convert first (the metrics reference's order). Opaque RGB, grey and JPEG images are
@@ -44,6 +58,24 @@ pub const MAX_ASPECT: usize = 32;
 /// Steps 2–3: the S×S RGB8 crop (before normalisation). `None` for an empty image, a buffer
 /// shorter than `w·h·3`, or an aspect ratio beyond [`MAX_ASPECT`].
 pub fn resize_crop(rgb: &[u8], w: usize, h: usize, size: usize) -> Option<Vec<u8>> {
+    resize_crop_at(rgb, w, h, size, half_round_even)
+}
+
+/// [`resize_crop`] as Hugging Face's `CLIPImageProcessor` does it: the same resize, the crop
+/// offset `⌊(h − S)/2⌋` (`image_transforms.center_crop`), one pixel less than torchvision's
+/// when the overhang is odd and its half rounds up.
+pub fn resize_crop_hf(rgb: &[u8], w: usize, h: usize, size: usize) -> Option<Vec<u8>> {
+    resize_crop_at(rgb, w, h, size, |x| x / 2)
+}
+
+/// [`resize_crop`] with the crop offset `offset(overhang)`.
+fn resize_crop_at(
+    rgb: &[u8],
+    w: usize,
+    h: usize,
+    size: usize,
+    offset: fn(usize) -> usize,
+) -> Option<Vec<u8>> {
     if w == 0 || h == 0 || size == 0 || rgb.len() < w * h * 3 {
         return None;
     }
@@ -58,11 +90,64 @@ pub fn resize_crop(rgb: &[u8], w: usize, h: usize, size: usize) -> Option<Vec<u8
     };
     let resized = resize_bicubic_rgb(rgb, w, h, nw, nh);
     // The long side is ≥ size, so torchvision's center_crop never pads here.
-    let top = half_round_even(nh - size);
-    let left = half_round_even(nw - size);
+    let top = offset(nh - size);
+    let left = offset(nw - size);
     let mut out = Vec::with_capacity(size * size * 3);
     for y in top..top + size {
         out.extend_from_slice(&resized[(y * nw + left) * 3..(y * nw + left + size) * 3]);
+    }
+    Some(out)
+}
+
+/// How a model wants its S×S input made from an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preprocess {
+    /// CLIP's: shorter side → S, centre crop ([`resize_crop`]).
+    CenterCrop,
+    /// Hugging Face `CLIPImageProcessor`'s (PickScore): the same with floored crop offsets
+    /// ([`resize_crop_hf`]).
+    HfCenterCrop,
+    /// HPSv2's: longer side → S, zero padding to a square ([`resize_longest_pad`]).
+    LongestPad,
+}
+
+impl Preprocess {
+    /// The S×S RGB8 input (before normalisation), or `None` as [`resize_crop`].
+    pub fn apply(self, rgb: &[u8], w: usize, h: usize, size: usize) -> Option<Vec<u8>> {
+        match self {
+            Self::CenterCrop => resize_crop(rgb, w, h, size),
+            Self::HfCenterCrop => resize_crop_hf(rgb, w, h, size),
+            Self::LongestPad => resize_longest_pad(rgb, w, h, size),
+        }
+    }
+}
+
+/// HPSv2's `ResizeMaxSize(S, fill=0)`: longer side → S (bicubic), the shorter
+/// `round(short · S / long)` (half to even, at least 1), zero padding to S×S, `⌊pad/2⌋`
+/// before. `None` for an empty image, a short buffer, or an aspect ratio beyond
+/// [`MAX_ASPECT`].
+pub fn resize_longest_pad(rgb: &[u8], w: usize, h: usize, size: usize) -> Option<Vec<u8>> {
+    if w == 0 || h == 0 || size == 0 || rgb.len() < w * h * 3 {
+        return None;
+    }
+    if w.max(h) > MAX_ASPECT * w.min(h) {
+        return None;
+    }
+    // `scale = max_size / float(max(height, width))`; `round(dim * scale)` per side.
+    let scale = size as f64 / w.max(h) as f64;
+    let side = |d: usize| ((d as f64 * scale).round_ties_even() as usize).clamp(1, size);
+    let (nw, nh) = (side(w), side(h));
+    let resized = if (nw, nh) == (w, h) {
+        rgb[..w * h * 3].to_vec()
+    } else {
+        resize_bicubic_rgb(rgb, w, h, nw, nh)
+    };
+    let (left, top) = ((size - nw) / 2, (size - nh) / 2);
+    let mut out = vec![0u8; size * size * 3];
+    for y in 0..nh {
+        let dst = ((top + y) * size + left) * 3;
+        out[dst..dst + nw * 3].copy_from_slice(&resized[y * nw * 3..(y + 1) * nw * 3]);
     }
     Some(out)
 }
@@ -114,6 +199,37 @@ mod tests {
         // Already S×S: unchanged.
         let img: Vec<u8> = (0..16 * 16 * 3).map(|i| (i % 251) as u8).collect();
         assert_eq!(resize_crop(&img, 16, 16, 16), Some(img));
+    }
+
+    #[test]
+    fn longest_pad_scales_the_long_side_and_centres_with_zeros() {
+        // 300×100 → 32×11 (10.67 rounds to 11), padded 10 rows above and 11 below.
+        let rgb = vec![200u8; 300 * 100 * 3];
+        let out = resize_longest_pad(&rgb, 300, 100, 32).expect("pad");
+        assert_eq!(out.len(), 32 * 32 * 3);
+        let row = |y: usize| &out[y * 32 * 3..(y + 1) * 32 * 3];
+        assert!(row(9).iter().all(|&v| v == 0) && row(21).iter().all(|&v| v == 0));
+        assert!((10..21).all(|y| row(y).iter().all(|&v| v == 200)));
+        // Tall: columns padded; 20×50 at 10 → 4×10 (half to even: 4.0), 3 columns each side.
+        let tall = vec![7u8; 20 * 50 * 3];
+        let out = resize_longest_pad(&tall, 20, 50, 10).expect("pad");
+        for y in 0..10 {
+            let px: Vec<u8> = (0..10).map(|x| out[(y * 10 + x) * 3]).collect();
+            assert_eq!(px, [0, 0, 0, 7, 7, 7, 7, 0, 0, 0]);
+        }
+        // Square at S: unchanged; long side at S: padded, not resized.
+        let img: Vec<u8> = (0..16 * 16 * 3).map(|i| (i % 251) as u8).collect();
+        assert_eq!(resize_longest_pad(&img, 16, 16, 16), Some(img));
+        let wide = vec![5u8; 16 * 8 * 3];
+        let out = resize_longest_pad(&wide, 16, 8, 16).expect("pad");
+        let rows: Vec<u8> = out.chunks(16 * 3).map(|r| r[0]).collect();
+        assert_eq!(rows, [0, 0, 0, 0, 5, 5, 5, 5, 5, 5, 5, 5, 0, 0, 0, 0]);
+        assert!(resize_longest_pad(&[], 0, 0, 16).is_none());
+        assert!(resize_longest_pad(&vec![0u8; 65_535 * 3], 65_535, 1, 224).is_none());
+        assert_eq!(
+            Preprocess::CenterCrop.apply(&wide, 16, 8, 8),
+            resize_crop(&wide, 16, 8, 8)
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::preprocess;
 use super::tokenizer::{CONTEXT, Tokenizer};
 use super::{Clip, discover};
 
-fn data_dir() -> PathBuf {
+pub(super) fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
@@ -31,7 +31,7 @@ fn refs() -> Value {
 }
 
 /// The RGB8 pixels of a reference image, or `None` for a fixture that is absent.
-fn load_rgb(source: &str, file: &str) -> Option<(Vec<u8>, usize, usize)> {
+pub(super) fn load_rgb(source: &str, file: &str) -> Option<(Vec<u8>, usize, usize)> {
     let path = if source == "fixtures" {
         fixtures_dir().join(file)
     } else {
@@ -58,7 +58,7 @@ fn f32s(v: &Value) -> Vec<f32> {
 }
 
 /// (max |a − b|, ‖a − b‖ / ‖b‖).
-fn diff(a: &[f32], b: &[f32]) -> (f64, f64) {
+pub(super) fn diff(a: &[f32], b: &[f32]) -> (f64, f64) {
     assert_eq!(a.len(), b.len(), "length");
     let mut max = 0f64;
     let (mut num, mut den) = (0f64, 0f64);
