@@ -470,27 +470,34 @@ impl Store {
 
     fn migrate(&mut self) -> Result<()> {
         let known = i64::try_from(schema::MIGRATIONS.len()).unwrap_or(i64::MAX);
-        let found: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if found > known {
-            return Err(Error::TooNew {
-                path: self.path.clone(),
-                found,
-                known,
-            });
+        let version = |c: &rusqlite::Connection| -> Result<i64> {
+            Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        };
+        if version(&self.conn)? == known {
+            return Ok(());
         }
-        for (i, sql) in schema::MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(found).unwrap_or(0))
-        {
-            let tx = self.conn.transaction()?;
+        // Another process may be creating or upgrading the same catalogue (a scan starting while
+        // `assay table` opens it): each step takes the write lock first (waiting up to the busy
+        // timeout) and reads the version under it, so a step is never applied twice.
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let found = version(&tx)?;
+            if found > known {
+                return Err(Error::TooNew {
+                    path: self.path.clone(),
+                    found,
+                    known,
+                });
+            }
+            let Some(sql) = schema::MIGRATIONS.get(usize::try_from(found).unwrap_or(0)) else {
+                return Ok(());
+            };
             tx.execute_batch(sql)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", found + 1))?;
             tx.commit()?;
         }
-        Ok(())
     }
 
     /// The schema version of the open database.
@@ -913,6 +920,31 @@ pub(crate) fn new_image(path: &str) -> IngestRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writers opening the same new catalogue at once (a scan starting while a reader upgrades
+    /// it): all open it, each migration is applied once.
+    #[test]
+    fn concurrent_opens_of_a_new_catalogue_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..12 {
+            let p = dir.path().join(format!("{i}.db"));
+            // A catalogue another process has just created (not empty, not migrated yet).
+            rusqlite::Connection::open(&p)
+                .unwrap()
+                .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t0 (x); DROP TABLE t0;")
+                .unwrap();
+            let opens: Vec<_> = (0..3)
+                .map(|_| {
+                    let p = p.clone();
+                    std::thread::spawn(move || Store::open(&p).map(|s| s.schema_version()))
+                })
+                .collect();
+            for t in opens {
+                let v = t.join().unwrap().expect("every concurrent open succeeds");
+                assert_eq!(v.unwrap(), schema::MIGRATIONS.len() as i64);
+            }
+        }
+    }
 
     #[test]
     fn migrations_apply_once_and_reopen() {
