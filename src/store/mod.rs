@@ -936,7 +936,10 @@ mod tests {
             let opens: Vec<_> = (0..3)
                 .map(|_| {
                     let p = p.clone();
-                    std::thread::spawn(move || Store::open(&p).map(|s| s.schema_version()))
+                    std::thread::Builder::new()
+                        .name("assay-test-open".into())
+                        .spawn(move || Store::open(&p).map(|s| s.schema_version()))
+                        .unwrap()
                 })
                 .collect();
             for t in opens {
