@@ -625,7 +625,8 @@ fn signal_rows(
     Ok(out)
 }
 
-fn number(key: &str, value: f64, producer: &str) -> SignalRow {
+/// A numeric signal row (also the judges' rows, `pipeline::judge`).
+pub(super) fn number(key: &str, value: f64, producer: &str) -> SignalRow {
     SignalRow {
         key: key.to_string(),
         value: Some(value),

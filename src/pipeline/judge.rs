@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::clip::{Batch, ClipJobError, ClipOptions, LoadedClip, decode_batch};
+use super::clip::{Batch, ClipJobError, ClipOptions, LoadedClip, decode_batch, number};
 use super::{FileError, Progress};
 use crate::catalog::decode::DecodeConfig;
 use crate::models::clip::discover::{self, Found};
@@ -322,15 +322,6 @@ pub fn ranks_within_prompt(rows: &[ImageRow], values: &HashMap<i64, f64>) -> Vec
     }
     out.sort_by_key(|(id, _)| *id);
     out
-}
-
-fn number(key: &str, value: f64, producer: &str) -> SignalRow {
-    SignalRow {
-        key: key.to_string(),
-        value: Some(value),
-        text: None,
-        producer: producer.to_string(),
-    }
 }
 
 #[cfg(test)]
