@@ -16,6 +16,7 @@ mod raters;
 mod rows;
 mod schema;
 mod scorers;
+pub mod signal_cache;
 pub mod synthetic;
 mod versions;
 

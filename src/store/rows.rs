@@ -7,6 +7,9 @@
 //!   `images`. (Reading one key at a time from the `(key, value)` index instead wrote every
 //!   value to a random row: four cache misses per value, 25 million values.) Each row's
 //!   values are allocated once, full width, and filled in place ([`Fill`]).
+//! - **The signal cache** (`store/signal_cache.rs`): a read of at least a million cells
+//!   writes the signals row-major beside the catalogue; later reads take them from there,
+//!   while no `signals` row has changed since (a token that triggers renew on every write).
 //! - **Raw metadata** (`raw_json`, `warnings_json`: kilobytes per image, up to 256 KiB per
 //!   carrier) is not part of the bulk read; [`Store::load_raw`] fills it for the rows that
 //!   need it (the inspector, `assay table --columns raw,warnings`, export manifests).
@@ -27,7 +30,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::{ImageRow, Result, SignalValue};
+use super::{ImageRow, Result, SignalValue, signal_cache};
 
 /// An interned signal key. Built-in signals have the ids of their registry position, so
 /// the order of [`Signals::iter`] is the registry's; keys found only in a database (imported
@@ -273,17 +276,19 @@ pub struct ReadTimes {
     pub decisions_s: f64,
     pub signals_s: f64,
     pub earlier_decisions_s: f64,
+    /// The signals came from the catalogue's signal cache (`store/signal_cache.rs`).
+    pub signals_cached: bool,
 }
 
 /// Where each image id's row is: a dense table when ids are compact (the usual case), a map
 /// otherwise.
-enum IdMap {
+pub(super) enum IdMap {
     Dense { min: i64, pos: Vec<u32> },
     Sparse(HashMap<i64, u32>),
 }
 
 impl IdMap {
-    fn new(ids: impl Iterator<Item = i64> + Clone, n: usize) -> Self {
+    pub(super) fn new(ids: impl Iterator<Item = i64> + Clone, n: usize) -> Self {
         let (lo, hi) = ids
             .clone()
             .fold((i64::MAX, i64::MIN), |(a, b), x| (a.min(x), b.max(x)));
@@ -320,7 +325,7 @@ impl IdMap {
             .collect()
     }
 
-    fn get(&self, id: i64) -> Option<usize> {
+    pub(super) fn get(&self, id: i64) -> Option<usize> {
         match self {
             Self::Dense { min, pos } => {
                 let i = usize::try_from(id.checked_sub(*min)?).ok()?;
@@ -425,7 +430,7 @@ impl Texts {
 /// slot per key of the database, in [`SignalKey`] order) and filled in place as the columns
 /// arrive; [`Fill::finish`] gives every row the shared key list, or, for the few rows
 /// without some keys, their values packed under a key list shared by rows like them.
-struct Fill {
+pub(super) struct Fill {
     /// Slot of each key (index into the `keys` read) in the sorted key list.
     slot: Vec<usize>,
     sorted: Arc<[SignalKey]>,
@@ -435,7 +440,7 @@ struct Fill {
 }
 
 impl Fill {
-    fn new(keys: &[String], rows: usize) -> Self {
+    pub(super) fn new(keys: &[String], rows: usize) -> Self {
         let ids: Vec<SignalKey> = keys.iter().map(|k| SignalKey::intern(k)).collect();
         let mut sorted = ids.clone();
         sorted.sort_unstable();
@@ -469,7 +474,31 @@ impl Fill {
         }
     }
 
-    fn finish<R: RowSlot>(self, rows: &mut [R]) {
+    /// Puts one value: row position `p`, `k` an index into the keys given to [`Fill::new`].
+    pub(super) fn put_value(&mut self, p: usize, k: usize, v: SignalValue) {
+        let w = self.sorted.len();
+        let s = self.slot[k];
+        self.vals[p][s] = v;
+        self.present[p * w + s] = true;
+    }
+
+    /// The key names in slot order (the order of [`Fill::value`]'s `s`).
+    pub(super) fn key_names(&self) -> Vec<&'static str> {
+        self.sorted.iter().map(|k| k.name()).collect()
+    }
+
+    /// The value of row position `p` at slot `s`, if the row has one.
+    pub(super) fn value(&self, p: usize, s: usize) -> Option<&SignalValue> {
+        let w = self.sorted.len();
+        self.present[p * w + s].then(|| &self.vals[p][s])
+    }
+
+    /// Cells (rows × keys) held.
+    fn cells(&self) -> usize {
+        self.present.len()
+    }
+
+    pub(super) fn finish<R: RowSlot>(self, rows: &mut [R]) {
         let w = self.sorted.len();
         if w == 0 {
             return;
@@ -532,25 +561,47 @@ impl super::Store {
         self.read_decisions(&mut rows, &map)?;
         times.decisions_s = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
-        let keys = signal_keys(&self.conn)?;
-        let mut fill = Fill::new(&keys, rows.len());
-        let ranges = map.chunks(ID_CHUNK);
         let file = Some(self.path.as_path()).filter(|p| p.as_os_str() != ":memory:");
-        match file {
-            // Extra readers need what a plain read-only open needs (a `-shm` file for WAL):
-            // on read-only media the store's own (immutable) connection reads alone.
-            Some(path) if ranges.len() > 1 && reader_opens(path) => {
-                read_signals_parallel(path, &ranges, &keys, &map, &mut |b| fill.put(b))?;
-            }
-            _ => {
-                for &range in &ranges {
-                    fill.put(read_signal_range(&self.conn, range, &keys, &map)?);
-                }
-            }
+        let token = file.and(signal_cache::token(&self.conn));
+        let ids: Vec<i64> = rows.iter().map(|r| r.get().id).collect();
+        if let (Some(path), Some(token)) = (file, token)
+            && let Some(fill) = signal_cache::read(&signal_cache::path_for(path), token, &ids, &map)
+        {
+            fill.finish(&mut rows);
+            times.signals_s = t.elapsed().as_secs_f64();
+            times.signals_cached = true;
+            return Ok(rows);
+        }
+        let fill = self.read_signals(file, &map, rows.len())?;
+        if let (Some(path), Some(token)) = (file, token)
+            && fill.cells() >= signal_cache::min_values().max(1)
+            && signal_cache::token(&self.conn) == Some(token)
+        {
+            signal_cache::write(&signal_cache::path_for(path), token, &ids, &fill);
         }
         fill.finish(&mut rows);
         times.signals_s = t.elapsed().as_secs_f64();
         Ok(rows)
+    }
+
+    /// The signals of the rows (`map`) from SQLite, on several connections for a file.
+    fn read_signals(&self, file: Option<&Path>, map: &IdMap, rows: usize) -> Result<Fill> {
+        let keys = signal_keys(&self.conn)?;
+        let mut fill = Fill::new(&keys, rows);
+        let ranges = map.chunks(ID_CHUNK);
+        match file {
+            // Extra readers need what a plain read-only open needs (a `-shm` file for WAL):
+            // on read-only media the store's own (immutable) connection reads alone.
+            Some(path) if ranges.len() > 1 && reader_opens(path) => {
+                read_signals_parallel(path, &ranges, &keys, map, &mut |b| fill.put(b))?;
+            }
+            _ => {
+                for &range in &ranges {
+                    fill.put(read_signal_range(&self.conn, range, &keys, map)?);
+                }
+            }
+        }
+        Ok(fill)
     }
 
     fn read_images<R: RowSlot>(&self, include_missing: bool) -> Result<Vec<R>> {
@@ -1033,6 +1084,105 @@ mod tests {
         file.load_raw(&mut many).unwrap();
         assert_eq!(many[0].raw_json.as_deref(), Some(raw.as_str()));
         assert!(many[1].raw_json.is_none());
+    }
+
+    /// One read, and whether its signals came from the cache.
+    fn read(s: &Store, missing: bool) -> (Vec<ImageRow>, bool) {
+        let (rows, times) = s.image_rows_timed::<ImageRow>(missing).unwrap();
+        (normalised(rows), times.signals_cached)
+    }
+
+    fn with_raw(s: &Store, missing: bool) -> Vec<ImageRow> {
+        let mut rows = reference(s, missing);
+        for r in &mut rows {
+            r.raw_json = None;
+            r.warnings_json = None;
+        }
+        normalised(rows)
+    }
+
+    #[test]
+    fn the_signal_cache_is_read_only_while_it_holds_the_stored_values() {
+        signal_cache::set_min_values(0);
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        let cache = signal_cache::path_for(&db);
+        let mut s = Store::open(&db).unwrap();
+        fill(&mut s);
+        assert!(!cache.exists());
+        let (cold, cached) = read(&s, false);
+        assert!(!cached, "nothing to read yet");
+        assert_eq!(cold, with_raw(&s, false));
+        assert!(cache.exists(), "the read wrote the cache");
+        let (warm, cached) = read(&s, false);
+        assert!(cached, "the second read uses it");
+        assert_eq!(warm, cold);
+        // Missing rows are not in it: SQLite, then a cache holding them too.
+        let (all, cached) = read(&s, true);
+        assert!(!cached);
+        assert_eq!(all, with_raw(&s, true));
+        assert_eq!(read(&s, true), (all, true));
+        assert_eq!(read(&s, false), (cold.clone(), true), "a subset is covered");
+        // Every kind of write of `signals` makes it stale, whoever writes.
+        let token = || signal_cache::token(&s.conn).unwrap();
+        for sql in [
+            "INSERT INTO signals (image_id, key, value, text, producer) VALUES (2, 'zz_new', 1.0, NULL, 'x')",
+            "UPDATE signals SET value = 8.0 WHERE key = 'zz_new'",
+            "DELETE FROM signals WHERE key = 'zz_new'",
+        ] {
+            let before = token();
+            s.conn.execute(sql, []).unwrap();
+            assert_ne!(token(), before, "{sql}");
+            let (rows, cached) = read(&s, false);
+            assert!(!cached, "{sql}");
+            assert_eq!(rows, with_raw(&s, false), "{sql}");
+        }
+        let c = cold.iter().find(|r| r.path == "a/c.png").unwrap();
+        s.set_signals(&[(
+            c.id,
+            SignalRow {
+                key: "tenengrad".into(),
+                value: Some(42.0),
+                text: None,
+                producer: "t@2".into(),
+            },
+        )])
+        .unwrap();
+        let (rows, cached) = read(&s, false);
+        assert!(!cached);
+        let c = rows.iter().find(|r| r.path == "a/c.png").unwrap();
+        assert_eq!(c.signals.get("tenengrad"), Some(&SignalValue::Number(42.0)));
+        assert_eq!(read(&s, false), (rows.clone(), true));
+        // Damaged files are not read (and the next read from SQLite replaces them).
+        let good = std::fs::read(&cache).unwrap();
+        let mut damaged = vec![
+            good[..good.len() - 1].to_vec(),
+            [good.clone(), vec![0]].concat(),
+        ];
+        let mut bad_magic = good.clone();
+        bad_magic[0] ^= 1;
+        damaged.push(bad_magic);
+        let mut huge_count = good.clone();
+        huge_count[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+        damaged.push(huge_count);
+        damaged.push(Vec::new());
+        for bytes in damaged {
+            std::fs::write(&cache, &bytes).unwrap();
+            assert_eq!(
+                read(&s, false),
+                (rows.clone(), false),
+                "{} bytes",
+                bytes.len()
+            );
+        }
+        assert_eq!(std::fs::read(&cache).unwrap(), good, "rewritten");
+        // Another catalogue's cache (same rows, another token) is not read.
+        let mut other = Store::open(&dir.path().join("b.db")).unwrap();
+        fill(&mut other);
+        std::fs::copy(&cache, signal_cache::path_for(&dir.path().join("b.db"))).unwrap();
+        let (b, cached) = read(&other, false);
+        assert!(!cached);
+        assert_eq!(b, with_raw(&other, false));
     }
 
     #[test]

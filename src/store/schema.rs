@@ -70,6 +70,10 @@
 //!   keeps its `ext:` values; a new version of a file (new content) has none until the next
 //!   import. Opening a catalogue registers these definitions in the signal registry
 //!   (`signals::imported`).
+//! - Signal cache (migration 10, `store/signal_cache.rs`): `signals_state` holds one random
+//!   `token` that triggers replace on every insert, update and delete of a `signals` row; the
+//!   row-major copy of the signals written beside the catalogue (`<db>.signals-cache`) records
+//!   the token it was built at and is read only while the token is the same.
 
 /// Every migration, oldest first. Never edit a released migration: append a new one.
 pub const MIGRATIONS: &[&str] = &[
@@ -265,5 +269,18 @@ CREATE TABLE external_signals (
     invalid     INTEGER NOT NULL,            -- unreadable, not a finite number, duplicate key
     images      INTEGER NOT NULL             -- images that received a value
 );
+",
+    // 10 (issue 15): a token that changes with every write of `signals`, whoever the writer,
+    // so the row-major signal cache beside the catalogue (`store/signal_cache.rs`) is read
+    // only while it holds exactly the stored values.
+    r"
+CREATE TABLE signals_state (token INTEGER NOT NULL);
+INSERT INTO signals_state VALUES (random());
+CREATE TRIGGER signals_state_insert AFTER INSERT ON signals
+    BEGIN UPDATE signals_state SET token = random(); END;
+CREATE TRIGGER signals_state_update AFTER UPDATE ON signals
+    BEGIN UPDATE signals_state SET token = random(); END;
+CREATE TRIGGER signals_state_delete AFTER DELETE ON signals
+    BEGIN UPDATE signals_state SET token = random(); END;
 ",
 ];
