@@ -48,10 +48,9 @@ fn merge(out: &Path, dbs: &[std::path::PathBuf]) -> (i32, serde_json::Value) {
     (o.status.code().unwrap_or(-1), v)
 }
 
-/// Faces are off (`--no-faces`): the detector batches the same-size images that are waiting,
-/// and a batch's composition (which differs between a shard and the whole folder) changes the
-/// last bits of `face_area_max` / `face_conf_min` (~1e-7 relative), so those columns would not
-/// be byte-identical. Every other column is; the face columns are compared as nulls.
+/// Faces are on: the CPU detector computes each image on its own, so its face signals do not
+/// depend on which images a scan batched together (they differed in the last bits, ~1e-7
+/// relative, when same-size images shared products), and every column is byte-identical.
 /// The fixtures get six near duplicates (same pixels, other text chunks, so other content
 /// hashes): they fall into several shards, and only the merge can group them.
 #[test]
@@ -69,7 +68,7 @@ fn sharded_scan_merged_equals_single_scan() {
         std::fs::write(fixtures.join(format!("dups/copy-{i}.png")), png).unwrap();
     }
     let single = tmp.path().join("single.db");
-    let (code, summary) = scan_json(&fixtures, &single, &["--no-faces"]);
+    let (code, summary) = scan_json(&fixtures, &single, &[]);
     assert_eq!(code, 0);
     assert!(
         summary["near_duplicate_groups"].as_u64().unwrap() >= 1,
@@ -91,7 +90,7 @@ fn sharded_scan_merged_equals_single_scan() {
                 .arg(&fixtures)
                 .args(["--shard", &shard, "--db"])
                 .arg(db)
-                .args(["--backend", "cpu", "--no-faces", "--format", "json", "-q"]);
+                .args(["--backend", "cpu", "--format", "json", "-q"]);
             c.stdout(std::process::Stdio::piped()).spawn().unwrap()
         })
         .collect();
@@ -111,6 +110,12 @@ fn sharded_scan_merged_equals_single_scan() {
 
     let columns = all_columns(&fixtures);
     let expected = without_per_run(full_table(&fixtures, &single, &columns));
+    assert!(
+        expected
+            .iter()
+            .any(|r| r["face_count"].as_f64().unwrap_or(0.0) > 0.0),
+        "the face columns are compared with faces in them"
+    );
     assert_eq!(
         in_shards as usize,
         expected.len(),

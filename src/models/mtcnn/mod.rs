@@ -341,6 +341,21 @@ impl Mtcnn {
                 });
             }
         }
+        if cpu.is_some() && images.len() > 1 {
+            // One image at a time: a CPU product's last bits depend on the rows computed beside
+            // it, and an image's faces must not depend on which images a scan happened to
+            // batch with it (a sharded scan equals a single one). P-Net's products are large
+            // for one image already, so CPU batches gained nothing.
+            return images
+                .iter()
+                .enumerate()
+                .map(|(i, img)| {
+                    let p = pyramids.get(i).cloned().unwrap_or_default();
+                    let mut d = self.detect_batch_scales(std::slice::from_ref(img), &[p], nets)?;
+                    Ok(d.pop().unwrap_or_default())
+                })
+                .collect();
+        }
         let normalized: Vec<Hwc> = images
             .iter()
             .map(|i| Hwc::normalized(i.data, i.width, i.height))
