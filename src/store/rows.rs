@@ -276,6 +276,9 @@ pub struct ReadTimes {
     pub decisions_s: f64,
     pub signals_s: f64,
     pub earlier_decisions_s: f64,
+    /// The metadata read on its own connection, beside the images read (included in
+    /// `images_s`; `metadata_s` is then only putting it into the rows).
+    pub metadata_parallel_s: f64,
     /// The signals came from the catalogue's signal cache (`store/signal_cache.rs`).
     pub signals_cached: bool,
 }
@@ -551,17 +554,40 @@ impl super::Store {
         times: &mut ReadTimes,
     ) -> Result<Vec<R>> {
         let t = std::time::Instant::now();
-        let mut rows: Vec<R> = self.read_images(include_missing)?;
+        let file = Some(self.path.as_path()).filter(|p| p.as_os_str() != ":memory:");
+        // The metadata on a second connection while this one reads the images.
+        let (rows, meta) = std::thread::scope(|s| {
+            let meta = file.and_then(|path| {
+                std::thread::Builder::new()
+                    .name("catalogue-metadata".into())
+                    .spawn_scoped(s, move || -> Result<(Vec<MetaRow>, f64)> {
+                        let t = std::time::Instant::now();
+                        let meta = read_metadata(&read_only(path)?)?;
+                        Ok((meta, t.elapsed().as_secs_f64()))
+                    })
+                    .ok()
+            });
+            let rows = self.read_images::<R>(include_missing);
+            (rows, meta.and_then(|h| h.join().ok()))
+        });
+        let mut rows = rows?;
         let map = IdMap::new(rows.iter().map(|r| r.get().id), rows.len());
         times.images_s = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
-        self.read_metadata(&mut rows, &map)?;
+        let meta = match meta {
+            Some(Ok((meta, s))) => {
+                times.metadata_parallel_s = s;
+                meta
+            }
+            // No second reader (memory, read-only media) or it failed: this connection.
+            _ => read_metadata(&self.conn)?,
+        };
+        apply_metadata(meta, &mut rows, &map);
         times.metadata_s = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
         self.read_decisions(&mut rows, &map)?;
         times.decisions_s = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
-        let file = Some(self.path.as_path()).filter(|p| p.as_os_str() != ":memory:");
         let token = file.and(signal_cache::token(&self.conn));
         let ids: Vec<i64> = rows.iter().map(|r| r.get().id).collect();
         if let (Some(path), Some(token)) = (file, token)
@@ -643,46 +669,88 @@ impl super::Store {
         }
         Ok(rows)
     }
+}
 
-    fn read_metadata<R: RowSlot>(&self, rows: &mut [R], map: &IdMap) -> Result<()> {
-        let mut stmt = self.conn.prepare(
-            "SELECT image_id, tool, positive, negative, CAST(seed AS TEXT), steps, sampler, cfg,
-                    model, gen_width, gen_height, parser, extra_json
-             FROM metadata",
-        )?;
-        let mut q = stmt.query([])?;
-        let [
-            mut tools,
-            mut positives,
-            mut negatives,
-            mut samplers,
-            mut models,
-            mut parsers,
-        ] = std::array::from_fn(|_| Texts::default());
-        while let Some(r) = q.next()? {
-            let Some(p) = map.get(r.get(0)?) else {
-                continue;
-            };
-            let row = rows[p].get_mut();
-            row.tool = tools.get(r, 1)?;
-            row.positive = positives.get(r, 2)?;
-            row.negative = negatives.get(r, 3)?;
-            row.seed = r.get(4)?;
-            row.steps = r.get(5)?;
-            row.sampler = samplers.get(r, 6)?;
-            row.cfg = r.get(7)?;
-            row.model = models.get(r, 8)?;
-            row.gen_width = r.get(9)?;
-            row.gen_height = r.get(10)?;
-            row.parser = parsers.get(r, 11)?;
-            // Most files have no extra fields: keep no string for them.
-            let extra: Option<String> = r.get(12)?;
-            row.extra_json = extra.filter(|e| e != "[]");
-            row.has_metadata = true;
-        }
-        Ok(())
+/// One `metadata` row of the bulk read (the fields of [`ImageRow`] it fills).
+struct MetaRow {
+    image_id: i64,
+    tool: Option<Arc<str>>,
+    positive: Option<Arc<str>>,
+    negative: Option<Arc<str>>,
+    seed: Option<String>,
+    steps: Option<i64>,
+    sampler: Option<Arc<str>>,
+    cfg: Option<f64>,
+    model: Option<Arc<str>>,
+    gen_width: Option<i64>,
+    gen_height: Option<i64>,
+    parser: Option<Arc<str>>,
+    extra_json: Option<String>,
+}
+
+/// Every `metadata` row (without the raw carriers), repeated texts shared.
+fn read_metadata(conn: &Connection) -> Result<Vec<MetaRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT image_id, tool, positive, negative, CAST(seed AS TEXT), steps, sampler, cfg,
+                model, gen_width, gen_height, parser, extra_json
+         FROM metadata",
+    )?;
+    let mut q = stmt.query([])?;
+    let [
+        mut tools,
+        mut positives,
+        mut negatives,
+        mut samplers,
+        mut models,
+        mut parsers,
+    ] = std::array::from_fn(|_| Texts::default());
+    let mut out = Vec::new();
+    while let Some(r) = q.next()? {
+        // Most files have no extra fields: keep no string for them.
+        let extra: Option<String> = r.get(12)?;
+        out.push(MetaRow {
+            image_id: r.get(0)?,
+            tool: tools.get(r, 1)?,
+            positive: positives.get(r, 2)?,
+            negative: negatives.get(r, 3)?,
+            seed: r.get(4)?,
+            steps: r.get(5)?,
+            sampler: samplers.get(r, 6)?,
+            cfg: r.get(7)?,
+            model: models.get(r, 8)?,
+            gen_width: r.get(9)?,
+            gen_height: r.get(10)?,
+            parser: parsers.get(r, 11)?,
+            extra_json: extra.filter(|e| e != "[]"),
+        });
     }
+    Ok(out)
+}
 
+/// Puts the metadata rows into the rows they belong to (`map`); others are dropped.
+fn apply_metadata<R: RowSlot>(meta: Vec<MetaRow>, rows: &mut [R], map: &IdMap) {
+    for m in meta {
+        let Some(p) = map.get(m.image_id) else {
+            continue;
+        };
+        let row = rows[p].get_mut();
+        row.tool = m.tool;
+        row.positive = m.positive;
+        row.negative = m.negative;
+        row.seed = m.seed;
+        row.steps = m.steps;
+        row.sampler = m.sampler;
+        row.cfg = m.cfg;
+        row.model = m.model;
+        row.gen_width = m.gen_width;
+        row.gen_height = m.gen_height;
+        row.parser = m.parser;
+        row.extra_json = m.extra_json;
+        row.has_metadata = true;
+    }
+}
+
+impl super::Store {
     fn read_decisions<R: RowSlot>(&self, rows: &mut [R], map: &IdMap) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT image_id, status, source, reason, rating FROM decisions
@@ -759,6 +827,16 @@ impl super::Store {
 }
 
 /// Whether another read-only connection to `path` can open and read.
+/// A read-only connection to `path` that waits for writers' locks like the store's own.
+fn read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
 fn reader_opens(path: &Path) -> bool {
     Connection::open_with_flags(
         path,
