@@ -8,8 +8,10 @@ Run from the repository root (environment: scripts/requirements-hands.txt):
 Writes `tests/data/hands_refs.json` with
 - `layers`: for both models (`palm`, `landmark`), every op output of one run on a fixed synthetic
   input (`synthetic_input` below; the Rust test builds the same one), recorded by the TFLite
-  interpreter with `experimental_preserve_all_tensors=True`: the tensor id, its NHWC shape and 48
-  values at fixed flat NHWC indices (all values of the model outputs of the landmark model);
+  interpreter with `experimental_preserve_all_tensors=True` (reference kernels, no XNNPACK): the
+  tensor id, its NHWC shape and 48 values at fixed flat NHWC indices (all values of the model
+  outputs of the landmark model); a tensor whose buffer a later in-place op (ADD) reuses is
+  recorded as `aliased_by` that tensor instead (its preserved value is not its own);
 - `images`: the whole MediaPipe hands pipeline (static image mode, legacy `mp.solutions.hands`
   graph: palm_detection_full + hand_landmark_full) re-implemented below in numpy around the same
   interpreter, on fixture images: palm detections (score, box, 7 keypoints, normalised to the
@@ -60,7 +62,11 @@ def synthetic_input(h, w):
 
 
 def interpreter(path, keep=False):
-    it = tfl.Interpreter(model_path=str(path), experimental_preserve_all_tensors=keep)
+    # The reference kernels without the default XNNPACK delegate: a delegated subgraph leaves its
+    # intermediate tensors unwritten even with experimental_preserve_all_tensors.
+    it = tfl.Interpreter(
+        model_path=str(path), experimental_preserve_all_tensors=keep,
+        experimental_op_resolver_type=tfl.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     it.allocate_tensors()
     return it
 
@@ -73,10 +79,16 @@ def layer_refs(path, size):
     rng = np.random.default_rng(0)
     out_ids = {d["index"] for d in it.get_output_details()}
     layers = []
-    for op in it._get_ops_details():
-        if op["op_name"] == "DEQUANTIZE":
-            continue
+    ops = [op for op in it._get_ops_details() if op["op_name"] != "DEQUANTIZE"]
+    # TFLite runs some ops (ADD) in place: their input's buffer is the output's, so the input's
+    # preserved value is overwritten. Such tensors are recorded as aliases of the later tensor.
+    addr = {int(op["outputs"][0]): it.tensor(int(op["outputs"][0]))().ctypes.data for op in ops}
+    for k, op in enumerate(ops):
         tid = int(op["outputs"][0])
+        later = [int(o["outputs"][0]) for o in ops[k + 1:] if addr[int(o["outputs"][0])] == addr[tid]]
+        if later:
+            layers.append({"id": tid, "op": op["op_name"], "aliased_by": later[0]})
+            continue
         t = it.get_tensor(tid)
         flat = t.reshape(-1)
         if tid in out_ids and flat.size <= 128:

@@ -4,4 +4,6 @@
 
 pub mod backend;
 pub mod clip;
+pub mod graph;
+pub mod hands;
 pub mod mtcnn;
