@@ -15,8 +15,8 @@ Writes `tests/data/hands_refs.json` with
 - `images`: the whole MediaPipe hands pipeline (static image mode, legacy `mp.solutions.hands`
   graph: palm_detection_full + hand_landmark_full) re-implemented below in numpy around the same
   interpreter, on fixture images: palm detections (score, box, 7 keypoints, normalised to the
-  image), the rotated hand ROIs, and per hand the 21 landmarks in image pixels, the presence and
-  handedness scores. The crops are float bilinear samples of the RGB8 image at MediaPipe's OpenCV
+  image), the rotated hand ROIs, and per hand the 21 landmarks in image pixels, the 21 world
+  landmarks (metres, rotated by the ROI), the presence and handedness scores. The crops are float bilinear samples of the RGB8 image at MediaPipe's OpenCV
   geometry (dst pixel i ↔ src = corner + i/N · side, pixel centres at integers; zero border for
   the letterbox, replicated border for the hand crop), not OpenCV's 8-bit fixed-point warp; the
   script prints how far mp.solutions.hands itself lands from this on the same images.
@@ -247,7 +247,11 @@ def landmarks(lm, img, roi):
     px = (c * u - s * v) * side + cx
     py = (s * u + c * v) * side + cy
     pz = pts[:, 2] / 224 * side
-    return np.stack([px, py, pz], 1), float(outs["Identity_1"][0, 0]), float(outs["Identity_2"][0, 0])
+    # World landmarks (metres, hand-centred), rotated like WorldLandmarkProjectionCalculator.
+    wl = outs["Identity_3"][0].astype(np.float64).reshape(21, 3)
+    world = np.stack([c * wl[:, 0] - s * wl[:, 1], s * wl[:, 0] + c * wl[:, 1], wl[:, 2]], 1)
+    return (np.stack([px, py, pz], 1), float(outs["Identity_1"][0, 0]),
+            float(outs["Identity_2"][0, 0]), world)
 
 
 def run_image(palm, lm, path):
@@ -257,10 +261,11 @@ def run_image(palm, lm, path):
     hands = []
     for score, box, kps in palms:
         roi = hand_roi(box, kps, w, h)
-        pts, presence, handed = landmarks(lm, img, roi)
+        pts, presence, handed, world = landmarks(lm, img, roi)
         hands.append({
             "palm_score": score, "palm_box": box.tolist(), "palm_keypoints": kps.tolist(),
-            "roi": list(roi), "landmarks": pts.tolist(), "presence": presence, "handedness": handed,
+            "roi": list(roi), "landmarks": pts.tolist(), "world": world.tolist(),
+            "presence": presence, "handedness": handed,
         })
     return {"width": w, "height": h, "candidates": candidates, "hands": hands}, img
 

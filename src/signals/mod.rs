@@ -70,6 +70,7 @@ pub mod classical;
 pub mod dedup;
 pub mod faces;
 pub mod filters;
+pub mod hands;
 pub mod imported;
 pub mod phash;
 pub mod score_file;

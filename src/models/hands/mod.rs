@@ -19,8 +19,9 @@
 //! 5. Landmark model on the rotated 224×224 crop (borders replicated): 21 landmarks (x, y, z),
 //!    hand presence σ and handedness σ (MediaPipe's label "Left" is the probability given, for
 //!    mirrored selfie input); landmarks mapped back through the rotation to image pixels (z in
-//!    pixels, relative to the wrist's depth). Hands with presence < [`Options::min_presence`]
-//!    are reported with `present: false`.
+//!    pixels, relative to the wrist's depth), and the model's metric 3-D "world" landmarks
+//!    (metres) rotated the same way. Hands with presence < [`Options::min_presence`] are
+//!    reported with `present: false`.
 //!
 //! Crops follow MediaPipe's OpenCV geometry (destination pixel `i` ↔ source `corner + i/N · side`,
 //! pixel centres at integers) with float bilinear sampling — not OpenCV's 8-bit fixed-point warp,
@@ -117,6 +118,9 @@ pub struct Hand {
     pub palm: Palm,
     pub roi: Roi,
     pub landmarks: Vec<[f64; 3]>,
+    /// The model's metric 3-D landmarks (metres, origin near the hand's centre), rotated into the
+    /// image's orientation as MediaPipe's WorldLandmarkProjection does.
+    pub world: Vec<[f64; 3]>,
     pub presence: f64,
     /// MediaPipe's handedness score (probability of its label "Left", for mirrored input).
     pub handedness: f64,
@@ -373,17 +377,20 @@ impl HandDetector {
         let pts = output(&outs, 0, n * 63)?;
         let presence = output(&outs, 1, n)?;
         let handed = output(&outs, 2, n)?;
+        let world = output(&outs, 3, n * 63)?;
         Ok(palms
             .into_iter()
             .zip(rois)
             .enumerate()
             .map(|(i, (palm, roi))| {
                 let landmarks = project(&pts[i * 63..(i + 1) * 63], &roi);
+                let world = rotate(&world[i * 63..(i + 1) * 63], roi.rotation);
                 let presence = f64::from(presence[i]);
                 Hand {
                     palm,
                     roi,
                     landmarks,
+                    world,
                     presence,
                     handedness: f64::from(handed[i]),
                     present: presence >= self.options.min_presence,
@@ -405,6 +412,17 @@ fn project(v: &[f32], roi: &Roi) -> Vec<[f64; 3]> {
                 (s * u + c * w) * roi.side + roi.cy,
                 f64::from(p[2]) / 224.0 * roi.side,
             ]
+        })
+        .collect()
+}
+
+/// World landmarks rotated by `angle` about z (MediaPipe's WorldLandmarkProjection).
+fn rotate(v: &[f32], angle: f64) -> Vec<[f64; 3]> {
+    let (c, s) = (angle.cos(), angle.sin());
+    v.chunks_exact(3)
+        .map(|p| {
+            let (x, y) = (f64::from(p[0]), f64::from(p[1]));
+            [c * x - s * y, s * x + c * y, f64::from(p[2])]
         })
         .collect()
 }

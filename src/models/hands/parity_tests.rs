@@ -145,7 +145,7 @@ fn pipeline_matches_the_reference_on_fixtures() {
     let device = Device::flex();
     let det = HandDetector::new(&device).unwrap();
     let refs = refs();
-    let (mut worst_lm, mut worst_iou, mut worst_score) = (0f64, 1f64, 0f64);
+    let (mut worst_lm, mut worst_iou, mut worst_score, mut worst_world) = (0f64, 1f64, 0f64, 0f64);
     for (rel, r) in refs["images"].as_object().unwrap() {
         let img = image::open(dir.join(rel)).unwrap().to_rgb8();
         let (w, h) = (img.width() as usize, img.height() as usize);
@@ -169,6 +169,12 @@ fn pipeline_matches_the_reference_on_fixtures() {
                 .max((got.handedness - e["handedness"].as_f64().unwrap()).abs());
             worst_score = worst_score.max(dscore);
             assert!(dscore < 1e-3, "{rel}: scores differ by {dscore}");
+            for (p, q) in got.world.iter().zip(e["world"].as_array().unwrap()) {
+                let q = floats(q);
+                let d = (0..3).map(|k| (p[k] - q[k]).abs()).fold(0.0, f64::max);
+                worst_world = worst_world.max(d);
+                assert!(d <= 1e-5, "{rel}: world landmark off by {d} m");
+            }
             for (p, q) in got.landmarks.iter().zip(e["landmarks"].as_array().unwrap()) {
                 let q = floats(q);
                 let d = (p[0] - q[0]).abs().max((p[1] - q[1]).abs()) / scale;
