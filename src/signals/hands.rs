@@ -123,7 +123,7 @@ pub fn penalties(world: &[V3], handedness: f64) -> Vec<(&'static str, f64)> {
     }
     let w = |i: usize| world[i];
     let l = norm(sub(w(9), w(0)));
-    if !(l > 1e-9) {
+    if !l.is_finite() || l <= 1e-9 {
         out.push(("palm_length", 1.0));
         return out;
     }
