@@ -3,7 +3,8 @@
 //! A scan discovers files, skips those whose size and mtime are unchanged (and whose signals are
 //! current), then processes the rest in batches: files are read, hashed, decoded and parsed in
 //! parallel (rayon), signals are computed (plain Rust per image on the CPU, or batched burn
-//! tensors on a GPU), faces are detected (MTCNN on the selected device, unless turned off), and
+//! tensors on a GPU), faces are detected (MTCNN on the selected device, unless turned off) and
+//! hands (MediaPipe's palm + landmark models, on the same working copy, unless `--no-hands`), and
 //! each batch is committed in one transaction. When CLIP weights are found (and CLIP is not
 //! turned off), a last phase embeds the images without an embedding from that model and
 //! computes `aesthetic` / `clip_score` ([`clip`]); then each judge found on disk (HPSv2, PickScore)
@@ -20,7 +21,8 @@
 //! recompute duplicate groups from stored hashes (so new thresholds apply without re-reading
 //! unchanged files) → the CLIP pass (below) → the judges (`pipeline/judge.rs`) → record the scan. Unless `--no-faces`, each batch's
 //! decoded images also go through the MTCNN detector on the selected device (same-size images
-//! batched) before the transaction. Since issue 15 the processing is a stream (`pipeline/flow.rs`):
+//! batched) before the transaction; unless `--no-hands`, the same stage runs the hand detector
+//! on the same working copy (`hand_count`, `hand_defect`). Since issue 15 the processing is a stream (`pipeline/flow.rs`):
 //! decode workers (one decode per file, frames held under a pixel budget; they hand on only small
 //! working copies) → faces (fast mode, `models/mtcnn/working.rs`) → CLIP crops embedded in the scan
 //! → an ordered writer, over bounded channels; progress reports files/s per stage and the slowest

@@ -7,7 +7,9 @@
 //! outside it), computed on the model's metric 3-D world landmarks (scale- and view-invariant,
 //! unlike the image landmarks). With `L` = |wrist → middle MCP| (palm length), the palm normal
 //! `n = (index MCP − wrist) × (pinky MCP − wrist)` turned to the palm side by the handedness
-//! score (MediaPipe's label "Right", score < 0.5, keeps it), and the lateral axis
+//! score (MediaPipe's label "Right", score < 0.5, keeps it; a score within 0.3 of 0.5 decides
+//! nothing and the hand is read both ways, the more plausible reading counting — a flat hand
+//! with one finger bent backwards then reads as one finger flexed), and the lateral axis
 //! `a = (middle MCP − wrist) × n`:
 //! - bone lengths: every bone (metacarpals from the wrist, then three phalanges per finger;
 //!   thumb CMC→MCP→IP→tip) over `L`, divided by its canonical ratio ([`CANON`]), outside
@@ -167,10 +169,20 @@ pub fn penalties(world: &[V3], handedness: f64) -> Vec<(&'static str, f64)> {
     out
 }
 
-/// One hand's `1 − exp(−Σ penalties)`.
+/// Handedness scores within this distance of 0.5 do not decide the palm side: [`defect`] then
+/// reads the hand both ways and keeps the more plausible reading.
+pub const UNSURE_HANDEDNESS: f64 = 0.3;
+
+/// One hand's `1 − exp(−Σ penalties)`; with an unsure handedness score the smaller of the two
+/// palm-side readings.
 pub fn defect(world: &[V3], handedness: f64) -> f64 {
-    let sum: f64 = penalties(world, handedness).iter().map(|(_, p)| p).sum();
-    1.0 - (-sum).exp()
+    let sum = |h: f64| -> f64 { penalties(world, h).iter().map(|(_, p)| p).sum() };
+    let total = if (handedness - 0.5).abs() < UNSURE_HANDEDNESS {
+        sum(0.0).min(sum(1.0))
+    } else {
+        sum(handedness)
+    };
+    1.0 - (-total).exp()
 }
 
 /// The signals of one image's detections (hands below the presence threshold do not count).
@@ -285,8 +297,10 @@ mod tests {
                 .into_iter()
                 .filter(|(_, p)| *p > 0.0)
                 .collect::<Vec<_>>();
-            println!("{file}: defect {d:.3} {worst:?}");
+            let flipped = defect(&w, 1.0 - handed);
+            println!("{file}: defect {d:.3} {worst:?} (with the handedness flipped: {flipped:.3})");
             assert!(d < 0.2, "{file}: {d} {worst:?}");
+            assert!(defect(&w, 0.5) < 0.2, "{file}: unsure handedness");
         }
         assert_eq!(defect(&[[0.0; 3]; 21], 0.0), 1.0 - (-1f64).exp());
         assert_eq!(defect(&[[0.0; 3]; 3], 0.0), 1.0 - (-1f64).exp());
@@ -317,6 +331,25 @@ mod tests {
             }
         }
         let auc = wins / (real.len() * warped.len()) as f64;
+        // The same set when the handedness score is unsure (both palm sides read).
+        let (mut unsure_wins, mut n) = (0.0, 0.0);
+        for (_, w, handed) in skeletons() {
+            let r = defect(&w, 0.5);
+            for (_, x) in warps(&w, handed) {
+                let d = defect(&x, 0.5);
+                unsure_wins += if d > r {
+                    1.0
+                } else if d == r {
+                    0.5
+                } else {
+                    0.0
+                };
+                n += 1.0;
+            }
+        }
+        let unsure = unsure_wins / n;
+        println!("hand_defect AUC with an unsure handedness: {unsure:.3}");
+        assert!(unsure >= 0.85, "AUC (unsure handedness) {unsure}");
         let caught = warped.iter().filter(|&&d| d > 0.2).count();
         println!(
             "hand_defect AUC {auc:.3} ({} real, {} warped; {caught} warped above 0.2)",

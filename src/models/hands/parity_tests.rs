@@ -101,25 +101,39 @@ fn check_graph(graph: &Graph, reference: &Value, size: usize, device: &Device, l
     );
 }
 
-#[test]
-fn every_op_matches_tflite_on_flex() {
-    let device = Device::flex();
+fn check_layers(device: &Device, label: &str) {
     let refs = refs();
-    let det = HandDetector::new(&device).unwrap();
+    let det = HandDetector::new(device).unwrap();
+    let (palm, landmark) = (format!("{label} palm"), format!("{label} landmark"));
     check_graph(
         det.palm_graph(),
         &refs["layers"]["palm"],
         192,
-        &device,
-        "palm",
+        device,
+        &palm,
     );
     check_graph(
         det.landmark_graph(),
         &refs["layers"]["landmark"],
         224,
-        &device,
-        "landmark",
+        device,
+        &landmark,
     );
+}
+
+#[test]
+fn every_op_matches_tflite_on_flex() {
+    check_layers(&Device::flex(), "flex");
+}
+
+#[test]
+#[ignore = "about 200 s on a software adapter (lavapipe): run with --ignored"]
+fn every_op_matches_tflite_on_wgpu() {
+    use crate::models::backend::{self, BackendChoice};
+    match backend::select(BackendChoice::Wgpu) {
+        Ok(sel) => check_layers(&sel.device, &sel.describe()),
+        Err(e) => eprintln!("skipped: no wgpu adapter ({e})"),
+    }
 }
 
 fn fixtures() -> Option<PathBuf> {
