@@ -296,6 +296,19 @@ impl Loader<'_> {
     }
 
     fn kind(&self, s: &OpSpec) -> Result<Kind, GraphError> {
+        let needed = match s.op.as_str() {
+            "CONV_2D" | "DEPTHWISE_CONV_2D" | "FULLY_CONNECTED" => 3,
+            "PRELU" | "ADD" => 2,
+            _ => 1,
+        };
+        if s.inputs.len() < needed || s.outputs.is_empty() {
+            return Err(self.err(format!(
+                "{}: {} inputs, {} outputs",
+                s.op,
+                s.inputs.len(),
+                s.outputs.len()
+            )));
+        }
         let input_shape = || self.shape(s.inputs[0]);
         Ok(match s.op.as_str() {
             "CONV_2D" => self.conv(s, false)?,
@@ -339,6 +352,9 @@ impl Loader<'_> {
                     return Err(self.err("RESIZE_BILINEAR: shapes".into()));
                 }
                 let (h, w, oh, ow) = (inp[1], inp[2], s.size[0], s.size[1]);
+                if [h, w, oh, ow].contains(&0) {
+                    return Err(self.err("RESIZE_BILINEAR: empty size".into()));
+                }
                 Kind::Resize {
                     ry_t: self.tensor(transpose(&resize_matrix(h, oh), oh, h), [h, oh]),
                     rx_t: self.tensor(transpose(&resize_matrix(w, ow), ow, w), [w, ow]),
@@ -593,6 +609,21 @@ fn eval(op: &Op, mut args: Vec<Act>) -> Result<Act, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_without_a_graph_and_wrong_inputs_are_errors() {
+        let device = Device::flex();
+        let pnet = crate::models::mtcnn::weights::PNET;
+        assert!(matches!(
+            Graph::load("pnet", pnet, &device),
+            Err(GraphError::Format { .. })
+        ));
+        assert!(Graph::load("x", b"garbage", &device).is_err());
+        let g = Graph::load("palm", crate::models::hands::PALM, &device).unwrap();
+        assert_eq!(g.input_size(), (192, 192));
+        let x: Tensor<4> = Tensor::zeros([1, 3, 64, 64], &device);
+        assert!(matches!(g.run(x, None), Err(GraphError::Input { .. })));
+    }
 
     #[test]
     fn half_pixel_resize_matrix_is_tflites() {
