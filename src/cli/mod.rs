@@ -35,6 +35,7 @@ mod export;
 mod export_signals;
 mod faces;
 mod fidelity;
+mod hands;
 mod label;
 mod merge;
 mod models;
@@ -131,6 +132,8 @@ pub enum Command {
     Scorers(train::ScorersArgs),
     /// Detect faces (MTCNN): box, confidence and five landmarks per face.
     Faces(faces::FacesArgs),
+    /// Detect hands (MediaPipe): palm, 21 landmarks, presence, handedness and `hand_defect`.
+    Hands(hands::HandsArgs),
     /// CLIP embeddings: store them with `aesthetic` and `clip_score` for a scanned folder
     /// (incremental), or print them for image files and `--text` (JSON with `--format json`).
     Embed(embed::EmbedArgs),
@@ -187,6 +190,7 @@ pub fn run() -> ExitCode {
         Some(Command::Train(args)) => train::train(&args),
         Some(Command::Scorers(args)) => train::scorers(&args),
         Some(Command::Faces(args)) => faces::run(&args),
+        Some(Command::Hands(args)) => hands::run(&args),
         Some(Command::Embed(args)) => embed::run(&args),
         Some(Command::Models(args)) => models::run(&args),
         Some(Command::Repair(args)) => repair::run(&args),

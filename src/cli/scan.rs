@@ -40,6 +40,9 @@ pub struct ScanArgs {
     /// Skip face detection (MTCNN) and the face signals.
     #[arg(long)]
     pub no_faces: bool,
+    /// Skip hand detection (MediaPipe palm + landmark models) and the hand signals.
+    #[arg(long)]
+    pub no_hands: bool,
     #[command(flatten)]
     pub face_resolution: super::faces::FaceResolutionArgs,
     /// Skip CLIP (embeddings, `aesthetic`, `clip_score`) even when weights are found.
@@ -151,6 +154,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     opts.backups = args.backups;
     opts.shard = args.shard;
     opts.faces = !args.no_faces;
+    opts.hands = !args.no_hands;
     opts.face_resolution = args.face_resolution.resolution();
     opts.clip.enabled = !args.no_clip;
     opts.clip.models.clone_from(&args.models);

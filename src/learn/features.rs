@@ -17,10 +17,11 @@ pub const LOG1P_KEYS: [&str; 2] = ["blur_laplacian_var", "tenengrad"];
 /// `Number` signal except identity signals (hashes, duplicate groups), hard filters and learned
 /// scores (a scorer never learns from its own output). Today: the nine classical signals, the
 /// four face signals, and `aesthetic` and `clip_score` (present after `assay scan` with CLIP
-/// weights, or `assay embed`). The judges' signals (`hps`, `pickscore` and their ranks) are
-/// not features yet: adding them changes the feature list of every scorer trained afterwards,
-/// with or without the checkpoints.
+/// weights, or `assay embed`). The judges' signals (`hps`, `pickscore` and their ranks) and the
+/// hand signals (`hand_count`, `hand_defect`) are not features yet: adding them changes the
+/// feature list of every scorer trained afterwards, with or without the checkpoints.
 pub fn signal_keys() -> Vec<&'static str> {
+    use crate::signals::hands::HANDS;
     use crate::signals::{Group, HPS, Kind, PICKSCORE, registry};
     registry()
         .iter()
@@ -30,7 +31,7 @@ pub fn signal_keys() -> Vec<&'static str> {
                     d.group,
                     Group::Identity | Group::HardFilter | Group::Learned
                 )
-                && ![HPS, PICKSCORE].contains(&d.producer)
+                && ![HPS, PICKSCORE, HANDS].contains(&d.producer)
         })
         .map(|d| d.key)
         .collect()
@@ -450,6 +451,8 @@ mod tests {
             "size_ok",
             "phash",
             "face_boxes",
+            "hand_count",
+            "hand_defect",
         ] {
             assert!(!keys.contains(&k), "{k} is not a feature");
         }

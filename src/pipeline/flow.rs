@@ -3,8 +3,8 @@
 //!
 //! ```text
 //!  decode workers ×jobs ──▶ faces ×k ──▶ CLIP ──▶ writer
-//!  read, hash, decode,      MTCNN        image     reorder, one transaction
-//!  metadata, CPU signals,   batches      tower     per batch, progress
+//!  read, hash, decode,      MTCNN,       image     reorder, one transaction
+//!  metadata, CPU signals,   hands        tower     per batch, progress
 //!  working copies           (fast)       batches
 //! ```
 //!
@@ -13,7 +13,8 @@
 //!   need (the detector's working copy, CLIP's crop). The full-resolution frame never leaves
 //!   the worker, and the frames in flight are limited by a pixel budget ([`PixelBudget`],
 //!   the decode limit: one 100 MP image at a time, or several smaller ones).
-//! - **Model stages** (faces when on, CLIP when weights are found) take whatever is waiting,
+//! - **Model stages** (faces and/or hands when on — one stage, both detectors on the same
+//!   working copy —, CLIP when weights are found) take whatever is waiting,
 //!   up to their batch size, and run it in one call on the scan's device; on the CPU the
 //!   networks' own parallelism runs on the model pool. On the CPU the faces stage has one
 //!   worker per core (`face_workers`, each taking its own batches: most of the detector's work
@@ -37,6 +38,7 @@ use super::clip::LoadedClip;
 use super::{FileError, IngestCtx, Prepared, Progress, ScanError, ScanSummary, reason_kind};
 use crate::catalog::Found;
 use crate::models::clip::preprocess as clip_preprocess;
+use crate::models::hands::HandDetector;
 use crate::models::mtcnn::{Mtcnn, WorkingCopy, WorkingResolution};
 use crate::store::{KnownImage, Store, Upsert};
 
@@ -104,6 +106,9 @@ pub(crate) struct Flow<'a> {
     pub(crate) batch_size: usize,
     /// Detector and the producer string of its signals (faces on).
     pub(crate) faces: Option<(&'a Mtcnn, WorkingResolution, String)>,
+    /// Hand detector and the producer string of its signals (hands on); runs in the faces stage
+    /// on the same working copies.
+    pub(crate) hands: Option<(&'a HandDetector, String)>,
     /// Images per detector call.
     pub(crate) face_batch: usize,
     /// Threads of the faces stage.
@@ -188,8 +193,13 @@ pub(crate) fn run(
 ) -> Result<Outcome, ScanError> {
     let jobs = flow.jobs.max(1);
     let mut stages: Vec<(&str, usize)> = vec![("decode", jobs), ("signals", jobs)];
-    let face_stage = flow.faces.is_some().then(|| {
-        stages.push(("faces", flow.face_workers.max(1)));
+    let face_stage = (flow.faces.is_some() || flow.hands.is_some()).then(|| {
+        let name = if flow.faces.is_some() {
+            "faces"
+        } else {
+            "hands"
+        };
+        stages.push((name, flow.face_workers.max(1)));
         stages.len() - 1
     });
     let clip_stage = flow.clip.is_some().then(|| {
@@ -231,7 +241,7 @@ pub(crate) fn run(
             }
         }
         drop(tx);
-        if let (Some(stage), Some((detector, res, producer))) = (face_stage, &flow.faces) {
+        if let Some(stage) = face_stage {
             let workers = flow.face_workers.max(1);
             let (next_tx, next_rx) = sync_channel::<Prepared>(2 * workers * flow.face_batch.max(1));
             let input = scope_input(&faces_input, std::mem::replace(&mut rx, next_rx));
@@ -240,15 +250,13 @@ pub(crate) fn run(
                 let run = move || {
                     let r = model_stage(input, &next_tx, flow.face_batch, |items| {
                         let t = Instant::now();
-                        let r = flow
-                            .model_pool
-                            .install(|| face_batch(detector, res, producer, items));
+                        let r = flow.model_pool.install(|| detector_batch(flow, items));
                         flow.progress
                             .stage_done(stage, items.len() as u64, t.elapsed());
                         r
                     });
                     if let Err(e) = r {
-                        set_error(error, ScanError::Faces(e));
+                        set_error(error, e);
                         shared.stop();
                     }
                 };
@@ -398,6 +406,29 @@ fn model_stage<E>(
     }
 }
 
+/// The faces stage: faces (when on), then hands (when on) on the batch's working copies; their
+/// rows are appended to each record and the copies dropped.
+fn detector_batch(flow: &Flow<'_>, items: &mut [Prepared]) -> Result<(), ScanError> {
+    if let Some((detector, res, producer)) = &flow.faces {
+        face_batch(detector, res, producer, items)?;
+    }
+    if let Some((detector, producer)) = &flow.hands {
+        for p in items.iter_mut() {
+            let Some(copy) = p.faces.as_ref() else {
+                continue;
+            };
+            let found = detector.detect(copy.view())?;
+            let (rows, any) = super::hand_rows(&found, producer);
+            p.record.signals.extend(rows);
+            p.has_hand = any;
+        }
+    }
+    for p in items.iter_mut() {
+        p.faces = None;
+    }
+    Ok(())
+}
+
 /// Fast-mode face detection on the batch's working copies; face rows appended to each record.
 fn face_batch(
     detector: &Mtcnn,
@@ -420,8 +451,10 @@ fn face_batch(
     };
     for (&i, d) in idx.iter().zip(detections) {
         let p = &mut items[i];
-        let Some(copy) = p.faces.take() else { continue };
-        let (rows, any) = super::face_rows(&d, &copy, producer);
+        let Some(copy) = p.faces.as_ref() else {
+            continue;
+        };
+        let (rows, any) = super::face_rows(&d, copy, producer);
         p.record.signals.extend(rows);
         p.has_face = any;
     }
@@ -574,6 +607,7 @@ fn write_batch(
             Upsert::Same { .. } => summary.refreshed += 1,
         }
         summary.images_with_faces += u64::from(p.has_face);
+        summary.images_with_hands += u64::from(p.has_hand);
         let clip_failure = match p.clip {
             Some(Err(reason)) if flow.clip.is_some() => Some(FileError {
                 path: p.record.facts.path.clone(),

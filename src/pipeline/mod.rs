@@ -3,7 +3,8 @@
 //! A scan discovers files, skips those whose size and mtime are unchanged (and whose signals are
 //! current), then processes the rest in batches: files are read, hashed, decoded and parsed in
 //! parallel (rayon), signals are computed (plain Rust per image on the CPU, or batched burn
-//! tensors on a GPU), faces are detected (MTCNN on the selected device, unless turned off), and
+//! tensors on a GPU), faces are detected (MTCNN on the selected device, unless turned off) and
+//! hands (MediaPipe's palm + landmark models, on the same working copy, unless `--no-hands`), and
 //! each batch is committed in one transaction. When CLIP weights are found (and CLIP is not
 //! turned off), a last phase embeds the images without an embedding from that model and
 //! computes `aesthetic` / `clip_score` ([`clip`]); then each judge found on disk (HPSv2, PickScore)
@@ -20,7 +21,8 @@
 //! recompute duplicate groups from stored hashes (so new thresholds apply without re-reading
 //! unchanged files) → the CLIP pass (below) → the judges (`pipeline/judge.rs`) → record the scan. Unless `--no-faces`, each batch's
 //! decoded images also go through the MTCNN detector on the selected device (same-size images
-//! batched) before the transaction. Since issue 15 the processing is a stream (`pipeline/flow.rs`):
+//! batched) before the transaction; unless `--no-hands`, the same stage runs the hand detector
+//! on the same working copy (`hand_count`, `hand_defect`). Since issue 15 the processing is a stream (`pipeline/flow.rs`):
 //! decode workers (one decode per file, frames held under a pixel budget; they hand on only small
 //! working copies) → faces (fast mode, `models/mtcnn/working.rs`) → CLIP crops embedded in the scan
 //! → an ordered writer, over bounded channels; progress reports files/s per stage and the slowest
@@ -64,9 +66,10 @@ use crate::catalog::{self, Found};
 use crate::metadata;
 use crate::models::backend::{self, BackendChoice};
 use crate::models::clip::preprocess as clip_preprocess;
+use crate::models::hands::{self as hand_models, HandDetector};
 use crate::models::mtcnn::{self, Mtcnn, WorkingCopy, WorkingResolution};
 use crate::signals::filters::FilterConfig;
-use crate::signals::{self, classical, dedup, faces, phash, tensor};
+use crate::signals::{self, classical, dedup, faces, hands, phash, tensor};
 use crate::store::{self, IngestRecord, KnownImage, MetadataRow, SignalRow, Store, Upsert};
 pub use progress::{Progress, Snapshot, StageSnapshot};
 
@@ -90,7 +93,10 @@ pub struct ScanOptions {
     pub max_file_bytes: u64,
     /// Detect faces (MTCNN) and store the face signals.
     pub faces: bool,
-    /// Where faces are detected (fast mode: a working copy of at most this long side).
+    /// Detect hands (MediaPipe palm + landmark models) on the same working copy and store the
+    /// hand signals.
+    pub hands: bool,
+    /// Where faces (and hands) are detected (fast mode: a working copy of at most this long side).
     pub face_resolution: WorkingResolution,
     /// Images per face-detector call.
     pub face_batch: usize,
@@ -119,6 +125,7 @@ impl ScanOptions {
             metadata_limits: metadata::Limits::default(),
             max_file_bytes: 1 << 30,
             faces: true,
+            hands: true,
             face_resolution: WorkingResolution::default(),
             face_batch: 4,
             thumbnails: None,
@@ -183,6 +190,9 @@ pub struct ScanSummary {
     /// Whether faces were detected in this scan, and in how many of its images.
     pub faces: bool,
     pub images_with_faces: u64,
+    /// Whether hands were detected in this scan, and in how many of its images.
+    pub hands: bool,
+    pub images_with_hands: u64,
     /// The CLIP pass (embeddings, `aesthetic`, `clip_score`); absent when it did not run.
     pub clip: Option<clip::ClipSummary>,
     /// Why CLIP did not run although it was on: no weights found (where to put them) or the
@@ -254,6 +264,8 @@ pub enum ScanError {
     Threads(#[from] rayon::ThreadPoolBuildError),
     #[error(transparent)]
     Faces(#[from] mtcnn::MtcnnError),
+    #[error(transparent)]
+    Hands(#[from] hand_models::HandsError),
     /// The CLIP model or head asked for explicitly (`--model`, `--head`) cannot be used.
     #[error("CLIP: {0}")]
     Clip(String),
@@ -290,7 +302,7 @@ pub(crate) struct Prepared {
     /// Position in the scan's to-do list (records are written in this order).
     pub(crate) index: usize,
     pub(crate) record: IngestRecord,
-    /// The face detector's working copy (faces on and the image decoded).
+    /// The detectors' working copy (faces or hands on and the image decoded).
     pub(crate) faces: Option<WorkingCopy>,
     /// CLIP's S×S RGB8 crop, or why there is none (CLIP runs in this scan, the image decoded
     /// and not embedded by that model yet).
@@ -300,6 +312,8 @@ pub(crate) struct Prepared {
     pub(crate) other_shard: bool,
     /// The detector found at least one face (set by the faces stage).
     pub(crate) has_face: bool,
+    /// At least one hand was found (set by the faces stage).
+    pub(crate) has_hand: bool,
     /// Time spent reading, hashing, decoding and parsing metadata, and on the CPU signals.
     pub(crate) decode_time: Duration,
     pub(crate) signals_time: Duration,
@@ -447,8 +461,7 @@ pub(crate) fn prepare(
         .filter(|_| !already_embedded)
         .map(|size| clip_crop(&rgb, w, h, size));
     let (wu, hu) = (w as usize, h as usize);
-    let faces = opts
-        .faces
+    let faces = (opts.faces || opts.hands)
         .then(|| WorkingCopy::from_frame(rgb, wu, hu, &opts.face_resolution));
     drop(permit);
     Prepared {
@@ -458,7 +471,7 @@ pub(crate) fn prepare(
             facts,
             metadata: Some(metadata_row),
             signals: rows,
-            signals_version: Some(signals::signal_set_version(opts.faces)),
+            signals_version: Some(signals::signal_set_version(opts.faces, opts.hands)),
             embedding: None,
         },
         faces,
@@ -466,6 +479,7 @@ pub(crate) fn prepare(
         vanished: false,
         other_shard: false,
         has_face: false,
+        has_hand: false,
         decode_time,
         signals_time: started.elapsed(),
     }
@@ -548,7 +562,10 @@ impl FileJob<'_> {
                 },
                 metadata: None,
                 signals: Vec::new(),
-                signals_version: Some(signals::signal_set_version(self.opts.faces)),
+                signals_version: Some(signals::signal_set_version(
+                    self.opts.faces,
+                    self.opts.hands,
+                )),
                 embedding: None,
             },
             faces: None,
@@ -556,6 +573,7 @@ impl FileJob<'_> {
             vanished,
             other_shard: false,
             has_face: false,
+            has_hand: false,
             decode_time: self.started.elapsed(),
             signals_time: Duration::ZERO,
         }
@@ -730,6 +748,22 @@ pub(crate) fn face_rows(
     (rows, s.face_count > 0)
 }
 
+/// The hand signal rows of one image from the detections on its working copy.
+pub(crate) fn hand_rows(found: &[hand_models::Hand], producer: &str) -> (Vec<SignalRow>, bool) {
+    let s = hands::compute(found);
+    let row = |key: &str, value: f64| SignalRow {
+        key: key.to_string(),
+        value: Some(value),
+        text: None,
+        producer: producer.to_string(),
+    };
+    let mut rows = vec![row("hand_count", s.hand_count as f64)];
+    if let Some(d) = s.hand_defect {
+        rows.push(row("hand_defect", d));
+    }
+    (rows, s.hand_count > 0)
+}
+
 /// Runs a scan of `opts.root`. Per-file problems are reported in the summary, never returned.
 pub fn scan(
     opts: &ScanOptions,
@@ -740,6 +774,7 @@ pub fn scan(
         mut store,
         selected,
         detector,
+        hand_detector,
         loaded,
         judges,
         record,
@@ -756,7 +791,11 @@ pub fn scan(
         .collect();
     let (todo, mut missing_ids) = triage(&found.files, &known, opts, &mut summary);
 
-    progress.set_phase(if opts.faces { "scan + faces" } else { "scan" });
+    progress.set_phase(match (opts.faces, opts.hands) {
+        (true, _) => "scan + faces",
+        (false, true) => "scan + hands",
+        (false, false) => "scan",
+    });
     progress.set_total(todo.len() as u64);
     let jobs = opts
         .jobs
@@ -792,6 +831,9 @@ pub fn scan(
                 faces::producer(&opts.face_resolution),
             )
         }),
+        hands: hand_detector
+            .as_ref()
+            .map(|d| (d, hands::producer(opts.face_resolution.max_side))),
         face_batch: opts.face_batch,
         // The CPU detector works image by image: one faces worker per core; a GPU takes
         // batches from one.
@@ -856,6 +898,7 @@ struct Opened {
     store: Store,
     selected: backend::Selected,
     detector: Option<Mtcnn>,
+    hand_detector: Option<HandDetector>,
     loaded: Option<clip::LoadedClip>,
     /// The judges found (HPSv2, PickScore), loaded on first use.
     judges: Vec<judge::LoadedJudge>,
@@ -882,6 +925,11 @@ fn open_scan(opts: &ScanOptions) -> Result<Opened, ScanError> {
     } else {
         None
     };
+    let hand_detector = if opts.hands {
+        Some(HandDetector::new(&selected.device)?)
+    } else {
+        None
+    };
     let ClipSetup {
         loaded,
         skipped: clip_skipped,
@@ -899,6 +947,7 @@ fn open_scan(opts: &ScanOptions) -> Result<Opened, ScanError> {
             "plain Rust (CPU)".to_string()
         },
         faces: opts.faces,
+        hands: opts.hands,
         shard: opts.shard,
         other_shards: opts.shard.map(|_| 0),
         clip_skipped,
@@ -911,6 +960,7 @@ fn open_scan(opts: &ScanOptions) -> Result<Opened, ScanError> {
         store,
         selected,
         detector,
+        hand_detector,
         loaded,
         judges,
         record,
@@ -1024,7 +1074,7 @@ fn triage<'a>(
                 if !k.missing
                     && k.size == i64::try_from(f.size).ok()
                     && k.mtime_ns == Some(f.mtime_ns)
-                    && signals::signals_current(k.signals_version, opts.faces) =>
+                    && signals::signals_current(k.signals_version, opts.faces, opts.hands) =>
             {
                 summary.unchanged += 1;
             }

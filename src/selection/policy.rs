@@ -698,8 +698,8 @@ mod tests {
             (
                 "rule = \"weighted_sum\"\nweights = { tenengrad = 1.0 }",
                 "accept = 0.5\nreject = 0.2",
-                "[[gates]]\nwhen = \"hand_defect < 0.3\"\nreason = \"hands\"",
-                "gates[0]: unknown signal 'hand_defect'",
+                "[[gates]]\nwhen = \"foot_defect < 0.3\"\nreason = \"feet\"",
+                "gates[0]: unknown signal 'foot_defect'",
             ),
             (
                 "rule = \"weighted_sum\"\nweights = {}",
@@ -769,6 +769,14 @@ mod tests {
                 "{rank}: got '{err}', want '{want}'"
             );
         }
+        // `hand_defect`, this test's unknown signal before issue 21, is a signal now.
+        policy(
+            "rule = \"weighted_sum\"\nweights = { tenengrad = 1.0 }",
+            "accept = 0.5\nreject = 0.2",
+            "[[gates]]\nwhen = \"hand_defect < 0.3\"\nreason = \"hands\"",
+        )
+        .validate(&known)
+        .unwrap();
         // Typos in fields are TOML errors naming the field.
         let err = Policy::from_toml(
             "name = \"t\"\n[rank]\nrule = \"weighted_sum\"\nweights = { a = 1.0 }\n[bands]\naccept = 0.5\nreject = 0.2\ntopk = 2\n",

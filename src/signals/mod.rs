@@ -4,8 +4,8 @@
 //!
 //! Producers: [`classical`] (pure Rust, f64; the CPU path), [`tensor`] (the same signals as burn
 //! tensor ops, batched, for wgpu and the `flex` CPU backend), [`phash`] (ImageHash-exact
-//! perceptual hashes), [`dedup`] (near-duplicate groups), [`filters`] (hard filters) and
-//! [`faces`] (MTCNN face signals).
+//! perceptual hashes), [`dedup`] (near-duplicate groups), [`filters`] (hard filters),
+//! [`faces`] (MTCNN face signals) and [`hands`] (MediaPipe hand signals).
 //!
 //! # Signals
 //!
@@ -30,6 +30,8 @@
 //! | `face_count`, `face_conf_min`, `face_area_max` | MTCNN faces (`models::mtcnn`); weakest O-Net probability (null without faces); largest box area / image area |
 //! | `face_defect` | worst face's `1 − exp(−Σ hinge penalties)`: landmark geometry (eye distance / box width, eye-line tilt, eyes–mouth distance, mouth vs eye line, mouth width, nose between eyes and mouth, symmetry, landmarks outside the box) and the eye-region similarity (NCC of the two eye patches, one mirrored; eyes ≥ 16 px apart); null without faces. Separates the fixture portraits from the same portraits with a warped eye region at AUC 0.91 (integration test) |
 //! | `face_boxes` | JSON (kind `json`, not a default table column): every face's box, confidence, landmarks and defect, for the GUI overlay |
+//! | `hand_count` | hands with presence ≥ 0.5 (MediaPipe palm detection + hand landmarks, `models::hands`, on the working copy) |
+//! | `hand_defect` | worst hand's `1 − exp(−Σ hinge penalties)` over its 3-D landmarks: bone-length ratios, fingers bent backwards or over-folded, sideways bending, fused fingers, knuckle spacing (rule in `signals/hands.rs`); null without hands. Separates MediaPipe's real-hand skeletons from the same skeletons warped (finger bent back, bone stretched, finger swung/bent sideways, finger laid onto its neighbour) at AUC 0.996 (`signals::hands` test) |
 //!
 //! Grey is OpenCV's exact integer BT.601 (`(9798R+19235G+3735B+16384)>>15`); hashes use PIL's
 //! `convert("L")` as ImageHash does. Images narrower or shorter than 3 px get no blur, Tenengrad,
@@ -62,14 +64,16 @@
 //!
 //! The registry (`signals::registry()`) records key, label, unit, direction, range, group, kind
 //! (number / flag / hash / json) and producer version; `SIGNAL_SET_VERSION` forces recomputation of
-//! unchanged files when the set changes. It is 3 since fast-mode faces (2: full-resolution faces);
-//! a scan with `--no-faces` stores 1 (the set without faces), which a later scan with faces
-//! recomputes, while files stored with 2 or 3 stay current for `--no-faces` scans.
+//! unchanged files when the set changes. It is 4 since the hand signals (3: fast-mode faces, 2:
+//! full-resolution faces); a scan with `--no-faces` / `--no-hands` stores the version of what
+//! it computed (5 / 3, both off: 1), which a later scan asking for more recomputes, while files
+//! stored with more stay current ([`signals_current`]).
 
 pub mod classical;
 pub mod dedup;
 pub mod faces;
 pub mod filters;
+pub mod hands;
 pub mod imported;
 pub mod phash;
 pub mod score_file;
@@ -162,31 +166,38 @@ pub fn judge_producer(kind: crate::models::clip::judge::JudgeKind) -> &'static s
 
 /// Version of the whole per-image signal set the scanner computes. An image whose stored
 /// `signals_version` differs is recomputed even when its file is unchanged.
-/// 3 = classical signals + hashes + face signals from the fast mode (`mtcnn@2`, detection on a
-/// working copy); 2 = the same with faces detected at full resolution (`mtcnn@1`, before the
-/// fast mode); 1 = without face signals (what a scan with `--no-faces` stores, see
-/// [`signals_current`]).
-pub const SIGNAL_SET_VERSION: i64 = 3;
-/// The signal set without the face signals.
+/// 4 = classical signals + hashes + fast-mode face signals + hand signals
+/// (`mediapipe-hands@1`, on the same working copy); 3 = the same without hands (`mtcnn@2`, what
+/// a scan with `--no-hands` stores); 2 = faces detected at full resolution (`mtcnn@1`, before
+/// the fast mode); 1 = without face signals (`--no-faces --no-hands`); 5 = hands without faces
+/// (`--no-faces`). See [`signals_current`].
+pub const SIGNAL_SET_VERSION: i64 = 4;
+/// The signal set without the face and hand signals.
 pub const SIGNAL_SET_VERSION_NO_FACES: i64 = 1;
-/// Earlier versions whose signals other than the face signals are still current.
-const CURRENT_WITHOUT_FACES: [i64; 2] = [SIGNAL_SET_VERSION_NO_FACES, 2];
+/// Faces without hands (version 3, before the hand signals).
+pub const SIGNAL_SET_VERSION_NO_HANDS: i64 = 3;
+/// Hands without faces.
+pub const SIGNAL_SET_VERSION_HANDS_ONLY: i64 = 5;
 
 /// The `signals_version` a scan stores.
-pub fn signal_set_version(faces: bool) -> i64 {
-    if faces {
-        SIGNAL_SET_VERSION
-    } else {
-        SIGNAL_SET_VERSION_NO_FACES
+pub fn signal_set_version(faces: bool, hands: bool) -> i64 {
+    match (faces, hands) {
+        (true, true) => SIGNAL_SET_VERSION,
+        (true, false) => SIGNAL_SET_VERSION_NO_HANDS,
+        (false, true) => SIGNAL_SET_VERSION_HANDS_ONLY,
+        (false, false) => SIGNAL_SET_VERSION_NO_FACES,
     }
 }
 
-/// Whether an unchanged file's stored signals are current for a scan with or without faces
-/// (a file scanned with faces is current for a scan without them; one scanned with the
-/// full-resolution faces of version 2 is recomputed by a scan with faces).
-pub fn signals_current(stored: Option<i64>, faces: bool) -> bool {
-    stored == Some(SIGNAL_SET_VERSION)
-        || (!faces && stored.is_some_and(|v| CURRENT_WITHOUT_FACES.contains(&v)))
+/// Whether an unchanged file's stored signals are current for a scan with or without faces and
+/// hands: every version carries the classical signals; a scan with faces needs fast-mode faces
+/// (3 or 4; version 2's full-resolution faces are recomputed), one with hands needs hands (4
+/// or 5). A file scanned with more than the scan asks for stays current.
+pub fn signals_current(stored: Option<i64>, faces: bool, hands: bool) -> bool {
+    let Some(v) = stored.filter(|v| (1..=5).contains(v)) else {
+        return false;
+    };
+    (!faces || v == 3 || v == 4) && (!hands || v == 4 || v == 5)
 }
 
 #[allow(clippy::too_many_arguments)] // one positional row per signal in the table below
@@ -534,6 +545,28 @@ const REGISTRY: &[SignalDef] = &[
         PICKSCORE,
         "Rank of pickscore among the images with the same positive prompt (the prompt group of policies and best-of-N): 1 = best, ties share the best rank.",
     ),
+    def(
+        "hand_count",
+        "Hands",
+        "count",
+        Direction::Neutral,
+        (Some(0.0), None),
+        Group::Defect,
+        Kind::Number,
+        hands::HANDS,
+        "Hands found by MediaPipe's palm detector + hand landmark model (palm_detection_full, hand_landmark_full, mediapipe 0.10.14) with hand presence ≥ 0.5, on the scan's working copy.",
+    ),
+    def(
+        "hand_defect",
+        "Hand anatomy defect",
+        "score",
+        Direction::LowerIsBetter,
+        (Some(0.0), Some(1.0)),
+        Group::Defect,
+        Kind::Number,
+        hands::HANDS,
+        "Worst hand's landmark implausibility, 1 − exp(−Σ hinge penalties) over bone-length ratios, finger flexion (bent backwards / over-folded), sideways bending, fused fingers and knuckle spacing of the model's 3-D landmarks (see signals/hands.rs); 0 = plausible. Null without hands.",
+    ),
 ];
 
 /// Every registered signal, in display order: the built-in ones, then the signals imported into
@@ -573,16 +606,44 @@ mod tests {
 
     #[test]
     fn older_face_signals_are_recomputed_by_scans_with_faces() {
-        assert!(signals_current(Some(SIGNAL_SET_VERSION), true));
-        assert!(signals_current(Some(SIGNAL_SET_VERSION), false));
+        // Scans without hands (`--no-hands`): the rules before the hand signals.
+        assert!(signals_current(Some(SIGNAL_SET_VERSION), true, false));
+        assert!(signals_current(Some(SIGNAL_SET_VERSION), false, false));
+        assert!(signals_current(Some(3), true, false));
+        assert!(signals_current(Some(3), false, false));
         // Version 2: faces detected at full resolution, before the fast mode.
-        assert!(!signals_current(Some(2), true));
-        assert!(signals_current(Some(2), false));
-        assert!(!signals_current(Some(SIGNAL_SET_VERSION_NO_FACES), true));
-        assert!(signals_current(Some(SIGNAL_SET_VERSION_NO_FACES), false));
-        assert!(!signals_current(None, false));
-        assert_eq!(signal_set_version(true), 3);
-        assert_eq!(signal_set_version(false), 1);
+        assert!(!signals_current(Some(2), true, false));
+        assert!(signals_current(Some(2), false, false));
+        assert!(!signals_current(
+            Some(SIGNAL_SET_VERSION_NO_FACES),
+            true,
+            false
+        ));
+        assert!(signals_current(
+            Some(SIGNAL_SET_VERSION_NO_FACES),
+            false,
+            false
+        ));
+        assert!(!signals_current(None, false, false));
+        assert_eq!(signal_set_version(true, false), 3);
+        assert_eq!(signal_set_version(false, false), 1);
+    }
+
+    #[test]
+    fn catalogues_without_hand_signals_are_recomputed_by_scans_with_hands() {
+        assert_eq!(signal_set_version(true, true), 4);
+        assert_eq!(signal_set_version(false, true), 5);
+        assert!(signals_current(Some(4), true, true));
+        assert!(signals_current(Some(4), false, true));
+        assert!(signals_current(Some(5), false, true));
+        assert!(!signals_current(Some(5), true, true));
+        assert!(!signals_current(Some(5), true, false));
+        assert!(signals_current(Some(5), false, false));
+        for old in [1, 2, 3] {
+            assert!(!signals_current(Some(old), true, true), "{old}");
+            assert!(!signals_current(Some(old), false, true), "{old}");
+        }
+        assert!(!signals_current(Some(6), false, false));
     }
 
     #[test]
@@ -630,6 +691,8 @@ mod tests {
             "face_area_max",
             "face_defect",
             "face_boxes",
+            "hand_count",
+            "hand_defect",
         ] {
             assert!(get(k).is_some(), "missing {k}");
         }

@@ -29,6 +29,7 @@ mod fixtures_scan;
 mod fuzz;
 #[cfg(feature = "gui")]
 mod gui;
+mod hands;
 mod hardening_catalogue;
 mod hardening_cli;
 mod hardening_export;

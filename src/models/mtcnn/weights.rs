@@ -4,7 +4,9 @@
 //! first dense layer already in NCHW flatten order), PReLU `[C]`, biases `[out]`.
 //!
 //! The safetensors format is small enough to read here: an 8-byte little-endian header length,
-//! a JSON header `{name: {dtype, shape, data_offsets}}`, then the raw data.
+//! a JSON header `{name: {dtype, shape, data_offsets}}`, then the raw data. F16 tensors (the hand
+//! models' weights, [`crate::models::graph`]) are widened to f32 exactly; the string metadata
+//! (`__metadata__`) is kept.
 
 use std::collections::HashMap;
 
@@ -29,7 +31,7 @@ pub enum WeightError {
         found: Vec<usize>,
         expected: Vec<usize>,
     },
-    #[error("{file}: tensor `{name}` has dtype {dtype}, expected F32")]
+    #[error("{file}: tensor `{name}` has dtype {dtype}, expected F32 or F16")]
     Dtype {
         file: String,
         name: String,
@@ -44,10 +46,11 @@ struct Entry {
     data_offsets: [usize; 2],
 }
 
-/// The tensors of one safetensors file, as f32 vectors with their shapes.
+/// The tensors of one safetensors file, as f32 vectors with their shapes, and its metadata.
 pub struct Tensors {
     file: String,
     map: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    metadata: HashMap<String, String>,
 }
 
 impl Tensors {
@@ -71,39 +74,63 @@ impl Tensors {
             serde_json::from_slice(&bytes[8..header_end]).map_err(|e| fmt(&e.to_string()))?;
         let data = &bytes[header_end..];
         let mut map = HashMap::new();
+        let mut metadata = HashMap::new();
         for (name, value) in header {
             if name == "__metadata__" {
+                metadata = serde_json::from_value(value).map_err(|e| fmt(&e.to_string()))?;
                 continue;
             }
             let entry: Entry =
                 serde_json::from_value(value).map_err(|e| fmt(&format!("entry {name}: {e}")))?;
-            if entry.dtype != "F32" {
-                return Err(WeightError::Dtype {
-                    file: file.to_string(),
-                    name,
-                    dtype: entry.dtype,
-                });
-            }
+            let width = match entry.dtype.as_str() {
+                "F32" => 4,
+                "F16" => 2,
+                _ => {
+                    return Err(WeightError::Dtype {
+                        file: file.to_string(),
+                        name,
+                        dtype: entry.dtype,
+                    });
+                }
+            };
             let [start, end] = entry.data_offsets;
             let n: usize = entry.shape.iter().product();
             let raw = data
                 .get(start..end)
-                .filter(|r| r.len() == n * 4)
+                .filter(|r| r.len() == n * width)
                 .ok_or_else(|| {
                     fmt(&format!(
                         "entry {name}: data offsets do not match its shape"
                     ))
                 })?;
-            let values = raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let values = if width == 4 {
+                raw.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            } else {
+                raw.chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect()
+            };
             map.insert(name, (entry.shape, values));
         }
         Ok(Self {
             file: file.to_string(),
             map,
+            metadata,
         })
+    }
+
+    /// A metadata string of the file.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// The shape and values of `name`, without taking it.
+    pub fn get(&self, name: &str) -> Option<(&[usize], &[f32])> {
+        self.map
+            .get(name)
+            .map(|(s, v)| (s.as_slice(), v.as_slice()))
     }
 
     /// The values of `name`, which must have exactly `shape`.
