@@ -7,7 +7,10 @@
 //! `assay team init DIR --server postgres://user@host:port/db` creates or upgrades the server
 //! schema and links the collection; `join` links to an existing team schema; `sync` (also
 //! `--every SECS`) pushes and pulls; `status` prints the link, cursors and server counts;
-//! `revoke --rater NAME` revokes a rater. A collection that never joined does nothing here.
+//! `revoke --rater NAME` revokes a rater. `assay label export` syncs first and `label import`
+//! after, when the collection joined (a failed sync is reported and the command goes on); the
+//! GUI's labeling view does not sync by itself yet ([`sync_if_joined`] is the hook). A
+//! collection that never joined does nothing here.
 //!
 //! # Server schema (`server.rs`, schema `assay`, versioned by `assay.meta.schema_version`)
 //!
@@ -23,7 +26,7 @@
 //! events carry one). A decision made here has no uid in SQLite: its identity is computed when
 //! pushed — the xxh3-128 of (image content hash, status, rating, source, reason, detail, time);
 //! a pulled decision is stored with that uid (`decisions.uid`, SQLite migration 10) and is never
-//! pushed back.
+//! pushed back, and a decision made here is recognised by its computed uid when it comes back.
 //!
 //! # Sync protocol ([`sync`])
 //!
@@ -64,7 +67,7 @@
 pub mod conninfo;
 pub mod server;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -330,6 +333,13 @@ fn wire_decision(d: &LocalDecision) -> WireDecision {
 
 fn pull(store: &mut Store, server: &mut Server, report: &mut SyncReport) -> Result<(), TeamError> {
     let images = store.images_by_hash()?;
+    // Decisions made here come back from the server under their computed uid: not again.
+    let mine: HashSet<String> = store
+        .local_decisions_after(0, i64::MAX as usize)?
+        .0
+        .iter()
+        .map(decision_uid)
+        .collect();
     let (raters, policies) = server.pull_shared()?;
     // Rows kept pending by earlier syncs first.
     let pending_ev = store.team_pending(PendingKind::Event)?;
@@ -341,7 +351,7 @@ fn pull(store: &mut Store, server: &mut Server, report: &mut SyncReport) -> Resu
         policies,
         ..Default::default()
     };
-    localize_page(&mut page, &retried_ev, &retried_dec, &images);
+    localize_page(&mut page, &retried_ev, &retried_dec, &images, &mine);
     // Pending rows that are gone from the answer (a revoked rater's) are dropped too.
     page.resolved
         .extend(pending_ev.iter().map(|&s| (PendingKind::Event, s)));
@@ -356,7 +366,7 @@ fn pull(store: &mut Store, server: &mut Server, report: &mut SyncReport) -> Resu
         let decisions = server.pull_decisions(link.pulled_decision, PAGE as i64)?;
         page.pulled_event = events.last().map_or(link.pulled_event, |e| e.seq);
         page.pulled_decision = decisions.last().map_or(link.pulled_decision, |d| d.seq);
-        localize_page(&mut page, &events, &decisions, &images);
+        localize_page(&mut page, &events, &decisions, &images, &mine);
         report.received_events += events.len() as u64;
         report.received_decisions += decisions.len() as u64;
         let applied = store.apply_team_pull(&page)?;
@@ -370,12 +380,14 @@ fn pull(store: &mut Store, server: &mut Server, report: &mut SyncReport) -> Resu
 }
 
 /// Adds pulled rows to `page`: those whose images this copy has, translated; the others as
-/// pending (rows of a protocol this build does not know wait too).
+/// pending (rows of a protocol this build does not know wait too); decisions in `mine` (made
+/// here) are left out.
 fn localize_page(
     page: &mut PullPage,
     events: &[WireEvent],
     decisions: &[WireDecision],
     images: &HashMap<String, (i64, String)>,
+    mine: &HashSet<String>,
 ) {
     for e in events {
         match (e.protocol.parse(), localize_payload(&e.payload, images)) {
@@ -392,7 +404,7 @@ fn localize_page(
             _ => page.pending.push((PendingKind::Event, e.seq)),
         }
     }
-    for d in decisions {
+    for d in decisions.iter().filter(|d| !mine.contains(&d.uid)) {
         let (Some((id, _)), Ok(status)) = (images.get(&d.image_hash), d.status.parse()) else {
             page.pending.push((PendingKind::Decision, d.seq));
             continue;
