@@ -145,6 +145,26 @@ fn sync(a: &SyncArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// Syncs a collection that joined a team (for `assay label`); says on stderr what happened and
+/// never fails the caller: offline, the local catalogue is the working copy. A catalogue that
+/// never joined (or cannot be read) is left untouched: no write, no upgrade.
+pub fn sync_if_joined(dir: &std::path::Path, db: Option<&std::path::Path>) {
+    let joined = open_catalogue_read_only(dir, db)
+        .ok()
+        .and_then(|s| s.team_link().ok().flatten())
+        .is_some();
+    if !joined {
+        return;
+    }
+    let result = open_catalogue(dir, db)
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|mut s| team::sync(&mut s).map_err(|e| e.to_string()));
+    match result {
+        Ok(r) => eprintln!("team sync: {}", sync_text(&r)),
+        Err(e) => eprintln!("team sync failed (working offline): {e}"),
+    }
+}
+
 fn status(a: &DirArgs) -> anyhow::Result<u8> {
     let store = open_catalogue_read_only(&a.dir, a.db.as_deref())?;
     let r = team::status(&store).map_err(usage)?;
