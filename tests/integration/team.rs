@@ -202,8 +202,11 @@ impl Drop for Cluster {
     }
 }
 
-/// The fixtures scanned once into `tmp/base.db`: (folder, database, items as (path, hash)).
-fn scanned(tmp: &Path, test: &str) -> Option<(PathBuf, PathBuf, Vec<(String, String)>)> {
+/// Items to label: (path, content hash).
+type Items = Vec<(String, String)>;
+
+/// The fixtures scanned once into `tmp/base.db`: (folder, database, items).
+fn scanned(tmp: &Path, test: &str) -> Option<(PathBuf, PathBuf, Items)> {
     let fixtures = common::fixtures_dir(test)?;
     let db = tmp.join("base.db");
     let (code, _) = common::scan_json(&fixtures, &db, &[]);
