@@ -5,7 +5,8 @@
 //! burn tensors on the GPU), [`pipeline`] runs scans as batched, cancellable jobs into the
 //! [`store`] (SQLite, the only module with SQL), and the [`cli`] and `gui` front ends read it.
 //! [`selection`] holds pure filter/sort logic; [`table`] the column model; [`learn`] fits the
-//! local preference scorer from labels.
+//! local preference scorer from labels; `team` (feature `team`) syncs a collection's labels and
+//! decisions with teammates through a shared PostgreSQL.
 
 pub mod catalog;
 pub mod cli;
@@ -28,3 +29,5 @@ pub mod selection;
 pub mod signals;
 pub mod store;
 pub mod table;
+#[cfg(feature = "team")]
+pub mod team;

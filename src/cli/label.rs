@@ -1,7 +1,9 @@
 //! `assay label import|export DIR --file F.jsonl`: share raters' label events between machines.
 //! Import validates each line against the collection, reports bad lines by number and skips only
 //! them; importing the same events twice adds nothing, while repeated identical lines of one
-//! file are all kept (see `human` on event identity). Export writes each event's id.
+//! file are all kept (see `human` on event identity). Export writes each event's id. In a
+//! collection that joined a team (`assay team`), export first syncs and import syncs after (a
+//! failed sync is reported on stderr and the command goes on offline).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -65,8 +67,17 @@ pub fn open_catalogue_read_only(dir: &Path, db: Option<&Path>) -> anyhow::Result
 
 pub fn run(args: &LabelArgs) -> anyhow::Result<u8> {
     match &args.action {
-        LabelAction::Import(a) => import(a),
-        LabelAction::Export(a) => export(a),
+        LabelAction::Import(a) => {
+            let code = import(a)?;
+            #[cfg(feature = "team")]
+            super::team::sync_if_joined(&a.dir, a.db.as_deref());
+            Ok(code)
+        }
+        LabelAction::Export(a) => {
+            #[cfg(feature = "team")]
+            super::team::sync_if_joined(&a.dir, a.db.as_deref());
+            export(a)
+        }
     }
 }
 

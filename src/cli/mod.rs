@@ -47,6 +47,8 @@ mod select;
 mod select_best_of_n;
 mod signals;
 mod table;
+#[cfg(feature = "team")]
+mod team;
 pub mod term;
 pub mod train;
 
@@ -148,6 +150,10 @@ pub enum Command {
     /// Write every current image's numeric signals (and `--embeddings`) as Parquet for engines
     /// (Ray Data, Spark, Daft, pandas): one row per image with id, path and content hash.
     ExportSignals(export_signals::ExportSignalsArgs),
+    /// Team mode: share labels and decisions through a PostgreSQL server (`init`, `join`,
+    /// `sync`, `status`, `revoke`); the local catalogue stays the working copy.
+    #[cfg(feature = "team")]
+    Team(team::TeamArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -200,6 +206,8 @@ pub fn run() -> ExitCode {
         Some(Command::Decide(args)) => export::decide(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),
         Some(Command::Export(args)) => export::export(&args),
+        #[cfg(feature = "team")]
+        Some(Command::Team(args)) => team::run(&args),
         Some(Command::Open {
             dir,
             db,

@@ -3,7 +3,8 @@
 //! One database per collection, by default at `<root>/.assay/assay.db`, in WAL mode so that a
 //! reader (the GUI, `assay table`) never blocks the scanner and a killed process loses at most the
 //! transaction in flight. Writes come in batches, one transaction per batch. Shard catalogues
-//! (`assay scan --shard`) are combined by [`Store::merge_catalogues`] (`store/merge.rs`).
+//! (`assay scan --shard`) are combined by [`Store::merge_catalogues`] (`store/merge.rs`). Team
+//! mode's local side (link, sync cursors, pulled pages) is `store/team.rs`.
 
 mod check_schedule;
 mod decisions;
@@ -18,6 +19,7 @@ mod schema;
 mod scorers;
 pub mod signal_cache;
 pub mod synthetic;
+mod team;
 mod versions;
 
 pub use decisions::NewDecision;
@@ -27,6 +29,9 @@ pub use merge::{ConflictKind, MergeConflict, MergeError, MergeReport, ShardMerge
 pub use raters::SessionSummary;
 pub use rows::{ReadTimes, RowSlot, SignalKey, Signals};
 pub use scorers::{NewScorer, ScorerLogRow, ScorerRow};
+pub use team::{
+    LocalDecision, PendingKind, PolicyRow, PullApplied, PullPage, PulledDecision, TeamLink,
+};
 
 use crate::domain::{Protocol, Status, UnknownProtocol};
 use std::path::{Path, PathBuf};

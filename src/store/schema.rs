@@ -70,7 +70,12 @@
 //!   keeps its `ext:` values; a new version of a file (new content) has none until the next
 //!   import. Opening a catalogue registers these definitions in the signal registry
 //!   (`signals::imported`).
-//! - Signal cache (migration 10, `store/signal_cache.rs`): `signals_state` holds one random
+//! - Team mode (migration 10, `store/team.rs`): `team` (one row: the server URL without
+//!   password, the team's id, push/pull cursors, last sync), `team_pending` (server rows naming
+//!   images this copy lacks, retried each sync) and `decisions.uid` (the server identity of a
+//!   decision pulled from a teammate; NULL for decisions made here, whose identity is computed
+//!   when pushed).
+//! - Signal cache (migration 11, `store/signal_cache.rs`): `signals_state` holds one random
 //!   `token` that triggers replace on every insert, update and delete of a `signals` row; the
 //!   row-major copy of the signals written beside the catalogue (`<db>.signals-cache`) records
 //!   the token it was built at and is read only while the token is the same.
@@ -270,7 +275,30 @@ CREATE TABLE external_signals (
     images      INTEGER NOT NULL             -- images that received a value
 );
 ",
-    // 10 (issue 15): a token that changes with every write of `signals`, whoever the writer,
+    // 10 (issue 22, team mode; see `store/team.rs`): the link to a team's PostgreSQL (URL
+    // without password) and the sync cursors, the server rows waiting for images this copy
+    // lacks, and the server identity of decisions pulled from teammates.
+    r"
+CREATE TABLE team (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    server          TEXT NOT NULL,             -- postgres://user@host:port/db (never a password)
+    team_id         TEXT NOT NULL,             -- the server schema's identity (assay.meta)
+    joined          TEXT NOT NULL,
+    pushed_event    INTEGER NOT NULL DEFAULT 0, -- local label_events.id pushed up to
+    pushed_decision INTEGER NOT NULL DEFAULT 0, -- local decisions.id pushed up to
+    pulled_event    INTEGER NOT NULL DEFAULT 0, -- server label_events.seq pulled up to
+    pulled_decision INTEGER NOT NULL DEFAULT 0, -- server decisions.seq pulled up to
+    last_sync       TEXT
+);
+CREATE TABLE team_pending (
+    kind  TEXT NOT NULL CHECK (kind IN ('event', 'decision')),
+    seq   INTEGER NOT NULL,                    -- server seq of a row naming an image absent here
+    PRIMARY KEY (kind, seq)
+) WITHOUT ROWID;
+ALTER TABLE decisions ADD COLUMN uid TEXT;     -- server identity of a pulled decision (NULL: made here)
+CREATE UNIQUE INDEX decisions_uid ON decisions(uid);
+",
+    // 11 (issue 15): a token that changes with every write of `signals`, whoever the writer,
     // so the row-major signal cache beside the catalogue (`store/signal_cache.rs`) is read
     // only while it holds exactly the stored values.
     r"

@@ -2,7 +2,7 @@
 //! that reopening a million-row catalogue does not step through its ~25 million signal rows
 //! again (`assay bench catalog` reports the read with and without it).
 //!
-//! - **Coherence.** Migration 10 keeps `signals_state.token`, a random 64-bit value that
+//! - **Coherence.** Migration 11 keeps `signals_state.token`, a random 64-bit value that
 //!   triggers replace on every insert, update and delete of a `signals` row, inside the
 //!   writer's own transaction — whoever the writer is (scan, import, merge, repair, the sqlite3
 //!   shell). The cache records the token it was built at and is read only while the
@@ -58,7 +58,7 @@ pub fn path_for(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// The catalogue's current signals token (none before migration 10).
+/// The catalogue's current signals token (none before migration 11).
 pub(super) fn token(conn: &Connection) -> Option<i64> {
     conn.query_row("SELECT token FROM signals_state", [], |r| r.get(0))
         .ok()

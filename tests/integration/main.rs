@@ -50,4 +50,6 @@ mod parquet;
 mod score_import;
 mod select;
 mod shard;
+#[cfg(feature = "team")]
+mod team;
 mod tensor_parity;
