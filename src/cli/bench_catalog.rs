@@ -325,41 +325,10 @@ fn workbench_in_child(args: &CatalogBenchArgs, corpus: &Path) -> anyhow::Result<
     serde_json::from_str(last).context("the workbench part printed no JSON")
 }
 
-fn print_table(r: &Json) {
-    let f = |v: &Json| v.as_f64();
-    let ms = |v: &Json| f(v).map_or("-".to_string(), |x| format!("{:.0} ms", x * 1000.0));
-    let s = |v: &Json| f(v).map_or("-".to_string(), |x| format!("{x:.2} s"));
-    let mb = |v: &Json| f(v).map_or("-".to_string(), |x| format!("{x:.0} MB"));
-    let ok = |v: Option<f64>, limit: f64| match v {
-        Some(x) if x <= limit => "yes",
-        Some(_) => "NO",
-        None => "-",
-    };
-    println!(
-        "assay bench catalog: {} rows on {} files ({}), {} threads",
-        r["rows"], r["templates"], r["collection"], r["threads"]
-    );
-    let b = &r["build"];
-    if b["reused"] == json!(false) {
-        println!(
-            "built: templates {} + scan {} + synthesize {} ({:.0} rows/s), database {}",
-            s(&b["generate_templates_s"]),
-            s(&b["scan_templates_s"]),
-            s(&b["synthesize_s"]),
-            f(&b["rows_per_s"]).unwrap_or(0.0),
-            mb(&b["database_mb"])
-        );
-    } else {
-        println!("reused the collection built earlier");
-    }
-    println!(
-        "{:<46} {:>12} {:>10} {:>4}",
-        "measure", "value", "target", "ok"
-    );
-    let line = |name: &str, v: String, target: &str, good: &str| {
-        println!("{name:<46} {v:>12} {target:>10} {good:>4}");
-    };
-    let st = &r["store"];
+/// The store read's lines of [`print_table`]: cold, warm and the warm read's parts.
+fn print_store_read(st: &Json, line: &dyn Fn(&str, String, &str, &str)) {
+    let s = |v: &Json| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2} s"));
+    let mb = |v: &Json| v.as_f64().map_or("-".to_string(), |x| format!("{x:.0} MB"));
     line(
         "store: open + read every row, no signal cache",
         s(&st["open_cold_s"]),
@@ -410,6 +379,44 @@ fn print_table(r: &Json) {
         "",
         "",
     );
+}
+
+fn print_table(r: &Json) {
+    let f = |v: &Json| v.as_f64();
+    let ms = |v: &Json| f(v).map_or("-".to_string(), |x| format!("{:.0} ms", x * 1000.0));
+    let s = |v: &Json| f(v).map_or("-".to_string(), |x| format!("{x:.2} s"));
+    let mb = |v: &Json| f(v).map_or("-".to_string(), |x| format!("{x:.0} MB"));
+    let ok = |v: Option<f64>, limit: f64| match v {
+        Some(x) if x <= limit => "yes",
+        Some(_) => "NO",
+        None => "-",
+    };
+    println!(
+        "assay bench catalog: {} rows on {} files ({}), {} threads",
+        r["rows"], r["templates"], r["collection"], r["threads"]
+    );
+    let b = &r["build"];
+    if b["reused"] == json!(false) {
+        println!(
+            "built: templates {} + scan {} + synthesize {} ({:.0} rows/s), database {}",
+            s(&b["generate_templates_s"]),
+            s(&b["scan_templates_s"]),
+            s(&b["synthesize_s"]),
+            f(&b["rows_per_s"]).unwrap_or(0.0),
+            mb(&b["database_mb"])
+        );
+    } else {
+        println!("reused the collection built earlier");
+    }
+    println!(
+        "{:<46} {:>12} {:>10} {:>4}",
+        "measure", "value", "target", "ok"
+    );
+    let line = |name: &str, v: String, target: &str, good: &str| {
+        println!("{name:<46} {v:>12} {target:>10} {good:>4}");
+    };
+    let st = &r["store"];
+    print_store_read(st, &line);
     line(
         &format!("store: sort by {SORT}"),
         ms(&st["sort_s"]),
