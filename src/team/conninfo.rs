@@ -14,10 +14,26 @@ use super::TeamError;
 pub enum SslMode {
     /// Plain connection.
     Disable,
-    /// TLS when the server offers it, else plain (the default).
+    /// TLS when the server offers it, else plain (the default). As libpq's `prefer`, the
+    /// server's certificate is not checked.
     Prefer,
-    /// TLS or no connection.
+    /// TLS or no connection; the certificate is not checked (libpq's `require`).
     Require,
+    /// TLS with the server's certificate checked: its chain against the webpki roots and the
+    /// root certificates in `PGSSLROOTCERT` (else `~/.postgresql/root.crt` when it exists),
+    /// and its name against the host. libpq's `verify-ca` and `verify-full` (`verify-ca`
+    /// checks the host name too: stricter than libpq).
+    VerifyFull,
+}
+
+/// The root certificates file for [`SslMode::VerifyFull`]: `PGSSLROOTCERT`, else
+/// `~/.postgresql/root.crt` when it exists.
+pub fn root_cert_file() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PGSSLROOTCERT") {
+        return Some(PathBuf::from(p));
+    }
+    let home = std::env::var_os("HOME")?;
+    Some(PathBuf::from(home).join(".postgresql/root.crt")).filter(|p| p.exists())
 }
 
 /// A parsed server address (no password, ever).
@@ -111,6 +127,7 @@ impl ServerUrl {
             SslMode::Prefer => "",
             SslMode::Disable => "?sslmode=disable",
             SslMode::Require => "?sslmode=require",
+            SslMode::VerifyFull => "?sslmode=verify-full",
         };
         format!(
             "postgres://{}@{host}:{}/{}{ssl}",
@@ -141,8 +158,11 @@ fn parse_sslmode(v: &str) -> Result<SslMode, String> {
     match v {
         "disable" => Ok(SslMode::Disable),
         "allow" | "prefer" => Ok(SslMode::Prefer),
-        "require" | "verify-ca" | "verify-full" => Ok(SslMode::Require),
-        _ => Err(format!("unknown sslmode '{v}' (disable, prefer, require)")),
+        "require" => Ok(SslMode::Require),
+        "verify-ca" | "verify-full" => Ok(SslMode::VerifyFull),
+        _ => Err(format!(
+            "unknown sslmode '{v}' (disable, prefer, require, verify-ca, verify-full)"
+        )),
     }
 }
 

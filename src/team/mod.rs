@@ -58,9 +58,11 @@
 //! # Credentials and TLS
 //!
 //! See `conninfo.rs`: `PGPASSWORD` or the pgpass file, never the command line (a URL with a
-//! password is refused) nor the catalogue (the URL is recorded without one). TLS by rustls with
-//! the webpki roots: `sslmode=prefer` (default) uses TLS when the server offers it, `require`
-//! insists, `disable` never; a TLS server must present a certificate valid for the webpki roots.
+//! password is refused) nor the catalogue (the URL is recorded without one). TLS by rustls, with
+//! libpq's `sslmode` meanings: `prefer` (default) uses TLS when the server offers it, `require`
+//! insists, `disable` never — neither checks the server's certificate (self-signed ones are
+//! the rule on team servers), as libpq; `verify-ca`/`verify-full` check it against the webpki
+//! roots and `PGSSLROOTCERT` (else `~/.postgresql/root.crt`), and its name against the host.
 //! Revocation is a server-side flag set by `assay team revoke` (anyone with write access to the
 //! schema may set it: access control is PostgreSQL's roles).
 

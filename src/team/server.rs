@@ -2,6 +2,7 @@
 //! the sync protocol (the only PostgreSQL SQL of the crate). See the `team` module docs for the
 //! protocol; every write is one transaction.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::{Client, Config, Row};
@@ -148,16 +149,87 @@ pub fn describe(e: &postgres::Error) -> String {
     }
 }
 
-/// The TLS connector: rustls (ring) with the webpki roots.
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, TeamError> {
+/// libpq's `prefer` and `require`: the connection is encrypted, the server's certificate is
+/// not checked (most team servers have a self-signed one); the handshake's signatures are.
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The roots [`SslMode::VerifyFull`] trusts: the webpki roots and the root certificate file.
+fn roots() -> Result<rustls::RootCertStore, TeamError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject as _};
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = rustls::ClientConfig::builder_with_provider(
-        rustls::crypto::ring::default_provider().into(),
-    )
-    .with_safe_default_protocol_versions()
-    .map_err(|e| TeamError::Server(format!("TLS setup: {e}")))?
-    .with_root_certificates(roots)
+    if let Some(file) = super::conninfo::root_cert_file() {
+        let bad = |e: &dyn std::fmt::Display| {
+            TeamError::Server(format!(
+                "root certificates {} (PGSSLROOTCERT): {e}",
+                file.display()
+            ))
+        };
+        for cert in CertificateDer::pem_file_iter(&file).map_err(|e| bad(&e))? {
+            roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// The TLS connector for `mode` (rustls with the ring provider).
+fn tls(mode: SslMode) -> Result<tokio_postgres_rustls::MakeRustlsConnect, TeamError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TeamError::Server(format!("TLS setup: {e}")))?;
+    let config = match mode {
+        SslMode::VerifyFull => builder.with_root_certificates(roots()?),
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider))),
+    }
     .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
@@ -184,12 +256,14 @@ impl Server {
             _ if socket => postgres::config::SslMode::Disable,
             SslMode::Disable => postgres::config::SslMode::Disable,
             SslMode::Prefer => postgres::config::SslMode::Prefer,
-            SslMode::Require => postgres::config::SslMode::Require,
+            SslMode::Require | SslMode::VerifyFull => postgres::config::SslMode::Require,
         });
-        let client = cfg.connect(tls()?).map_err(|e| TeamError::Connect {
-            server: url.display(),
-            why: describe(&e),
-        })?;
+        let client = cfg
+            .connect(tls(url.sslmode)?)
+            .map_err(|e| TeamError::Connect {
+                server: url.display(),
+                why: describe(&e),
+            })?;
         Ok(Self { client })
     }
 

@@ -112,6 +112,109 @@ impl Cluster {
         self.dir.path().join("data")
     }
 
+    /// Turns TLS on with a certificate for `localhost` and 127.0.0.1 signed by a throw-away CA
+    /// (self-made, as on most team servers) and accepts TLS connections only (`hostssl`);
+    /// returns the CA's certificate file.
+    fn enable_tls(&self) -> PathBuf {
+        let data = self.data();
+        let (crt, key) = (data.join("server.crt"), data.join("server.key"));
+        let (ca, ca_key) = (
+            self.dir.path().join("ca.crt"),
+            self.dir.path().join("ca.key"),
+        );
+        let (csr, ext) = (
+            self.dir.path().join("server.csr"),
+            self.dir.path().join("ext"),
+        );
+        std::fs::write(
+            &ext,
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        let openssl = |args: &[&std::ffi::OsStr]| {
+            let o = Command::new("openssl")
+                .args(args)
+                .output()
+                .expect("openssl (the test makes the server's certificates with it)");
+            assert!(
+                o.status.success(),
+                "openssl {args:?}: {}",
+                common::stderr(&o)
+            );
+        };
+        let s = |x: &'static str| std::ffi::OsStr::new(x);
+        openssl(&[
+            s("req"),
+            s("-x509"),
+            s("-newkey"),
+            s("rsa:2048"),
+            s("-nodes"),
+            s("-days"),
+            s("2"),
+            s("-subj"),
+            s("/CN=assay-test-ca"),
+            s("-keyout"),
+            ca_key.as_os_str(),
+            s("-out"),
+            ca.as_os_str(),
+        ]);
+        openssl(&[
+            s("req"),
+            s("-newkey"),
+            s("rsa:2048"),
+            s("-nodes"),
+            s("-subj"),
+            s("/CN=localhost"),
+            s("-keyout"),
+            key.as_os_str(),
+            s("-out"),
+            csr.as_os_str(),
+        ]);
+        openssl(&[
+            s("x509"),
+            s("-req"),
+            s("-days"),
+            s("2"),
+            s("-in"),
+            csr.as_os_str(),
+            s("-CA"),
+            ca.as_os_str(),
+            s("-CAkey"),
+            ca_key.as_os_str(),
+            s("-CAcreateserial"),
+            s("-extfile"),
+            ext.as_os_str(),
+            s("-out"),
+            crt.as_os_str(),
+        ]);
+        if let Some(user) = &self.run_as {
+            let ok = Command::new("chown")
+                .arg(user)
+                .arg(&crt)
+                .arg(&key)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str("\nssl = on\n");
+        std::fs::write(&conf, text).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .unwrap();
+        self.pg_ctl(&["restart", "-w"]);
+        ca
+    }
+
     fn cmd(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);
         match &self.run_as {
@@ -705,4 +808,82 @@ fn a_revoked_rater_cannot_push_and_is_not_pulled() {
     assert_eq!(r.pulled_events, 10);
     assert_eq!(a.count("label_events").unwrap(), 10);
     assert!(!uids(&a).contains(&"sneaked".to_string()));
+}
+
+/// `assay team join|init` with `sslmode` and extra environment: (exit code, stderr).
+fn link(
+    pg: &Cluster,
+    verb: &str,
+    db: &Path,
+    sslmode: &str,
+    env: &[(&str, &Path)],
+) -> (i32, String) {
+    let dir = db.parent().unwrap();
+    let url = format!(
+        "postgres://assay@127.0.0.1:{}/team?sslmode={sslmode}",
+        pg.port
+    );
+    let mut c = common::assay();
+    c.args(["team", verb])
+        .arg(dir)
+        .arg("--db")
+        .arg(db)
+        .args(["--server", &url])
+        .env("HOME", dir)
+        .env_remove("PGSSLROOTCERT")
+        .env_remove("PGSSLMODE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    (o.status.code().unwrap_or(-1), common::stderr(&o))
+}
+
+/// A server that offers TLS with a certificate from a self-made CA and refuses plain
+/// connections: `prefer` (the default) and `require` connect encrypted without checking the
+/// certificate (libpq's meanings), `disable` is refused by the server, `verify-full` fails on
+/// the unknown issuer and connects once the CA is trusted through `PGSSLROOTCERT`.
+#[test]
+fn tls_is_used_when_the_server_offers_it() {
+    let Some(pg) = Cluster::start("tls_is_used_when_the_server_offers_it") else {
+        return;
+    };
+    let ca = pg.enable_tls();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = |name: &str| {
+        let d = tmp.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        let db = d.join("assay.db");
+        drop(Store::open(&db).unwrap()); // an empty catalogue
+        db
+    };
+    let (code, err) = link(&pg, "init", &db("prefer"), "prefer", &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = link(&pg, "join", &db("require"), "require", &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = link(&pg, "join", &db("disable"), "disable", &[]);
+    assert_ne!(
+        code, 0,
+        "plain connections are refused by pg_hba.conf: {err}"
+    );
+    let (code, err) = link(&pg, "join", &db("unknown"), "verify-full", &[]);
+    assert_ne!(code, 0);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let (code, err) = link(
+        &pg,
+        "join",
+        &db("trusted"),
+        "verify-ca",
+        &[("PGSSLROOTCERT", ca.as_path())],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = link(
+        &pg,
+        "join",
+        &db("missing-roots"),
+        "verify-full",
+        &[("PGSSLROOTCERT", tmp.path().join("none.crt").as_path())],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("PGSSLROOTCERT"), "{err}");
 }
