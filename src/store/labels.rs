@@ -34,6 +34,21 @@ pub struct LabelEventRow {
     pub payload: String,
 }
 
+impl LabelEventRow {
+    /// The row of `SELECT id, uid, time, rater, session, protocol, payload FROM label_events`.
+    pub(super) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            uid: r.get(1)?,
+            time: r.get(2)?,
+            rater: r.get(3)?,
+            session: r.get(4)?,
+            protocol: r.get(5)?,
+            payload: r.get(6)?,
+        })
+    }
+}
+
 impl Store {
     /// Appends events in one transaction; returns, per event, whether it was new.
     pub fn append_label_events(&mut self, events: &[NewLabelEvent]) -> Result<Vec<bool>> {
@@ -66,17 +81,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT id, uid, time, rater, session, protocol, payload FROM label_events ORDER BY id",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(LabelEventRow {
-                id: r.get(0)?,
-                uid: r.get(1)?,
-                time: r.get(2)?,
-                rater: r.get(3)?,
-                session: r.get(4)?,
-                protocol: r.get(5)?,
-                payload: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map([], LabelEventRow::from_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 

@@ -168,17 +168,7 @@ impl Store {
             "SELECT id, uid, time, rater, session, protocol, payload FROM label_events
              WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![after, limit as i64], |r| {
-            Ok(super::LabelEventRow {
-                id: r.get(0)?,
-                uid: r.get(1)?,
-                time: r.get(2)?,
-                rater: r.get(3)?,
-                session: r.get(4)?,
-                protocol: r.get(5)?,
-                payload: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![after, limit as i64], super::LabelEventRow::from_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
